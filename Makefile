@@ -1,0 +1,37 @@
+# Two commands set up everything on a fresh clone:
+#   make demo   create .venv, install raygen (CPU torch), run the main job on an embedded local Ray
+#   make test   install if needed, run the test suite
+SHELL  := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+PYTHON ?= python3
+# Extra pip flags for torch, e.g. TORCH_PIP_ARGS="--index-url <PyTorch CPU or CUDA wheel index>" (README: GPU install).
+TORCH_PIP_ARGS ?=
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export RAY_AUTH_MODE ?= disabled
+export RAY_USAGE_STATS_ENABLED ?= 0
+export HF_HUB_OFFLINE ?= 1
+export GRADIO_ANALYTICS_ENABLED ?= False
+export PIP_DISABLE_PIP_VERSION_CHECK ?= 1
+
+.PHONY: demo test install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# CPU torch first: pip then never reaches for the multi-GB CUDA wheels on a CPU-only host.
+	$(BIN)/pip install -q "torch>=2.3,<2.14" $(TORCH_PIP_ARGS) 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/pip install -q -e ".[dev]" 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/python -c "import raygen, ray, torch, pysam, transformers, gradio"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/raygen demo --out demo_out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

@@ -1,0 +1,1 @@
+"""One module per ``raygen`` subcommand: ``register(subparsers, common)`` adds the parser, ``run(args)`` runs it."""

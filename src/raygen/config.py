@@ -1,0 +1,146 @@
+"""Every tunable default in one typed place.
+
+The CLI builds its flags' defaults from these dataclasses and the Serve configs name the same fields, so
+a default changes here and nowhere else. Units are in the field names or comments; genomic positions in
+configs are 1-based like VCF unless a name says ``start0``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+#: Environment that keeps Ray, Hugging Face and Gradio quiet and offline-safe on a laptop or CI box.
+#: Applied with ``setdefault`` so a user's explicit settings win.
+QUIET_ENV: dict[str, str] = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where jobs run: an existing cluster (``address``) or an embedded local Ray sized to the machine."""
+
+    address: str | None = None  # None: RAY_ADDRESS if set, else start a local Ray
+    num_cpus: int | None = None  # local Ray only; None = all cores
+    num_gpus: int | None = None  # local Ray only; None = autodetect
+    include_dashboard: bool = False  # the dashboard costs ~1 GB RSS and a second of start-up
+    object_store_memory: int | None = None  # bytes; None = Ray's default (30% of RAM)
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    """Synthetic genome, truth variants and reads (``raygen simulate``)."""
+
+    length: int = 200_000  # total reference length in bp, spread over ``contigs``
+    seed: int = 1
+    contigs: int = 3
+    coverage: float = 0.0  # mean read depth; 0 = no BAM
+    read_length: int = 150  # bp per mate
+    fragment_mean: int = 400  # bp, insert size mean
+    fragment_sd: int = 50
+    snv_rate: float = 1e-3  # per bp
+    indel_rate: float = 2e-4  # per bp
+    mnp_rate: float = 2e-5  # per bp
+    multiallelic_fraction: float = 0.05  # of variant sites
+    samples: int = 1
+    error_rate: float = 0.002  # mean per-base sequencing error
+    n_gap_fraction: float = 0.01  # of each contig, as a few runs of N
+    denormalize: bool = False  # write indels in non-left-aligned / untrimmed forms
+    chunk_bp: int = 1_000_000  # read simulation is sharded on Ray by chunks of this size
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Zero-shot variant scoring (``raygen score`` and the HTTP scorer)."""
+
+    window: int = 128  # reference bases around the variant fed to the model
+    batch_size: int = 64  # variants per model batch
+    actors: int = 1  # scorer actors in the Ray Data pool
+    cpus_per_actor: float = 0.5  # fractional so read/write tasks still get CPU on a 2-core box
+    gpus_per_actor: float = 0.0
+    reverse_complement: bool = False  # average the score with the reverse-complement strand
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Default DNA-LM pretraining recipe (``raygen train pretrain``)."""
+
+    arch: str = "raygen-small"
+    objective: str = "mlm"  # "mlm" (masked) or "clm" (causal)
+    context: int = 128  # bases per training window
+    workers: int = 2
+    gpus_per_worker: float = 0.0
+    steps: int = 2000
+    batch_size: int = 64  # windows per worker per step
+    lr: float = 1e-3
+    mask_prob: float = 0.15
+    max_n_fraction: float = 0.05  # windows with more N than this are skipped
+    val_fraction: float = 0.02  # of sequence held out for validation, as whole blocks
+    checkpoint_every: int = 200  # steps
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Supervised variant-effect head fine-tuning (``raygen train finetune``)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-4
+    patience: int = 3  # epochs without validation improvement before early stopping
+    val_fraction: float = 0.2  # of genomic regions, never of random variants
+    region_bp: int = 10_000  # variants are grouped into regions of this size for the split
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """HTTP service (``raygen serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_size: int = 32
+    batch_wait_timeout_s: float = 0.005
+    max_ongoing_requests: int = 64  # must be >= max_batch_size or batches never fill
+    max_queued_requests: int = 256  # beyond this Serve answers 503 at once
+    max_variants_per_request: int = 1000
+    max_body_bytes: int = 1_000_000
+    token_env: str = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/*
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """Variant calling from BAM (``raygen call``)."""
+
+    shard_bp: int = 1_000_000
+    margin_bp: int = 200  # overlap read around each shard so calls near edges see all reads
+    min_base_quality: int = 10
+    min_mapping_quality: int = 10
+    min_alt_count: int = 2
+    min_alt_fraction: float = 0.12
+    window: int = 33  # pileup tensor width in bp, centred on the candidate
+    max_reads: int = 64  # pileup tensor height
+
+
+@dataclass(frozen=True)
+class Config:
+    """All sections together, as the CLI and Serve see them."""
+
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    call: CallConfig = field(default_factory=CallConfig)
+
+
+DEFAULTS = Config()
+
+
+def apply_quiet_env() -> None:
+    """Set :data:`QUIET_ENV` entries that the user has not set."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)

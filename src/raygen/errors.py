@@ -1,0 +1,32 @@
+"""Exceptions that the CLI turns into one-line messages and exit codes.
+
+``UsageError`` (exit 2) is for impossible parameters; ``InputError`` (exit 2) is for unreadable or
+malformed input that stops a whole job; ``RaygenError`` (exit 1) is for everything else we anticipate.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class RaygenError(Exception):
+    """An anticipated failure; the CLI prints ``raygen <cmd>: error: <message>`` and exits 1."""
+
+    exit_code = 1
+
+
+class UsageError(RaygenError):
+    """Impossible or contradictory parameters (exit code 2, like argparse)."""
+
+    exit_code = 2
+
+
+class InputError(RaygenError):
+    """Input that cannot be read at all: missing file, missing index that cannot be built, wrong format."""
+
+    exit_code = 2
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`UsageError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise UsageError(message)

@@ -1,0 +1,1 @@
+"""Readers and writers: VCF/BCF <-> Arrow, FASTA windows, Parquet, region-sharded Ray Data sources."""
