@@ -1,0 +1,1 @@
+"""Call-set evaluation: normalization-aware SNP/INDEL concordance against a truth VCF."""

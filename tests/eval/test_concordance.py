@@ -1,0 +1,100 @@
+"""Concordance counts on hand-made truth/query VCFs, and the MANIFEST's DeepVariant figures on GIAB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pysam
+import pytest
+
+from raygen.eval.concordance import evaluate_vcfs
+
+# 1-based: pos 1..40. A homopolymer run of 6 T's at 11-16 and a CA repeat at 21-28.
+REF = "ACGTACGTAC" + "GTTTTTTACG" + "CACACACAGT" + "ACGTACGTAC"
+assert len(REF) == 40
+
+
+def _vcf(path: Path, rows: list[str], sample: bool = True) -> str:
+    hdr = ["##fileformat=VCFv4.2", "##contig=<ID=c1,length=40>",
+           '##FILTER=<ID=RefCall,Description="ref">',
+           '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
+    cols = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO" + ("\tFORMAT\tS" if sample else "")
+    path.write_text("\n".join(hdr + [cols] + rows) + "\n")
+    return str(path)
+
+
+@pytest.fixture()
+def ref_fa(tmp_path: Path) -> str:
+    p = tmp_path / "ref.fa"
+    p.write_text(">c1\n" + REF + "\n")
+    pysam.faidx(str(p))
+    return str(p)
+
+
+def test_counts_with_indel_in_other_representation(tmp_path: Path, ref_fa: str):
+    # pos 11 is G, 12-17 TTTTTT. Truth deletes one T, left-aligned (G T T -> anchor G at 11).
+    truth = _vcf(tmp_path / "t.vcf", [
+        "c1\t4\t.\tT\tC\t.\tPASS\t.\tGT\t0/1",       # SNP, matched with same GT
+        "c1\t9\t.\tA\tG,T\t.\tPASS\t.\tGT\t1/2",     # multiallelic: both alts must be matched
+        "c1\t11\t.\tGT\tG\t.\tPASS\t.\tGT\t1/1",     # homopolymer deletion
+        "c1\t21\t.\tC\tCAC\t.\tPASS\t.\tGT\t0/1",    # CA repeat insertion
+        "c1\t35\t.\tA\tG\t.\tPASS\t.\tGT\t0/1",      # missed by the query -> FN
+    ])
+    query = _vcf(tmp_path / "q.vcf", [
+        "c1\t4\t.\tT\tC\t30\tPASS\t.\tGT\t0/1",
+        "c1\t9\t.\tA\tG\t30\tPASS\t.\tGT\t0/1",
+        "c1\t9\t.\tA\tT\t30\t.\t.\tGT\t0/1",
+        "c1\t15\t.\tTT\tT\t30\tPASS\t.\tGT\t0/1",   # same deletion, right-shifted; GT differs (het vs hom)
+        "c1\t27\t.\tCAG\tCACAG\t30\tPASS\t.\tGT\t0/1",  # same insertion, shifted + padded
+        "c1\t30\t.\tT\tA\t30\tPASS\t.\tGT\t1/1",    # not in truth -> FP
+        "c1\t32\t.\tG\tA\t5\tRefCall\t.\tGT\t0/0",  # filtered, ignored
+        "c1\t33\t.\tT\tG\t30\tPASS\t.\tGT\t0/0",    # hom-ref genotype, ignored
+    ])
+    rep = evaluate_vcfs(truth, query, reference=ref_fa)
+    snp, indel, total = rep.counts["SNP"], rep.counts["INDEL"], rep.counts["ALL"]
+    assert (snp.tp, snp.fp, snp.fn) == (3, 1, 1)
+    assert (indel.tp, indel.fp, indel.fn) == (2, 0, 0)
+    assert (total.tp, total.fp, total.fn) == (5, 1, 1)
+    assert indel.gt_match == 1 and indel.gt_compared == 2
+    assert snp.precision == pytest.approx(0.75) and snp.recall == pytest.approx(0.75)
+    # Without the reference the shifted indels cannot be left-aligned, so they no longer match.
+    rep2 = evaluate_vcfs(truth, query)
+    assert rep2.counts["INDEL"].tp == 0 and rep2.counts["INDEL"].fp == 2
+
+
+def test_confident_bed_restricts_both_sides(tmp_path: Path, ref_fa: str):
+    truth = _vcf(tmp_path / "t.vcf", ["c1\t4\t.\tT\tC\t.\tPASS\t.\tGT\t0/1", "c1\t35\t.\tA\tG\t.\tPASS\t.\tGT\t0/1"])
+    query = _vcf(tmp_path / "q.vcf", ["c1\t30\t.\tT\tA\t30\tPASS\t.\tGT\t1/1", "c1\t4\t.\tT\tC\t30\tPASS\t.\tGT\t1/1"])
+    bed = tmp_path / "c.bed"
+    bed.write_text("c1\t0\t10\n")
+    rep = evaluate_vcfs(truth, query, reference=ref_fa, confident_bed=str(bed))
+    c = rep.counts["ALL"]
+    assert (c.tp, c.fp, c.fn, c.gt_match) == (1, 0, 0, 0)
+
+
+def test_cli_json_and_table(tmp_path: Path, ref_fa: str, run_cli):
+    truth = _vcf(tmp_path / "t.vcf", ["c1\t4\t.\tT\tC\t.\tPASS\t.\tGT\t0/1"])
+    query = _vcf(tmp_path / "q.vcf", ["c1\t4\t.\tT\tC\t30\tPASS\t.\tGT\t0/1", "c1\t30\t.\tT\tA\t30\tPASS\t.\tGT\t1/1"])
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa, "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["counts"]["SNP"]["tp"] == 1 and d["counts"]["SNP"]["fp"] == 1
+    assert d["false_positives"] == ["c1:30:T>A"]
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa)
+    assert rc == 0 and "SNP" in out and "FP: c1:30:T>A" in out
+    rc, _, err = run_cli("evaluate", "--truth", str(tmp_path / "missing.vcf"), "--query", query)
+    assert rc == 2 and "does not exist" in err
+
+
+@pytest.mark.shared
+def test_deepvariant_golden_matches_manifest(shared_data: Path):
+    d = shared_data / "giab_chr20"
+    rep = evaluate_vcfs(
+        d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", d / "golden.postprocess_single_site_output.vcf.gz",
+        confident_bed=d / "test_nist.b37_chr20_100kbp_at_10mb.bed", reference=d / "ucsc.hg19.chr20.unittest.fasta.gz",
+    )
+    c = rep.counts["ALL"]
+    assert (c.tp, c.fp, c.fn) == (47, 0, 2)
+    assert c.gt_match == 47
+    assert sorted(f"{a.pos}" for a in rep.false_negatives) == ["10001019", "10010393"]
