@@ -1,0 +1,183 @@
+"""The VCF header as plain data: ``##`` meta lines in order, sample names, and parsed INFO/FORMAT/contig/FILTER.
+
+:class:`VcfHeader` keeps the meta lines verbatim (so a header round-trips byte for byte) and derives the
+dictionaries from them. Adding a field appends (or replaces) the line and updates the dictionaries, so a
+writer never emits a field that the header does not declare.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+
+from raygen.errors import InputError
+
+#: Columns of the ``#CHROM`` line before the sample names.
+FIXED_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
+
+_STRUCT_RE = re.compile(r"^##(INFO|FORMAT|FILTER|contig|ALT)=<(.*)>\s*$")
+
+
+def parse_structured(body: str) -> dict[str, str]:
+    """Parse the inside of ``<ID=x,Number=1,Description="a, b">`` into an ordered dict (quotes removed)."""
+    out: dict[str, str] = {}
+    i, n = 0, len(body)
+    while i < n:
+        eq = body.find("=", i)
+        if eq < 0:
+            break
+        key = body[i:eq].strip()
+        j = eq + 1
+        if j < n and body[j] == '"':
+            k = j + 1
+            buf = []
+            while k < n and body[k] != '"':
+                if body[k] == "\\" and k + 1 < n:
+                    k += 1
+                buf.append(body[k])
+                k += 1
+            out[key] = "".join(buf)
+            comma = body.find(",", k)
+            i = n if comma < 0 else comma + 1
+        else:
+            comma = body.find(",", j)
+            end = n if comma < 0 else comma
+            out[key] = body[j:end]
+            i = end + 1
+    return out
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class VcfHeader:
+    """A parsed VCF header.
+
+    ``meta``: the ``##`` lines in file order (without newline). ``samples``: sample names from ``#CHROM``.
+    ``info``/``format``: ID -> {"Number", "Type", "Description", ...}; ``contigs``: name -> length (None if
+    not stated); ``filters``: ID -> Description. ``has_format_column``: the ``#CHROM`` line has FORMAT
+    (always true when there are samples).
+    """
+
+    meta: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    has_format_column: bool = False
+    info: dict[str, dict[str, str]] = field(default_factory=dict)
+    format: dict[str, dict[str, str]] = field(default_factory=dict)
+    contigs: dict[str, int | None] = field(default_factory=dict)
+    filters: dict[str, str] = field(default_factory=dict)
+
+    # ---- construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_lines(cls, lines: list[str], source: str = "<vcf>") -> "VcfHeader":
+        """Build from header lines (``##...`` then ``#CHROM...``), newlines optional."""
+        meta: list[str] = []
+        chrom_line = None
+        for raw in lines:
+            line = raw.rstrip("\r\n")
+            if line.startswith("##"):
+                meta.append(line)
+            elif line.startswith("#CHROM"):
+                chrom_line = line
+            elif line.strip():
+                raise InputError(f"{source}: unexpected header line {line[:80]!r}")
+        if chrom_line is None:
+            raise InputError(f"{source}: no '#CHROM' header line: not a VCF file")
+        cols = chrom_line.lstrip("#").split("\t")
+        if tuple(cols[:8]) != FIXED_COLUMNS:
+            raise InputError(
+                f"{source}: malformed #CHROM line (want tab-separated {'/'.join(FIXED_COLUMNS)}): {chrom_line[:120]!r}"
+            )
+        has_format = len(cols) > 8
+        if has_format and cols[8] != "FORMAT":
+            raise InputError(f"{source}: 9th column of the #CHROM line must be FORMAT, got {cols[8]!r}")
+        h = cls(meta=meta, samples=cols[9:], has_format_column=has_format)
+        h._reparse()
+        return h
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<vcf>") -> "VcfHeader":
+        return cls.from_lines(text.splitlines(), source)
+
+    def _reparse(self) -> None:
+        self.info, self.format, self.contigs, self.filters = {}, {}, {}, {}
+        for line in self.meta:
+            m = _STRUCT_RE.match(line)
+            if not m:
+                continue
+            kind, d = m.group(1), parse_structured(m.group(2))
+            ident = d.get("ID")
+            if ident is None:
+                continue
+            if kind == "INFO":
+                self.info[ident] = d
+            elif kind == "FORMAT":
+                self.format[ident] = d
+            elif kind == "FILTER":
+                self.filters[ident] = d.get("Description", "")
+            elif kind == "contig":
+                length = d.get("length")
+                self.contigs[ident] = int(length) if length and length.isdigit() else None
+
+    def copy(self) -> "VcfHeader":
+        return copy.deepcopy(self)
+
+    # ---- edits --------------------------------------------------------------------------------------
+    def _upsert(self, kind: str, ident: str, line: str) -> None:
+        prefixes = (f"##{kind}=<ID={ident},", f"##{kind}=<ID={ident}>")
+        for i, existing in enumerate(self.meta):
+            if existing.startswith(prefixes):
+                self.meta[i] = line
+                break
+        else:
+            # Keep structured lines grouped: insert after the last line of the same kind, else append.
+            last = max((i for i, m in enumerate(self.meta) if m.startswith(f"##{kind}=")), default=None)
+            if last is None:
+                self.meta.append(line)
+            else:
+                self.meta.insert(last + 1, line)
+        self._reparse()
+
+    def add_info(self, ident: str, number: str, type_: str, description: str) -> None:
+        """Declare (or redeclare) ``##INFO=<ID=ident,Number=..,Type=..,Description="..">``."""
+        self._upsert("INFO", ident, f"##INFO=<ID={ident},Number={number},Type={type_},Description={_quote(description)}>")
+
+    def add_format(self, ident: str, number: str, type_: str, description: str) -> None:
+        """Declare (or redeclare) a FORMAT field."""
+        self._upsert(
+            "FORMAT", ident, f"##FORMAT=<ID={ident},Number={number},Type={type_},Description={_quote(description)}>"
+        )
+
+    def add_filter(self, ident: str, description: str) -> None:
+        """Declare (or redeclare) a FILTER."""
+        self._upsert("FILTER", ident, f"##FILTER=<ID={ident},Description={_quote(description)}>")
+
+    def add_contig(self, name: str, length: int | None = None) -> None:
+        """Declare (or redeclare) a contig, with its length in bp when known."""
+        self._upsert("contig", name, f"##contig=<ID={name}" + (f",length={length}>" if length is not None else ">"))
+
+    def add_meta(self, line: str) -> None:
+        """Append a free-form meta line (``##key=value``), e.g. the command that produced the file."""
+        if not line.startswith("##"):
+            line = "##" + line
+        self.meta.append(line.rstrip("\r\n"))
+        self._reparse()
+
+    # ---- output -------------------------------------------------------------------------------------
+    @property
+    def columns(self) -> list[str]:
+        """Names on the ``#CHROM`` line (without '#')."""
+        cols = list(FIXED_COLUMNS)
+        if self.has_format_column or self.samples:
+            cols.append("FORMAT")
+        return cols + list(self.samples)
+
+    def chrom_line(self) -> str:
+        return "#" + "\t".join(self.columns)
+
+    def to_text(self) -> str:
+        """The whole header: meta lines, then the ``#CHROM`` line, each ending in a newline."""
+        return "".join(m + "\n" for m in self.meta) + self.chrom_line() + "\n"

@@ -1,0 +1,722 @@
+"""VCF/BCF <-> Arrow "VCF text tables", fast enough for whole genomes.
+
+A **VCF text table** is a ``pyarrow.Table`` with the schema :data:`TEXT_SCHEMA`:
+
+====== ======= ==========================================================================================
+column type    meaning
+====== ======= ==========================================================================================
+CHROM  string  exactly the VCF text
+POS    int64   1-based VCF POS
+ID, REF, ALT, QUAL, FILTER, INFO
+       string  exactly the VCF text of each column
+FORMAT string  the FORMAT column; null when the file has no FORMAT column
+SAMPLES string the sample columns joined by ``'\\t'``; null when the file has no samples
+LINE   int64   1-based line number in the (decompressed) source text; for BCF the line the record would
+               have in ``bcftools view`` output; null for records fetched by region through an index
+====== ======= ==========================================================================================
+
+Records that pass through a pipeline untouched are written back byte for byte: the writer only joins the
+columns with tabs. Nothing is parsed per record in Python: text is read in large chunks, split by the Arrow
+CSV reader (tab-delimited, quoting off) and checked with vectorized regular expressions.
+
+Malformed lines never stop a read: they go to a **rejects table** (:data:`REJECTS_SCHEMA`: SOURCE, LINE,
+REASON, TEXT) and reading continues, so ``records in = records out + rejected``. A truncated (b)gzip stream
+yields every complete line before the break and then one reject naming the file and the break.
+
+Public API
+----------
+``read_header(path) -> VcfHeader``
+``iter_text_batches(path, *, region=None, batch_rows=200_000) -> Iterator[(records, rejects)]``
+``read_text_table(path, *, region=None) -> (VcfHeader, records, rejects)``
+``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``)
+``write_vcf(header, tables, out_path, *, index=True) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
+``write_rejects(rejects, path)`` (TSV with a header line)
+``empty_text_table()``, ``empty_rejects()``, ``index_path(path)``, ``detect_format(path)``
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pysam
+import pysam.bcftools
+
+from raygen.errors import InputError, RaygenError, UsageError
+from raygen.io.atomic import atomic_paths
+from raygen.io.header import FIXED_COLUMNS, VcfHeader
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "TEXT_SCHEMA",
+    "REJECTS_SCHEMA",
+    "VcfHeader",
+    "read_header",
+    "iter_text_batches",
+    "read_text_table",
+    "format_lines",
+    "write_vcf",
+    "write_rejects",
+    "empty_text_table",
+    "empty_rejects",
+    "index_path",
+    "detect_format",
+]
+
+TEXT_SCHEMA = pa.schema(
+    [
+        ("CHROM", pa.string()),
+        ("POS", pa.int64()),
+        ("ID", pa.string()),
+        ("REF", pa.string()),
+        ("ALT", pa.string()),
+        ("QUAL", pa.string()),
+        ("FILTER", pa.string()),
+        ("INFO", pa.string()),
+        ("FORMAT", pa.string()),
+        ("SAMPLES", pa.string()),
+        ("LINE", pa.int64()),
+    ]
+)
+REJECTS_SCHEMA = pa.schema(
+    [("SOURCE", pa.string()), ("LINE", pa.int64()), ("REASON", pa.string()), ("TEXT", pa.string())]
+)
+
+#: Bytes of decompressed text parsed at a time; large enough to amortise Arrow's per-call overhead.
+CHUNK_BYTES = 32 << 20
+#: Contigs longer than this (2^29 bp) cannot be indexed by .tbi; the writer switches to CSI.
+TBI_MAX_LENGTH = 1 << 29
+#: Rejected line text is cut to this many characters in the rejects table.
+MAX_REJECT_TEXT = 1000
+
+_POS_RE = r"^[0-9]+$"
+_REF_RE = r"^(?:[A-Za-z]+|\.)$"  # "." is legal: bcftools norm -c s sets it from the FASTA
+# An ALT allele: bases (or '*'), a symbolic <ID>, a breakend (t[p[ / ]p]t / .t / t.), or a lone '.'.
+_ALLELE = r"(?:[A-Za-z*]+|<[^,<>]+>|[A-Za-z]*[\[\]][^,\[\]]+[\[\]][A-Za-z]*|\.[A-Za-z]+|[A-Za-z]+\.)"
+_ALT_RE = rf"^(?:\.|{_ALLELE}(?:,{_ALLELE})*)$"
+_QUAL_RE = r"^(?:\.|[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:[Ii]nf|[Ii]nfinity|[Nn]a[Nn]))$"
+
+
+def empty_text_table() -> pa.Table:
+    return TEXT_SCHEMA.empty_table()
+
+
+def empty_rejects() -> pa.Table:
+    return REJECTS_SCHEMA.empty_table()
+
+
+def _rejects(source: str, lines: list[int | None], reasons: list[str], texts: list[str]) -> pa.Table:
+    return pa.table(
+        {
+            "SOURCE": pa.array([source] * len(lines), pa.string()),
+            "LINE": pa.array(lines, pa.int64()),
+            "REASON": pa.array(reasons, pa.string()),
+            "TEXT": pa.array([t[:MAX_REJECT_TEXT] for t in texts], pa.string()),
+        },
+        schema=REJECTS_SCHEMA,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Input detection and header
+# ---------------------------------------------------------------------------------------------------
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Return ``"bcf"``, ``"bgzf"`` (bgzipped VCF), ``"gzip"`` (plain gzip VCF) or ``"vcf"`` (plain text).
+
+    Decided from the bytes, not the name. Raises :class:`InputError` for a missing or empty file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"input {str(p)!r} does not exist or is not a file")
+    with open(p, "rb") as fh:
+        head = fh.read(18)
+    if not head:
+        raise InputError(f"input {str(p)!r} is empty")
+    if head[:2] == b"\x1f\x8b":
+        is_bgzf = len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC"
+        try:
+            with gzip.open(p, "rb") as gz:
+                magic = gz.read(3)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"input {str(p)!r}: cannot decompress: {exc}") from None
+        if magic == b"BCF":
+            return "bcf"
+        return "bgzf" if is_bgzf else "gzip"
+    if head[:3] == b"BCF":
+        return "bcf"
+    return "vcf"
+
+
+def index_path(path: str | os.PathLike[str]) -> Path | None:
+    """The ``.tbi`` or ``.csi`` beside ``path``, or None."""
+    for suffix in (".tbi", ".csi"):
+        cand = Path(str(path) + suffix)
+        if cand.exists():
+            return cand
+    return None
+
+
+def _open_text(path: Path, fmt: str) -> BinaryIO:
+    if fmt in ("bgzf", "gzip"):
+        # gzip reads multi-member streams (BGZF is one) at zlib speed and raises EOFError on truncation.
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
+    lines: list[str] = []
+    while True:
+        raw = fh.readline()
+        if not raw:
+            raise InputError(f"{source}: no '#CHROM' header line: not a VCF file (or truncated in the header)")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("latin-1")
+        if not line.startswith("#"):
+            raise InputError(f"{source}: line {len(lines) + 1} is not a header line and no '#CHROM' line came before it")
+        lines.append(line.rstrip("\r\n"))
+        if line.startswith("#CHROM"):
+            return lines
+
+
+def read_header(path: str | os.PathLike[str]) -> VcfHeader:
+    """Read and parse the header of a VCF (plain, gzip, bgzip) or BCF file."""
+    p = Path(path)
+    fmt = detect_format(p)
+    if fmt == "bcf":
+        try:
+            with pysam.VariantFile(str(p)) as vf:
+                text = str(vf.header)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{p}: cannot read BCF header: {exc}") from None
+        return VcfHeader.from_text(text, str(p))
+    try:
+        with _open_text(p, fmt) as fh:
+            lines = _read_header_lines(fh, str(p))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{p}: truncated or corrupt compressed header: {exc}") from None
+    return VcfHeader.from_lines(lines, str(p))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing a chunk of record lines
+# ---------------------------------------------------------------------------------------------------
+def _csv_columns(header: VcfHeader) -> list[str]:
+    cols = list(FIXED_COLUMNS)
+    if header.has_format_column or header.samples:
+        cols.append("FORMAT")
+    return cols + [f"S{i}" for i in range(len(header.samples))]
+
+
+def _read_csv(data: bytes, names: list[str], threads: bool) -> tuple[pa.Table, list[tuple[int | None, str, int]]]:
+    bad: list[tuple[int | None, str, int]] = []
+
+    def on_invalid(row) -> str:  # called only for rows with the wrong number of columns
+        bad.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, block_size=1 << 22),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\t",
+            quote_char=False,
+            double_quote=False,
+            escape_char=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, bad
+
+
+def _lines_text(table: pa.Table, names: list[str]) -> pa.Array:
+    return pc.binary_join_element_wise(*[table[n] for n in names], "\t")
+
+
+def parse_record_lines(
+    data: bytes,
+    header: VcfHeader,
+    *,
+    source: str,
+    first_line: int | None,
+    line_numbers: np.ndarray | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    """Split record lines (each ending in ``\\n``) into a text table and a rejects table.
+
+    ``first_line``: 1-based source line number of the first line in ``data`` (None: unknown, LINE is null
+    unless ``line_numbers`` gives one number per line). Blank lines are skipped (they are not records).
+    """
+    if not data:
+        return empty_text_table(), empty_rejects()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    names = _csv_columns(header)
+    n_phys = data.count(b"\n")
+    try:
+        table, bad = _read_csv(data, names, threads=True)
+        if any(num is None for num, _, _ in bad):
+            # Multi-threaded parsing does not always know the row number of a bad row: redo this chunk serially.
+            table, bad = _read_csv(data, names, threads=False)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" not in str(exc) and "utf8" not in str(exc).lower():
+            raise
+        return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
+
+    # Physical line numbers (1-based within data) of the rows that parsed with the right column count.
+    phys = np.arange(1, n_phys + 1, dtype=np.int64)
+    if bad:
+        bad_nums = np.array([b[0] for b in bad], dtype=np.int64)
+        phys = phys[~np.isin(phys, bad_nums)]
+    if len(phys) != table.num_rows:  # defensive: numbering must line up or LINE would lie
+        return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
+
+    def abs_lines(rel: np.ndarray) -> pa.Array:
+        if line_numbers is not None:
+            return pa.array(line_numbers[rel - 1], pa.int64())
+        if first_line is None:
+            return pa.nulls(len(rel), pa.int64())
+        return pa.array(rel + (first_line - 1), pa.int64())
+
+    want = len(names)
+    rej_lines: list[int | None] = []
+    rej_reasons: list[str] = []
+    rej_texts: list[str] = []
+    for num, text, actual in bad:
+        rej_lines.append(abs_lines(np.array([num]))[0].as_py())
+        rej_reasons.append(f"wrong number of columns: {actual}, expected {want} (tab-separated, from the #CHROM line)")
+        rej_texts.append(text)
+
+    chrom, pos, ref, alt, qual = (table[c] for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
+    blank = pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0))
+    # Reasons in increasing priority: a later check overwrites an earlier one for the same row.
+    checks = [
+        (pc.invert(pc.match_substring_regex(qual, _QUAL_RE)), "QUAL is not a number or '.'"),
+        (pc.invert(pc.match_substring_regex(alt, _ALT_RE)), "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
+        (pc.invert(pc.match_substring_regex(ref, _REF_RE)), "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
+        (pc.invert(pc.match_substring_regex(pos, _POS_RE)), "POS is not a non-negative integer"),
+        (pc.equal(pc.binary_length(chrom), 0), "empty CHROM"),
+    ]
+    reason = pa.nulls(table.num_rows, pa.string())
+    for bad_mask, text in checks:
+        reason = pc.if_else(bad_mask, pa.scalar(text), reason)
+    reason = pc.if_else(blank, pa.scalar(None, pa.string()), reason)
+    has_reason = pc.is_valid(reason)
+    if pc.any(has_reason).as_py():
+        idx = np.flatnonzero(has_reason.to_numpy(zero_copy_only=False))
+        sub = table.take(idx)
+        texts = _lines_text(sub, names).to_pylist()
+        reasons = reason.take(idx).to_pylist()
+        lines_ = abs_lines(phys[idx]).to_pylist()
+        for ln, rs, tx in zip(lines_, reasons, texts):
+            rej_lines.append(ln)
+            rej_reasons.append(rs)
+            rej_texts.append(tx)
+    keep = pc.and_(pc.invert(has_reason), pc.invert(blank))
+    keep_np = keep.to_numpy(zero_copy_only=False)
+    if not keep_np.all():
+        table = table.filter(keep)
+        phys = phys[keep_np]
+
+    records = _assemble(table, header, abs_lines(phys))
+    if rej_lines:
+        order = np.argsort(np.array([x if x is not None else -1 for x in rej_lines]), kind="stable")
+        rejects = _rejects(source, [rej_lines[i] for i in order], [rej_reasons[i] for i in order], [rej_texts[i] for i in order])
+    else:
+        rejects = empty_rejects()
+    return records, rejects
+
+
+def _assemble(table: pa.Table, header: VcfHeader, lines: pa.Array) -> pa.Table:
+    n = table.num_rows
+    nulls = pa.nulls(n, pa.string())
+    if header.samples:
+        sample_cols = [table[f"S{i}"] for i in range(len(header.samples))]
+        samples = sample_cols[0] if len(sample_cols) == 1 else pc.binary_join_element_wise(*sample_cols, "\t")
+    else:
+        samples = nulls
+    fmt = table["FORMAT"] if "FORMAT" in table.column_names else nulls
+    cols = [
+        table["CHROM"],
+        pc.cast(table["POS"], pa.int64()),
+        table["ID"],
+        table["REF"],
+        table["ALT"],
+        table["QUAL"],
+        table["FILTER"],
+        table["INFO"],
+        fmt,
+        samples,
+        lines,
+    ]
+    return pa.Table.from_arrays([_as_array(c) for c in cols], schema=TEXT_SCHEMA)
+
+
+def _as_array(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
+
+
+def _parse_slow(
+    data: bytes, header: VcfHeader, *, source: str, first_line: int | None, line_numbers: np.ndarray | None
+) -> tuple[pa.Table, pa.Table]:
+    """Per-line fallback for a chunk that Arrow refuses as a whole (invalid UTF-8): rejects the bad lines."""
+    good: list[bytes] = []
+    good_nums: list[int] = []
+    rej_l: list[int | None] = []
+    rej_r: list[str] = []
+    rej_t: list[str] = []
+    for i, raw in enumerate(data.split(b"\n")[:-1]):
+        num = int(line_numbers[i]) if line_numbers is not None else (None if first_line is None else first_line + i)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rej_l.append(num)
+            rej_r.append(f"not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+            rej_t.append(raw.decode("utf-8", "replace"))
+            continue
+        good.append(raw)
+        good_nums.append(num if num is not None else -1)
+    if good:
+        nums = np.array(good_nums, dtype=np.int64)
+        records, rejects = parse_record_lines(
+            b"\n".join(good) + b"\n", header, source=source, first_line=None,
+            line_numbers=nums if (first_line is not None or line_numbers is not None) else None,
+        )
+    else:
+        records, rejects = empty_text_table(), empty_rejects()
+    return records, pa.concat_tables([rejects, _rejects(source, rej_l, rej_r, rej_t)])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Readers
+# ---------------------------------------------------------------------------------------------------
+def _slices(records: pa.Table, rejects: pa.Table, batch_rows: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    if records.num_rows <= batch_rows:
+        yield records, rejects
+        return
+    for off in range(0, records.num_rows, batch_rows):
+        yield records.slice(off, batch_rows), (rejects if off == 0 else empty_rejects())
+
+
+def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    source = str(path)
+    with _open_text(path, fmt) as fh:
+        next_line = len(_read_header_lines(fh, source)) + 1
+        carry = b""
+        while True:
+            pieces: list[bytes] = []
+            got = 0
+            failure: BaseException | None = None
+            try:
+                # read1 returns what one decompression step gives, so a break loses at most that step
+                # (one BGZF block), never the records already decompressed before it.
+                while got < CHUNK_BYTES:
+                    piece = fh.read1(CHUNK_BYTES - got)
+                    if not piece:
+                        break
+                    pieces.append(piece)
+                    got += len(piece)
+            except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+                failure = exc
+            chunk = b"".join(pieces)
+            if failure is not None:
+                exc = failure
+                carry += chunk
+                # Yield every complete line before the break, then report the break itself.
+                cut = carry.rfind(b"\n") + 1
+                complete, partial = carry[:cut], carry[cut:]
+                if complete:
+                    recs, rejs = parse_record_lines(complete, header, source=source, first_line=next_line)
+                    yield from _slices(recs, rejs, batch_rows)
+                    next_line += complete.count(b"\n")
+                msg = (
+                    f"truncated or corrupt compressed input ({type(exc).__name__}: {exc}): records from line "
+                    f"{next_line} on are missing; the file was cut short (re-copy or re-bgzip it)"
+                )
+                log.warning("%s: %s", source, msg)
+                yield empty_text_table(), _rejects(source, [next_line], [msg], [partial.decode("utf-8", "replace")])
+                return
+            if not chunk:
+                if carry:
+                    recs, rejs = parse_record_lines(carry, header, source=source, first_line=next_line)
+                    yield from _slices(recs, rejs, batch_rows)
+                return
+            buf = carry + chunk
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                carry = buf
+                continue
+            complete, carry = buf[:cut], buf[cut:]
+            recs, rejs = parse_record_lines(complete, header, source=source, first_line=next_line)
+            next_line += complete.count(b"\n")
+            yield from _slices(recs, rejs, batch_rows)
+
+
+def _iter_lines_batches(
+    lines: Iterable[str], header: VcfHeader, source: str, batch_rows: int, first_line: int | None
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Batch text lines (without newline) from pysam iterators through the same parser."""
+    buf: list[str] = []
+    start = first_line
+    for line in lines:
+        buf.append(line)
+        if len(buf) >= batch_rows:
+            yield parse_record_lines(("\n".join(buf) + "\n").encode(), header, source=source, first_line=start)
+            if start is not None:
+                start += len(buf)
+            buf = []
+    if buf:
+        yield parse_record_lines(("\n".join(buf) + "\n").encode(), header, source=source, first_line=start)
+
+
+def _bcf_lines(vf: pysam.VariantFile, it: Iterable, source: str, errors: list[str]) -> Iterator[str]:
+    n = 0
+    try:
+        for rec in it:
+            n += 1
+            yield str(rec).rstrip("\n")
+    except (OSError, ValueError) as exc:
+        errors.append(f"BCF read failed after record {n} ({type(exc).__name__}: {exc}); the rest of the file is missing")
+
+
+def iter_text_batches(
+    path: str | os.PathLike[str],
+    *,
+    region: str | None = None,
+    batch_rows: int = 200_000,
+    header: VcfHeader | None = None,
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Stream ``(records, rejects)`` text tables from a VCF (plain, gzip, bgzip) or BCF file.
+
+    ``region``: ``"chr:beg-end"`` (1-based, inclusive, samtools style) or a contig name; needs a .tbi/.csi
+    index and yields every record that *overlaps* the region (LINE is null then). Without a region the whole
+    file is streamed in order, ``batch_rows`` records at most per batch (roughly; chunks are cut by bytes).
+    Malformed lines go to the rejects table; a truncated compressed file ends with one reject row.
+    """
+    p = Path(path)
+    fmt = detect_format(p)
+    header = header or read_header(p)
+    source = str(p)
+    if batch_rows <= 0:
+        raise UsageError("batch_rows must be positive")
+    if fmt == "bcf":
+        errors: list[str] = []
+        try:
+            vf = pysam.VariantFile(source)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{source}: cannot open BCF: {exc}") from None
+        with vf:
+            if region is not None:
+                if index_path(p) is None:
+                    raise InputError(f"{source}: region {region!r} needs an index (bcftools index {source})")
+                it = vf.fetch(region=region)
+                first = None
+            else:
+                it = vf
+                first = len(header.meta) + 2
+            yield from _iter_lines_batches(_bcf_lines(vf, it, source, errors), header, source, batch_rows, first)
+        if errors:
+            log.warning("%s: %s", source, errors[0])
+            yield empty_text_table(), _rejects(source, [None], errors[:1], [""])
+        return
+    if region is not None:
+        if fmt != "bgzf" or index_path(p) is None:
+            raise InputError(
+                f"{source}: reading region {region!r} needs a bgzipped file with a .tbi/.csi index "
+                f"(bgzip it and run `tabix -p vcf`)"
+            )
+        try:
+            tbx = pysam.TabixFile(source)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{source}: cannot open index: {exc}") from None
+        with tbx:
+            try:
+                it = tbx.fetch(region=region)
+            except ValueError:
+                return  # contig absent from the index: no records there
+            yield from _iter_lines_batches(it, header, source, batch_rows, None)
+        return
+    yield from _iter_stream(p, fmt, header, batch_rows)
+
+
+def read_text_table(
+    path: str | os.PathLike[str], *, region: str | None = None
+) -> tuple[VcfHeader, pa.Table, pa.Table]:
+    """Read a whole file (or region) into memory: ``(header, records, rejects)``."""
+    header = read_header(path)
+    recs, rejs = [], []
+    for r, j in iter_text_batches(path, region=region, header=header):
+        recs.append(r)
+        rejs.append(j)
+    records = pa.concat_tables(recs) if recs else empty_text_table()
+    rejects = pa.concat_tables(rejs) if rejs else empty_rejects()
+    return header, records, rejects
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writers
+# ---------------------------------------------------------------------------------------------------
+def format_lines(records: pa.Table | pa.RecordBatch, header: VcfHeader | None = None) -> pa.Buffer:
+    """Join the text columns of ``records`` into VCF record lines (each ending in ``\\n``), as one buffer.
+
+    Null ID/QUAL/FILTER/INFO become ``.``; null FORMAT/SAMPLES are omitted (a file without samples).
+    """
+    if records.num_rows == 0:
+        return pa.py_buffer(b"")
+    if isinstance(records, pa.RecordBatch):
+        records = pa.Table.from_batches([records])
+    dot = pa.scalar(".")
+    fixed = [
+        records["CHROM"],
+        pc.cast(records["POS"], pa.string()),
+        *(pc.fill_null(records[c], dot) for c in ("ID", "REF", "ALT", "QUAL", "FILTER", "INFO")),
+    ]
+    tail = []
+    if "FORMAT" in records.column_names:
+        tail.append(records["FORMAT"])
+    if "SAMPLES" in records.column_names:
+        tail.append(records["SAMPLES"])
+    line = pc.binary_join_element_wise(*fixed, *tail, "\t", null_handling="skip")
+    # Joining with an empty string and separator "\n" appends the newline without a Python loop.
+    line = pc.binary_join_element_wise(line, pa.scalar(""), "\n")
+    arr = _as_array(line)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == pa.string() else np.int64)
+    beg, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    return arr.buffers()[2][beg:end]
+
+
+def _tables(tables: pa.Table | pa.RecordBatch | Iterable[pa.Table | pa.RecordBatch]) -> Iterator[pa.Table | pa.RecordBatch]:
+    if isinstance(tables, (pa.Table, pa.RecordBatch)):
+        yield tables
+    else:
+        yield from tables
+
+
+def _needs_csi(header: VcfHeader) -> bool:
+    return any(length is not None and length > TBI_MAX_LENGTH for length in header.contigs.values())
+
+
+def output_kind(path: str | os.PathLike[str]) -> str:
+    """``"vcf"``, ``"vcf.gz"`` or ``"bcf"`` from the suffix; :class:`UsageError` for anything else."""
+    name = str(path)
+    if name.endswith(".vcf"):
+        return "vcf"
+    if name.endswith((".vcf.gz", ".vcf.bgz")):
+        return "vcf.gz"
+    if name.endswith(".bcf"):
+        return "bcf"
+    raise UsageError(f"output {name!r}: unknown format; name it .vcf, .vcf.gz or .bcf")
+
+
+def write_vcf(
+    header: VcfHeader,
+    tables: pa.Table | pa.RecordBatch | Iterable[pa.Table | pa.RecordBatch],
+    out_path: str | os.PathLike[str],
+    *,
+    index: bool = True,
+) -> Path:
+    """Write text tables (one, or an iterable streamed batch by batch) as VCF/BCF, atomically.
+
+    The format follows the suffix: ``.vcf`` plain text; ``.vcf.gz`` BGZF plus a tabix ``.tbi`` (``.csi`` when a
+    contig is longer than 2^29 bp); ``.bcf`` BCF plus ``.csi``. The data file and its index appear together
+    (temp names renamed on success); on error neither is left behind. Records are written in the order
+    given: indexing needs them sorted by contig and POS, and a :class:`RaygenError` says so otherwise.
+    Returns the output path. The number of records written is the sum of the tables' rows.
+    """
+    out = Path(out_path)
+    kind = output_kind(out)
+    head_bytes = header.to_text().encode()
+    if kind == "vcf":
+        with atomic_paths(out) as (tmp,):
+            with open(tmp, "wb") as fh:
+                fh.write(head_bytes)
+                for t in _tables(tables):
+                    fh.write(format_lines(t, header))
+        return out
+    if kind == "vcf.gz":
+        csi = _needs_csi(header)
+        finals = [out] + ([Path(str(out) + (".csi" if csi else ".tbi"))] if index else [])
+        with atomic_paths(*finals) as tmps:
+            with pysam.BGZFile(str(tmps[0]), "wb") as fh:
+                fh.write(head_bytes)
+                for t in _tables(tables):
+                    buf = format_lines(t, header)
+                    if buf.size:
+                        fh.write(buf.to_pybytes())
+            if index:
+                _tabix(tmps[0], tmps[1], csi, out)
+        return out
+    # BCF: write plain VCF text beside the target, then let htslib (bcftools view) encode it.
+    finals = [out] + ([Path(str(out) + ".csi")] if index else [])
+    with atomic_paths(*finals) as tmps:
+        text_tmp = Path(str(tmps[0]) + ".vcf")
+        try:
+            with open(text_tmp, "wb") as fh:
+                fh.write(head_bytes)
+                for t in _tables(tables):
+                    fh.write(format_lines(t, header))
+            try:
+                pysam.bcftools.view("--no-version", "-Ob", "-o", str(tmps[0]), str(text_tmp), catch_stdout=False)
+                if index:
+                    pysam.bcftools.index("-c", "-o", str(tmps[1]), str(tmps[0]), catch_stdout=False)
+            except pysam.utils.SamtoolsError as exc:
+                raise RaygenError(f"writing BCF {str(out)!r} failed: {str(exc).strip()[:500]}") from None
+        finally:
+            if text_tmp.exists():
+                text_tmp.unlink()
+    return out
+
+
+def _tabix(data_tmp: Path, index_tmp: Path, csi: bool, final: Path) -> None:
+    try:
+        made = pysam.tabix_index(str(data_tmp), preset="vcf", force=True, csi=csi)
+    except (OSError, ValueError) as exc:
+        raise RaygenError(
+            f"indexing {str(final)!r} failed ({exc}); records must be sorted by contig and POS "
+            "(sort them, or write .vcf / pass index=False)"
+        ) from None
+    made_index = Path(str(made) + (".csi" if csi else ".tbi"))
+    os.replace(made_index, index_tmp)
+
+
+def write_rejects(rejects: pa.Table | Iterable[pa.Table], path: str | os.PathLike[str]) -> int:
+    """Write rejects as a tab-separated file with a header line (SOURCE LINE REASON TEXT), atomically.
+
+    Tabs and newlines inside TEXT/REASON are escaped as ``\\t``/``\\n`` so each reject is one line.
+    Returns the number of rejects written.
+    """
+    n = 0
+    with atomic_paths(path) as (tmp,):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("SOURCE\tLINE\tREASON\tTEXT\n")
+            for t in _tables(rejects):
+                for row in t.to_pylist():
+                    fields = [
+                        row["SOURCE"] or "",
+                        "" if row["LINE"] is None else str(row["LINE"]),
+                        row["REASON"] or "",
+                        row["TEXT"] or "",
+                    ]
+                    fh.write("\t".join(f.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") for f in fields) + "\n")
+                    n += 1
+    return n
