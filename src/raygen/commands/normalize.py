@@ -1,0 +1,150 @@
+"""``raygen normalize``: a drop-in for ``bcftools norm`` that runs in-process or as a sharded Ray Data job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from raygen.errors import UsageError
+
+log = logging.getLogger("raygen.normalize")
+
+DESCRIPTION = """\
+Left-align and normalize indels, check REF against the reference, split multi-allelic records into
+biallelic ones or join biallelic records into multi-allelic ones: `bcftools norm` (1.24) with the same
+flags and the same output records (Tan, Abecasis & Kang 2015: left-alignment plus parsimony).
+
+Input: VCF (plain, gzip, bgzip) or BCF, or '-' for stdin. Output follows the -o suffix: .vcf, .vcf.gz
+(bgzipped + .tbi), .bcf (+ .csi); no -o or '-o -' writes uncompressed VCF to stdout. Output is sorted by
+contig (input order) and position, also when left-alignment moves a record before its neighbours.
+
+Small or unindexed inputs are processed in this process; large bgzipped + indexed inputs run as a Ray
+Data job sharded by region (--ray / --no-ray force either). Malformed records (wrong column count,
+non-numeric POS, illegal alleles, contig missing from the FASTA, truncated BGZF, REF mismatch under -c x)
+go to --rejects FILE with file, line and reason; the job finishes and the summary line on stderr shows
+total/split/joined/realigned/... and rejected counts. -c e (the default with -f) stops at the first REF
+mismatch naming the record, as bcftools does.
+
+Not supported (rejected with exit 2): -i/-e filter expressions, -g GFF right-alignment, -r/-R/-t/-T."""
+
+EXAMPLES = """\
+examples:
+  raygen normalize in.vcf.gz -f ref.fa -m -any -o out.vcf.gz
+  raygen normalize in.vcf.gz -f ref.fa -c x --rejects rejects.tsv -o out.vcf.gz --parquet out_parquet
+  raygen normalize in.bcf -m +both -d exact -o -"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from raygen.config import DEFAULTS
+
+    cfg = DEFAULTS.normalize
+    p = sub.add_parser("normalize", parents=[common], help="bcftools-norm-exact normalization (left-align, split/join)",
+                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", nargs="+", help="VCF/VCF.gz/BCF to normalize, or '-' for stdin")
+    p.add_argument("-o", "--output", default="-", help="output file; the suffix picks the format (.vcf, .vcf.gz, .bcf); "
+                   "'-' (default) writes uncompressed VCF to stdout")
+    p.add_argument("-f", "--fasta-ref", help="reference FASTA (indexed or indexable); needed for realignment and -c")
+    p.add_argument("-c", "--check-ref", default="e", metavar="e|w|x|s",
+                   help="with -f: REF mismatch -> exit (e, default), warn (w), exclude into --rejects (x), set from "
+                   "the reference (s); letters combine (e.g. ws)")
+    p.add_argument("-m", "--multiallelics", metavar="-|+TYPE",
+                   help="split multiallelics (-) or join biallelics (+); TYPE snps|indels|both|any [both]")
+    p.add_argument("-d", "--rm-dup", metavar="TYPE", help="remove duplicates: snps|indels|both|all|exact|none")
+    p.add_argument("-D", "--remove-duplicates", action="store_true", help="alias of -d none (deprecated in bcftools)")
+    p.add_argument("-a", "--atomize", action="store_true", help="decompose complex variants (MNVs -> consecutive SNVs)")
+    p.add_argument("--atom-overlaps", default="*", choices=["*", "."],
+                   help="with -a: use '*' (default) or missing '.' for overlapping alleles")
+    p.add_argument("--old-rec-tag", metavar="STR", help="annotate modified records with INFO/STR=CHR|POS|REF|ALT|IDX")
+    p.add_argument("--keep-sum", metavar="TAG,..", default="", help="keep the vector sum of these Number=R tags when splitting")
+    p.add_argument("--multi-overlaps", default="0", choices=["0", "."],
+                   help="when splitting, fill other ALTs in GT with the reference (0, default) or missing (.)")
+    p.add_argument("-N", "--do-not-normalize", "--no-realign", dest="no_realign", nargs="?", const="",
+                   metavar="NUM", help="skip realignment (only REF check/fix); -NNUM skips only events longer than NUM bp")
+    p.add_argument("-S", "--sort", default="chr_pos", choices=["chr_pos", "lex"],
+                   help="order of records at one position: input order (chr_pos, default) or REF/ALT text (lex)")
+    p.add_argument("-s", "--strict-filter", action="store_true", help="with -m +: joined site is PASS only if all parts PASS")
+    p.add_argument("--force", action="store_true", help="drop malformed Number=A/R/G tags instead of rejecting the record")
+    p.add_argument("-w", "--site-win", type=int, default=1000, help="accepted for compatibility; raygen sorts the whole output")
+    p.add_argument("--no-version", action="store_true", help="accepted for compatibility (raygen adds no version line)")
+    p.add_argument("-O", "--output-type", help="accepted for compatibility; the -o suffix decides the format")
+    p.add_argument("--threads", type=int, help="accepted for compatibility; use --num-cpus for the local Ray")
+    p.add_argument("-W", "--write-index", nargs="?", const="tbi", help="index the output (raygen always indexes .vcf.gz/.bcf)")
+    p.add_argument("--no-index", action="store_true", help="do not write .tbi/.csi beside .vcf.gz/.bcf output")
+    p.add_argument("--rejects", metavar="FILE", help="write rejected records here (TSV: SOURCE LINE REASON TEXT)")
+    p.add_argument("--parquet", metavar="DIR", help="also write the normalized records as Parquet (partitioned by contig)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--ray", dest="use_ray", action="store_const", const=True, default=None,
+                   help="run as a Ray Data job sharded by region (needs a bgzipped, indexed input)")
+    g.add_argument("--no-ray", dest="use_ray", action="store_const", const=False, help="process in this process")
+    p.add_argument("--shard-bp", type=int, default=cfg.shard_bp, help=f"region size of a Ray shard (default {cfg.shard_bp})")
+    for flag in ("-i", "--include", "-e", "--exclude", "-g", "--gff-annot", "-r", "--regions", "-R", "--regions-file",
+                 "-t", "--targets", "-T", "--targets-file"):
+        p.add_argument(flag, dest=f"unsupported_{flag.lstrip('-').replace('-', '_')}", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _unsupported(args: argparse.Namespace) -> None:
+    names = {"i": "-i/--include", "include": "-i/--include", "e": "-e/--exclude", "exclude": "-e/--exclude",
+             "g": "-g/--gff-annot", "gff_annot": "-g/--gff-annot", "r": "-r/--regions", "regions": "-r/--regions",
+             "R": "-R/--regions-file", "regions_file": "-R/--regions-file", "t": "-t/--targets",
+             "targets": "-t/--targets", "T": "-T/--targets-file", "targets_file": "-T/--targets-file"}
+    for key, flag in names.items():
+        if getattr(args, f"unsupported_{key}", None) is not None:
+            raise UsageError(f"{flag} is not supported by raygen normalize (filter with `bcftools view` first)")
+
+
+def _resolve_glued(args: argparse.Namespace) -> None:
+    """bcftools' ``-N`` takes an optional number glued to it; ``-Nc s`` still means ``-N -c s``."""
+    val = args.no_realign
+    if val is not None and val and not val.isdigit():
+        if not val.startswith("c"):
+            raise UsageError(f"-N takes an optional number of bp (e.g. -N1000), not {val!r}")
+        args.no_realign = ""
+        args.check_ref = val[1:] or (args.input.pop(0) if len(args.input) > 1 else "")
+    if len(args.input) != 1:
+        raise UsageError(f"expected one input file, got {len(args.input)}: {' '.join(args.input)}")
+    args.input = args.input[0]
+
+
+def options_from_args(args: argparse.Namespace):
+    from raygen.normalize.options import NormalizeOptions, parse_multiallelics
+
+    _unsupported(args)
+    _resolve_glued(args)
+    rm_dup = args.rm_dup or ("none" if args.remove_duplicates else None)
+    no_realign = None if args.no_realign is None else (int(args.no_realign) if args.no_realign else -1)
+    return NormalizeOptions(
+        fasta=args.fasta_ref,
+        check_ref=args.check_ref,
+        multiallelics=parse_multiallelics(args.multiallelics) if args.multiallelics else None,
+        rm_dup=rm_dup,
+        atomize=args.atomize,
+        atom_overlaps=args.atom_overlaps,
+        old_rec_tag=args.old_rec_tag,
+        keep_sum=tuple(t for t in args.keep_sum.split(",") if t),
+        multi_overlaps=args.multi_overlaps,
+        realign=no_realign is None or no_realign >= 0,
+        max_indel_len=no_realign if no_realign is not None and no_realign >= 0 else None,
+        sort=args.sort,
+        force=args.force,
+        strict_filter=args.strict_filter,
+    ).validate()
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from raygen.cli import runtime_config
+    from raygen.normalize.pipeline import run_normalize
+
+    opts = options_from_args(args)
+    t0 = time.perf_counter()
+    counts = run_normalize(args.input, args.output, opts, rejects_path=args.rejects, parquet_dir=args.parquet,
+                           use_ray=args.use_ray, shard_bp=args.shard_bp, index=not args.no_index,
+                           runtime=runtime_config(args))
+    print(counts.summary_line(), file=sys.stderr)
+    if "s" in opts.check_ref and opts.fasta:
+        print(f"REF/ALT total/modified/added:  \t{counts.total}/{counts.ref_swapped}/{counts.ref_set}", file=sys.stderr)
+    log.info("normalized %d records -> %d in %.2f s", counts.total, counts.written, time.perf_counter() - t0)
+    return 0

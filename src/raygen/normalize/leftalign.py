@@ -1,0 +1,209 @@
+"""Left-alignment and parsimony (Tan, Abecasis & Kang 2015) exactly as ``bcftools norm`` (1.24) does it.
+
+Pure functions over strings. Positions at this API are 1-based (VCF POS); the reference is reached
+through a ``fetch(start0, end0)`` callable for one contig (0-based half-open, upper-case, ``N``-padded
+outside the contig), so callers may back it with a pysam FASTA or with one pre-fetched shard string.
+
+bcftools behaviour reproduced here, including its corner cases:
+- REF is compared with the reference (case-insensitive, non-ACGTN reference bases read as ``N``);
+  IUPAC codes in REF are turned into ``N`` first.
+- Symbolic alleles (``<...>``) and breakends are left untouched, except a lone ``<DEL>`` (with
+  INFO/END) or ``<DUP>`` (with INFO/SVLEN) which is shifted like the equivalent sequence-resolved indel.
+- A ``*`` allele stops realignment of the whole record; a record without ALT keeps only REF's first base.
+- Right-trimming pads from the left with up to 100 reference bases at a time and stops at the first
+  base of the contig (the "telomere" case keeps one redundant base rather than moving before position 1).
+- Left-trimming never trims an allele to nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+
+#: bcftools' alignment window: reference bases fetched at once while padding a trimmed indel on the left.
+ALN_WIN = 100
+
+ACGTN = frozenset("ACGTNacgtn")
+_IUPAC_TO_N = str.maketrans({c: "N" for c in "RYSWKMBDHVUrysmkwbdhvu.-"})
+_UPPER_ACGTN = frozenset("ACGTN")
+
+Fetch = Callable[[int, int], str]
+
+
+class Status(enum.IntEnum):
+    """Outcome of :func:`realign`; mirrors bcftools' ERR_* codes."""
+
+    OK = 0
+    REF_MISMATCH = 1  # REF differs from the reference (or a non-ACGTN ALT)
+    SYMBOLIC = 2  # untouched: symbolic allele or breakend
+    SPANNING_DELETION = 3  # untouched: '*' allele
+    DUP_ALLELE = 4  # an ALT equals REF
+    NON_ACGTN_ALT = 5  # untouched: ALT with characters other than ACGTN
+
+
+_TO_N = bytes(c if chr(c) in "ACGTN" else ord("N") for c in range(256))
+
+
+def iupac_to_n(seq: str) -> str:
+    """Replace every character other than A, C, G, T, N (any case) with ``N``, upper-casing the sequence."""
+    up = seq.upper()
+    if len(up) < 32 and set(up) <= _UPPER_ACGTN:
+        return up
+    return up.encode("latin-1", "replace").translate(_TO_N).decode("ascii")
+
+
+def has_non_acgtn(allele: str) -> bool:
+    return not set(allele) <= ACGTN
+
+
+def _is_breakend(allele: str) -> bool:
+    return "[" in allele or "]" in allele or allele.startswith(".") or allele.endswith(".")
+
+
+def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch, aln_win: int = ALN_WIN) -> tuple[int, list[str]]:
+    """The realignment loop on sequence alleles: right-trim with left padding, then left-trim.
+
+    ``pos0`` is 0-based; returns the new 0-based position and alleles. Alleles must be plain sequence.
+    """
+    als = list(alleles)
+    while True:
+        last = als[0][-1].upper() if als[0] else ""
+        min_len = len(als[0])
+        same = True
+        for a in als[1:]:
+            if not a or a[-1].upper() != last:
+                same = False
+                break
+            if len(a) < min_len:
+                min_len = len(a)
+        if not same or not als[0]:
+            break
+        if min_len <= 1 and pos0 == 0:
+            break
+        als = [a[:-1] for a in als]
+        if min_len <= 1:
+            npad = aln_win if pos0 >= aln_win else pos0
+            pad = iupac_to_n(fetch(pos0 - npad, pos0))
+            als = [pad + a for a in als]
+            pos0 -= npad
+    # left trim: keep at least one base in every allele
+    ntrim = 0
+    first = als[0]
+    min_len = min(len(a) for a in als)
+    while min_len - ntrim > 1:
+        c = first[ntrim]
+        if any(a[ntrim] != c for a in als[1:]):
+            break
+        ntrim += 1
+    if ntrim:
+        als = [a[ntrim:] for a in als]
+        pos0 += ntrim
+    return pos0, als
+
+
+def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, info_end: int | None = None,
+            svlen: int | None = None, fix_iupac_alts: bool = False,
+            aln_win: int = ALN_WIN) -> tuple[Status, int, str, list[str], int | None]:
+    """Check REF against the reference and left-align/trim one record, as bcftools' ``realign()``.
+
+    ``pos`` is 1-based. ``info_end`` (INFO/END, 1-based inclusive) and ``svlen`` are used for ``<DEL>`` and
+    ``<DUP>`` records. Returns ``(status, pos, ref, alts, new_end)`` where ``new_end`` is the INFO/END the
+    record should carry after the change (``None``: leave INFO/END alone). When ``status`` is not OK the
+    record is returned unchanged (bar IUPAC codes in REF, which bcftools also rewrites to N).
+    """
+    alts = list(alts)
+    pos0 = pos - 1
+    reflen = len(ref)
+    ref_seq = iupac_to_n(fetch(pos0, pos0 + reflen))
+    ref_in = ref
+    if has_non_acgtn(ref) and ref != ".":
+        ref = iupac_to_n(ref)
+    if ref.upper() != ref_seq:
+        return Status.REF_MISMATCH, pos, ref, alts, None
+    if not alts or (len(alts) == 1 and alts[0] == "."):
+        if reflen > 1:
+            return Status.OK, pos, ref[0], alts, None
+        return Status.OK, pos, ref, alts, None
+    # A lone symbolic <DEL>/<DUP> is realigned as the indel it stands for.
+    if len(alts) == 1 and alts[0] in ("<DEL>", "<DUP>") and reflen >= 1:
+        return _realign_symbolic(pos0, ref, alts[0], fetch, info_end, svlen, aln_win)
+    for a in alts:
+        if a.startswith("<") or _is_breakend(a):
+            return Status.SYMBOLIC, pos, ref, alts, None
+        if a == "*":
+            return Status.SPANNING_DELETION, pos, ref, alts, None
+    for i, a in enumerate(alts):
+        if has_non_acgtn(a):
+            if fix_iupac_alts:
+                alts[i] = iupac_to_n(a)
+            else:
+                return Status.NON_ACGTN_ALT, pos, ref, alts, None
+    for a in alts:
+        if len(a) == len(ref) and a.upper() == ref.upper():
+            return Status.DUP_ALLELE, pos, ref, alts, None
+    new_pos0, als = trim_and_shift(pos0, [ref, *alts], fetch, aln_win)
+    if new_pos0 == pos0 and als[0].upper() == ref_in.upper() and als[1:] == alts and ref == ref_in:
+        return Status.OK, pos, ref, alts, None
+    new_end = None
+    if info_end is not None and (new_pos0 != pos0 or len(als[0]) != reflen):
+        new_end = new_pos0 + len(als[0])
+    return Status.OK, new_pos0 + 1, als[0], als[1:], new_end
+
+
+def _realign_symbolic(pos0: int, ref: str, alt: str, fetch: Fetch, info_end: int | None, svlen: int | None,
+                      aln_win: int) -> tuple[Status, int, str, list[str], int | None]:
+    if alt == "<DEL>":
+        if info_end is not None and info_end > pos0 + 1:
+            dlen = info_end - (pos0 + 1)
+        elif svlen:
+            dlen = abs(svlen)
+        else:
+            return Status.SYMBOLIC, pos0 + 1, ref, [alt], None
+        seq = iupac_to_n(fetch(pos0, pos0 + 1 + dlen))
+        new_pos0, als = trim_and_shift(pos0, [seq, seq[0]], fetch, aln_win)
+        if new_pos0 == pos0:
+            return Status.OK, pos0 + 1, ref, [alt], None
+        new_ref = iupac_to_n(fetch(new_pos0, new_pos0 + 1))
+        return Status.OK, new_pos0 + 1, new_ref, [alt], (new_pos0 + len(als[0])) if info_end is not None else None
+    if svlen is None or svlen == 0:
+        return Status.SYMBOLIC, pos0 + 1, ref, [alt], None
+    n = abs(svlen)
+    dup = iupac_to_n(fetch(pos0 + 1, pos0 + 1 + n))
+    first = iupac_to_n(fetch(pos0, pos0 + 1))
+    new_pos0, _ = trim_and_shift(pos0, [first, first + dup], fetch, aln_win)
+    if new_pos0 == pos0:
+        return Status.OK, pos0 + 1, ref, [alt], None
+    new_ref = iupac_to_n(fetch(new_pos0, new_pos0 + 1))
+    return Status.OK, new_pos0 + 1, new_ref, [alt], None
+
+
+def normalize_variant(chrom: str, pos: int, ref: str, alts: Sequence[str], fasta) -> tuple[int, str, list[str]]:
+    """Left-align and trim one variant exactly as ``bcftools norm -f FASTA`` does (no splitting).
+
+    Args:
+        chrom: contig name as in the FASTA.
+        pos: 1-based position of the first base of ``ref`` (VCF POS).
+        ref: REF allele.
+        alts: ALT alleles (one or more; multi-allelic records are realigned jointly, like bcftools).
+        fasta: a :class:`raygen.io.fasta.Reference`, a path to an indexed FASTA, or any object with
+            ``fetch(chrom, start0, end0) -> str`` (0-based half-open).
+
+    Returns:
+        ``(pos, ref, alts)``: 1-based position and the normalized alleles. Records bcftools leaves
+        alone (symbolic alleles, breakends, ``*`` alleles, ALT equal to REF) come back unchanged.
+
+    Raises:
+        ValueError: REF does not match the reference at ``chrom:pos`` (bcftools' ``-c e`` error), or an
+            ALT holds characters other than ACGTN.
+    """
+    if isinstance(fasta, str):
+        from raygen.io.fasta import Reference
+
+        fasta = Reference(fasta)
+    status, npos, nref, nalts, _ = realign(pos, ref, alts, lambda a, b: fasta.fetch(chrom, a, b))
+    if status == Status.REF_MISMATCH:
+        seq = fasta.fetch(chrom, pos - 1, pos - 1 + len(ref))
+        raise ValueError(f"Reference allele mismatch at {chrom}:{pos} .. REF_SEQ:'{seq}' vs VCF:'{ref}'")
+    if status == Status.NON_ACGTN_ALT:
+        raise ValueError(f"Non-ACGTN alternate allele at {chrom}:{pos}: {','.join(alts)}")
+    return npos, nref, nalts

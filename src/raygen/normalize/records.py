@@ -1,0 +1,255 @@
+"""Per-record normalization on VCF text columns: validate, split, set REF, realign (the slow path).
+
+:class:`RecordNormalizer` turns one input record (list of column strings) into zero or more output records,
+updating :class:`~raygen.normalize.options.Counts`. Vectorised code (``fast.py``) sends here only what it
+cannot decide in bulk. Ordering, duplicate removal and joining happen afterwards on the sorted stream
+(``postprocess.py``), as in bcftools' output buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from raygen.errors import RaygenError
+from raygen.normalize.checkref import fix_ref
+from raygen.normalize.header import HeaderInfo
+from raygen.normalize.leftalign import Status, iupac_to_n, realign
+from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
+from raygen.normalize.options import Counts, NormalizeOptions
+
+log = logging.getLogger("raygen.normalize")
+
+_ALLELE_OK = re.compile(r"^(?:[A-Za-z*.]+|<[^<>]+>|.*[\[\]].*|\.[A-Za-z]+|[A-Za-z]+\.)$")
+_REF_OK = re.compile(r"^[A-Za-z.]+$")
+
+
+class RecordRejected(Exception):
+    """This record cannot be processed; it goes to the rejects file with ``reason``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RefCheckError(RaygenError):
+    """``-c e`` found a REF that differs from the reference: the job stops, naming the record."""
+
+
+def validate(f: list[str], n_columns: int) -> None:
+    """Raise :class:`RecordRejected` for a record that is not valid VCF (column count, POS, alleles)."""
+    if len(f) < 8:
+        raise RecordRejected(f"expected at least 8 tab-separated columns, found {len(f)}")
+    if n_columns > 8 and len(f) != n_columns:
+        raise RecordRejected(f"expected {n_columns} columns (header has {n_columns - 9} samples), found {len(f)}")
+    if not f[1].isdigit() or int(f[1]) < 1:
+        raise RecordRejected(f"POS {f[1]!r} is not a positive integer")
+    if not _REF_OK.match(f[3]):
+        raise RecordRejected(f"illegal REF allele {f[3]!r}")
+    if f[4] != ".":
+        for a in f[4].split(","):
+            if not a or not _ALLELE_OK.match(a):
+                raise RecordRejected(f"illegal ALT allele {a!r}")
+
+
+def variant_type(ref: str, alt: str) -> str:
+    """bcftools' coarse class of one ALT: ``snp`` (also MNP), ``indel``, ``ref``, ``other``."""
+    if alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
+        return "other"
+    if len(ref) == len(alt):
+        return "ref" if ref.upper() == alt.upper() else "snp"
+    return "indel"
+
+
+def should_split(ref: str, alts: list[str], kind: str) -> bool:
+    if len(alts) < 2:
+        return False
+    if kind in ("both", "any"):
+        return True
+    types = {variant_type(ref, a) for a in alts}
+    return ("snp" in types) if kind == "snps" else ("indel" in types)
+
+
+class ContigSequence:
+    """The reference of one contig at a time, held as an upper-case ``str`` (IUPAC codes read as N).
+
+    ``fetch(start0, end0)`` is 0-based half-open and pads with N outside the contig, like
+    :meth:`raygen.io.fasta.Reference.fetch`, but costs one string slice.
+    """
+
+    def __init__(self, path: str):
+        from raygen.io.fasta import Reference
+
+        self.ref = Reference(path)
+        self.chrom: str | None = None
+        self.seq = ""
+        self._array: np.ndarray | None = None
+
+    def array(self, chrom: str) -> np.ndarray:
+        """The contig as a uint8 numpy array of upper-case ASCII bases (0-based indexing)."""
+        self.load(chrom)
+        if self._array is None:
+            self._array = np.frombuffer(self.seq.encode("ascii"), dtype=np.uint8)
+        return self._array
+
+    def load(self, chrom: str) -> str:
+        if chrom != self.chrom:
+            if chrom not in self.ref:
+                raise KeyError(chrom)
+            self.seq = iupac_to_n(self.ref.fetch(chrom, 0, self.ref.length(chrom)))
+            self.chrom = chrom
+            self._array = None
+        return self.seq
+
+    def fetcher(self, chrom: str) -> Callable[[int, int], str]:
+        seq = self.load(chrom)
+        n = len(seq)
+
+        def fetch(a: int, b: int) -> str:
+            if a >= 0 and b <= n:
+                return seq[a:b]
+            lo, hi = max(0, a), min(n, b)
+            return "N" * (lo - a) + (seq[lo:hi] if hi > lo else "") + "N" * (b - max(hi, lo, a))
+
+        return fetch
+
+
+def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> None:
+    if info_get(f[7], tag) is None:
+        f[7] = info_set(f[7], tag, "|".join(orig), overwrite=False)
+
+
+class RecordNormalizer:
+    """Applies split, REF check/fix and realignment to single records (no ordering, no cross-record work)."""
+
+    def __init__(self, hdr: HeaderInfo, opts: NormalizeOptions, counts: Counts, source: str = "-",
+                 contigs: ContigSequence | None = None):
+        self.hdr = hdr
+        self.opts = opts
+        self.counts = counts
+        self.source = source
+        self.n_columns = len(hdr.columns)
+        self.contigs = contigs if contigs is not None else (ContigSequence(opts.fasta) if opts.fasta else None)
+        self.warn = lambda msg: print(msg, file=sys.stderr)
+        #: split records of which one ALT was rejected: ``(columns, reason)``; the caller drains it
+        self.partial_rejects: list[tuple[list[str], str]] = []
+
+    def fetcher(self, chrom: str) -> Callable[[int, int], str]:
+        assert self.contigs is not None
+        try:
+            return self.contigs.fetcher(chrom)
+        except KeyError:
+            raise RecordRejected(f"contig {chrom!r} is not in the reference {self.opts.fasta}") from None
+
+    def process(self, f: list[str], validated: bool = False) -> list[list[str]]:
+        """Normalize one record; returns its output records (0 when excluded by ``-c x``).
+
+        Raises :class:`RecordRejected` (goes to the rejects file) or :class:`RefCheckError` (stops the job).
+        """
+        if not validated:
+            validate(f, self.n_columns)
+        opts = self.opts
+        alts = f[4].split(",") if f[4] != "." else []
+        lines = [f]
+        if opts.split and should_split(f[3], alts, opts.split):
+            try:
+                lines = split_record(f, self.hdr, missing_overlaps=opts.multi_overlaps == ".",
+                                     keep_sum=opts.keep_sum, old_rec_tag=opts.old_rec_tag, force=opts.force)
+            except MalformedTag as exc:
+                raise RecordRejected(f"{exc}; use --force to drop such tags") from None
+            self.counts.split += 1
+        if self.contigs is None:
+            return lines
+        if len(lines) == 1:
+            r = self.normalize_line(lines[0])
+            return [] if r is None else [r]
+        out = []
+        for line in lines:
+            try:
+                r = self.normalize_line(line)
+            except RecordRejected as exc:
+                # one ALT of a split record failed: the others still go out (bcftools -c x does the same)
+                self.partial_rejects.append((line, exc.reason))
+                continue
+            if r is not None:
+                out.append(r)
+        return out
+
+    def normalize_line(self, f: list[str]) -> list[str] | None:
+        opts = self.opts
+        fetch = self.fetcher(f[0])
+        if "s" in opts.check_ref:
+            f, action = fix_ref(f, fetch)
+            if action == "set":
+                self.counts.ref_set += 1
+            elif action == "swap":
+                self.counts.ref_swapped += 1
+        if not opts.realign:
+            return f
+        pos = int(f[1])
+        alts = f[4].split(",") if f[4] != "." else []
+        info_end = svlen = None
+        if len(alts) == 1 and alts[0] in ("<DEL>", "<DUP>"):
+            e, s = info_get(f[7], "END"), info_get(f[7], "SVLEN")
+            info_end = int(e) if e and e.lstrip("-").isdigit() else None
+            svlen = int(s) if s and s.lstrip("-").isdigit() else None
+        elif "END=" in f[7]:
+            e = info_get(f[7], "END")
+            info_end = int(e) if e and e.isdigit() else None
+        if opts.max_indel_len is not None:
+            rlen = len(f[3]) if info_end is None else max(len(f[3]), info_end - pos + 1)
+            if rlen > opts.max_indel_len:
+                return self._check_only(f, fetch)
+        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, info_end=info_end, svlen=svlen)
+        if status in (Status.REF_MISMATCH, Status.NON_ACGTN_ALT):
+            return self._mismatch(f, fetch, status)
+        if status == Status.DUP_ALLELE:
+            if opts.check_ref == "e":
+                raise RefCheckError(f"Duplicate alleles at {f[0]}:{f[1]}; run with -cw to turn the error into "
+                                    "warning or with -cs to fix")
+            if "w" in opts.check_ref:
+                self.warn(f"ALT_DUP\t{f[0]}\t{f[1]}")
+            return f
+        if status != Status.OK:
+            self.counts.skipped += 0  # bcftools leaves these records as they are
+            return f
+        new_alt = ",".join(nalts) if nalts else f[4]
+        if npos == pos and nref == f[3] and new_alt == f[4]:
+            return f
+        f = list(f)
+        if opts.old_rec_tag:
+            add_old_rec_tag(f, opts.old_rec_tag, (f[0], f[1], f[3], f[4]))
+        f[1], f[3], f[4] = str(npos), nref, new_alt
+        if new_end is not None:
+            f[7] = info_set(f[7], "END", str(new_end))
+        self.counts.realigned += 1
+        return f
+
+    def _check_only(self, f: list[str], fetch) -> list[str] | None:
+        seq = iupac_to_n(fetch(int(f[1]) - 1, int(f[1]) - 1 + len(f[3])))
+        if iupac_to_n(f[3]) != seq:
+            return self._mismatch(f, fetch, Status.REF_MISMATCH)
+        return f
+
+    def _mismatch(self, f: list[str], fetch, status: Status) -> list[str] | None:
+        opts = self.opts
+        pos0 = int(f[1]) - 1
+        seq = iupac_to_n(fetch(pos0, pos0 + len(f[3])))
+        if status == Status.NON_ACGTN_ALT:
+            what = f"Non-ACGTN alternate allele at {f[0]}:{f[1]} .. REF_SEQ:'{seq}' vs VCF:'{f[3]}'"
+            warn = f"NON_ACGTN_ALT\t{f[0]}\t{f[1]}\t{f[4]}"
+        else:
+            what = f"Reference allele mismatch at {f[0]}:{f[1]} .. REF_SEQ:'{seq}' vs VCF:'{f[3]}'"
+            warn = f"REF_MISMATCH\t{f[0]}\t{f[1]}\t{f[3]}\t{seq}"
+        if opts.check_ref == "e":
+            raise RefCheckError(what)
+        if "w" in opts.check_ref:
+            self.warn(warn)
+        if "x" in opts.check_ref:
+            self.counts.mismatch_removed += 1
+            raise RecordRejected(what + " (excluded by -c x)")
+        return f
