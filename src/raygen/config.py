@@ -44,12 +44,19 @@ class SimulateConfig:
     snv_rate: float = 1e-3  # per bp
     indel_rate: float = 2e-4  # per bp
     mnp_rate: float = 2e-5  # per bp
-    multiallelic_fraction: float = 0.05  # of variant sites
+    multiallelic_fraction: float = 0.05  # of SNV and repeat-indel sites that get a second ALT
     samples: int = 1
-    error_rate: float = 0.002  # mean per-base sequencing error
+    phased: bool = True  # GT written as 0|1 (haplotype order) rather than 0/1
+    error_rate: float = 0.002  # mean per-base sequencing error (matches the mean of 10^(-Q/10))
     n_gap_fraction: float = 0.01  # of each contig, as a few runs of N
-    denormalize: bool = False  # write indels in non-left-aligned / untrimmed forms
+    denormalize: bool = False  # also write truth.denorm.vcf.gz: indels right-shifted / padded
     chunk_bp: int = 1_000_000  # read simulation is sharded on Ray by chunks of this size
+    bam_compression_level: int = 1  # zlib level of reads.bam: 1 writes ~2x faster than 6, ~3% larger
+    isochore_mean_bp: int = 20_000  # mean length of constant-GC segments
+    homopolymer_rate: float = 1 / 400  # homopolymer tracts (6-16 bp) per bp
+    str_rate: float = 1 / 600  # short tandem repeats (unit 2-6, 3-12 copies) per bp
+    repeat_indel_fraction: float = 0.6  # of indels placed in homopolymers / STRs (left-alignment matters)
+    max_indel_len: int = 10  # bp, for indels outside repeats
 
 
 @dataclass(frozen=True)
