@@ -112,9 +112,16 @@ class ServeConfig:
     batch_wait_timeout_s: float = 0.005
     max_ongoing_requests: int = 64  # must be >= max_batch_size or batches never fill
     max_queued_requests: int = 256  # beyond this Serve answers 503 at once
-    max_variants_per_request: int = 1000
-    max_body_bytes: int = 1_000_000
-    token_env: str = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/*
+    max_variants_per_request: int = 1000  # more in one request gives 413
+    max_body_bytes: int = 1_000_000  # request bodies on /v1/* above this give 413
+    token_env: str = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
+    scorer_replicas: int = 1
+    scorer_cpus: float = 1.0  # per scorer replica (torch threads follow it)
+    scorer_gpus: float = 0.0  # per scorer replica
+    ingress_cpus: float = 0.25  # the HTTP/UI replica mostly waits on the scorer
+    ism_flank: int = 20  # UI heatmap: bases each side of the variant mutated to every other base
+    ism_max_flank: int = 50
+    app_name: str = "raygen"
 
 
 @dataclass(frozen=True)

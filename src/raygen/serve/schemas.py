@@ -1,0 +1,113 @@
+"""Request and response bodies of the HTTP API (pydantic v2), shared by the routes and the OpenAPI docs.
+
+Positions are 1-based like VCF POS; REF starts at ``pos``. Validation errors become 422 responses whose
+``detail[*].loc`` names the field (``["body", "variants", 0, "alt"]``) so a caller can fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Bases a scorable allele may hold (upper or lower case); symbolic alleles cannot be scored.
+ALLELE_PATTERN = r"^[ACGTNacgtn]+$"
+#: Normalization also takes multi-allelic ALT lists (``A,T``), ``*`` and symbolic alleles, as bcftools does.
+NORM_ALT_PATTERN = r"^[^\s]+$"
+CHROM_PATTERN = r"^[^\s]+$"
+
+OnInvalid = Literal["reject", "skip"]
+
+
+class VariantIn(BaseModel):
+    """One variant to score: 1-based ``pos``, REF starting there, one ALT of A/C/G/T/N bases."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chrom: str = Field(min_length=1, max_length=256, pattern=CHROM_PATTERN, examples=["chr1"],
+                       description="contig name as in the reference FASTA")
+    pos: int = Field(ge=1, le=2**31 - 1, examples=[1000], description="1-based position of REF's first base")
+    ref: str = Field(min_length=1, max_length=1000, pattern=ALLELE_PATTERN, examples=["A"],
+                     description="reference allele (A/C/G/T/N); must match the reference FASTA")
+    alt: str = Field(min_length=1, max_length=1000, pattern=ALLELE_PATTERN, examples=["G"],
+                     description="one alternate allele (A/C/G/T/N); split multi-allelic sites into one entry per ALT")
+
+
+class ScoreRequest(BaseModel):
+    """``POST /v1/score`` JSON body. A small VCF text body (``Content-Type: text/plain``) is also accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variants: list[VariantIn] = Field(min_length=1, description="variants to score (at most the server's "
+                                      "max_variants_per_request; more gives 413)")
+
+
+class ScoreResultOut(BaseModel):
+    """One scored variant, in the order of the request."""
+
+    chrom: str
+    pos: int
+    ref: str
+    alt: str
+    llr: float | None = Field(description="log P(alt) - log P(ref) under the model (natural log); "
+                              "null when skipped")
+    prob: float | None = Field(default=None, description="calibrated P(effect) from a fine-tuned head; null "
+                               "without a head or for non-SNVs")
+    skip_reason: str | None = Field(default=None, description="why no score: ref_mismatch, unknown_contig, "
+                                    "symbolic_allele, non_acgtn, too_long, ...")
+
+
+class ScoreResponse(BaseModel):
+    results: list[ScoreResultOut]
+    model: dict[str, Any] = Field(description="the model that scored: name, revision, kind, scheme, window, "
+                                  "score definition")
+
+
+class NormalizeVariantIn(BaseModel):
+    """One VCF record to normalize: ``alt`` may be a comma-separated multi-allelic list, like VCF ALT."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chrom: str = Field(min_length=1, max_length=256, pattern=CHROM_PATTERN, examples=["chr1"])
+    pos: int = Field(ge=1, le=2**31 - 1, examples=[1000])
+    ref: str = Field(min_length=1, max_length=10_000, pattern=NORM_ALT_PATTERN, examples=["CA"])
+    alt: str = Field(min_length=1, max_length=10_000, pattern=NORM_ALT_PATTERN, examples=["C"])
+
+
+class NormalizeRequest(BaseModel):
+    """``POST /v1/normalize`` JSON body (a small VCF text body is also accepted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variants: list[NormalizeVariantIn] = Field(min_length=1)
+
+
+class NormalizeResultOut(BaseModel):
+    """A variant after ``bcftools norm -f REF`` left-alignment and trimming (no splitting)."""
+
+    chrom: str
+    pos: int
+    ref: str
+    alt: str = Field(description="comma-separated ALT alleles, as in VCF")
+    changed: bool = Field(description="whether position or alleles differ from the input")
+    input: NormalizeVariantIn
+    error: str | None = Field(default=None, description="why the record could not be normalized "
+                              "(only with on_invalid=skip; else the request gets 422)")
+
+
+class NormalizeResponse(BaseModel):
+    results: list[NormalizeResultOut]
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: a one-line ``error`` for people and ``detail`` items naming fields for programs."""
+
+    error: str
+    detail: list[ErrorItem] = Field(default_factory=list)
+    request_id: str | None = None

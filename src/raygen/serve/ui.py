@@ -1,0 +1,218 @@
+"""Gradio UI mounted at ``/ui``: one variant (typed, or the records of a small VCF) -> normalized form,
+scores, the model's sequence window with the variant highlighted, and an in-silico mutagenesis heatmap.
+
+The UI calls the same backend as ``POST /v1/score`` (the batched Scorer deployment) and the same
+normalizer as ``POST /v1/normalize``, so its numbers are the API's numbers. ``/ui/?variant=chr1:1000+A>G``
+opens the page with that variant scored (links from reports, and the browser test, use it).
+"""
+
+
+import html
+import io
+import logging
+from typing import Any
+
+import numpy as np
+
+from raygen.config import DEFAULTS
+from raygen.serve.core import BASES, RequestInvalid, ism_layout, parse_variant_text, parse_vcf_text
+from raygen.variant import Variant
+
+log = logging.getLogger("raygen.serve.ui")
+
+COLUMNS = ["chrom", "pos", "ref", "alt", "normalized", "llr", "prob", "skip_reason"]
+
+
+def example_variant(reference) -> str:
+    """A real SNV on the served reference (a third of the way into the first contig with A/C/G/T there)."""
+    chrom = reference.contigs[0]
+    n = reference.length(chrom)
+    start = max(1, n // 3)
+    seq = reference.fetch(chrom, start - 1, min(n, start - 1 + 10_000))
+    for i, base in enumerate(seq):
+        if base in BASES:
+            alt = BASES[(BASES.index(base) + 2) % 4]
+            return f"{chrom}:{start + i} {base}>{alt}"
+    return f"{chrom}:{start} N>A"
+
+
+def window_html(reference, v: Variant, window: int) -> str:
+    """The model's ``window`` reference bases around ``v`` with REF highlighted and ALT shown beside it.
+
+    Same layout as the scorer: the window starts at 0-based ``pos - 1 - window // 2``.
+    """
+    start0 = v.pos - 1 - window // 2
+    seq = reference.fetch(v.chrom, start0, start0 + window)
+    i = v.pos - 1 - start0
+    left, mid, right = seq[:i], seq[i:i + len(v.ref)], seq[i + len(v.ref):]
+    esc = html.escape
+    return (
+        "<div style='font-family:monospace;font-size:14px;line-height:1.6;word-break:break-all;"
+        "padding:8px;border:1px solid #ccc;border-radius:6px'>"
+        f"<div style='color:#666'>{esc(v.chrom)}:{start0 + 1:,}-{start0 + window:,} (1-based, {window} bp window)</div>"
+        f"<span>{esc(left)}</span>"
+        f"<span style='background:#ffd54f;color:#000;font-weight:bold;padding:0 2px' title='REF'>{esc(mid)}</span>"
+        f"<span style='background:#81c784;color:#000;font-weight:bold;padding:0 2px;margin-left:2px' "
+        f"title='ALT'>&rarr;{esc(v.alt)}</span>"
+        f"<span>{esc(right)}</span></div>"
+    )
+
+
+def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, focus: Variant):
+    """A 4 x L in-silico mutagenesis heatmap (rows A/C/G/T, columns positions) as a PIL image.
+
+    Colour is the LLR of substituting that base (blue: model prefers the reference, red: the alternative);
+    dots mark reference bases, the box marks the queried variant.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    finite = grid[np.isfinite(grid)]
+    vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
+    vmax = vmax or 1.0
+    n = grid.shape[1]
+    fig, ax = plt.subplots(figsize=(max(8.0, n * 0.28), 3.0), dpi=110)
+    cmap = matplotlib.colormaps["RdBu_r"].copy()
+    cmap.set_bad("#eeeeee")
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto",
+                   interpolation="nearest")
+    for col, base in enumerate(ref_bases):
+        if base in BASES:
+            ax.plot(col, BASES.index(base), "o", color="black", markersize=3)
+    fcol = focus.pos - first_pos
+    if 0 <= fcol < n:
+        ax.add_patch(Rectangle((fcol - 0.5, -0.5), max(1, len(focus.ref)), 4, fill=False, edgecolor="black", lw=2))
+        if len(focus.ref) == 1 and focus.alt in BASES:
+            ax.add_patch(Rectangle((fcol - 0.5, BASES.index(focus.alt) - 0.5), 1, 1, fill=False,
+                                   edgecolor="#1b5e20", lw=2.5))
+    ax.set_yticks(range(4), list(BASES))
+    ticks = list(range(0, n, 5))
+    ax.set_xticks(ticks, [f"{first_pos + t:,}" for t in ticks], rotation=45, ha="right", fontsize=7)
+    ax.set_xlabel(f"{chrom} position (1-based); reference base above each column in the window")
+    ax.set_title(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10)
+    cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
+    cb.set_label("LLR (alt vs ref)", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def build_ui(backend, reference, args) -> Any:
+    """The Gradio Blocks of the variant explorer, bound to ``backend`` (see :mod:`raygen.serve.app`)."""
+    import gradio as gr
+    from starlette.concurrency import run_in_threadpool
+
+    from raygen.errors import InputError
+    from raygen.normalize.leftalign import normalize_variant
+
+    example = example_variant(reference)
+    max_flank = max(args.ism_flank, DEFAULTS.serve.ism_max_flank)
+
+    def collect(text: str, vcf_path: str | None) -> list[tuple[str, int, str, str]]:
+        records = []
+        if text and text.strip():
+            try:
+                records.append(parse_variant_text(text))
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from None
+        if vcf_path:
+            with open(vcf_path, encoding="utf-8", errors="replace") as fh:
+                content = fh.read(args.max_body_bytes + 1)
+            if len(content) > args.max_body_bytes:
+                raise gr.Error(f"the VCF is larger than {args.max_body_bytes} bytes; use the batch CLI (raygen score)")
+            try:
+                records += [(r["chrom"], int(r["pos"]), r["ref"].upper(), r["alt"].upper())
+                            for _, r in parse_vcf_text(content, split_alts=True)]
+            except RequestInvalid as exc:
+                raise gr.Error(f"cannot read the VCF: {exc}") from None
+        if not records:
+            raise gr.Error(f"enter a variant (e.g. {example}) or upload a small VCF")
+        if len(records) > args.max_variants_per_request:
+            raise gr.Error(f"{len(records)} variants; the UI takes at most {args.max_variants_per_request}")
+        return records
+
+    def normalize_one(chrom: str, pos: int, ref: str, alt: str) -> tuple[Variant | None, str | None]:
+        if chrom not in reference:
+            return None, f"unknown contig {chrom!r} (reference has {', '.join(reference.contigs[:5])})"
+        try:
+            npos, nref, nalts = normalize_variant(chrom, pos, ref, [alt], reference)
+        except (ValueError, InputError) as exc:
+            return None, str(exc)
+        return Variant(chrom, npos, nref, nalts[0]), None
+
+    async def analyse(text: str, vcf_path: str | None, flank: float):
+        records = collect(text, vcf_path)
+        normed = await run_in_threadpool(lambda: [normalize_one(*r) for r in records])
+        scorable = [v for v, err in normed if v is not None]
+        scores = dict(zip(scorable, await backend.score(scorable))) if scorable else {}
+        rows = []
+        for (chrom, pos, ref, alt), (v, err) in zip(records, normed):
+            llr, prob, skip = scores.get(v, (None, None, err)) if v is not None else (None, None, err)
+            rows.append([chrom, pos, ref, alt, str(v) if v else "", llr, prob, skip or ""])
+        focus = next((v for v in scorable if scores[v][0] is not None), None)
+        info = await backend.info()
+        if focus is None:
+            reasons = "; ".join(r[-1] for r in rows if r[-1])
+            if len(records) == 1:
+                raise gr.Error(f"cannot score {records[0][0]}:{records[0][1]} {records[0][2]}>{records[0][3]}: {reasons}")
+            return (f"None of the {len(records)} variants could be scored: {reasons}", rows, "", None)
+        llr, prob, _ = scores[focus]
+        src = next(r for r, (v, _e) in zip(records, normed) if v == focus)
+        moved = (src[1], src[2], src[3]) != (focus.pos, focus.ref, focus.alt)
+        flank = int(min(max(flank, 1), max_flank))
+        layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
+        ism = await backend.score(layout.variants)
+        grid = layout.matrix(r[0] for r in ism)
+        image = await run_in_threadpool(heatmap_image, grid, layout.ref_bases, layout.first_pos, focus.chrom, focus)
+        summary = (
+            f"### {focus}\n"
+            f"- input: `{src[0]}:{src[1]} {src[2]}>{src[3]}`; normalized (bcftools norm): `{focus}`"
+            f"{' (left-aligned/trimmed)' if moved else ' (already normalized)'}\n"
+            f"- **LLR = {llr:.4f}** (log P(alt) - log P(ref), natural log)"
+            f"{f'; **P(effect) = {prob:.3f}**' if prob is not None else ''}\n"
+            f"- model: `{info.get('model')}` ({info.get('kind')}, {info.get('scheme')} tokens), "
+            f"window {info.get('window')} bp; heatmap: {len(layout.variants)} substitutions "
+            f"over {2 * flank + 1} bp\n"
+            + (f"- {len(records)} variants in the table; the window and heatmap show the first scored one\n"
+               if len(records) > 1 else "")
+        )
+        return summary, rows, window_html(reference, focus, int(info.get("window", args.window))), image
+
+    async def from_query(request: gr.Request):
+        q = request.query_params.get("variant") if request else None
+        if not q:
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        summary, rows, win, image = await analyse(q, None, args.ism_flank)
+        return q, summary, rows, win, image
+
+    with gr.Blocks(title="raygen variant explorer") as demo:
+        gr.Markdown(
+            "# raygen variant explorer\n"
+            "Enter a variant as `CHROM:POS REF>ALT` (1-based, on the served reference) or upload a small VCF. "
+            "raygen normalizes it like `bcftools norm`, scores it with the served DNA language model (the same "
+            "numbers as `POST /v1/score` and `raygen score`), and mutates every base around it.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                variant = gr.Textbox(label="Variant", placeholder=example, max_lines=1)
+                vcf = gr.File(label="...or a small VCF", file_types=[".vcf", ".txt"], type="filepath")
+                flank = gr.Slider(2, max_flank, value=args.ism_flank, step=1,
+                                  label="Heatmap: bases each side of the variant")
+                button = gr.Button("Score", variant="primary")
+                gr.Examples([[example]], inputs=[variant], label="Example on this reference")
+            with gr.Column(scale=2):
+                summary = gr.Markdown()
+                window = gr.HTML(label="Sequence window")
+        table = gr.Dataframe(headers=COLUMNS, label="Scores", interactive=False, wrap=True)
+        heatmap = gr.Image(label="In-silico mutagenesis heatmap", type="pil", format="png")
+        button.click(analyse, [variant, vcf, flank], [summary, table, window, heatmap], api_name="score")
+        variant.submit(analyse, [variant, vcf, flank], [summary, table, window, heatmap], api_name=False)
+        demo.load(from_query, None, [variant, summary, table, window, heatmap], api_name=False)
+    return demo
+
