@@ -1,0 +1,1 @@
+"""Training: pretraining windows and loop (Ray Train), evaluation, fine-tuning of variant-effect heads."""

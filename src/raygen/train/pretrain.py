@@ -1,0 +1,327 @@
+"""DNA-LM pretraining with Ray Train: the per-worker loop, the driver, and export to an HF model dir.
+
+Each ``TorchTrainer`` worker reads the FASTA itself, samples random windows from the training blocks,
+masks them (MLM) or predicts the next base (CLM) and steps a DDP-wrapped stock transformers model. Rank 0
+appends one JSON line per step to ``metrics.jsonl``, scores the held-out blocks at every checkpoint and
+saves checkpoints (``save_pretrained`` weights + optimizer state) through ``ray.train.report``. After a
+worker dies, Ray Train restarts the group (``FailureConfig``) and every worker resumes from the latest
+checkpoint; rerunning the command with ``--resume`` does the same for a killed job.
+
+Time budget: ``time_limit_s`` counts training-loop seconds (carried across restarts in the checkpoint).
+The learning rate follows warm-up then cosine decay over whichever runs out first, steps or time, so a
+time-limited run anneals fully before it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from raygen.config import PretrainConfig
+from raygen.errors import InputError, RaygenError, UsageError
+
+log = logging.getLogger("raygen.train.pretrain")
+
+METRICS_FILE = "metrics.jsonl"
+STATE_DIR = "train_state"  # Ray Train storage (checkpoints) inside the output dir
+RUN_NAME = "pretrain"
+TRAIN_STATE_FILE = "train_state.pt"
+#: Test hook: a worker exits abruptly at this step on the first attempt (see ``fail_at_step``).
+FAIL_ENV = "RAYGEN_TEST_FAIL_AT_STEP"
+
+
+@dataclass
+class PretrainJob:
+    """Everything one pretraining run needs; plain types so it travels to workers as ``train_loop_config``."""
+
+    reference: str
+    out_dir: str
+    train_regions: list[tuple[str, int, int]]
+    val_regions: list[tuple[str, int, int]]
+    arch: str = PretrainConfig.arch
+    objective: str = PretrainConfig.objective
+    context: int = PretrainConfig.context
+    steps: int = PretrainConfig.steps
+    batch_size: int = PretrainConfig.batch_size
+    lr: float = PretrainConfig.lr
+    warmup_fraction: float = PretrainConfig.warmup_fraction
+    weight_decay: float = PretrainConfig.weight_decay
+    mask_prob: float = PretrainConfig.mask_prob
+    max_n_fraction: float = PretrainConfig.max_n_fraction
+    checkpoint_every: int = PretrainConfig.checkpoint_every
+    val_windows: int = PretrainConfig.val_windows
+    time_limit_s: float | None = None
+    threads_per_worker: int = 1
+    seed: int = PretrainConfig.seed
+    fail_at_step: int | None = None  # test hook only
+
+
+# ----------------------------------------------------------------------------------------------- worker
+
+
+def _lr_factor(progress: float, warmup: float) -> float:
+    if progress < warmup:
+        return max(progress / warmup, 0.01)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))))
+
+
+def validation_bits(model, job: PretrainJob, val_seqs: list[np.ndarray], device) -> float | None:
+    """Bits per base on the held-out blocks: masked-base (MLM) or next-base (CLM); None without any."""
+    from raygen.train.evaluate import clm_bits, make_eval_set, model_bits
+
+    ev = make_eval_set(val_seqs, job.context, max_windows=job.val_windows, seed=job.seed)
+    if len(ev.rows) == 0:
+        return None
+    if job.objective == "clm":
+        return clm_bits(model, ev.windows, device=device)
+    return model_bits(model, ev, device=device)
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """Ray Train entry point: train until ``steps`` or the time budget, checkpointing as it goes."""
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    from raygen.models.arch import build_model
+    from raygen.models.tokenizer import build_nucleotide_tokenizer
+    from raygen.train.windows import Region, WindowSampler, load_sequences, mask_for_mlm, to_token_ids
+
+    job = PretrainJob(**config)
+    torch.set_num_threads(job.threads_per_worker)
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(job.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+
+    model = build_model(job.arch, job.objective, build_nucleotide_tokenizer())
+    step, train_s, tokens_seen = 0, 0.0, 0
+    opt_state = None
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            from safetensors.torch import load_file
+
+            model.load_state_dict(load_file(os.path.join(d, "model.safetensors")), strict=False)
+            state = torch.load(os.path.join(d, TRAIN_STATE_FILE), map_location="cpu", weights_only=False)
+            step, train_s, tokens_seen, opt_state = state["step"], state["train_s"], state["tokens"], state["optimizer"]
+    model = ray.train.torch.prepare_model(model)
+    core = model.module if hasattr(model, "module") else model
+    opt = torch.optim.AdamW(model.parameters(), lr=job.lr, weight_decay=job.weight_decay, betas=(0.9, 0.98))
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+
+    train_seqs = load_sequences(job.reference, [Region(*r) for r in job.train_regions])
+    val_seqs = load_sequences(job.reference, [Region(*r) for r in job.val_regions]) if rank == 0 else []
+    # A different stream per rank and per restart, so a resumed run does not replay the same windows.
+    sampler = WindowSampler(train_seqs, job.context, max_n_fraction=job.max_n_fraction, seed=(job.seed, rank, step))
+    rng = np.random.default_rng((job.seed, rank, step, 1))
+    metrics_path = Path(job.out_dir) / METRICS_FILE
+    metrics_fh = open(metrics_path, "a", encoding="utf-8") if rank == 0 else None
+    if metrics_fh and step > 0:
+        metrics_fh.write(json.dumps({"event": "resumed", "step": step, "train_s": round(train_s, 2)}) + "\n")
+        metrics_fh.flush()
+    use_amp = device.type == "cuda"
+
+    def save_and_report(final: bool) -> None:
+        metrics = {"step": step, "train_s": train_s, "tokens": tokens_seen, "final": final}
+        if rank == 0:
+            val = validation_bits(core, job, val_seqs, device)
+            core.train()
+            metrics["val_bits_per_base"] = val
+            metrics_fh.write(json.dumps({"event": "validation", **metrics}) + "\n")
+            metrics_fh.flush()
+            with tempfile.TemporaryDirectory() as d:
+                core.save_pretrained(d)
+                torch.save({"step": step, "train_s": train_s, "tokens": tokens_seen,
+                            "optimizer": opt.state_dict()}, os.path.join(d, TRAIN_STATE_FILE))
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d),
+                                 checkpoint_dir_name=f"step_{step:08d}{'_final' if final else ''}")
+        else:
+            ray.train.report(metrics)
+
+    model.train()
+    while True:
+        stop = step >= job.steps or (job.time_limit_s is not None and train_s >= job.time_limit_s)
+        if world > 1:  # every rank must agree to stop at the same step, or DDP would hang
+            flag = torch.tensor([float(stop)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            stop = bool(flag.item())
+        if stop:
+            break
+        if job.fail_at_step is not None and step == job.fail_at_step and rank == world - 1:
+            marker = Path(job.out_dir) / f".raygen-test-failed-at-{step}"
+            if not marker.exists():
+                marker.touch()
+                os._exit(1)  # simulate a killed worker process
+        t0 = time.perf_counter()
+        progress = step / job.steps
+        if job.time_limit_s:
+            progress = max(progress, train_s / job.time_limit_s)
+        for g in opt.param_groups:
+            g["lr"] = job.lr * _lr_factor(progress, job.warmup_fraction)
+        ids = to_token_ids(sampler.sample(job.batch_size))
+        if job.objective == "mlm":
+            inputs, labels = mask_for_mlm(ids, rng, job.mask_prob)
+        else:
+            inputs, labels = ids, np.where(ids >= 5, ids, -100)  # predict bases only, never [SEP]
+        x = torch.from_numpy(inputs).to(device)
+        y = torch.from_numpy(labels).to(device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss = model(input_ids=x, attention_mask=torch.ones_like(x), labels=y).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss_v = float(loss.detach())
+        dt = time.perf_counter() - t0
+        step += 1
+        train_s += dt
+        tokens_seen += ids.size * world
+        if metrics_fh:
+            metrics_fh.write(json.dumps({
+                "step": step, "loss": round(loss_v, 5), "bits_per_base": round(loss_v / math.log(2), 5),
+                "tokens_per_s": round(ids.size * world / dt, 1), "lr": opt.param_groups[0]["lr"],
+                "train_s": round(train_s, 2), "time": round(time.time(), 2)}) + "\n")
+            metrics_fh.flush()
+        if step % job.checkpoint_every == 0 and step < job.steps:
+            save_and_report(final=False)
+    save_and_report(final=True)
+    if metrics_fh:
+        metrics_fh.close()
+
+
+# ----------------------------------------------------------------------------------------------- driver
+
+
+def plan_regions(reference: str, bed: str | None, contigs: list[str] | None, block_bp: int,
+                 val_fraction: float, seed: int):
+    """(all regions, train blocks, validation blocks) for a FASTA, optionally limited by a BED or contigs."""
+    from raygen.io.fasta import Reference
+    from raygen.train.windows import read_bed, split_blocks, whole_genome
+
+    with Reference(reference) as ref:
+        regions = read_bed(bed, ref) if bed else whole_genome(ref, contigs)
+        if bed and contigs:
+            regions = [r for r in regions if r.chrom in contigs]
+    train, val = split_blocks(regions, block_bp, val_fraction, seed)
+    return regions, train, val
+
+
+def _progress(metrics_path: Path, job: PretrainJob, done: threading.Event, quiet: bool) -> None:
+    """Follow ``metrics.jsonl`` and show a tqdm bar (steps, loss, bits/base, tokens/s) until ``done``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=job.steps, unit="step", desc="pretrain", disable=quiet, dynamic_ncols=True)
+    pos = metrics_path.stat().st_size if metrics_path.exists() else 0
+    buf = ""
+    while True:
+        finished = done.wait(1.0)
+        if metrics_path.exists():
+            with open(metrics_path, encoding="utf-8") as fh:
+                fh.seek(pos)
+                buf += fh.read()
+                pos = fh.tell()
+        *lines, buf = buf.split("\n")
+        for line in lines:
+            rec = json.loads(line)
+            if "loss" in rec:
+                bar.n = rec["step"]
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", bits=f"{rec['bits_per_base']:.3f}",
+                                tok_s=f"{rec['tokens_per_s']:.0f}", t=f"{rec['train_s']:.0f}s", refresh=False)
+                bar.refresh()
+            elif rec.get("event") == "validation" and rec.get("val_bits_per_base") is not None:
+                bar.write(f"step {rec['step']}: validation {rec['val_bits_per_base']:.4f} bits/base")
+            elif rec.get("event") == "resumed":
+                bar.write(f"resumed from checkpoint at step {rec['step']}")
+        if finished:
+            break
+    bar.close()
+
+
+def run_pretrain(job: PretrainJob, *, workers: int, cpus_per_worker: float, gpus_per_worker: float,
+                 max_failures: int, resume: bool, quiet: bool = False, extra_card: dict | None = None) -> dict:
+    """Run pretraining on the current Ray cluster and export the model into ``job.out_dir``.
+
+    Returns a summary dict (steps, tokens, training seconds, validation bits/base, paths). Raises
+    UsageError if ``out_dir`` already holds a run and ``resume`` is false.
+    """
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    out = Path(job.out_dir).resolve()
+    state = out / STATE_DIR
+    if (state / RUN_NAME).exists() and not resume:
+        raise UsageError(f"{out} already holds a pretraining run: pass --resume to continue it, or choose a new --out")
+    if resume and not (state / RUN_NAME).exists():
+        log.warning("--resume: no earlier run in %s; starting from step 0", out)
+    out.mkdir(parents=True, exist_ok=True)
+    job.out_dir = str(out)
+    job.reference = str(Path(job.reference).resolve())  # workers run in their own working directories
+    if os.environ.get(FAIL_ENV):
+        job.fail_at_step = int(os.environ[FAIL_ENV])
+    use_gpu = gpus_per_worker > 0
+    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if use_gpu else {})}
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=asdict(job),
+        scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
+        run_config=ray.train.RunConfig(
+            name=RUN_NAME,
+            storage_path=str(state),
+            failure_config=ray.train.FailureConfig(max_failures=max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    done = threading.Event()
+    watcher = threading.Thread(target=_progress, args=(out / METRICS_FILE, job, done, quiet), daemon=True)
+    watcher.start()
+    started = time.time()
+    try:
+        result = trainer.fit()
+    except Exception as exc:  # Ray wraps worker errors; keep the cause's message on one line
+        raise RaygenError(f"pretraining failed: {exc}".splitlines()[0]) from exc
+    finally:
+        done.set()
+        watcher.join()
+    if result.checkpoint is None:
+        raise RaygenError("pretraining finished without a checkpoint")
+    summary = dict(result.metrics or {})
+    summary["wall_s"] = round(time.time() - started, 1)
+    with result.checkpoint.as_directory() as ckpt_dir:
+        export_model(Path(ckpt_dir), out, job, summary, extra_card or {})
+    return summary
+
+
+def export_model(ckpt_dir: Path, out: Path, job: PretrainJob, summary: dict, extra_card: dict) -> None:
+    """Write the HF model dir: config + safetensors from the checkpoint, tokenizer files, model card.
+
+    Files are written into a temporary folder and renamed into ``out`` one by one (config.json last), so a
+    crash never leaves a config that points at missing weights.
+    """
+    from raygen.models.tokenizer import build_nucleotide_tokenizer
+    from raygen.train.card import write_model_card
+
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        for name in os.listdir(ckpt_dir):
+            if name != TRAIN_STATE_FILE:
+                shutil.copy2(ckpt_dir / name, tmp / name)
+        tok = build_nucleotide_tokenizer(model_max_length=job.context + 2)
+        tok.save_pretrained(tmp)
+        write_model_card(tmp / "README.md", job, summary, extra_card)
+        names = sorted(os.listdir(tmp), key=lambda n: n == "config.json")
+        for name in names:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
