@@ -75,18 +75,24 @@ class ScoreConfig:
 class PretrainConfig:
     """Default DNA-LM pretraining recipe (``raygen train pretrain``)."""
 
-    arch: str = "raygen-small"
+    arch: str = "raygen-small"  # a name in raygen.models.arch.RECIPES
     objective: str = "mlm"  # "mlm" (masked) or "clm" (causal)
     context: int = 128  # bases per training window
     workers: int = 2
+    cpus_per_worker: float = 1.0  # also the torch thread count per worker (at least 1)
     gpus_per_worker: float = 0.0
-    steps: int = 2000
+    steps: int = 100_000  # upper bound; --time-limit usually ends a CPU run first
     batch_size: int = 64  # windows per worker per step
-    lr: float = 1e-3
+    lr: float = 2e-3  # peak AdamW learning rate
+    warmup_fraction: float = 0.03  # of the run (steps or time budget), linear warm-up before cosine decay
+    weight_decay: float = 0.01
     mask_prob: float = 0.15
     max_n_fraction: float = 0.05  # windows with more N than this are skipped
     val_fraction: float = 0.02  # of sequence held out for validation, as whole blocks
+    block_bp: int = 100_000  # validation blocks are whole blocks of this size
+    val_windows: int = 1000  # held-out windows scored at each checkpoint
     checkpoint_every: int = 200  # steps
+    max_failures: int = 3  # worker failures Ray Train recovers from (from the latest checkpoint)
     seed: int = 0
 
 
