@@ -28,6 +28,7 @@ Public API
 ``read_header(path) -> VcfHeader``
 ``iter_text_batches(path, *, region=None, batch_rows=200_000) -> Iterator[(records, rejects)]``
 ``read_text_table(path, *, region=None) -> (VcfHeader, records, rejects)``
+``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=200_000)`` (indexed)
 ``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``)
 ``write_vcf(header, tables, out_path, *, index=True) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
 ``write_rejects(rejects, path)`` (TSV with a header line)
@@ -64,6 +65,7 @@ __all__ = [
     "read_header",
     "iter_text_batches",
     "read_text_table",
+    "fetch_text_batches",
     "format_lines",
     "write_vcf",
     "write_rejects",
@@ -557,6 +559,47 @@ def iter_text_batches(
             yield from _iter_lines_batches(it, header, source, batch_rows, None)
         return
     yield from _iter_stream(p, fmt, header, batch_rows)
+
+
+def fetch_text_batches(
+    path: str | os.PathLike[str],
+    contig: str,
+    start0: int | None = None,
+    end0: int | None = None,
+    *,
+    header: VcfHeader | None = None,
+    batch_rows: int = 200_000,
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Records overlapping ``[start0, end0)`` (0-based half-open; None = contig start/end) via the index.
+
+    Works for bgzipped VCF (.tbi/.csi) and BCF (.csi). Taking the contig name apart from the coordinates
+    keeps contig names with ':' unambiguous. LINE is null (region reads cite CHROM:POS). A contig absent
+    from the index yields nothing.
+    """
+    p = Path(path)
+    fmt = detect_format(p)
+    header = header or read_header(p)
+    source = str(p)
+    if index_path(p) is None or fmt not in ("bgzf", "bcf"):
+        raise InputError(
+            f"{source}: reading {contig}:{start0}-{end0} needs a bgzipped VCF or BCF with a .tbi/.csi index "
+            "(bgzip it and run `tabix -p vcf`, or `bcftools index`)"
+        )
+    if fmt == "bcf":
+        errors: list[str] = []
+        with pysam.VariantFile(source) as vf:
+            if contig not in vf.index:
+                return
+            it = vf.fetch(contig, start0, end0)
+            yield from _iter_lines_batches(_bcf_lines(vf, it, source, errors), header, source, batch_rows, None)
+        if errors:
+            log.warning("%s: %s", source, errors[0])
+            yield empty_text_table(), _rejects(source, [None], errors[:1], [""])
+        return
+    with pysam.TabixFile(source) as tbx:
+        if contig not in tbx.contigs:
+            return
+        yield from _iter_lines_batches(tbx.fetch(contig, start0, end0), header, source, batch_rows, None)
 
 
 def read_text_table(
