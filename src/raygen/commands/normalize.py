@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     cfg = DEFAULTS.normalize
     p = sub.add_parser("normalize", parents=[common], help="bcftools-norm-exact normalization (left-align, split/join)",
                        description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", nargs="+", help="VCF/VCF.gz/BCF to normalize, or '-' for stdin")
+    p.add_argument("input", help="VCF/VCF.gz/BCF to normalize, or '-' for stdin")
     p.add_argument("-o", "--output", default="-", help="output file; the suffix picks the format (.vcf, .vcf.gz, .bcf); "
                    "'-' (default) writes uncompressed VCF to stdout")
     p.add_argument("-f", "--fasta-ref", help="reference FASTA (indexed or indexable); needed for realignment and -c")
@@ -59,8 +59,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--keep-sum", metavar="TAG,..", default="", help="keep the vector sum of these Number=R tags when splitting")
     p.add_argument("--multi-overlaps", default="0", choices=["0", "."],
                    help="when splitting, fill other ALTs in GT with the reference (0, default) or missing (.)")
-    p.add_argument("-N", "--do-not-normalize", "--no-realign", dest="no_realign", nargs="?", const="",
-                   metavar="NUM", help="skip realignment (only REF check/fix); -NNUM skips only events longer than NUM bp")
+    p.add_argument("-N", "--do-not-normalize", "--no-realign", dest="no_realign", action="store_true",
+                   help="skip realignment (only REF check/fix); -NNUM (glued) skips only events longer than NUM bp")
+    p.add_argument("--max-realign-len", dest="max_indel_len", type=int, help=argparse.SUPPRESS)
     p.add_argument("-S", "--sort", default="chr_pos", choices=["chr_pos", "lex"],
                    help="order of records at one position: input order (chr_pos, default) or REF/ALT text (lex)")
     p.add_argument("-s", "--strict-filter", action="store_true", help="with -m +: joined site is PASS only if all parts PASS")
@@ -82,6 +83,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                  "-t", "--targets", "-T", "--targets-file"):
         p.add_argument(flag, dest=f"unsupported_{flag.lstrip('-').replace('-', '_')}", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+    _accept_bcftools_spellings(p)
+
+
+def _accept_bcftools_spellings(p: argparse.ArgumentParser) -> None:
+    """Let argparse read bcftools' spellings: ``-m -any`` (a value starting with '-') and ``-N1000``."""
+    orig = p._parse_optional
+
+    def parse_optional(arg: str):
+        if arg in ("-any", "-both", "-snps", "-indels"):
+            return None  # a value of -m, not an option
+        if arg.startswith("-N") and arg[2:].isdigit():
+            return orig(f"--max-realign-len={arg[2:]}")
+        return orig(arg)
+
+    p._parse_optional = parse_optional  # type: ignore[method-assign]
 
 
 def _unsupported(args: argparse.Namespace) -> None:
@@ -94,26 +110,11 @@ def _unsupported(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} is not supported by raygen normalize (filter with `bcftools view` first)")
 
 
-def _resolve_glued(args: argparse.Namespace) -> None:
-    """bcftools' ``-N`` takes an optional number glued to it; ``-Nc s`` still means ``-N -c s``."""
-    val = args.no_realign
-    if val is not None and val and not val.isdigit():
-        if not val.startswith("c"):
-            raise UsageError(f"-N takes an optional number of bp (e.g. -N1000), not {val!r}")
-        args.no_realign = ""
-        args.check_ref = val[1:] or (args.input.pop(0) if len(args.input) > 1 else "")
-    if len(args.input) != 1:
-        raise UsageError(f"expected one input file, got {len(args.input)}: {' '.join(args.input)}")
-    args.input = args.input[0]
-
-
 def options_from_args(args: argparse.Namespace):
     from raygen.normalize.options import NormalizeOptions, parse_multiallelics
 
     _unsupported(args)
-    _resolve_glued(args)
     rm_dup = args.rm_dup or ("none" if args.remove_duplicates else None)
-    no_realign = None if args.no_realign is None else (int(args.no_realign) if args.no_realign else -1)
     return NormalizeOptions(
         fasta=args.fasta_ref,
         check_ref=args.check_ref,
@@ -124,8 +125,8 @@ def options_from_args(args: argparse.Namespace):
         old_rec_tag=args.old_rec_tag,
         keep_sum=tuple(t for t in args.keep_sum.split(",") if t),
         multi_overlaps=args.multi_overlaps,
-        realign=no_realign is None or no_realign >= 0,
-        max_indel_len=no_realign if no_realign is not None and no_realign >= 0 else None,
+        realign=not args.no_realign,
+        max_indel_len=args.max_indel_len,
         sort=args.sort,
         force=args.force,
         strict_filter=args.strict_filter,

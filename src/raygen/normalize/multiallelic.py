@@ -67,10 +67,18 @@ def g_indices(k: int, ploidy: int) -> list[int]:
     return [0, base, base + k]
 
 
-def _subset(values: list[str], number: str, k: int, n_alleles: int, ploidy: int) -> list[str] | None:
-    """Values kept for ALT ``k``; None when the count is wrong for the tag's Number."""
+def _subset(values: list[str], number: str, k: int, n_alleles: int, ploidy: int,
+            lenient: bool = False) -> list[str] | None:
+    """Values kept for ALT ``k``; None when the count is wrong for the tag's Number.
+
+    ``lenient`` (INFO strings, which htslib does not count): index without checking the count.
+    """
     if values == ["."]:
         return values
+    if lenient:
+        idx = {"A": [k - 1], "R": [0, k], "G": g_indices(k, 2)}[number]
+        if max(idx) < len(values):
+            return [values[i] for i in idx]
     if number == "A":
         return [values[k - 1]] if len(values) == n_alleles - 1 else None
     if number == "R":
@@ -147,7 +155,7 @@ def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = 
                 new_info.append([key, val])
                 continue
             vals = val.split(",")
-            kept = _subset(vals, number, k, n_alleles, 2)
+            kept = _subset(vals, number, k, n_alleles, 2, lenient=hdr.info_type.get(key) == "String")
             if kept is None:
                 if force:
                     continue

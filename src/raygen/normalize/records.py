@@ -118,6 +118,11 @@ class ContigSequence:
         return fetch
 
 
+def canonical_info(info: str) -> str:
+    """htslib reads ``KEY=`` (empty value) as missing and writes it back as ``KEY=.``."""
+    return ";".join(x + "." if x.endswith("=") else x for x in info.split(";"))
+
+
 def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> None:
     if info_get(f[7], tag) is None:
         f[7] = info_set(f[7], tag, "|".join(orig), overwrite=False)
@@ -164,6 +169,9 @@ class RecordNormalizer:
             self.counts.split += 1
         if self.contigs is None:
             return lines
+        for line in lines:
+            if "=;" in line[7] or line[7].endswith("="):
+                line[7] = canonical_info(line[7])
         if len(lines) == 1:
             r = self.normalize_line(lines[0])
             return [] if r is None else [r]
@@ -182,6 +190,7 @@ class RecordNormalizer:
     def normalize_line(self, f: list[str]) -> list[str] | None:
         opts = self.opts
         fetch = self.fetcher(f[0])
+        orig = (f[0], f[1], f[3], f[4])
         if "s" in opts.check_ref:
             f, action = fix_ref(f, fetch)
             if action == "set":
@@ -222,7 +231,7 @@ class RecordNormalizer:
             return f
         f = list(f)
         if opts.old_rec_tag:
-            add_old_rec_tag(f, opts.old_rec_tag, (f[0], f[1], f[3], f[4]))
+            add_old_rec_tag(f, opts.old_rec_tag, orig)
         f[1], f[3], f[4] = str(npos), nref, new_alt
         if new_end is not None:
             f[7] = info_set(f[7], "END", str(new_end))

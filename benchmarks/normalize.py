@@ -1,0 +1,207 @@
+"""Benchmark: ``raygen normalize -m -any -f REF`` vs ``bcftools norm -m -any -f REF`` (pysam's bcftools 1.24).
+
+Generates (once, cached) an un-normalized VCF of >= 1M records over real sequence
+(``../shared/data/pretrain/grch38.chr20_and_21_10M.fa.gz``): SNVs, indels inside repeats written
+right-shifted and with redundant trailing bases, multi-allelic sites (SNV+SNV and SNV+indel), two samples
+with GT:AD. Both tools read the same bgzipped, indexed input and write bgzipped VCF plus a .tbi index;
+each is timed as a whole command (subprocess, wall clock), best of ``--repeats``. Prints wall time,
+records/s, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least as fast) and whether
+the output records are identical.
+
+    .venv/bin/python benchmarks/normalize.py [--records 1100000] [--repeats 3] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RAYGEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+FASTA = SHARED / "pretrain" / "grch38.chr20_and_21_10M.fa.gz"
+BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+
+
+def _contigs(fasta: Path) -> dict[str, bytes]:
+    import pysam
+
+    with pysam.FastaFile(str(fasta)) as fa:
+        return {c: fa.fetch(c).upper().encode() for c in fa.references}
+
+
+def _gt_ad(rng: np.random.Generator, n: int, n_alt: np.ndarray) -> list[str]:
+    """Sample columns ``GT:AD`` for two samples; multi-allelic rows get 1/2 genotypes and 3 AD values."""
+    gts = np.array(["0/1", "1/1", "0/0", "0|1"])
+    g = gts[rng.integers(0, 4, size=(n, 2))]
+    ad = rng.integers(0, 40, size=(n, 2, 3))
+    out = []
+    for i in range(n):
+        cols = []
+        for s in range(2):
+            if n_alt[i] == 1:
+                cols.append(f"{g[i, s]}:{ad[i, s, 0]},{ad[i, s, 1]}")
+            else:
+                cols.append(f"{'1/2' if s == 0 else g[i, s]}:{ad[i, s, 0]},{ad[i, s, 1]},{ad[i, s, 2]}")
+        out.append("\t".join(cols))
+    return out
+
+
+def make_vcf(path: Path, fasta: Path, n_records: int, seed: int = 7) -> None:
+    """Write the un-normalized benchmark VCF (plain text; the caller bgzips and indexes it)."""
+    rng = np.random.default_rng(seed)
+    contigs = _contigs(fasta)
+    per = n_records // len(contigs) + 1
+    lines = []
+    for chrom, seq_b in contigs.items():
+        seq = np.frombuffer(seq_b, dtype=np.uint8)
+        L = len(seq)
+        acgt = np.isin(seq, BASES)
+        # repeat sites: base equal to the next one (homopolymers) or two before (dinucleotide STRs)
+        rep = np.zeros(L, dtype=bool)
+        rep[:-2] = ((seq[:-2] == seq[1:-1]) | (seq[:-2] == seq[2:])) & acgt[:-2] & acgt[1:-1] & acgt[2:]
+        ok = acgt.copy()
+        ok[:50] = False
+        ok[-50:] = False
+        cand = np.flatnonzero(ok)
+        pos0 = np.sort(rng.choice(cand, size=min(per, len(cand)), replace=False))
+        kind = rng.choice(4, size=len(pos0), p=[0.78, 0.08, 0.08, 0.06])  # snv, del, ins, multi
+        rep_idx = np.flatnonzero(rep)
+        # move indels onto repeat sites near their drawn position (so left-alignment has work to do)
+        indel = (kind == 1) | (kind == 2)
+        j = np.searchsorted(rep_idx, pos0[indel]).clip(0, len(rep_idx) - 1)
+        pos0[indel] = rep_idx[j]
+        order = np.argsort(pos0, kind="stable")
+        pos0, kind = pos0[order], kind[order]
+        keep = np.ones(len(pos0), dtype=bool)
+        keep[1:] = pos0[1:] != pos0[:-1]
+        pos0, kind = pos0[keep], kind[keep]
+        n = len(pos0)
+        alt_shift = rng.integers(1, 4, size=n)
+        lens = rng.integers(1, 5, size=n)
+        pad = rng.integers(0, 3, size=n)
+        n_alt = np.where(kind == 3, 2, 1)
+        samples = _gt_ad(rng, n, n_alt)
+        s = seq_b.decode()
+        for i in range(n):
+            p = int(pos0[i])
+            k = kind[i]
+            b = s[p]
+            if k == 0:
+                ref, alt = b, "ACGT"[("ACGT".index(b) + alt_shift[i]) % 4]
+            elif k == 1:  # deletion of lens bases, right-shifted to the end of the repeat + padding
+                L_ = int(lens[i])
+                q = p
+                while q + L_ + 1 < len(s) - 60 and s[q + 1] == s[q + 1 + L_]:
+                    q += 1
+                e = int(pad[i])
+                ref = s[q: q + L_ + 1 + e]
+                alt = s[q] + s[q + L_ + 1: q + L_ + 1 + e]
+                p = q
+            elif k == 2:  # insertion duplicating the next lens bases, written right-shifted + padding
+                L_ = int(lens[i])
+                ins = s[p + 1: p + 1 + L_]
+                q = p + L_
+                e = int(pad[i])
+                ref = s[q: q + 1 + e]
+                alt = s[q] + ins + s[q + 1: q + 1 + e]
+                p = q
+            else:
+                other = [c for c in "ACGT" if c != b]
+                if alt_shift[i] == 3:  # SNV + deletion
+                    ref = s[p: p + 3]
+                    alt = f"{other[0]}{s[p + 1: p + 3]},{b}"
+                else:
+                    ref, alt = b, f"{other[0]},{other[1]}"
+            lines.append((p, f"{chrom}\t{p + 1}\t.\t{ref}\t{alt}\t50\tPASS\t.\tGT:AD\t{samples[i]}"))
+        lines.sort(key=lambda x: x[0]) if False else None
+    contig_lines = "".join(f"##contig=<ID={c},length={len(v)}>\n" for c, v in contigs.items())
+    header = (
+        "##fileformat=VCFv4.2\n"
+        '##FILTER=<ID=PASS,Description="All filters passed">\n'
+        + contig_lines
+        + '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+    )
+    # records of one contig must be sorted by POS for the index (shifted indels moved right)
+    by_chrom: dict[str, list] = {}
+    for p, line in lines:
+        by_chrom.setdefault(line.split("\t", 1)[0], []).append((p, line))
+    with open(path, "w") as fh:
+        fh.write(header)
+        for c in contigs:
+            for _, line in sorted(by_chrom.get(c, []), key=lambda x: x[0]):
+                fh.write(line + "\n")
+
+
+def ensure_input(cache: Path, n_records: int) -> Path:
+    import pysam
+
+    cache.mkdir(parents=True, exist_ok=True)
+    gz = cache / f"denorm_{n_records}.vcf.gz"
+    if gz.exists() and Path(str(gz) + ".tbi").exists():
+        return gz
+    plain = cache / f"denorm_{n_records}.vcf"
+    t0 = time.perf_counter()
+    make_vcf(plain, FASTA, n_records)
+    pysam.tabix_index(str(plain), preset="vcf", force=True)
+    print(f"generated {gz} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return gz
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-2000:]}")
+    return dt
+
+
+def records(path: Path) -> list[bytes]:
+    with gzip.open(path, "rb") as fh:
+        return [line for line in fh.read().split(b"\n") if line and not line.startswith(b"#")]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=1_100_000, help="records to generate (before dedup of sites)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the best is reported")
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
+                    help="where the generated input is kept between runs (outside the repo)")
+    ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
+    args = ap.parse_args()
+    if not FASTA.exists():
+        raise SystemExit(f"{FASTA} is absent (set RAYGEN_SHARED_DATA)")
+    inp = ensure_input(args.cache, args.records)
+    n_in = sum(1 for _ in records(inp))
+    out_dir = args.cache / "out"
+    out_dir.mkdir(exist_ok=True)
+    out_b, out_r = out_dir / "bcftools.vcf.gz", out_dir / "raygen.vcf.gz"
+    bcf_cmd = [sys.executable, "-c",
+               "import sys, pysam.bcftools; pysam.bcftools.norm(*sys.argv[1:], catch_stdout=False)",
+               "-m", "-any", "-f", str(FASTA), "-Oz", "-W=tbi", "-o", str(out_b), str(inp)]
+    ray_cmd = [str(REPO / ".venv" / "bin" / "raygen"), "normalize", str(inp), "-m", "-any", "-f", str(FASTA),
+               "-o", str(out_r), "-q", *args.extra.split()]
+    t_b = min(timed(bcf_cmd) for _ in range(args.repeats))
+    t_r = min(timed(ray_cmd) for _ in range(args.repeats))
+    same = records(out_b) == records(out_r)
+    n_out = sum(1 for _ in records(out_r))
+    print(f"input: {inp} ({n_in} records; output {n_out} records)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"bcftools norm -m -any -f REF (pysam {__import__('pysam').__version__}): {t_b:8.2f} s  {n_in / t_b:12,.0f} records/s")
+    print(f"raygen normalize -m -any -f REF:                {t_r:8.2f} s  {n_in / t_r:12,.0f} records/s")
+    print(f"ratio (bcftools time / raygen time): {t_b / t_r:.2f}x  (>= 1.0: raygen at least as fast)")
+    print(f"outputs identical (records): {same}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
