@@ -1,0 +1,110 @@
+"""Scores into VCF text tables: INFO ``RAYGEN_LLR`` / ``RAYGEN_SKIP`` and their header lines.
+
+- ``RAYGEN_LLR`` (Number=A, Float): one score per ALT, natural log, 4 decimals; ``.`` where not scored.
+- ``RAYGEN_SKIP`` (Number=., String): present only when an ALT was not scored; one entry per ALT (``.`` for
+  scored ALTs, else the reason), or the single reason ``no_alt`` for a record without ALT.
+- ``RAYGEN_PROB`` (Number=A, Float): calibrated P(effect) from a fine-tuned head, only when one is loaded.
+
+Existing RAYGEN_* entries are replaced (re-scoring a scored file does not duplicate them); every other
+INFO entry, and every other column, is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from raygen.variant import Variant
+
+LLR_DECIMALS = 4
+INFO_LINES = {
+    "RAYGEN_LLR": ("A", "Float", "Zero-shot DNA language-model score of each ALT vs REF (natural log; see ##raygen_score)"),
+    "RAYGEN_SKIP": (".", "String", "Why an ALT has no RAYGEN_LLR, one entry per ALT ('.' = scored): "
+                    "unknown_contig, no_alt, symbolic_allele, breakend, non_acgtn, n_allele, ref_mismatch, "
+                    "no_change, too_long, allele_not_in_vocab"),
+    "RAYGEN_PROB": ("A", "Float", "Calibrated probability of a functional effect from raygen's fine-tuned head (SNVs)"),
+}
+_OURS = re.compile(r"^(RAYGEN_LLR|RAYGEN_SKIP|RAYGEN_PROB)(=|$)")
+
+
+def add_header_lines(header, info: dict) -> None:
+    """Add the INFO lines and a ``##raygen_score=<...>`` meta line describing ``info`` (Scorer.info)."""
+    for key, (number, type_, desc) in INFO_LINES.items():
+        if key != "RAYGEN_PROB" or info.get("head"):
+            header.add_info(key, number, type_, desc)
+    fields = {
+        "model": info["model"], "revision": info.get("revision") or "none", "kind": info["kind"],
+        "tokenizer": info["scheme"] + (f"{info['k']}" if info.get("k") else ""), "window": info["window"],
+        "reverse_complement": "yes" if info.get("reverse_complement") else "no",
+        "definition": info["definition"],
+    }
+    body = ",".join(f'{k}="{v}"' if k == "definition" else f"{k}={str(v).replace(',', ';')}" for k, v in fields.items())
+    header.add_meta(f"##raygen_score=<{body}>")
+
+
+def _fmt(x: float | None) -> str:
+    return "." if x is None else f"{x:.{LLR_DECIMALS}f}"
+
+
+def split_alts(table: pa.Table) -> tuple[list[Variant], list[int]]:
+    """One Variant per ALT allele of each record (ALT ``.`` gives one Variant with alt ``.``) and its row."""
+    alts = pc.split_pattern(pc.fill_null(table["ALT"], "."), ",")
+    flat = pc.list_flatten(alts).to_pylist()
+    parent = pc.list_parent_indices(alts).to_numpy()
+    chrom = table["CHROM"].to_pylist()
+    pos = table["POS"].to_pylist()
+    ref = table["REF"].to_pylist()
+    rows = parent.tolist()
+    return [Variant(chrom[r], pos[r], ref[r], a) for r, a in zip(rows, flat)], rows
+
+
+def annotate_table(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list]) -> pa.Table:
+    """Score every ALT of ``table`` (a VCF text table) with ``score_fn`` and rewrite INFO; rows unchanged."""
+    if table.num_rows == 0:
+        return table
+    variants, rows = split_alts(table)
+    results = score_fn(variants)
+    n = table.num_rows
+    llr: list[list[str]] = [[] for _ in range(n)]
+    skip: list[list[str]] = [[] for _ in range(n)]
+    prob: list[list[str]] = [[] for _ in range(n)]
+    for r, v, res in zip(rows, variants, results):
+        llr[r].append(_fmt(res.llr))
+        skip[r].append(res.skip_reason or ".")
+        prob[r].append(_fmt(res.prob))
+    info = table["INFO"].to_pylist()
+    out = []
+    has_prob = any(res.prob is not None for res in results)
+    for r in range(n):
+        kept = [f for f in (info[r] or ".").split(";") if f and f != "." and not _OURS.match(f)]
+        if table["ALT"][r].as_py() in (None, "."):
+            kept.append("RAYGEN_SKIP=no_alt")  # Number=A fields cannot hold a value without ALTs
+        else:
+            kept.append("RAYGEN_LLR=" + ",".join(llr[r]))
+            if any(s != "." for s in skip[r]):
+                kept.append("RAYGEN_SKIP=" + ",".join(skip[r]))
+            if has_prob and any(p != "." for p in prob[r]):
+                kept.append("RAYGEN_PROB=" + ",".join(prob[r]))
+        out.append(";".join(kept))
+    i = table.column_names.index("INFO")
+    return table.set_column(i, table.schema.field(i), pa.array(out, pa.string()))
+
+
+def count_outcomes(table: pa.Table) -> dict[str, int]:
+    """Counts over an annotated table: records, alleles scored/skipped, and skips per reason."""
+    counts: dict[str, int] = {"records": table.num_rows, "alleles_scored": 0, "alleles_skipped": 0,
+                              "records_scored": 0, "records_skipped": 0}
+    for info in table["INFO"].to_pylist():
+        fields = dict(f.split("=", 1) for f in (info or "").split(";") if "=" in f)
+        llr = [x for x in fields.get("RAYGEN_LLR", "").split(",") if x]
+        skips = [x for x in fields.get("RAYGEN_SKIP", "").split(",") if x and x != "."]
+        n_scored = sum(1 for x in llr if x != ".")
+        counts["alleles_scored"] += n_scored
+        counts["alleles_skipped"] += len(skips)
+        counts["records_scored" if n_scored else "records_skipped"] += 1
+        for s in skips:
+            counts[f"skip:{s}"] = counts.get(f"skip:{s}", 0) + 1
+    return counts
