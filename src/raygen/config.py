@@ -132,16 +132,37 @@ class ServeConfig:
 
 @dataclass(frozen=True)
 class CallConfig:
-    """Variant calling from BAM (``raygen call``)."""
+    """Variant calling from BAM (``raygen call``, ``raygen train caller``, POST /v1/call)."""
 
     shard_bp: int = 1_000_000
-    margin_bp: int = 200  # overlap read around each shard so calls near edges see all reads
-    min_base_quality: int = 10
-    min_mapping_quality: int = 10
-    min_alt_count: int = 2
-    min_alt_fraction: float = 0.12
+    margin_bp: int = 300  # reads fetched this far beyond each shard so calls near edges see all reads
+    min_base_quality: int = 10  # bases below this are not counted
+    min_mapping_quality: int = 10  # reads below this are skipped
+    max_base_quality: int = 40  # caps the base-quality error model (Phred)
+    max_mapping_quality: int = 60  # caps the mapping-error term (Phred)
+    min_alt_count: int = 2  # reads supporting an allele before it becomes a candidate
+    min_alt_fraction: float = 0.12  # of informative reads
+    max_indel_shift: int = 200  # bp of reference kept beyond the fetch window for left-aligning indels
+    snv_het_prior: float = 1e-3  # P(het) per site, SNVs
+    snv_hom_prior: float = 5e-4  # P(hom-alt) per site, SNVs
+    indel_het_prior: float = 1.25e-4
+    indel_hom_prior: float = 6.25e-5
+    indel_error: float = 5e-4  # per-read P(spurious/missed indel) outside repeats
+    indel_error_per_repeat_bp: float = 5e-4  # added per bp of the repeat tract the indel sits in
+    max_indel_error: float = 0.1
+    artifact_weight: float = 0.01  # P(a site's reads follow the systematic-artifact model) in the classical caller
+    artifact_fraction: float = 0.05  # read fraction showing the other allele under that model
+    min_qual: float = 20.0  # QUAL below this (non-ref genotype) -> FILTER LowQual
+    max_gq: int = 99
     window: int = 33  # pileup tensor width in bp, centred on the candidate
-    max_reads: int = 64  # pileup tensor height
+    max_reads: int = 64  # pileup tensor height (reads beyond this are subsampled deterministically)
+    tensor_channels: int = 8  # base, BQ, MAPQ, strand, supports-alt, mismatch, ref base, indel marker
+    train_epochs: int = 8  # `raygen train caller`
+    train_batch_size: int = 128
+    train_lr: float = 2e-3
+    train_workers: int = 2  # Ray Train workers
+    val_fraction: float = 0.2  # of shards (regions), never of random candidates
+    train_shard_bp: int = 100_000  # region size for the validation split and training shards
 
 
 @dataclass(frozen=True)

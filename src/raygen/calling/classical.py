@@ -1,0 +1,150 @@
+"""Classical Bayesian genotyper: diploid genotype likelihoods from a base-quality error model.
+
+SNVs: each read's base has error probability e = 1 - (1 - 10^(-BQ/10))(1 - 10^(-MAPQ/10)); an error
+turns into each other base with probability e/3. P(base | a1/a2) = (P(base | a1) + P(base | a2)) / 2, and
+the per-position sums of log(1 - e), log(e/3) and log((1 - e)/2 + e/6) computed once per shard
+(:func:`raygen.calling.candidates.site_tables`) give every genotype's log-likelihood without per-read
+Python. Indels: each informative read supports REF or ALT with error rate eps that grows with the length
+of the repeat tract the indel lies in (polymerase slippage). Priors are heterozygosity rates; QUAL is
+the posterior of hom-ref in Phred. No training is needed; this is the baseline the CNN must beat.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from raygen.calling.candidates import Candidate, Pileup, SiteTables
+from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik
+from raygen.config import CallConfig
+
+
+def repeat_span(ref_seq: str, i: int, unit: str) -> int:
+    """Bases of ``ref_seq`` from index ``i`` covered by consecutive copies of ``unit`` (0 if none)."""
+    n = len(unit)
+    if n == 0:
+        return 0
+    j = i
+    while ref_seq[j:j + n] == unit:
+        j += n
+    return j - i
+
+
+def indel_error(p: Pileup, c: Candidate, cfg: CallConfig) -> float:
+    """Per-read indel error rate at ``c``: base rate plus a term per bp of the surrounding repeat tract."""
+    unit = c.ref[1:] if len(c.ref) > len(c.alt) else c.alt[1:]
+    i = c.pos0 + 1 - p.ref_start0
+    span = repeat_span(p.ref_seq, i, unit)
+    # A 1-bp unit is a homopolymer; longer units (STRs) also count their own period.
+    hp = repeat_span(p.ref_seq, i, p.ref_seq[i]) if i < len(p.ref_seq) else 0
+    tract = max(span, hp)
+    return float(min(cfg.max_indel_error, cfg.indel_error + cfg.indel_error_per_repeat_bp * tract))
+
+
+def candidate_loglik(p: Pileup, t: SiteTables, c: Candidate, cfg: CallConfig) -> np.ndarray:
+    """Natural-log likelihoods of the reads under 0/0, 0/1, 1/1 for one candidate."""
+    if c.is_indel:
+        eps = indel_error(p, c, cfg)
+        r, a = c.ref_count, c.alt_count
+        return np.array([
+            a * np.log(eps) + r * np.log1p(-eps),
+            (r + a) * np.log(0.5),
+            r * np.log(eps) + a * np.log1p(-eps),
+        ])
+    i = c.pos0 - t.start0
+    ri, ai = "ACGT".index(c.ref), "ACGT".index(c.alt)
+    mis = t.log_mis[i, :4]
+    tot_mis = mis.sum()
+    ll00 = t.log_match[i, ri] + tot_mis - mis[ri]
+    ll11 = t.log_match[i, ai] + tot_mis - mis[ai]
+    ll01 = t.log_half[i, ri] + t.log_half[i, ai] + tot_mis - mis[ri] - mis[ai]
+    return np.array([ll00, ll01, ll11])
+
+
+def with_artifacts(ll: np.ndarray, c: Candidate, cfg: CallConfig) -> np.ndarray:
+    """Mix a systematic-artifact model into the homozygous likelihoods.
+
+    Base qualities do not describe systematic errors (paralogous reads, sequence-specific errors): a
+    hom-ref site can show a few alt reads at once. With weight ``artifact_weight`` the alt reads of a
+    hom-ref site (or the ref reads of a hom-alt site) are drawn at rate ``artifact_fraction`` instead,
+    so a 4-in-32 allele is not a confident het while a 13-in-44 allele still is.
+    """
+    w, f = cfg.artifact_weight, cfg.artifact_fraction
+    r, a = c.ref_count, c.alt_count
+    sys00 = np.log(w) + a * np.log(f) + r * np.log1p(-f)
+    sys11 = np.log(w) + r * np.log(f) + a * np.log1p(-f)
+    out = ll.copy()
+    out[0] = np.logaddexp(np.log1p(-w) + ll[0], sys00)
+    out[2] = np.logaddexp(np.log1p(-w) + ll[2], sys11)
+    return out
+
+
+def log_prior(c: Candidate, cfg: CallConfig) -> np.ndarray:
+    het, hom = (cfg.indel_het_prior, cfg.indel_hom_prior) if c.is_indel else (cfg.snv_het_prior, cfg.snv_hom_prior)
+    return np.log([1.0 - het - hom, het, hom])
+
+
+def make_record(chrom: str, c: Candidate, loglik: np.ndarray, log_post: np.ndarray, cfg: CallConfig) -> CallRecord:
+    """A :class:`CallRecord` from per-genotype log-likelihoods and log-posteriors (both natural log)."""
+    best, qual, gq = phred_from_log_post(log_post, cfg.max_gq)
+    gt = ((0, 0), (0, 1), (1, 1))[best]
+    filt = "RefCall" if best == 0 else ("LowQual" if qual < cfg.min_qual else "PASS")
+    inf = c.ref_count + c.alt_count
+    vaf = round(c.alt_count / inf, 4) if inf else 0.0
+    return CallRecord(chrom, c.pos0 + 1, c.ref, c.alt, gt, gq, pl_from_loglik(loglik), c.depth,
+                      (c.ref_count, c.alt_count), vaf, qual, filt)
+
+
+def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig) -> tuple[list[Candidate], list[np.ndarray]]:
+    """Candidates with read support re-counted by haplotype re-scoring near indels, and their log-likelihoods.
+
+    Indel alleles sharing an anchor are scored together (:func:`raygen.calling.realign.assign_site`); SNVs
+    inside an indel window with real indel support are re-counted through the reads' haplotypes.
+    """
+    from raygen.calling.realign import assign_site, recount_snv, snv_loglik
+
+    by_anchor: dict[int, list[Candidate]] = {}
+    for c in cands:
+        if c.is_indel:
+            by_anchor.setdefault(c.pos0, []).append(c)
+    sites = []
+    new: dict[int, tuple[Candidate, np.ndarray]] = {}
+    for a0, group in by_anchor.items():
+        a = assign_site(p, a0, [(c.ref, c.alt) for c in group])
+        n_ref = int((a.hap == 0).sum())
+        informative = int((a.hap >= 0).sum())
+        best_alt = 0
+        for j, c in enumerate(group, start=1):
+            n_alt = int((a.hap == j).sum())
+            best_alt = max(best_alt, n_alt)
+            c2 = Candidate(c.pos0, c.ref, c.alt, max(informative, c.depth), n_ref, n_alt, c.alt_reverse)
+            new[id(c)] = (c2, candidate_loglik(p, t, c2, cfg))
+        if best_alt >= cfg.min_alt_count:
+            sites.append((a, best_alt))
+    for c in cands:
+        if c.is_indel or not sites:
+            continue
+        inside = [(n, a) for a, n in sites if a.start0 <= c.pos0 < a.start0 + len(a.haps[0])]
+        if not inside:
+            continue
+        _, a = max(inside, key=lambda x: x[0])
+        c2, bs, es = recount_snv(p, a, c)
+        new[id(c)] = (c2, snv_loglik(bs, es, "ACGT".index(c.ref), "ACGT".index(c.alt)))
+    out_c, out_ll = [], []
+    for c in cands:
+        if id(c) in new:
+            c2, ll = new[id(c)]
+        else:
+            c2, ll = c, candidate_loglik(p, t, c, cfg)
+        out_c.append(c2)
+        out_ll.append(ll)
+    return out_c, out_ll
+
+
+def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str) -> list[CallRecord]:
+    """Genotype every candidate with the Bayesian model; one record per candidate (incl. RefCall)."""
+    cands, lls = refine(p, t, cands, cfg)
+    out = []
+    for c, ll in zip(cands, lls):
+        ll = with_artifacts(ll, c, cfg)
+        out.append(make_record(chrom, c, ll, ll + log_prior(c, cfg), cfg))
+    return out

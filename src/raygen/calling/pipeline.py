@@ -1,0 +1,265 @@
+"""Calling end to end: one shard as a plain function, many shards as Ray tasks, and the VCF writer.
+
+``call_region`` is the pure entry point (used by ``raygen call`` per shard and by the HTTP service):
+BAM + FASTA + region -> list of :class:`CallRecord`. ``call_bam`` cuts regions into shards with read
+margins, runs one Ray task per shard, keeps finished shards when another fails (failed shards are
+reported and written to ``OUT.failed_shards.bed``), and writes a bgzipped, tabix-indexed VCF atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from raygen.calling.candidates import ReadStats, find_candidates, load_pileup, open_bam, site_tables
+from raygen.calling.records import CallRecord
+from raygen.calling.regions import Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
+from raygen.config import CallConfig
+from raygen.errors import InputError, RaygenError
+
+log = logging.getLogger("raygen.calling")
+
+
+@dataclass
+class ShardResult:
+    """What one shard produced."""
+
+    shard: Shard
+    records: list[CallRecord] = field(default_factory=list)
+    stats: ReadStats = field(default_factory=ReadStats)
+    candidates: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def contig_map(bam_path: str, ref, rename: str | None) -> tuple[dict[str, int], dict[str, str]]:
+    """Callable BAM contigs with lengths, and BAM name -> FASTA name (raises on a naming mismatch)."""
+    af = open_bam(bam_path)
+    try:
+        bam_contigs = dict(zip(af.references, af.lengths))
+    finally:
+        af.close()
+    ren = rename_map(rename, list(bam_contigs))
+    shared = check_contigs(bam_contigs, ref.lengths, ren)
+    return shared, {c: ren.get(c, c) for c in shared}
+
+
+def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classical", cfg: CallConfig | None = None,
+               contig_alias: str | None = None, _cache: dict | None = None) -> ShardResult:
+    """Call one shard: pileup -> candidates -> genotypes. Records carry the BAM's contig name."""
+    from raygen.io.fasta import Reference
+
+    cfg = cfg or CallConfig()
+    t0 = time.perf_counter()
+    res = ShardResult(shard)
+    af = open_bam(bam_path)
+    ref = Reference(ref_path)
+    try:
+        p = load_pileup(af, ref, shard, cfg, contig_alias)
+        res.stats = p.stats
+        t = site_tables(p, shard.start0, shard.end0, cfg)
+        cands = find_candidates(p, t, shard, cfg)
+        res.candidates = len(cands)
+        if model == "classical":
+            from raygen.calling.classical import genotype_classical
+
+            res.records = genotype_classical(p, t, cands, cfg, shard.chrom)
+        else:
+            from raygen.calling.cnn import genotype_cnn, load_caller
+
+            net = (_cache or {}).get(model) or load_caller(model)
+            res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net)
+    finally:
+        af.close()
+        ref.close()
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def call_region(bam: str, reference: str, region: str, model: str = "classical", cfg: CallConfig | None = None,
+                rename_contigs: str | None = None) -> list[CallRecord]:
+    """Calls in one region (``chr:start-end``, 1-based inclusive), no Ray: the function behind POST /v1/call.
+
+    ``model`` is ``"classical"`` or a model directory from ``raygen train caller``. Records include
+    RefCall/LowQual candidates; keep ``filter == "PASS"`` for the call set.
+    """
+    from raygen.io.fasta import Reference
+
+    cfg = cfg or CallConfig()
+    with Reference(reference) as ref:
+        contigs, alias = contig_map(bam, ref, rename_contigs)
+        chrom, s, e = parse_region(region, contigs)
+    if chrom not in contigs:
+        raise InputError(f"contig {chrom!r} is not in both the BAM and the reference")
+    return call_shard(bam, reference, Shard(chrom, s, e, cfg.margin_bp), model, cfg, alias[chrom]).records
+
+
+def call_bam(
+    bam: str,
+    reference: str,
+    out_vcf: str,
+    *,
+    regions: str | None = None,
+    model: str = "classical",
+    sample: str | None = None,
+    cfg: CallConfig | None = None,
+    rename_contigs: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Call ``bam`` over ``regions`` (all contigs by default) on Ray and write ``out_vcf`` (+ .tbi).
+
+    Returns a summary: shards, failed shards, reads, candidates, records per FILTER, core-seconds.
+    Finished shards are always written; if any shard failed, the summary lists it and
+    ``OUT.failed_shards.bed`` names its region so it can be re-run with ``--regions``.
+    """
+    import ray
+
+    from raygen.io.fasta import Reference
+
+    cfg = cfg or CallConfig()
+    with Reference(reference) as ref:
+        contigs, alias = contig_map(bam, ref, rename_contigs)
+        ref_lengths = ref.lengths
+    regs = read_regions(regions, contigs)
+    if not regs:
+        raise InputError(f"no region to call: {regions!r} is empty or outside the BAM's contigs")
+    shards = make_shards(regs, cfg.shard_bp, cfg.margin_bp)
+    if model != "classical" and not Path(model, "caller.json").exists():
+        raise InputError(f"--model {model!r}: not 'classical' and not a model directory from `raygen train caller` "
+                         "(no caller.json inside)")
+    af = open_bam(bam)
+    sample = sample or _bam_sample(af) or "SAMPLE"
+    af.close()
+
+    task = ray.remote(num_cpus=1)(_shard_task)
+    refs = {task.remote(bam, reference, s, model, cfg, alias[s.chrom]): s for s in shards}
+    results: list[ShardResult] = []
+    pending = list(refs)
+    bar = _progress(len(pending), progress)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        for r in done:
+            try:
+                results.append(ray.get(r))
+            except Exception as exc:  # noqa: BLE001 - one bad shard must not lose the others
+                results.append(ShardResult(refs[r], error=_one_line(exc)))
+            bar.update(1)
+    bar.close()
+    results.sort(key=lambda r: (list(contigs).index(r.shard.chrom), r.shard.start0))
+    records = [rec for r in results if r.error is None for rec in r.records]
+    write_vcf(out_vcf, records, {c: ref_lengths[alias[c]] for c in contigs}, sample, reference, model, cfg)
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        bed = out_vcf + ".failed_shards.bed"
+        with open(bed, "w") as fh:
+            for r in failed:
+                fh.write(f"{r.shard.chrom}\t{r.shard.start0}\t{r.shard.end0}\t{r.error[:200]}\n")
+    stats = ReadStats()
+    for r in results:
+        stats.add(r.stats)
+    by_filter: dict[str, int] = {}
+    for rec in records:
+        by_filter[rec.filter] = by_filter.get(rec.filter, 0) + 1
+    return {
+        "out": out_vcf, "sample": sample, "model": model, "shards": len(shards), "failed_shards": len(failed),
+        "failures": [f"{r.shard}: {r.error}" for r in failed], "bp": sum(e - s for _, s, e in regs),
+        "reads": stats.__dict__, "candidates": sum(r.candidates for r in results), "records": len(records),
+        "by_filter": by_filter, "core_seconds": round(sum(r.seconds for r in results), 3),
+    }
+
+
+def _shard_task(bam, reference, shard, model, cfg, alias):
+    import torch
+
+    torch.set_num_threads(1)
+    return call_shard(bam, reference, shard, model, cfg, alias)
+
+
+def _one_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+
+
+def _bam_sample(af) -> str | None:
+    rg = af.header.to_dict().get("RG") or []
+    names = {g.get("SM") for g in rg if g.get("SM")}
+    return names.pop() if len(names) == 1 else None
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int, show: bool):
+    if not show or total < 2:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="shard", desc="call", leave=False)
+
+
+VCF_HEADER = [
+    '##FILTER=<ID=PASS,Description="All filters passed">',
+    '##FILTER=<ID=RefCall,Description="Genotyping model thinks this site is reference (candidate kept for review)">',
+    '##FILTER=<ID=LowQual,Description="Non-reference genotype with QUAL below {min_qual:g}">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Conditional genotype quality (Phred)">',
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Informative read depth at the site">',
+    '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Read depth for each allele">',
+    '##FORMAT=<ID=VAF,Number=A,Type=Float,Description="Variant allele fraction (ALT / (REF + ALT) reads)">',
+    '##FORMAT=<ID=PL,Number=G,Type=Integer,Description="Phred-scaled genotype likelihoods rounded to the closest integer">',
+]
+
+
+def write_vcf(path: str, records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str,
+              model: str, cfg: CallConfig) -> None:
+    """Write ``records`` (sorted by contig order then POS) as bgzipped VCF 4.2 + tabix index, atomically."""
+    import pysam
+
+    from raygen import __version__
+    from raygen.io.atomic import atomic_paths
+
+    if not path.endswith(".vcf.gz"):
+        raise InputError(f"output {path!r} must end in .vcf.gz (bgzipped + tabix-indexed)")
+    hdr = pysam.VariantHeader()
+    hdr.add_line(f"##fileDate={time.strftime('%Y%m%d')}")
+    hdr.add_line(f"##source=raygen-{__version__} call --model {model}")
+    hdr.add_line(f"##reference=file://{os.path.abspath(reference)}")
+    for c, n in contigs.items():
+        hdr.contigs.add(c, length=n)
+    for line in VCF_HEADER:
+        if "ID=PASS" in line:
+            continue
+        hdr.add_line(line.format(min_qual=cfg.min_qual))
+    hdr.add_sample(sample)
+    order = {c: i for i, c in enumerate(contigs)}
+    recs = sorted(records, key=lambda r: (order[r.chrom], r.pos, len(r.ref), r.ref, r.alt))
+    with atomic_paths(path, path + ".tbi") as (tmp, tmp_tbi):
+        with pysam.VariantFile(str(tmp), "wz", header=hdr) as vf:
+            for r in recs:
+                v = vf.new_record(contig=r.chrom, start=r.pos - 1, alleles=(r.ref, r.alt), qual=r.qual, filter=r.filter)
+                s = v.samples[sample]
+                s["GT"] = r.gt
+                s["GQ"] = r.gq
+                s["DP"] = r.dp
+                s["AD"] = r.ad
+                s["VAF"] = r.vaf
+                s["PL"] = r.pl
+                vf.write(v)
+        pysam.tabix_index(str(tmp), preset="vcf", index=str(tmp_tbi), force=True)
+    if os.path.exists(str(tmp) + ".tbi"):
+        os.unlink(str(tmp) + ".tbi")
+
+
+def shard_error_summary(summary: dict) -> None:
+    """Raise :class:`RaygenError` listing failed shards (after the VCF of the finished ones was written)."""
+    if summary["failed_shards"]:
+        raise RaygenError(
+            f"{summary['failed_shards']} of {summary['shards']} shards failed and were skipped (calls of the other "
+            f"shards are in {summary['out']}; failed regions in {summary['out']}.failed_shards.bed): "
+            + "; ".join(summary["failures"][:3])
+        )

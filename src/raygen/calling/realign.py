@@ -1,0 +1,171 @@
+"""Haplotype re-scoring of reads around indel candidates (a light form of local realignment).
+
+Aligners often write a read that carries an indel near its end as mismatches or a soft clip, which makes
+a hom-alt indel look het and leaves clusters of false SNVs beside it. For each indel site we build the
+reference haplotype and one haplotype per candidate indel allele over a window that spans the repeat
+tract, anchor every read on the side where its alignment is trustworthy (the flank outside the window),
+and score it ungapped against each haplotype (sum of mismatching base qualities, soft-clipped bases
+included). A read supports the haplotype that beats all others by ``margin``; the other reads are
+uninformative. SNV candidates inside the window are re-counted by projecting each read's bases through
+its haplotype, so mismatches that only come from misalignment disappear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from raygen.calling.candidates import Candidate, Pileup, encode
+from raygen.calling.classical import repeat_span
+
+FLANK = 20  # bp of unique-ish sequence each side of the repeat tract
+MARGIN = 15.0  # Phred units a haplotype must win by for the read to count
+MAX_QUAL = 40
+
+
+@dataclass
+class SiteAssignment:
+    """Per-read haplotype assignment at one indel site (index 0 = reference haplotype)."""
+
+    start0: int  # window start (0-based ref)
+    haps: list[np.ndarray]  # base codes per haplotype
+    alleles: list[tuple[str, str]]  # (ref, alt) per non-reference haplotype, in haps[1:] order
+    anchor0: int
+    reads: np.ndarray  # read indices considered
+    hap: np.ndarray  # assigned haplotype per read, -1 = uninformative
+    seg_start: np.ndarray  # query index aligned to haplotype index 0 (may be negative: read starts later)
+
+
+def _query_at(p: Pileup, r: int, x: int, left: bool) -> int | None:
+    """Query index of read ``r`` at ref ``x``, extrapolating from the nearest aligned base on the anchor side."""
+    a, b = int(p.read_offset[r]), int(p.read_offset[r + 1])
+    if a == b:
+        return None
+    pos = p.pos[a:b]
+    i = int(np.searchsorted(pos, x))
+    if i < b - a and pos[i] == x:
+        return int(p.qpos[a + i]) - int(p.read_qoff[r])
+    if left:
+        j = i - 1 if i > 0 else 0
+    else:
+        j = i if i < b - a else b - a - 1
+    return int(p.qpos[a + j]) - int(p.read_qoff[r]) + (x - int(pos[j]))
+
+
+def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]]) -> SiteAssignment:
+    """Score every read overlapping the site against REF and each ``(ref, alt)`` indel allele at ``anchor0``."""
+    longest_ref = max(len(r) for r, _ in alleles)
+    unit_tract = 0
+    for r, a in alleles:
+        unit = r[1:] if len(r) > len(a) else a[1:]
+        unit_tract = max(unit_tract, repeat_span(p.ref_seq, anchor0 + 1 - p.ref_start0, unit))
+    hp = repeat_span(p.ref_seq, anchor0 + 1 - p.ref_start0, p.ref_seq[anchor0 + 1 - p.ref_start0])
+    w0 = anchor0 - FLANK
+    w1 = anchor0 + longest_ref + max(unit_tract, hp) + FLANK
+    rs = p.ref_start0
+    href = p.ref_seq[w0 - rs:w1 - rs]
+    haps_s = [href] + [p.ref_seq[w0 - rs:anchor0 + 1 - rs] + a[1:] + p.ref_seq[anchor0 + len(r) - rs:w1 - rs] for r, a in alleles]
+    haps = [encode(h) for h in haps_s]
+    order = np.nonzero((p.read_start < w1) & (p.read_end > w0))[0]
+    hap = np.full(len(order), -1, dtype=np.int64)
+    seg = np.zeros(len(order), dtype=np.int64)
+    for k, r in enumerate(order.tolist()):
+        q_lo, q_hi = int(p.read_qoff[r]), int(p.read_qoff[r + 1])
+        qlen = q_hi - q_lo
+        bases = p.query_base[q_lo:q_hi]
+        quals = np.minimum(p.query_qual[q_lo:q_hi], MAX_QUAL).astype(np.float64)
+        scores = []
+        starts = []
+        if p.read_start[r] <= w0:
+            q0 = _query_at(p, r, w0, left=True)
+            if q0 is None:
+                continue
+            for h in haps:
+                n = min(len(h), qlen - q0)
+                if n <= 0:
+                    scores.append(np.inf)
+                    continue
+                mis = bases[q0:q0 + n] != h[:n]
+                scores.append(float(quals[q0:q0 + n][mis].sum()))
+            starts = [q0] * len(haps)
+        elif p.read_end[r] >= w1:
+            q1 = _query_at(p, r, w1 - 1, left=False)
+            if q1 is None:
+                continue
+            q1 += 1
+            for h in haps:
+                n = min(len(h), q1)
+                if n <= 0 or q1 > qlen:
+                    scores.append(np.inf)
+                    continue
+                mis = bases[q1 - n:q1] != h[len(h) - n:]
+                scores.append(float(quals[q1 - n:q1][mis].sum()))
+                starts.append(q1 - len(h))
+        else:
+            continue
+        if len(scores) != len(haps) or not np.isfinite(min(scores)):
+            continue
+        sc = np.asarray(scores)
+        best = int(np.argmin(sc))
+        second = np.partition(sc, 1)[1] if len(sc) > 1 else np.inf
+        if second - sc[best] >= MARGIN:
+            hap[k] = best
+            seg[k] = starts[best] if len(starts) == len(haps) else starts[0]
+    return SiteAssignment(w0, haps, alleles, anchor0, order, hap, seg)
+
+
+def hap_index(a: SiteAssignment, h: int, x: int) -> int | None:
+    """Index in haplotype ``h`` of reference position ``x`` (None when ``x`` is deleted on it)."""
+    k = x - a.start0
+    if h == 0 or x <= a.anchor0:
+        return k
+    r, alt = a.alleles[h - 1]
+    d = len(alt) - len(r)
+    if d < 0 and x < a.anchor0 + len(r):
+        return None
+    return k + d
+
+
+def recount_snv(p: Pileup, a: SiteAssignment, c: Candidate) -> tuple[Candidate, np.ndarray, np.ndarray]:
+    """Re-count an SNV inside an indel window through the reads' haplotypes.
+
+    Returns the updated candidate and, per informative read, its base code and error probability.
+    """
+    bases_out, errs = [], []
+    alt_code = "ACGT".index(c.alt)
+    for k, r in enumerate(a.reads.tolist()):
+        h = int(a.hap[k])
+        if h < 0:
+            continue
+        i = hap_index(a, h, c.pos0)
+        if i is None:
+            continue
+        qi = int(a.seg_start[k]) + i
+        q_lo, q_hi = int(p.read_qoff[r]), int(p.read_qoff[r + 1])
+        if not 0 <= qi < q_hi - q_lo:
+            continue
+        b = int(p.query_base[q_lo + qi])
+        q = int(p.query_qual[q_lo + qi])
+        if b > 3 or q < 10:
+            continue
+        bases_out.append(b)
+        e_bq = 10 ** (-min(q, MAX_QUAL) / 10)
+        e_mq = 10 ** (-min(int(p.read_mapq[r]), 60) / 10)
+        errs.append(e_bq + e_mq - e_bq * e_mq)
+    bs, es = np.asarray(bases_out, dtype=np.int64), np.asarray(errs)
+    ref_code = "ACGT".index(c.ref)
+    n_ref, n_alt = int((bs == ref_code).sum()), int((bs == alt_code).sum())
+    c2 = Candidate(c.pos0, c.ref, c.alt, len(bs), n_ref, n_alt, c.alt_reverse)
+    return c2, bs, es
+
+
+def snv_loglik(bs: np.ndarray, es: np.ndarray, ref_code: int, alt_code: int) -> np.ndarray:
+    """Log-likelihoods under 0/0, 0/1, 1/1 from per-read base codes and error probabilities."""
+    es = np.clip(es, 1e-6, 0.75)
+
+    def p_base(a: int) -> np.ndarray:
+        return np.where(bs == a, 1.0 - es, es / 3.0)
+
+    pr, pa = p_base(ref_code), p_base(alt_code)
+    return np.array([np.log(pr).sum(), np.log(0.5 * pr + 0.5 * pa).sum(), np.log(pa).sum()])

@@ -1,0 +1,53 @@
+"""The call record every genotyper returns, the VCF/JSON face of a call."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Genotypes of a biallelic candidate, in VCF PL order.
+GENOTYPES = ((0, 0), (0, 1), (1, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One biallelic call. ``pos`` is 1-based (VCF POS); REF/ALT are normalized (trimmed, left-aligned)."""
+
+    chrom: str
+    pos: int
+    ref: str
+    alt: str
+    gt: tuple[int, int]
+    gq: int
+    pl: tuple[int, int, int]
+    dp: int
+    ad: tuple[int, int]
+    vaf: float
+    qual: float
+    filter: str  # PASS, RefCall or LowQual
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["gt"] = f"{self.gt[0]}/{self.gt[1]}"
+        return d
+
+
+def phred_from_log_post(log_post: np.ndarray, max_gq: int) -> tuple[int, float, int]:
+    """(best genotype index, QUAL, GQ) from natural-log posteriors over GENOTYPES (need not be normalized).
+
+    QUAL = -10 log10 P(hom-ref | data); GQ = -10 log10 P(genotype is wrong), capped at ``max_gq``.
+    """
+    lp = log_post - np.logaddexp.reduce(log_post)
+    best = int(np.argmax(lp))
+    p_ref = float(np.exp(lp[0]))
+    qual = -10.0 * np.log10(max(p_ref, 1e-300)) if best != 0 else -10.0 * np.log10(max(1.0 - p_ref, 1e-300))
+    p_wrong = float(-np.expm1(lp[best]))
+    gq = int(min(max_gq, round(-10.0 * np.log10(max(p_wrong, 1e-300)))))
+    return best, float(round(max(qual, 0.0), 2)), gq
+
+
+def pl_from_loglik(loglik: np.ndarray) -> tuple[int, int, int]:
+    """Phred-scaled genotype likelihoods, normalized so the best is 0 (VCF PL)."""
+    pl = -10.0 * (loglik - loglik.max()) / np.log(10.0)
+    return tuple(int(min(round(x), 99999)) for x in pl)  # type: ignore[return-value]
