@@ -33,3 +33,92 @@ def test_info_job_joins_the_submitted_cluster(ray_head):
     assert "ray mode      cluster" in logs, logs
     assert "ray CPUs      2" in logs, logs
     print(f"\n[figure] ray start --head: {ray_head.start_s:.1f} s; `raygen info` job submit->SUCCEEDED: {waited:.1f} s")
+
+
+# --------------------------------------------------------------------------------------- bad input, dead worker
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    """A simulated genome with denormalized indels (in-process: no reads, so no Ray needed)."""
+    from raygen.config import SimulateConfig
+    from raygen.simulate import simulate_genome
+
+    cfg = SimulateConfig(length=400_000, contigs=2, seed=11, denormalize=True, snv_rate=4e-3, indel_rate=2e-3)
+    return simulate_genome(cfg, tmp_path_factory.mktemp("genome"))
+
+
+def test_missing_input_fails_at_once_with_the_path(ray_head, tmp_path):
+    from ray.job_submission import JobStatus
+
+    client = ray_head.client()
+    missing = tmp_path / "no_such_input.vcf.gz"
+    out = tmp_path / "out.vcf.gz"
+    job_id, _ = submit(ray_head, f"raygen normalize {shlex.quote(str(missing))} -o {shlex.quote(str(out))}")
+    status, waited = wait_for_job(client, job_id, timeout_s=60)
+    logs = client.get_job_logs(job_id)
+    assert status == JobStatus.FAILED, logs
+    assert str(missing) in logs, logs
+    info = client.get_job_info(job_id)
+    assert "exit code 2" in (info.message or ""), info.message  # InputError, not a crash
+    assert not out.exists() and not list(tmp_path.glob(".out.vcf.gz.tmp-*"))
+    # "At once": the command never starts or joins Ray for a missing input; the job's cost is the
+    # driver's start-up only (the same budget `raygen info` took above, well under a pipeline run).
+    assert waited < 30, f"took {waited:.1f} s"
+    print(f"\n[figure] missing-input job submit->FAILED: {waited:.1f} s")
+
+
+def _map_workers(head, **kw):
+    """Ray Data's map actors (class ``MapWorker(...)``) on the job cluster."""
+    from ray.util.state import list_actors
+
+    return [a for a in list_actors(address=head.dashboard_url, limit=1000, raise_on_missing_output=False, **kw)
+            if a.class_name.startswith("MapWorker(")]
+
+
+def _vcf_records(path) -> list[str]:
+    import pysam
+
+    with pysam.VariantFile(str(path)) as vf:
+        return [str(r) for r in vf.fetch()]
+
+
+def test_killed_worker_is_retried_and_output_is_complete_and_written_once(ray_head, genome, tmp_path, run_cli):
+    import os
+    import signal
+
+    from ray.job_submission import JobStatus
+
+    client = ray_head.client()
+    src, ref = genome.truth_denorm_vcf, genome.reference
+    out = tmp_path / "job" / "norm.vcf.gz"
+    # Many small shards so the map actor is busy for seconds: the kill lands mid-job.
+    job_id, _ = submit(ray_head, f"raygen normalize {src} -f {ref} -m -any -o {out} --ray --shard-bp 20000")
+    deadline = time.monotonic() + 120
+    victims = []
+    while not victims:
+        assert time.monotonic() < deadline, client.get_job_logs(job_id)
+        status = client.get_job_status(job_id)
+        assert status == JobStatus.RUNNING or status == JobStatus.PENDING, (
+            f"job reached {status} before a map worker could be killed:\n{client.get_job_logs(job_id)}")
+        victims = [a for a in _map_workers(ray_head, filters=[("state", "=", "ALIVE")]) if a.pid]
+        time.sleep(0.1)
+    os.kill(victims[0].pid, signal.SIGKILL)
+    assert client.get_job_status(job_id) == JobStatus.RUNNING, "the kill must land while the job runs"
+
+    status, _ = wait_for_job(client, job_id)
+    logs = client.get_job_logs(job_id)
+    assert status == JobStatus.SUCCEEDED, logs
+    # Ray noticed the death and restarted (or replaced) the actor; nothing in raygen had to.
+    workers = _map_workers(ray_head, detail=True)
+    assert any(a.num_restarts >= 1 for a in workers) or len(workers) > len(victims), [
+        (a.actor_id, a.state, a.num_restarts) for a in workers]
+
+    # Complete and written once: the same records, in the same order, as an in-process run ...
+    expected = tmp_path / "local" / "norm.vcf.gz"
+    rc, _, err = run_cli("normalize", src, "-f", ref, "-m", "-any", "-o", expected, "--no-ray")
+    assert rc == 0, err
+    got, want = _vcf_records(out), _vcf_records(expected)
+    assert len(got) == len(want) > 1000
+    assert got == want
+    # ... and nothing half-written beside it.
+    assert sorted(p.name for p in out.parent.iterdir()) == ["norm.vcf.gz", "norm.vcf.gz.tbi"]
