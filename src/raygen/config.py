@@ -64,11 +64,13 @@ class ScoreConfig:
     """Zero-shot variant scoring (``raygen score`` and the HTTP scorer)."""
 
     window: int = 128  # reference bases around the variant fed to the model
-    batch_size: int = 64  # variants per model batch
+    batch_size: int = 64  # windows (sequences) per model forward pass
+    rows_per_batch: int = 1024  # VCF records per Ray Data batch handed to one scorer actor
     actors: int = 1  # scorer actors in the Ray Data pool
     cpus_per_actor: float = 0.5  # fractional so read/write tasks still get CPU on a 2-core box
     gpus_per_actor: float = 0.0
     reverse_complement: bool = False  # average the score with the reverse-complement strand
+    shard_bp: int = 5_000_000  # genomic shard size of the region-sharded VCF read, in bp
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,12 @@ class PretrainConfig:
 class FinetuneConfig:
     """Supervised variant-effect head fine-tuning (``raygen train finetune``)."""
 
-    epochs: int = 10
+    epochs: int = 60  # upper bound; early stopping usually ends sooner
     batch_size: int = 64
-    lr: float = 3e-4
-    patience: int = 3  # epochs without validation improvement before early stopping
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    hidden_units: int = 32  # MLP width of the head; 0 = logistic regression on the features
+    patience: int = 6  # epochs without validation AUROC improvement before early stopping
     val_fraction: float = 0.2  # of genomic regions, never of random variants
     region_bp: int = 10_000  # variants are grouped into regions of this size for the split
 
@@ -166,6 +170,16 @@ class CallConfig:
 
 
 @dataclass(frozen=True)
+class NormalizeConfig:
+    """Variant normalization (``raygen normalize``)."""
+
+    shard_bp: int = 5_000_000  # region size of one Ray Data shard
+    ray_min_bytes: int = 1 << 30  # compressed input size from which an indexed input runs on Ray by default
+    cpus_per_shard_task: float = 0.5  # fractional so read/write tasks still get CPU on a 2-core box
+    batch_rows: int = 200_000  # records per in-process batch
+
+
+@dataclass(frozen=True)
 class Config:
     """All sections together, as the CLI and Serve see them."""
 
@@ -176,6 +190,7 @@ class Config:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     call: CallConfig = field(default_factory=CallConfig)
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
 
 
 DEFAULTS = Config()

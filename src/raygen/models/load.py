@@ -169,3 +169,44 @@ def load_model(name_or_dir: str, *, revision: str | None = None, trust_remote_co
             head = VariantHead.load(src)
     return LoadedModel(model=model, tokenizer=tokenizer, kind=kind, scheme=scheme, k=k, name=name_or_dir,
                        revision=revision, device=dev, head=head)
+
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def describe_model(name_or_dir: str, *, revision: str | None = None, trust_remote_code: bool = False) -> dict:
+    """Check a model without loading its weights: {"kind", "scheme", "k", "head"}; InputError as load_model would.
+
+    The driver of a Ray job calls this so a wrong --model fails in a second, before any actor starts.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    from raygen.models.kmer import detect_scheme
+
+    local = _is_local(name_or_dir)
+    src = str(Path(name_or_dir).expanduser()) if local else name_or_dir
+    if local:
+        p = Path(src)
+        if not p.is_dir():
+            raise InputError(
+                f"model directory {src!r} does not exist; train one with `raygen train pretrain`, build a "
+                "tiny test model with raygen.models.tiny.build_tiny_model, or pass a hub id"
+            )
+        if not (p / "config.json").is_file():
+            raise InputError(f"{src!r} is not a model directory (no config.json); point --model at a directory "
+                             "written by save_pretrained (e.g. the output of `raygen train pretrain`)")
+        if not any((p / f).is_file() for f in _WEIGHT_FILES):
+            raise InputError(f"model directory {src!r} has no weights ({' / '.join(_WEIGHT_FILES[::2])}); "
+                             "re-save the model with save_pretrained")
+    kw = dict(revision=revision, trust_remote_code=trust_remote_code)
+    try:
+        config = AutoConfig.from_pretrained(src, **kw)
+        tokenizer = AutoTokenizer.from_pretrained(src, **kw)
+    except Exception as exc:  # noqa: BLE001
+        if local:
+            raise InputError(f"model directory {src!r} is incomplete or corrupt ({type(exc).__name__}: "
+                             f"{str(exc).strip()[:200]}); re-save it with save_pretrained") from None
+        raise _hub_error(name_or_dir, exc) from None
+    scheme, k = detect_scheme(tokenizer)
+    head = local and (Path(src) / "variant_head.safetensors").is_file()
+    return {"kind": model_kind(config), "scheme": scheme, "k": k, "head": head}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -62,25 +63,34 @@ def split_alts(table: pa.Table) -> tuple[list[Variant], list[int]]:
 
 
 def annotate_table(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list]) -> pa.Table:
-    """Score every ALT of ``table`` (a VCF text table) with ``score_fn`` and rewrite INFO; rows unchanged."""
+    """Score every ALT of ``table`` (a VCF text table) with ``score_fn`` and rewrite INFO; rows unchanged.
+
+    Rows of a Ray Data block that carry a ``REJECT_REASON`` (malformed input travelling in-band, see
+    :mod:`raygen.io.datasource`) are passed through untouched; any extra columns are kept.
+    """
     if table.num_rows == 0:
         return table
-    variants, rows = split_alts(table)
+    if "REJECT_REASON" in table.column_names:
+        rec_rows = np.flatnonzero(pc.is_null(table["REJECT_REASON"]).to_numpy(zero_copy_only=False))
+    else:
+        rec_rows = np.arange(table.num_rows)
+    recs = table.take(pa.array(rec_rows, pa.int64()))
+    variants, rows = split_alts(recs)
     results = score_fn(variants)
-    n = table.num_rows
+    n = recs.num_rows
     llr: list[list[str]] = [[] for _ in range(n)]
     skip: list[list[str]] = [[] for _ in range(n)]
     prob: list[list[str]] = [[] for _ in range(n)]
-    for r, v, res in zip(rows, variants, results):
+    for r, res in zip(rows, results):
         llr[r].append(_fmt(res.llr))
         skip[r].append(res.skip_reason or ".")
         prob[r].append(_fmt(res.prob))
     info = table["INFO"].to_pylist()
-    out = []
+    alt = recs["ALT"].to_pylist()
     has_prob = any(res.prob is not None for res in results)
-    for r in range(n):
-        kept = [f for f in (info[r] or ".").split(";") if f and f != "." and not _OURS.match(f)]
-        if table["ALT"][r].as_py() in (None, "."):
+    for r, row in enumerate(rec_rows.tolist()):
+        kept = [f for f in (info[row] or ".").split(";") if f and f != "." and not _OURS.match(f)]
+        if alt[r] in (None, "."):
             kept.append("RAYGEN_SKIP=no_alt")  # Number=A fields cannot hold a value without ALTs
         else:
             kept.append("RAYGEN_LLR=" + ",".join(llr[r]))
@@ -88,9 +98,9 @@ def annotate_table(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list
                 kept.append("RAYGEN_SKIP=" + ",".join(skip[r]))
             if has_prob and any(p != "." for p in prob[r]):
                 kept.append("RAYGEN_PROB=" + ",".join(prob[r]))
-        out.append(";".join(kept))
+        info[row] = ";".join(kept)
     i = table.column_names.index("INFO")
-    return table.set_column(i, table.schema.field(i), pa.array(out, pa.string()))
+    return table.set_column(i, table.schema.field(i), pa.array(info, pa.string()))
 
 
 def count_outcomes(table: pa.Table) -> dict[str, int]:
