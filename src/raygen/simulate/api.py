@@ -53,7 +53,7 @@ class SimulationSummary:
     sequencing_errors: int  # miscalled bases simulated in the reads
     seconds: float
     seed: int
-    extra: dict[str, float] = field(default_factory=dict)  # timings per stage (s)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: reference_s, truth_s, reads_s
 
     def lines(self) -> list[str]:
         v = self.variants
@@ -129,6 +129,7 @@ def simulate_genome(
     *,
     runtime: RuntimeConfig | None = None,
     progress: bool = False,
+    max_in_flight: int | None = None,
 ) -> SimulationSummary:
     """Simulate a genome into ``out_dir`` per ``cfg``; return what was written.
 
@@ -136,9 +137,13 @@ def simulate_genome(
     ``truth.denorm.vcf.gz`` (+ ``.tbi``), and when ``cfg.coverage > 0`` ``reads.bam`` (+ ``.bai``); every
     file atomically. Read simulation runs on Ray (``raygen.runtime.init_ray(runtime)``: the current
     session if one is up, else ``runtime`` decides); without coverage Ray is not started at all.
+    ``max_in_flight`` caps the read-chunk tasks running at once (None: as many as Ray schedules);
+    it changes speed and memory, never the output. ``progress`` shows a tqdm bar over chunks.
     Raises :class:`UsageError` for impossible parameters or an unwritable ``out_dir``.
     """
     validate(cfg)
+    if max_in_flight is not None and max_in_flight < 1:
+        raise UsageError(f"max_in_flight must be at least 1 (got {max_in_flight})")
     out = ensure_writable_dir(out_dir).resolve()
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -161,7 +166,7 @@ def simulate_genome(
     stats = ChunkStats(0, 0, 0)
     if cfg.coverage > 0:
         t2 = time.perf_counter()
-        bam, stats = _simulate_reads(cfg, contigs, per_contig, out, runtime, progress)
+        bam, stats = _simulate_reads(cfg, contigs, per_contig, out, runtime, progress, max_in_flight)
         timings["reads_s"] = time.perf_counter() - t2
 
     counts, repeat = _count(variants)
@@ -182,7 +187,7 @@ def simulate_genome(
         sequencing_errors=stats.errors,
         seconds=time.perf_counter() - t0,
         seed=cfg.seed,
-        extra=timings,
+        timings=timings,
     )
     log.info("simulated %s bp, %d variants, %d reads in %.1f s", f"{summary.bp:,}", counts["total"], stats.reads,
              summary.seconds)
@@ -196,6 +201,7 @@ def _simulate_reads(
     out: Path,
     runtime: RuntimeConfig | None,
     progress: bool,
+    max_in_flight: int | None,
 ) -> tuple[Path, ChunkStats]:
     import pysam
     import ray
@@ -205,31 +211,35 @@ def _simulate_reads(
     init_ray(runtime)
     header = bam_header([(c.name, c.length) for c in contigs], sample_names(1)[0])
     remote = ray.remote(num_cpus=1, max_retries=2)(simulate_chunk)
-    futures, keys = [], []
+    tasks, keys = [], []
     for ci, (c, vs) in enumerate(zip(contigs, per_contig)):
         seq_ref = ray.put(c.seq)
         haps_ref = ray.put(haplotype_alleles(vs, 0))
         for k in range(len(chunk_bounds(c.length, cfg.chunk_bp))):
-            futures.append(remote.remote(seq_ref, c.name, ci, k, haps_ref, cfg, header))
+            tasks.append((seq_ref, c.name, ci, k, haps_ref, cfg, header))
             keys.append((ci, k))
 
     final = out / "reads.bam"
     chunk_dir = out / f".reads.bam.chunks-{os.getpid()}"
     chunk_dir.mkdir(exist_ok=True)
     paths = {key: chunk_dir / f"chunk-{key[0]:05d}-{key[1]:06d}.bam" for key in keys}
-    index_of = {f: key for f, key in zip(futures, keys)}
     total = ChunkStats(0, 0, 0)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(futures), desc="simulate reads", unit="chunk")
+        bar = tqdm(total=len(tasks), desc="simulate reads", unit="chunk")
     try:
-        pending = list(futures)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+        queue = list(zip(keys, tasks))
+        in_flight: dict = {}
+        while queue or in_flight:
+            while queue and (max_in_flight is None or len(in_flight) < max_in_flight):
+                key, task = queue.pop(0)
+                in_flight[remote.remote(*task)] = key
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            key = in_flight.pop(done[0])
             data, st = ray.get(done[0])
-            paths[index_of[done[0]]].write_bytes(data)  # written as they finish: the driver holds one chunk at a time
+            paths[key].write_bytes(data)  # written as they finish: the driver holds one chunk at a time
             total = ChunkStats(total.reads + st.reads, total.bases + st.bases, total.errors + st.errors)
             if bar is not None:
                 bar.update(1)
