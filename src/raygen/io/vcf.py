@@ -221,7 +221,9 @@ def _csv_columns(header: VcfHeader) -> list[str]:
     return cols + [f"S{i}" for i in range(len(header.samples))]
 
 
-def _read_csv(data: bytes, names: list[str], threads: bool) -> tuple[pa.Table, list[tuple[int | None, str, int]]]:
+def _read_csv(
+    data: bytes, names: list[str], threads: bool, block_size: int = 1 << 22
+) -> tuple[pa.Table, list[tuple[int | None, str, int]]]:
     bad: list[tuple[int | None, str, int]] = []
 
     def on_invalid(row) -> str:  # called only for rows with the wrong number of columns
@@ -230,7 +232,7 @@ def _read_csv(data: bytes, names: list[str], threads: bool) -> tuple[pa.Table, l
 
     table = pacsv.read_csv(
         pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, block_size=1 << 22),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, block_size=block_size),
         parse_options=pacsv.ParseOptions(
             delimiter="\t",
             quote_char=False,
@@ -271,17 +273,26 @@ def parse_record_lines(
         return empty_text_table(), empty_rejects()
     if not data.endswith(b"\n"):
         data += b"\n"
+    if b"\r" in data:  # CRLF files: the '\r' would otherwise end up inside the last column
+        data = data.replace(b"\r\n", b"\n")
     names = _csv_columns(header)
     n_phys = data.count(b"\n")
-    try:
-        table, bad = _read_csv(data, names, threads=True)
-        if any(num is None for num, _, _ in bad):
-            # Multi-threaded parsing does not always know the row number of a bad row: redo this chunk serially.
-            table, bad = _read_csv(data, names, threads=False)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" not in str(exc) and "utf8" not in str(exc).lower():
-            raise
-        return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
+    block_size = 1 << 22
+    while True:
+        try:
+            table, bad = _read_csv(data, names, threads=True, block_size=block_size)
+            if any(num is None for num, _, _ in bad):
+                # Multi-threaded parsing may not know the row number of a bad row: redo this chunk serially.
+                table, bad = _read_csv(data, names, threads=False, block_size=block_size)
+            break
+        except pa.ArrowInvalid as exc:
+            msg = str(exc).lower()
+            if "straddl" in msg and block_size < len(data):
+                block_size = len(data) + 1  # a line longer than a block (thousands of samples): one block
+                continue
+            if "utf8" not in msg and "utf-8" not in msg:
+                raise
+            return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
 
     # Physical line numbers (1-based within data) of the rows that parsed with the right column count.
     phys = np.arange(1, n_phys + 1, dtype=np.int64)
