@@ -102,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     validate(cfg)  # before Ray starts: a bad flag fails in milliseconds
+    if cfg.coverage > 0:
+        from raygen.io.atomic import ensure_writable_dir
+        from raygen.runtime import init_ray
+
+        ensure_writable_dir(args.out)  # an unwritable --out fails before Ray's start-up, not after
+        init_ray(runtime_config(args))  # started here so the summary's time is the simulation's own
     summary = simulate_genome(cfg, args.out, runtime=runtime_config(args), progress=not args.quiet)
     for line in summary.lines():
         print(line)

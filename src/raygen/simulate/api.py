@@ -70,7 +70,8 @@ class SimulationSummary:
             out.append(f"reads       {self.reads_bam}  ({self.reads:,} reads, {self.read_bases:,} bases, "
                        f"error rate {rate:.4f})")
         mbp_min = self.bp / 1e6 / (self.seconds / 60) if self.seconds > 0 else float("inf")
-        out.append(f"time        {self.seconds:.1f} s ({mbp_min:.1f} Mbp/min)")
+        stages = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in self.timings.items())
+        out.append(f"time        {self.seconds:.1f} s ({stages}; {mbp_min:.1f} Mbp/min)")
         return out
 
 
