@@ -143,6 +143,16 @@ def test_same_seed_same_bytes_other_seed_differs(sim_truth, tmp_path):
     assert not [p.name for p in (tmp_path / "again").iterdir() if p.name.startswith(".")]  # no temp files left
 
 
+def test_unphased_genotypes_and_stale_outputs_removed(sim_truth, tmp_path):
+    first = simulate_genome(dataclasses.replace(TRUTH_CFG, length=40_000), tmp_path)
+    assert first.truth_denorm_vcf.exists()
+    again = simulate_genome(SimulateConfig(length=40_000, seed=2, samples=2, phased=False), tmp_path)
+    assert again.truth_denorm_vcf is None and not first.truth_denorm_vcf.exists()  # no stale, mismatched file
+    gts = [(s["GT"], s.phased) for r in pysam.VariantFile(str(again.truth_vcf)) for s in r.samples.values()]
+    assert gts and not any(phased for _, phased in gts)
+    assert all(gt[0] <= gt[1] for gt, _ in gts)  # unphased alleles are written in ascending order
+
+
 # ---------------------------------------------------------------- reads
 
 def test_bam_sorted_indexed_paired(sim_reads):

@@ -163,6 +163,15 @@ def simulate_genome(
     denorm = write_truth_vcf(out / "truth.denorm.vcf.gz", variants, lengths, cfg, denormalized=True) if cfg.denormalize else None
     timings["truth_s"] = time.perf_counter() - t1
 
+    # Outputs of an earlier run into the same directory that this run does not rewrite would no longer
+    # match the new reference and truth: remove them rather than leave a mismatched set behind.
+    stale = ([] if cfg.denormalize else ["truth.denorm.vcf.gz", "truth.denorm.vcf.gz.tbi"]) + (
+        [] if cfg.coverage > 0 else ["reads.bam", "reads.bam.bai"])
+    for name in stale:
+        if (out / name).exists():
+            log.warning("removing %s from an earlier run (it would not match the new genome)", out / name)
+            (out / name).unlink()
+
     bam = None
     stats = ChunkStats(0, 0, 0)
     if cfg.coverage > 0:
