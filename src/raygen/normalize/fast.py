@@ -84,48 +84,118 @@ def fast_mask(table: pa.Table, normalizer: RecordNormalizer) -> np.ndarray:
 
 
 def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: int) -> BatchResult:
-    """Normalize one text-table batch (rows in input order); see the module docstring for ``KEY``."""
+    """Normalize one text-table batch (rows in input order); see the module docstring for ``KEY``.
+
+    Stages: split multi-allelic rows (per record, text slicing); then, with a reference, bulk REF check of
+    SNVs, vectorised left-alignment of biallelic sequence indels/MNVs, and the per-record path for the rest.
+    """
     n = table.num_rows
     if n >= ROW_SLOTS:
         raise ValueError(f"batches are limited to {ROW_SLOTS} rows")
-    mask = fast_mask(table, normalizer)
+    opts = normalizer.opts
     rejects: list[tuple[int | None, str, str]] = []
-    if normalizer.contigs is not None and mask.any():
-        mask = _check_ref_bulk(table, mask, normalizer)
     keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
-    fast = table.select(list(OUT_COLUMNS[:-1])).filter(pa.array(mask))
-    fast = fast.append_column("KEY", pa.array(keys[mask]))
-    slow_idx = np.flatnonzero(~mask)
-    if len(slow_idx) == 0:
-        return BatchResult(fast.cast(OUT_SCHEMA), rejects)
-    sub = table.take(pa.array(slow_idx))
-    cols = {c: sub[c].to_pylist() for c in ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
-                                            "FORMAT", "SAMPLES")}
-    lines = sub["LINE"].to_pylist() if "LINE" in sub.column_names else [None] * len(slow_idx)
-    out_rows: list[list] = []
-    out_keys: list[int] = []
-    for j, row in enumerate(slow_idx):
-        f = [cols["CHROM"][j], str(cols["POS"][j]), cols["ID"][j], cols["REF"][j], cols["ALT"][j],
-             cols["QUAL"][j], cols["FILTER"][j], cols["INFO"][j]]
-        fmt, smp = cols["FORMAT"][j], cols["SAMPLES"][j]
+    lines_col = table["LINE"] if "LINE" in table.column_names else pa.nulls(n, pa.int64())
+    base = table.select(list(OUT_COLUMNS[:-1])).append_column("KEY", pa.array(keys)).append_column("LINE", lines_col)
+    if opts.split:
+        to_split = pc.match_substring(_as_array(table["ALT"]), ",").to_numpy(zero_copy_only=False)
+    else:
+        to_split = np.zeros(n, dtype=bool)
+    parts = []
+    if to_split.any():
+        parts.append(base.filter(pa.array(~to_split)))
+        rows, rkeys, rlines = [], [], []
+        for f, key, line in _py_rows(base.filter(pa.array(to_split))):
+            try:
+                recs = normalizer.split_only(f)
+            except RecordRejected as exc:
+                rejects.append((line, exc.reason, "\t".join(f)))
+                continue
+            for s_, rec in enumerate(recs):
+                rows.append(rec)
+                rkeys.append(key + s_)
+                rlines.append(line)
+        parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
+        base = pa.concat_tables(parts)
+    if normalizer.contigs is None:
+        return BatchResult(base.drop_columns(["LINE"]).cast(OUT_SCHEMA), rejects)
+    if not opts.realign and "s" not in opts.check_ref:
+        return BatchResult(base.drop_columns(["LINE"]).cast(OUT_SCHEMA), rejects)
+
+    mask = fast_mask(base, normalizer)
+    if mask.any():
+        mask = _check_ref_bulk(base, mask, normalizer)
+    out = [base.filter(pa.array(mask)).drop_columns(["LINE"])]
+    rest = base.filter(pa.array(~mask))
+    if rest.num_rows and opts.realign and opts.max_indel_len is None and not opts.old_rec_tag:
+        vec_out, rest = _vector_realign(rest, normalizer)
+        out.extend(vec_out)
+    if rest.num_rows:
+        rows, rkeys = [], []
+        for f, key, line in _py_rows(rest):
+            try:
+                r = normalizer.normalize_line(f)
+            except RecordRejected as exc:
+                rejects.append((line, exc.reason, "\t".join(f)))
+                continue
+            if r is not None:
+                rows.append(r)
+                rkeys.append(key)
+        out.append(_rows_to_table(rows, rkeys))
+    return BatchResult(pa.concat_tables([t.cast(OUT_SCHEMA) for t in out]), rejects)
+
+
+def _py_rows(t: pa.Table):
+    """``(columns, KEY, LINE)`` per row of a text table, for the per-record path."""
+    d = {c: t[c].to_pylist() for c in ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT",
+                                       "SAMPLES", "KEY", "LINE")}
+    for j in range(t.num_rows):
+        f = [d["CHROM"][j], str(d["POS"][j]), d["ID"][j], d["REF"][j], d["ALT"][j], d["QUAL"][j],
+             d["FILTER"][j], d["INFO"][j]]
+        fmt, smp = d["FORMAT"][j], d["SAMPLES"][j]
         if fmt is not None:
             f.append(fmt)
             if smp is not None:
                 f.extend(smp.split("\t"))
+        yield f, d["KEY"][j], d["LINE"][j]
+
+
+_SEQ_ALLELE = r"^[ACGT]+$"
+
+
+def _vector_realign(rest: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
+    """Left-align the biallelic ``[ACGT]+`` rows of ``rest`` in bulk; returns (done tables, still-to-do rows)."""
+    from raygen.normalize.vecalign import realign_biallelic
+
+    ref, alt, info = _as_array(rest["REF"]), _as_array(rest["ALT"]), _as_array(rest["INFO"])
+    elig = pc.and_(pc.and_(pc.match_substring_regex(ref, _SEQ_ALLELE), pc.match_substring_regex(alt, _SEQ_ALLELE)),
+                   pc.invert(pc.match_substring(info, "END="))).to_numpy(zero_copy_only=False)
+    if not elig.any():
+        return [], rest
+    chrom = _as_array(rest["CHROM"])
+    done, todo = [], [rest.filter(pa.array(~elig))]
+    for c in pc.unique(chrom.filter(pa.array(elig))).to_pylist():
+        sel = elig & pc.equal(chrom, c).to_numpy(zero_copy_only=False)
+        sub = rest.filter(pa.array(sel))
         try:
-            recs = normalizer.process(f, validated=True)
-        except RecordRejected as exc:
-            rejects.append((lines[j], exc.reason, "\t".join(f)))
+            seq = normalizer.contigs.array(c)
+        except KeyError:
+            todo.append(sub)
             continue
-        for rec, reason in normalizer.partial_rejects:
-            rejects.append((lines[j], reason, "\t".join(rec)))
-        normalizer.partial_rejects.clear()
-        base = int(keys[row])
-        for s, rec in enumerate(recs):
-            out_rows.append(rec)
-            out_keys.append(base + s)
-    slow = _rows_to_table(out_rows, out_keys)
-    return BatchResult(pa.concat_tables([fast.cast(OUT_SCHEMA), slow]), rejects)
+        ok, changed, npos0, nref, nalt = realign_biallelic(
+            sub["POS"].to_numpy() - 1, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.contigs.seq)
+        todo.append(sub.filter(pa.array(~ok)))
+        keep = sub.filter(pa.array(ok & ~changed)).drop_columns(["LINE"])
+        done.append(keep)
+        if changed.any():
+            idx = np.flatnonzero(changed)
+            ch = sub.take(pa.array(idx)).drop_columns(["LINE"])
+            ch = ch.set_column(ch.schema.get_field_index("POS"), "POS", pa.array(npos0[idx] + 1, pa.int64()))
+            ch = ch.set_column(ch.schema.get_field_index("REF"), "REF", pa.array([nref[i] for i in idx], pa.string()))
+            ch = ch.set_column(ch.schema.get_field_index("ALT"), "ALT", pa.array([nalt[i] for i in idx], pa.string()))
+            normalizer.counts.realigned += len(idx)
+            done.append(ch)
+    return done, pa.concat_tables(todo)
 
 
 def _rows_to_table(rows: list[list], keys: list[int]) -> pa.Table:

@@ -18,6 +18,7 @@ bcftools behaviour reproduced here, including its corner cases:
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable, Sequence
 
 #: bcftools' alignment window: reference bases fetched at once while padding a trimmed indel on the left.
@@ -64,40 +65,51 @@ def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch, aln_win: int = A
     """The realignment loop on sequence alleles: right-trim with left padding, then left-trim.
 
     ``pos0`` is 0-based; returns the new 0-based position and alleles. Alleles must be plain sequence.
+
+    bcftools pads an allele that trimming would empty with up to ``aln_win`` reference bases at once; the
+    result equals padding one base at a time (the pad is a prefix shared by every allele, so it changes
+    neither the last-base comparisons nor where left-trimming stops, and position 0 stops both alike),
+    which is what this does because it is cheaper for the short shifts that dominate.
     """
     als = list(alleles)
+    n = len(als)
     while True:
-        last = als[0][-1].upper() if als[0] else ""
-        min_len = len(als[0])
-        same = True
+        a0 = als[0]
+        if not a0:
+            break
+        last = a0[-1]
+        min_len = len(a0)
         for a in als[1:]:
-            if not a or a[-1].upper() != last:
-                same = False
+            if not a or a[-1] != last and a[-1].upper() != last.upper():
+                min_len = -1
                 break
             if len(a) < min_len:
                 min_len = len(a)
-        if not same or not als[0]:
+        if min_len < 0:
             break
-        if min_len <= 1 and pos0 == 0:
-            break
-        als = [a[:-1] for a in als]
         if min_len <= 1:
-            npad = aln_win if pos0 >= aln_win else pos0
-            pad = iupac_to_n(fetch(pos0 - npad, pos0))
-            als = [pad + a for a in als]
-            pos0 -= npad
+            if pos0 == 0:
+                break
+            pad = iupac_to_n(fetch(pos0 - 1, pos0))
+            als = [pad + a[:-1] for a in als]
+            pos0 -= 1
+        else:
+            als = [a[:-1] for a in als]
     # left trim: keep at least one base in every allele
-    ntrim = 0
-    first = als[0]
     min_len = min(len(a) for a in als)
-    while min_len - ntrim > 1:
-        c = first[ntrim]
-        if any(a[ntrim] != c for a in als[1:]):
-            break
-        ntrim += 1
-    if ntrim:
-        als = [a[ntrim:] for a in als]
-        pos0 += ntrim
+    if min_len > 1:
+        if n == 2:
+            a, b = als
+            ntrim = 0
+            lim = min_len - 1
+            while ntrim < lim and a[ntrim] == b[ntrim]:
+                ntrim += 1
+        else:
+            ntrim = len(os.path.commonprefix(als))
+            ntrim = min(ntrim, min_len - 1)
+        if ntrim:
+            als = [a[ntrim:] for a in als]
+            pos0 += ntrim
     return pos0, als
 
 

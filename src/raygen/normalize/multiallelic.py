@@ -9,6 +9,7 @@ INFO, FORMAT, sample...). Values are sliced as text, so numbers keep their exact
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -105,6 +106,7 @@ def _keep_sum(values: list[str], kept: list[str]) -> list[str]:
     return [ref, kept[1]]
 
 
+@functools.lru_cache(maxsize=65536)
 def split_gt(gt: str, k: int, other: str) -> str:
     """GT for the biallelic record of ALT ``k``: k -> 1, 0 -> 0, other ALTs -> ``other`` ('0' or '.')."""
     parts = _GT_SPLIT.split(gt)

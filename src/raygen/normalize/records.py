@@ -150,6 +150,22 @@ class RecordNormalizer:
         except KeyError:
             raise RecordRejected(f"contig {chrom!r} is not in the reference {self.opts.fasta}") from None
 
+    def split_only(self, f: list[str]) -> list[list[str]]:
+        """``-m -`` for one record (no reference work): its biallelic records, or itself."""
+        alts = f[4].split(",") if f[4] != "." else []
+        if not (self.opts.split and should_split(f[3], alts, self.opts.split)):
+            return [f]
+        try:
+            lines = split_record(f, self.hdr, missing_overlaps=self.opts.multi_overlaps == ".",
+                                 keep_sum=self.opts.keep_sum, old_rec_tag=self.opts.old_rec_tag, force=self.opts.force)
+        except MalformedTag as exc:
+            raise RecordRejected(f"{exc}; use --force to drop such tags") from None
+        self.counts.split += 1
+        for line in lines:
+            if "=;" in line[7] or line[7].endswith("="):
+                line[7] = canonical_info(line[7])
+        return lines
+
     def process(self, f: list[str], validated: bool = False) -> list[list[str]]:
         """Normalize one record; returns its output records (0 when excluded by ``-c x``).
 
@@ -191,6 +207,9 @@ class RecordNormalizer:
         opts = self.opts
         fetch = self.fetcher(f[0])
         orig = (f[0], f[1], f[3], f[4])
+        if "=;" in f[7] or f[7].endswith("="):
+            f = list(f)
+            f[7] = canonical_info(f[7])
         if "s" in opts.check_ref:
             f, action = fix_ref(f, fetch)
             if action == "set":

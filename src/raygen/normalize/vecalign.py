@@ -1,0 +1,133 @@
+"""Vectorised left-alignment of biallelic sequence records (numpy over a whole batch at once).
+
+Same result as :func:`raygen.normalize.leftalign.realign` for biallelic records whose REF and ALT are
+upper-case ``[ACGT]+`` and match the reference; rows it cannot decide the same way (REF mismatch,
+REF == ALT, alleles longer than :data:`MAX_ALLELE`, shifts reaching the first base of the contig or
+longer than :data:`MAX_SHIFT`) come back with ``ok=False`` for the per-record path.
+
+The algorithm, on the alleles after dropping their common suffix:
+- both alleles non-empty: no shift; trim the common prefix, keeping at least one base;
+- one allele empty (a pure indel of sequence ``S`` at boundary ``x``): shift left while the base before
+  the boundary equals the last base of ``S`` (rotating ``S``), then anchor on the base before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+MAX_ALLELE = 64  # bp; longer alleles take the per-record path
+MAX_SHIFT = 10_000  # bp of left shift decided here; longer ones take the per-record path
+
+
+def _matrix(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as an (n, width) uint8 matrix (zero padded) and their lengths."""
+    arr = arr.cast(pa.large_string())
+    off = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
+    starts, lens = off[:-1], off[1:] - off[:-1]
+    m = np.zeros((len(arr), width), dtype=np.uint8)
+    for j in range(width):
+        v = lens > j
+        m[v, j] = buf[starts[v] + j]
+    return m, lens
+
+
+def realign_biallelic(pos0: np.ndarray, ref: pa.Array, alt: pa.Array, seq: np.ndarray, seq_str: str):
+    """Left-align rows of one contig. Returns ``ok, changed, new_pos0, new_ref, new_alt``.
+
+    ``pos0`` is 0-based; ``new_ref``/``new_alt`` are Python lists holding strings for changed rows (None
+    elsewhere). Only rows with ``ok`` are decided; the caller sends the others to the per-record path.
+    """
+    n = len(pos0)
+    nseq = len(seq)
+    R, lr = _matrix(ref, MAX_ALLELE)
+    A, la = _matrix(alt, MAX_ALLELE)
+    ok = (lr <= MAX_ALLELE) & (la <= MAX_ALLELE) & (lr > 0) & (la > 0) & (pos0 + lr <= nseq)
+    lr = np.where(ok, lr, 1)  # undecided rows get harmless lengths so the loops below stay in bounds
+    la = np.where(ok, la, 1)
+    rows = np.arange(n)
+    for j in range(int(min(MAX_ALLELE, lr.max(initial=0)))):
+        v = lr > j
+        p = np.minimum(pos0 + j, nseq - 1)
+        ok &= ~v | (seq[p] == R[:, j])
+    # common suffix
+    cs = np.zeros(n, dtype=np.int64)
+    active = ok.copy()
+    mn = np.minimum(lr, la)
+    for j in range(int(mn.max(initial=0))):
+        ir, ia = np.maximum(lr - 1 - j, 0), np.maximum(la - 1 - j, 0)
+        active &= (j < mn) & (R[rows, ir] == A[rows, ia])
+        if not active.any():
+            break
+        cs += active
+    ok &= ~((lr == la) & (cs == lr))  # REF == ALT: bcftools' duplicate-allele handling
+    new_pos0 = pos0.copy()
+    changed = np.zeros(n, dtype=bool)
+    new_ref: list = [None] * n
+    new_alt: list = [None] * n
+
+    # A: both alleles keep bases after the suffix is dropped -> trim the common prefix (>= 1 base left)
+    a_case = ok & (cs < mn)
+    lr2, la2 = lr - cs, la - cs
+    lim = np.minimum(lr2, la2) - 1
+    cp = np.zeros(n, dtype=np.int64)
+    active = a_case.copy()
+    for j in range(int(lim.max(initial=0)) if a_case.any() else 0):
+        active &= (j < lim) & (R[:, j] == A[:, j])
+        if not active.any():
+            break
+        cp += active
+    ch = a_case & ((cp > 0) | (cs > 0))
+    if ch.any():
+        refs, alts = ref.to_pylist(), alt.to_pylist()
+        for i in np.flatnonzero(ch):
+            new_ref[i] = refs[i][cp[i]: lr2[i]]
+            new_alt[i] = alts[i][cp[i]: la2[i]]
+        new_pos0[ch] = pos0[ch] + cp[ch]
+        changed |= ch
+
+    # B: a pure deletion or insertion -> shift left through the reference
+    b_case = ok & (cs >= mn)
+    if b_case.any():
+        dele = b_case & (la < lr)
+        ins = b_case & (lr < la)
+        L = np.abs(lr - la)
+        x = pos0.copy()
+        k = np.zeros(n, dtype=np.int64)
+        active = b_case.copy()
+        j = 0
+        while active.any():
+            if j >= MAX_SHIFT:
+                ok &= ~active
+                break
+            before = x - 1 - j
+            inside = before >= 0
+            bi = np.maximum(before, 0)
+            # last base of the (rotated) indel sequence at step j
+            last_del = seq[np.clip(x + L - 1 - j, 0, nseq - 1)]
+            jl = np.clip(L - 1 - j, 0, MAX_ALLELE - 1)
+            last_ins = np.where(j < L, A[rows, jl], seq[np.clip(x - 1 - j + L, 0, nseq - 1)])
+            last = np.where(dele, last_del, last_ins)
+            active &= inside & (seq[bi] == last)
+            k += active
+            j += 1
+        xn = x - k
+        ok &= ~(b_case & (xn - 1 < 0))  # would anchor before the contig: bcftools' telomere rule, per record
+        b_ok = b_case & ok
+        alts_l = alt.to_pylist() if ins.any() else None
+        for i in np.flatnonzero(b_ok):
+            xi, li = int(xn[i]), int(L[i])
+            anchor = seq_str[xi - 1]
+            if dele[i]:
+                new_ref[i] = seq_str[xi - 1: xi + li]
+                new_alt[i] = anchor
+            else:
+                kk = int(k[i])
+                s_ins = (seq_str[xi: xi + kk] + alts_l[i][:li])[:li]
+                new_ref[i] = anchor
+                new_alt[i] = anchor + s_ins
+        new_pos0[b_ok] = xn[b_ok] - 1
+        changed |= b_ok
+    return ok, changed, new_pos0, new_ref, new_alt
