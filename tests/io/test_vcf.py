@@ -217,3 +217,25 @@ def test_bad_inputs_and_outputs(tmp_path):
     h, recs, _ = read_text_table(h_src)
     with pytest.raises(UsageError, match="suffix|format"):
         write_vcf(h, recs, tmp_path / "out.txt")
+
+
+def test_unsorted_output_fails_cleanly_and_csi_from_positions(tmp_path):
+    from raygen.errors import RaygenError
+    from raygen.io.header import VcfHeader
+
+    h = VcfHeader.from_lines(["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"])
+    src = tmp_path / "u.vcf"
+    src.write_text(h.to_text() + "1\t50\t.\tA\tC\t.\t.\t.\n1\t10\t.\tG\tT\t.\t.\t.\n")
+    _, recs, _ = read_text_table(src)
+    out = tmp_path / "u.vcf.gz"
+    with pytest.raises(RaygenError, match="sorted"):
+        write_vcf(h, recs, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u.vcf"]  # nothing half-written
+    # no contig lengths in the header, but a record beyond 2^29: CSI chosen from the data; stale .tbi removed
+    Path(str(out) + ".tbi").write_bytes(b"stale")
+    src.write_text(h.to_text() + "1\t10\t.\tG\tT\t.\t.\t.\n1\t600000000\t.\tA\tC\t.\t.\t.\n")
+    _, recs, _ = read_text_table(src)
+    write_vcf(h, recs, out)
+    assert Path(str(out) + ".csi").exists() and not Path(str(out) + ".tbi").exists()
+    with pysam.VariantFile(str(out)) as vf:
+        assert [r.pos for r in vf.fetch("1", 599_999_000, 600_000_100)] == [600_000_000]

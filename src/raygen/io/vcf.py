@@ -708,17 +708,30 @@ def write_vcf(
                     fh.write(format_lines(t, header))
         return out
     if kind == "vcf.gz":
-        csi = _needs_csi(header)
-        finals = [out] + ([Path(str(out) + (".csi" if csi else ".tbi"))] if index else [])
-        with atomic_paths(*finals) as tmps:
-            with pysam.BGZFile(str(tmps[0]), "wb") as fh:
+        # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even
+        # when the header gives no contig lengths), so the data goes to a private temp first.
+        data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
+        max_end = 0
+        try:
+            with pysam.BGZFile(str(data_tmp), "wb") as fh:
                 fh.write(head_bytes)
                 for t in _tables(tables):
                     buf = format_lines(t, header)
                     if buf.size:
                         fh.write(buf.to_pybytes())
-            if index:
-                _tabix(tmps[0], tmps[1], csi, out)
+                        ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
+                        max_end = max(max_end, pc.max(ends).as_py() or 0)
+            csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
+            idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
+            finals = [out] + ([idx_final] if index else [])
+            with atomic_paths(*finals) as tmps:
+                os.replace(data_tmp, tmps[0])
+                if index:
+                    _tabix(tmps[0], tmps[1], csi, out)
+        finally:
+            if data_tmp.exists():
+                data_tmp.unlink()
+        _drop_stale_indexes(out, keep=idx_final if index else None)
         return out
     # BCF: write plain VCF text beside the target, then let htslib (bcftools view) encode it.
     finals = [out] + ([Path(str(out) + ".csi")] if index else [])
@@ -738,7 +751,16 @@ def write_vcf(
         finally:
             if text_tmp.exists():
                 text_tmp.unlink()
+    _drop_stale_indexes(out, keep=finals[1] if index else None)
     return out
+
+
+def _drop_stale_indexes(out: Path, keep: Path | None) -> None:
+    """Remove an index of the other kind (or any, when none was written) left by an earlier run."""
+    for suffix in (".tbi", ".csi"):
+        cand = Path(str(out) + suffix)
+        if cand != keep and cand.exists():
+            cand.unlink()
 
 
 def _tabix(data_tmp: Path, index_tmp: Path, csi: bool, final: Path) -> None:
