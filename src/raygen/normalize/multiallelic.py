@@ -148,15 +148,28 @@ def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = 
     other = "." if missing_overlaps else "0"
     old = f"{f[0]}|{f[1]}|{f[3]}|{f[4]}" if old_rec_tag else None
 
+    # Per FORMAT key: what to do with it (0: copy, 1: GT, 2: Number=A/R/G); values split once per sample.
+    plan = []
+    for j, key in enumerate(fmt_keys):
+        number = hdr.format_number.get(key, ".")
+        kind = 1 if key == "GT" else (2 if number in ("A", "R", "G") else 0)
+        vals = [(s[j].split(",") if j < len(s) else None) for s in samples] if kind == 2 else None
+        plan.append((j, key, number, kind, vals))
+    info_plan = []
+    for key, val in info:
+        number = hdr.info_number.get(key, ".")
+        if val is None or number not in ("A", "R", "G"):
+            info_plan.append((key, val, None, None))
+        else:
+            info_plan.append((key, val, number, val.split(",")))
+    nsamp = len(samples)
     out = []
     for k in range(1, n_alleles):
         new_info = []
-        for key, val in info:
-            number = hdr.info_number.get(key, ".")
-            if val is None or number not in ("A", "R", "G"):
+        for key, val, number, vals in info_plan:
+            if number is None:
                 new_info.append([key, val])
                 continue
-            vals = val.split(",")
             kept = _subset(vals, number, k, n_alleles, 2, lenient=hdr.info_type.get(key) == "String")
             if kept is None:
                 if force:
@@ -171,29 +184,31 @@ def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = 
         if has_fmt:
             keep_keys = []
             cols = []
-            for j, key in enumerate(fmt_keys):
-                number = hdr.format_number.get(key, ".")
-                if key == "GT":
+            for j, key, number, kind, vals in plan:
+                if kind == 1:
                     keep_keys.append(key)
                     cols.append([split_gt(s[j], k, other) if j < len(s) else None for s in samples])
                     continue
-                if number not in ("A", "R", "G"):
+                if kind == 0:
                     keep_keys.append(key)
                     cols.append([s[j] if j < len(s) else None for s in samples])
                     continue
                 col = []
                 bad = False
-                for s, ploidy in zip(samples, ploidies):
-                    if j >= len(s):
-                        col.append(None)
+                for si in range(nsamp):
+                    v = vals[si]
+                    if v is None:
+                        col.append(_missing(number, ploidies[si]))
                         continue
-                    vals = s[j].split(",")
-                    kept = _subset(vals, number, k, n_alleles, ploidy)
+                    if v == ["."]:
+                        col.append(_missing(number, ploidies[si]))
+                        continue
+                    kept = _subset(v, number, k, n_alleles, ploidies[si])
                     if kept is None:
                         bad = True
                         break
-                    if number == "R" and key in keep_sum and kept != ["."]:
-                        kept = _keep_sum(vals, kept)
+                    if number == "R" and key in keep_sum:
+                        kept = _keep_sum(v, kept)
                     col.append(",".join(kept))
                 if bad:
                     if force:
@@ -203,10 +218,13 @@ def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = 
                 keep_keys.append(key)
                 cols.append(col)
             rec.append(":".join(keep_keys))
-            for si in range(len(samples)):
-                vals = [c[si] for c in cols]
-                while vals and vals[-1] is None:
-                    vals.pop()
-                rec.append(":".join(v if v is not None else "." for v in vals) if vals else ".")
+            for si in range(nsamp):
+                vals_ = [c[si] for c in cols]
+                rec.append(":".join(v if v is not None else "." for v in vals_) if vals_ else ".")
         out.append(rec)
     return out
+
+
+def _missing(number: str, ploidy: int) -> str:
+    """htslib's text for an all-missing Number=A/R/G vector of a biallelic record."""
+    return "." if number == "A" else (".,." if number == "R" or ploidy == 1 else ".,.,.")
