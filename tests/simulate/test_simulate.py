@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -71,8 +72,8 @@ def test_reference_has_realistic_features(sim_truth):
     windows = arr[: len(arr) // 5000 * 5000].reshape(-1, 5000)
     gc = np.isin(windows, np.frombuffer(b"GC", np.uint8)).sum(1) / np.maximum(1, (windows != ord("N")).sum(1))
     assert gc.max() - gc.min() > 0.12  # isochore-like GC variation
-    assert len(__import__("re").findall(r"A{8,}|C{8,}|G{8,}|T{8,}", seq)) > 100  # homopolymers
-    strs = __import__("re").findall(r"((?:[ACGT]{2,6}?))\1{3,}", seq)
+    assert len(re.findall(r"A{8,}|C{8,}|G{8,}|T{8,}", seq)) > 100  # homopolymers
+    strs = re.findall(r"((?:[ACGT]{2,6}?))\1{3,}", seq)
     assert len({len(u) for u in strs if len(set(u)) > 1} & {2, 3, 4, 5}) == 4  # STRs of several unit sizes
 
 
