@@ -19,7 +19,6 @@ from raygen.simulate.reference import BASES, N_ASCII, Contig
 
 #: Bases kept free around every variant's shift span; also the most padding ``--denormalize`` adds.
 PAD = 3
-KINDS = ("SNV", "MNP", "INS", "DEL")
 
 
 @dataclass
