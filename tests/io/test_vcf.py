@@ -239,3 +239,26 @@ def test_unsorted_output_fails_cleanly_and_csi_from_positions(tmp_path):
     assert Path(str(out) + ".csi").exists() and not Path(str(out) + ".tbi").exists()
     with pysam.VariantFile(str(out)) as vf:
         assert [r.pos for r in vf.fetch("1", 599_999_000, 600_000_100)] == [600_000_000]
+
+
+def test_bgzf_cut_at_block_boundary_reported(tmp_path):
+    body = "".join(f"1\t{i}\t.\tA\tC\t.\t.\tDP={i}\n" for i in range(1, 50_001))
+    src = tmp_path / "full.vcf"
+    src.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + body)
+    bgz = tmp_path / "full.vcf.gz"
+    pysam.tabix_compress(str(src), str(bgz))
+    _, recs, rej = read_text_table(bgz)
+    assert recs.num_rows == 50_000 and rej.num_rows == 0
+    # cut at a BGZF block boundary: a clean gzip stream, only the EOF marker is gone
+    data = bgz.read_bytes()
+    bounds, off = [], 0
+    while off < len(data):
+        off += int.from_bytes(data[off + 16 : off + 18], "little") + 1
+        bounds.append(off)
+    assert len(bounds) > 3
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(data[: bounds[1]])
+    _, recs, rej = read_text_table(cut)
+    assert 0 < recs.num_rows < 50_000
+    assert rej.num_rows == 1 and "end-of-file marker is missing" in rej["REASON"][0].as_py()
+    assert rej["LINE"][0].as_py() == recs.num_rows + 3

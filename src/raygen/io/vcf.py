@@ -175,6 +175,18 @@ def _open_text(path: Path, fmt: str) -> BinaryIO:
     return open(path, "rb")
 
 
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _has_bgzf_eof(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() < len(_BGZF_EOF):
+            return False
+        fh.seek(-len(_BGZF_EOF), os.SEEK_END)
+        return fh.read() == _BGZF_EOF
+
+
 def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
     lines: list[str] = []
     while True:
@@ -276,7 +288,6 @@ def parse_record_lines(
     if b"\r" in data:  # CRLF files: the '\r' would otherwise end up inside the last column
         data = data.replace(b"\r\n", b"\n")
     names = _csv_columns(header)
-    n_phys = data.count(b"\n")
     block_size = 1 << 22
     while True:
         try:
@@ -295,6 +306,8 @@ def parse_record_lines(
             return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
 
     # Physical line numbers (1-based within data) of the rows that parsed with the right column count.
+    # Blank lines are rows too (ignore_empty_lines=False), so every line is a row or a bad row.
+    n_phys = table.num_rows + len(bad)
     phys = np.arange(1, n_phys + 1, dtype=np.int64)
     if bad:
         bad_nums = np.array([b[0] for b in bad], dtype=np.int64)
@@ -451,10 +464,8 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
                     got += len(piece)
             except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
                 failure = exc
-            chunk = b"".join(pieces)
             if failure is not None:
-                exc = failure
-                carry += chunk
+                carry = b"".join([carry, *pieces])
                 # Yield every complete line before the break, then report the break itself.
                 cut = carry.rfind(b"\n") + 1
                 complete, partial = carry[:cut], carry[cut:]
@@ -463,18 +474,32 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
                     yield from _slices(recs, rejs, batch_rows)
                     next_line += complete.count(b"\n")
                 msg = (
-                    f"truncated or corrupt compressed input ({type(exc).__name__}: {exc}): records from line "
+                    f"truncated or corrupt compressed input ({type(failure).__name__}: {failure}): records from line "
                     f"{next_line} on are missing; the file was cut short (re-copy or re-bgzip it)"
                 )
                 log.warning("%s: %s", source, msg)
                 yield empty_text_table(), _rejects(source, [next_line], [msg], [partial.decode("utf-8", "replace")])
                 return
-            if not chunk:
+            if not pieces:
+                # A cut exactly between two BGZF blocks decompresses cleanly: only the marker tells.
+                cut_short = fmt == "bgzf" and not _has_bgzf_eof(path)
+                partial = b""
+                if cut_short:
+                    cut = carry.rfind(b"\n") + 1
+                    carry, partial = carry[:cut], carry[cut:]
                 if carry:
                     recs, rejs = parse_record_lines(carry, header, source=source, first_line=next_line)
                     yield from _slices(recs, rejs, batch_rows)
+                    next_line += carry.count(b"\n") + (not carry.endswith(b"\n"))
+                if cut_short:
+                    msg = (
+                        "BGZF end-of-file marker is missing: the file may have been cut short after line "
+                        f"{next_line - 1} (re-copy it, or re-compress with bgzip if it was written by an old tool)"
+                    )
+                    log.warning("%s: %s", source, msg)
+                    yield empty_text_table(), _rejects(source, [next_line], [msg], [partial.decode("utf-8", "replace")])
                 return
-            buf = carry + chunk
+            buf = b"".join([carry, *pieces])  # one copy: the carried partial line, then the new pieces
             cut = buf.rfind(b"\n") + 1
             if cut == 0:
                 carry = buf
