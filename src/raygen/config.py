@@ -154,9 +154,12 @@ class CallConfig:
     indel_error: float = 5e-4  # per-read P(spurious/missed indel) outside repeats
     indel_error_per_repeat_bp: float = 5e-4  # added per bp of the repeat tract the indel sits in
     max_indel_error: float = 0.1
-    artifact_weight: float = 0.01  # P(a site's reads follow the systematic-artifact model) in the classical caller
+    artifact_weight: float = 0.003  # P(a site's reads follow the systematic-artifact model) in the classical caller
     artifact_fraction: float = 0.05  # read fraction showing the other allele under that model
-    min_qual: float = 20.0  # QUAL below this (non-ref genotype) -> FILTER LowQual
+    cluster_window: int = 30  # bp each side: low-VAF het SNVs with >= cluster_min_sites low-VAF sites around -> LowQual
+    cluster_min_sites: int = 3
+    cluster_max_vaf: float = 0.33
+    min_qual: float = 10.0  # QUAL below this (non-ref genotype) -> FILTER LowQual
     max_gq: int = 99
     window: int = 33  # pileup tensor width in bp, centred on the candidate
     max_reads: int = 64  # pileup tensor height (reads beyond this are subsampled deterministically)

@@ -249,15 +249,19 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig) -> SiteTables:
     base = p.base[keep].astype(np.int64)
     idx = pos * 5 + base
     rd = p.read[keep]
-    e_bq = 10.0 ** (-np.minimum(p.qual[keep], cfg.max_base_quality) / 10.0)
-    e_mq = 10.0 ** (-np.minimum(p.read_mapq[rd], cfg.max_mapping_quality) / 10.0)
-    e = np.clip(e_bq + e_mq - e_bq * e_mq, 1e-6, 0.75)
+    # Every (BQ, MAPQ) pair maps to one error rate: look the three log terms up in small tables
+    # instead of computing powers and logs per base.
+    mb, mm = cfg.max_base_quality, cfg.max_mapping_quality
+    e_bq = 10.0 ** (-np.arange(mb + 1) / 10.0)
+    e_mq = 10.0 ** (-np.arange(mm + 1) / 10.0)
+    e_tab = np.clip(e_bq[:, None] + e_mq[None, :] - e_bq[:, None] * e_mq[None, :], 1e-6, 0.75).ravel()
+    k = np.minimum(p.qual[keep], mb).astype(np.int64) * (mm + 1) + np.minimum(p.read_mapq[rd], mm)
     n = L * 5
     counts = np.bincount(idx, minlength=n).reshape(L, 5)
     counts_rev = np.bincount(idx, weights=p.read_reverse[rd], minlength=n).reshape(L, 5).astype(np.int64)
-    log_match = np.bincount(idx, weights=np.log1p(-e), minlength=n).reshape(L, 5)
-    log_mis = np.bincount(idx, weights=np.log(e / 3.0), minlength=n).reshape(L, 5)
-    log_half = np.bincount(idx, weights=np.log((1.0 - e) / 2.0 + e / 6.0), minlength=n).reshape(L, 5)
+    log_match = np.bincount(idx, weights=np.log1p(-e_tab)[k], minlength=n).reshape(L, 5)
+    log_mis = np.bincount(idx, weights=np.log(e_tab / 3.0)[k], minlength=n).reshape(L, 5)
+    log_half = np.bincount(idx, weights=np.log((1.0 - e_tab) / 2.0 + e_tab / 6.0)[k], minlength=n).reshape(L, 5)
     return SiteTables(lo0, counts, counts_rev, log_match, log_mis, log_half)
 
 

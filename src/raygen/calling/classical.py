@@ -70,8 +70,11 @@ def with_artifacts(ll: np.ndarray, c: Candidate, cfg: CallConfig) -> np.ndarray:
     """
     w, f = cfg.artifact_weight, cfg.artifact_fraction
     r, a = c.ref_count, c.alt_count
-    sys00 = np.log(w) + a * np.log(f) + r * np.log1p(-f)
-    sys11 = np.log(w) + r * np.log(f) + a * np.log1p(-f)
+    # Reads showing neither allele cost the same under every model: carry their term over.
+    other = ll[1] - (r + a) * np.log(0.5) if not c.is_indel else 0.0
+    other = min(other, 0.0)
+    sys00 = np.log(w) + a * np.log(f) + r * np.log1p(-f) + other
+    sys11 = np.log(w) + r * np.log(f) + a * np.log1p(-f) + other
     out = ll.copy()
     out[0] = np.logaddexp(np.log1p(-w) + ll[0], sys00)
     out[2] = np.logaddexp(np.log1p(-w) + ll[2], sys11)
@@ -147,4 +150,84 @@ def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: Ca
     for c, ll in zip(cands, lls):
         ll = with_artifacts(ll, c, cfg)
         out.append(make_record(chrom, c, ll, ll + log_prior(c, cfg), cfg))
+    out = fix_multiallelic(p, t, cands, out, cfg)
+    return cluster_filter(t, cands, out, cfg)
+
+
+def low_vaf_sites(t: SiteTables, cfg: CallConfig) -> np.ndarray:
+    """Positions (0-based) whose best non-reference base sits at a het-implausible fraction (paralog signal)."""
+    c = t.counts[:, :4]
+    depth = c.sum(axis=1)
+    top2 = np.sort(c, axis=1)[:, -2]  # second most frequent base: the alt at a ref-majority site
+    frac = np.divide(top2, depth, out=np.zeros(len(c)), where=depth > 0)
+    hit = (depth >= 10) & (top2 >= 3) & (frac >= 0.1) & (frac < cfg.cluster_max_vaf)
+    return np.nonzero(hit)[0] + t.start0
+
+
+def cluster_filter(t: SiteTables, cands: list[Candidate], recs: list[CallRecord], cfg: CallConfig) -> list[CallRecord]:
+    """LowQual for low-VAF het SNVs in a cluster of low-VAF sites (mis-mapped reads from a paralog).
+
+    Like GATK's SnpCluster: ``cluster_min_sites`` or more such sites within ``cluster_window`` bp. The
+    site tables span the shard plus margins, so the verdict does not depend on shard boundaries.
+    """
+    import dataclasses
+
+    sites = low_vaf_sites(t, cfg)
+    if len(sites) < cfg.cluster_min_sites:
+        return recs
+    out = []
+    for c, r in zip(cands, recs):
+        if r.filter == "PASS" and not c.is_indel and r.gt == (0, 1) and r.vaf < cfg.cluster_max_vaf:
+            lo = np.searchsorted(sites, c.pos0 - cfg.cluster_window)
+            hi = np.searchsorted(sites, c.pos0 + cfg.cluster_window, side="right")
+            if hi - lo >= cfg.cluster_min_sites:
+                r = dataclasses.replace(r, filter="LowQual")
+        out.append(r)
     return out
+
+
+def _pairs(k: int) -> list[tuple[int, int]]:
+    return [(x, y) for x in range(k) for y in range(x, k)]
+
+
+def fix_multiallelic(p: Pileup, t: SiteTables, cands: list[Candidate], recs: list[CallRecord], cfg: CallConfig) -> list[CallRecord]:
+    """Genotype sites with two ALT candidates jointly; where ALT1/ALT2 wins, both records become het.
+
+    Biallelic genotyping of each ALT alone reads a 1/2 site as two hom-alts (no REF reads). The joint
+    model scores all diploid genotypes over {REF, ALT1, ALT2} (the two best-supported ALTs).
+    """
+    import dataclasses
+
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for i, (c, r) in enumerate(zip(cands, recs)):
+        if r.gt != (0, 0):
+            groups.setdefault((c.pos0, c.is_indel), []).append(i)
+    for (pos0, is_indel), idx in groups.items():
+        if len(idx) < 2:
+            continue
+        idx = sorted(idx, key=lambda i: -cands[i].alt_count)[:2]
+        pairs = _pairs(3)
+        if is_indel:
+            eps = max(indel_error(p, cands[i], cfg) for i in idx)
+            n = np.array([cands[idx[0]].ref_count, cands[idx[0]].alt_count, cands[idx[1]].alt_count], dtype=np.float64)
+            ll = []
+            for x, y in pairs:
+                ph = [0.5 * ((1 - eps) if h == x else eps / 2) + 0.5 * ((1 - eps) if h == y else eps / 2) for h in range(3)]
+                ll.append(float((n * np.log(ph)).sum()))
+        else:
+            i0 = pos0 - t.start0
+            codes = ["ACGT".index(cands[idx[0]].ref)] + ["ACGT".index(cands[i].alt) for i in idx]
+            ll = []
+            for x, y in pairs:
+                tot = 0.0
+                for b in range(4):
+                    if x == y:
+                        tot += t.log_match[i0, b] if b == codes[x] else t.log_mis[i0, b]
+                    else:
+                        tot += t.log_half[i0, b] if b in (codes[x], codes[y]) else t.log_mis[i0, b]
+                ll.append(tot)
+        best = pairs[int(np.argmax(ll))]
+        if best == (1, 2):
+            for i in idx:
+                recs[i] = dataclasses.replace(recs[i], gt=(0, 1))
+    return recs

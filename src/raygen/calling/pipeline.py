@@ -60,7 +60,7 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
     try:
         p = load_pileup(af, ref, shard, cfg, contig_alias)
         res.stats = p.stats
-        t = site_tables(p, shard.start0, shard.end0, cfg)
+        t = site_tables(p, max(0, shard.start0 - cfg.cluster_window), shard.end0 + cfg.cluster_window, cfg)
         cands = find_candidates(p, t, shard, cfg)
         res.candidates = len(cands)
         if model == "classical":

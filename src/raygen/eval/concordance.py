@@ -8,8 +8,8 @@ its normalized 0-based start lies in a BED interval (BED is 0-based half-open).
 
 Query records count only when FILTER is PASS or ``.`` and the sample's genotype carries the allele (so
 DeepVariant-style ``RefCall`` and ``0/0`` records are ignored). This is allele matching, not haplotype
-replay: a complex variant that one side writes as two SNVs and the other as one MNP does not match (hap.py
-or vcfeval would match it); the count of such cases on GIAB is zero here.
+replay: MNPs are decomposed into SNPs on both sides (as hap.py does), but a complex indel+SNV that one
+side writes as one record and the other as two does not match (vcfeval would match it).
 """
 
 from __future__ import annotations
@@ -171,12 +171,15 @@ def read_alleles(
     *,
     sample: str | None = None,
     pass_only: bool = True,
+    atomize: bool = True,
 ) -> list[Allele]:
     """Normalized biallelic called alleles of one VCF sample (first sample by default).
 
     ``reference`` is a :class:`raygen.io.fasta.Reference` (or None: trim only, no left shift). Records
     with a failing FILTER (when ``pass_only``), a genotype that does not carry the allele, or symbolic
-    ALTs are dropped. A sites-only VCF yields zygosity 0 (unknown).
+    ALTs are dropped. A sites-only VCF yields zygosity 0 (unknown). With ``atomize`` an MNP (REF and ALT
+    of equal length > 1) becomes its differing SNPs, as hap.py's decomposition does, so a caller that
+    writes two adjacent SNVs matches a truth MNP.
     """
     vf = _open_vcf(path)
     samples = list(vf.header.samples)
@@ -208,16 +211,22 @@ def read_alleles(
                 else:
                     zyg = 0
                 pos, ref, a = normalize_allele(rec.chrom, rec.pos, rec.ref, alt, fetch, reference)
-                al = Allele(rec.chrom, pos, ref, a, zyg)
-                prev = out.get(al.key)
-                # Duplicate records of the same allele: keep the stronger genotype claim.
-                if prev is None or al.zyg > prev.zyg:
-                    out[al.key] = al
+                for al in _atomize(rec.chrom, pos, ref, a, zyg) if atomize else [Allele(rec.chrom, pos, ref, a, zyg)]:
+                    prev = out.get(al.key)
+                    # Duplicate records of the same allele: keep the stronger genotype claim.
+                    if prev is None or al.zyg > prev.zyg:
+                        out[al.key] = al
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable VCF record ({exc})") from None
     finally:
         vf.close()
     return sorted(out.values(), key=lambda a: (a.chrom, a.pos, a.ref, a.alt))
+
+
+def _atomize(chrom: str, pos: int, ref: str, alt: str, zyg: int) -> list[Allele]:
+    if len(ref) == len(alt) and len(ref) > 1:
+        return [Allele(chrom, pos + i, r, a, zyg) for i, (r, a) in enumerate(zip(ref, alt)) if r != a]
+    return [Allele(chrom, pos, ref, alt, zyg)]
 
 
 def compare(truth: list[Allele], query: list[Allele], confident: Regions | None = None) -> Report:

@@ -1,0 +1,259 @@
+"""``raygen train caller``: label pileup candidates against a truth set and train the CNN with Ray Train.
+
+1. The regions are cut into shards (``train_shard_bp``); each shard is a Ray task that builds candidates,
+   re-scores them, and returns tensors, site features and labels. A label is the truth zygosity of the
+   candidate allele (0 absent, 1 het, 2 hom-alt) after both sides are normalized, so an indel the truth
+   writes elsewhere in a repeat still gets its label. With a confident BED only candidates inside count.
+2. Whole shards go to validation (every k-th shard, k = 1 / val_fraction): never random candidates, so
+   validation measures unseen regions.
+3. ``TorchTrainer`` runs the training loop on ``workers`` (DDP); rank 0 scores validation each epoch and
+   reports a checkpoint when validation loss improves. The best checkpoint becomes the model dir:
+   ``caller.safetensors``, ``caller.json`` and ``MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from raygen.config import CallConfig
+from raygen.errors import InputError, RaygenError
+
+log = logging.getLogger("raygen.train.caller")
+
+
+@dataclass
+class Examples:
+    """Tensors ``x [N, C, H, W]`` (float16), features ``f [N, F]``, labels ``y [N]`` (0/1/2)."""
+
+    x: np.ndarray
+    f: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list["Examples"], shape: tuple[int, ...], nf: int) -> "Examples":
+        if not parts:
+            return cls(np.zeros((0, *shape), np.float16), np.zeros((0, nf), np.float32), np.zeros(0, np.int64))
+        return cls(np.concatenate([p.x for p in parts]), np.concatenate([p.f for p in parts]),
+                   np.concatenate([p.y for p in parts]))
+
+
+def shard_examples(bam: str, reference: str, shard, truth: dict, confident, cfg: CallConfig, alias: str | None = None) -> Examples:
+    """Examples of one shard. ``truth``: (chrom, pos, ref, alt) -> zygosity, normalized, BAM contig names."""
+    from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
+    from raygen.calling.cnn import featurize
+    from raygen.io.fasta import Reference
+
+    af = open_bam(bam)
+    ref = Reference(reference)
+    try:
+        p = load_pileup(af, ref, shard, cfg, alias)
+        t = site_tables(p, max(0, shard.start0 - cfg.cluster_window), shard.end0 + cfg.cluster_window, cfg)
+        cands = find_candidates(p, t, shard, cfg)
+        cands2, _, x, f = featurize(p, t, cands, cfg)
+    finally:
+        af.close()
+        ref.close()
+    keep = [i for i, c in enumerate(cands2) if confident is None or confident.contains(shard.chrom, c.pos0)]
+    y = np.array([truth.get((shard.chrom, cands2[i].pos0 + 1, cands2[i].ref, cands2[i].alt), 0) for i in keep], dtype=np.int64)
+    return Examples(x[keep].astype(np.float16), f[keep], y)
+
+
+def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: str | None = None, regions: str | None = None,
+                   cfg: CallConfig | None = None, rename_contigs: str | None = None) -> tuple[Examples, Examples, dict]:
+    """(train, validation, info) examples from a BAM and its truth, one Ray task per shard."""
+    import ray
+
+    from raygen.calling.pipeline import contig_map
+    from raygen.calling.regions import make_shards, read_regions
+    from raygen.eval.concordance import Regions, read_alleles
+    from raygen.io.fasta import Reference
+
+    cfg = cfg or CallConfig()
+    with Reference(reference) as ref:
+        contigs, alias = contig_map(bam, ref, rename_contigs)
+        back = {v: k for k, v in alias.items()}
+        alleles = read_alleles(truth_vcf, ref, pass_only=False)
+    truth = {(back.get(a.chrom, a.chrom), a.pos, a.ref, a.alt): a.zyg for a in alleles}
+    if truth and all(z == 0 for z in truth.values()):
+        raise InputError(f"truth {truth_vcf!r} has no genotypes: labels need a GT per record")
+    confident = Regions.from_bed(confident_bed) if confident_bed else None
+    shards = make_shards(read_regions(regions, contigs), cfg.train_shard_bp, cfg.margin_bp)
+    if len(shards) < 2:
+        raise InputError(f"need at least 2 regions of {cfg.train_shard_bp:,} bp for a region-wise validation split; "
+                         "give more sequence or lower train_shard_bp")
+    k = max(2, round(1.0 / cfg.val_fraction))
+    is_val = [i % k == k - 1 for i in range(len(shards))]
+    task = ray.remote(num_cpus=1)(shard_examples)
+    truth_ref = ray.put(truth)
+    futs = [task.remote(bam, reference, s, truth_ref, confident, cfg, alias[s.chrom]) for s in shards]
+    parts = ray.get(futs)
+    shape = (cfg.tensor_channels, cfg.max_reads, cfg.window)
+    from raygen.calling.tensors import N_FEATURES
+
+    train = Examples.concat([p for p, v in zip(parts, is_val) if not v], shape, N_FEATURES)
+    val = Examples.concat([p for p, v in zip(parts, is_val) if v], shape, N_FEATURES)
+    info = {
+        "train_regions": [str(s) for s, v in zip(shards, is_val) if not v],
+        "val_regions": [str(s) for s, v in zip(shards, is_val) if v],
+        "train_examples": int(len(train.y)), "val_examples": int(len(val.y)),
+        "train_label_counts": np.bincount(train.y, minlength=3).tolist(),
+        "val_label_counts": np.bincount(val.y, minlength=3).tolist(),
+    }
+    return train, val, info
+
+
+def _train_loop(config: dict) -> None:
+    """Ray Train worker: DDP over this rank's slice; rank 0 validates and checkpoints on improvement."""
+    import os
+
+    import ray
+    import ray.train
+    import ray.train.torch
+    import torch
+    from torch import nn
+
+    from raygen.calling.cnn import PileupCNN, save_caller
+
+    torch.set_num_threads(1)
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.manual_seed(config["seed"])
+    train = ray.get(config["train_ref"])
+    val = ray.get(config["val_ref"]) if rank == 0 else None
+    idx = np.arange(rank, len(train.y), world)
+    net = PileupCNN(**config["shape"])
+    model = ray.train.torch.prepare_model(net)
+    core = model.module if hasattr(model, "module") else model
+    opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
+    # Classes are unbalanced (most candidates are noise): weight them by inverse frequency, capped.
+    counts = np.bincount(train.y, minlength=3).astype(np.float64) + 1.0
+    weights = torch.tensor(np.minimum(counts.sum() / (3 * counts), 10.0), dtype=torch.float32)
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    rng = np.random.default_rng(config["seed"] + rank)
+    best = float("inf")
+    bs = config["batch_size"]
+    steps_per_epoch = max(1, int(np.ceil(len(train.y) / world / bs)))
+    for epoch in range(config["epochs"]):
+        model.train()
+        order = rng.permutation(idx)
+        tot, n = 0.0, 0
+        for s in range(steps_per_epoch):
+            b = order[s * bs:(s + 1) * bs]
+            if len(b) == 0:
+                b = order[:bs]
+            x = torch.from_numpy(train.x[b].astype(np.float32))
+            f = torch.from_numpy(train.f[b])
+            y = torch.from_numpy(train.y[b])
+            loss = loss_fn(model(x, f), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss) * len(b)
+            n += len(b)
+        metrics = {"epoch": epoch + 1, "train_loss": tot / max(n, 1)}
+        if rank == 0:
+            core.eval()
+            with torch.no_grad():
+                vl, correct = 0.0, 0
+                for i in range(0, len(val.y), 256):
+                    logits = core(torch.from_numpy(val.x[i:i + 256].astype(np.float32)), torch.from_numpy(val.f[i:i + 256]))
+                    yy = torch.from_numpy(val.y[i:i + 256])
+                    vl += float(nn.functional.cross_entropy(logits, yy, reduction="sum"))
+                    correct += int((logits.argmax(1) == yy).sum())
+            metrics["val_loss"] = vl / max(len(val.y), 1)
+            metrics["val_accuracy"] = correct / max(len(val.y), 1)
+            if metrics["val_loss"] < best:
+                best = metrics["val_loss"]
+                with tempfile.TemporaryDirectory() as d:
+                    save_caller(core, d, {"epoch": epoch + 1, **metrics})
+                    ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+                continue
+        ray.train.report(metrics)
+    del os
+
+
+def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, confident_bed: str | None = None,
+                 regions: str | None = None, cfg: CallConfig | None = None, epochs: int | None = None,
+                 workers: int | None = None, rename_contigs: str | None = None, seed: int = 0) -> dict:
+    """Build examples, train with Ray Train, write the model dir; returns the training summary."""
+    import ray
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    from raygen.calling.cnn import META, WEIGHTS, PileupCNN
+    from raygen.io.atomic import atomic_dir
+
+    cfg = cfg or CallConfig()
+    t0 = time.time()
+    train, val, info = build_examples(bam, reference, truth_vcf, confident_bed=confident_bed, regions=regions,
+                                      cfg=cfg, rename_contigs=rename_contigs)
+    if len(train.y) == 0 or len(val.y) == 0:
+        raise InputError(f"no candidates to learn from (train {len(train.y)}, validation {len(val.y)}): "
+                         "is the BAM covering the regions, and the truth on the same contigs?")
+    log.info("examples: %d train, %d validation (labels train %s)", len(train.y), len(val.y), info["train_label_counts"])
+    net = PileupCNN(cfg.tensor_channels, cfg.window)
+    out = Path(out_dir).resolve()
+    config = {
+        "train_ref": ray.put(train), "val_ref": ray.put(val), "shape": net.shape, "lr": cfg.train_lr,
+        "batch_size": cfg.train_batch_size, "epochs": epochs or cfg.train_epochs, "seed": seed,
+    }
+    n_workers = workers or cfg.train_workers
+    storage = Path(tempfile.mkdtemp(prefix=".raygen-train-caller-", dir=out.parent if out.parent.exists() else None))
+    trainer = TorchTrainer(
+        _train_loop, train_loop_config=config,
+        scaling_config=ray.train.ScalingConfig(num_workers=n_workers, use_gpu=False, resources_per_worker={"CPU": 1}),
+        run_config=ray.train.RunConfig(name="caller", storage_path=str(storage)),
+    )
+    try:
+        result = trainer.fit()
+    except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors; keep one line
+        raise RaygenError(f"caller training failed: {str(exc).splitlines()[0]}") from exc
+    try:
+        if result.checkpoint is None:
+            raise RaygenError("caller training finished without a checkpoint")
+        with result.checkpoint.as_directory() as ck, atomic_dir(out) as tmp:
+            shutil.copy(Path(ck) / WEIGHTS, tmp / WEIGHTS)
+            meta = json.loads((Path(ck) / META).read_text())
+            meta.update(config={k: v for k, v in asdict(cfg).items()}, data=info, bam=str(bam), truth=str(truth_vcf),
+                        confident=confident_bed, reference=str(reference), workers=n_workers,
+                        wall_s=round(time.time() - t0, 1))
+            (tmp / META).write_text(json.dumps(meta, indent=2))
+            (tmp / "MODEL_CARD.md").write_text(model_card(meta))
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
+    return {"out": str(out), "epoch": meta.get("epoch"), "val_loss": meta.get("val_loss"),
+            "val_accuracy": meta.get("val_accuracy"), **info, "wall_s": meta["wall_s"]}
+
+
+def model_card(meta: dict) -> str:
+    """Markdown card: what the model is, what it was trained and validated on, and its limits."""
+    d = meta["data"]
+    return f"""# raygen pileup CNN genotyper
+
+Genotypes candidate alleles found by `raygen call` (SNVs and indels) from DeepVariant-style pileup tensors
+({meta['shape']['channels']} channels x up to {meta['config']['max_reads']} reads x {meta['shape']['width']} bp) plus site
+features that include the classical Bayesian genotyper's posteriors. Output: P(0/0), P(0/1), P(1/1).
+
+Use: `raygen call BAM -f REF -o OUT.vcf.gz --model THIS_DIR`.
+
+## Training
+- BAM: `{meta['bam']}`; truth: `{meta['truth']}`; confident regions: `{meta['confident']}`
+- Reference: `{meta['reference']}`
+- Examples: {d['train_examples']} train (labels 0/1/2: {d['train_label_counts']}), {d['val_examples']} validation
+  ({d['val_label_counts']}); validation is whole regions: {', '.join(d['val_regions'][:6])}{' ...' if len(d['val_regions']) > 6 else ''}
+- Ray Train TorchTrainer, {meta['workers']} worker(s); best epoch {meta.get('epoch')}: validation loss
+  {meta.get('val_loss', float('nan')):.4f}, accuracy {meta.get('val_accuracy', float('nan')):.4f}; {meta['wall_s']} s wall.
+
+## Limits
+Trained on the data above only. A model trained on simulated reads has not seen real-data artifacts
+(mis-mapped paralogs, library errors): compare it with `--model classical` on data with a truth set
+(`raygen evaluate`) before relying on it. Never evaluate on the regions listed as training regions.
+"""
