@@ -337,28 +337,56 @@ def _abs_if_path(p: str | None) -> str | None:
     return str(Path(p).resolve()) if p and Path(p).exists() else p
 
 
-def build_app(args: AppArgs | dict):
+def build_app(args: AppArgs):
     """Serve application builder: ``serve run raygen.serve.app:build_app model=DIR reference=REF.fa`` or
     ``import_path: raygen.serve.app:build_app`` with ``args:`` in a config file.
 
     Deployment options here are defaults: a config file's ``deployments:`` section overrides them
     (replicas, autoscaling, GPUs).
     """
+    return build_application(args)
+
+
+def build_application(args: AppArgs | dict, deployment_options: dict[str, dict[str, Any]] | None = None):
+    """The bound application; ``deployment_options`` (``{"Scorer": {...}, "Ingress": {...}}``, as in a
+    config's ``deployments:``) override the defaults. The API token, if any, is resolved here (file or
+    environment) and only its SHA-256 travels to the replicas.
+    """
+    from raygen.serve.auth import resolve_token_digest
+
     a = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
+    digest = resolve_token_digest(token_file=a.token_file, token_env=a.token_env, token_sha256=a.token_sha256)
     # Replicas may start in another working directory: local paths travel absolute.
     a = a.model_copy(update={"model": _abs_if_path(a.model), "reference": str(Path(a.reference).resolve()),
-                             "token_file": _abs_if_path(a.token_file)})
+                             "token_file": None, "token_sha256": digest})
+    extra = deployment_options or {}
+    # Admission control is the ingress's (proxy -> Ingress: max_ongoing + max_queued, then 503). Its fan-out
+    # to the scorer is bounded by that (ongoing requests x chunks per request), so the scorer queue is not
+    # capped by default: a cap there would turn one large but admitted request into a 503.
     scorer_opts: dict[str, Any] = dict(
-        max_ongoing_requests=a.max_ongoing_requests, max_queued_requests=a.max_queued_requests,
+        max_ongoing_requests=a.max_ongoing_requests, max_queued_requests=-1,
         ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus})
     if a.scorer_replicas != 1:
         scorer_opts["num_replicas"] = a.scorer_replicas
+    scorer_opts.update(extra.get("Scorer", {}))
+    if "autoscaling_config" in scorer_opts:
+        scorer_opts.pop("num_replicas", None)
+    ingress_opts: dict[str, Any] = dict(max_ongoing_requests=a.max_ongoing_requests,
+                                        max_queued_requests=a.max_queued_requests,
+                                        ray_actor_options={"num_cpus": a.ingress_cpus})
+    ingress_opts.update(extra.get("Ingress", {}))
     scorer = ScorerDeployment.options(**scorer_opts).bind(
         a.model, a.reference, window=a.window, revision=a.revision, trust_remote_code=a.trust_remote_code,
         device=a.device, reverse_complement=a.reverse_complement, max_batch_size=a.max_batch_size,
         batch_wait_timeout_s=a.batch_wait_timeout_s)
-    return Ingress.options(max_ongoing_requests=a.max_ongoing_requests, max_queued_requests=a.max_queued_requests,
-                           ray_actor_options={"num_cpus": a.ingress_cpus}).bind(scorer, a.model_dump())
+    return Ingress.options(**ingress_opts).bind(scorer, a.model_dump())
+
+
+def build_app_token_set(args: AppArgs) -> bool:
+    from raygen.serve.auth import resolve_token_digest
+
+    return resolve_token_digest(token_file=args.token_file, token_env=args.token_env,
+                                token_sha256=args.token_sha256) is not None
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -379,7 +407,9 @@ def service_urls(host: str, port: int) -> dict[str, str]:
 
 def run_service(model: str, reference: str, *, host: str = S.host, port: int = S.port,
                 window: int = DEFAULTS.score.window, block: bool = True, address: str | None = None,
-                app_name: str = S.app_name, print_fn=print, **overrides: Any) -> dict[str, str]:
+                app_name: str = S.app_name, print_fn=print, num_cpus: int | None = None,
+                num_gpus: int | None = None, deployment_options: dict[str, dict[str, Any]] | None = None,
+                **overrides: Any) -> dict[str, str]:
     """Start the raygen service (API + UI) on Ray Serve and return its URLs.
 
     Joins ``address`` (or $RAY_ADDRESS) or the current Ray session, else starts an embedded local Ray.
@@ -394,21 +424,23 @@ def run_service(model: str, reference: str, *, host: str = S.host, port: int = S
     from raygen.runtime import init_ray
 
     args = AppArgs(model=model, reference=reference, window=window, **overrides)
-    info = init_ray(RuntimeConfig(address=address))
+    info = init_ray(RuntimeConfig(address=address, num_cpus=num_cpus, num_gpus=num_gpus))
     # Our own embedded Ray: Serve is ours too, so its port must be free and Ctrl-C stops everything.
     owns_ray = info.mode == "local"
     if owns_ray and not _port_free(host, port):
         raise UsageError(f"port {port} on {host} is in use; pass another --port")
-    serve.start(http_options={"host": host, "port": port}, logging_config={"enable_access_log": False})
+    serve.start(http_options={"host": host, "port": port},
+                logging_config={"enable_access_log": False, "log_level": "WARNING"})
     urls = service_urls(host, port)
     print_fn(f"starting raygen service ({info.describe()}); loading model {model} ...")
     t0 = time.perf_counter()
     try:
-        serve.run(build_app(args), name=app_name, route_prefix="/", blocking=False)
+        serve.run(build_application(args, deployment_options), name=app_name, route_prefix="/", blocking=False)
     except Exception as exc:  # noqa: BLE001 - a replica that fails to start: say why in one line
         msg = str(exc).strip().splitlines()
         raise RaygenError(f"the service failed to start: {msg[-1] if msg else type(exc).__name__}") from None
-    print_fn(f"raygen service ready in {time.perf_counter() - t0:.1f} s")
+    auth = "on (Authorization: Bearer <token>)" if build_app_token_set(args) else "off"
+    print_fn(f"raygen service ready in {time.perf_counter() - t0:.1f} s; API auth {auth}")
     for name in ("ui", "docs", "api", "health", "ready"):
         print_fn(f"  {name:<7} {urls[name]}")
     if not block:
@@ -437,4 +469,4 @@ def run_service(model: str, reference: str, *, host: str = S.host, port: int = S
     return urls
 
 
-__all__ = ["AppArgs", "Ingress", "build_app", "make_app", "run_service", "service_urls"]
+__all__ = ["AppArgs", "Ingress", "build_app", "build_application", "make_app", "run_service", "service_urls"]

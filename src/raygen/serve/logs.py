@@ -54,8 +54,7 @@ class BodyTooLarge(Exception):
 def _json_response(status: int, body: dict, request_id: str) -> tuple[Message, Message]:
     data = json.dumps(body).encode()
     start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                         (b"x-request-id", request_id.encode())]}
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]}
     return start, {"type": "http.response.body", "body": data}
 
 
@@ -86,11 +85,10 @@ class RequestLogMiddleware:
         limited = path.startswith(self.limited_prefix)
 
         async def send_wrapper(message: Message) -> None:
+            # No x-request-id header here: Serve's proxy sets it (and on the request, so the ids agree).
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 state["started"] = True
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
             await send(message)
 
         async def receive_wrapper() -> Message:

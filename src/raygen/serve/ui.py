@@ -49,7 +49,8 @@ def window_html(reference, v: Variant, window: int) -> str:
     return (
         "<div style='font-family:monospace;font-size:14px;line-height:1.6;word-break:break-all;"
         "padding:8px;border:1px solid #ccc;border-radius:6px'>"
-        f"<div style='color:#666'>{esc(v.chrom)}:{start0 + 1:,}-{start0 + window:,} (1-based, {window} bp window)</div>"
+        f"<div style='color:#666'>{esc(v.chrom)} {start0 + 1} to {start0 + window} (1-based; the model's "
+        f"{window} bp window; N beyond the contig)</div>"
         f"<span>{esc(left)}</span>"
         f"<span style='background:#ffd54f;color:#000;font-weight:bold;padding:0 2px' title='REF'>{esc(mid)}</span>"
         f"<span style='background:#81c784;color:#000;font-weight:bold;padding:0 2px;margin-left:2px' "
@@ -91,8 +92,9 @@ def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, 
                                    edgecolor="#1b5e20", lw=2.5))
     ax.set_yticks(range(4), list(BASES))
     ticks = list(range(0, n, 5))
-    ax.set_xticks(ticks, [f"{first_pos + t:,}" for t in ticks], rotation=45, ha="right", fontsize=7)
-    ax.set_xlabel(f"{chrom} position (1-based); reference base above each column in the window")
+    ax.set_xticks(ticks, [str(first_pos + t) for t in ticks], rotation=45, ha="right", fontsize=7)
+    ax.set_xlabel(f"{chrom} position (1-based); dot: reference base; black box: the variant's position; "
+                  "green box: its ALT")
     ax.set_title(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10)
     cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
     cb.set_label("LLR (alt vs ref)", fontsize=8)

@@ -1,0 +1,77 @@
+"""Serve test fixtures: a tiny model and reference built once, and one real Serve app per test module."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: chr1 carries a CA repeat at 1-based 1001..1010 (normalization moves deletions in it to the left).
+REPEAT_POS = 1001
+REPEAT = "CACACACACA"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_reference(path: Path) -> dict[str, str]:
+    rng = np.random.default_rng(7)
+    seqs = {}
+    chr1 = "".join(rng.choice(list("ACGT"), 3000))
+    chr1 = chr1[:REPEAT_POS - 1] + REPEAT + "G" + chr1[REPEAT_POS + len(REPEAT):]
+    seqs["chr1"] = chr1
+    seqs["chr2"] = "N" * 50 + "".join(rng.choice(list("ACGT"), 1450))
+    with open(path, "w") as fh:
+        for name, seq in seqs.items():
+            fh.write(f">{name}\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    return seqs
+
+
+@pytest.fixture(scope="session")
+def serve_assets(tmp_path_factory):
+    """(model dir, reference path, {contig: sequence}) shared by every serve test module."""
+    from raygen.models.tiny import build_tiny_model
+
+    root = tmp_path_factory.mktemp("serve_assets")
+    seqs = write_reference(root / "ref.fa")
+    model = build_tiny_model(root / "model", scheme="char", kind="mlm", seed=0)
+    return str(model), str(root / "ref.fa"), seqs
+
+
+def snvs(seqs: dict[str, str], positions: list[int], chrom: str = "chr1") -> list[dict]:
+    """One SNV per 1-based position (REF from the reference, ALT the next base round ACGT)."""
+    out = []
+    for p in positions:
+        ref = seqs[chrom][p - 1]
+        out.append({"chrom": chrom, "pos": p, "ref": ref, "alt": "ACGT"[("ACGT".index(ref) + 1) % 4]})
+    return out
+
+
+def start_app(name: str, **app_args) -> str:
+    """serve.run the raygen app (fresh Serve on a free loopback port); returns its base URL."""
+    import httpx
+    from ray import serve
+
+    from raygen.serve.app import AppArgs, build_app
+
+    serve.shutdown()  # a Serve left by another module would ignore our http_options
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port},
+                logging_config={"enable_access_log": False, "log_level": "WARNING"})
+    serve.run(build_app(AppArgs(**app_args)), name=name, route_prefix="/", blocking=False)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{name} did not become ready at {url}")

@@ -1,0 +1,195 @@
+"""The HTTP API over real loopback HTTP against one real Serve app (bearer token on, UI off)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from .conftest import REPEAT, REPEAT_POS, snvs, start_app
+
+TOKEN = "t0k-en_for-tests"
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def api(ray_session, serve_assets, tmp_path_factory):
+    from ray import serve
+
+    model, ref, seqs = serve_assets
+    token_file = tmp_path_factory.mktemp("token") / "token"
+    token_file.write_text(TOKEN + "\n")
+    url = start_app("raygen_api_test", model=model, reference=ref, token_file=str(token_file), ui=False,
+                    max_batch_size=8, max_ongoing_requests=8, max_queued_requests=4,
+                    max_variants_per_request=50, max_body_bytes=8192, scorer_cpus=0.5)
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    yield client, model, ref, seqs
+    client.close()
+    serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def scorer(serve_assets):
+    """The batch path's Scorer, in this process: the numbers the service must reproduce."""
+    from raygen.scoring import Scorer
+
+    model, ref, _ = serve_assets
+    return Scorer(model, ref)
+
+
+def test_ops_endpoints_and_docs(api):
+    client, *_ = api
+    plain = httpx.Client(base_url=str(client.base_url), timeout=30)  # no token: ops routes stay open
+    assert plain.get("/healthz").json() == {"status": "ok"}
+    ready = plain.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    docs = plain.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = plain.get("/openapi.json").json()
+    assert {"/v1/score", "/v1/normalize", "/v1/models"} <= set(spec["paths"])
+    body = spec["paths"]["/v1/score"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["$ref"].endswith("/ScoreRequest")
+    assert "variants" in spec["components"]["schemas"]["ScoreRequest"]["properties"] and "text/plain" in body
+    models = client.get("/v1/models").json()["models"]
+    assert models[0]["kind"] == "mlm" and models[0]["window"] == 128
+
+
+def test_bearer_token_required_on_v1(api):
+    client, model, ref, seqs = api
+    body = {"variants": snvs(seqs, [200])}
+    url = str(client.base_url)
+    no = httpx.post(url + "/v1/score", json=body, timeout=30)
+    assert no.status_code == 401 and no.headers["www-authenticate"] == "Bearer"
+    assert "Bearer" in no.json()["error"]
+    wrong = httpx.post(url + "/v1/score", json=body, headers={"Authorization": "Bearer nope"}, timeout=30)
+    assert wrong.status_code == 401
+    assert httpx.get(url + "/v1/models", timeout=30).status_code == 401
+    assert client.post("/v1/score", json=body).status_code == 200
+
+
+def test_same_llrs_as_batch_scorer(api, scorer):
+    from raygen.variant import Variant
+
+    client, model, ref, seqs = api
+    variants = snvs(seqs, [5, 64, 65, 300, 999, 1500, 2999, 3000] + list(range(700, 712)))
+    variants.append({"chrom": "chr1", "pos": REPEAT_POS, "ref": "CA", "alt": "C"})  # an indel: the pair score
+    variants.append({"chrom": "chr2", "pos": 60, "ref": seqs["chr2"][59], "alt": "N"})
+    r = client.post("/v1/score", json={"variants": variants})
+    assert r.status_code == 200, r.text
+    got = r.json()["results"]
+    expected = scorer.score_variants([Variant(v["chrom"], v["pos"], v["ref"], v["alt"]) for v in variants])
+    assert [(g["chrom"], g["pos"], g["ref"], g["alt"]) for g in got] == [
+        (v["chrom"], v["pos"], v["ref"], v["alt"]) for v in variants]  # request order kept across chunks
+    for g, e in zip(got, expected):
+        assert g["skip_reason"] == e.skip_reason
+        if e.llr is None:
+            assert g["llr"] is None
+        else:
+            assert g["llr"] == pytest.approx(e.llr, abs=1e-5)
+    assert sum(g["llr"] is not None for g in got) >= 20
+    assert r.json()["model"]["definition"].startswith("masked LM SNV")
+
+
+def test_vcf_text_body_gives_the_json_numbers(api):
+    client, model, ref, seqs = api
+    b = seqs["chr1"][399]
+    alts = [x for x in "ACGT" if x != b]
+    vcf = f"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t400\trs1\t{b}\t{','.join(alts)}\n"
+    t = client.post("/v1/score", content=vcf, headers={"content-type": "text/plain"})
+    j = client.post("/v1/score", json={"variants": [{"chrom": "chr1", "pos": 400, "ref": b, "alt": a} for a in alts]})
+    assert t.status_code == j.status_code == 200
+    assert [x["llr"] for x in t.json()["results"]] == [x["llr"] for x in j.json()["results"]]
+    assert [x["alt"] for x in t.json()["results"]] == alts
+
+
+@pytest.mark.parametrize("body,loc,words", [
+    ({"variants": [{"chrom": "chr1", "pos": "ten", "ref": "A", "alt": "G"}]}, ["body", "variants", 0, "pos"], "integer"),
+    ({"variants": [{"chrom": "chr1", "pos": 5, "ref": "A", "alt": "<DEL>"}]}, ["body", "variants", 0, "alt"], "A, C, G, T or N"),
+    ({"variants": []}, ["body", "variants"], "at least 1"),
+    ({"variants": [{"chrom": "chr1", "pos": 5, "ref": "A"}]}, ["body", "variants", 0, "alt"], "required"),
+    ({"variants": [{"chrom": "chrQ", "pos": 5, "ref": "A", "alt": "G"}]}, ["body", "variants", 0, "chrom"], "not in the reference"),
+    ("chr1\t10\t.\tA\tG\nchr1\t11\t.\tA\n", ["body", "line", 2], "5 columns"),
+])
+def test_bad_input_gets_422_naming_the_field(api, body, loc, words):
+    client, *_ = api
+    if isinstance(body, str):
+        r = client.post("/v1/score", content=body, headers={"content-type": "text/plain"})
+    else:
+        r = client.post("/v1/score", json=body)
+    assert r.status_code == 422, r.text
+    j = r.json()
+    assert j["detail"][0]["loc"] == loc and words in r.text and "Traceback" not in r.text
+    assert j["request_id"] and r.headers["x-request-id"] == j["request_id"]
+
+
+def test_ref_mismatch_rejected_or_skipped(api, scorer):
+    client, model, ref, seqs = api
+    wrong = "ACGT".replace(seqs["chr1"][49], "")[0]
+    body = {"variants": snvs(seqs, [40]) + [{"chrom": "chr1", "pos": 50, "ref": wrong, "alt": seqs["chr1"][49]},
+                                           {"chrom": "chrQ", "pos": 1, "ref": "A", "alt": "C"}]}
+    r = client.post("/v1/score", json=body)
+    assert r.status_code == 422
+    assert [d["loc"] for d in r.json()["detail"]] == [["body", "variants", 1, "ref"], ["body", "variants", 2, "chrom"]]
+    assert f"does not match the reference '{seqs['chr1'][49]}' at chr1:50" in r.text
+    s = client.post("/v1/score", params={"on_invalid": "skip"}, json=body)
+    assert s.status_code == 200
+    res = s.json()["results"]
+    assert res[0]["llr"] is not None and res[1]["llr"] is None and res[2]["llr"] is None
+    assert res[1]["skip_reason"] == "ref_mismatch" and res[2]["skip_reason"] == "unknown_contig"
+    assert client.get("/healthz").status_code == 200  # still serving
+
+
+def test_limits_give_413(api):
+    client, model, ref, seqs = api
+    many = client.post("/v1/score", json={"variants": snvs(seqs, list(range(100, 151)))})
+    assert many.status_code == 413 and "51 variants" in many.json()["error"]
+    big = client.post("/v1/score", content=b"#" * 9000, headers={"content-type": "text/plain"})
+    assert big.status_code == 413 and "8192 bytes" in big.json()["error"]
+    assert client.post("/v1/score", json={"variants": snvs(seqs, list(range(100, 150)))}).status_code == 200
+
+
+def test_normalize_matches_the_pure_normalizer(api):
+    from raygen.normalize.leftalign import normalize_variant
+
+    client, model, ref, seqs = api
+    # Deleting one "CA" at the right end of the repeat: bcftools moves it to the repeat's left edge.
+    pos = REPEAT_POS + len(REPEAT) - 2
+    anchor = seqs["chr1"][pos - 2]
+    rec = {"chrom": "chr1", "pos": pos - 1, "ref": anchor + "CA", "alt": anchor}
+    r = client.post("/v1/normalize", json={"variants": [rec, {"chrom": "chr1", "pos": 10, "ref": seqs["chr1"][9],
+                                                              "alt": "A,T"}]})
+    assert r.status_code == 200, r.text
+    out = r.json()["results"]
+    npos, nref, nalts = normalize_variant("chr1", rec["pos"], rec["ref"], [rec["alt"]], ref)
+    assert (out[0]["pos"], out[0]["ref"], out[0]["alt"]) == (npos, nref, nalts[0])
+    assert out[0]["changed"] and npos < rec["pos"] and npos <= REPEAT_POS
+    assert out[1]["alt"] == "A,T" and out[1]["input"]["pos"] == 10
+    bad = client.post("/v1/normalize", json={"variants": [{"chrom": "chr1", "pos": 50, "ref": "NNNN", "alt": "A"}]})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "variants", 0, "ref"]
+    assert "mismatch" in bad.text
+
+
+def test_overload_gives_fast_503_not_a_collapse(api):
+    client, model, ref, seqs = api
+    body = {"variants": snvs(seqs, list(range(1000, 1050)))}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def one(ac: httpx.AsyncClient):
+        t0 = time.perf_counter()
+        r = await ac.post("/v1/score", json=body, headers=headers)
+        return r.status_code, time.perf_counter() - t0, r.text
+
+    async def burst():
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(base_url=str(client.base_url), timeout=60, limits=limits) as ac:
+            return await asyncio.gather(*[one(ac) for _ in range(48)])
+
+    results = asyncio.run(burst())
+    codes = [c for c, _, _ in results]
+    assert set(codes) <= {200, 503}, codes
+    assert codes.count(503) >= 1 and codes.count(200) >= 1, codes
+    assert max(dt for c, dt, _ in results if c == 503) < 5.0
+    assert all("Traceback" not in t for _, _, t in results)
+    assert client.post("/v1/score", json=body).status_code == 200  # recovers at once
