@@ -12,6 +12,7 @@ buffer inserts each new record after all records with a position not greater tha
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,8 +105,12 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     parts = []
     if to_split.any():
         parts.append(base.filter(pa.array(~to_split)))
+        py_split = base.filter(pa.array(to_split))
+        if opts.split in ("both", "any") and not opts.old_rec_tag and not opts.keep_sum:
+            done, py_split = vector_split(py_split, normalizer)
+            parts.extend(done)
         rows, rkeys, rlines = [], [], []
-        for f, key, line in _py_rows(base.filter(pa.array(to_split))):
+        for f, key, line in _py_rows(py_split):
             try:
                 recs = normalizer.split_only(f)
             except RecordRejected as exc:
@@ -143,6 +148,122 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
                 rkeys.append(key)
         out.append(_rows_to_table(rows, rkeys))
     return BatchResult(pa.concat_tables([t.cast(OUT_SCHEMA) for t in out]), rejects)
+
+
+def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
+    """``-m -both/-any`` in bulk for the common shapes; returns (split tables, rows left for Python).
+
+    Taken here: INFO without Number=A/R/G tags, FORMAT tags that are GT, fixed-count or Number=A/R with
+    exactly the expected number of values in every sample. Anything else (G tags, missing or malformed
+    vectors, ``--old-rec-tag``/``--keep-sum``) is left to :func:`~raygen.normalize.multiallelic.split_record`.
+    """
+    from raygen.normalize.multiallelic import split_gt
+
+    hdr = normalizer.hdr
+    other = "." if normalizer.opts.multi_overlaps == "." else "0"
+    n = t.num_rows
+    elig = np.ones(n, dtype=bool)
+    arg_keys = [k for k, v in hdr.info_number.items() if v in ("A", "R", "G")]
+    info = _as_array(t["INFO"])
+    if arg_keys:
+        pat = "(^|;)(" + "|".join(re.escape(k) for k in arg_keys) + ")(=|;|$)"
+        elig &= ~pc.match_substring_regex(info, pat).to_numpy(zero_copy_only=False)
+    elig &= ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False)  # htslib rewrites KEY=
+    alt = _as_array(t["ALT"])
+    n_alt = (pc.count_substring(alt, ",").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
+    fmt = _as_array(t["FORMAT"])
+    samples = _as_array(t["SAMPLES"])
+    nsamp = len(hdr.samples)
+    done = []
+    fmt_vals = pc.unique(fmt).to_pylist()
+    for fv in fmt_vals:
+        keys = fv.split(":") if fv is not None else []
+        plan = []
+        for key in keys:
+            num = hdr.format_number.get(key, ".")
+            if key == "GT":
+                plan.append("GT")
+            elif num in ("A", "R"):
+                plan.append(num)
+            elif num == "G":
+                plan = None
+                break
+            else:
+                plan.append("1")
+        if plan is None:
+            continue
+        in_fmt = pc.is_null(fmt).to_numpy(zero_copy_only=False) if fv is None else \
+            pc.fill_null(pc.equal(fmt, fv), False).to_numpy(zero_copy_only=False)
+        for m in np.unique(n_alt[elig & in_fmt]):
+            rows = np.flatnonzero(elig & in_fmt & (n_alt == m))
+            if len(rows) == 0:
+                continue
+            sub = t.take(pa.array(rows))
+            ok = np.ones(len(rows), dtype=bool)
+            fields = []  # per sample: list of per-key arrays (values split on ',' for A/R)
+            if fv is not None and nsamp:
+                smp = pc.split_pattern(_as_array(sub["SAMPLES"]), "\t")
+                ok &= pc.equal(pc.list_value_length(smp), nsamp).to_numpy(zero_copy_only=False)
+                for si in range(nsamp):
+                    col = pc.list_element(pc.if_else(pa.array(ok), smp, pa.scalar([""] * nsamp, smp.type)), si)
+                    parts_ = pc.split_pattern(col, ":")
+                    ok &= pc.equal(pc.list_value_length(parts_), len(keys)).to_numpy(zero_copy_only=False)
+                    fields.append(parts_)
+                safe = pa.array(ok)
+                per_sample = []
+                for si in range(nsamp):
+                    cols_ = []
+                    parts_ = pc.if_else(safe, fields[si], pa.scalar([""] * len(keys), fields[si].type))
+                    for j, kind in enumerate(plan):
+                        v = pc.list_element(parts_, j)
+                        if kind in ("A", "R"):
+                            lst = pc.split_pattern(v, ",")
+                            want = m if kind == "A" else m + 1
+                            ok &= pc.equal(pc.list_value_length(lst), want).to_numpy(zero_copy_only=False)
+                            cols_.append((kind, lst))
+                        else:
+                            cols_.append((kind, v))
+                    per_sample.append(cols_)
+            if not ok.any():
+                continue
+            keep = pa.array(ok)
+            sub = sub.filter(keep)
+            alts = pc.split_pattern(_as_array(sub["ALT"]), ",")
+            base_key = sub["KEY"].to_numpy()
+            for k in range(1, int(m) + 1):
+                out = sub.set_column(sub.schema.get_field_index("ALT"), "ALT", pc.list_element(alts, k - 1))
+                out = out.set_column(out.schema.get_field_index("KEY"), "KEY", pa.array(base_key + (k - 1)))
+                if fv is not None and nsamp:
+                    smp_cols = []
+                    for si in range(nsamp):
+                        vals = []
+                        for kind, v in per_sample[si]:
+                            v = v.filter(keep)
+                            if kind == "GT":
+                                uniq = pc.unique(v)
+                                mapped = pa.array([split_gt(g, k, other) for g in uniq.to_pylist()], pa.string())
+                                vals.append(pc.take(mapped, pc.index_in(v, value_set=uniq)))
+                            elif kind == "A":
+                                vals.append(pc.list_element(v, k - 1))
+                            elif kind == "R":
+                                vals.append(pc.binary_join_element_wise(pc.list_element(v, 0), pc.list_element(v, k), ","))
+                            else:
+                                vals.append(v)
+                        smp_cols.append(pc.binary_join_element_wise(*vals, ":"))
+                    joined = smp_cols[0] if nsamp == 1 else pc.binary_join_element_wise(*smp_cols, "\t")
+                    out = out.set_column(out.schema.get_field_index("SAMPLES"), "SAMPLES", joined)
+                done.append(out)
+            normalizer.counts.split += int(ok.sum())
+            elig[rows[ok]] = False  # handled
+    return done, t.filter(pa.array(~_handled_rows(t, done)))
+
+
+def _handled_rows(t: pa.Table, done: list[pa.Table]) -> np.ndarray:
+    keys = t["KEY"].to_numpy()
+    if not done:
+        return np.zeros(len(keys), dtype=bool)
+    got = np.concatenate([d["KEY"].to_numpy() for d in done])
+    return np.isin(keys, got)
 
 
 def _py_rows(t: pa.Table):
