@@ -100,7 +100,7 @@ def _header(path):
 def test_ray_dataset_tiny_shards_exactly_once(ray_session, tmp_path):
     path = _make(tmp_path)
     _, plain, _ = read_text_table(path)
-    ds = read_vcf_dataset(path, shard_bp=200, override_num_blocks=4)
+    ds = read_vcf_dataset(path, shard_bp=200, override_num_blocks=2)  # 2 tasks, many shards each
     recs, rejs = split_rejects(_collect(ds), str(path))
     assert rejs.num_rows == 0
     assert _multiset(recs) == _multiset(plain)
@@ -139,3 +139,10 @@ def test_unindexed_warns_and_returns_everything(ray_session, tmp_path, caplog):
     assert _multiset(recs) == _multiset(plain)
     assert rejs.num_rows == plain_rej.num_rows == 2
     assert set(rejs["LINE"].to_pylist()) == set(plain_rej["LINE"].to_pylist())
+    # split by contig while streaming: one SHARD per contig, and (SHARD, SHARD_ROW) gives file order back
+    per_shard = {}
+    for shard, chrom in zip(recs["SHARD"].to_pylist(), recs["CHROM"].to_pylist()):
+        per_shard.setdefault(shard, set()).add(chrom)
+    assert sorted(per_shard) == [0, 1, 2] and [per_shard[i] for i in range(3)] == [{"c1"}, {"c2"}, {"c3"}]
+    ordered = recs.sort_by([("SHARD", "ascending"), ("SHARD_ROW", "ascending")])
+    assert ordered.select(COLS).equals(plain.select(COLS))

@@ -8,7 +8,8 @@ A record that overlaps several shards (a long deletion, a symbolic <DEL> with EN
 them but kept by exactly one: every record is read exactly once.
 
 Unindexed input (plain or gzip VCF, unindexed bgzip/BCF) cannot be cut by region: one task streams the
-whole file in order and a WARNING says why it is slower and how to fix it.
+whole file in order, split by contig (a new SHARD wherever CHROM changes, so no block mixes contigs), and a
+WARNING says why it is slower and how to fix it.
 
 Blocks are VCF text tables (:data:`raygen.io.vcf.TEXT_SCHEMA`) plus:
 
@@ -207,34 +208,58 @@ def _reject_pos(rejects: pa.Table) -> np.ndarray:
 
 def read_shard(path: str, header: VcfHeader, shard: Shard, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
     """Blocks (:data:`BLOCK_SCHEMA`) of one shard: records whose POS lies in it, then its rejects. Pure (no Ray)."""
-    row = 0
     if shard.contig is None:
-        batches = iter_text_batches(path, header=header, batch_rows=batch_rows)
-    else:
-        batches = fetch_text_batches(path, shard.contig, shard.start0, shard.end0, header=header, batch_rows=batch_rows)
+        yield from _stream_by_contig(path, header, batch_rows)
+        return
+    row = 0
+    batches = fetch_text_batches(path, shard.contig, shard.start0, shard.end0, header=header, batch_rows=batch_rows)
     lo, hi = shard.start0, shard.end0
     for records, rejects in batches:
-        if shard.contig is not None:
-            pos0 = pc.subtract(records["POS"], 1)
-            keep = pc.greater_equal(pos0, lo) if lo > 0 else None  # POS 0 (telomere) belongs to the first shard
+        pos0 = pc.subtract(records["POS"], 1)
+        keep = pc.greater_equal(pos0, lo) if lo > 0 else None  # POS 0 (telomere) belongs to the first shard
+        if hi is not None:
+            below = pc.less(pos0, hi)
+            keep = below if keep is None else pc.and_(keep, below)
+        if keep is not None:
+            records = records.filter(keep)
+        if rejects.num_rows:
+            rpos0 = _reject_pos(rejects) - 1
+            rkeep = (rpos0 < 0) | (rpos0 >= lo) if lo > 0 else np.ones(len(rpos0), bool)
             if hi is not None:
-                below = pc.less(pos0, hi)
-                keep = below if keep is None else pc.and_(keep, below)
-            if keep is not None:
-                records = records.filter(keep)
-            if rejects.num_rows:
-                rpos0 = _reject_pos(rejects) - 1
-                rkeep = (rpos0 < 0) | (rpos0 >= lo) if lo > 0 else np.ones(len(rpos0), bool)
-                if hi is not None:
-                    rkeep &= rpos0 < hi
-                # A line without a numeric POS cannot be in a tabix index at all; such rows come from BCF
-                # decode errors and are reported by the shard that hit them.
-                rejects = rejects.filter(pa.array(rkeep))
+                rkeep &= rpos0 < hi
+            # A line without a numeric POS cannot be in a tabix index at all; such rows come from BCF
+            # decode errors and are reported by the shard that hit them.
+            rejects = rejects.filter(pa.array(rkeep))
         if records.num_rows:
             yield _with_block_columns(records, shard.ordinal, row)
             row += records.num_rows
         if rejects.num_rows:
             yield _reject_rows(rejects, shard.ordinal, row)
+            row += rejects.num_rows
+
+
+def _stream_by_contig(path: str, header: VcfHeader, batch_rows: int) -> Iterator[pa.Table]:
+    """Unindexed input in one pass, split by contig: a new SHARD starts wherever CHROM changes.
+
+    Blocks never mix contigs, and (SHARD, SHARD_ROW) still sorts back to file order (a contig that comes
+    back later in an unsorted file gets a new SHARD number).
+    """
+    shard, row, last = 0, 0, None
+    for records, rejects in iter_text_batches(path, header=header, batch_rows=batch_rows):
+        n = records.num_rows
+        if n:
+            chrom = records["CHROM"].combine_chunks()
+            change = np.flatnonzero(pc.not_equal(chrom[1:], chrom[:-1]).to_numpy(zero_copy_only=False)) + 1
+            starts = [0, *change.tolist()]
+            ends = [*change.tolist(), n]
+            for i, (beg, end) in enumerate(zip(starts, ends)):
+                if i > 0 or (last is not None and chrom[0].as_py() != last):
+                    shard, row = shard + 1, 0
+                yield _with_block_columns(records.slice(beg, end - beg), shard, row)
+                row += end - beg
+            last = chrom[n - 1].as_py()
+        if rejects.num_rows:
+            yield _reject_rows(rejects, shard, row)
             row += rejects.num_rows
 
 
