@@ -21,18 +21,20 @@ CSV reader (tab-delimited, quoting off) and checked with vectorized regular expr
 
 Malformed lines never stop a read: they go to a **rejects table** (:data:`REJECTS_SCHEMA`: SOURCE, LINE,
 REASON, TEXT) and reading continues, so ``records in = records out + rejected``. A truncated (b)gzip stream
-yields every complete line before the break and then one reject naming the file and the break.
+yields every complete line before the break and then one reject naming the file and the first missing line
+(also when a BGZF file was cut exactly between blocks: its end-of-file marker is checked).
 
 Public API
 ----------
 ``read_header(path) -> VcfHeader``
-``iter_text_batches(path, *, region=None, batch_rows=200_000) -> Iterator[(records, rejects)]``
+``iter_text_batches(path, *, region=None, batch_rows=200_000, header=None) -> Iterator[(records, rejects)]``
 ``read_text_table(path, *, region=None) -> (VcfHeader, records, rejects)``
 ``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=200_000)`` (indexed)
 ``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``)
 ``write_vcf(header, tables, out_path, *, index=True, threads=None) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
-``write_rejects(rejects, path)`` (TSV with a header line)
-``empty_text_table()``, ``empty_rejects()``, ``index_path(path)``, ``detect_format(path)``
+``write_rejects(rejects, path) -> int`` (TSV with a header line)
+``parse_record_lines(data, header, *, source, first_line) -> (records, rejects)`` (record lines as bytes)
+``empty_text_table()``, ``empty_rejects()``, ``index_path(path)``, ``detect_format(path)``, ``output_kind(path)``
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ __all__ = [
     "empty_rejects",
     "index_path",
     "detect_format",
+    "output_kind",
+    "parse_record_lines",
 ]
 
 TEXT_SCHEMA = pa.schema(
