@@ -262,3 +262,22 @@ def test_bgzf_cut_at_block_boundary_reported(tmp_path):
     assert 0 < recs.num_rows < 50_000
     assert rej.num_rows == 1 and "end-of-file marker is missing" in rej["REASON"][0].as_py()
     assert rej["LINE"][0].as_py() == recs.num_rows + 3
+
+
+def test_truncated_bcf_reports_break(tmp_path):
+    body = "".join(f"1\t{i}\t.\tA\tC\t.\t.\tDP={i}\n" for i in range(1, 100_001))
+    src = tmp_path / "full.vcf"
+    src.write_text("##fileformat=VCFv4.2\n##contig=<ID=1,length=1000000>\n"
+                   '##INFO=<ID=DP,Number=1,Type=Integer,Description="d">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + body)
+    h, recs, _ = read_text_table(src)
+    bcf = write_vcf(h, recs, tmp_path / "full.bcf")
+    cut = tmp_path / "cut.bcf"
+    data = bcf.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    _, got, rej = read_text_table(cut)
+    assert 0 < got.num_rows < 100_000
+    assert rej.num_rows == 1 and "truncated" in rej["REASON"][0].as_py()
+    assert rej["SOURCE"][0].as_py() == str(cut)
+    assert rej["LINE"][0].as_py() == got["LINE"][-1].as_py() + 1
+    assert got["POS"].to_pylist() == list(range(1, got.num_rows + 1))

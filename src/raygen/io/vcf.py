@@ -42,6 +42,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -183,6 +184,29 @@ def _open_text(path: Path, fmt: str) -> BinaryIO:
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
+def _open_bcf(source: str) -> pysam.VariantFile:
+    """Open a BCF even when its end is missing: we read what is there and report the break ourselves."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "no BGZF EOF marker": reported as a reject instead
+            return pysam.VariantFile(source, ignore_truncation=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{source}: cannot open BCF: {exc}") from None
+
+
+def _close_quietly(vf: pysam.VariantFile) -> None:
+    try:
+        vf.close()
+    except OSError:  # htslib reports the read error again on close; it is already a reject
+        pass
+
+
+def _is_gzip_like(path: Path) -> bool:
+    """True when the file starts like a gzip/BGZF member (a compressed BCF does, an uncompressed one not)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def _has_bgzf_eof(path: Path) -> bool:
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
@@ -215,8 +239,11 @@ def read_header(path: str | os.PathLike[str]) -> VcfHeader:
     fmt = detect_format(p)
     if fmt == "bcf":
         try:
-            with pysam.VariantFile(str(p)) as vf:
+            vf = _open_bcf(str(p))
+            try:
                 text = str(vf.header)
+            finally:
+                _close_quietly(vf)
         except (OSError, ValueError) as exc:
             raise InputError(f"{p}: cannot read BCF header: {exc}") from None
         return VcfHeader.from_text(text, str(p))
@@ -532,14 +559,20 @@ def _iter_lines_batches(
         yield parse_record_lines(("\n".join(buf) + "\n").encode(), header, source=source, first_line=start)
 
 
-def _bcf_lines(vf: pysam.VariantFile, it: Iterable, source: str, errors: list[str]) -> Iterator[str]:
+def _bcf_lines(vf: pysam.VariantFile, it: Iterable, source: str, errors: list[str], seen: list[int]) -> Iterator[str]:
+    """``str(record)`` per record (htslib formats it); a decode error ends the stream and is noted in ``errors``."""
     n = 0
     try:
         for rec in it:
             n += 1
             yield str(rec).rstrip("\n")
     except (OSError, ValueError) as exc:
-        errors.append(f"BCF read failed after record {n} ({type(exc).__name__}: {exc}); the rest of the file is missing")
+        errors.append(
+            f"BCF read failed after record {n} ({type(exc).__name__}: {exc}): the file is truncated or corrupt "
+            "and the records after it are missing"
+        )
+    finally:
+        seen.append(n)
 
 
 def iter_text_batches(
@@ -564,11 +597,9 @@ def iter_text_batches(
         raise UsageError("batch_rows must be positive")
     if fmt == "bcf":
         errors: list[str] = []
+        seen: list[int] = []
+        vf = _open_bcf(source)
         try:
-            vf = pysam.VariantFile(source)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{source}: cannot open BCF: {exc}") from None
-        with vf:
             if region is not None:
                 if index_path(p) is None:
                     raise InputError(f"{source}: region {region!r} needs an index (bcftools index {source})")
@@ -577,10 +608,16 @@ def iter_text_batches(
             else:
                 it = vf
                 first = len(header.meta) + 2
-            yield from _iter_lines_batches(_bcf_lines(vf, it, source, errors), header, source, batch_rows, first)
+            lines = _bcf_lines(vf, it, source, errors, seen)
+            yield from _iter_lines_batches(lines, header, source, batch_rows, first)
+        finally:
+            _close_quietly(vf)
+        if region is None and not errors and _is_gzip_like(p) and not _has_bgzf_eof(p):
+            errors.append("BGZF end-of-file marker is missing: the BCF may have been cut short after the last record read")
         if errors:
             log.warning("%s: %s", source, errors[0])
-            yield empty_text_table(), _rejects(source, [None], errors[:1], [""])
+            line = None if first is None else first + (seen[0] if seen else 0)
+            yield empty_text_table(), _rejects(source, [line], errors[:1], [""])
         return
     if region is not None:
         if fmt != "bgzf" or index_path(p) is None:
@@ -628,11 +665,14 @@ def fetch_text_batches(
         )
     if fmt == "bcf":
         errors: list[str] = []
-        with pysam.VariantFile(source) as vf:
+        vf = _open_bcf(source)
+        try:
             if contig not in vf.index:
                 return
             it = vf.fetch(contig, start0, end0)
-            yield from _iter_lines_batches(_bcf_lines(vf, it, source, errors), header, source, batch_rows, None)
+            yield from _iter_lines_batches(_bcf_lines(vf, it, source, errors, []), header, source, batch_rows, None)
+        finally:
+            _close_quietly(vf)
         if errors:
             log.warning("%s: %s", source, errors[0])
             yield empty_text_table(), _rejects(source, [None], errors[:1], [""])
