@@ -25,8 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     tsub = p.add_subparsers(dest="train_command", metavar="SUBCOMMAND", required=True)
     _register_pretrain(tsub, common)
     _register_evaluate(tsub, common)
-    if importlib.util.find_spec("raygen.commands.train_finetune") is not None:
-        importlib.import_module("raygen.commands.train_finetune").register(tsub, common)
+    _register_finetune(tsub, common)
     if importlib.util.find_spec("raygen.commands.train_caller") is not None:
         importlib.import_module("raygen.commands.train_caller").register(tsub, common)
 
@@ -85,6 +84,57 @@ def _register_evaluate(tsub, common) -> None:
     p.add_argument("--kmers", default="2,3,4", help="k values of the k+k-mer baselines")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     p.set_defaults(func=run_evaluate)
+
+
+def _register_finetune(tsub, common) -> None:
+    p = tsub.add_parser(
+        "finetune", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="fine-tune a variant-effect head on labelled SNVs",
+        description="Fine-tune a variant-effect head on a labels table (tab-separated: chrom, pos (1-based), ref, "
+        "alt, label 0/1, optional score; a header line starting with `chrom` is allowed). The frozen base model "
+        "gives features for each SNV (masked-centre hidden state and base log-probabilities); variants are split "
+        "into training and validation BY GENOMIC REGION; the head is trained with Ray Train, stopped early on "
+        "validation AUROC and calibrated by temperature scaling. OUT is a copy of the base model with the head "
+        "inside: `raygen score --model OUT` adds RAYGEN_PROB. Metrics: OUT/variant_head.json, README.md.",
+    )
+    p.add_argument("--base", required=True, metavar="DIR|ID", help="masked-LM model dir (or hub id with network)")
+    p.add_argument("--labels", required=True, metavar="TSV", help="labelled variants: chrom pos ref alt label [score]")
+    p.add_argument("-f", "--reference", required=True, metavar="REF.fa", help="reference the positions refer to")
+    p.add_argument("--out", required=True, metavar="DIR", help="output model dir (base model + head)")
+    p.add_argument("--window", type=int, default=DEFAULTS.score.window, help="reference bases around each variant")
+    p.add_argument("--region-bp", type=int, default=F.region_bp, help="size of the regions the split keeps whole")
+    p.add_argument("--val-fraction", type=float, default=F.val_fraction, help="fraction of regions for validation")
+    p.add_argument("--epochs", type=int, default=F.epochs)
+    p.add_argument("--patience", type=int, default=F.patience, help="early-stopping patience in epochs")
+    p.add_argument("--lr", type=float, default=F.lr)
+    p.add_argument("--hidden-units", type=int, default=F.hidden_units, help="head MLP width (0: logistic regression)")
+    p.add_argument("--skip-mismatches", action="store_true",
+                   help="skip (and count, in OUT/labels_rejects.tsv) rows whose REF disagrees with the reference "
+                   "instead of stopping with an error")
+    p.add_argument("--device", default="auto", help="device for the frozen base model: auto, cpu or cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_finetune)
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from raygen.cli import runtime_config
+    from raygen.errors import require
+    from raygen.runtime import init_ray
+    from raygen.train.finetune import HeadTrainSpec, run_finetune as _run
+
+    require(args.window >= 8, "--window must be >= 8")
+    require(0 < args.val_fraction < 1, "--val-fraction must be in (0, 1)")
+    require(args.region_bp >= 1, "--region-bp must be >= 1")
+    init_ray(runtime_config(args))
+    spec = HeadTrainSpec(epochs=args.epochs, batch_size=F.batch_size, lr=args.lr, weight_decay=F.weight_decay,
+                         patience=args.patience, hidden_units=args.hidden_units, seed=args.seed)
+    s = _run(args.base, args.labels, args.reference, args.out, window=args.window, region_bp=args.region_bp,
+             val_fraction=args.val_fraction, spec=spec, skip_mismatches=args.skip_mismatches, device=args.device)
+    v, z = s["validation"], s["validation_zero_shot"]
+    print(f"head written to {args.out}: {s['rows']['used']} SNVs ({s['rows']['skipped']} rows skipped), "
+          f"validation AUROC {v['auroc']:.4f} AUPRC {v['auprc']:.4f} (zero-shot |LLR| AUROC {z['auroc_abs_llr']:.4f}), "
+          f"temperature {s['temperature']:.3f}, {s['epochs_run']} epochs")
+    return 0
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
