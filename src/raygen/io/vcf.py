@@ -30,7 +30,8 @@ Public API
 ``iter_text_batches(path, *, region=None, batch_rows=200_000, header=None) -> Iterator[(records, rejects)]``
 ``read_text_table(path, *, region=None) -> (VcfHeader, records, rejects)``
 ``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=200_000)`` (indexed)
-``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``)
+``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``);
+``iter_formatted(records, header) -> Iterator[pyarrow.Buffer]`` (the same, in bounded pieces)
 ``write_vcf(header, tables, out_path, *, index=True, threads=None) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
 ``write_rejects(rejects, path) -> int`` (TSV with a header line)
 ``parse_record_lines(data, header, *, source, first_line) -> (records, rejects)`` (record lines as bytes)
@@ -71,6 +72,7 @@ __all__ = [
     "read_text_table",
     "fetch_text_batches",
     "format_lines",
+    "iter_formatted",
     "write_vcf",
     "write_rejects",
     "empty_text_table",
@@ -700,33 +702,44 @@ def read_text_table(
 # ---------------------------------------------------------------------------------------------------
 # Writers
 # ---------------------------------------------------------------------------------------------------
+#: Rows formatted per Arrow call when writing: keeps each joined string array far below 2 GiB of text.
+FORMAT_ROWS = 1 << 20
+
+
+def _format_batch(batch: pa.RecordBatch) -> pa.Buffer:
+    dot = pa.scalar(".")
+    fixed = [
+        batch.column("CHROM"),
+        pc.cast(batch.column("POS"), pa.string()),
+        *(pc.fill_null(batch.column(c), dot) for c in ("ID", "REF", "ALT", "QUAL", "FILTER", "INFO")),
+    ]
+    tail = [batch.column(c) for c in ("FORMAT", "SAMPLES") if c in batch.schema.names]
+    line = pc.binary_join_element_wise(*fixed, *tail, "\t", null_handling="skip")
+    # Joining with an empty string and separator "\n" appends the newline without a Python loop.
+    arr = pc.binary_join_element_wise(line, pa.scalar(""), "\n")
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == pa.string() else np.int64)
+    beg, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    return arr.buffers()[2][beg:end]
+
+
+def iter_formatted(records: pa.Table | pa.RecordBatch, header: VcfHeader | None = None) -> Iterator[pa.Buffer]:
+    """VCF record lines of ``records`` as buffers of at most :data:`FORMAT_ROWS` lines each (see format_lines)."""
+    batches = [records] if isinstance(records, pa.RecordBatch) else records.to_batches(max_chunksize=FORMAT_ROWS)
+    for batch in batches:
+        if batch.num_rows:
+            yield _format_batch(batch)
+
+
 def format_lines(records: pa.Table | pa.RecordBatch, header: VcfHeader | None = None) -> pa.Buffer:
     """Join the text columns of ``records`` into VCF record lines (each ending in ``\\n``), as one buffer.
 
     Null ID/QUAL/FILTER/INFO become ``.``; null FORMAT/SAMPLES are omitted (a file without samples).
+    Writers stream :func:`iter_formatted` instead, which never builds one huge buffer.
     """
-    if records.num_rows == 0:
+    parts = list(iter_formatted(records, header))
+    if not parts:
         return pa.py_buffer(b"")
-    if isinstance(records, pa.RecordBatch):
-        records = pa.Table.from_batches([records])
-    dot = pa.scalar(".")
-    fixed = [
-        records["CHROM"],
-        pc.cast(records["POS"], pa.string()),
-        *(pc.fill_null(records[c], dot) for c in ("ID", "REF", "ALT", "QUAL", "FILTER", "INFO")),
-    ]
-    tail = []
-    if "FORMAT" in records.column_names:
-        tail.append(records["FORMAT"])
-    if "SAMPLES" in records.column_names:
-        tail.append(records["SAMPLES"])
-    line = pc.binary_join_element_wise(*fixed, *tail, "\t", null_handling="skip")
-    # Joining with an empty string and separator "\n" appends the newline without a Python loop.
-    line = pc.binary_join_element_wise(line, pa.scalar(""), "\n")
-    arr = _as_array(line)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == pa.string() else np.int64)
-    beg, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
-    return arr.buffers()[2][beg:end]
+    return parts[0] if len(parts) == 1 else pa.py_buffer(b"".join(p.to_pybytes() for p in parts))
 
 
 def _tables(tables: pa.Table | pa.RecordBatch | Iterable[pa.Table | pa.RecordBatch]) -> Iterator[pa.Table | pa.RecordBatch]:
@@ -777,7 +790,8 @@ def write_vcf(
             with open(tmp, "wb") as fh:
                 fh.write(head_bytes)
                 for t in _tables(tables):
-                    fh.write(format_lines(t, header))
+                    for buf in iter_formatted(t, header):
+                        fh.write(buf)
         return out
     if kind == "vcf.gz":
         # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even
@@ -788,9 +802,9 @@ def write_vcf(
             with BgzfWriter(data_tmp, threads=threads) as fh:
                 fh.write(head_bytes)
                 for t in _tables(tables):
-                    buf = format_lines(t, header)
-                    if buf.size:
+                    for buf in iter_formatted(t, header):
                         fh.write(buf)
+                    if t.num_rows:
                         ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
                         max_end = max(max_end, pc.max(ends).as_py() or 0)
             csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
@@ -813,7 +827,8 @@ def write_vcf(
             with open(text_tmp, "wb") as fh:
                 fh.write(head_bytes)
                 for t in _tables(tables):
-                    fh.write(format_lines(t, header))
+                    for buf in iter_formatted(t, header):
+                        fh.write(buf)
             try:
                 pysam.bcftools.view("--no-version", "-Ob", "-o", str(tmps[0]), str(text_tmp), catch_stdout=False)
                 if index:
