@@ -68,6 +68,8 @@ TEXT_STRUCT = pa.struct(
 )
 #: Rows per row group: small enough for selective reads, big enough for good compression.
 ROW_GROUP_ROWS = 128 * 1024
+#: Rows converted to the typed view at a time.
+SLICE_ROWS = 1 << 20
 
 
 def hive_partitioning() -> pads.Partitioning:
@@ -102,7 +104,9 @@ def write_parquet(
     within a contig is the order given. Returns ``out_dir``.
     """
     out = Path(out_dir)
-    batches = [records] if isinstance(records, pa.Table) else records
+    tables = [records] if isinstance(records, pa.Table) else records
+    # Bounded slices keep every Arrow array of the typed view small (list offsets are 32-bit).
+    batches = (t.slice(off, SLICE_ROWS) for t in tables for off in range(0, max(t.num_rows, 1), SLICE_ROWS))
     schema = parquet_schema(header)
     contig_order: list[str] = []
     with atomic_dir(out) as tmp:
