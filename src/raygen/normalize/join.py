@@ -47,7 +47,7 @@ def htslib_type(ref: str, alt: str) -> str:
         return "indel" if r[re_] == a[ae] else "other"
     if re_ == 0:
         return "indel" if r[re_] == a[ae] else "other"
-    return "snp" if re_ == ae else "other"
+    return "mnp" if re_ == ae else "other"
 
 
 def record_group(f: list[str]) -> int:
@@ -55,9 +55,11 @@ def record_group(f: list[str]) -> int:
     types = {htslib_type(f[3], a) for a in alts} - {"ref"}
     if types <= {"snp"}:
         return 0
-    if types == {"indel"}:
+    if types == {"mnp"}:
         return 1
-    return 2
+    if types == {"indel"}:
+        return 2
+    return 3
 
 
 def _gidx(a: int, b: int) -> int:
@@ -125,10 +127,18 @@ def _merge_vec(number: str, per_rec: list[list[str] | None], maps: list[list[int
                 out[m[i]] = v
         return out
     if number == "G":
+        present = [(v, m) for v, m in zip(per_rec, maps) if v is not None]
+        if not present:
+            return ["."]
+        if len(present[0][0]) == len(present[0][1]) and len(present[0][1]) > 1 or len(present[0][0]) == 1 == len(present[0][1]):
+            out = ["."] * n_all  # haploid
+            for vals, m in present:
+                for a, v in enumerate(vals[: len(m)]):
+                    if out[m[a]] == ".":
+                        out[m[a]] = v
+            return out
         out = ["."] * (n_all * (n_all + 1) // 2)
-        for vals, m in zip(per_rec, maps):
-            if vals is None:
-                continue
+        for vals, m in present:
             k = len(m)
             if len(vals) == k * (k + 1) // 2:
                 for b in range(k):
@@ -223,10 +233,10 @@ def join_rows(rows: list[list[str]], hdr: HeaderInfo, opts: NormalizeOptions) ->
     kind = opts.join
     if kind == "any":
         return [join_group(rows, hdr, opts.strict_filter)] if len(rows) > 1 else rows
-    groups: list[list[list[str]]] = [[], [], []]
+    groups: list[list[list[str]]] = [[], [], [], []]
     for f in rows:
         groups[record_group(f)].append(f)
-    joinable = {"snps": {0}, "indels": {1}, "both": {0, 1, 2}}[kind]
+    joinable = {"snps": {0, 1}, "indels": {2}, "both": {0, 1, 2, 3}}[kind]
     out = []
     for g, recs in enumerate(groups):
         if len(recs) > 1 and g in joinable:
