@@ -281,3 +281,28 @@ def test_truncated_bcf_reports_break(tmp_path):
     assert rej["SOURCE"][0].as_py() == str(cut)
     assert rej["LINE"][0].as_py() == got["LINE"][-1].as_py() + 1
     assert got["POS"].to_pylist() == list(range(1, got.num_rows + 1))
+
+
+def test_header_structured_lines_and_edits():
+    from raygen.io.header import VcfHeader, parse_structured
+
+    assert parse_structured('ID=X,Number=1,Type=String,Description="a, \\"b\\" c",Source=me') == {
+        "ID": "X", "Number": "1", "Type": "String", "Description": 'a, "b" c', "Source": "me"}
+    h = VcfHeader.from_lines([
+        "##fileformat=VCFv4.3", "##contig=<ID=chr1,length=1000>", "##contig=<ID=chrX>",
+        '##FILTER=<ID=q10,Description="Quality below 10">', '##INFO=<ID=DP,Number=1,Type=Integer,Description="d">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ])
+    assert h.contigs == {"chr1": 1000, "chrX": None} and h.filters == {"q10": "Quality below 10"}
+    assert h.samples == [] and not h.has_format_column and h.columns[-1] == "INFO"
+    h.add_contig("chrX", 500)
+    h.add_format("AD", "R", "Integer", "Allelic depths")
+    h.add_meta("##raygen_command=raygen normalize in.vcf")
+    assert h.contigs["chrX"] == 500 and sum("ID=chrX" in m for m in h.meta) == 1
+    # new INFO lines go next to the other INFO lines, not at the end
+    h.add_info("RAYGEN_LLR", "A", "Float", "score")
+    assert h.meta.index('##INFO=<ID=RAYGEN_LLR,Number=A,Type=Float,Description="score">') == \
+        h.meta.index('##INFO=<ID=DP,Number=1,Type=Integer,Description="d">') + 1
+    assert h.to_text().splitlines()[-2] == "##raygen_command=raygen normalize in.vcf"
+    with pytest.raises(InputError, match="CHROM"):
+        VcfHeader.from_lines(["##fileformat=VCFv4.2", "#CHROM\tPOS\tID"])
