@@ -86,19 +86,27 @@ def chromium() -> str:
 
 
 def test_browser_renders_a_scored_variant(ui_app, tmp_path):
+    """Real headless Chromium opens /ui/?variant=...; the page scores it on load; the screenshot shows it."""
     from PIL import Image
+
+    from .browser import Chromium
 
     exe = chromium()
     url, seqs = ui_app
     v = snvs(seqs, [1500])[0]
-    shot = tmp_path / "ui.png"
     page = f"{url}/ui/?variant={v['chrom']}:{v['pos']}+{v['ref']}%3E{v['alt']}"
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-           "--no-first-run", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,1600",
-           "--virtual-time-budget=20000", page]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert shot.exists(), proc.stderr[-2000:]
+    ready = ("document.body && document.body.innerText.includes('LLR =') && "
+             "Array.from(document.images).some(i => i.complete && i.naturalWidth > 400)")
+    (tmp_path / "profile").mkdir()
+    browser = Chromium(exe, tmp_path / "profile")
+    try:
+        loaded = browser.open_and_wait(page, ready, timeout_s=90)
+        text = browser.evaluate("document.body.innerText")
+        shot = browser.screenshot(tmp_path / "ui.png")
+    finally:
+        browser.close()
+    assert loaded, f"the page never showed a scored variant; it shows: {text[:500]!r}"
+    assert f"{v['chrom']}:{v['pos']}:{v['ref']}>{v['alt']}" in text and "In-silico mutagenesis" in text
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert img.shape[:2] == (1600, 1280)
     colours = len(np.unique(img.reshape(-1, 3) // 8, axis=0))

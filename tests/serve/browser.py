@@ -1,0 +1,77 @@
+"""Drive a real headless Chromium over the DevTools protocol: open a page, wait for it, take a screenshot.
+
+A plain ``chromium --screenshot`` takes its picture after a fixed virtual-time budget, which on a busy
+machine can come before the page's first backend call has answered; here we wait (in real time) until
+the page shows what the test expects, then capture it.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+         "--no-first-run", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         "--remote-debugging-port=0", "--remote-allow-origins=*"]
+
+
+class Chromium:
+    def __init__(self, exe: str, profile: Path, width: int = 1280, height: int = 1600):
+        from websockets.sync.client import connect
+
+        self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                                      "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.time() + 60
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"chromium did not start: {self.proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        port = int(port_file.read_text().split()[0])
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
+        ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        self.ws = connect(ws_url, max_size=64 * 2**20, open_timeout=30)
+        self.ids = itertools.count(1)
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def call(self, method: str, **params):
+        msg_id = next(self.ids)
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv(timeout=60))
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def evaluate(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def open_and_wait(self, url: str, ready_js: str, timeout_s: float = 90) -> bool:
+        self.call("Page.navigate", url=url)
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self.evaluate(ready_js):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
