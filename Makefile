@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 export PIP_DISABLE_PIP_VERSION_CHECK ?= 1
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/raygen demo --out demo_out
 
-test: $(STAMP)
+# Headless Chromium for the UI browser test (tests/serve/test_ui.py): installed with apt-get where it is
+# missing and we are root (CI on a fresh Debian box); otherwise that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    echo "installing chromium for the browser test (apt-get) ..." && \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+	  echo "chromium is not installed: the browser test will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
