@@ -57,8 +57,24 @@ def _prepare(case: dict, data: Path, tmp: Path) -> tuple[Path, Path | None]:
     return gz, fasta
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not UNSUPPORTED.search(c["options"])],
-                         ids=lambda c: c["case_id"])
+ATOMIZE = re.compile(r"(^|\s)(-a|--atomize)(\s|$)")
+#: Cases raygen does not reproduce yet, with the reason (they fail today; strict xfail flags a fix).
+KNOWN_GAPS = {
+    "testpl_L316": "expected output comes from an older bcftools whose -N -c s also reorders ALTs; "
+                   "pysam's bcftools 1.24 refuses `-Nc s` altogether",
+}
+
+
+def _marks(case: dict):
+    if ATOMIZE.search(case["options"]):
+        return [pytest.mark.xfail(strict=True, reason="-a/--atomize is not implemented (refused with exit 2)")]
+    if case["case_id"] in KNOWN_GAPS:
+        return [pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[case["case_id"]])]
+    return []
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=_marks(c), id=c["case_id"]) for c in CASES
+                                  if not UNSUPPORTED.search(c["options"])])
 def test_case_matches_bcftools(case, shared_data, tmp_path, run_cli):
     data = shared_data / "bcftools_norm"
     gz, fasta = _prepare(case, data, tmp_path)
@@ -71,6 +87,7 @@ def test_case_matches_bcftools(case, shared_data, tmp_path, run_cli):
             args += ["-f", str(fasta)]
         rc, _, err = run_cli(*args)
         assert rc == 0, err
+        assert "Lines   total/split/joined/realigned" in err
         current = out
     got = records(current.read_text())
     want = records((data / case["expected_output"]).read_text())
