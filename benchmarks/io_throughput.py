@@ -73,10 +73,20 @@ def make_vcf(path: Path, n: int, seed: int = 0) -> None:
     plain.unlink()
 
 
+class T:
+    """Wall and CPU seconds (this process, all threads: pysam's bcftools runs in-process too)."""
+
+    def __init__(self, wall: float, cpu: float):
+        self.wall, self.cpu = wall, cpu
+
+    def __add__(self, other: "T") -> "T":
+        return T(self.wall + other.wall, self.cpu + other.cpu)
+
+
 def timed(fn):
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return T(time.perf_counter() - t0, time.process_time() - c0), out
 
 
 def main() -> None:
@@ -89,7 +99,7 @@ def main() -> None:
         src = d / "in.vcf.gz"
         t_gen, _ = timed(lambda: make_vcf(src, args.records))
         n = args.records
-        print(f"generated {n:,} records ({os.path.getsize(src) / 1e6:.1f} MB bgzipped) in {t_gen:.1f} s")
+        print(f"generated {n:,} records ({os.path.getsize(src) / 1e6:.1f} MB bgzipped) in {t_gen.wall:.1f} s")
         header = read_header(src)
 
         t_read, tables = timed(lambda: [r for r, _ in iter_text_batches(src, header=header)])
@@ -109,9 +119,9 @@ def main() -> None:
         t_pq_r, (_, back) = timed(lambda: read_parquet(d / "pq"))
         assert back.num_rows == n
 
-        def row(name, secs, base=None):
-            ratio = f"  ratio {base / secs:5.2f}x" if base else ""
-            print(f"  {name:44s} {secs:7.2f} s  {n / secs / 1e6:6.2f} M rec/s{ratio}")
+        def row(name, t: T, base: T | None = None):
+            ratio = f"  ratio wall {base.wall / t.wall:5.2f}x cpu {base.cpu / t.cpu:5.2f}x" if base else ""
+            print(f"  {name:42s} {t.wall:6.2f} s wall {t.cpu:6.2f} s cpu {n / t.wall / 1e6:5.2f} M rec/s{ratio}")
 
         print("raygen.io (Arrow text tables):")
         row("read .vcf.gz -> text tables", t_read, t_pysam)
@@ -123,6 +133,7 @@ def main() -> None:
         print("baselines (same process, same file):")
         row("pysam VariantFile + str(rec) (per record)", t_pysam)
         row("bcftools view -Oz + tabix (htslib, C)", t_bcf_view + t_tabix)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times grow with it)")
         print("ratio = baseline time / raygen time: read vs pysam per-record; write and end to end vs bcftools view -Oz + tabix")
 
 
