@@ -88,24 +88,30 @@ def genome(tmp_path_factory):
     return simulate_genome(cfg, tmp_path_factory.mktemp("genome"))
 
 
-def test_missing_input_fails_at_once_with_the_path(ray_head, tmp_path):
+@pytest.mark.parametrize("command", ["normalize", "score"])
+def test_missing_input_fails_at_once_with_the_path(ray_head, genome, tmp_path, command):
     from ray.job_submission import JobStatus
 
     client = ray_head.client()
     missing = tmp_path / "no_such_input.vcf.gz"
     out = tmp_path / "out.vcf.gz"
-    job_id, _ = submit(ray_head, f"raygen normalize {shlex.quote(str(missing))} -o {shlex.quote(str(out))}")
-    status, waited = wait_for_job(client, job_id, timeout_s=60)
+    extra = f"--model {tmp_path / 'model'}" if command == "score" else ""
+    if command == "score":  # only the input is missing: the model and reference exist
+        from raygen.models.tiny import build_tiny_model
+
+        build_tiny_model(tmp_path / "model")
+    entry = f"raygen {command} {shlex.quote(str(missing))} -f {genome.reference} {extra} -o {shlex.quote(str(out))}"
+    job_id, _ = submit(ray_head, entry)
+    status, waited = wait_for_job(client, job_id, timeout_s=90)
     logs = client.get_job_logs(job_id)
     assert status == JobStatus.FAILED, logs
     assert str(missing) in logs, logs
     info = client.get_job_info(job_id)
     assert "exit code 2" in (info.message or ""), info.message  # InputError, not a crash
     assert not out.exists() and not list(tmp_path.glob(".out.vcf.gz.tmp-*"))
-    # "At once": the command never starts or joins Ray for a missing input; the job's cost is the
-    # driver's start-up only (the same budget `raygen info` took above, well under a pipeline run).
+    # "At once": no pipeline work starts; the job costs the driver's start-up only.
     assert waited < 30, f"took {waited:.1f} s"
-    print(f"\n[figure] missing-input job submit->FAILED: {waited:.1f} s")
+    print(f"\n[figure] missing-input `raygen {command}` job submit->FAILED: {waited:.1f} s")
 
 
 def _map_workers(head, **kw):
