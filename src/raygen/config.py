@@ -164,6 +164,7 @@ class CallConfig:
     window: int = 33  # pileup tensor width in bp, centred on the candidate
     max_reads: int = 64  # pileup tensor height (reads beyond this are subsampled deterministically)
     tensor_channels: int = 8  # base, BQ, MAPQ, strand, supports-alt, mismatch, ref base, indel marker
+    train_min_alt_fraction: float = 0.05  # looser candidate threshold when training: more negatives to learn from
     train_epochs: int = 8  # `raygen train caller`
     train_batch_size: int = 128
     train_lr: float = 2e-3
