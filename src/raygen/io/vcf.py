@@ -365,35 +365,36 @@ def parse_record_lines(
         rej_reasons.append(f"wrong number of columns: {actual}, expected {want} (tab-separated, from the #CHROM line)")
         rej_texts.append(text)
 
-    chrom, pos, ref, alt, qual = (table[c] for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
-    blank = pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0))
-    # Reasons in increasing priority: a later check overwrites an earlier one for the same row.
-    checks = [
-        (pc.invert(pc.match_substring_regex(qual, _QUAL_RE)), "QUAL is not a number or '.'"),
-        (pc.invert(pc.match_substring_regex(alt, _ALT_RE)), "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
-        (pc.invert(pc.match_substring_regex(ref, _REF_RE)), "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
-        (pc.invert(pc.match_substring_regex(pos, _POS_RE)), "POS is not a non-negative integer"),
-        (pc.equal(pc.binary_length(chrom), 0), "empty CHROM"),
+    chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
+    blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
+    # Cheap vectorized tests pass almost every record; only the rest meet the full regular expressions.
+    checks = [  # increasing priority: a later failure names the reason
+        (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
+        (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
+         "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
+        (_valid(ref, lambda c: _np_bool(pc.ascii_is_alpha(c)), _REF_RE),
+         "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
+        (_valid(pos, _pos_fast, _POS_RE), "POS is not a non-negative integer"),
+        (_np_bool(pc.greater(pc.binary_length(chrom), 0)), "empty CHROM"),
     ]
-    reason = pa.nulls(table.num_rows, pa.string())
-    for bad_mask, text in checks:
-        reason = pc.if_else(bad_mask, pa.scalar(text), reason)
-    reason = pc.if_else(blank, pa.scalar(None, pa.string()), reason)
-    has_reason = pc.is_valid(reason)
-    if pc.any(has_reason).as_py():
-        idx = np.flatnonzero(has_reason.to_numpy(zero_copy_only=False))
-        sub = table.take(idx)
-        texts = _lines_text(sub, names).to_pylist()
-        reasons = reason.take(idx).to_pylist()
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for ok, _ in checks:
+        bad |= ~ok
+    bad &= ~blank
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        which = np.zeros(len(idx), dtype=np.int64)
+        for k, (ok, _) in enumerate(checks):
+            which[~ok[idx]] = k
+        texts = _lines_text(table.take(idx), names).to_pylist()
         lines_ = abs_lines(phys[idx]).to_pylist()
-        for ln, rs, tx in zip(lines_, reasons, texts):
+        for ln, k, tx in zip(lines_, which.tolist(), texts):
             rej_lines.append(ln)
-            rej_reasons.append(rs)
+            rej_reasons.append(checks[k][1])
             rej_texts.append(tx)
-    keep = pc.and_(pc.invert(has_reason), pc.invert(blank))
-    keep_np = keep.to_numpy(zero_copy_only=False)
+    keep_np = ~(bad | blank)
     if not keep_np.all():
-        table = table.filter(keep)
+        table = table.filter(pa.array(keep_np))
         phys = phys[keep_np]
 
     records = _assemble(table, header, abs_lines(phys))
@@ -403,6 +404,35 @@ def parse_record_lines(
     else:
         rejects = empty_rejects()
     return records, rejects
+
+
+def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Boolean mask as numpy, null -> False."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _valid(col: pa.Array, fast, regex: str) -> np.ndarray:
+    """Rows of ``col`` matching ``regex``; ``fast`` accepts a subset cheaply, the regex checks only the rest."""
+    ok = fast(col)
+    if not ok.all():
+        rest = np.flatnonzero(~ok)
+        ok[rest] = _np_bool(pc.match_substring_regex(col.take(pa.array(rest)), regex))
+    return ok
+
+
+def _pos_fast(col: pa.Array) -> np.ndarray:
+    try:
+        return _np_bool(pc.greater_equal(pc.cast(col, pa.int64()), 0))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.zeros(len(col), dtype=bool)
+
+
+def _qual_fast(col: pa.Array) -> np.ndarray:
+    try:
+        pc.cast(pc.if_else(pc.equal(col, "."), "0", col), pa.float64())
+        return np.ones(len(col), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.zeros(len(col), dtype=bool)
 
 
 def _assemble(table: pa.Table, header: VcfHeader, lines: pa.Array) -> pa.Table:
