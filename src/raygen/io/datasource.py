@@ -20,6 +20,9 @@ Blocks are VCF text tables (:data:`raygen.io.vcf.TEXT_SCHEMA`) plus:
   lost between Ray stages and no side files are needed on a cluster. :func:`split_rejects` separates a
   block (or a materialised dataset's table) into records and a :data:`REJECTS_SCHEMA` table.
 
+On a multi-node cluster every node must see ``path`` (and its index) at the same location (shared
+storage): read tasks open the file where they run.
+
 Public API
 ----------
 ``VcfDatasource(path, *, shard_bp=DEFAULT_SHARD_BP, regions=None, batch_rows=200_000)``
