@@ -153,12 +153,16 @@ def test_ray_path_rejects_and_counts(simulated, tmp_path, ray_session):
     rej = tmp_path / "rejects.tsv"
     opts = NormalizeOptions(fasta=str(fa), check_ref="x")
     counts = run_normalize(badgz, str(tmp_path / "o.vcf"), opts, rejects_path=str(rej), use_ray=True,
-                           shard_bp=SHARD_BP)
+                           shard_bp=6 * SHARD_BP, parquet_dir=str(tmp_path / "pq"))
     rows = rej.read_text().splitlines()
     assert rows[0] == "SOURCE\tLINE\tREASON\tTEXT" and len(rows) == 2
     assert "Reference allele mismatch" in rows[1] and f"{f[0]}:{f[1]}" in rows[1]
     assert counts.rejected == 1
     assert counts.total == counts.written + counts.rejected
+    import pyarrow.dataset as pads
+
+    pq = pads.dataset(str(tmp_path / "pq"), partitioning="hive").to_table()
+    assert pq.num_rows == counts.written
 
 
 def _write(path: Path, text: str) -> Path:

@@ -97,114 +97,99 @@ def _finish(outs, rejects, counts: Counts, out_header, hdr: HeaderInfo, opts: No
 # --------------------------------------------------------------------------------------------------
 # Ray Data path
 # --------------------------------------------------------------------------------------------------
-def shard_regions(path: str, shard_bp: int) -> list[tuple[str, int, int]]:
-    """``(contig, beg1, end1)`` shards (1-based inclusive) covering every contig with records in the index."""
-    import pysam
+class _BlockNormalizer:
+    """Ray Data ``map_batches`` callable: normalize blocks of :class:`raygen.io.datasource.VcfDatasource`.
 
-    with pysam.TabixFile(path) as tbx:
-        contigs = list(tbx.contigs)
-    from raygen.io.vcf import read_header
+    Output rows are normalized records (``KIND='rec'``), rejects (``KIND='rej'``, JSON in ``PAYLOAD``) and one
+    counters row per block (``KIND='counts'``), so everything reaches the driver through the dataset.
+    """
 
-    lengths = read_header(path).contigs
-    out = []
-    for c in contigs:
-        length = lengths.get(c) or 0
-        if not length:
-            out.append((c, 1, 1 << 31))  # unknown length: one shard for the contig
-            continue
-        for beg in range(1, length + 1, shard_bp):
-            out.append((c, beg, min(length, beg + shard_bp - 1) if beg + shard_bp - 1 < length else 1 << 31))
-    return out
-
-
-class _ShardNormalizer:
-    """Ray Data ``map_batches`` callable: normalize the shards named in a batch of shard rows."""
-
-    def __init__(self, path: str, opts: NormalizeOptions, header_text: str):
-        self.path = path
+    def __init__(self, opts: NormalizeOptions, header_text: str, source: str):
         self.opts = opts
-        self.header_text = header_text
+        self.hdr = HeaderInfo.parse(header_text)
+        self.source = source
+        self.normalizer: RecordNormalizer | None = None
 
-    def __call__(self, batch: dict) -> pa.Table:
-        from raygen.io.header import VcfHeader
-        from raygen.io.vcf import iter_text_batches
-
+    def __call__(self, block: pa.Table) -> pa.Table:
         import pyarrow.compute as pc
 
-        header = VcfHeader.from_text(self.header_text, source=self.path)
-        hdr = HeaderInfo.parse(self.header_text)
+        from raygen.io.datasource import split_rejects
+
         counts = Counts()
-        normalizer = RecordNormalizer(hdr, self.opts, counts, source=self.path)
-        outs, rejects = [], []
-        for shard, chrom, beg, end in zip(batch["shard"], batch["chrom"], batch["beg"], batch["end"]):
-            region = f"{chrom}:{beg}-{end}"
-            for bj, (recs, rejs) in enumerate(iter_text_batches(self.path, region=region, header=header)):
-                # tabix returns records overlapping the shard; each belongs to the shard holding its POS
-                keep = pc.and_(pc.greater_equal(recs["POS"], int(beg)), pc.less_equal(recs["POS"], int(end)))
-                recs = recs.filter(keep)
-                counts.total += recs.num_rows + rejs.num_rows
-                for r in rejs.to_pylist():
-                    rejects.append((r["LINE"], r["REASON"], r["TEXT"]))
-                if recs.num_rows:
-                    res = normalize_batch(recs, normalizer, (int(shard) << 40) + (bj << 32))
-                    outs.append(res.records)
-                    rejects.extend(res.rejects)
+        if self.normalizer is None:
+            self.normalizer = RecordNormalizer(self.hdr, self.opts, counts, source=self.source)
+        self.normalizer.counts = counts
+        records, rejs = split_rejects(block, self.source)
+        counts.total += records.num_rows + rejs.num_rows
+        rejects = [(r["LINE"], r["REASON"], r["TEXT"]) for r in rejs.to_pylist()]
+        outs = []
+        for shard in pc.unique(records["SHARD"]).to_pylist() if records.num_rows else []:
+            part = records.filter(pc.equal(records["SHARD"], shard))
+            first = int(pc.min(part["SHARD_ROW"]).as_py())
+            res = normalize_batch(part, self.normalizer, (int(shard) << 40) + first * 256)
+            outs.append(res.records)
+            rejects.extend(res.rejects)
         table = pa.concat_tables(outs) if outs else OUT_SCHEMA.empty_table()
         n = table.num_rows
+        pad = pa.table({k: pa.nulls(len(rejects) + 1, OUT_SCHEMA.field(k).type) for k in OUT_SCHEMA.names})
+        full = pa.concat_tables([table, pad])
         kind = ["rec"] * n + ["rej"] * len(rejects) + ["counts"]
         payload = [None] * n + [json.dumps(list(r)) for r in rejects] + [json.dumps(counts.as_dict())]
-        extra = OUT_SCHEMA.empty_table().to_pydict()
-        pad = {k: [None] * (len(rejects) + 1) for k in extra}
-        pad_t = pa.table(pad, schema=OUT_SCHEMA)
-        full = pa.concat_tables([table, pad_t])
         full = full.append_column("KIND", pa.array(kind, pa.string()))
         return full.append_column("PAYLOAD", pa.array(payload, pa.string()))
 
 
 def normalize_ray(path: str, header, opts: NormalizeOptions, shard_bp: int, cpus_per_task: float = 0.5
                   ) -> NormalizeResult:
-    """Normalize an indexed bgzipped VCF as a Ray Data job sharded by genomic region."""
-    import ray
+    """Normalize a VCF/BCF as a Ray Data job: region shards from the datasource, ``map_batches`` per block."""
     import pyarrow.compute as pc
+    import ray
+
+    from raygen.io.datasource import read_vcf_dataset
 
     opts.validate()
     out_header = prepare_header(header, opts)
     header_text = out_header.to_text()
     hdr = HeaderInfo.parse(header_text)
-    regions = shard_regions(path, shard_bp)
-    items = [{"shard": i, "chrom": c, "beg": b, "end": e} for i, (c, b, e) in enumerate(regions)]
-    log.info("normalizing %s as %d shard(s) of %d bp on Ray", path, len(items), shard_bp)
-    ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-    ds = ds.map_batches(_ShardNormalizer, fn_constructor_args=(path, opts, header_text), batch_size=1,
+    ds = read_vcf_dataset(path, shard_bp=shard_bp)
+    ds = ds.map_batches(_BlockNormalizer, fn_constructor_args=(opts, header_text, path), batch_size=None,
                         batch_format="pyarrow", num_cpus=cpus_per_task, concurrency=(1, 2))
     counts = Counts()
     outs, rejects = [], []
-    ranks: dict[str, int] = {c: i for i, (c, _, _) in enumerate(dict.fromkeys((r[0], 0, 0) for r in regions))}
+    first_key: dict[str, int] = {}
     for ref in ds.to_arrow_refs():
         t = ray.get(ref)
         kind = t["KIND"]
         recs = t.filter(pc.equal(kind, "rec")).select(OUT_SCHEMA.names).cast(OUT_SCHEMA)
         if recs.num_rows:
             outs.append(recs)
+            # contig order = order of the shards (file/genome order), whatever order blocks arrive in
+            for c, k in zip(*_min_key_by_chrom(recs)):
+                first_key[c] = min(first_key.get(c, k), k)
         for p in t.filter(pc.equal(kind, "rej"))["PAYLOAD"].to_pylist():
             rejects.append(tuple(json.loads(p)))
         for p in t.filter(pc.equal(kind, "counts"))["PAYLOAD"].to_pylist():
-            c = Counts(**json.loads(p))
-            counts.add(c)
+            counts.add(Counts(**json.loads(p)))
+    ranks = {c: i for i, c in enumerate(sorted(first_key, key=first_key.get))}
     rej = [_rejects_table(path, rejects)] if rejects else []
     return _finish(outs, rej, counts, out_header, hdr, opts, ranks)
+
+
+def _min_key_by_chrom(t: pa.Table) -> tuple[list[str], list[int]]:
+    g = t.group_by("CHROM").aggregate([("KEY", "min")])
+    return g["CHROM"].to_pylist(), g["KEY_min"].to_pylist()
 
 
 # --------------------------------------------------------------------------------------------------
 # Whole command
 # --------------------------------------------------------------------------------------------------
 def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
-    """Ray pays off for big indexed inputs; ``use_ray`` forces either way."""
+    """Ray pays off for big indexed inputs; ``use_ray`` forces either way (unindexed input then streams)."""
     from raygen.io.vcf import detect_format, index_path
 
     if use_ray is not None:
         return use_ray
-    if path == "-" or detect_format(path) != "bgzf" or index_path(path) is None:
+    if path == "-" or detect_format(path) not in ("bgzf", "bcf") or index_path(path) is None:
         return False
     return os.path.getsize(path) >= min_bytes
 
@@ -250,7 +235,9 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
     if parquet_dir:
         from raygen.io import parquet as pq_io
 
-        pq_io.write_parquet(result.records.drop_columns(["KEY"]), result.header, parquet_dir)
+        recs = result.records.drop_columns(["KEY"])
+        recs = recs.append_column("LINE", pa.nulls(recs.num_rows, pa.int64()))  # output records have no source line
+        pq_io.write_parquet(recs, result.header, parquet_dir)
     if rejects_path:
         write_rejects(result.rejects, rejects_path)
     elif result.rejects.num_rows:
