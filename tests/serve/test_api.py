@@ -193,3 +193,34 @@ def test_overload_gives_fast_503_not_a_collapse(api):
     assert max(dt for c, dt, _ in results if c == 503) < 5.0
     assert all("Traceback" not in t for _, _, t in results)
     assert client.post("/v1/score", json=body).status_code == 200  # recovers at once
+
+
+def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
+    """The batch CLI and the HTTP path give the same number for the same variant (CLI writes 4 decimals)."""
+    client, model, ref, seqs = api
+    positions = [150, 151, 640, 1777, 2500]
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=3000>", "##contig=<ID=chr2,length=1500>",
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    for p in positions:
+        b = seqs["chr1"][p - 1]
+        lines.append(f"chr1\t{p}\t.\t{b}\t{','.join(x for x in 'ACGT' if x != b)}\t.\tPASS\t.")
+    lines.append(f"chr1\t{REPEAT_POS}\t.\tCA\tC\t.\tPASS\t.")
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.vcf"
+    rc, stdout, stderr = run_cli("score", vcf, "-f", ref, "--model", model, "-o", out, "--actors", "1",
+                                 "--cpus-per-actor", "0.5", "-q")
+    assert rc == 0, stderr
+    cli: dict[tuple, float] = {}
+    for line in out.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        c = line.split("\t")
+        info = dict(kv.split("=", 1) for kv in c[7].split(";") if "=" in kv)
+        for alt, llr in zip(c[4].split(","), info["RAYGEN_LLR"].split(",")):
+            cli[(c[0], int(c[1]), c[3], alt)] = float(llr)
+    assert len(cli) == 3 * len(positions) + 1
+    body = {"variants": [{"chrom": k[0], "pos": k[1], "ref": k[2], "alt": k[3]} for k in cli]}
+    got = client.post("/v1/score", json=body).json()["results"]
+    for g in got:
+        assert g["llr"] == pytest.approx(cli[(g["chrom"], g["pos"], g["ref"], g["alt"])], abs=6e-5)

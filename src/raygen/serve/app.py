@@ -417,7 +417,6 @@ def run_service(model: str, reference: str, *, host: str = S.host, port: int = S
     With ``block`` it prints the URLs and serves until Ctrl-C/SIGTERM, then removes the app (and stops
     Serve and Ray where it started them); without, it returns once the model is loaded and the URLs answer.
     """
-    import ray
 
     from raygen.config import RuntimeConfig
     from raygen.errors import RaygenError, UsageError
@@ -433,40 +432,54 @@ def run_service(model: str, reference: str, *, host: str = S.host, port: int = S
                 logging_config={"enable_access_log": False, "log_level": "WARNING"})
     urls = service_urls(host, port)
     print_fn(f"starting raygen service ({info.describe()}); loading model {model} ...")
-    t0 = time.perf_counter()
-    try:
-        serve.run(build_application(args, deployment_options), name=app_name, route_prefix="/", blocking=False)
-    except Exception as exc:  # noqa: BLE001 - a replica that fails to start: say why in one line
-        msg = str(exc).strip().splitlines()
-        raise RaygenError(f"the service failed to start: {msg[-1] if msg else type(exc).__name__}") from None
-    auth = "on (Authorization: Bearer <token>)" if build_app_token_set(args) else "off"
-    print_fn(f"raygen service ready in {time.perf_counter() - t0:.1f} s; API auth {auth}")
-    for name in ("ui", "docs", "api", "health", "ready"):
-        print_fn(f"  {name:<7} {urls[name]}")
-    if not block:
-        return urls
 
     def _term(_sig, _frame):
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, _term)
+    # SIGTERM (from a supervisor or `kill`) stops the service like Ctrl-C, also while the model loads.
+    old = signal.signal(signal.SIGTERM, _term) if block else None
+    started = False
+    t0 = time.perf_counter()
     try:
+        try:
+            serve.run(build_application(args, deployment_options), name=app_name, route_prefix="/", blocking=False)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a replica that fails to start: say why in one line
+            msg = str(exc).strip().splitlines()
+            raise RaygenError(f"the service failed to start: {msg[-1] if msg else type(exc).__name__}") from None
+        started = True
+        auth = "on (Authorization: Bearer <token>)" if build_app_token_set(args) else "off"
+        print_fn(f"raygen service ready in {time.perf_counter() - t0:.1f} s; API auth {auth}")
+        for name in ("ui", "docs", "api", "health", "ready") if args.ui else ("docs", "api", "health", "ready"):
+            print_fn(f"  {name:<7} {urls[name]}")
+        if not block:
+            return urls
         print_fn("serving; press Ctrl-C to stop")
         while True:
             time.sleep(1.0)
     except KeyboardInterrupt:
         print_fn("stopping raygen service ...")
     finally:
-        signal.signal(signal.SIGTERM, old)
-        try:
-            if owns_ray:
-                serve.shutdown()
-                ray.shutdown()
-            else:
-                serve.delete(app_name)
-        except Exception as exc:  # noqa: BLE001 - stopping must not hide the Ctrl-C
-            log.warning("while stopping: %s", exc)
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+        if block or not started:  # a non-blocking caller owns a started service; anything else is ours to stop
+            _stop(app_name, owns_ray)
     return urls
+
+
+def _stop(app_name: str, owns_ray: bool) -> None:
+    """Remove the app; where we started Ray (and so Serve) ourselves, stop both."""
+    import ray
+
+    try:
+        if owns_ray:
+            serve.shutdown()
+            ray.shutdown()
+        else:
+            serve.delete(app_name)
+    except Exception as exc:  # noqa: BLE001 - stopping must not hide why we stop
+        log.warning("while stopping the service: %s", exc)
 
 
 __all__ = ["AppArgs", "Ingress", "build_app", "build_application", "make_app", "run_service", "service_urls"]
