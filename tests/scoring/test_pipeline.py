@@ -1,0 +1,134 @@
+"""`raygen score` end to end on a real local Ray: every record back, skip reasons, invariance, fail-fast."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pysam
+import pytest
+
+from .conftest import WINDOW, write_vcf
+from .test_reference_check import Plain
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def body(path) -> list[str]:
+    with gzip.open(path, "rt") as fh:
+        return [line.rstrip("\n") for line in fh if not line.startswith("#")]
+
+
+def info_field(line: str, key: str) -> str | None:
+    for f in line.split("\t")[7].split(";"):
+        if f.startswith(key + "="):
+            return f.split("=", 1)[1]
+    return None
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, run_cli_module, edge_vcf, reference, tiny_models):
+    vcf, recs = edge_vcf
+    out = tmp_path_factory.mktemp("score") / "out.vcf.gz"
+    rc, stdout, stderr = run_cli_module("score", vcf, "-f", reference, "--model", tiny_models[("kmer", "mlm")],
+                                        "-o", out, "--window", WINDOW, "-q")
+    assert rc == 0, stderr
+    return out, stdout, recs
+
+
+@pytest.fixture(scope="module")
+def run_cli_module():
+    from raygen.cli import main
+
+    def _run(*args):
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main([str(a) for a in args])
+        return rc, out.getvalue(), err.getvalue()
+
+    return _run
+
+
+@pytest.mark.timeout(120)
+def test_every_record_back_with_scores_or_reasons(baseline, reference, tiny_models):
+    out, stdout, recs = baseline
+    lines = body(out)
+    assert len(lines) == len(recs)
+    assert [ln.split("\t")[2] for ln in lines] == [f"v{i}" for i in range(len(recs))]  # input order kept
+    plain = Plain(tiny_models[("kmer", "mlm")], reference, WINDOW)
+    for line, (chrom, pos, ref, alts, reason) in zip(lines, recs):
+        assert "DP=" in line  # other INFO kept
+        skip = info_field(line, "RAYGEN_SKIP")
+        if reason == "no_alt":
+            assert skip == "no_alt" and info_field(line, "RAYGEN_LLR") is None
+            continue
+        llr = info_field(line, "RAYGEN_LLR").split(",")
+        assert len(llr) == len(alts.split(","))
+        if reason:
+            assert skip == reason and llr == ["."]
+            continue
+        for alt, value, why in zip(alts.split(","), llr, (skip or ".").split(",") * 2):
+            if alt.startswith("<"):
+                assert value == "." and why == "symbolic_allele"
+            else:
+                # The pipeline's VCF value matches the plain one-variant implementation within 1e-4.
+                assert abs(float(value) - plain.score(chrom, pos, ref, alt)) < 1e-4
+    assert "records in: 17  out: 17  rejected: 0" in stdout
+    assert "skip reasons:" in stdout and "too_long=1" in stdout
+    with pysam.VariantFile(str(out)) as vf:  # htslib reads the header lines and typed values
+        assert vf.header.info["RAYGEN_LLR"].number == "A"
+        assert any(r.key == "raygen_score" for r in vf.header.records)
+        assert "window=32" in str(vf.header)
+        scored = [r.info["RAYGEN_LLR"][0] for r in vf if "RAYGEN_LLR" in r.info and r.info["RAYGEN_LLR"][0] is not None]
+        assert len(scored) >= 9 and np.std(scored) > 0
+
+
+@pytest.mark.timeout(180)
+def test_same_output_for_any_actor_count_and_batch_size(baseline, tmp_path, run_cli_module, edge_vcf, reference,
+                                                        tiny_models):
+    out, _, _ = baseline
+    vcf, recs = edge_vcf
+    # A malformed line travels as a reject: counted, written to --rejects, not in the output.
+    bad = write_vcf(tmp_path / "bad.vcf.gz", recs[:-1], extra_lines=["chr2\t800\tbadline\tA"])
+    out2 = tmp_path / "out2.vcf.gz"
+    rc, stdout, stderr = run_cli_module(
+        "score", bad, "-f", reference, "--model", tiny_models[("kmer", "mlm")], "-o", out2, "--window", WINDOW,
+        "--actors", 2, "--batch-size", 3, "--rows-per-batch", 4, "--shard-bp", 300, "--rejects", tmp_path / "rej.tsv", "-q")
+    assert rc == 0, stderr
+    assert body(out2) == body(out)[:-1]
+    assert "records in: 17  out: 16  rejected: 1" in stdout
+    assert "badline" in (tmp_path / "rej.tsv").read_text()
+
+
+@pytest.mark.timeout(60)
+def test_fail_fast_on_bad_model_and_missing_gpu(tmp_path, run_cli_module, edge_vcf, reference, tiny_models):
+    vcf, _ = edge_vcf
+    rc, _, err = run_cli_module("score", vcf, "-f", reference, "--model", tmp_path / "missing", "-o", tmp_path / "o.vcf.gz")
+    assert rc == 2 and "does not exist" in err and "raygen train pretrain" in err
+    rc, _, err = run_cli_module("score", vcf, "-f", reference, "--model", tiny_models[("char", "mlm")],
+                                "-o", tmp_path / "o.vcf.gz", "--gpus-per-actor", 1)
+    assert rc == 2 and "no GPU" in err and "drop --gpus-per-actor" in err
+    assert not (tmp_path / "o.vcf.gz").exists()
+
+
+@pytest.mark.shared
+@pytest.mark.timeout(180)
+def test_giab_truth_vcf_scores_every_record(shared_data, tmp_path, run_cli_module, tiny_models):
+    d = shared_data / "giab_chr20"
+    vcf = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz"
+    out = tmp_path / "giab.vcf.gz"
+    rc, stdout, stderr = run_cli_module("score", vcf, "-f", d / "ucsc.hg19.chr20.unittest.fasta.gz", "--model",
+                                        tiny_models[("char", "clm")], "-o", out, "--window", 64, "-q")
+    assert rc == 0, stderr
+    lines = body(out)
+    n_in = sum(1 for ln in gzip.open(vcf, "rt") if not ln.startswith("#"))
+    assert len(lines) == n_in == 221
+    for ln in lines:
+        llr = info_field(ln, "RAYGEN_LLR").split(",")
+        skip = info_field(ln, "RAYGEN_SKIP")
+        assert all(v != "." for v in llr) or skip is not None
+    assert f"records in: {n_in}  out: {n_in}  rejected: 0" in stdout
+    assert (tmp_path / "giab.vcf.gz.tbi").exists()
