@@ -222,7 +222,10 @@ def _progress(metrics_path: Path, job: PretrainJob, done: threading.Event, quiet
     """Follow ``metrics.jsonl`` and show a tqdm bar (steps, loss, bits/base, tokens/s) until ``done``."""
     from tqdm import tqdm
 
-    bar = tqdm(total=job.steps, unit="step", desc="pretrain", disable=quiet, dynamic_ncols=True)
+    # With a time budget the bar counts training seconds (steps/s is unknown up front), else steps.
+    timed = job.time_limit_s is not None
+    bar = tqdm(total=round(job.time_limit_s) if timed else job.steps, unit="s" if timed else "step",
+               desc="pretrain", disable=quiet, dynamic_ncols=True)
     pos = metrics_path.stat().st_size if metrics_path.exists() else 0
     buf = ""
     while True:
@@ -236,8 +239,8 @@ def _progress(metrics_path: Path, job: PretrainJob, done: threading.Event, quiet
         for line in lines:
             rec = json.loads(line)
             if "loss" in rec:
-                bar.n = rec["step"]
-                bar.set_postfix(loss=f"{rec['loss']:.3f}", bits=f"{rec['bits_per_base']:.3f}",
+                bar.n = min(bar.total, round(rec["train_s"])) if timed else rec["step"]
+                bar.set_postfix(step=rec["step"], loss=f"{rec['loss']:.3f}", bits=f"{rec['bits_per_base']:.3f}",
                                 tok_s=f"{rec['tokens_per_s']:.0f}", t=f"{rec['train_s']:.0f}s", refresh=False)
                 bar.refresh()
             elif rec.get("event") == "validation" and rec.get("val_bits_per_base") is not None:

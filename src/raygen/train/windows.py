@@ -135,7 +135,7 @@ class WindowSampler:
         starts = np.array([len(s) - length + 1 for s in self.seqs], dtype=np.int64)
         self._cum = np.cumsum(starts)
         # Prefix counts of non-ACGT bases: a window's N count is one subtraction.
-        self._bad = [np.concatenate([[0], np.cumsum(encode_bases(s) >= N_ID)]) for s in self.seqs]
+        self._bad = [np.concatenate([[0], np.cumsum(encode_bases(s) >= N_ID, dtype=np.int32)]) for s in self.seqs]
         usable = sum(int(((b[length:] - b[:-length]) <= self.max_n).sum()) for b in self._bad)
         if usable == 0:
             raise InputError(f"every {length}-bp window has more than {max_n_fraction:.0%} N: nothing to train on")
