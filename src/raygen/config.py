@@ -84,7 +84,7 @@ class PretrainConfig:
     cpus_per_worker: float = 1.0  # also the torch thread count per worker (at least 1)
     gpus_per_worker: float = 0.0
     steps: int = 100_000  # upper bound; --time-limit usually ends a CPU run first
-    batch_size: int = 64  # windows per worker per step
+    batch_size: int = 32  # windows per worker per step (2 CPU workers: global batch 64)
     lr: float = 2e-3  # peak AdamW learning rate
     warmup_fraction: float = 0.03  # of the run (steps or time budget), linear warm-up before cosine decay
     weight_decay: float = 0.01
