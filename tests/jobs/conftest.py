@@ -101,7 +101,10 @@ def start_head(num_cpus: int = 2, timeout_s: float = 60.0) -> HeadCluster:
 
     (gcs, dash, client, agent_listen, agent_grpc, metrics, runtime_env_agent, node_manager,
      object_manager) = free_ports(9)
-    temp_dir = Path(tempfile.mkdtemp(prefix="rgj-", dir="/tmp"))  # short: Ray's unix socket paths are long
+    # Our own temp dir, short because Ray's unix socket paths are long. It also keeps `ray start` from
+    # writing /tmp/ray/ray_current_cluster, which a plain `ray.init()` elsewhere on the machine (other
+    # tests, other engineers) would otherwise join instead of starting its own Ray.
+    temp_dir = Path(tempfile.mkdtemp(prefix="rgj-", dir="/tmp"))
     # No drain on SIGTERM: Ray 2.60 otherwise waits out a Serve-oriented drain window before stopping.
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
            "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
