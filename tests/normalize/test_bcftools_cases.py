@@ -59,15 +59,23 @@ def _prepare(case: dict, data: Path, tmp: Path) -> tuple[Path, Path | None]:
 
 ATOMIZE = re.compile(r"(^|\s)(-a|--atomize)(\s|$)")
 #: Cases raygen does not reproduce yet, with the reason (they fail today; strict xfail flags a fix).
+_STALE = ("bcftools 1.24 fills the absent FORMAT fields of a GT-only sample (S4 at 12:201-202) with values "
+          "left over from other samples (e.g. FRF '.,1.1'); raygen writes missing values there, every other "
+          "record matches")
 KNOWN_GAPS = {
+    "testpl_L332": "-c s with a soft-masked reference: bcftools keeps the lower-case reference bases ('g') in "
+                   "REF/ALT; raygen's reference reader upper-cases sequence",
+    "testpl_L336": _STALE,
+    "testpl_L337": _STALE,
+    "testpl_L338": _STALE,
+    "testpl_L339": _STALE,
+    "testpl_L340": _STALE,
     "testpl_L316": "expected output comes from an older bcftools whose -N -c s also reorders ALTs; "
                    "pysam's bcftools 1.24 refuses `-Nc s` altogether",
 }
 
 
 def _marks(case: dict):
-    if ATOMIZE.search(case["options"]):
-        return [pytest.mark.xfail(strict=True, reason="-a/--atomize is not implemented (refused with exit 2)")]
     if case["case_id"] in KNOWN_GAPS:
         return [pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[case["case_id"]])]
     return []

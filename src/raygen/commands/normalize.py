@@ -26,8 +26,7 @@ go to --rejects FILE with file, line and reason; the job finishes and the summar
 total/split/joined/realigned/... and rejected counts. -c e (the default with -f) stops at the first REF
 mismatch naming the record, as bcftools does.
 
-Not supported (rejected with exit 2): -a/--atomize, -i/-e filter expressions, -g GFF right-alignment,
--r/-R/-t/-T."""
+Not supported (rejected with exit 2): -i/-e filter expressions, -g GFF right-alignment, -r/-R/-t/-T."""
 
 EXAMPLES = """\
 examples:
@@ -53,7 +52,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="split multiallelics (-) or join biallelics (+); TYPE snps|indels|both|any [both]")
     p.add_argument("-d", "--rm-dup", metavar="TYPE", help="remove duplicates: snps|indels|both|all|exact|none")
     p.add_argument("-D", "--remove-duplicates", action="store_true", help="alias of -d none (deprecated in bcftools)")
-    p.add_argument("-a", "--atomize", action="store_true", help="NOT IMPLEMENTED: refused with exit 2 (bcftools: decompose MNVs into SNVs)")
+    p.add_argument("-a", "--atomize", action="store_true", help="decompose complex variants (MNVs -> consecutive SNVs, complex -> SNVs + indel)")
     p.add_argument("--atom-overlaps", default="*", choices=["*", "."],
                    help="with -a: use '*' (default) or missing '.' for overlapping alleles")
     p.add_argument("--old-rec-tag", metavar="STR", help="annotate modified records with INFO/STR=CHR|POS|REF|ALT|IDX")
@@ -115,8 +114,6 @@ def options_from_args(args: argparse.Namespace):
     from raygen.normalize.options import NormalizeOptions, parse_multiallelics
 
     _unsupported(args)
-    if args.atomize:
-        raise UsageError("-a/--atomize is not implemented in raygen normalize yet (use `bcftools norm -a` for that step)")
     rm_dup = args.rm_dup or ("none" if args.remove_duplicates else None)
     return NormalizeOptions(
         fasta=args.fasta_ref,

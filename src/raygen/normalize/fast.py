@@ -98,6 +98,8 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
     lines_col = table["LINE"] if "LINE" in table.column_names else pa.nulls(n, pa.int64())
     base = table.select(list(OUT_COLUMNS[:-1])).append_column("KEY", pa.array(keys)).append_column("LINE", lines_col)
+    if opts.atomize:  # per record: atomize needs every allele of a record together
+        return _all_python(base, normalizer, rejects)
     if opts.split:
         to_split = pc.match_substring(_as_array(table["ALT"]), ",").to_numpy(zero_copy_only=False)
     else:
@@ -264,6 +266,23 @@ def _handled_rows(t: pa.Table, done: list[pa.Table]) -> np.ndarray:
         return np.zeros(len(keys), dtype=bool)
     got = np.concatenate([d["KEY"].to_numpy() for d in done])
     return np.isin(keys, got)
+
+
+def _all_python(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> BatchResult:
+    rows, rkeys = [], []
+    for f, key, line in _py_rows(base):
+        try:
+            recs = normalizer.process(f, validated=True)
+        except RecordRejected as exc:
+            rejects.append((line, exc.reason, "\t".join(f)))
+            continue
+        for rec, reason in normalizer.partial_rejects:
+            rejects.append((line, reason, "\t".join(rec)))
+        normalizer.partial_rejects.clear()
+        for s_, rec in enumerate(recs):
+            rows.append(rec)
+            rkeys.append(key + s_)
+    return BatchResult(_rows_to_table(rows, rkeys), rejects)
 
 
 def _py_rows(t: pa.Table):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+
+import numpy as np
 from collections.abc import Sequence
 
 from raygen.normalize.header import HeaderInfo
@@ -60,6 +62,53 @@ def info_set(info: str, key: str, value: str | None, overwrite: bool = True) -> 
     return join_info(items)
 
 
+def htslib_float(v: str) -> str:
+    """A Float value as htslib writes it after parsing (single precision, ``%g``): ``4.0`` -> ``4``."""
+    if v in (".", ""):
+        return v
+    try:
+        x = float(np.float32(float(v)))
+    except ValueError:
+        return v
+    if x != x or x in (float("inf"), float("-inf")):
+        return v
+    return f"{x:g}"
+
+
+def htslib_int(v: str) -> str:
+    """An Integer value as htslib writes it after parsing: ``00`` -> ``0``."""
+    try:
+        return str(int(v))
+    except ValueError:
+        return v
+
+
+_REFORMAT = {"Float": htslib_float, "Integer": htslib_int}
+
+
+def reformat_floats(rec: list[str], hdr: HeaderInfo) -> list[str]:
+    """Rewrite Float/Integer INFO/FORMAT values of a record that htslib would have re-serialized."""
+    float_info = [k for k, t in hdr.info_type.items() if t in _REFORMAT]
+    if float_info and rec[7] != ".":
+        items = parse_info(rec[7])
+        for it in items:
+            fn = _REFORMAT.get(hdr.info_type.get(it[0], ""))
+            if it[1] is not None and fn is not None:
+                it[1] = ",".join(fn(x) for x in it[1].split(","))
+        rec[7] = join_info(items)
+    if len(rec) > 9:
+        keys = rec[8].split(":")
+        fl = [(j, _REFORMAT[hdr.format_type[k]]) for j, k in enumerate(keys) if hdr.format_type.get(k) in _REFORMAT]
+        if fl:
+            for si in range(9, len(rec)):
+                parts = rec[si].split(":")
+                for j, fn in fl:
+                    if j < len(parts):
+                        parts[j] = ",".join(fn(x) for x in parts[j].split(","))
+                rec[si] = ":".join(parts)
+    return rec
+
+
 def g_indices(k: int, ploidy: int) -> list[int]:
     """Indices of the Number=G values of genotypes 0/0, 0/k, k/k (diploid) or 0, k (haploid)."""
     if ploidy == 1:
@@ -76,10 +125,10 @@ def _subset(values: list[str], number: str, k: int, n_alleles: int, ploidy: int,
     """
     if values == ["."]:
         return values
-    if lenient:
+    if lenient:  # htslib keeps a string with more values than needed, not with fewer
+        need = {"A": n_alleles - 1, "R": n_alleles, "G": n_alleles * (n_alleles + 1) // 2}[number]
         idx = {"A": [k - 1], "R": [0, k], "G": g_indices(k, 2)}[number]
-        if max(idx) < len(values):
-            return [values[i] for i in idx]
+        return [values[i] for i in idx] if len(values) >= need else None
     if number == "A":
         return [values[k - 1]] if len(values) == n_alleles - 1 else None
     if number == "R":
@@ -221,7 +270,7 @@ def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = 
             for si in range(nsamp):
                 vals_ = [c[si] for c in cols]
                 rec.append(":".join(v if v is not None else "." for v in vals_) if vals_ else ".")
-        out.append(rec)
+        out.append(reformat_floats(rec, hdr))
     return out
 
 

@@ -183,6 +183,10 @@ class RecordNormalizer:
             except MalformedTag as exc:
                 raise RecordRejected(f"{exc}; use --force to drop such tags") from None
             self.counts.split += 1
+        if opts.atomize:
+            from raygen.normalize.atomize import atomize_record
+
+            lines = [a for line in lines for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag)]
         if self.contigs is None:
             return lines
         for line in lines:
