@@ -131,7 +131,7 @@ def test_killed_worker_is_retried_and_output_is_complete_and_written_once(ray_he
     src, ref = genome.truth_denorm_vcf, genome.reference
     out = tmp_path / "job" / "norm.vcf.gz"
     # Many small shards so the map actor is busy for seconds: the kill lands mid-job.
-    job_id, _ = submit(ray_head, f"raygen normalize {src} -f {ref} -m -any -o {out} --ray --shard-bp 20000")
+    job_id, _ = submit(ray_head, f"raygen normalize {src} -f {ref} -m -any -o {out} --ray --shard-bp 8000")
     deadline = time.monotonic() + 120
     victims = []
     while not victims:

@@ -57,3 +57,19 @@ def test_job_hint_only_inside_a_ray_job(tmp_path, monkeypatch):
     with pytest.raises(InputError) as job:
         check_inputs_exist(tmp_path / "x")
     assert "head node" in str(job.value) and str(tmp_path / "x") in str(job.value)
+
+
+def test_relative_output_warning_only_inside_a_ray_job(monkeypatch, caplog, tmp_path):
+    from raygen.jobs import warn_if_output_is_ephemeral
+
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+    with caplog.at_level("WARNING", logger="raygen.jobs"):
+        warn_if_output_is_ephemeral("out/scored.vcf.gz")
+    assert not caplog.records
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}")
+    with caplog.at_level("WARNING", logger="raygen.jobs"):
+        warn_if_output_is_ephemeral(tmp_path / "abs.vcf.gz")
+        warn_if_output_is_ephemeral("s3://bucket/out.vcf.gz")
+        assert not caplog.records
+        warn_if_output_is_ephemeral("out/scored.vcf.gz")
+    assert len(caplog.records) == 1 and "out/scored.vcf.gz" in caplog.records[0].getMessage()
