@@ -96,7 +96,7 @@ def _header(path):
     return read_header(path)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_ray_dataset_tiny_shards_exactly_once(ray_session, tmp_path):
     path = _make(tmp_path)
     _, plain, _ = read_text_table(path)
@@ -128,7 +128,7 @@ def _collect(ds) -> pa.Table:
     return pa.concat_tables(ray.get(ds.to_arrow_refs()))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_unindexed_warns_and_returns_everything(ray_session, tmp_path, caplog):
     path = _make(tmp_path, index=False, bad=True)
     _, plain, plain_rej = read_text_table(path)
