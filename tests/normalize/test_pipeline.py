@@ -229,7 +229,7 @@ def test_stdout_is_uncompressed_vcf(simulated, run_cli):
     assert sum(1 for x in out.splitlines() if not x.startswith("#")) > len(records(gz))
 
 
-@pytest.mark.parametrize("flag", [["-i", "QUAL>1"], ["-e", "QUAL>1"], ["-g", "x.gff"], ["-a"]])
+@pytest.mark.parametrize("flag", [["-i", "QUAL>1"], ["-e", "QUAL>1"], ["-g", "x.gff"], ["-r", "c1:1-100"]])
 def test_unsupported_flags_exit_2_naming_the_flag(simulated, tmp_path, run_cli, flag):
     gz, fa, _ = simulated
     rc, _, err = run_cli("normalize", gz, "-f", fa, *flag, "-o", tmp_path / "o.vcf")
