@@ -165,10 +165,11 @@ def plan_shards(
             continue
         length = header.contigs.get(contig)
         stop = end0 if end0 is not None else length
-        if stop is None:
-            shards.append(Shard(len(shards), contig, start0, None))
+        if stop is None or stop <= start0:
+            # No length, or a region starting past the declared length (records there still count).
+            shards.append(Shard(len(shards), contig, start0, end0))
             continue
-        for beg in range(start0, max(stop, start0 + 1), shard_bp):
+        for beg in range(start0, stop, shard_bp):
             end = min(beg + shard_bp, stop)
             # The last shard of a whole contig runs to the end: a record past a too-short ##contig length
             # (it happens) still belongs somewhere.
