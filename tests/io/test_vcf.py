@@ -123,6 +123,14 @@ def test_csi_for_long_contigs(tmp_path):
     assert Path(str(out) + ".csi").exists() and not Path(str(out) + ".tbi").exists()
     with pysam.VariantFile(str(out)) as vf:
         assert [r.pos for r in vf.fetch("big", 600_000_000, 800_000_000)] == [700_000_000]
+    # our region readers find the .csi too (pysam.TabixFile alone looks only for .tbi)
+    _, reg, _ = read_text_table(out, region="big:600000000-800000000")
+    assert reg["POS"].to_pylist() == [700_000_000]
+    from raygen.io.datasource import plan_shards, read_shard
+
+    shards = plan_shards(out, shard_bp=100_000_000)
+    assert len(shards) == 9
+    assert sorted(p for s in shards for b in read_shard(str(out), h, s) for p in b["POS"].to_pylist()) == [5, 700_000_000]
 
 
 def test_inputs_plain_gzip_bgzip_bcf_agree(shared_data, tmp_path):

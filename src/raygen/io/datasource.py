@@ -122,7 +122,7 @@ def _indexed_contigs(path: Path, fmt: str) -> list[str]:
     if fmt == "bcf":
         with pysam.VariantFile(str(path)) as vf:
             return list(vf.index.keys())
-    with pysam.TabixFile(str(path)) as tbx:
+    with pysam.TabixFile(str(path), index=str(index_path(path))) as tbx:  # .tbi or .csi
         return list(tbx.contigs)
 
 

@@ -658,7 +658,7 @@ def iter_text_batches(
                 f"(bgzip it and run `tabix -p vcf`)"
             )
         try:
-            tbx = pysam.TabixFile(source)
+            tbx = pysam.TabixFile(source, index=str(index_path(p)))  # .tbi or .csi
         except (OSError, ValueError) as exc:
             raise InputError(f"{source}: cannot open index: {exc}") from None
         with tbx:
@@ -709,7 +709,7 @@ def fetch_text_batches(
             log.warning("%s: %s", source, errors[0])
             yield empty_text_table(), _rejects(source, [None], errors[:1], [""])
         return
-    with pysam.TabixFile(source) as tbx:
+    with pysam.TabixFile(source, index=str(index_path(p))) as tbx:  # .tbi or .csi
         if contig not in tbx.contigs:
             return
         yield from _iter_lines_batches(tbx.fetch(contig, start0, end0), header, source, batch_rows, None)
