@@ -96,9 +96,16 @@ def test_same_output_for_any_actor_count_and_batch_size(baseline, tmp_path, run_
     out2 = tmp_path / "out2.vcf.gz"
     rc, stdout, stderr = run_cli_module(
         "score", bad, "-f", reference, "--model", tiny_models[("kmer", "mlm")], "-o", out2, "--window", WINDOW,
-        "--actors", 2, "--batch-size", 3, "--rows-per-batch", 4, "--shard-bp", 300, "--rejects", tmp_path / "rej.tsv", "-q")
+        "--actors", 2, "--batch-size", 3, "--rows-per-batch", 4, "--shard-bp", 300, "--rejects", tmp_path / "rej.tsv",
+        "--parquet", tmp_path / "pq", "-q")
     assert rc == 0, stderr
     assert body(out2) == body(out)[:-1]
+    import pyarrow.dataset as pads
+
+    pq = pads.dataset(tmp_path / "pq", partitioning="hive").to_table().sort_by("ID")
+    first = [ln for ln in body(out2) if "\tv1\t" in ln][0]  # the multi-ALT SNV site
+    row = pq.filter(pads.field("ID") == "v1").to_pylist()[0]
+    assert [f"{x:.4f}" for x in row["INFO_RAYGEN_LLR"]] == info_field(first, "RAYGEN_LLR").split(",")
     assert "records in: 17  out: 16  rejected: 1" in stdout
     assert "badline" in (tmp_path / "rej.tsv").read_text()
 
@@ -116,12 +123,20 @@ def test_fail_fast_on_bad_model_and_missing_gpu(tmp_path, run_cli_module, edge_v
 
 @pytest.mark.shared
 @pytest.mark.timeout(180)
-def test_giab_truth_vcf_scores_every_record(shared_data, tmp_path, run_cli_module, tiny_models):
+def test_giab_truth_vcf_scores_every_record(shared_data, tmp_path, run_cli_module):
+    """The truth VCF with a model in the format `raygen train pretrain` writes (stock RoFormer, char tokens)."""
+    from raygen.models.arch import build_model
+    from raygen.models.tokenizer import build_nucleotide_tokenizer
+
+    tok = build_nucleotide_tokenizer()
+    model_dir = tmp_path / "roformer"
+    build_model("raygen-tiny", "mlm", tok).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
     d = shared_data / "giab_chr20"
     vcf = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz"
     out = tmp_path / "giab.vcf.gz"
     rc, stdout, stderr = run_cli_module("score", vcf, "-f", d / "ucsc.hg19.chr20.unittest.fasta.gz", "--model",
-                                        tiny_models[("char", "clm")], "-o", out, "--window", 64, "-q")
+                                        model_dir, "-o", out, "--window", 64, "-q")
     assert rc == 0, stderr
     lines = body(out)
     n_in = sum(1 for ln in gzip.open(vcf, "rt") if not ln.startswith("#"))
