@@ -137,8 +137,30 @@ def start_head(num_cpus: int = 2, timeout_s: float = 60.0) -> HeadCluster:
             head.stop()
             raise RuntimeError(f"Ray head not up after {timeout_s}s:\n{head.log_tail()}")
         time.sleep(0.5)
+    # The job API needs the head's dashboard agent too (else: 500 "No available agent to submit job").
+    while True:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            if sock.connect_ex(("127.0.0.1", agent_listen)) == 0:
+                break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            head.stop()
+            raise RuntimeError(f"Ray dashboard agent not up after {timeout_s}s:\n{head.log_tail()}")
+        time.sleep(0.5)
     head.start_s = time.perf_counter() - t0
     return head
+
+
+def submit_when_ready(client, timeout_s: float = 60.0, **kwargs) -> str:
+    """``client.submit_job(**kwargs)``, retried while the agent has not registered with the head yet."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return client.submit_job(**kwargs)
+        except RuntimeError as exc:
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 @pytest.fixture(scope="module")

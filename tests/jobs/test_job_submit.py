@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .conftest import job_runtime_env, wait_for_job
+from .conftest import job_runtime_env, submit_when_ready, wait_for_job
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -16,7 +16,7 @@ def submit(head, entrypoint: str, **env_vars: str) -> tuple[str, float]:
     """Submit ``entrypoint`` with the documented runtime env; returns (job id, seconds the submit call took)."""
     client = head.client()
     t0 = time.perf_counter()
-    job_id = client.submit_job(entrypoint=entrypoint, runtime_env=job_runtime_env(**env_vars))
+    job_id = submit_when_ready(client, entrypoint=entrypoint, runtime_env=job_runtime_env(**env_vars))
     return job_id, time.perf_counter() - t0
 
 
