@@ -28,7 +28,7 @@ META = "caller.json"
 class PileupCNN(nn.Module):
     """CNN genotyper. Input ``x [B, C, H, W]``, ``f [B, F]``; output logits ``[B, 3]``."""
 
-    def __init__(self, channels: int = 8, width: int = 33, n_features: int = N_FEATURES, hidden: int = 32):
+    def __init__(self, channels: int = 8, width: int = 33, n_features: int = N_FEATURES, hidden: int = 16):
         super().__init__()
         self.shape = {"channels": channels, "width": width, "n_features": n_features, "hidden": hidden}
         self.read_conv = nn.Sequential(

@@ -72,11 +72,29 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
 
             net = (_cache or {}).get(model) or load_caller(model)
             res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net)
+        res.records = _normalized(res.records, ref, contig_alias or shard.chrom)
     finally:
         af.close()
         ref.close()
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _normalized(records: list[CallRecord], ref, fasta_chrom: str) -> list[CallRecord]:
+    """Indel records through the shared normalizer (bcftools-norm exact; they are left-aligned already,
+    so this is a guard that keeps `call` and `normalize` in agreement)."""
+    import dataclasses
+
+    from raygen.eval.leftalign import normalize_allele
+
+    out = []
+    for r in records:
+        if len(r.ref) != len(r.alt):
+            pos, a, b = normalize_allele(fasta_chrom, r.pos, r.ref, r.alt, ref.fetch, ref)
+            if (pos, a, b) != (r.pos, r.ref, r.alt):
+                r = dataclasses.replace(r, pos=pos, ref=a, alt=b)
+        out.append(r)
+    return out
 
 
 def call_region(bam: str, reference: str, region: str, model: str = "classical", cfg: CallConfig | None = None,

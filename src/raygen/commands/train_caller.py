@@ -31,6 +31,9 @@ def register(tsub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     p.add_argument("--epochs", type=int, default=c.train_epochs, help=f"(default {c.train_epochs})")
     p.add_argument("--workers", type=int, default=c.train_workers, help=f"Ray Train workers (default {c.train_workers})")
     p.add_argument("--region-bp", type=int, default=c.train_shard_bp, help=f"region size for shards and the validation split (default {c.train_shard_bp})")
+    p.add_argument("--min-alt-fraction", type=float, default=c.train_min_alt_fraction,
+                   help=f"candidate threshold while training (default {c.train_min_alt_fraction}; `raygen call` uses "
+                   f"{c.min_alt_fraction}): lower gives more hom-ref negatives to learn from")
     p.add_argument("--rename-contigs", metavar="add-chr|strip-chr|TSV", help="map BAM contig names to the FASTA's")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.workers < 1 or args.region_bp < 1000:
         raise UsageError("--epochs and --workers must be >= 1 and --region-bp >= 1000")
     init_ray(runtime_config(args))
-    cfg = dataclasses.replace(DEFAULTS.call, train_shard_bp=args.region_bp)
+    cfg = dataclasses.replace(DEFAULTS.call, train_shard_bp=args.region_bp, min_alt_fraction=args.min_alt_fraction)
     summary = train_caller(args.bam, args.reference, args.truth, args.out, confident_bed=args.confident,
                            regions=args.regions, cfg=cfg, epochs=args.epochs, workers=args.workers,
                            rename_contigs=args.rename_contigs, seed=args.seed)

@@ -90,7 +90,8 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
         raise InputError(f"need at least 2 regions of {cfg.train_shard_bp:,} bp for a region-wise validation split; "
                          "give more sequence or lower train_shard_bp")
     k = max(2, round(1.0 / cfg.val_fraction))
-    is_val = [i % k == k - 1 for i in range(len(shards))]
+    # Every k-th region, and at least the last one when there are fewer than k.
+    is_val = [i % k == k - 1 or (len(shards) < k and i == len(shards) - 1) for i in range(len(shards))]
     task = ray.remote(num_cpus=1)(shard_examples)
     truth_ref = ray.put(truth)
     futs = [task.remote(bam, reference, s, truth_ref, confident, cfg, alias[s.chrom]) for s in shards]
