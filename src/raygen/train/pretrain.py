@@ -18,10 +18,12 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -75,6 +77,21 @@ def _lr_factor(progress: float, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))))
 
 
+def _checkpoint_step(d: Path) -> int:
+    m = re.match(r"step_(\d+)", d.name)
+    return int(m.group(1)) if m else -1
+
+
+def latest_stored_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete ``step_*`` checkpoint dir under ``run_dir`` (weights and state both present)."""
+    if not run_dir.is_dir():
+        return None
+    for d in sorted(run_dir.glob("step_*"), key=_checkpoint_step, reverse=True):
+        if all((d / f).is_file() and (d / f).stat().st_size > 0 for f in ("config.json", "model.safetensors", TRAIN_STATE_FILE)):
+            return d
+    return None
+
+
 def validation_bits(model, job: PretrainJob, val_seqs: list[np.ndarray], device) -> float | None:
     """Bits per base on the held-out blocks: masked-base (MLM) or next-base (CLM); None without any."""
     from raygen.train.evaluate import clm_bits, make_eval_set, model_bits
@@ -108,12 +125,17 @@ def train_loop_per_worker(config: dict) -> None:
     step, train_s, tokens_seen = 0, 0.0, 0
     opt_state = None
     ckpt = ray.train.get_checkpoint()
-    if ckpt is not None:
-        with ckpt.as_directory() as d:
+    stored = latest_stored_checkpoint(Path(job.out_dir) / STATE_DIR / RUN_NAME)
+    with (ckpt.as_directory() if ckpt is not None else nullcontext(None)) as registered:
+        # Ray registers a reported checkpoint asynchronously: a worker that dies right after reporting can
+        # leave the newest complete checkpoint unregistered, so take whichever of the two is further on.
+        candidates = [Path(d) for d in (registered, stored) if d is not None]
+        if candidates:
+            d = max(candidates, key=_checkpoint_step)
             from safetensors.torch import load_file
 
-            model.load_state_dict(load_file(os.path.join(d, "model.safetensors")), strict=False)
-            state = torch.load(os.path.join(d, TRAIN_STATE_FILE), map_location="cpu", weights_only=False)
+            model.load_state_dict(load_file(str(d / "model.safetensors")), strict=False)
+            state = torch.load(d / TRAIN_STATE_FILE, map_location="cpu", weights_only=False)
             step, train_s, tokens_seen, opt_state = state["step"], state["train_s"], state["tokens"], state["optimizer"]
     model = ray.train.torch.prepare_model(model)
     core = model.module if hasattr(model, "module") else model
