@@ -75,3 +75,52 @@ def start_app(name: str, **app_args) -> str:
             pass
         time.sleep(0.3)
     raise AssertionError(f"{name} did not become ready at {url}")
+
+
+class ServeProcess:
+    """A real ``raygen serve`` process joined to the test session's Ray; its output lines are collected."""
+
+    def __init__(self, address: str, model: str, ref: str, *extra: str, env: dict | None = None):
+        import os
+        import signal
+        import subprocess
+        import sys
+        import threading
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "raygen.cli", "serve", "--address", address, "--model", model, "-f", ref,
+               "--port", str(self.port), *extra]
+        # Ctrl-C must reach it as it would from a terminal (a background child otherwise ignores SIGINT).
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **(env or {})},
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),
+                                       daemon=True)
+        self.reader.start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_serving(self, timeout_s: float = 180) -> None:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline and self.proc.poll() is None:
+            if any("press Ctrl-C" in x for x in self.lines):
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"raygen serve never became ready (exit {self.proc.poll()}): {self.output[-3000:]}")
+
+    def interrupt(self, timeout_s: float = 60) -> int:
+        import signal
+
+        self.proc.send_signal(signal.SIGINT)
+        rc = self.proc.wait(timeout=timeout_s)
+        self.reader.join(timeout=10)
+        return rc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)

@@ -1,4 +1,4 @@
-"""The HTTP API over real loopback HTTP against one real Serve app (bearer token on, UI off)."""
+"""The HTTP API over real loopback HTTP, against the app as `raygen serve` starts it (token on, UI off)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,39 @@ import time
 import httpx
 import pytest
 
-from .conftest import REPEAT, REPEAT_POS, snvs, start_app
+from .conftest import REPEAT, REPEAT_POS, ServeProcess, snvs
 
 TOKEN = "t0k-en_for-tests"
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def api(ray_session, serve_assets, tmp_path_factory):
+def service(ray_session, serve_assets, tmp_path_factory):
+    """The app as a user starts it: a `raygen serve` process (token file, small limits, no UI)."""
     from ray import serve
 
     model, ref, seqs = serve_assets
     token_file = tmp_path_factory.mktemp("token") / "token"
     token_file.write_text(TOKEN + "\n")
-    url = start_app("raygen_api_test", model=model, reference=ref, token_file=str(token_file), ui=False,
-                    max_batch_size=8, max_ongoing_requests=8, max_queued_requests=4,
-                    max_variants_per_request=50, max_body_bytes=8192, scorer_cpus=0.5)
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    serve.shutdown()  # the process starts Serve itself, on its own port
+    proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file), "--no-ui",
+                        "--max-batch-size", "8", "--max-ongoing-requests", "8", "--max-queued-requests", "4",
+                        "--max-variants", "50", "--max-body-bytes", "8192", "--cpus-per-replica", "0.25",
+                        env={"RAYGEN_API_TOKEN": ""})
+    try:
+        proc.wait_serving()
+        yield proc
+    finally:
+        proc.kill()
+        serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(service, serve_assets):
+    model, ref, seqs = serve_assets
+    client = httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
     yield client, model, ref, seqs
     client.close()
-    serve.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +67,7 @@ def test_ops_endpoints_and_docs(api):
     assert "variants" in spec["components"]["schemas"]["ScoreRequest"]["properties"] and "text/plain" in body
     models = client.get("/v1/models").json()["models"]
     assert models[0]["kind"] == "mlm" and models[0]["window"] == 128
+    assert models[0]["max_batch_size"] == 8  # the command's flags reached the scorer
 
 
 def test_bearer_token_required_on_v1(api):
@@ -195,6 +209,7 @@ def test_overload_gives_fast_503_not_a_collapse(api):
     assert client.post("/v1/score", json=body).status_code == 200  # recovers at once
 
 
+@pytest.mark.timeout(180)
 def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
     """The batch CLI and the HTTP path give the same number for the same variant (CLI writes 4 decimals)."""
     client, model, ref, seqs = api
@@ -208,8 +223,9 @@ def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
     vcf = tmp_path / "in.vcf"
     vcf.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.vcf"
+    # CPU budget on the 2-CPU test Ray: Serve holds 0.25 + 0.25, this pipeline 1 read task + 0.25 actor.
     rc, stdout, stderr = run_cli("score", vcf, "-f", ref, "--model", model, "-o", out, "--actors", "1",
-                                 "--cpus-per-actor", "0.5", "-q")
+                                 "--cpus-per-actor", "0.25", "-q")
     assert rc == 0, stderr
     cli: dict[tuple, float] = {}
     for line in out.read_text().splitlines():
@@ -224,3 +240,14 @@ def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
     got = client.post("/v1/score", json=body).json()["results"]
     for g in got:
         assert g["llr"] == pytest.approx(cli[(g["chrom"], g["pos"], g["ref"], g["alt"])], abs=6e-5)
+
+
+def test_ctrl_c_stops_the_service_cleanly(service, api):
+    """Last in this module: Ctrl-C ends `raygen serve` with exit 0 and removes the app (Serve stays: it
+    runs on a cluster the process only joined)."""
+    client, *_ = api
+    assert f"{service.url}/docs" in service.output and "/ui/" not in service.output
+    assert "API auth on" in service.output
+    assert service.interrupt() == 0, service.output[-3000:]
+    assert "stopping raygen service" in service.output and "Traceback" not in service.output
+    assert httpx.get(service.url + "/readyz", timeout=10).status_code == 404

@@ -63,6 +63,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     b.add_argument("--max-queued-requests", type=int,
                    help=f"beyond this the server answers 503 at once (default {S.max_queued_requests})")
     b.add_argument("--max-variants", type=int, help=f"per request; more gives 413 (default {S.max_variants_per_request})")
+    b.add_argument("--max-body-bytes", type=int, help=f"request body limit on /v1; more gives 413 (default {S.max_body_bytes})")
     b.add_argument("--replicas", type=int, help=f"scorer replicas (default {S.scorer_replicas})")
     b.add_argument("--cpus-per-replica", type=float, help=f"default {S.scorer_cpus:g}")
     b.add_argument("--gpus-per-replica", type=float, help=f"default {S.scorer_gpus:g}")
@@ -108,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         "max_batch_size": args.max_batch_size,
         "batch_wait_timeout_s": None if args.batch_wait_ms is None else args.batch_wait_ms / 1000.0,
         "max_ongoing_requests": args.max_ongoing_requests, "max_queued_requests": args.max_queued_requests,
-        "max_variants_per_request": args.max_variants, "scorer_replicas": args.replicas,
+        "max_variants_per_request": args.max_variants, "max_body_bytes": args.max_body_bytes,
+        "scorer_replicas": args.replicas,
         "scorer_cpus": args.cpus_per_replica, "scorer_gpus": args.gpus_per_replica,
     }
     app_args.update({k: v for k, v in flags.items() if v is not None})
