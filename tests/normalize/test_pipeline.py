@@ -19,7 +19,7 @@ import pytest
 from raygen.normalize import NormalizeOptions, normalize_variant
 from raygen.normalize.pipeline import run_normalize
 
-SHARD_BP = 1000
+SHARD_BP = 3000
 
 
 def _reference(path: Path, rng: random.Random, lengths: dict[str, int]) -> dict[str, str]:
@@ -153,7 +153,7 @@ def test_ray_path_rejects_and_counts(simulated, tmp_path, ray_session):
     rej = tmp_path / "rejects.tsv"
     opts = NormalizeOptions(fasta=str(fa), check_ref="x")
     counts = run_normalize(badgz, str(tmp_path / "o.vcf"), opts, rejects_path=str(rej), use_ray=True,
-                           shard_bp=6 * SHARD_BP, parquet_dir=str(tmp_path / "pq"))
+                           shard_bp=2 * SHARD_BP, parquet_dir=str(tmp_path / "pq"))
     rows = rej.read_text().splitlines()
     assert rows[0] == "SOURCE\tLINE\tREASON\tTEXT" and len(rows) == 2
     assert "Reference allele mismatch" in rows[1] and f"{f[0]}:{f[1]}" in rows[1]

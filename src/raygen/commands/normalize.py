@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--no-version", action="store_true", help="accepted for compatibility (raygen adds no version line)")
     p.add_argument("-O", "--output-type", help="accepted for compatibility; the -o suffix decides the format")
     p.add_argument("--threads", type=int, help="accepted for compatibility; use --num-cpus for the local Ray")
-    p.add_argument("-W", "--write-index", nargs="?", const="tbi", help="index the output (raygen always indexes .vcf.gz/.bcf)")
+    p.add_argument("-W", "--write-index", action="store_true",
+                   help="accepted for compatibility: raygen always indexes .vcf.gz/.bcf output (see --no-index)")
     p.add_argument("--no-index", action="store_true", help="do not write .tbi/.csi beside .vcf.gz/.bcf output")
     p.add_argument("--rejects", metavar="FILE", help="write rejected records here (TSV: SOURCE LINE REASON TEXT)")
     p.add_argument("--parquet", metavar="DIR", help="also write the normalized records as Parquet (partitioned by contig)")
