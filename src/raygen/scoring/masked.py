@@ -100,5 +100,6 @@ def pseudo_loglik(loaded, seqs: list[str], batch_size: int = DEFAULT_BATCH) -> n
         lp = torch.log_softmax(logits[sel, torch.as_tensor(pos[rows], device=logits.device)], dim=-1)
         per_token[rows] = lp[sel, torch.as_tensor(target[rows], device=logits.device)].double().cpu().numpy()
     totals = np.zeros(len(encs), dtype=np.float64)
-    np.add.at(totals, owner, per_token) if len(owner) else None
+    if len(owner):
+        np.add.at(totals, owner, per_token)
     return totals[inverse]
