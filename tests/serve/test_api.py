@@ -1,4 +1,4 @@
-"""The HTTP API over real loopback HTTP, against the app as `raygen serve` starts it (token on, UI off)."""
+"""The HTTP API over real loopback HTTP, against the app as `raygen serve` starts it (bearer token on)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def service(ray_session, serve_assets, tmp_path_factory):
-    """The app as a user starts it: a `raygen serve` process (token file, small limits, no UI)."""
+    """The app as a user starts it: a `raygen serve` process (token file, small limits)."""
     from ray import serve
 
     model, ref, seqs = serve_assets
     token_file = tmp_path_factory.mktemp("token") / "token"
     token_file.write_text(TOKEN + "\n")
     serve.shutdown()  # the process starts Serve itself, on its own port
-    proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file), "--no-ui",
+    proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file),
                         "--max-batch-size", "8", "--max-ongoing-requests", "8", "--max-queued-requests", "4",
                         "--max-variants", "50", "--max-body-bytes", "8192", "--cpus-per-replica", "0.25",
                         env={"RAYGEN_API_TOKEN": ""})
@@ -81,6 +81,19 @@ def test_bearer_token_required_on_v1(api):
     assert wrong.status_code == 401
     assert httpx.get(url + "/v1/models", timeout=30).status_code == 401
     assert client.post("/v1/score", json=body).status_code == 200
+
+
+def test_ui_takes_the_token_as_password(api):
+    from gradio_client import Client
+
+    client, model, ref, seqs = api
+    url = str(client.base_url) + "/ui/"
+    with pytest.raises(Exception, match="credentials"):
+        Client(url, verbose=False)
+    ui = Client(url, auth=("anyone", TOKEN), verbose=False)
+    v = snvs(seqs, [2222])[0]
+    table = ui.predict(f"{v['chrom']}:{v['pos']} {v['ref']}>{v['alt']}", None, 2, api_name="/score")[1]
+    assert table["data"][0][5] is not None
 
 
 def test_same_llrs_as_batch_scorer(api, scorer):
@@ -246,7 +259,7 @@ def test_ctrl_c_stops_the_service_cleanly(service, api):
     """Last in this module: Ctrl-C ends `raygen serve` with exit 0 and removes the app (Serve stays: it
     runs on a cluster the process only joined)."""
     client, *_ = api
-    assert f"{service.url}/docs" in service.output and "/ui/" not in service.output
+    assert f"{service.url}/docs" in service.output and f"{service.url}/ui/" in service.output
     assert "API auth on" in service.output
     assert service.interrupt() == 0, service.output[-3000:]
     assert "stopping raygen service" in service.output and "Traceback" not in service.output

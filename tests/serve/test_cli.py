@@ -53,3 +53,19 @@ def test_serve_configs_are_valid_for_serve_run(path, serve_assets):
         assert scorer["ray_actor_options"]["num_gpus"] >= 1
         auto = scorer["autoscaling_config"]
         assert auto["min_replicas"] >= 1 and auto["max_replicas"] > auto["min_replicas"]
+
+
+def test_config_file_feeds_raygen_serve():
+    from raygen.commands.serve import load_serve_config
+
+    args, http, deployments = load_serve_config(str(CONFIGS[0]))
+    assert args["model"] and args["reference"] and args["max_batch_size"] <= args["max_ongoing_requests"]
+    assert http == {"host": "127.0.0.1", "port": 8000}
+    assert set(deployments) == {"Scorer", "Ingress"} and "name" not in deployments["Scorer"]
+
+
+def test_bad_config_file_is_a_one_line_error(run_cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("applications:\n  - name: x\n    import_path: somewhere.else:app\n")
+    rc, _, err = run_cli("serve", "--config", str(bad))
+    assert rc == 2 and "import_path must be raygen.serve.app:build_app" in err

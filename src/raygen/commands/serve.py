@@ -114,6 +114,18 @@ def run(args: argparse.Namespace) -> int:
         "scorer_cpus": args.cpus_per_replica, "scorer_gpus": args.gpus_per_replica,
     }
     app_args.update({k: v for k, v in flags.items() if v is not None})
+    # Flags beat the config file, including its per-deployment options.
+    scorer_opts, ingress_opts = deployments.get("Scorer", {}), deployments.get("Ingress", {})
+    for flag, key in (("replicas", "num_replicas"), ("max_ongoing_requests", "max_ongoing_requests"),
+                      ("max_queued_requests", "max_queued_requests")):
+        if getattr(args, flag) is not None:
+            scorer_opts.pop(key, None)
+            if key != "num_replicas":
+                ingress_opts.pop(key, None)
+    if args.replicas is not None:
+        scorer_opts.pop("autoscaling_config", None)
+    if args.cpus_per_replica is not None or args.gpus_per_replica is not None:
+        scorer_opts.pop("ray_actor_options", None)
     if not app_args.get("model") or not app_args.get("reference"):
         raise UsageError("--model and -f/--reference are required (or a --config whose args name them)")
     if "max_ongoing_requests" not in app_args and app_args.get("max_batch_size", 0) > S.max_ongoing_requests:

@@ -96,6 +96,8 @@ class ScorerBackend:
 
     async def score(self, variants: Sequence[Variant]) -> list[ResultTuple]:
         tuples = [(v.chrom, v.pos, v.ref, v.alt) for v in variants]
+        if len(tuples) <= self.max_batch_size:
+            return await self.handle.score.remote(tuples)
         parts = await asyncio.gather(*[self.handle.score.remote(list(c)) for c in chunks(tuples, self.max_batch_size)])
         return [r for part in parts for r in part]
 
@@ -208,21 +210,23 @@ def make_app(backend: Backend, args: AppArgs):
                         503: {"description": "overloaded: retry later"}})
     async def score(request: Request, on_invalid: OnInvalid = Query(
             "reject", description="reject: 422 for an unknown contig or REF mismatch; skip: score the rest and "
-            "report skip_reason per variant, as `raygen score` does")) -> ScoreResponse:
+            "report skip_reason per variant, as `raygen score` does")) -> dict:
         body = await request.body()
         items = _read_json_or_vcf(body, request.headers.get("content-type", ""), ScoreRequest, VariantIn, True)
         check_count(request, len(items))
         variants = [Variant(v.chrom, v.pos, v.ref.upper(), v.alt.upper()) for v in items]
         if on_invalid == "reject":
             locs = [("body", "variants", i) for i in range(len(variants))]
-            errors = await run_in_threadpool(reference_errors, variants, locs, reference)
+            # A few FASTA lookups cost less than a hop to the thread pool; big requests take the hop.
+            errors = (reference_errors(variants, locs, reference) if len(variants) <= 64
+                      else await run_in_threadpool(reference_errors, variants, locs, reference))
             if errors:
                 raise RequestInvalid(errors)
         results = await backend.score(variants)
-        return ScoreResponse(
-            results=[{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "llr": llr, "prob": prob,
-                      "skip_reason": skip} for v, (llr, prob, skip) in zip(variants, results)],
-            model=await backend.info())
+        # A plain dict: FastAPI validates it once against response_model.
+        return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "llr": llr, "prob": prob,
+                             "skip_reason": skip} for v, (llr, prob, skip) in zip(variants, results)],
+                "model": await backend.info()}
 
     @v1.post("/normalize", response_model=NormalizeResponse, openapi_extra=body_spec(NormalizeRequest),
              summary="Left-align and trim variants exactly as `bcftools norm -f REF`")
