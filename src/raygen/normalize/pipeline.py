@@ -224,12 +224,6 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
         sys.stdout.buffer.write(result.header.to_text().encode())
         sys.stdout.buffer.write(format_lines(result.records.drop_columns(["KEY"]), result.header).to_pybytes())
         sys.stdout.buffer.flush()
-    elif str(out).endswith((".vcf.gz", ".vcf.bgz")):
-        from raygen.io.vcf import _needs_csi
-        from raygen.normalize.bgzf import write_bgzf_vcf
-
-        body = format_lines(result.records.drop_columns(["KEY"]), result.header)
-        write_bgzf_vcf(result.header.to_text(), memoryview(body), out, index=index, csi=_needs_csi(result.header))
     else:
         write_vcf(result.header, result.records.drop_columns(["KEY"]), out, index=index)
     if parquet_dir:
