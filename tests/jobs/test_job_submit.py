@@ -34,6 +34,7 @@ def test_simulate_normalize_score_as_one_job(ray_head, tmp_path):
     ref = run / "sim" / "reference.fa"
     steps = [
         "raygen info",  # prints where it runs: the job's cluster, not a Ray of its own
+        "python -c 'import raygen; print(\"raygen from\", raygen.__file__)'",
         f"raygen simulate --out {run}/sim --length 40k --contigs 2 --seed 5 --denormalize",
         f"raygen normalize {run}/sim/truth.denorm.vcf.gz -f {ref} -m -any -o {run}/norm.vcf.gz",
         f"raygen score {run}/norm.vcf.gz -f {ref} --model {model} -o {run}/scored.vcf.gz --parquet {run}/scored_pq",
@@ -46,6 +47,9 @@ def test_simulate_normalize_score_as_one_job(ray_head, tmp_path):
     assert "records scored:" in logs  # the score summary reached the job's log
     # The driver joined the job's cluster (RAY_ADDRESS set by Ray) instead of starting a Ray of its own.
     assert "ray mode      cluster" in logs and "ray CPUs      2" in logs, logs
+    # The driver imports the raygen shipped with py_modules (unpacked under the cluster's temp dir),
+    # ahead of the venv's editable install: the runtime env table in the README holds.
+    assert f"raygen from {ray_head.temp_dir}" in logs, logs
 
     with pysam.VariantFile(str(run / "norm.vcf.gz")) as vf:
         normalized = [(r.chrom, r.pos, r.ref, r.alts) for r in vf]
