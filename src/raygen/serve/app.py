@@ -184,6 +184,7 @@ def make_app(backend: Backend, args: AppArgs):
     bearer = HTTPBearer(auto_error=False, description="API token (only when the server was started with one)")
 
     async def require_token(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        # `cred` only declares the scheme in the OpenAPI docs (their Authorize button); the check is ours.
         if not check_bearer(request.headers.get("authorization"), digest):
             raise HTTPException(401, "missing or wrong bearer token: send `Authorization: Bearer <token>`",
                                 headers={"WWW-Authenticate": "Bearer"})
