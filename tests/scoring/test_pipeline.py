@@ -125,7 +125,8 @@ def test_fail_fast_on_bad_model_and_missing_gpu(tmp_path, run_cli_module, edge_v
 @pytest.mark.shared
 @pytest.mark.timeout(180)
 def test_giab_truth_vcf_scores_every_record(shared_data, tmp_path, run_cli_module):
-    """The truth VCF with a model in the format `raygen train pretrain` writes (stock RoFormer, char tokens)."""
+    """The truth VCF, normalized then scored, with a model in the format `raygen train pretrain` writes
+    (stock RoFormer, char tokens): every record comes back, scored or with a reason."""
     from raygen.models.arch import build_model
     from raygen.models.tokenizer import build_nucleotide_tokenizer
 
@@ -137,7 +138,7 @@ def test_giab_truth_vcf_scores_every_record(shared_data, tmp_path, run_cli_modul
     vcf = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz"
     out = tmp_path / "giab.vcf.gz"
     rc, stdout, stderr = run_cli_module("score", vcf, "-f", d / "ucsc.hg19.chr20.unittest.fasta.gz", "--model",
-                                        model_dir, "-o", out, "--window", 64, "-q")
+                                        model_dir, "-o", out, "--window", 64, "--normalize", "-q")
     assert rc == 0, stderr
     lines = body(out)
     n_in = sum(1 for ln in gzip.open(vcf, "rt") if not ln.startswith("#"))
