@@ -62,3 +62,25 @@ def test_annotate_table_rewrites_info_only(model_with_head, reference):
     assert out.drop_columns(["INFO"]).equals(table.drop_columns(["INFO"]))
     c = count_outcomes(out.slice(0, 3))
     assert (c["records_scored"], c["records_skipped"], c["alleles_scored"], c["alleles_skipped"]) == (1, 2, 1, 3)
+
+
+@pytest.mark.parametrize("combo", [("char", "mlm"), ("bpe", "clm")])
+def test_reverse_complement_is_the_mean_of_both_strands(combo, tiny_models, reference):
+    from raygen.scoring import causal
+    from raygen.scoring.windows import revcomp
+
+    fwd = Scorer(str(tiny_models[combo]), str(reference), window=WINDOW)
+    both = Scorer(fwd.loaded, str(reference), window=WINDOW, reverse_complement=True)
+    b = ref_base(reference, "chr2", 300)
+    v = Variant("chr2", 300, b, other(b))
+    p = plan_variant(v, fwd.reference, WINDOW)
+    comp = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    if combo[1] == "mlm":
+        logp, _ = masked_site_outputs(fwd.loaded, [revcomp(p.ref_window)], WINDOW - 1 - WINDOW // 2)
+        rc = logp[0, BASE_INDEX[comp[v.alt]]] - logp[0, BASE_INDEX[comp[v.ref]]]
+    else:
+        ll = causal.sequence_loglik(fwd.loaded, [revcomp(p.ref_window), revcomp(p.alt_window)])
+        rc = ll[1] - ll[0]
+    f = fwd.score_variants([v])[0].llr
+    assert both.score_variants([v])[0].llr == pytest.approx(0.5 * (f + rc), abs=1e-9)
+    assert abs(rc - f) > 1e-6  # the two strands really differ for a random-weight model
