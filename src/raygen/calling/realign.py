@@ -61,7 +61,7 @@ def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]]) -> Site
         unit = r[1:] if len(r) > len(a) else a[1:]
         unit_tract = max(unit_tract, repeat_span(p.ref_seq, anchor0 + 1 - p.ref_start0, unit))
     hp = repeat_span(p.ref_seq, anchor0 + 1 - p.ref_start0, p.ref_seq[anchor0 + 1 - p.ref_start0])
-    w0 = anchor0 - FLANK
+    w0 = max(anchor0 - FLANK, p.ref_start0)  # near a contig start the window cannot reach further left
     w1 = anchor0 + longest_ref + max(unit_tract, hp) + FLANK
     rs = p.ref_start0
     href = p.ref_seq[w0 - rs:w1 - rs]

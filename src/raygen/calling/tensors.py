@@ -76,7 +76,11 @@ def pileup_tensors(p: Pileup, cands: list[Candidate], cfg: CallConfig, supports:
         t[1, rows, cols] = np.minimum(p.qual[idx], 40) / 40.0
         t[2, rows, cols] = np.minimum(p.read_mapq[rsel], 60) / 60.0
         t[3, rows, cols] = np.where(p.read_reverse[rsel], -1.0, 1.0)
-        refw = p.ref_codes[ws - p.ref_start0: ws - p.ref_start0 + W]
+        # Windows can hang over the contig start: those columns read as N.
+        ri = np.arange(ws, ws + W) - p.ref_start0
+        ok = (ri >= 0) & (ri < len(p.ref_codes))
+        refw = np.full(W, 4, dtype=np.uint8)
+        refw[ok] = p.ref_codes[ri[ok]]
         t[5, rows, cols] = (base != refw[cols]).astype(np.float32)
         t[6, :, :] = np.where(refw < 4, (refw.astype(np.float32) + 1) / 4.0, 0.0)[None, :]
         sup = supports[n] if supports is not None else None
