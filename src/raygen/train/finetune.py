@@ -119,7 +119,7 @@ def head_train_loop(config: dict) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         head.eval()
         with torch.no_grad():
             val_logits = head(xv).numpy()
