@@ -68,6 +68,18 @@ def main() -> int:
         verdict = "BEATS" if b["model"] < b[k] else "does not beat"
         print(f"model {b['model']:.4f} {verdict} {k} {b[k]:.4f} (difference {b[k] - b['model']:+.4f} bits/base)")
     (out / "eval_chr21.json").write_text(json.dumps(res, indent=2))
+    card = out / "README.md"
+    if card.exists():  # record the paired comparison in the model card too
+        rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(b.items(), key=lambda kv: kv[1]))
+        card.write_text(card.read_text() + f"""
+## Held-out evaluation (benchmarks/pretrain_eval.py)
+Masked-base bits/base on {res['positions']:,} positions of chr21 (never trained on); k-mer count models
+fitted on chr20, the model's training contig. Same positions for every predictor.
+
+| predictor | bits/base |
+|---|---|
+{rows}
+""")
     return 0
 
 
