@@ -63,8 +63,6 @@ _STALE = ("bcftools 1.24 fills the absent FORMAT fields of a GT-only sample (S4 
           "left over from other samples (e.g. FRF '.,1.1'); raygen writes missing values there, every other "
           "record matches")
 KNOWN_GAPS = {
-    "testpl_L332": "-c s with a soft-masked reference: bcftools keeps the lower-case reference bases ('g') in "
-                   "REF/ALT; raygen's reference reader upper-cases sequence",
     "testpl_L336": _STALE,
     "testpl_L337": _STALE,
     "testpl_L338": _STALE,

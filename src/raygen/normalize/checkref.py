@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from raygen.normalize.leftalign import has_non_acgtn, iupac_to_n
+from raygen.normalize.leftalign import clean_keep_case, has_non_acgtn, iupac_to_n
 
 _GT_SPLIT = re.compile(r"([/|])")
 
@@ -30,12 +30,13 @@ def fix_ref(f: list[str], fetch: Callable[[int, int], str]) -> tuple[list[str], 
     """Return the record with REF set from the reference and what was done: ``""``, ``set`` or ``swap``."""
     ref = f[3]
     pos0 = int(f[1]) - 1
-    seq = iupac_to_n(fetch(pos0, pos0 + len(ref)))
+    raw = clean_keep_case(fetch(pos0, pos0 + len(ref)))  # bcftools writes soft-masked bases as they are
+    seq = raw.upper()
     if ref.upper() == seq:
         return f, ""
     f = list(f)
     if ref == ".":
-        f[3] = seq[0]
+        f[3] = raw[0]
         return f, "set"
     alts = f[4].split(",") if f[4] != "." else []
     alleles = [ref, *alts]
@@ -49,10 +50,10 @@ def fix_ref(f: list[str], fetch: Callable[[int, int], str]) -> tuple[list[str], 
         alts_l = [list(a) for a in alleles[1:]]
         for i, c in enumerate(r):
             if c == "N":
-                r[i] = seq[i]
+                r[i] = raw[i]
                 for a in alts_l:
                     if len(a) > i and a[i] == "N":
-                        a[i] = seq[i]
+                        a[i] = raw[i]
         alleles = ["".join(r), *("".join(a) for a in alts_l)]
         f[3], f[4] = alleles[0], ",".join(alleles[1:]) if alleles[1:] else f[4]
         if alleles[0].upper() == seq:
@@ -60,7 +61,7 @@ def fix_ref(f: list[str], fetch: Callable[[int, int], str]) -> tuple[list[str], 
     idx = next((i for i in range(1, len(alleles)) if alleles[i].upper() == seq[: len(alleles[i])] and alleles[i]), 0)
     action = "swap"
     if idx == 0:
-        alleles.append(seq[0])
+        alleles.append(raw[0])
         idx = len(alleles) - 1
         action = "set"
     new = [alleles[idx], *alleles[1:idx], alleles[0], *alleles[idx + 1:]]

@@ -322,8 +322,16 @@ def _vector_realign(rest: pa.Table, normalizer: RecordNormalizer) -> tuple[list[
         except KeyError:
             todo.append(sub)
             continue
+        pos0 = sub["POS"].to_numpy() - 1
         ok, changed, npos0, nref, nalt = realign_biallelic(
-            sub["POS"].to_numpy() - 1, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.contigs.seq)
+            pos0, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.contigs.seq)
+        if normalizer.contigs.has_lower:
+            # bases copied from a soft-masked reference keep their case in bcftools: per-record path there
+            span = pc.max_element_wise(pc.binary_length(_as_array(sub["REF"])), pc.binary_length(_as_array(sub["ALT"])))
+            moved = changed & (npos0 != pos0)
+            soft = normalizer.contigs.lower_count(np.minimum(npos0, pos0), pos0 + span.to_numpy() + 1) > 0
+            ok &= ~(moved & soft)
+            changed &= ok
         todo.append(sub.filter(pa.array(~ok)))
         keep = sub.filter(pa.array(ok & ~changed)).drop_columns(["LINE"])
         done.append(keep)

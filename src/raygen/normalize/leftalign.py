@@ -45,6 +45,14 @@ class Status(enum.IntEnum):
 _TO_N = bytes(c if chr(c) in "ACGTN" else ord("N") for c in range(256))
 
 
+_TO_N_KEEP_CASE = bytes(c if chr(c) in "ACGTNacgtn" else ord("N") for c in range(256))
+
+
+def clean_keep_case(seq: str) -> str:
+    """Non-ACGTN characters -> ``N``, case kept: bcftools pads realigned alleles with soft-masked bases as is."""
+    return seq.encode("latin-1", "replace").translate(_TO_N_KEEP_CASE).decode("ascii")
+
+
 def iupac_to_n(seq: str) -> str:
     """Replace every character other than A, C, G, T, N (any case) with ``N``, upper-casing the sequence."""
     up = seq.upper()
@@ -90,7 +98,7 @@ def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch, aln_win: int = A
         if min_len <= 1:
             if pos0 == 0:
                 break
-            pad = iupac_to_n(fetch(pos0 - 1, pos0))
+            pad = clean_keep_case(fetch(pos0 - 1, pos0))
             als = [pad + a[:-1] for a in als]
             pos0 -= 1
         else:

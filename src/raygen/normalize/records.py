@@ -18,7 +18,7 @@ import numpy as np
 from raygen.errors import RaygenError
 from raygen.normalize.checkref import fix_ref
 from raygen.normalize.header import HeaderInfo
-from raygen.normalize.leftalign import Status, iupac_to_n, realign
+from raygen.normalize.leftalign import Status, clean_keep_case, iupac_to_n, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
 from raygen.normalize.options import Counts, NormalizeOptions
 
@@ -86,8 +86,11 @@ class ContigSequence:
 
         self.ref = Reference(path)
         self.chrom: str | None = None
-        self.seq = ""
+        self.seq = ""  # upper case, for comparisons and vectorised work
+        self.raw = ""  # case as in the FASTA (soft-masking kept), for bases copied into alleles
+        self.has_lower = False
         self._array: np.ndarray | None = None
+        self._lower_cum: np.ndarray | None = None
 
     def array(self, chrom: str) -> np.ndarray:
         """The contig as a uint8 numpy array of upper-case ASCII bases (0-based indexing)."""
@@ -96,17 +99,32 @@ class ContigSequence:
             self._array = np.frombuffer(self.seq.encode("ascii"), dtype=np.uint8)
         return self._array
 
+    def lower_count(self, start0: np.ndarray, end0: np.ndarray) -> np.ndarray:
+        """Soft-masked (lower-case) bases in each ``[start0, end0)`` of the loaded contig."""
+        if not self.has_lower:
+            return np.zeros(len(start0), dtype=np.int64)
+        if self._lower_cum is None:
+            low = np.frombuffer(self.raw.encode("ascii"), dtype=np.uint8) >= ord("a")
+            self._lower_cum = np.concatenate([[0], np.cumsum(low, dtype=np.int64)])
+        n = len(self.raw)
+        a, b = np.clip(start0, 0, n), np.clip(end0, 0, n)
+        return self._lower_cum[b] - self._lower_cum[a]
+
     def load(self, chrom: str) -> str:
         if chrom != self.chrom:
             if chrom not in self.ref:
                 raise KeyError(chrom)
-            self.seq = iupac_to_n(self.ref.fetch(chrom, 0, self.ref.length(chrom)))
+            self.raw = clean_keep_case(self.ref._fa.fetch(chrom))
+            self.seq = self.raw.upper()
+            self.has_lower = self.raw != self.seq
             self.chrom = chrom
             self._array = None
+            self._lower_cum = None
         return self.seq
 
     def fetcher(self, chrom: str) -> Callable[[int, int], str]:
-        seq = self.load(chrom)
+        self.load(chrom)
+        seq = self.raw
         n = len(seq)
 
         def fetch(a: int, b: int) -> str:
@@ -216,6 +234,9 @@ class RecordNormalizer:
             f[7] = canonical_info(f[7])
         if "s" in opts.check_ref:
             f, action = fix_ref(f, fetch)
+            if action and opts.old_rec_tag:
+                f = list(f)
+                add_old_rec_tag(f, opts.old_rec_tag, orig)
             if action == "set":
                 self.counts.ref_set += 1
             elif action == "swap":
