@@ -84,7 +84,10 @@ class ContigSequence:
     def __init__(self, path: str):
         from raygen.io.fasta import Reference
 
-        self.ref = Reference(path)
+        import pysam
+
+        self.ref = Reference(path)  # builds a missing .fai, knows contig lengths
+        self._fa = pysam.FastaFile(self.ref.path)  # raw sequence with its case (Reference upper-cases)
         self.chrom: str | None = None
         self.seq = ""  # upper case, for comparisons and vectorised work
         self.raw = ""  # case as in the FASTA (soft-masking kept), for bases copied into alleles
@@ -114,7 +117,7 @@ class ContigSequence:
         if chrom != self.chrom:
             if chrom not in self.ref:
                 raise KeyError(chrom)
-            self.raw = clean_keep_case(self.ref._fa.fetch(chrom))
+            self.raw = clean_keep_case(self._fa.fetch(chrom))
             self.seq = self.raw.upper()
             self.has_lower = self.raw != self.seq
             self.chrom = chrom
