@@ -58,6 +58,7 @@ def test_time_limit_stops_cleanly_and_saves(ray_session, run_cli, small_fasta, t
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
 
 
+@pytest.mark.timeout(420)  # three Ray Train runs, one with a worker restart
 def test_resume_after_killed_worker_and_restarted_job(ray_session, run_cli, small_fasta, tmp_path, monkeypatch):
     out = tmp_path / "kill"
     args = ["train", "pretrain", "-f", small_fasta, "--out", out, "--arch", "raygen-tiny", "--batch-size", "8",

@@ -105,8 +105,9 @@ def head_train_loop(config: dict) -> None:
     head = VariantHead(x_tr.shape[1], spec.hidden_units)
     head.set_standardization(x_tr)
     opt = torch.optim.AdamW(head.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
-    pos_weight = torch.tensor(max(1.0, (len(y_tr) - y_tr.sum()) / max(1.0, y_tr.sum())))
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    # Plain BCE (no class re-weighting): the logits keep the real base rate, so a temperature alone can
+    # calibrate them; re-weighting would shift every logit and temperature scaling cannot undo a shift.
+    loss_fn = torch.nn.BCEWithLogitsLoss()
     xt, yt, xv = torch.from_numpy(x_tr), torch.from_numpy(y_tr), torch.from_numpy(x_va)
     gen = torch.Generator().manual_seed(spec.seed)
     best, best_state, bad = -1.0, None, 0
