@@ -131,6 +131,12 @@ class ServeConfig:
     ingress_cpus: float = 0.25  # the HTTP/UI replica mostly waits on the scorer
     ism_flank: int = 20  # UI heatmap: bases each side of the variant mutated to every other base
     ism_max_flank: int = 50
+    call_model: str = "classical"  # POST /v1/call: classical, or a `raygen train caller` model dir
+    max_call_bp: int = 200_000  # POST /v1/call: larger regions give 413 (use `raygen call` for genomes)
+    caller_cpus: float = 0.5  # per caller replica (only started with --data-dir)
+    caller_max_ongoing_requests: int = 4  # calls run on a small thread pool; more wait in the queue
+    pileup_flank: int = 40  # UI calling tab: bases each side of the chosen call in the pileup picture
+    pileup_max_reads: int = 60  # UI calling tab: reads drawn (evenly subsampled beyond this)
     app_name: str = "raygen"
 
 

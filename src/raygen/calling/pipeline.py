@@ -98,11 +98,12 @@ def _normalized(records: list[CallRecord], ref, fasta_chrom: str) -> list[CallRe
 
 
 def call_region(bam: str, reference: str, region: str, model: str = "classical", cfg: CallConfig | None = None,
-                rename_contigs: str | None = None) -> list[CallRecord]:
+                rename_contigs: str | None = None, models: dict | None = None) -> list[CallRecord]:
     """Calls in one region (``chr:start-end``, 1-based inclusive), no Ray: the function behind POST /v1/call.
 
-    ``model`` is ``"classical"`` or a model directory from ``raygen train caller``. Records include
-    RefCall/LowQual candidates; keep ``filter == "PASS"`` for the call set.
+    ``model`` is ``"classical"`` or a model directory from ``raygen train caller``; ``models`` maps such a
+    directory to its loaded network (a long-lived caller loads it once). Records are in POS order and
+    include RefCall/LowQual candidates; keep ``filter == "PASS"`` for the call set.
     """
     from raygen.io.fasta import Reference
 
@@ -112,7 +113,8 @@ def call_region(bam: str, reference: str, region: str, model: str = "classical",
         chrom, s, e = parse_region(region, contigs)
     if chrom not in contigs:
         raise InputError(f"contig {chrom!r} is not in both the BAM and the reference")
-    return call_shard(bam, reference, Shard(chrom, s, e, cfg.margin_bp), model, cfg, alias[chrom]).records
+    recs = call_shard(bam, reference, Shard(chrom, s, e, cfg.margin_bp), model, cfg, alias[chrom], models).records
+    return sort_records(recs, {chrom: 0})
 
 
 def call_bam(
@@ -233,16 +235,12 @@ VCF_HEADER = [
 ]
 
 
-def write_vcf(path: str, records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str,
-              model: str, cfg: CallConfig) -> None:
-    """Write ``records`` (sorted by contig order then POS) as bgzipped VCF 4.2 + tabix index, atomically."""
+def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str, cfg: CallConfig):
+    """The VCF 4.2 header of a call set (``pysam.VariantHeader``): contigs, FILTER/FORMAT lines, one sample."""
     import pysam
 
     from raygen import __version__
-    from raygen.io.atomic import atomic_paths
 
-    if not path.endswith(".vcf.gz"):
-        raise InputError(f"output {path!r} must end in .vcf.gz (bgzipped + tabix-indexed)")
     hdr = pysam.VariantHeader()
     hdr.add_line(f"##fileDate={time.strftime('%Y%m%d')}")
     hdr.add_line(f"##source=raygen-{__version__} call --model {model}")
@@ -254,23 +252,59 @@ def write_vcf(path: str, records: list[CallRecord], contigs: dict[str, int], sam
             continue
         hdr.add_line(line.format(min_qual=cfg.min_qual))
     hdr.add_sample(sample)
+    return hdr
+
+
+def sort_records(records: list[CallRecord], contigs: dict[str, int]) -> list[CallRecord]:
+    """Records in VCF order: contig order of ``contigs``, then POS, then alleles."""
     order = {c: i for i, c in enumerate(contigs)}
-    recs = sorted(records, key=lambda r: (order[r.chrom], r.pos, len(r.ref), r.ref, r.alt))
+    return sorted(records, key=lambda r: (order[r.chrom], r.pos, len(r.ref), r.ref, r.alt))
+
+
+def _write_records(path: str, mode: str, hdr, records: list[CallRecord], sample: str) -> None:
+    import pysam
+
+    with pysam.VariantFile(path, mode, header=hdr) as vf:
+        for r in records:
+            v = vf.new_record(contig=r.chrom, start=r.pos - 1, alleles=(r.ref, r.alt), qual=r.qual, filter=r.filter)
+            s = v.samples[sample]
+            s["GT"] = r.gt
+            s["GQ"] = r.gq
+            s["DP"] = r.dp
+            s["AD"] = r.ad
+            s["VAF"] = r.vaf
+            s["PL"] = r.pl
+            vf.write(v)
+
+
+def write_vcf(path: str, records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str,
+              model: str, cfg: CallConfig) -> None:
+    """Write ``records`` (sorted by contig order then POS) as bgzipped VCF 4.2 + tabix index, atomically."""
+    import pysam
+
+    from raygen.io.atomic import atomic_paths
+
+    if not path.endswith(".vcf.gz"):
+        raise InputError(f"output {path!r} must end in .vcf.gz (bgzipped + tabix-indexed)")
+    hdr = vcf_header(contigs, sample, reference, model, cfg)
     with atomic_paths(path, path + ".tbi") as (tmp, tmp_tbi):
-        with pysam.VariantFile(str(tmp), "wz", header=hdr) as vf:
-            for r in recs:
-                v = vf.new_record(contig=r.chrom, start=r.pos - 1, alleles=(r.ref, r.alt), qual=r.qual, filter=r.filter)
-                s = v.samples[sample]
-                s["GT"] = r.gt
-                s["GQ"] = r.gq
-                s["DP"] = r.dp
-                s["AD"] = r.ad
-                s["VAF"] = r.vaf
-                s["PL"] = r.pl
-                vf.write(v)
+        _write_records(str(tmp), "wz", hdr, sort_records(records, contigs), sample)
         pysam.tabix_index(str(tmp), preset="vcf", index=str(tmp_tbi), force=True)
     if os.path.exists(str(tmp) + ".tbi"):
         os.unlink(str(tmp) + ".tbi")
+
+
+def vcf_text(records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str, model: str,
+             cfg: CallConfig) -> str:
+    """``records`` as uncompressed VCF 4.2 text with the same header as :func:`write_vcf` (for HTTP answers)."""
+    import tempfile
+
+    hdr = vcf_header(contigs, sample, reference, model, cfg)
+    with tempfile.TemporaryDirectory(prefix="raygen-vcf-") as d:
+        path = os.path.join(d, "calls.vcf")
+        _write_records(path, "w", hdr, sort_records(records, contigs), sample)
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
 
 
 def shard_error_summary(summary: dict) -> None:

@@ -15,8 +15,10 @@ Serve variant scoring and normalization over HTTP (FastAPI on Ray Serve, OpenAPI
 variant explorer UI at /ui, with the same model, scores and normalizer as `raygen score` / `raygen normalize`.
 
 Endpoints: POST /v1/score, POST /v1/normalize (JSON {"variants": [{"chrom","pos","ref","alt"}]} or a small
-VCF text body), GET /v1/models, GET /healthz (process alive), GET /readyz (model loaded).
-Positions are 1-based (VCF POS).
+VCF text body), GET /v1/models, GET /healthz (process alive), GET /readyz (model loaded), and with
+--data-dir DIR: POST /v1/call ({"bam": PATH, "region": "chr:start-end"}: variant calls in a region of a BAM
+under DIR, as JSON or VCF text; any other path, `..` or a symlink leading out of DIR gets 403) plus a
+calling tab in the UI. Positions are 1-based (VCF POS).
 
 Runs in the foreground on an embedded local Ray (or joins --address / $RAY_ADDRESS) and stops cleanly on
 Ctrl-C or SIGTERM. --config takes a Serve config file such as serve_configs/local.yaml (the same file
@@ -32,6 +34,9 @@ examples:
   curl -s localhost:8000/v1/score -H 'content-type: application/json' \\
        -d '{"variants": [{"chrom": "chr1", "pos": 1000, "ref": "A", "alt": "G"}]}'
   printf 'chr1\\t1000\\t.\\tA\\tG,T\\n' | curl -s localhost:8000/v1/score -H 'content-type: text/plain' --data-binary @-
+  raygen serve --model runs/pretrain/model -f ref.fa --data-dir /data/bams
+  curl -s localhost:8000/v1/call -H 'content-type: application/json' \\
+       -d '{"bam": "NA12878.bam", "region": "chr20:10000000-10010000"}'
   raygen serve --config serve_configs/gpu.yaml --address auto"""
 
 
@@ -55,6 +60,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     h.add_argument("--config", metavar="FILE", help="Serve config YAML (serve_configs/local.yaml, gpu.yaml)")
     h.add_argument("--token-file", metavar="F", help=f"file holding the bearer token (default: ${S.token_env} if set)")
     h.add_argument("--no-ui", dest="ui", action="store_false", default=None, help="API only, no Gradio UI at /ui")
+    c = p.add_argument_group("variant calling (POST /v1/call and the UI's calling tab)")
+    c.add_argument("--data-dir", dest="data_dirs", action="append", metavar="DIR",
+                   help="allow calling BAMs under DIR (repeatable); without it /v1/call answers 403")
+    c.add_argument("--call-model", metavar="classical|DIR",
+                   help=f"genotyper: classical or a `raygen train caller` dir (default {S.call_model})")
+    c.add_argument("--max-call-bp", type=int, help=f"largest region per call request; more gives 413 "
+                   f"(default {S.max_call_bp})")
     b = p.add_argument_group("batching and limits")
     b.add_argument("--max-batch-size", type=int, help=f"variants per model batch across requests (default {S.max_batch_size})")
     b.add_argument("--batch-wait-ms", type=float,
@@ -112,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         "max_variants_per_request": args.max_variants, "max_body_bytes": args.max_body_bytes,
         "scorer_replicas": args.replicas,
         "scorer_cpus": args.cpus_per_replica, "scorer_gpus": args.gpus_per_replica,
+        "data_dirs": args.data_dirs, "call_model": args.call_model, "max_call_bp": args.max_call_bp,
     }
     app_args.update({k: v for k, v in flags.items() if v is not None})
     # Flags beat the config file, including its per-deployment options.
@@ -133,6 +146,13 @@ def run(args: argparse.Namespace) -> int:
     from raygen.io.fasta import ensure_fasta_index
 
     ensure_fasta_index(app_args["reference"])  # a missing FASTA fails here, before any replica starts
+    for d in app_args.get("data_dirs") or []:
+        if not Path(d).is_dir():
+            raise UsageError(f"--data-dir {d!r} is not a directory")
+    call_model = app_args.get("call_model", S.call_model)
+    if call_model != "classical" and not (Path(call_model) / "caller.json").exists():
+        raise UsageError(f"--call-model {call_model!r} is neither 'classical' nor a `raygen train caller` "
+                         "directory (no caller.json)")
     from pydantic import ValidationError
 
     model = app_args.pop("model")

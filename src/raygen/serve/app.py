@@ -4,6 +4,7 @@ Layout::
 
     HTTP -> Serve proxy -> Ingress replica (FastAPI: /v1/*, /healthz, /readyz, /docs, Gradio at /ui)
                                -> Scorer replicas (@serve.batch around raygen.scoring.Scorer)
+                               -> Caller replicas (raygen.calling.call_region; only with data_dirs)
 
 ``make_app`` builds the FastAPI app INSIDE the ingress replica (``__serve_build_asgi_app__``): a FastAPI
 app with Gradio mounted cannot be pickled, so it must never be built in the driver. ``build_app`` is the
@@ -34,6 +35,7 @@ from raygen.serve.core import (
     reference_errors,
     validate_items,
 )
+from raygen.serve.caller_deployment import CallerDeployment
 from raygen.serve.scorer_deployment import ResultTuple, ScorerDeployment
 from raygen.variant import Variant
 
@@ -68,6 +70,11 @@ class AppArgs(BaseModel):
     ingress_cpus: float = Field(S.ingress_cpus, ge=0)
     ism_flank: int = Field(S.ism_flank, ge=1)
     ui: bool = True
+    data_dirs: list[str] = Field(default_factory=list, description="directories whose BAMs POST /v1/call may "
+                                 "read (with their subdirectories); empty: /v1/call refuses every path")
+    call_model: str = Field(S.call_model, description="classical, or a `raygen train caller` model directory")
+    max_call_bp: int = Field(S.max_call_bp, ge=1, description="largest region POST /v1/call accepts (413 above)")
+    caller_cpus: float = Field(S.caller_cpus, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> "AppArgs":
@@ -83,16 +90,24 @@ class Backend(Protocol):
     async def score(self, variants: Sequence[Variant]) -> list[ResultTuple]: ...
     async def info(self) -> dict[str, Any]: ...
     async def ready(self) -> bool: ...
+    async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]: ...
 
 
 class ScorerBackend:
     """Talks to the Scorer deployment: cuts requests into chunks of at most ``max_batch_size`` variants
-    (``@serve.batch`` then merges chunks of concurrent requests into model batches)."""
+    (``@serve.batch`` then merges chunks of concurrent requests into model batches); and to the Caller
+    deployment, when the server was started with data directories."""
 
-    def __init__(self, handle, max_batch_size: int):
+    def __init__(self, handle, max_batch_size: int, caller=None):
         self.handle = handle
+        self.caller = caller
         self.max_batch_size = max_batch_size
         self._info: dict[str, Any] | None = None
+
+    async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]:
+        if self.caller is None:
+            raise RuntimeError("no caller deployment: the server was started without --data-dir")
+        return await self.caller.call.remote(bam, region, vcf, pass_only)
 
     async def score(self, variants: Sequence[Variant]) -> list[ResultTuple]:
         tuples = [(v.chrom, v.pos, v.ref, v.alt) for v in variants]
@@ -133,7 +148,7 @@ def make_app(backend: Backend, args: AppArgs):
     from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
     from starlette.concurrency import run_in_threadpool
 
@@ -142,6 +157,8 @@ def make_app(backend: Backend, args: AppArgs):
     from raygen.serve.auth import check_bearer, resolve_token_digest
     from raygen.serve.logs import RequestLogMiddleware
     from raygen.serve.schemas import (
+        CallRequest,
+        CallResponse,
         NormalizeRequest,
         NormalizeResponse,
         NormalizeVariantIn,
@@ -247,8 +264,57 @@ def make_app(backend: Backend, args: AppArgs):
     async def models() -> dict:
         return {"models": [await backend.info()]}
 
-    # The CALL area adds POST /v1/call here: a route on `v1` that runs raygen.calling's call_region on the
-    # requested region of a BAM the server was started with.
+    @v1.post("/call", response_model=CallResponse,
+             summary="Call variants in a region of a BAM under the server's --data-dir",
+             responses={200: {"content": {"text/plain": {"example": "##fileformat=VCFv4.2\n..."}},
+                              "description": "calls as JSON, or VCF text with `\"format\": \"vcf\"`"},
+                        403: {"description": "path outside the data directories, `..`, a symlink leading out, or "
+                              "no --data-dir"},
+                        404: {"description": "no such BAM under the data directories"},
+                        413: {"description": "region larger than max_call_bp"},
+                        422: {"description": "invalid field, unknown contig, BAM without index"}})
+    async def call(req: CallRequest, request: Request):
+        from raygen.calling.regions import parse_region
+        from raygen.errors import RaygenError
+        from raygen.serve.calls import BamNotFound, PathRefused, has_index, resolve_bam
+
+        try:
+            bam = resolve_bam(req.bam, args.data_dirs)
+        except PathRefused as exc:
+            raise HTTPException(403, str(exc)) from None
+        except BamNotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        if not has_index(bam):
+            raise RequestInvalid([FieldError(("body", "bam"), f"{req.bam!r} has no index (.bai/.csi): run "
+                                             "`samtools index` on it", "no_index")])
+        try:
+            chrom, s0, e0 = parse_region(req.region, reference.lengths)
+        except RaygenError as exc:
+            raise RequestInvalid([FieldError(("body", "region"), str(exc), "region")]) from None
+        if chrom not in reference:
+            raise RequestInvalid([FieldError(("body", "region"), f"contig {chrom!r} is not in the reference "
+                                             f"(it has {', '.join(reference.contigs[:5])})", "unknown_contig")])
+        if e0 - s0 > args.max_call_bp:
+            raise HTTPException(413, f"region of {e0 - s0} bp; the limit is {args.max_call_bp} bp: split it, or "
+                                "run `raygen call` for whole genomes")
+        region = f"{chrom}:{s0 + 1}-{e0}"
+        try:
+            out = await backend.call(str(bam), region, req.format == "vcf", req.pass_only)
+        except Exception as exc:  # noqa: BLE001 - input problems found by the caller become 422s
+            cause = getattr(exc, "cause", None) or exc
+            if isinstance(cause, RaygenError):
+                msg = str(cause).strip().splitlines()
+                raise RequestInvalid([FieldError(("body", "bam"), msg[-1] if msg else type(cause).__name__,
+                                                 "call_error")]) from None
+            raise
+        request.state.n_variants = len(out["calls"])
+        if req.format == "vcf":
+            return PlainTextResponse(out["vcf"], media_type="text/plain; charset=utf-8")
+        counts: dict[str, int] = {}
+        for c in out["calls"]:
+            counts[c["filter"]] = counts.get(c["filter"], 0) + 1
+        return {"bam": req.bam, "region": region, "model": args.call_model, "counts": counts,
+                "seconds": out["seconds"], "calls": out["calls"]}
 
     app.include_router(v1)
 
@@ -327,15 +393,16 @@ def _normalize_all(items: list, reference) -> tuple[list[dict], list[FieldError]
 class Ingress:
     """HTTP entry replica: builds :func:`make_app` in the replica, talks to the Scorer through a handle."""
 
-    def __init__(self, scorer, args: dict):
+    def __init__(self, scorer, args: dict, caller=None):
         from raygen.serve.logs import setup_request_logging
 
         setup_request_logging()
         self._scorer = scorer
+        self._caller = caller
         self._args = AppArgs.model_validate(args)
 
     def __serve_build_asgi_app__(self):
-        return make_app(ScorerBackend(self._scorer, self._args.max_batch_size), self._args)
+        return make_app(ScorerBackend(self._scorer, self._args.max_batch_size, self._caller), self._args)
 
 
 def _abs_if_path(p: str | None) -> str | None:
@@ -363,7 +430,9 @@ def build_application(args: AppArgs | dict, deployment_options: dict[str, dict[s
     digest = resolve_token_digest(token_file=a.token_file, token_env=a.token_env, token_sha256=a.token_sha256)
     # Replicas may start in another working directory: local paths travel absolute.
     a = a.model_copy(update={"model": _abs_if_path(a.model), "reference": str(Path(a.reference).resolve()),
-                             "token_file": None, "token_sha256": digest})
+                             "token_file": None, "token_sha256": digest,
+                             "data_dirs": [str(Path(d).resolve()) for d in a.data_dirs],
+                             "call_model": _abs_if_path(a.call_model) if a.call_model != "classical" else a.call_model})
     extra = deployment_options or {}
     # Admission control is the ingress's (proxy -> Ingress: max_ongoing + max_queued, then 503). Its fan-out
     # to the scorer is bounded by that (ongoing requests x chunks per request), so the scorer queue is not
@@ -384,7 +453,12 @@ def build_application(args: AppArgs | dict, deployment_options: dict[str, dict[s
         a.model, a.reference, window=a.window, revision=a.revision, trust_remote_code=a.trust_remote_code,
         device=a.device, reverse_complement=a.reverse_complement, max_batch_size=a.max_batch_size,
         batch_wait_timeout_s=a.batch_wait_timeout_s)
-    return Ingress.options(**ingress_opts).bind(scorer, a.model_dump())
+    caller = None
+    if a.data_dirs:  # no data directories: /v1/call answers 403 and no caller replica is started
+        caller_opts: dict[str, Any] = dict(ray_actor_options={"num_cpus": a.caller_cpus})
+        caller_opts.update(extra.get("Caller", {}))
+        caller = CallerDeployment.options(**caller_opts).bind(a.reference, a.call_model)
+    return Ingress.options(**ingress_opts).bind(scorer, a.model_dump(), caller)
 
 
 def build_app_token_set(args: AppArgs) -> bool:

@@ -99,6 +99,47 @@ class NormalizeResponse(BaseModel):
     results: list[NormalizeResultOut]
 
 
+class CallRequest(BaseModel):
+    """``POST /v1/call`` body: call variants in one region of a BAM the server may read (``--data-dir``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bam: str = Field(min_length=1, max_length=4096, examples=["NA12878.chr20.bam"],
+                     description="BAM/CRAM path: absolute, or relative to a server data directory; paths outside "
+                     "those directories, `..` and symlinks leading out are refused (403)")
+    region: str = Field(min_length=1, max_length=256, examples=["chr20:10000000-10010000"],
+                        description="CHROM:START-END, 1-based inclusive (at most the server's max_call_bp)")
+    format: Literal["json", "vcf"] = Field("json", description="json: calls as objects; vcf: VCF 4.2 text "
+                                           "(text/plain) with the same header as `raygen call`")
+    pass_only: bool = Field(False, description="leave out RefCall and LowQual candidates")
+
+
+class CallOut(BaseModel):
+    """One biallelic call, normalized (left-aligned, trimmed), as ``raygen call`` writes it."""
+
+    chrom: str
+    pos: int = Field(description="1-based VCF POS")
+    ref: str
+    alt: str
+    gt: str = Field(description="genotype, e.g. 0/1")
+    gq: int
+    pl: list[int]
+    dp: int
+    ad: list[int]
+    vaf: float
+    qual: float
+    filter: str = Field(description="PASS, RefCall or LowQual")
+
+
+class CallResponse(BaseModel):
+    bam: str
+    region: str = Field(description="the called region, CHROM:START-END (1-based inclusive)")
+    model: str = Field(description="classical or the caller model directory")
+    counts: dict[str, int] = Field(description="calls per FILTER value")
+    seconds: float
+    calls: list[CallOut]
+
+
 class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str

@@ -1,5 +1,6 @@
 """Gradio UI mounted at ``/ui``: one variant (typed, or the records of a small VCF) -> normalized form,
 scores, the model's sequence window with the variant highlighted, and an in-silico mutagenesis heatmap.
+With data directories, a second tab calls a region of a BAM and draws the reads around a chosen call.
 
 The UI calls the same backend as ``POST /v1/score`` (the batched Scorer deployment) and the same
 normalizer as ``POST /v1/normalize``, so its numbers are the API's numbers. ``/ui/?variant=chr1:1000+A>G``
@@ -106,6 +107,144 @@ def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, 
     return Image.open(buf).convert("RGB")
 
 
+CALL_COLUMNS = ["chrom", "pos", "ref", "alt", "gt", "gq", "dp", "ad", "vaf", "qual", "filter"]
+
+#: Pileup picture colours by :mod:`raygen.serve.calls` code: no read, match, A, C, G, T, N, deletion.
+PILEUP_RGB = np.array([[255, 255, 255], [200, 200, 200], [0, 160, 0], [0, 0, 220], [230, 150, 0], [220, 0, 0],
+                       [120, 120, 120], [0, 0, 0]], dtype=np.float32)
+
+
+def pileup_image(view, focus_pos: int, label: str):
+    """The reads of a :class:`raygen.serve.calls.PileupView` as a picture, IGV-like: grey where a read
+    matches the reference, coloured mismatches (A green, C blue, G orange, T red), black deletions,
+    purple ticks for insertions, faded low-quality bases, reverse-strand matches a little darker, the
+    reference on top and the chosen call's column boxed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    from raygen.serve.calls import MATCH, MISMATCH_A, N_BASE, NO_READ
+
+    rows, width = view.codes.shape
+    ref_codes = np.array([MISMATCH_A + "ACGT".index(b) if b in "ACGT" else N_BASE for b in view.ref], dtype=np.uint8)
+    codes = np.vstack([ref_codes[None, :], np.zeros((1, width), np.uint8), view.codes])
+    rgb = PILEUP_RGB[codes]
+    body = rgb[2:]
+    rev = np.broadcast_to(view.reverse[:, None], view.codes.shape) & (view.codes == MATCH)
+    body[rev] = [170, 170, 205]
+    fade = view.low_quality & (view.codes != NO_READ)
+    body[fade] = 255 - (255 - body[fade]) * 0.35
+    fig, ax = plt.subplots(figsize=(max(8.0, width * 0.13), max(2.5, 1.2 + 0.09 * (rows + 2))), dpi=110)
+    ax.imshow(rgb / 255.0, aspect="auto", interpolation="nearest")
+    r, c = np.nonzero(view.insertion)
+    ax.scatter(c + 0.5, r + 2, marker="|", s=40, color="#8e24aa", linewidths=2)
+    col = focus_pos - view.start
+    if 0 <= col < width:
+        ax.add_patch(Rectangle((col - 0.5, -0.5), 1, rows + 2, fill=False, edgecolor="black", lw=1.5))
+    ticks = list(range(0, width, 10))
+    ax.set_xticks(ticks, [f"{view.start + t:,}" for t in ticks], fontsize=7)
+    ax.set_yticks([0], ["ref"], fontsize=7)
+    ax.set_xlabel(f"{view.chrom} position (1-based); grey: matches reference (lavender: reverse strand); A green, "
+                  "C blue, G orange, T red; black: deletion; purple: insertion; faded: base quality below the "
+                  "caller's minimum", fontsize=7)
+    shown = f"{rows} of {view.total_reads} reads" if rows < view.total_reads else f"{rows} reads"
+    ax.set_title(f"Pileup around {label} ({shown})", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def call_label(c: dict) -> str:
+    return f"{c['chrom']}:{c['pos']} {c['ref']}>{c['alt']} {c['gt']} {c['filter']}"
+
+
+def calling_tab(backend, reference, args) -> None:
+    """The "Call variants from a BAM" tab: pick a BAM under the data directories and a region, see the
+    calls (the same ``POST /v1/call`` path) and a pileup picture around a chosen call."""
+    import gradio as gr
+    from starlette.concurrency import run_in_threadpool
+
+    from raygen.calling.regions import parse_region
+    from raygen.errors import RaygenError
+    from raygen.serve.calls import BamNotFound, PathRefused, default_region, list_bams, load_pileup_view, resolve_bam
+
+    bams = list_bams(args.data_dirs)
+    first_region = default_region(bams[0], 10_000) if bams else None
+
+    def checked(bam: str, region: str) -> tuple[str, str]:
+        try:
+            path = str(resolve_bam(bam or "", args.data_dirs))
+        except (PathRefused, BamNotFound) as exc:
+            raise gr.Error(str(exc)) from None
+        try:
+            chrom, s0, e0 = parse_region(region or "", reference.lengths)
+        except RaygenError as exc:
+            raise gr.Error(str(exc)) from None
+        if chrom not in reference:
+            raise gr.Error(f"contig {chrom!r} is not in the served reference")
+        if e0 - s0 > args.max_call_bp:
+            raise gr.Error(f"region of {e0 - s0} bp; the UI calls at most {args.max_call_bp} bp at once")
+        return path, f"{chrom}:{s0 + 1}-{e0}"
+
+    async def show_pileup(bam: str, choice: str | None, calls: list[dict]):
+        call = next((c for c in calls if call_label(c) == choice), None)
+        if call is None:
+            return None
+        path, _ = checked(bam, f"{call['chrom']}:{call['pos']}-{call['pos']}")
+        view = await run_in_threadpool(load_pileup_view, path, reference.path, call["chrom"], call["pos"],
+                                       DEFAULTS.serve.pileup_flank, DEFAULTS.serve.pileup_max_reads)
+        return await run_in_threadpool(pileup_image, view, call["pos"], choice)
+
+    async def run_call(bam: str, region: str, pass_only: bool):
+        path, reg = checked(bam, region)
+        try:
+            out = await backend.call(path, reg, False, pass_only)
+        except Exception as exc:  # noqa: BLE001 - the caller's input errors, shown as one line
+            cause = getattr(exc, "cause", None) or exc
+            if isinstance(cause, RaygenError):
+                raise gr.Error(str(cause).strip().splitlines()[-1]) from None
+            raise
+        calls = out["calls"]
+        rows = [[c["chrom"], c["pos"], c["ref"], c["alt"], c["gt"], c["gq"], c["dp"], ",".join(map(str, c["ad"])),
+                 c["vaf"], c["qual"], c["filter"]] for c in calls]
+        counts: dict[str, int] = {}
+        for c in calls:
+            counts[c["filter"]] = counts.get(c["filter"], 0) + 1
+        labels = [call_label(c) for c in calls]
+        first = next((call_label(c) for c in calls if c["filter"] == "PASS"), labels[0] if labels else None)
+        summary = (f"### {len(calls)} records in {reg} ({out['seconds']:.2f} s, model `{args.call_model}`)\n"
+                   + (", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no candidates")
+                   + "\n\nChoose a call below to see its reads.")
+        image = await show_pileup(path, first, calls) if first else None
+        return summary, rows, gr.update(choices=labels, value=first), calls, image
+
+    with gr.Tab("Call variants from a BAM"):
+        gr.Markdown(f"Call variants in a region of a BAM under the server's data directories (`raygen call`'s "
+                    f"caller, model `{args.call_model}`; at most {args.max_call_bp:,} bp at once), then look at "
+                    "the reads around any call.")
+        with gr.Row():
+            bam = gr.Dropdown(choices=bams, value=bams[0] if bams else None, allow_custom_value=True,
+                              label="BAM (under the data directories)")
+            region = gr.Textbox(label="Region (CHROM:START-END, 1-based)", value=first_region or "",
+                                placeholder="chr20:10000000-10010000", max_lines=1)
+            pass_only = gr.Checkbox(label="PASS calls only", value=False)
+        call_button = gr.Button("Call", variant="primary")
+        call_summary = gr.Markdown()
+        call_table = gr.Dataframe(headers=CALL_COLUMNS, label="Calls", interactive=False, wrap=True)
+        state = gr.State([])
+        choice = gr.Dropdown(choices=[], label="Show the pileup at", interactive=True)
+        pileup = gr.Image(label="Pileup", type="pil", format="png")
+        call_button.click(run_call, [bam, region, pass_only], [call_summary, call_table, choice, state, pileup],
+                          api_name="call")
+        choice.input(show_pileup, [bam, choice, state], [pileup], api_name="pileup")
+
+
 def build_ui(backend, reference, args) -> Any:
     """The Gradio Blocks of the variant explorer, bound to ``backend`` (see :mod:`raygen.serve.app`)."""
     import gradio as gr
@@ -200,21 +339,24 @@ def build_ui(backend, reference, args) -> Any:
             "Enter a variant as `CHROM:POS REF>ALT` (1-based, on the served reference) or upload a small VCF. "
             "raygen normalizes it like `bcftools norm`, scores it with the served DNA language model (the same "
             "numbers as `POST /v1/score` and `raygen score`), and mutates every base around it.")
-        with gr.Row():
-            with gr.Column(scale=1):
-                variant = gr.Textbox(label="Variant", placeholder=example, max_lines=1)
-                vcf = gr.File(label="...or a small VCF", file_types=[".vcf", ".txt"], type="filepath")
-                flank = gr.Slider(2, max_flank, value=args.ism_flank, step=1,
-                                  label="Heatmap: bases each side of the variant")
-                button = gr.Button("Score", variant="primary")
-                gr.Examples([[example]], inputs=[variant], label="Example on this reference")
-            with gr.Column(scale=2):
-                summary = gr.Markdown()
-                window = gr.HTML(label="Sequence window")
-        table = gr.Dataframe(headers=COLUMNS, label="Scores", interactive=False, wrap=True)
-        heatmap = gr.Image(label="In-silico mutagenesis heatmap", type="pil", format="png")
+        with gr.Tab("Score a variant"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    variant = gr.Textbox(label="Variant", placeholder=example, max_lines=1)
+                    vcf = gr.File(label="...or a small VCF", file_types=[".vcf", ".txt"], type="filepath")
+                    flank = gr.Slider(2, max_flank, value=args.ism_flank, step=1,
+                                      label="Heatmap: bases each side of the variant")
+                    button = gr.Button("Score", variant="primary")
+                    gr.Examples([[example]], inputs=[variant], label="Example on this reference")
+                with gr.Column(scale=2):
+                    summary = gr.Markdown()
+                    window = gr.HTML(label="Sequence window")
+            table = gr.Dataframe(headers=COLUMNS, label="Scores", interactive=False, wrap=True)
+            heatmap = gr.Image(label="In-silico mutagenesis heatmap", type="pil", format="png")
         button.click(analyse, [variant, vcf, flank], [summary, table, window, heatmap], api_name="score")
         variant.submit(analyse, [variant, vcf, flank], [summary, table, window, heatmap], api_name=False)
         demo.load(from_query, None, [variant, summary, table, window, heatmap], api_name=False)
+        if args.data_dirs:
+            calling_tab(backend, reference, args)
     return demo
 
