@@ -204,10 +204,8 @@ def test_rayservice_pods_can_host_the_serve_config():
                     f"{key}={value} is on no volume the worker pods mount ({mounts})")
 
 
-@pytest.mark.xfail(reason="serve_configs/gpu.yaml (Serve area) pins http_options.host: 127.0.0.1, so in a pod the "
-                   "proxy is unreachable from the <name>-serve-svc Service; needs 0.0.0.0 (or an auth sidecar)",
-                   strict=False)
 def test_rayservice_proxy_listens_beyond_loopback():
+    """In a pod the proxy must listen on the pod IP, or the <name>-serve-svc Service cannot reach it."""
     host = (_embedded_serve_config().get("http_options") or {}).get("host")
     assert host in (None, "0.0.0.0", "::"), f"http_options.host={host!r}"
 

@@ -35,7 +35,8 @@ def test_serve_configs_are_valid_for_serve_run(path, serve_assets):
 
     doc = yaml.safe_load(path.read_text())
     schema = ServeDeploySchema.model_validate(doc)
-    assert doc["http_options"]["host"] == "127.0.0.1"
+    # One machine: loopback only. A cluster: the proxy must be reachable from the Service / load balancer.
+    assert doc["http_options"]["host"] == ("0.0.0.0" if path.name == "gpu.yaml" else "127.0.0.1")
     app_cfg = schema.applications[0]
     assert app_cfg.import_path == "raygen.serve.app:build_app"
     names = {d.name for d in app_cfg.deployments}
