@@ -19,6 +19,7 @@ def test_demo_end_to_end_without_service(ray_session, run_cli, tmp_path):
     assert "training the default DNA language model once" in stdout
     model = demo_model_dir(cache, None, 0.2, 4)
     assert (model / "config.json").exists() and (model / "README.md").exists()
+    assert (out / "model").resolve() == model.resolve()  # serve_configs/local.yaml serves demo_out/model
 
     # Every normalized record comes back scored (or with a skip reason): nothing is dropped.
     def records(path):

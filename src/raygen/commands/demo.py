@@ -63,6 +63,16 @@ def demo_model_dir(cache: Path, fasta: str | None, minutes: float, steps: int) -
     return cache / f"raygen-small-{source}-{minutes:g}min-{steps}steps"
 
 
+def _link_model(link: Path, target: Path) -> None:
+    """``OUT/model`` -> the cached model, so ``serve_configs/local.yaml`` (model: demo_out/model) finds it."""
+    if link.is_symlink() or link.exists():
+        if link.is_symlink():
+            link.unlink()
+        else:
+            return  # a real directory a user put there: leave it alone
+    link.symlink_to(target.resolve(), target_is_directory=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
     from raygen.runtime import init_ray
@@ -93,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                    "--time-limit", str(args.train_minutes), "--steps", str(args.train_steps),
                    "--workers", "1" if info.cpus < 2 else "2"], common)
         model = str(cached)
+        _link_model(out / "model", cached)
 
     _step("score every variant zero-shot with the model",
           ["score", str(out / "normalized.vcf.gz"), "-f", ref, "--model", model, "-o", str(out / "scored.vcf.gz"),
@@ -100,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"\n== demo outputs in {out} ({time.perf_counter() - t0:.0f} s):")
     for name in ("sim/reference.fa", "sim/truth.vcf.gz", "sim/truth.denorm.vcf.gz", "normalized.vcf.gz",
-                 "normalized.parquet", "scored.vcf.gz", "scored.parquet"):
+                 "normalized.parquet", "scored.vcf.gz", "scored.parquet") + (("model",) if args.model is None else ()):
         print(f"  {out / name}")
     if args.no_serve:
         return 0
