@@ -120,6 +120,16 @@ def atomize_record(f: list[str], hdr: HeaderInfo, overlaps: str = "*", old_rec_t
                             ai = int(al)
                             parts[i] = "1" if ai in carry else (other if ai in overlapping_alts else "0")
                         vals.append("".join(parts))
+                    elif number in ("A", "R") and v == ".":
+                        # htslib reads a missing vector as (missing, end); bcftools 1.24 then writes one
+                        # '.' per new ALT for Number=A, one per allele for R strings, a single '.' otherwise.
+                        n_new = 2 if star else 1
+                        if number == "A":
+                            vals.append(",".join(["."] * n_new))
+                        elif hdr.format_type.get(key) == "String":
+                            vals.append(",".join(["."] * (n_new + 1)))
+                        else:
+                            vals.append(".")
                     elif number in ("A", "R", "G") and v != ".":
                         xs = v.split(",")
                         if number == "A":

@@ -105,12 +105,15 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     else:
         to_split = np.zeros(n, dtype=bool)
     parts = []
+    split_keys: set[int] = set()  # rows just split from a multi-allelic record (bcftools skips an ALT check there)
     if to_split.any():
         parts.append(base.filter(pa.array(~to_split)))
         py_split = base.filter(pa.array(to_split))
         if opts.split in ("both", "any") and not opts.old_rec_tag and not opts.keep_sum:
             done, py_split = vector_split(py_split, normalizer)
             parts.extend(done)
+            for part in done:
+                split_keys.update(part["KEY"].to_pylist())
         rows, rkeys, rlines = [], [], []
         for f, key, line in _py_rows(py_split):
             try:
@@ -122,6 +125,8 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
                 rows.append(rec)
                 rkeys.append(key + s_)
                 rlines.append(line)
+                if len(recs) > 1:
+                    split_keys.add(key + s_)
         parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
         base = pa.concat_tables(parts)
     if normalizer.contigs is None:
@@ -141,7 +146,7 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
         rows, rkeys = [], []
         for f, key, line in _py_rows(rest):
             try:
-                r = normalizer.normalize_line(f)
+                r = normalizer.normalize_line(f, from_split=key in split_keys)
             except RecordRejected as exc:
                 rejects.append((line, exc.reason, "\t".join(f)))
                 continue

@@ -68,20 +68,49 @@ def _gidx(a: int, b: int) -> int:
     return b * (b + 1) // 2 + a
 
 
+def _expandable(a: str) -> bool:
+    return not a.startswith(("<", "*"))
+
+
+def merge_alleles(rows: list[list[str]]) -> tuple[list[str], list[list[int]]]:
+    """Alleles of the joined record and, per input record, its allele index -> joined index.
+
+    As bcftools' ``merge_alleles``, record by record: a shorter REF and its ALTs are extended with the
+    longer REF's extra bases (symbolic and ``*`` alleles are not); ALTs are matched case-insensitively;
+    when the REFs differ only in case, every allele is upper-cased.
+    """
+    first = rows[0]
+    b = [first[3], *(first[4].split(",") if first[4] != "." else [])]
+    maps = [list(range(len(b)))]
+    for f in rows[1:]:
+        a = [f[3], *(f[4].split(",") if f[4] != "." else [])]
+        m = [0] * len(a)
+        rla, rlb = len(a[0]), len(b[0])
+        if len(a) == 2 and len(b) == 2 and rla == 1 and rlb == 1 and len(a[1]) == 1 and a[1] == b[1]:
+            maps.append([0, 1])
+            continue
+        k = min(rla, rlb)
+        if a[0][:k] != b[0][:k]:
+            if a[0][:k].upper() != b[0][:k].upper():
+                raise ValueError(f"The REF prefixes differ: {a[0]} vs {b[0]} at {f[0]}:{f[1]}")
+            a, b = [x.upper() for x in a], [x.upper() for x in b]
+        if rla > rlb:
+            b = [x + a[0][rlb:] if _expandable(x) else x for x in b]
+        for i in range(1, len(a)):
+            ai = a[i] + b[0][rla:] if rlb > rla and _expandable(a[i]) else a[i]
+            j = next((j for j in range(1, len(b)) if b[j].upper() == ai.upper()), None)
+            if j is None:
+                j = len(b)
+                b.append(ai)
+            m[i] = j
+        maps.append(m)
+    return b, maps
+
+
 def join_group(rows: list[list[str]], hdr: HeaderInfo, strict: bool) -> list[str]:
     """Join records (same CHROM/POS) into one multi-allelic record."""
-    ref = max((f[3] for f in rows), key=len)
-    alleles = [ref]
-    maps = []  # per record: its allele index -> merged index
-    for f in rows:
-        m = [0]
-        for a in (f[4].split(",") if f[4] != "." else []):
-            if len(f[3]) < len(ref) and not a.startswith("<") and a != "*":
-                a = a + ref[len(f[3]):]
-            if a not in alleles:
-                alleles.append(a)
-            m.append(alleles.index(a))
-        maps.append(m)
+    alleles, maps = merge_alleles(rows)
+    ref = alleles[0]
     n_all = len(alleles)
     ids = []
     for f in rows:
@@ -168,34 +197,68 @@ def _join_info(infos: list[list[list]], maps, n_all: int, hdr: HeaderInfo) -> st
     return join_info(out)
 
 
-def _merge_gt(gts: list[str | None], maps) -> str:
-    out = None
-    sep_out = "/"
-    for gt, m in zip(gts, maps):
-        if gt is None:
-            continue
+def _parse_gt(gt: str | None, ploidy: int) -> list[tuple[int | None, bool] | None]:
+    """GT as htslib holds it: ``(allele or None for '.', phased)`` per slot, ``None`` past the sample's
+    ploidy (vector end) up to the record's ``ploidy``. A slot is phased when ``|`` precedes it."""
+    out: list[tuple[int | None, bool] | None] = []
+    if gt is not None:
         parts = _GT_SPLIT.split(gt)
-        als = parts[0::2]
-        if all(a == "." for a in als):
-            continue
-        if out is None:
-            out = [a if a == "." else str(m[int(a)]) if int(a) < len(m) else "." for a in als]
-            seps = parts[1::2]
-            sep_out = seps[0] if seps else "/"
-            continue
-        for i, a in enumerate(als):
-            if a in (".", "0"):
+        for i in range(0, len(parts), 2):
+            a = parts[i]
+            out.append((None if a in (".", "") or not a.isdigit() else int(a), i > 0 and parts[i - 1] == "|"))
+    return out + [None] * (ploidy - len(out))
+
+
+def _merge_gt(gts: list[str | None], maps, ploidies: list[int]) -> str:
+    """One sample's GT of the joined record, as bcftools' ``merge_format_genotype``: start from the first
+    record's GT and apply each later record's alleles slot by slot (never overwriting with REF or missing;
+    a clash puts the allele in the first REF/missing slot); ploidy grows to the largest record's."""
+    gt = _parse_gt(gts[0], ploidies[0])
+    for g2, m, p2 in zip(gts[1:], maps[1:], ploidies[1:]):
+        src = _parse_gt(g2, p2)
+        ploidy_changed = len(gt) != len(src)
+        if len(gt) < len(src):
+            gt += [None] * (len(src) - len(gt))
+        src += [None] * (len(gt) - len(src))
+        for k2, e2 in enumerate(src):
+            d = gt[k2]
+            if e2 is None:
+                if ploidy_changed and d is not None and d[0] is None:
+                    gt[k2] = None
+                break
+            if e2[0] is None:
                 continue
-            v = str(m[int(a)]) if int(a) < len(m) else "."
-            if i < len(out) and out[i] in ("0", "."):
-                out[i] = v
+            if e2[0] == 0 and d is not None and d[0] is not None:
+                continue
+            ial = m[e2[0]] if e2[0] < len(m) else 0
+            if d is None or d[0] is None or d[0] == 0:
+                gt[k2] = (ial, d is not None and d[1])
             else:
-                j = next((j for j, x in enumerate(out) if x == "0"), None)
-                if j is not None:
-                    out[j] = v
-    if out is None:
-        return next((g for g in gts if g is not None), ".")
-    return sep_out.join(out)
+                k = next((k for k, x in enumerate(gt) if x is None or x[0] is None or x[0] == 0), None)
+                if k is not None:
+                    gt[k] = (ial, False)
+    text = []
+    for i, e in enumerate(gt):
+        if e is None:
+            break
+        if i:
+            text.append("|" if e[1] else "/")
+        text.append("." if e[0] is None else str(e[0]))
+    return "".join(text) or "."
+
+
+def _gt_ploidy(f: list[str]) -> int:
+    """The record's GT ploidy as htslib stores it: the most alleles any sample has."""
+    keys = f[8].split(":") if len(f) > 8 else []
+    if "GT" not in keys:
+        return 0
+    i = keys.index("GT")
+    best = 0
+    for s in f[9:]:
+        vals = s.split(":")
+        if i < len(vals):
+            best = max(best, len(_GT_SPLIT.split(vals[i])) // 2 + 1)
+    return best
 
 
 def _join_format(rows, maps, n_all: int, hdr: HeaderInfo) -> list[str]:
@@ -209,13 +272,14 @@ def _join_format(rows, maps, n_all: int, hdr: HeaderInfo) -> list[str]:
     for f in rows:
         ks = f[8].split(":")
         per_rec.append([dict(zip(ks, s.split(":"))) for s in f[9:]])
+    ploidies = [_gt_ploidy(f) for f in rows]
     samples = []
     for si in range(nsamp):
         vals = []
         for k in keys:
             got = [recs[si].get(k) if si < len(recs) else None for recs in per_rec]
             if k == "GT":
-                vals.append(_merge_gt(got, maps))
+                vals.append(_merge_gt(got, maps, ploidies))
                 continue
             number = hdr.format_number.get(k, ".")
             if number in ("A", "R", "G"):

@@ -5,8 +5,11 @@ through a ``fetch(start0, end0)`` callable for one contig (0-based half-open, up
 outside the contig), so callers may back it with a pysam FASTA or with one pre-fetched shard string.
 
 bcftools behaviour reproduced here, including its corner cases:
-- REF is compared with the reference (case-insensitive, non-ACGTN reference bases read as ``N``);
-  IUPAC codes in REF are turned into ``N`` first.
+- REF is compared with the reference case-insensitively; IUPAC codes in the reference read as their first
+  base (``R`` -> ``A``, htslib's table), other non-ACGTN reference characters as ``N``. A REF holding
+  anything but A/C/G/T/N is a mismatch (NON_ACGTN_REF), as is an ALT with such characters.
+- Alleles that change are written upper case, bases padded in from the reference keep its case
+  (soft-masked stretches stay lower case); records that need no change keep their text.
 - Symbolic alleles (``<...>``) and breakends are left untouched, except a lone ``<DEL>`` (with
   INFO/END) or ``<DUP>`` (with INFO/SVLEN) which is shifted like the equivalent sequence-resolved indel.
 - A ``*`` allele stops realignment of the whole record; a record without ALT keeps only REF's first base.
@@ -25,7 +28,6 @@ from collections.abc import Callable, Sequence
 ALN_WIN = 100
 
 ACGTN = frozenset("ACGTNacgtn")
-_IUPAC_TO_N = str.maketrans({c: "N" for c in "RYSWKMBDHVUrysmkwbdhvu.-"})
 _UPPER_ACGTN = frozenset("ACGTN")
 
 Fetch = Callable[[int, int], str]
@@ -40,21 +42,40 @@ class Status(enum.IntEnum):
     SPANNING_DELETION = 3  # untouched: '*' allele
     DUP_ALLELE = 4  # an ALT equals REF
     NON_ACGTN_ALT = 5  # untouched: ALT with characters other than ACGTN
+    NON_ACGTN_REF = 6  # untouched: REF with characters other than ACGTN (a kind of mismatch)
 
 
-_TO_N = bytes(c if chr(c) in "ACGTN" else ord("N") for c in range(256))
+#: IUPAC ambiguity code -> its first base, as htslib's table (``R`` -> ``A``, ``y`` -> ``c``).
+IUPAC_FIRST = dict(zip("RYSWKMBDHVrysmkwbdhv", "ACCAGACAAAaccagacaaa"))
 
 
-_TO_N_KEEP_CASE = bytes(c if chr(c) in "ACGTNacgtn" else ord("N") for c in range(256))
+def _table(keep_case: bool) -> bytes:
+    out = []
+    for c in range(256):
+        ch = chr(c)
+        if ch in "ACGTNacgtn":
+            ch = ch if keep_case else ch.upper()
+        elif ch in IUPAC_FIRST:
+            ch = IUPAC_FIRST[ch] if keep_case else IUPAC_FIRST[ch].upper()
+        else:
+            ch = "N"
+        out.append(ord(ch))
+    return bytes(out)
+
+
+_TO_N = _table(keep_case=False)
+_TO_N_KEEP_CASE = _table(keep_case=True)
 
 
 def clean_keep_case(seq: str) -> str:
-    """Non-ACGTN characters -> ``N``, case kept: bcftools pads realigned alleles with soft-masked bases as is."""
+    """Reference bases as bcftools 1.24 reads them, case kept: IUPAC codes -> their first base, other
+    non-ACGTN characters -> ``N`` (bcftools pads realigned alleles with soft-masked bases as they are)."""
     return seq.encode("latin-1", "replace").translate(_TO_N_KEEP_CASE).decode("ascii")
 
 
 def iupac_to_n(seq: str) -> str:
-    """Replace every character other than A, C, G, T, N (any case) with ``N``, upper-casing the sequence."""
+    """Reference bases upper-cased as bcftools compares them: IUPAC codes -> their first base, other
+    characters outside A, C, G, T, N -> ``N``."""
     up = seq.upper()
     if len(up) < 32 and set(up) <= _UPPER_ACGTN:
         return up
@@ -123,21 +144,21 @@ def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch, aln_win: int = A
 
 def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, info_end: int | None = None,
             svlen: int | None = None, fix_iupac_alts: bool = False,
-            aln_win: int = ALN_WIN) -> tuple[Status, int, str, list[str], int | None]:
+            aln_win: int = ALN_WIN, check_alt_bases: bool = True) -> tuple[Status, int, str, list[str], int | None]:
     """Check REF against the reference and left-align/trim one record, as bcftools' ``realign()``.
 
     ``pos`` is 1-based. ``info_end`` (INFO/END, 1-based inclusive) and ``svlen`` are used for ``<DEL>`` and
     ``<DUP>`` records. Returns ``(status, pos, ref, alts, new_end)`` where ``new_end`` is the INFO/END the
     record should carry after the change (``None``: leave INFO/END alone). When ``status`` is not OK the
-    record is returned unchanged (bar IUPAC codes in REF, which bcftools also rewrites to N).
+    record is returned unchanged. ``check_alt_bases=False`` skips the non-ACGTN ALT check, as bcftools does
+    (by accident of an unset length) for the records it has just split from a multi-allelic one.
     """
     alts = list(alts)
     pos0 = pos - 1
     reflen = len(ref)
     ref_seq = iupac_to_n(fetch(pos0, pos0 + reflen))
-    ref_in = ref
-    if has_non_acgtn(ref) and ref != ".":
-        ref = iupac_to_n(ref)
+    if has_non_acgtn(ref):
+        return Status.NON_ACGTN_REF, pos, ref, alts, None
     if ref.upper() != ref_seq:
         return Status.REF_MISMATCH, pos, ref, alts, None
     if not alts or (len(alts) == 1 and alts[0] == "."):
@@ -153,7 +174,7 @@ def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, info_end: int
         if a == "*":
             return Status.SPANNING_DELETION, pos, ref, alts, None
     for i, a in enumerate(alts):
-        if has_non_acgtn(a):
+        if check_alt_bases and has_non_acgtn(a):
             if fix_iupac_alts:
                 alts[i] = iupac_to_n(a)
             else:
@@ -161,8 +182,9 @@ def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, info_end: int
     for a in alts:
         if len(a) == len(ref) and a.upper() == ref.upper():
             return Status.DUP_ALLELE, pos, ref, alts, None
-    new_pos0, als = trim_and_shift(pos0, [ref, *alts], fetch, aln_win)
-    if new_pos0 == pos0 and als[0].upper() == ref_in.upper() and als[1:] == alts and ref == ref_in:
+    # bcftools realigns upper-cased copies and writes them only when REF or POS changed.
+    new_pos0, als = trim_and_shift(pos0, [ref.upper(), *(a.upper() for a in alts)], fetch, aln_win)
+    if new_pos0 == pos0 and als[0].upper() == ref.upper():
         return Status.OK, pos, ref, alts, None
     new_end = None
     if info_end is not None and (new_pos0 != pos0 or len(als[0]) != reflen):
@@ -221,7 +243,7 @@ def normalize_variant(chrom: str, pos: int, ref: str, alts: Sequence[str], fasta
 
         fasta = Reference(fasta)
     status, npos, nref, nalts, _ = realign(pos, ref, alts, lambda a, b: fasta.fetch(chrom, a, b))
-    if status == Status.REF_MISMATCH:
+    if status in (Status.REF_MISMATCH, Status.NON_ACGTN_REF):
         seq = fasta.fetch(chrom, pos - 1, pos - 1 + len(ref))
         raise ValueError(f"Reference allele mismatch at {chrom}:{pos} .. REF_SEQ:'{seq}' vs VCF:'{ref}'")
     if status == Status.NON_ACGTN_ALT:

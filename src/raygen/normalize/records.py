@@ -16,9 +16,9 @@ from collections.abc import Callable
 import numpy as np
 
 from raygen.errors import RaygenError
-from raygen.normalize.checkref import fix_ref
+from raygen.normalize.checkref import fix_dup_alt, fix_ref
 from raygen.normalize.header import HeaderInfo
-from raygen.normalize.leftalign import Status, clean_keep_case, iupac_to_n, realign
+from raygen.normalize.leftalign import Status, clean_keep_case, has_non_acgtn, iupac_to_n, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
 from raygen.normalize.options import Counts, NormalizeOptions
 
@@ -197,38 +197,46 @@ class RecordNormalizer:
         opts = self.opts
         alts = f[4].split(",") if f[4] != "." else []
         lines = [f]
-        if opts.split and should_split(f[3], alts, opts.split):
+        split = bool(opts.split) and should_split(f[3], alts, opts.split)
+        if split:
             try:
                 lines = split_record(f, self.hdr, missing_overlaps=opts.multi_overlaps == ".",
                                      keep_sum=opts.keep_sum, old_rec_tag=opts.old_rec_tag, force=opts.force)
             except MalformedTag as exc:
                 raise RecordRejected(f"{exc}; use --force to drop such tags") from None
             self.counts.split += 1
-        if opts.atomize:
-            from raygen.normalize.atomize import atomize_record
-
-            lines = [a for line in lines for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag)]
-        if self.contigs is None:
-            return lines
         for line in lines:
             if "=;" in line[7] or line[7].endswith("="):
                 line[7] = canonical_info(line[7])
-        if len(lines) == 1:
-            r = self.normalize_line(lines[0])
-            return [] if r is None else [r]
-        out = []
-        for line in lines:
-            try:
-                r = self.normalize_line(line)
-            except RecordRejected as exc:
-                # one ALT of a split record failed: the others still go out (bcftools -c x does the same)
-                self.partial_rejects.append((line, exc.reason))
-                continue
-            if r is not None:
-                out.append(r)
+        if self.contigs is None:
+            out = lines
+        elif len(lines) == 1:
+            r = self.normalize_line(lines[0], from_split=split)
+            out = [] if r is None else [r]
+        else:
+            out = []
+            for line in lines:
+                try:
+                    r = self.normalize_line(line, from_split=split)
+                except RecordRejected as exc:
+                    # one ALT of a split record failed: the others still go out
+                    self.partial_rejects.append((line, exc.reason))
+                    continue
+                if r is not None:
+                    out.append(r)
+        if opts.atomize:
+            # bcftools atomizes what it has already checked, fixed (-c s) and realigned; atoms are not realigned.
+            from raygen.normalize.atomize import atomize_record
+
+            out = [a for line in out for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag)]
         return out
 
-    def normalize_line(self, f: list[str]) -> list[str] | None:
+    def normalize_line(self, f: list[str], from_split: bool = False) -> list[str] | None:
+        """Check REF (``-c``), fix it (``-c s``) and left-align one record; None when excluded (``-c x``).
+
+        ``from_split``: the record was just split from a multi-allelic one; bcftools then skips its
+        non-ACGTN ALT check, and so does this.
+        """
         opts = self.opts
         fetch = self.fetcher(f[0])
         orig = (f[0], f[1], f[3], f[4])
@@ -260,13 +268,16 @@ class RecordNormalizer:
             rlen = len(f[3]) if info_end is None else max(len(f[3]), info_end - pos + 1)
             if rlen > opts.max_indel_len:
                 return self._check_only(f, fetch)
-        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, info_end=info_end, svlen=svlen)
-        if status in (Status.REF_MISMATCH, Status.NON_ACGTN_ALT):
+        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, info_end=info_end, svlen=svlen,
+                                                     check_alt_bases=not from_split)
+        if status in (Status.REF_MISMATCH, Status.NON_ACGTN_ALT, Status.NON_ACGTN_REF):
             return self._mismatch(f, fetch, status)
         if status == Status.DUP_ALLELE:
             if opts.check_ref == "e":
                 raise RefCheckError(f"Duplicate alleles at {f[0]}:{f[1]}; run with -cw to turn the error into "
                                     "warning or with -cs to fix")
+            if "s" in opts.check_ref:
+                return fix_dup_alt(f)
             if "w" in opts.check_ref:
                 self.warn(f"ALT_DUP\t{f[0]}\t{f[1]}")
             return f
@@ -287,7 +298,9 @@ class RecordNormalizer:
 
     def _check_only(self, f: list[str], fetch) -> list[str] | None:
         seq = iupac_to_n(fetch(int(f[1]) - 1, int(f[1]) - 1 + len(f[3])))
-        if iupac_to_n(f[3]) != seq:
+        if has_non_acgtn(f[3]):
+            return self._mismatch(f, fetch, Status.NON_ACGTN_REF)
+        if f[3].upper() != seq:
             return self._mismatch(f, fetch, Status.REF_MISMATCH)
         return f
 
@@ -298,6 +311,9 @@ class RecordNormalizer:
         if status == Status.NON_ACGTN_ALT:
             what = f"Non-ACGTN alternate allele at {f[0]}:{f[1]} .. REF_SEQ:'{seq}' vs VCF:'{f[3]}'"
             warn = f"NON_ACGTN_ALT\t{f[0]}\t{f[1]}\t{f[4]}"
+        elif status == Status.NON_ACGTN_REF:
+            what = f"Non-ACGTN reference allele at {f[0]}:{f[1]} .. REF_SEQ:'{seq}' vs VCF:'{f[3]}'"
+            warn = f"NON_ACGTN_REF\t{f[0]}\t{f[1]}\t{f[3]}"
         else:
             what = f"Reference allele mismatch at {f[0]}:{f[1]} .. REF_SEQ:'{seq}' vs VCF:'{f[3]}'"
             warn = f"REF_MISMATCH\t{f[0]}\t{f[1]}\t{f[3]}\t{seq}"
