@@ -23,7 +23,8 @@ def decompose(ref: str, alt: str) -> list[tuple[int, str, str]] | None:
     """Atoms ``(offset, ref, alt)`` of one ALT; None when it is a pure indel or already atomic."""
     if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
         return None
-    r, a = ref.upper(), alt.upper()
+    # bcftools compares bases case-sensitively here (a lower-case REF base and its upper-case ALT differ)
+    r, a = ref, alt
     if r.startswith(a) or a.startswith(r) or r.endswith(a) or a.endswith(r):
         return None
     while len(r) > 1 and len(a) > 1 and r[-1] == a[-1]:
