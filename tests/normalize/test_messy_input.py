@@ -5,7 +5,8 @@ swapped (with GT and INFO/AC), N placeholders in REF, missing REF (``.``), IUPAC
 and indels written right-shifted. Every option set is run through both tools (``raygen normalize`` as a
 user runs it) on the same files, and the records (CHROM to the last sample) must be identical.
 Not covered: ``-a`` on multi-allelic records that it does not split first (``-a`` without ``-m -``), where
-bcftools 1.24 writes the genotypes of the site's last atom on every atom at that position.
+bcftools 1.24 writes genotypes that do not follow the atoms' alleles (``T A,C`` with GT ``0/2`` gives
+``T A,*`` with ``0/1``).
 """
 
 from __future__ import annotations
