@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from raygen.eval.concordance import format_side_by_side
+
 REPO = Path(__file__).resolve().parents[1]
 GIAB = Path(os.environ.get("RAYGEN_SHARED_DATA", REPO.parent / "shared" / "data")) / "giab_chr20"
 DEEPVARIANT_CORE_S_PER_MBP = 152.0  # DeepVariant 1.9, 30x WGS: 82 min on 96 vCPU (issue's anchor)
@@ -68,20 +70,14 @@ def bcftools_call(bam: str, ref: str, out: str, region: str | None = None) -> fl
     return cpu
 
 
-def counts(truth: str, query: str, ref: str, bed: str | None = None):
+def report(truth: str, query: str, ref: str, bed: str | None = None):
     from raygen.eval.concordance import evaluate_vcfs
 
-    return evaluate_vcfs(truth, query, confident_bed=bed, reference=ref).counts
+    return evaluate_vcfs(truth, query, confident_bed=bed, reference=ref)
 
 
-def row(name: str, c: dict) -> str:
-    s, i, a = c["SNP"], c["INDEL"], c["ALL"]
-    return (f"{name:<22} {s.tp:>4} {s.fp:>3} {s.fn:>3} {s.f1:6.4f}   {i.tp:>4} {i.fp:>3} {i.fn:>3} {i.f1:6.4f}   "
-            f"{a.f1:6.4f} {a.gt_concordance:6.4f}")
-
-
-HEAD = (f"{'caller':<22} {'SNP':>4} {'FP':>3} {'FN':>3} {'F1':>6}   {'IND':>4} {'FP':>3} {'FN':>3} {'F1':>6}   "
-        f"{'F1all':>6} {'GTconc':>6}")
+def counts(truth: str, query: str, ref: str, bed: str | None = None):
+    return report(truth, query, ref, bed).counts
 
 
 def giab(model: str | None) -> None:
@@ -103,9 +99,7 @@ def giab(model: str | None) -> None:
         q["bcftools mpileup+call"] = f"{d}/b.vcf.gz"
         print(f"GIAB NA12878 chr20:10.0-10.1 Mb (hg19), truth {Path(truth).name}")
         print(f"\nInside the confident BED ({bed and Path(bed).name}: 8,999 bp, 49 truth variants)")
-        print(HEAD)
-        for name, path in q.items():
-            print(row(name, counts(truth, path, ref, bed)))
+        print(format_side_by_side([(name, report(truth, path, ref, bed)) for name, path in q.items()]))
         print("\nWhole 100 kb (truth outside the BED is not confident: 'false calls' there include real variants)")
         print(f"{'caller':<22} {'TP':>4} {'FN':>3} {'recall/222':>10} {'false calls':>11} {'core-s':>7}")
         for name, path in q.items():
@@ -156,17 +150,18 @@ def hard(model: str | None, keep: str | None) -> None:
         "high error 2%": dict(coverage=30.0, error_rate=0.02),
         "repeat indels": dict(coverage=30.0, indel_rate=2e-3, repeat_indel_fraction=0.95, homopolymer_rate=1 / 150),
     }
-    print(f"Simulated hard cases, 300 kb each (seed 21)\n{'case':<18} " + HEAD)
+    print("Simulated hard cases, 300 kb each (seed 21)")
     for name, kw in cases.items():
         d = simulate(base / name.replace(" ", "_").replace("%", "pct"), length=300_000, contigs=1, seed=21, **kw)
         ref, bam, truth = str(d / "reference.fa"), str(d / "reads.bam"), str(d / "truth.vcf.gz")
-        raygen_call(bam, ref, str(d / "raygen.vcf.gz"))
-        bcftools_call(bam, ref, str(d / "bcftools.vcf.gz"))
-        print(f"{name:<18} " + row("raygen classical", counts(truth, str(d / "raygen.vcf.gz"), ref)))
+        rows = [("raygen classical", str(d / "raygen.vcf.gz"))]
+        raygen_call(bam, ref, rows[0][1])
         if model:
-            raygen_call(bam, ref, str(d / "cnn.vcf.gz"), model=model)
-            print(f"{'':<18} " + row("raygen CNN", counts(truth, str(d / "cnn.vcf.gz"), ref)))
-        print(f"{'':<18} " + row("bcftools mpileup+call", counts(truth, str(d / "bcftools.vcf.gz"), ref)))
+            rows.append(("raygen CNN", str(d / "cnn.vcf.gz")))
+            raygen_call(bam, ref, rows[-1][1], model=model)
+        rows.append(("bcftools mpileup+call", str(d / "bcftools.vcf.gz")))
+        bcftools_call(bam, ref, rows[-1][1])
+        print(format_side_by_side([(f"{name}: {caller}", report(truth, path, ref)) for caller, path in rows]))
 
 
 def main(argv: list[str] | None = None) -> int:

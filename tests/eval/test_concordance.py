@@ -98,3 +98,22 @@ def test_deepvariant_golden_matches_manifest(shared_data: Path):
     assert (c.tp, c.fp, c.fn) == (47, 0, 2)
     assert c.gt_match == 47
     assert sorted(f"{a.pos}" for a in rep.false_negatives) == ["10001019", "10010393"]
+
+
+@pytest.mark.shared
+def test_cli_side_by_side_table_for_several_call_sets(shared_data: Path, run_cli):
+    """`raygen evaluate` with repeated --query prints one row per call set (the GIAB comparison table)."""
+    d = shared_data / "giab_chr20"
+    truth, golden = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", d / "golden.postprocess_single_site_output.vcf.gz"
+    common = ["evaluate", "--truth", truth, "--confident", d / "test_nist.b37_chr20_100kbp_at_10mb.bed",
+              "-f", d / "ucsc.hg19.chr20.unittest.fasta.gz", "--query", f"truth itself={truth}",
+              "--query", f"DeepVariant 1.4={golden}"]
+    rc, out, _ = run_cli(*common)
+    assert rc == 0
+    rows = {line[:22].strip(): line.split() for line in out.splitlines() if line.startswith(("truth itself", "Deep"))}
+    assert rows["truth itself"][2:6] == ["45", "0", "0", "1.0000"]  # SNP TP FP FN F1
+    assert rows["DeepVariant 1.4"][2:6] == ["43", "0", "2", "0.9773"]
+    rc, out, _ = run_cli(*common, "--json")
+    queries = json.loads(out)["queries"]
+    assert [q["label"] for q in queries] == ["truth itself", "DeepVariant 1.4"]
+    assert queries[1]["counts"]["ALL"]["fn"] == 2

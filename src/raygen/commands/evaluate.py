@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "indels are trimmed but not left-aligned, so equivalent representations in repeats may not match.",
     )
     p.add_argument("--truth", required=True, help="truth VCF/BCF (first sample, or --truth-sample)")
-    p.add_argument("--query", required=True, help="VCF/BCF to evaluate (first sample, or --query-sample)")
+    p.add_argument("--query", required=True, action="append", metavar="[LABEL=]VCF",
+                   help="VCF/BCF to evaluate (first sample, or --query-sample); repeat it to compare several call "
+                   "sets side by side, each optionally labelled (--query DeepVariant=dv.vcf.gz)")
     p.add_argument("--confident", metavar="BED", help="confident regions; records outside are not counted")
     p.add_argument("-f", "--reference", metavar="REF", help="reference FASTA used to left-align indels (recommended)")
     p.add_argument("--region", metavar="CHR:START-END", help="restrict both sides to this 1-based inclusive region")
@@ -30,18 +32,40 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=run)
 
 
+def _labelled(spec: str) -> tuple[str, str]:
+    """``LABEL=PATH`` or ``PATH`` (labelled by its file name)."""
+    import os
+
+    label, sep, path = spec.partition("=")
+    if sep and label and not os.path.exists(spec):
+        return label, path
+    return os.path.basename(spec), spec
+
+
 def run(args: argparse.Namespace) -> int:
     from raygen.calling.regions import parse_region
-    from raygen.eval.concordance import evaluate_vcfs, format_table, str_allele
+    from raygen.eval.concordance import evaluate_vcfs, format_side_by_side, format_table, str_allele
 
     region = None
     if args.region:
         chrom, s, e = parse_region(args.region)
         region = (chrom, s, e)
-    rep = evaluate_vcfs(
-        args.truth, args.query, confident_bed=args.confident, reference=args.reference,
+    queries = [_labelled(q) for q in args.query]
+    reports = [(label, evaluate_vcfs(
+        args.truth, path, confident_bed=args.confident, reference=args.reference,
         truth_sample=args.truth_sample, query_sample=args.query_sample, region=region,
-    )
+    )) for label, path in queries]
+    if len(reports) > 1:
+        if args.json:
+            print(json.dumps({"truth": args.truth, "confident": args.confident, "reference": args.reference,
+                              "queries": [dict(r.as_dict(), label=label, query=path)
+                                          for (label, r), (_, path) in zip(reports, queries)]}, indent=2))
+            return 0
+        print(format_side_by_side(reports, title=f"truth {args.truth}" + (f"\nconfident {args.confident}"
+                                                                          if args.confident else "")))
+        return 0
+    rep = reports[0][1]
+    args.query = queries[0][1]
     if args.json:
         d = rep.as_dict()
         d.update(truth=args.truth, query=args.query, confident=args.confident, reference=args.reference)

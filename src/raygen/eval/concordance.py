@@ -309,3 +309,21 @@ def format_table(report: Report, title: str | None = None) -> str:
             f"{f(c.precision)} {f(c.recall)} {f(c.f1)} {f(c.gt_concordance)}"
         )
     return "\n".join(lines)
+
+
+def format_side_by_side(reports: list[tuple[str, Report]], title: str | None = None) -> str:
+    """One row per labelled report: SNP and INDEL TP/FP/FN/F1, then F1 and genotype concordance of all."""
+    width = max([22, *(len(name) for name, _ in reports)])
+
+    def f(x: float) -> str:
+        return "   n/a" if np.isnan(x) else f"{x:6.4f}"
+
+    lines = [title] if title else []
+    lines.append(f"{'caller':<{width}} {'SNP':>4} {'FP':>3} {'FN':>3} {'F1':>6}   {'IND':>4} {'FP':>3} {'FN':>3} "
+                 f"{'F1':>6}   {'F1all':>6} {'GTconc':>6}")
+    for name, rep in reports:
+        sn, ind, a = rep.counts["SNP"], rep.counts["INDEL"], rep.counts["ALL"]
+        lines.append(f"{name:<{width}} {sn.tp:>4} {sn.fp:>3} {sn.fn:>3} {f(sn.f1)}   {ind.tp:>4} {ind.fp:>3} "
+                     f"{ind.fn:>3} {f(ind.f1)}   {f(a.f1)} {f(a.gt_concordance)}")
+    return "\n".join(lines)
+
