@@ -31,6 +31,18 @@ class RayInfo:
         return f"running on {where} at {self.address}: {self.nodes} node(s), {self.cpus:g} CPU, {self.gpus:g} GPU"
 
 
+#: Loggers whose warnings only mean "this Ray has no dashboard": Ray Train's placement-group cleaner asks the
+#: dashboard's State API whether the training controller is alive and warns every few seconds when it cannot.
+_NO_DASHBOARD_NOISE = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
+
+
+def quiet_worker_logs() -> None:
+    """Worker start-up hook of the embedded (dashboard-less) Ray: silence warnings that only say the
+    dashboard is off, so progress bars stay readable. Errors still come through."""
+    for name in _NO_DASHBOARD_NOISE:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
     """Start or join Ray according to ``cfg`` and log where we run; safe to call twice."""
     import ray
@@ -52,6 +64,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
             include_dashboard=cfg.include_dashboard,
             object_store_memory=cfg.object_store_memory,
             configure_logging=False,
+            runtime_env=None if cfg.include_dashboard else {"worker_process_setup_hook": quiet_worker_logs},
         )
         mode = "local"
     res = ray.cluster_resources()

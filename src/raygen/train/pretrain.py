@@ -342,7 +342,11 @@ def export_model(ckpt_dir: Path, out: Path, job: PretrainJob, summary: dict, ext
         for name in os.listdir(ckpt_dir):
             if name != TRAIN_STATE_FILE:
                 shutil.copy2(ckpt_dir / name, tmp / name)
-        tok = build_nucleotide_tokenizer(model_max_length=job.context + 2)
+        from raygen.models.arch import get_recipe
+
+        # The model's position limit, not the training context: scoring feeds longer ALT windows for
+        # insertions, and a smaller limit here makes transformers warn of indexing errors that cannot happen.
+        tok = build_nucleotide_tokenizer(model_max_length=get_recipe(job.arch).max_positions)
         tok.save_pretrained(tmp)
         write_model_card(tmp / "README.md", job, summary, extra_card)
         names = sorted(os.listdir(tmp), key=lambda n: n == "config.json")
