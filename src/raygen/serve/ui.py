@@ -24,17 +24,19 @@ log = logging.getLogger("raygen.serve.ui")
 COLUMNS = ["chrom", "pos", "ref", "alt", "normalized", "llr", "prob", "skip_reason"]
 
 
-def example_variant(reference) -> str:
-    """A real SNV on the served reference (a third of the way into the first contig with A/C/G/T there)."""
+def example_variant(reference, chunk: int = 100_000) -> str:
+    """A real SNV on the served reference: the first A/C/G/T base from a third of the way into the first
+    contig (wrapping round, then trying the other contigs), so references that are mostly N still get one."""
+    for chrom in reference.contigs:
+        n = reference.length(chrom)
+        first = max(0, n // 3 - 1)
+        for start in [*range(first, n, chunk), *range(0, first, chunk)]:
+            seq = reference.fetch(chrom, start, min(n, start + chunk, first if start < first else n))
+            for i, base in enumerate(seq):
+                if base in BASES:
+                    return f"{chrom}:{start + i + 1} {base}>{BASES[(BASES.index(base) + 2) % 4]}"
     chrom = reference.contigs[0]
-    n = reference.length(chrom)
-    start = max(1, n // 3)
-    seq = reference.fetch(chrom, start - 1, min(n, start - 1 + 10_000))
-    for i, base in enumerate(seq):
-        if base in BASES:
-            alt = BASES[(BASES.index(base) + 2) % 4]
-            return f"{chrom}:{start + i} {base}>{alt}"
-    return f"{chrom}:{start} N>A"
+    return f"{chrom}:1 N>A"
 
 
 def window_html(reference, v: Variant, window: int) -> str:
@@ -139,11 +141,12 @@ def pileup_image(view, focus_pos: int, label: str):
     body[fade] = 255 - (255 - body[fade]) * 0.35
     fig, ax = plt.subplots(figsize=(max(8.0, width * 0.13), max(2.5, 1.2 + 0.09 * (rows + 2))), dpi=110)
     ax.imshow(rgb / 255.0, aspect="auto", interpolation="nearest")
-    r, c = np.nonzero(view.insertion)
-    ax.scatter(c + 0.5, r + 2, marker="|", s=40, color="#8e24aa", linewidths=2)
     col = focus_pos - view.start
     if 0 <= col < width:
-        ax.add_patch(Rectangle((col - 0.5, -0.5), 1, rows + 2, fill=False, edgecolor="black", lw=1.5))
+        ax.add_patch(Rectangle((col - 0.5, -0.5), 1, rows + 2, fill=False, edgecolor="black", lw=1.5, zorder=3))
+    # Insertions sit between a base and the next; drawn last so the call's box never hides them.
+    r, c = np.nonzero(view.insertion)
+    ax.scatter(c + 0.5, r + 2, marker="|", s=60, color="#8e24aa", linewidths=3, zorder=4)
     ticks = list(range(0, width, 10))
     ax.set_xticks(ticks, [f"{view.start + t:,}" for t in ticks], fontsize=7)
     ax.set_yticks([0], ["ref"], fontsize=7)
