@@ -9,7 +9,7 @@ import pytest
 from raygen.models.head import VariantHead, head_features
 from raygen.models.tiny import build_tiny_model
 from raygen.scoring import Scorer, masked_site_outputs
-from raygen.scoring.annotate import annotate_table, count_outcomes
+from raygen.scoring.annotate import count_outcomes
 from raygen.scoring.windows import BASE_INDEX, plan_variant
 from raygen.variant import Variant
 

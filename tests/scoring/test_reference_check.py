@@ -108,7 +108,7 @@ class Plain:
 def test_scorer_matches_plain_implementation(combo, tiny_models, reference):
     plain = Plain(tiny_models[combo], reference, WINDOW)
     scorer = Scorer(str(tiny_models[combo]), str(reference), window=WINDOW, batch_size=5)
-    variants, expected = [], []
+    variants = []
     for chrom, pos, ref, alts, reason in edge_case_records(reference):
         if reason:
             continue

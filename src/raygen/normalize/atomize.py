@@ -83,7 +83,6 @@ def atomize_record(f: list[str], hdr: HeaderInfo, overlaps: str = "*", old_rec_t
             not (_span(x)[1] < lo or _span(x)[0] > hi) for x in d)]
         self_overlap = any(x != atom and not (_span(x)[1] < lo or _span(x)[0] > hi) for x in atoms)
         star = overlaps == "*" and (len(alts) > 1 or self_overlap)
-        n_al = 3 if star else 2
         first = carry[0]
         new_info = []
         for key, val in info:

@@ -179,7 +179,6 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
     alt = _as_array(t["ALT"])
     n_alt = (pc.count_substring(alt, ",").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
     fmt = _as_array(t["FORMAT"])
-    samples = _as_array(t["SAMPLES"])
     nsamp = len(hdr.samples)
     done = []
     fmt_vals = pc.unique(fmt).to_pylist()

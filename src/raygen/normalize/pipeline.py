@@ -14,9 +14,6 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
 import pyarrow as pa
 
 from raygen.normalize.fast import OUT_SCHEMA, normalize_batch

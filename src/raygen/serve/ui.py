@@ -62,6 +62,19 @@ def window_html(reference, v: Variant, window: int) -> str:
     )
 
 
+def _figure_image(fig):
+    """A matplotlib figure as an RGB PIL image (PNG-rendered), the figure closed."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
 def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, focus: Variant):
     """A 4 x L in-silico mutagenesis heatmap (rows A/C/G/T, columns positions) as a PIL image.
 
@@ -73,7 +86,6 @@ def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-    from PIL import Image
 
     finite = grid[np.isfinite(grid)]
     vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
@@ -101,12 +113,7 @@ def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, 
     ax.set_title(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10)
     cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
     cb.set_label("LLR (alt vs ref)", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    return _figure_image(fig)
 
 
 CALL_COLUMNS = ["chrom", "pos", "ref", "alt", "gt", "gq", "dp", "ad", "vaf", "qual", "filter"]
@@ -126,7 +133,6 @@ def pileup_image(view, focus_pos: int, label: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-    from PIL import Image
 
     from raygen.serve.calls import MATCH, MISMATCH_A, N_BASE, NO_READ
 
@@ -155,12 +161,7 @@ def pileup_image(view, focus_pos: int, label: str):
                   "caller's minimum", fontsize=7)
     shown = f"{rows} of {view.total_reads} reads" if rows < view.total_reads else f"{rows} reads"
     ax.set_title(f"Pileup around {label} ({shown})", fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    return _figure_image(fig)
 
 
 def call_label(c: dict) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from raygen.config import PretrainConfig
-from raygen.errors import InputError, RaygenError, UsageError
+from raygen.errors import RaygenError, UsageError
 
 log = logging.getLogger("raygen.train.pretrain")
 
