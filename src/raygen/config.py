@@ -69,6 +69,10 @@ class ScoreConfig:
     actors: int = 1  # scorer actors in the Ray Data pool
     cpus_per_actor: float = 0.5  # fractional so read/write tasks still get CPU on a 2-core box
     gpus_per_actor: float = 0.0
+    # torch CPU threads per scorer actor; 0 = auto: a one-node Ray's CPUs shared among the actors (the
+    # reservation above is fractional so reads are never starved, but the forward passes may use every core),
+    # on a multi-node cluster round(cpus_per_actor), at least 1
+    threads_per_actor: int = 0
     reverse_complement: bool = False  # average the score with the reverse-complement strand
     shard_bp: int = 5_000_000  # genomic shard size of the region-sharded VCF read, in bp
 

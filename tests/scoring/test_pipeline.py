@@ -91,6 +91,7 @@ def test_same_output_for_any_actor_count_and_batch_size(baseline, tmp_path, run_
                                                         tiny_models):
     out, _, _ = baseline
     vcf, recs = edge_vcf
+    # Two actors also means one torch thread each instead of two (auto --threads-per-actor): same bytes.
     # A malformed line travels as a reject: counted, written to --rejects, not in the output.
     bad = write_vcf(tmp_path / "bad.vcf.gz", recs[:-1], extra_lines=["chr2\t800\tbadline\tA"])
     out2 = tmp_path / "out2.vcf.gz"

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--actors", type=int, default=d.actors, metavar="N", help=f"scorer actors, each with its own model copy (default {d.actors})")
     p.add_argument("--cpus-per-actor", type=float, default=d.cpus_per_actor, metavar="F",
                    help=f"Ray CPUs reserved per actor (default {d.cpus_per_actor}; fractional leaves CPU for reads and writes)")
+    p.add_argument("--threads-per-actor", type=int, default=d.threads_per_actor, metavar="N",
+                   help="torch CPU threads per actor (default 0 = auto: on one machine its cores shared among the "
+                   "actors, on a multi-node cluster --cpus-per-actor rounded); scores do not depend on it")
     p.add_argument("--gpus-per-actor", type=float, default=d.gpus_per_actor, metavar="F",
                    help="GPUs per actor (e.g. 1, or 0.5 to share); fails at once if the cluster has no GPU")
     p.add_argument("--normalize", action="store_true",
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = replace(DEFAULTS.score, window=args.window, batch_size=args.batch_size, rows_per_batch=args.rows_per_batch,
                   actors=args.actors, cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
+                  threads_per_actor=args.threads_per_actor,
                   reverse_complement=args.reverse_complement, shard_bp=args.shard_bp)
     init_ray(runtime_config(args))
     summary = score_vcf(args.input, args.fasta_ref, args.model, args.output, cfg=cfg, parquet_dir=args.parquet,

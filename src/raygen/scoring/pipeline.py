@@ -61,6 +61,18 @@ class ScoreSummary:
         return out
 
 
+def threads_per_actor(cfg: ScoreConfig) -> int:
+    """torch CPU threads of each scorer actor: ``cfg.threads_per_actor``, or on a one-node Ray its CPUs shared
+    among the actors, on a multi-node cluster ``round(cpus_per_actor)``; at least 1."""
+    import ray
+
+    if cfg.threads_per_actor > 0:
+        return cfg.threads_per_actor
+    if len([n for n in ray.nodes() if n.get("Alive")]) == 1:
+        return max(1, int(ray.cluster_resources().get("CPU", 1)) // cfg.actors)
+    return max(1, round(cfg.cpus_per_actor))
+
+
 def _check_gpus(gpus_per_actor: float) -> None:
     import ray
 
@@ -167,7 +179,8 @@ def score_vcf(
         ds, header, source = _read(src_in, cfg.shard_bp)
         kwargs = dict(model=model, reference=str(Path(reference).resolve()), window=cfg.window, revision=revision,
                       trust_remote_code=trust_remote_code, device="cuda" if cfg.gpus_per_actor > 0 else "cpu",
-                      batch_size=cfg.batch_size, reverse_complement=cfg.reverse_complement)
+                      batch_size=cfg.batch_size, reverse_complement=cfg.reverse_complement,
+                      threads=threads_per_actor(cfg))
         scored = ds.map_batches(
             Scorer,
             fn_constructor_kwargs=kwargs,

@@ -58,14 +58,20 @@ class Scorer:
 
     ``model``: hub id or local model dir (see :func:`raygen.models.load.load_model`), or a LoadedModel. ``reference``:
     indexed FASTA path. ``window``: bases of context (>= 8). ``batch_size``: sequences per forward pass.
+    ``threads``: torch CPU threads for this process (None: leave torch's setting).
     Ray Data calls :meth:`__call__` on VCF text tables; Serve and Python call :meth:`score_variants`.
     """
 
     def __init__(self, model: "str | LoadedModel", reference: str, *, window: int = _DEFAULT.window, revision: str | None = None,
                  trust_remote_code: bool = False, device: str = "auto", batch_size: int = _DEFAULT.batch_size,
-                 reverse_complement: bool = _DEFAULT.reverse_complement):
+                 reverse_complement: bool = _DEFAULT.reverse_complement, threads: int | None = None):
         from raygen.io.fasta import Reference
         from raygen.models.load import LoadedModel, load_model
+
+        if threads:  # torch CPU threads of this process (a Ray actor: its own)
+            import torch
+
+            torch.set_num_threads(threads)
 
         if window < 8:
             raise UsageError(f"--window must be at least 8 bases, not {window}")
