@@ -25,6 +25,15 @@ def test_missing_inputs_fail_fast_with_one_line(run_cli, tmp_path):
     assert rc == 2 and "--model" in err
 
 
+def test_bad_calling_flags_fail_fast_with_one_line(run_cli, serve_assets, tmp_path):
+    model, ref, _ = serve_assets
+    rc, _, err = run_cli("serve", "--model", model, "-f", ref, "--data-dir", str(tmp_path / "no_such_dir"))
+    assert rc == 2 and "--data-dir" in err and "no_such_dir" in err and "Traceback" not in err
+    rc, _, err = run_cli("serve", "--model", model, "-f", ref, "--data-dir", str(tmp_path),
+                         "--call-model", str(tmp_path))
+    assert rc == 2 and "--call-model" in err and "caller.json" in err
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_serve_configs_are_valid_for_serve_run(path, serve_assets):
     """Each file validates as a Serve deploy config and its builder builds the app (with our test paths)."""
