@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from raygen.errors import InputError
 from raygen.normalize.header import HeaderInfo
 from raygen.normalize.multiallelic import join_info, parse_info
 from raygen.normalize.options import NormalizeOptions
@@ -92,7 +93,8 @@ def merge_alleles(rows: list[list[str]]) -> tuple[list[str], list[list[int]]]:
         k = min(rla, rlb)
         if a[0][:k] != b[0][:k]:
             if a[0][:k].upper() != b[0][:k].upper():
-                raise ValueError(f"The REF prefixes differ: {a[0]} vs {b[0]} at {f[0]}:{f[1]}")
+                raise InputError(f"cannot join the records at {f[0]}:{f[1]}: their REF prefixes differ ({a[0]} vs "
+                                 f"{b[0]}); bcftools stops here too (check REF with -c x or -c s first)")
             a, b = [x.upper() for x in a], [x.upper() for x in b]
         if rla > rlb:
             b = [x + a[0][rlb:] if _expandable(x) else x for x in b]
