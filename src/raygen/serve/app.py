@@ -310,10 +310,7 @@ def make_app(backend: Backend, args: AppArgs):
         request.state.n_variants = len(out["calls"])
         if req.format == "vcf":
             return PlainTextResponse(out["vcf"], media_type="text/plain; charset=utf-8")
-        counts: dict[str, int] = {}
-        for c in out["calls"]:
-            counts[c["filter"]] = counts.get(c["filter"], 0) + 1
-        return {"bam": req.bam, "region": region, "model": args.call_model, "counts": counts,
+        return {"bam": req.bam, "region": region, "model": args.call_model, "counts": out["counts"],
                 "seconds": out["seconds"], "calls": out["calls"]}
 
     app.include_router(v1)

@@ -58,7 +58,10 @@ class CallerDeployment:
         records = call_region(bam, self.reference, region, model=self.model, cfg=cfg, models=self._models)
         if pass_only:
             records = [r for r in records if r.filter == "PASS"]
-        out: dict[str, Any] = {"calls": [r.to_dict() for r in records],
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.filter] = counts.get(r.filter, 0) + 1
+        out: dict[str, Any] = {"calls": [r.to_dict() for r in records], "counts": counts,
                                "seconds": round(time.perf_counter() - t0, 3)}
         if vcf:
             af = open_bam(bam)
@@ -73,6 +76,7 @@ class CallerDeployment:
 
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]:
         """Calls of ``region`` (``chr:start-end``, 1-based inclusive) in ``bam`` (a path already checked by
-        the ingress): ``{"calls": [CallRecord.to_dict()...], "seconds": s, "vcf": text (when asked)}``."""
+        the ingress): ``{"calls": [CallRecord.to_dict()...], "counts": {FILTER: n}, "seconds": s, "vcf": text
+        (when asked)}``."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, bam, region, vcf, pass_only)

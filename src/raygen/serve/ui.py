@@ -217,9 +217,7 @@ def calling_tab(backend, reference, args) -> None:
         calls = out["calls"]
         rows = [[c["chrom"], c["pos"], c["ref"], c["alt"], c["gt"], c["gq"], c["dp"], ",".join(map(str, c["ad"])),
                  c["vaf"], c["qual"], c["filter"]] for c in calls]
-        counts: dict[str, int] = {}
-        for c in calls:
-            counts[c["filter"]] = counts.get(c["filter"], 0) + 1
+        counts = out["counts"]
         labels = [call_label(c) for c in calls]
         first = next((call_label(c) for c in calls if c["filter"] == "PASS"), labels[0] if labels else None)
         summary = (f"### {len(calls)} records in {reg} ({out['seconds']:.2f} s, model `{args.call_model}`)\n"
