@@ -4,9 +4,9 @@ The reference has soft-masked stretches and IUPAC codes; the records have lower-
 swapped (with GT and INFO/AC), N placeholders in REF, missing REF (``.``), IUPAC codes in ALT and REF,
 and indels written right-shifted. Every option set is run through both tools (``raygen normalize`` as a
 user runs it) on the same files, and the records (CHROM to the last sample) must be identical.
-Not covered: ``-a`` on multi-allelic records that it does not split first (``-a`` without ``-m -``), where
-bcftools 1.24 writes genotypes that do not follow the atoms' alleles (``T A,C`` with GT ``0/2`` gives
-``T A,*`` with ``0/1``).
+Not covered: ``-a`` on multi-allelic records that are not split first (``-a`` without ``-m -``): bcftools
+1.24's atomizer carries genotypes over from earlier records there (``T A,C`` with GT ``0/2`` gives
+``T A,*`` with ``0/1`` after certain neighbours, ``0/2`` when alone).
 """
 
 from __future__ import annotations
