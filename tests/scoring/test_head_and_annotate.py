@@ -19,8 +19,8 @@ from .conftest import WINDOW, other, ref_base
 @pytest.fixture(scope="module")
 def model_with_head(tmp_path_factory):
     d = build_tiny_model(tmp_path_factory.mktemp("head") / "m", scheme="char", kind="mlm", seed=3)
-    head = VariantHead(32 + 7, hidden_units=8)
-    head.set_standardization(np.random.default_rng(0).normal(size=(50, 39)))
+    head = VariantHead(32 + 15, hidden_units=8)
+    head.set_standardization(np.random.default_rng(0).normal(size=(50, 47)))
     head.save(d, {"note": "random test head"})
     return d
 
@@ -40,6 +40,22 @@ def test_head_probability_for_snvs_only(model_with_head, reference):
     want = VariantHead.load(model_with_head).predict_proba(feats)
     np.testing.assert_allclose([r.prob for r in res[:2]], want, atol=1e-6)
     assert all(0 < r.prob < 1 for r in res[:2]) and res[0].prob != res[1].prob
+
+
+def test_format_1_heads_still_score(tmp_path, reference):
+    """A head saved before the REF/ALT one-hot features (format 1, H + 7 features) keeps working."""
+    import json
+
+    d = build_tiny_model(tmp_path / "m1", scheme="char", kind="mlm", seed=3)
+    head = VariantHead(32 + 7, hidden_units=8)
+    head.save(d, {"note": "format-1 head"})
+    meta = json.loads((d / "variant_head.json").read_text())
+    (d / "variant_head.json").write_text(json.dumps(dict(meta, format="raygen-variant-head/1")))
+    scorer = Scorer(str(d), str(reference), window=WINDOW)
+    b = ref_base(reference, "chr1", 90)
+    res = scorer.score_variants([Variant("chr1", 90, b, other(b, 1))])
+    assert res[0].prob is not None and 0 < res[0].prob < 1
+    assert scorer.loaded.head.allele_onehot is False
 
 
 def test_annotate_table_rewrites_info_only(model_with_head, reference):

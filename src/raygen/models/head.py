@@ -18,14 +18,19 @@ from raygen.errors import InputError
 
 HEAD_WEIGHTS = "variant_head.safetensors"
 HEAD_META = "variant_head.json"
-FORMAT = "raygen-variant-head/1"
+FORMAT = "raygen-variant-head/2"
+#: Head formats this code reads, and whether their features end with the REF/ALT one-hot (format 1 did not).
+FORMATS = {"raygen-variant-head/1": False, FORMAT: True}
 #: Feature layout, in order: last-layer hidden state at the masked base (H values), log P(A,C,G,T) at
-#: the masked base (4), LLR = log P(alt) - log P(ref) (1), |LLR| (1), log P(ref) (1).
-FEATURE_SPEC = "hidden[H],logp[4],llr,abs_llr,logp_ref"
+#: the masked base (4), LLR = log P(alt) - log P(ref) (1), |LLR| (1), log P(ref) (1), then REF and ALT
+#: one-hot over A,C,G,T (4 + 4: the substitution type, which the model's outputs alone do not name).
+FEATURE_SPEC = "hidden[H],logp[4],llr,abs_llr,logp_ref,ref_onehot[4],alt_onehot[4]"
 
 
-def head_features(logp: np.ndarray, hidden: np.ndarray, ref_idx: np.ndarray, alt_idx: np.ndarray) -> np.ndarray:
-    """Features [B, H + 7] (float32) for SNVs from the masked-site outputs of the base model.
+def head_features(logp: np.ndarray, hidden: np.ndarray, ref_idx: np.ndarray, alt_idx: np.ndarray,
+                  allele_onehot: bool = True) -> np.ndarray:
+    """Features [B, H + 15] (float32; H + 7 without ``allele_onehot``) for SNVs from the masked-site outputs
+    of the base model.
 
     ``logp`` [B, 4]: log P(A,C,G,T) at the masked variant base; ``hidden`` [B, H]; ``ref_idx``/``alt_idx``
     [B]: base indices 0..3 (A, C, G, T). Layout: :data:`FEATURE_SPEC`.
@@ -34,7 +39,13 @@ def head_features(logp: np.ndarray, hidden: np.ndarray, ref_idx: np.ndarray, alt
     lp = np.maximum(np.asarray(logp, dtype=np.float64), -30.0)  # -inf (base not in vocab) -> finite
     llr = lp[rows, alt_idx] - lp[rows, ref_idx]
     extra = np.stack([llr, np.abs(llr), lp[rows, ref_idx]], axis=1)
-    return np.concatenate([np.asarray(hidden, dtype=np.float32), lp.astype(np.float32), extra.astype(np.float32)], axis=1)
+    parts = [np.asarray(hidden, dtype=np.float32), lp.astype(np.float32), extra.astype(np.float32)]
+    if allele_onehot:
+        onehot = np.zeros((len(rows), 8), dtype=np.float32)
+        onehot[rows, np.asarray(ref_idx)] = 1.0
+        onehot[rows, 4 + np.asarray(alt_idx)] = 1.0
+        parts.append(onehot)
+    return np.concatenate(parts, axis=1)
 
 
 class VariantHead(torch.nn.Module):
@@ -57,6 +68,11 @@ class VariantHead(torch.nn.Module):
         else:
             self.net = torch.nn.Linear(n_features, 1)
         self.meta: dict = {}
+        self.allele_onehot = True  # feature layout of FORMAT; False for heads saved in format 1
+
+    def features(self, logp: np.ndarray, hidden: np.ndarray, ref_idx: np.ndarray, alt_idx: np.ndarray) -> np.ndarray:
+        """:func:`head_features` in the layout this head was trained on."""
+        return head_features(logp, hidden, ref_idx, alt_idx, allele_onehot=self.allele_onehot)
 
     def set_standardization(self, features: np.ndarray) -> None:
         """Centre and scale features with the training set's mean and standard deviation."""
@@ -104,9 +120,10 @@ class VariantHead(torch.nn.Module):
 
         try:
             meta = json.loads((d / HEAD_META).read_text())
-            if meta.get("format") != FORMAT:
+            if meta.get("format") not in FORMATS:
                 raise ValueError(f"unknown format {meta.get('format')!r}")
             head = cls(int(meta["n_features"]), int(meta["hidden_units"]))
+            head.allele_onehot = FORMATS[meta["format"]]
             head.load_state_dict(load_file(str(d / HEAD_WEIGHTS)))
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"variant head in {str(d)!r} is unreadable ({exc}); retrain it with `raygen train finetune`") from None

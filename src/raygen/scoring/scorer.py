@@ -117,9 +117,7 @@ class Scorer:
             llr = 0.5 * (llr + logp_rc[rows, 3 - alt_i] - logp_rc[rows, 3 - ref_i])  # A<->T, C<->G
         prob = None
         if self.loaded.head is not None:
-            from raygen.models.head import head_features
-
-            prob = self.loaded.head.predict_proba(head_features(logp, hidden, ref_i, alt_i))
+            prob = self.loaded.head.predict_proba(self.loaded.head.features(logp, hidden, ref_i, alt_i))
         return llr, prob
 
     def _pairs(self, plans: list[Plan]) -> np.ndarray:
