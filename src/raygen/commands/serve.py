@@ -41,7 +41,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("serve", parents=[common], help="serve scoring/normalization over HTTP and the Gradio UI",
+    p = sub.add_parser("serve", parents=[common], help="serve scoring, normalization (and calling, with --data-dir) over HTTP, with the Gradio UI",
                        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model and reference")
     g.add_argument("--model", help="model directory (save_pretrained, e.g. from `raygen train`) or hub id")
