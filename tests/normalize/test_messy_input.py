@@ -113,6 +113,18 @@ def messy(request, tmp_path_factory):
     ["-c", "x"],
     ["-c", "x", "-m", "-any"],
     ["-c", "x", "-m", "-indels"],
+    ["-c", "w", "-d", "snps"],
+    ["-c", "w", "-d", "indels"],
+    ["-c", "w", "-d", "all"],
+    ["-c", "x", "-m", "+snps"],
+    ["-c", "x", "-m", "+indels"],
+    ["-c", "x", "-m", "-snps", "--multi-overlaps", "."],
+    ["-c", "x", "-m", "-any", "--old-rec-tag", "OLD"],
+    ["-c", "x", "-m", "-any", "-S", "lex"],
+    ["-c", "x", "-N"],
+    ["-c", "x", "-a", "--atom-overlaps", "."],
+    ["-c", "x", "-m", "-any", "-a"],
+    ["-c", "s", "--old-rec-tag", "OLD"],
 ], ids=lambda o: " ".join(o))
 def test_messy_input_matches_bcftools(messy, tmp_path, run_cli, opts):
     vcf, fa = messy

@@ -3,9 +3,9 @@
 Each ALT is compared with REF after dropping their common suffix (keeping a base): mismatching bases
 become SNVs and a length difference becomes one indel anchored on the last compared REF base. Pure indels
 (one allele a prefix or suffix of the other) are left whole, for realignment. Atoms shared by several ALTs
-become one record; records are ordered by position, then REF length. An atom gets a ``*`` ALT (or ``.``
-genotypes with ``--atom-overlaps .``) for the haplotypes whose own allele overlaps it differently; with
-``*`` it is added when the input was multi-allelic or atoms overlap. Number=A/R values come from the first
+become one record; records are ordered by position, then REF and ALT (case-insensitive), then source
+ALT. An atom gets a ``*`` ALT (or ``.`` genotypes with ``--atom-overlaps .``) for the haplotypes whose own
+allele overlaps it differently; with ``*`` it is added when the input was multi-allelic or atoms overlap. Number=A/R values come from the first
 ALT carrying the atom (``.`` for ``*``), Number=G is rebuilt for 0/0, 0/k, k/k and INFO Number=G dropped.
 """
 
@@ -69,7 +69,9 @@ def atomize_record(f: list[str], hdr: HeaderInfo, overlaps: str = "*", old_rec_t
                 carriers[atom] = []
                 atoms.append(atom)
             carriers[atom].append(ai)
-    order = sorted(range(len(atoms)), key=lambda i: (atoms[i][0], len(atoms[i][1]), i))
+    # bcftools' atom order: position, then REF and ALT compared case-insensitively, then the source ALT
+    order = sorted(range(len(atoms)), key=lambda i: (atoms[i][0], atoms[i][1].lower(), atoms[i][2].lower(),
+                                                     carriers[atoms[i]][0]))
     atoms = [atoms[i] for i in order]
     pos = int(f[1])
     info = parse_info(f[7])

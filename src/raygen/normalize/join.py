@@ -17,43 +17,15 @@ from raygen.errors import InputError
 from raygen.normalize.header import HeaderInfo
 from raygen.normalize.multiallelic import join_info, parse_info
 from raygen.normalize.options import NormalizeOptions
+from raygen.normalize.records import htslib_type
 
 _GT_SPLIT = re.compile(r"([/|])")
-
-
-def htslib_type(ref: str, alt: str) -> str:
-    """htslib's variant class of one ALT: ``snp`` (SNV/MNV), ``indel``, ``other``, ``ref``."""
-    if alt == "*" or alt.startswith("<") or "[" in alt or "]" in alt:
-        return "other"
-    if len(ref) == 1 and len(alt) == 1:
-        return "ref" if alt == "." or ref.upper() == alt.upper() else "snp"
-    r, a = ref.upper(), alt.upper()
-    i = 0
-    while i < len(r) and i < len(a) and r[i] == a[i]:
-        i += 1
-    r, a = r[i:], a[i:]
-    if a and not r:
-        return "indel"
-    if r and not a:
-        return "indel"
-    if not r and not a:
-        return "ref"
-    re_, ae = len(r) - 1, len(a) - 1
-    while re_ > 0 and ae > 0 and r[re_] == a[ae]:
-        re_ -= 1
-        ae -= 1
-    if ae == 0:
-        if re_ == 0:
-            return "snp"
-        return "indel" if r[re_] == a[ae] else "other"
-    if re_ == 0:
-        return "indel" if r[re_] == a[ae] else "other"
-    return "mnp" if re_ == ae else "other"
 
 
 def record_group(f: list[str]) -> int:
     alts = f[4].split(",") if f[4] != "." else []
     types = {htslib_type(f[3], a) for a in alts} - {"ref"}
+    types = {"other" if t in ("overlap", "bnd") else t for t in types}
     if types <= {"snp"}:
         return 0
     if types == {"mnp"}:

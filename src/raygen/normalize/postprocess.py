@@ -23,7 +23,7 @@ def contig_ranks(seen: dict[str, int], chrom: pa.Array | pa.ChunkedArray) -> Non
 def sort_records(table: pa.Table, ranks: dict[str, int], method: str = "chr_pos") -> pa.Table:
     """Sort as bcftools norm writes: contigs in input order, then POS, then input order (``KEY``).
 
-    ``method='lex'`` (``-S lex``) orders records at one position by REF then ALT text instead.
+    ``method='lex'`` (``-S lex``) orders records at one position by REF then ALT text instead, ignoring case.
     """
     if table.num_rows == 0:
         return table
@@ -31,7 +31,9 @@ def sort_records(table: pa.Table, ranks: dict[str, int], method: str = "chr_pos"
     t = table.append_column("_RANK", rank)
     keys = [("_RANK", "ascending"), ("POS", "ascending")]
     if method == "lex":
-        keys += [("REF", "ascending"), ("ALT", "ascending")]
+        # bcftools compares REF, then the ALTs, with strcasecmp
+        t = t.append_column("_REF", pc.utf8_lower(t["REF"])).append_column("_ALT", pc.utf8_lower(t["ALT"]))
+        keys += [("_REF", "ascending"), ("_ALT", "ascending")]
     keys.append(("KEY", "ascending"))
     r = t["_RANK"].to_numpy()
     p = t["POS"].to_numpy()

@@ -56,21 +56,49 @@ def validate(f: list[str], n_columns: int) -> None:
                 raise RecordRejected(f"illegal ALT allele {a!r}")
 
 
-def variant_type(ref: str, alt: str) -> str:
-    """bcftools' coarse class of one ALT: ``snp`` (also MNP), ``indel``, ``ref``, ``other``."""
-    if alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
-        return "other"
-    if len(ref) == len(alt):
-        return "ref" if ref.upper() == alt.upper() else "snp"
-    return "indel"
+def htslib_type(ref: str, alt: str) -> str:
+    """htslib's class of one ALT (``bcf_set_variant_type``): ``snp``, ``mnp``, ``indel``, ``other``, ``ref``,
+    ``overlap`` (``*``) or ``bnd``. Bases compare case-insensitively, except two single bases (as htslib)."""
+    if alt == "*":
+        return "overlap"
+    if len(ref) <= 1 and len(alt) <= 1:
+        return "ref" if alt in (".", "X") or ref == alt else "snp"
+    if alt.startswith("<"):
+        return "ref" if alt in ("<X>", "<*>", "<NON_REF>") else "other"
+    if alt.startswith(("[", "]")) or alt.endswith(("[", "]")):
+        return "bnd"
+    r, a = ref.upper(), alt.upper()
+    i = 0
+    while i < len(r) and i < len(a) and r[i] == a[i]:
+        i += 1
+    r, a = r[i:], a[i:]
+    if a and not r:
+        return "indel"
+    if r and not a:
+        return "indel"
+    if not r and not a:
+        return "ref"
+    re_, ae = len(r) - 1, len(a) - 1
+    while re_ > 0 and ae > 0 and r[re_] == a[ae]:
+        re_ -= 1
+        ae -= 1
+    if ae == 0:
+        if re_ == 0:
+            return "snp"
+        return "indel" if r[re_] == a[ae] else "other"
+    if re_ == 0:
+        return "indel" if r[re_] == a[ae] else "other"
+    return "mnp" if re_ == ae else "other"
 
 
 def should_split(ref: str, alts: list[str], kind: str) -> bool:
+    """Whether ``-m -kind`` splits this record: any multi-allelic one for ``both``/``any``; for ``snps`` one
+    with a SNV ALT (htslib's VCF_SNP: an MNV-only record is not split), for ``indels`` one with an indel."""
     if len(alts) < 2:
         return False
     if kind in ("both", "any"):
         return True
-    types = {variant_type(ref, a) for a in alts}
+    types = {htslib_type(ref, a) for a in alts}
     return ("snp" in types) if kind == "snps" else ("indel" in types)
 
 

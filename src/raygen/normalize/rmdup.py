@@ -2,8 +2,8 @@
 
 Only runs of records sharing CHROM and POS are touched (found vectorised); within a run the rules are:
 
-- ``snps`` / ``indels`` / ``both``: drop a record that has a SNV/MNV (resp. indel) ALT when an earlier
-  record at the position had one too (records of mixed type count as both).
+- ``snps`` / ``indels`` / ``both``: drop a record that has a SNV/MNV (resp. indel) ALT, as htslib classes
+  them, when an earlier kept record at the position had one too (records of mixed type count as both).
 - ``all``: keep only the first record at a position.
 - ``exact`` and ``none``: drop a record whose REF and set of ALTs (with SVLEN/END for symbolic ALTs) equal
   an earlier record's.
@@ -17,12 +17,15 @@ from raygen.normalize.header import HeaderInfo
 from raygen.normalize.multiallelic import info_get
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import apply_runs
-from raygen.normalize.records import variant_type
+from raygen.normalize.records import htslib_type
+
+#: htslib classes -> the families bcftools' ``-d`` compares (VCF_SNP|VCF_MNP and VCF_INDEL).
+_FAMILY = {"snp": "snps", "mnp": "snps", "indel": "indels"}
 
 
 def _types(f: list[str]) -> set[str]:
     alts = f[4].split(",") if f[4] != "." else []
-    return {variant_type(f[3], a) for a in alts}
+    return {_FAMILY.get(htslib_type(f[3], a), "other") for a in alts}
 
 
 def _exact_key(f: list[str]) -> tuple:
@@ -45,7 +48,7 @@ def dedup_rows(rows: list[list[str]], mode: str) -> list[list[str]]:
             seen.add(k)
             out.append(f)
         return out
-    want = {"snps": {"snp"}, "indels": {"indel"}, "both": {"snp", "indel"}}[mode]
+    want = {"snps": {"snps"}, "indels": {"indels"}, "both": {"snps", "indels"}}[mode]
     prev: set[str] = set()
     for f in rows:
         t = _types(f) & want
