@@ -5,8 +5,9 @@ become SNVs and a length difference becomes one indel anchored on the last compa
 (one allele a prefix or suffix of the other) are left whole, for realignment. Atoms shared by several ALTs
 become one record; records are ordered by position, then REF and ALT (case-insensitive), then source
 ALT. An atom gets a ``*`` ALT (or ``.`` genotypes with ``--atom-overlaps .``) for the haplotypes whose own
-allele overlaps it differently; with ``*`` it is added when the input was multi-allelic or atoms overlap. Number=A/R values come from the first
-ALT carrying the atom (``.`` for ``*``), Number=G is rebuilt for 0/0, 0/k, k/k and INFO Number=G dropped.
+allele overlaps it differently; with ``*`` it is added when the input was multi-allelic or atoms overlap.
+Number=A/R values come from the first ALT carrying the atom (``.`` for ``*``), Number=G is rebuilt for 0/0,
+0/k, k/k and INFO Number=G dropped.
 """
 
 from __future__ import annotations
