@@ -30,3 +30,17 @@ def require(condition: bool, message: str) -> None:
     """Raise :class:`UsageError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise UsageError(message)
+
+
+def raygen_cause(exc: BaseException) -> RaygenError | None:
+    """Our own error inside ``exc`` (Ray wraps what a task, actor or replica raised in its own exception
+    types, keeping the original as ``.cause``), or None when ``exc`` is not one of ours."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, RaygenError):
+            return cause
+        seen.add(id(cause))
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return None
+

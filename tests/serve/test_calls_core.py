@@ -13,7 +13,9 @@ from raygen.serve.calls import (
     MATCH,
     MISMATCH_A,
     BamNotFound,
+    CallRequestInvalid,
     PathRefused,
+    check_call_request,
     has_index,
     list_bams,
     load_pileup_view,
@@ -78,6 +80,24 @@ def test_list_bams_shows_only_indexed_files_inside(dirs):
     listed = list_bams([str(data)])
     assert listed == [str((data / "sub" / "a.bam").resolve())]
     assert has_index(data / "sub" / "a.bam") and not has_index(data / "unindexed.bam")
+
+
+def test_call_request_checks_index_region_contig_and_size(dirs):
+    """The one check the API route and the UI share: each problem names its field and status."""
+    data, _ = dirs
+    (data / "unindexed.bam").write_bytes(b"BAM\1")
+    lengths = {"chr1": 5000}
+    path, region = check_call_request("sub/a.bam", "chr1:1,001-2,000", [str(data)], lengths, 1000)
+    assert path == str((data / "sub" / "a.bam").resolve()) and region == "chr1:1001-2000"
+    assert check_call_request("sub/a.bam", "chr1:4500-9000", [str(data)], lengths, 1000)[1] == "chr1:4500-5000"
+    cases = [("unindexed.bam", "chr1:1-10", "bam", 422), ("sub/a.bam", "chr1:x-y", "region", 422),
+             ("sub/a.bam", "chr9:1-10", "region", 422), ("sub/a.bam", "chr1:1-1001", "region", 413)]
+    for bam, reg, field, status in cases:
+        with pytest.raises(CallRequestInvalid) as e:
+            check_call_request(bam, reg, [str(data)], lengths, 1000)
+        assert (e.value.field, e.value.status) == (field, status), (bam, reg)
+    with pytest.raises(PathRefused):
+        check_call_request("../outside/secret.bam", "chr1:1-10", [str(data)], lengths, 1000)
 
 
 def test_pileup_view_of_a_real_het_snv(shared_data):

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from raygen.config import ScoreConfig
-from raygen.errors import InputError, RaygenError, UsageError
+from raygen.errors import InputError, RaygenError, UsageError, raygen_cause
 
 log = logging.getLogger("raygen.score")
 
@@ -193,9 +193,7 @@ def score_vcf(
         try:
             blocks = [ray.get(ref) for ref in scored.to_arrow_refs()]
         except Exception as exc:  # noqa: BLE001 - surface our own errors raised inside actors as themselves
-            cause = exc
-            while cause is not None and not isinstance(cause, RaygenError):
-                cause = getattr(cause, "cause", None) or cause.__cause__
+            cause = raygen_cause(exc)
             if cause is not None:
                 raise type(cause)(str(cause)) from None
             raise

@@ -274,39 +274,29 @@ def make_app(backend: Backend, args: AppArgs):
                         413: {"description": "region larger than max_call_bp"},
                         422: {"description": "invalid field, unknown contig, BAM without index"}})
     async def call(req: CallRequest, request: Request):
-        from raygen.calling.regions import parse_region
-        from raygen.errors import RaygenError
-        from raygen.serve.calls import BamNotFound, PathRefused, has_index, resolve_bam
+        from raygen.errors import raygen_cause
+        from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request
 
         try:
-            bam = resolve_bam(req.bam, args.data_dirs)
+            bam, region = check_call_request(req.bam, req.region, args.data_dirs, reference.lengths,
+                                             args.max_call_bp)
         except PathRefused as exc:
             raise HTTPException(403, str(exc)) from None
         except BamNotFound as exc:
             raise HTTPException(404, str(exc)) from None
-        if not has_index(bam):
-            raise RequestInvalid([FieldError(("body", "bam"), f"{req.bam!r} has no index (.bai/.csi): run "
-                                             "`samtools index` on it", "no_index")])
+        except CallRequestInvalid as exc:
+            if exc.status == 413:
+                raise HTTPException(413, str(exc)) from None
+            raise RequestInvalid([FieldError(("body", exc.field), str(exc), exc.kind)]) from None
         try:
-            chrom, s0, e0 = parse_region(req.region, reference.lengths)
-        except RaygenError as exc:
-            raise RequestInvalid([FieldError(("body", "region"), str(exc), "region")]) from None
-        if chrom not in reference:
-            raise RequestInvalid([FieldError(("body", "region"), f"contig {chrom!r} is not in the reference "
-                                             f"(it has {', '.join(reference.contigs[:5])})", "unknown_contig")])
-        if e0 - s0 > args.max_call_bp:
-            raise HTTPException(413, f"region of {e0 - s0} bp; the limit is {args.max_call_bp} bp: split it, or "
-                                "run `raygen call` for whole genomes")
-        region = f"{chrom}:{s0 + 1}-{e0}"
-        try:
-            out = await backend.call(str(bam), region, req.format == "vcf", req.pass_only)
+            out = await backend.call(bam, region, req.format == "vcf", req.pass_only)
         except Exception as exc:  # noqa: BLE001 - input problems found by the caller become 422s
-            cause = getattr(exc, "cause", None) or exc
-            if isinstance(cause, RaygenError):
-                msg = str(cause).strip().splitlines()
-                raise RequestInvalid([FieldError(("body", "bam"), msg[-1] if msg else type(cause).__name__,
-                                                 "call_error")]) from None
-            raise
+            cause = raygen_cause(exc)
+            if cause is None:
+                raise
+            msg = str(cause).strip().splitlines()
+            raise RequestInvalid([FieldError(("body", "bam"), msg[-1] if msg else type(cause).__name__,
+                                             "call_error")]) from None
         request.state.n_variants = len(out["calls"])
         if req.format == "vcf":
             return PlainTextResponse(out["vcf"], media_type="text/plain; charset=utf-8")

@@ -32,6 +32,42 @@ class BamNotFound(Exception):
     """The request names a path inside the data directories that is not a file (HTTP 404)."""
 
 
+class CallRequestInvalid(Exception):
+    """A call request that cannot be served as sent: ``field`` names the bad part (``bam`` or ``region``),
+    ``status`` is 422, or 413 for a region over the size limit."""
+
+    def __init__(self, field: str, message: str, kind: str, status: int = 422):
+        super().__init__(message)
+        self.field, self.kind, self.status = field, kind, status
+
+
+def check_call_request(bam: str, region: str, data_dirs: Sequence[str], lengths: dict[str, int],
+                       max_bp: int) -> tuple[str, str]:
+    """The real BAM path and the region as ``chr:start-end`` (1-based inclusive, clamped to the contig) of a
+    call request, checked before any read is touched: the API route and the UI both go through here.
+
+    Raises :class:`PathRefused` (403), :class:`BamNotFound` (404) or :class:`CallRequestInvalid` (422: no
+    index, a malformed region, a contig the reference lacks; 413: a region longer than ``max_bp``).
+    """
+    from raygen.calling.regions import parse_region
+    from raygen.errors import RaygenError
+
+    path = resolve_bam(bam or "", data_dirs)
+    if not has_index(path):
+        raise CallRequestInvalid("bam", f"{bam!r} has no index (.bai/.csi): run `samtools index` on it", "no_index")
+    try:
+        chrom, s0, e0 = parse_region(region or "", lengths)
+    except RaygenError as exc:
+        raise CallRequestInvalid("region", str(exc), "region") from None
+    if chrom not in lengths:
+        raise CallRequestInvalid("region", f"contig {chrom!r} is not in the reference (it has "
+                                 f"{', '.join(list(lengths)[:5])})", "unknown_contig")
+    if e0 - s0 > max_bp:
+        raise CallRequestInvalid("region", f"region of {e0 - s0} bp; the limit is {max_bp} bp: split it, or run "
+                                 "`raygen call` for whole genomes", "too_large", status=413)
+    return str(path), f"{chrom}:{s0 + 1}-{e0}"
+
+
 def resolve_bam(path: str, data_dirs: Sequence[str]) -> Path:
     """The real path of the BAM/CRAM ``path`` when it lies under one of ``data_dirs``.
 

@@ -174,27 +174,25 @@ def calling_tab(backend, reference, args) -> None:
     import gradio as gr
     from starlette.concurrency import run_in_threadpool
 
-    from raygen.calling.regions import parse_region
-    from raygen.errors import RaygenError
-    from raygen.serve.calls import BamNotFound, PathRefused, default_region, list_bams, load_pileup_view, resolve_bam
+    from raygen.errors import raygen_cause
+    from raygen.serve.calls import (
+        BamNotFound,
+        CallRequestInvalid,
+        PathRefused,
+        check_call_request,
+        default_region,
+        list_bams,
+        load_pileup_view,
+    )
 
     bams = list_bams(args.data_dirs)
     first_region = default_region(bams[0], 10_000) if bams else None
 
     def checked(bam: str, region: str) -> tuple[str, str]:
         try:
-            path = str(resolve_bam(bam or "", args.data_dirs))
-        except (PathRefused, BamNotFound) as exc:
+            return check_call_request(bam, region, args.data_dirs, reference.lengths, args.max_call_bp)
+        except (PathRefused, BamNotFound, CallRequestInvalid) as exc:
             raise gr.Error(str(exc)) from None
-        try:
-            chrom, s0, e0 = parse_region(region or "", reference.lengths)
-        except RaygenError as exc:
-            raise gr.Error(str(exc)) from None
-        if chrom not in reference:
-            raise gr.Error(f"contig {chrom!r} is not in the served reference")
-        if e0 - s0 > args.max_call_bp:
-            raise gr.Error(f"region of {e0 - s0} bp; the UI calls at most {args.max_call_bp} bp at once")
-        return path, f"{chrom}:{s0 + 1}-{e0}"
 
     async def show_pileup(bam: str, choice: str | None, calls: list[dict]):
         call = next((c for c in calls if call_label(c) == choice), None)
@@ -210,10 +208,10 @@ def calling_tab(backend, reference, args) -> None:
         try:
             out = await backend.call(path, reg, False, pass_only)
         except Exception as exc:  # noqa: BLE001 - the caller's input errors, shown as one line
-            cause = getattr(exc, "cause", None) or exc
-            if isinstance(cause, RaygenError):
-                raise gr.Error(str(cause).strip().splitlines()[-1]) from None
-            raise
+            cause = raygen_cause(exc)
+            if cause is None:
+                raise
+            raise gr.Error(str(cause).strip().splitlines()[-1]) from None
         calls = out["calls"]
         rows = [[c["chrom"], c["pos"], c["ref"], c["alt"], c["gt"], c["gq"], c["dp"], ",".join(map(str, c["ad"])),
                  c["vaf"], c["qual"], c["filter"]] for c in calls]
