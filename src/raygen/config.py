@@ -144,6 +144,11 @@ class ServeConfig:
     app_name: str = "raygen"
 
 
+#: Serve logging of every raygen deployment and of Serve itself: our own JSON request log replaces the access
+#: log, which would otherwise flood the driver with one line per request.
+SERVE_LOGGING = {"enable_access_log": False, "log_level": "WARNING"}
+
+
 @dataclass(frozen=True)
 class CallConfig:
     """Variant calling from BAM (``raygen call``, ``raygen train caller``, POST /v1/call)."""

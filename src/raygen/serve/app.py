@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ray import serve
 
-from raygen.config import DEFAULTS
+from raygen.config import DEFAULTS, SERVE_LOGGING
 from raygen.serve.core import (
     FieldError,
     RequestInvalid,
@@ -374,7 +374,7 @@ def _normalize_all(items: list, reference) -> tuple[list[dict], list[FieldError]
     max_ongoing_requests=S.max_ongoing_requests,
     max_queued_requests=S.max_queued_requests,
     ray_actor_options={"num_cpus": S.ingress_cpus},
-    logging_config={"enable_access_log": False, "log_level": "WARNING"},
+    logging_config=SERVE_LOGGING,
 )
 @serve.ingress()
 class Ingress:
@@ -495,7 +495,7 @@ def run_service(model: str, reference: str, *, host: str = S.host, port: int = S
     if owns_ray and not _port_free(host, port):
         raise UsageError(f"port {port} on {host} is in use; pass another --port")
     serve.start(http_options={"host": host, "port": port},
-                logging_config={"enable_access_log": False, "log_level": "WARNING"})
+                logging_config=SERVE_LOGGING)
     urls = service_urls(host, port)
     print_fn(f"starting raygen service ({info.describe()}); loading model {model} ...")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ray import serve
 
-from raygen.config import DEFAULTS, CallConfig
+from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig
 
 log = logging.getLogger("raygen.serve.caller")
 
@@ -25,7 +25,7 @@ log = logging.getLogger("raygen.serve.caller")
     max_ongoing_requests=DEFAULTS.serve.caller_max_ongoing_requests,
     max_queued_requests=DEFAULTS.serve.max_queued_requests,
     ray_actor_options={"num_cpus": DEFAULTS.serve.caller_cpus},
-    logging_config={"enable_access_log": False, "log_level": "WARNING"},
+    logging_config=SERVE_LOGGING,
 )
 class CallerDeployment:
     """One caller replica for ``reference`` with ``model`` (``classical`` or a ``raygen train caller`` dir)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from ray import serve
 
-from raygen.config import DEFAULTS
+from raygen.config import DEFAULTS, SERVE_LOGGING
 
 log = logging.getLogger("raygen.serve.scorer")
 
@@ -34,7 +34,7 @@ def _n_variants(chunks: list[list[VariantTuple]]) -> int:
     max_ongoing_requests=DEFAULTS.serve.max_ongoing_requests,
     max_queued_requests=DEFAULTS.serve.max_queued_requests,
     ray_actor_options={"num_cpus": DEFAULTS.serve.scorer_cpus},
-    logging_config={"enable_access_log": False, "log_level": "WARNING"},
+    logging_config=SERVE_LOGGING,
 )
 class ScorerDeployment:
     """One model replica. Arguments mirror :class:`raygen.scoring.Scorer` plus the batching knobs."""
