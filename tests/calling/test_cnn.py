@@ -62,6 +62,10 @@ def test_train_caller_few_steps_and_load_back(shared_data: Path, tmp_path: Path,
     recs = call_region(str(d / BAM), str(d / FA), "chr20:10000400-10000800", model=str(out))
     assert recs and all(r.filter in {"PASS", "RefCall", "LowQual"} for r in recs)
     assert all(len(r.pl) == 3 and min(r.pl) == 0 for r in recs)
+    # A long-lived caller (POST /v1/call's replica) hands in the network it loaded once: same calls.
+    cached = call_region(str(d / BAM), str(d / FA), "chr20:10000400-10000800", model=str(out),
+                         models={str(out): net})
+    assert cached == recs
 
 
 def test_load_caller_missing_dir(tmp_path: Path):

@@ -150,3 +150,35 @@ def test_giab_truth_vcf_scores_every_record(shared_data, tmp_path, run_cli_modul
         assert all(v != "." for v in llr) or skip is not None
     assert f"records in: {n_in}  out: {n_in}  rejected: 0" in stdout
     assert (tmp_path / "giab.vcf.gz.tbi").exists()
+
+
+@pytest.mark.timeout(120)
+def test_threads_per_actor(baseline, tmp_path, run_cli_module, edge_vcf, reference, tiny_models, ray_session):
+    """Auto: the one-node Ray's CPUs shared among the actors; an explicit count wins; same bytes either way."""
+    import dataclasses
+
+    import torch
+
+    from raygen.config import DEFAULTS
+    from raygen.scoring import Scorer
+    from raygen.scoring.pipeline import threads_per_actor
+
+    cpus = int(ray_session.cpus)
+    auto = dataclasses.replace(DEFAULTS.score, threads_per_actor=0)
+    assert threads_per_actor(auto) == cpus
+    assert threads_per_actor(dataclasses.replace(auto, actors=cpus)) == 1
+    assert threads_per_actor(dataclasses.replace(auto, threads_per_actor=3)) == 3
+    before = torch.get_num_threads()
+    try:
+        Scorer(str(tiny_models[("kmer", "mlm")]), str(reference), window=WINDOW, threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    out, _, _ = baseline
+    vcf, _ = edge_vcf
+    out1 = tmp_path / "t1.vcf.gz"
+    rc, _, err = run_cli_module("score", vcf, "-f", reference, "--model", tiny_models[("kmer", "mlm")], "-o", out1,
+                                "--window", WINDOW, "--threads-per-actor", 1, "-q")
+    assert rc == 0, err
+    assert body(out1) == body(out)
+

@@ -14,6 +14,17 @@ TOKEN = "t0k-en_for-tests"
 pytestmark = pytest.mark.timeout(240)
 
 
+def _empty_bam(path, seqs: dict[str, str]) -> None:
+    """An indexed, coordinate-sorted BAM over the test reference's contigs with no reads."""
+    import pysam
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": c, "LN": len(s)} for c, s in seqs.items()],
+              "RG": [{"ID": "rg", "SM": "S1"}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header):
+        pass
+    pysam.index(str(path))
+
+
 @pytest.fixture(scope="module")
 def service(ray_session, serve_assets, tmp_path_factory):
     """The app as a user starts it: a `raygen serve` process (token file, small limits)."""
@@ -23,9 +34,14 @@ def service(ray_session, serve_assets, tmp_path_factory):
     token_file = tmp_path_factory.mktemp("token") / "token"
     token_file.write_text(TOKEN + "\n")
     serve.shutdown()  # the process starts Serve itself, on its own port
+    data = tmp_path_factory.mktemp("bams")
+    _empty_bam(data / "empty.bam", seqs)
     proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file),
                         "--max-batch-size", "8", "--max-ongoing-requests", "8", "--max-queued-requests", "4",
                         "--max-variants", "50", "--max-body-bytes", "8192", "--cpus-per-replica", "0.25",
+                        # No CPU reserved by the caller: the module also runs `raygen score` (Ray Data) on
+                        # the same 2-CPU Ray, which stalls when replicas hold too much of it.
+                        "--data-dir", str(data), "--max-call-bp", "500", "--cpus-per-caller", "0",
                         env={"RAYGEN_API_TOKEN": ""})
     try:
         proc.wait_serving()
@@ -255,6 +271,18 @@ def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
         assert g["llr"] == pytest.approx(cli[(g["chrom"], g["pos"], g["ref"], g["alt"])], abs=6e-5)
 
 
+def test_call_flags_of_raygen_serve(api, service):
+    """`raygen serve --data-dir D --max-call-bp 500`: BAMs under D are called, others refused, big regions 413."""
+    client, *_ = api
+    ok = client.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-400"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["calls"] == [] and ok.json()["region"] == "chr1:1-400"
+    assert client.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-501"}).status_code == 413
+    assert client.post("/v1/call", json={"bam": "/etc/hosts.bam", "region": "chr1:1-10"}).status_code == 403
+    plain = httpx.Client(base_url=str(client.base_url), timeout=30)
+    assert plain.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-400"}).status_code == 401
+
+
 def test_ctrl_c_stops_the_service_cleanly(service, api):
     """Last in this module: Ctrl-C ends `raygen serve` with exit 0 and removes the app (Serve stays: it
     runs on a cluster the process only joined)."""
@@ -264,3 +292,4 @@ def test_ctrl_c_stops_the_service_cleanly(service, api):
     assert service.interrupt() == 0, service.output[-3000:]
     assert "stopping raygen service" in service.output and "Traceback" not in service.output
     assert httpx.get(service.url + "/readyz", timeout=10).status_code == 404
+

@@ -67,6 +67,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help=f"genotyper: classical or a `raygen train caller` dir (default {S.call_model})")
     c.add_argument("--max-call-bp", type=int, help=f"largest region per call request; more gives 413 "
                    f"(default {S.max_call_bp})")
+    c.add_argument("--cpus-per-caller", type=float, help=f"Ray CPUs reserved by the caller replica "
+                   f"(default {S.caller_cpus:g})")
     b = p.add_argument_group("batching and limits")
     b.add_argument("--max-batch-size", type=int, help=f"variants per model batch across requests (default {S.max_batch_size})")
     b.add_argument("--batch-wait-ms", type=float,
@@ -125,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         "scorer_replicas": args.replicas,
         "scorer_cpus": args.cpus_per_replica, "scorer_gpus": args.gpus_per_replica,
         "data_dirs": args.data_dirs, "call_model": args.call_model, "max_call_bp": args.max_call_bp,
+        "caller_cpus": args.cpus_per_caller,
     }
     app_args.update({k: v for k, v in flags.items() if v is not None})
     # Flags beat the config file, including its per-deployment options.
