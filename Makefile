@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 export PIP_DISABLE_PIP_VERSION_CHECK ?= 1
 
-.PHONY: demo test install clean browser
+.PHONY: demo test install clean browser oracles r-peers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,35 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } || \
 	  echo "chromium is not installed: the browser test will be skipped"
 
-test: $(STAMP) browser
+# Peer tools for the differential tests (tests/oracles.py). Python peers get a venv each under .oracles/, so
+# their pinned stacks (TensorFlow for SpliceAI, CNVkit's numpy/pandas ranges) never enter raygen's; R packages
+# come from Debian. A peer that cannot be installed only makes its own tests skip, and they say why.
+ORACLES ?= .oracles
+ORACLE_NAMES := spliceai cnvkit
+ORACLE_PIP_spliceai := tensorflow-cpu==2.15.1 spliceai==1.3.1
+ORACLE_PIP_cnvkit := cnvkit==0.9.14
+R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2
+
+$(ORACLES)/%/.installed:
+	@echo "installing the $* peer for differential tests into $(ORACLES)/$* ..."
+	rm -rf $(ORACLES)/$* && $(PYTHON) -m venv $(ORACLES)/$*
+	$(ORACLES)/$*/bin/pip install -q $(ORACLE_PIP_$*) 2>&1 | { grep -v "is ignored" || true; }
+	touch $@
+
+r-peers:
+	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2)})' >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    echo "installing R peers for differential tests (apt-get: $(R_DEBS)) ..." && \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(R_DEBS) >/dev/null 2>&1; } || \
+	  echo "R peers are not installed: their differential tests will be skipped"
+
+oracles: r-peers
+	@$(MAKE) --no-print-directory -k $(foreach n,$(ORACLE_NAMES),$(ORACLES)/$(n)/.installed) || \
+	  echo "some peer tools did not install: their differential tests will be skipped"
+
+test: $(STAMP) browser oracles
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) $(ORACLES) demo_out .pytest_cache

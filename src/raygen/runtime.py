@@ -59,6 +59,9 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
         # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(
+            # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
+            # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
+            address="local",
             num_cpus=cfg.num_cpus,
             num_gpus=cfg.num_gpus,
             include_dashboard=cfg.include_dashboard,
