@@ -78,6 +78,24 @@ class ScoreConfig:
 
 
 @dataclass(frozen=True)
+class SpliceAIConfig:
+    """SpliceAI scoring (``raygen score --model spliceai``): the release's options plus how we compute them."""
+
+    annotation: str = ""  # grch37 | grch38 (the wheel's GENCODE V24 tables) | a gene table file; required
+    distance: int = 50  # D: bases each side of the variant scored (the release's -D, 0..4999)
+    mask: bool = False  # the release's -M 1: mask annotated-site gains and unannotated-site losses
+    # REF tracks: computed once per gene span and shared by its variants (raygen.scoring.spliceai_tracks).
+    # auto = cluster on CPU (variants closer than merge_bp share one forward, spans of at most max_span_bp
+    # output bases), grid on GPUs (fixed tiles of tile_bp output bases: every forward has the same shape)
+    ref_spans: str = "auto"
+    merge_bp: int = 6000
+    max_span_bp: int = 20_000
+    tile_bp: int = 1000
+    batch_size: int = 32  # ALT windows of one allele shape per forward pass
+    precision: str = "fp32"  # fp32 (identical to the release) | bf16 (faster on GPUs, scores differ)
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     """Default DNA-LM pretraining recipe (``raygen train pretrain``)."""
 
@@ -205,6 +223,7 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    spliceai: SpliceAIConfig = field(default_factory=SpliceAIConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from raygen.config import ScoreConfig
+from raygen.config import ScoreConfig, SpliceAIConfig
 from raygen.errors import InputError, RaygenError, UsageError, raygen_cause
 
 log = logging.getLogger("raygen.score")
@@ -46,6 +46,7 @@ class ScoreSummary:
     output: str = ""
     parquet: str | None = None
     rejects: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the user can do about skips (contig naming)
 
     def lines(self) -> list[str]:
         rate = self.alleles_scored / self.seconds if self.seconds > 0 else 0.0
@@ -56,6 +57,7 @@ class ScoreSummary:
         ]
         if self.skip_reasons:
             out.append("skip reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(self.skip_reasons.items())))
+        out += self.notes
         out.append(f"wrote {self.output}" + (f" and {self.parquet}" if self.parquet else "")
                    + f" in {self.seconds:.1f} s ({rate:.1f} alleles/s)")
         return out
@@ -143,20 +145,23 @@ def score_vcf(
     revision: str | None = None,
     trust_remote_code: bool = False,
     progress: bool = True,
+    spliceai: SpliceAIConfig = SpliceAIConfig(),
+    rename_contigs: str | None = None,
 ) -> ScoreSummary:
-    """Score every ALT of ``inp`` (VCF/BCF file or raygen Parquet dir) with ``model``; write ``out``.
+    """Score every ALT of ``inp`` (VCF/BCF file or raygen Parquet dir) with ``model`` (a language model, or
+    ``spliceai`` with the ``spliceai`` settings); write ``out``.
 
     Ray must be initialised (``raygen.runtime.init_ray``). Fails fast, before any actor starts, on a bad
-    model (:func:`raygen.models.load.describe_model`), a missing FASTA, or GPUs requested where none exist.
+    model (:func:`raygen.scoring.base.scorer_spec`), a missing FASTA, or GPUs requested where none exist.
     """
     import ray
 
     from raygen.io.datasource import split_rejects
     from raygen.io.fasta import ensure_fasta_index
     from raygen.io.vcf import output_kind, write_rejects, write_vcf
-    from raygen.models.load import describe_model
-    from raygen.scoring.annotate import add_header_lines, count_outcomes
-    from raygen.scoring.scorer import SCORE_DEFINITION, Scorer
+    from raygen.regions import naming_hint
+    from raygen.scoring.annotate import count_outcomes
+    from raygen.scoring.base import ScorerActor, scorer_spec
 
     t0 = time.perf_counter()
     output_kind(out)
@@ -165,7 +170,8 @@ def score_vcf(
     if cfg.window < 8 or cfg.batch_size < 1 or cfg.rows_per_batch < 1:
         raise UsageError("--window must be >= 8 and --batch-size >= 1")
     ensure_fasta_index(reference)
-    desc = describe_model(model, revision=revision, trust_remote_code=trust_remote_code)
+    spec = scorer_spec(model, str(Path(reference).resolve()), score=cfg, spliceai=spliceai, revision=revision,
+                       trust_remote_code=trust_remote_code, rename_contigs=rename_contigs)
     _check_gpus(cfg.gpus_per_actor)
     ray.data.DataContext.get_current().enable_progress_bars = progress
 
@@ -177,13 +183,11 @@ def score_vcf(
                 raise UsageError("--normalize needs a VCF/BCF input (normalize Parquet by re-exporting it as VCF)")
             src_in, pre_rejects, normalized_in = _normalized_input(inp, reference, Path(tmp))
         ds, header, source = _read(src_in, cfg.shard_bp)
-        kwargs = dict(model=model, reference=str(Path(reference).resolve()), window=cfg.window, revision=revision,
-                      trust_remote_code=trust_remote_code, device="cuda" if cfg.gpus_per_actor > 0 else "cpu",
-                      batch_size=cfg.batch_size, reverse_complement=cfg.reverse_complement,
-                      threads=threads_per_actor(cfg))
+        actor_spec = spec.with_runtime(device="cuda" if cfg.gpus_per_actor > 0 else "cpu",
+                                       threads=threads_per_actor(cfg))
         scored = ds.map_batches(
-            Scorer,
-            fn_constructor_kwargs=kwargs,
+            ScorerActor,
+            fn_constructor_kwargs={"spec": actor_spec},
             batch_size=cfg.rows_per_batch,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=cfg.actors),
@@ -210,10 +214,7 @@ def score_vcf(
 
         header = header.copy()
         header.meta = [m for m in header.meta if not m.startswith("##raygen_score=")]
-        info = {"model": model, "revision": revision, "kind": desc["kind"], "scheme": desc["scheme"], "k": desc["k"],
-                "window": cfg.window, "reverse_complement": cfg.reverse_complement, "definition": SCORE_DEFINITION,
-                "head": desc["head"]}
-        add_header_lines(header, info)
+        spec.add_header_lines(header)
         write_vcf(header, records, out)
         summary = ScoreSummary(output=out, parquet=parquet_dir)
         if parquet_dir:
@@ -244,5 +245,13 @@ def score_vcf(
     summary.alleles_scored = counts["alleles_scored"]
     summary.alleles_skipped = counts["alleles_skipped"]
     summary.skip_reasons = {k[5:]: v for k, v in counts.items() if k.startswith("skip:")}
+    if summary.skip_reasons.get("unknown_contig") and not rename_contigs:
+        from raygen.io.fasta import Reference
+
+        with Reference(reference) as ref:
+            hint = naming_hint(set(records["CHROM"].to_pylist()) - set(ref.contigs), ref.lengths)
+        if hint:
+            summary.notes.append(f"{summary.skip_reasons['unknown_contig']} ALT(s) on contigs the FASTA lacks."
+                                 + hint)
     summary.seconds = time.perf_counter() - t0
     return summary
