@@ -160,3 +160,26 @@ def test_grid_spans_and_batch_size_give_the_same_bits(spliceai_dir, shared_varia
         assert np.array_equal(alone[0][1], outs[-1][k][1])
     for a, b in zip(*outs):
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_tracks_for_plots(scorer):
+    [t] = scorer.tracks(Variant("20", 87761, "A", "C"))
+    assert (t["gene"], t["strand"]) == ("DEFB125", "+") and t["positions"][50] == 87761
+    assert t["ref"].shape == t["alt"].shape == (101, 3)
+    assert t["score"] == "C|DEFB125|0.00|0.00|0.00|0.01|6|7|-21|6"
+
+
+@pytest.mark.timeout(300)
+def test_gpu_settings_on_a_cpu_host(spliceai_dir):
+    from raygen.errors import UsageError
+
+    ref = str(spliceai_dir / "reference.fa.gz")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="no CUDA GPU"):
+            SpliceAIScorer(ref, SpliceAIConfig(annotation="grch38"), device="cuda")
+    # bf16 (meant for GPUs) runs on CPU too; it is not the release's arithmetic, so only close
+    sc = SpliceAIScorer(ref, SpliceAIConfig(annotation="grch38", precision="bf16"), device="cpu")
+    [res] = sc.score_variants([Variant("20", 96003, "AG", "A")])
+    assert res.scores[0].text().startswith("A|DEFB125|")
+    assert np.allclose(res.scores[0].ds, (0.82, 0.99, 0.0, 0.0), atol=0.1)  # release: 0.82|0.99|0.00|0.00
+    assert sc.info["precision"] == "bf16"

@@ -37,7 +37,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from raygen.models.spliceai_weights import KerasSpliceAI
+from raygen.models.spliceai_weights import CONTEXT, KerasSpliceAI
+
+__all__ = ["CONTEXT", "SpliceAINet", "ConePlan", "cone_plan", "conv1d", "encode", "complement_codes"]
 
 #: Base -> one-hot row as the release encodes it (``map[ord(c) % 5]`` after A/C/G/T/N become 1/2/3/4/0):
 #: 0 = N (all zeros), 1..4 = A, C, G, T. Letters other than ACGTN land on a row by their code, as there.
@@ -47,7 +49,6 @@ for _i, _b in enumerate("NACGT"):
     BASE_CODE[ord(_b.lower())] = _i
 for _c in range(ord("a"), ord("z") + 1):  # the release upper-cases first
     BASE_CODE[_c] = BASE_CODE[_c - 32]
-CONTEXT = 10_000  # input bases consumed: 5,000 each side of an output base
 
 
 def conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dilation: int = 1) -> torch.Tensor:
@@ -68,15 +69,6 @@ def encode(seq: str) -> np.ndarray:
 def complement_codes(codes: np.ndarray) -> np.ndarray:
     """Codes of the reverse complement (the release flips both the sequence and the one-hot axis)."""
     return np.where(codes == 0, 0, 5 - codes)[::-1].copy()
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One conv of the plan: it reads tensor ``src`` and writes tensor ``dst`` (indices into the tensor list)."""
-
-    src: int
-    dst: int
-    radius: int
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ N_MODELS = 5
 LICENCE = ("SpliceAI-10k weights (Jaganathan et al., Cell 2019; Illumina spliceai 1.3.1): CC BY-NC 4.0, "
            "non-commercial use only")
 ANNOTATIONS = ("grch37", "grch38")
+CONTEXT = 10_000  # input bases an output base depends on besides itself: 5,000 each side (2 x the crop)
 
 
 def _missing(why: str) -> InputError:
@@ -266,7 +267,7 @@ def read_network(path: str | Path) -> KerasSpliceAI:
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise InputError(f"{where}: unreadable SpliceAI weights ({exc}); reinstall them with `{INSTALL}`") from None
     radius = sum(u.conv_a.radius + u.conv_b.radius for u in net.units)
-    if radius != net.crop or not all(c.weight.shape[2] == 1 for c in [net.stem, net.out, *net.skips]):
+    if radius != net.crop or 2 * net.crop != CONTEXT or not all(c.weight.shape[2] == 1 for c in [net.stem, net.out, *net.skips]):
         raise InputError(f"{where}: receptive radius {radius} != crop {net.crop}; not SpliceAI-10k")
     if last not in [n for n in stream_units] or skip_after[-1] != len(units):
         raise InputError(f"{where}: the last skip conv does not read the last residual unit")

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from raygen.io.typed import SPLICEAI_FIELDS
+from raygen.models.spliceai_weights import CONTEXT
 from raygen.variant import Variant
 
-CONTEXT = 10_000  # input bases beyond the scored ones (5,000 each side)
 INFO_KEY = "SpliceAI"
 #: The release's header line, byte for byte (``spliceai/__main__.py``).
 INFO_DESCRIPTION = (

@@ -151,6 +151,24 @@ class SpliceAIScorer:
             out.append([SpliceResult(tuple(s), k[0]) for s, k in zip(scores, skips)])
         return out
 
+    def tracks(self, v: Variant) -> list[dict]:
+        """Per gene of a scorable SNV/indel: the aligned REF and ALT probability tracks (cov x (none, acceptor,
+        donor), row i = position ``pos - D + i``, 1-based) with the gene, strand and scores, for plots (the UI)."""
+        import torch
+
+        _, jobs = self._plan([v])
+        todo = [j for j in jobs if j.item is not None]
+        with torch.inference_mode():
+            tracks = self.engine.tracks([j.item for j in todo])  # type: ignore[misc]
+        cov, d = 2 * self.cfg.distance + 1, self.cfg.distance
+        out = []
+        for j, (y_ref, y_alt) in zip(todo, tracks):
+            g = self.genes.rows[j.row]
+            out.append({"gene": g.name, "strand": g.strand, "positions": list(range(v.pos - d, v.pos + d + 1)),
+                        "ref": y_ref, "alt": align_alt(y_ref if j.same_as_ref else y_alt, len(v.ref), len(v.alt), cov),
+                        "score": self._entry(v, j, (y_ref, y_alt), cov, self.cfg.mask).text()})
+        return out
+
     def _entry(self, v: Variant, job: _Job, tracks, cov: int, mask: bool) -> GeneScore:
         name = self.genes.rows[job.row].name
         if tracks is None:

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from raygen.models.spliceai import SpliceAINet, complement_codes, cone_plan, encode
+from raygen.models.spliceai import CONTEXT, SpliceAINet, complement_codes, cone_plan, encode
 
-CONTEXT = 10_000
 HALF_CONTEXT = CONTEXT // 2
 #: Fewest REF outputs a cluster span computes. oneDNN takes another code path (other bits) for a conv with
 #: fewer than ~27 outputs (measured for kernel 41, dilation 25); spans at least this wide keep every REF
@@ -128,6 +127,10 @@ class TrackEngine:
 
     def tracks(self, items: list[TrackItem]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per item: (y_ref (cov, 3), y_alt (cov - len(REF) + len(ALT), 3)), float32, genomic orientation."""
+        unique = list(dict.fromkeys(items))  # genes with one transcript span, duplicate records: once
+        if len(unique) < len(items):
+            done = dict(zip(unique, self.tracks(unique)))
+            return [done[it] for it in items]
         c = self.cfg
         spans = make_spans(items, c.distance, self.mode, c.tile_bp, c.merge_bp, c.max_span_bp)
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(items)
