@@ -143,8 +143,11 @@ def bins_on_bam(bins: CopyNumTable, contigs: dict[str, int], path: str) -> CopyN
         return bins
     missing = sorted(set(bins.chrom[~present].tolist()))
     if not present.any():
+        hint = ""
+        if naming_hint(missing, contigs):  # same contigs, other naming (20 vs chr20)
+            hint = " The BED and the BAM name contigs differently (with / without 'chr'): rename the BED's contigs."
         raise InputError(f"no bin lies on a contig of BAM {path!r} (bins on {', '.join(missing[:4])}; BAM has "
-                         f"{', '.join(list(contigs)[:4])}...).{naming_hint(missing, contigs).replace('The input', 'The BED')}")
+                         f"{', '.join(list(contigs)[:4])}...).{hint}")
     log.warning("%s: dropped %d of %d bins on %d contigs the BAM lacks (e.g. %s)", path, int((~present).sum()),
                 len(bins), len(missing), missing[0])
     return bins.take(present)

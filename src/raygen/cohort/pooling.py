@@ -251,3 +251,18 @@ def build_reference(targets: Sequence[CopyNumTable], antitargets: Sequence[CopyN
     ref = assemble(blocks)
     report_bad_bins(ref)
     return ref
+
+
+def flat_reference(targets: CopyNumTable, antitargets: CopyNumTable | None = None, fasta: str | None = None,
+                   haploid_x_reference: bool = False) -> CopyNumTable:
+    """A "flat" reference without normals (``reference -t/-a``): expected neutral log2 per bin (0, or -1 on
+    chrY and, for a male reference, chrX), ``depth = 2**log2``, spread 0, GC / RepeatMasker from the FASTA."""
+    parts = [t.select(("chromosome", "start", "end", "gene")) for t in (targets, antitargets) if t is not None]
+    bins = concat([p.with_columns(gene=p.gene) for p in parts], "reference").sorted()
+    log2 = sex.expect_flat_log2(bins, haploid_x_reference)
+    cols = {"log2": log2, "spread": np.zeros(len(bins)), "depth": np.exp2(log2)}
+    if fasta:
+        cols["gc"], cols["rmask"] = bias.fasta_gc_rmask(fasta, bins.chrom, bins.start, bins.end)
+    ref = bins.with_columns(**cols).ordered()
+    ref.sample_id = "reference"
+    return ref
