@@ -139,6 +139,9 @@ def fix_sample(target: CopyNumTable, antitarget: CopyNumTable | None, ref: CopyN
                opts: FixOptions | None = None) -> CopyNumTable:
     """The ``.cnr`` of one sample: columns chromosome, start, end, gene, log2, [depth,] weight."""
     opts = opts or FixOptions()
+    if "spread" not in ref or "log2" not in ref:
+        raise InputError(f"{ref.meta.get('path', 'the reference')} is not a reference (no spread column): build one "
+                         "with `raygen cohort reference` (or -t/-a for a flat one)")
     if antitarget is not None and len(antitarget) and antitarget.sample_id != target.sample_id:
         raise InputError(f"sample ids differ: {target.sample_id!r} (target) vs {antitarget.sample_id!r} (antitarget)")
     t, t_ref = adjust_block(target, ref, True, opts)
@@ -148,6 +151,9 @@ def fix_sample(target: CopyNumTable, antitarget: CopyNumTable | None, ref: CopyN
         if len(a):
             parts.append(a)
             refs.append(a_ref)
+    if not sum(len(p) for p in parts):
+        raise InputError(f"no bin of sample {target.sample_id} passes the reference filters (all {len(target)} target "
+                         "bins are marked unusable in the reference)")
     cnr = concat(parts, target.sample_id)
     matched = concat(refs, "reference")
     # both blocks in genome order; the reference rows follow the same permutation
