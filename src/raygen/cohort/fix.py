@@ -87,14 +87,14 @@ def adjust_block(sample: CopyNumTable, ref: CopyNumTable, is_target: bool, opts:
         if "gc" in matched:
             log2 = bias.center_by_window(log2, frac, matched["gc"], opts.smoother)
         else:
-            log.warning("the reference has no gc column: GC correction skipped")
+            log.info("the reference has no gc column: GC correction skipped")
     if is_target and opts.do_edge:
         log2 = bias.center_by_window(log2, frac, bias.edge_bias(sample.chrom, sample.start, sample.end), opts.smoother)
     if not is_target and opts.do_rmask:
         if "rmask" in matched:
             log2 = bias.center_by_window(log2, frac, matched["rmask"], opts.smoother)
         else:
-            log.warning("the reference has no rmask column: RepeatMasker correction skipped")
+            log.info("the reference has no rmask column: RepeatMasker correction skipped")
     return sample.with_columns(log2=log2), matched
 
 
