@@ -16,8 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from raygen.errors import RaygenError
+from raygen.io.header import VcfHeader
 from raygen.normalize.checkref import fix_dup_alt, fix_ref
-from raygen.normalize.header import HeaderInfo
 from raygen.normalize.leftalign import Status, clean_keep_case, has_non_acgtn, iupac_to_n, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
 from raygen.normalize.options import Counts, NormalizeOptions
@@ -180,7 +180,7 @@ def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> 
 class RecordNormalizer:
     """Applies split, REF check/fix and realignment to single records (no ordering, no cross-record work)."""
 
-    def __init__(self, hdr: HeaderInfo, opts: NormalizeOptions, counts: Counts, source: str = "-",
+    def __init__(self, hdr: VcfHeader, opts: NormalizeOptions, counts: Counts, source: str = "-",
                  contigs: ContigSequence | None = None):
         self.hdr = hdr
         self.opts = opts
