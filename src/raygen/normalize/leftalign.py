@@ -24,11 +24,12 @@ import enum
 import os
 from collections.abc import Callable, Sequence
 
+from raygen.io.fasta import Reference, clean_keep_case, iupac_to_n
+
 #: bcftools' alignment window: reference bases fetched at once while padding a trimmed indel on the left.
 ALN_WIN = 100
 
 ACGTN = frozenset("ACGTNacgtn")
-_UPPER_ACGTN = frozenset("ACGTN")
 
 Fetch = Callable[[int, int], str]
 
@@ -43,43 +44,6 @@ class Status(enum.IntEnum):
     DUP_ALLELE = 4  # an ALT equals REF
     NON_ACGTN_ALT = 5  # untouched: ALT with characters other than ACGTN
     NON_ACGTN_REF = 6  # untouched: REF with characters other than ACGTN (a kind of mismatch)
-
-
-#: IUPAC ambiguity code -> its first base, as htslib's table (``R`` -> ``A``, ``y`` -> ``c``).
-IUPAC_FIRST = dict(zip("RYSWKMBDHVrysmkwbdhv", "ACCAGACAAAaccagacaaa"))
-
-
-def _table(keep_case: bool) -> bytes:
-    out = []
-    for c in range(256):
-        ch = chr(c)
-        if ch in "ACGTNacgtn":
-            ch = ch if keep_case else ch.upper()
-        elif ch in IUPAC_FIRST:
-            ch = IUPAC_FIRST[ch] if keep_case else IUPAC_FIRST[ch].upper()
-        else:
-            ch = "N"
-        out.append(ord(ch))
-    return bytes(out)
-
-
-_TO_N = _table(keep_case=False)
-_TO_N_KEEP_CASE = _table(keep_case=True)
-
-
-def clean_keep_case(seq: str) -> str:
-    """Reference bases as bcftools 1.24 reads them, case kept: IUPAC codes -> their first base, other
-    non-ACGTN characters -> ``N`` (bcftools pads realigned alleles with soft-masked bases as they are)."""
-    return seq.encode("latin-1", "replace").translate(_TO_N_KEEP_CASE).decode("ascii")
-
-
-def iupac_to_n(seq: str) -> str:
-    """Reference bases upper-cased as bcftools compares them: IUPAC codes -> their first base, other
-    characters outside A, C, G, T, N -> ``N``."""
-    up = seq.upper()
-    if len(up) < 32 and set(up) <= _UPPER_ACGTN:
-        return up
-    return up.encode("latin-1", "replace").translate(_TO_N).decode("ascii")
 
 
 def has_non_acgtn(allele: str) -> bool:
@@ -239,8 +203,6 @@ def normalize_variant(chrom: str, pos: int, ref: str, alts: Sequence[str], fasta
             ALT holds characters other than ACGTN.
     """
     if isinstance(fasta, str):
-        from raygen.io.fasta import Reference
-
         fasta = Reference(fasta)
     status, npos, nref, nalts, _ = realign(pos, ref, alts, lambda a, b: fasta.fetch(chrom, a, b))
     if status in (Status.REF_MISMATCH, Status.NON_ACGTN_REF):
