@@ -8,6 +8,7 @@ reported and written to ``OUT.failed_shards.bed``), and writes a bgzipped, tabix
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -19,6 +20,7 @@ from raygen.calling.records import CallRecord
 from raygen.calling.regions import Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
 from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
+from raygen.normalize import normalize_allele
 
 log = logging.getLogger("raygen.calling")
 
@@ -83,14 +85,10 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
 def _normalized(records: list[CallRecord], ref, fasta_chrom: str) -> list[CallRecord]:
     """Indel records through the shared normalizer (bcftools-norm exact; they are left-aligned already,
     so this is a guard that keeps `call` and `normalize` in agreement)."""
-    import dataclasses
-
-    from raygen.eval.leftalign import normalize_allele
-
     out = []
     for r in records:
         if len(r.ref) != len(r.alt):
-            pos, a, b = normalize_allele(fasta_chrom, r.pos, r.ref, r.alt, ref.fetch, ref)
+            pos, a, b = normalize_allele(fasta_chrom, r.pos, r.ref, r.alt, ref)
             if (pos, a, b) != (r.pos, r.ref, r.alt):
                 r = dataclasses.replace(r, pos=pos, ref=a, alt=b)
         out.append(r)

@@ -1,7 +1,8 @@
 """hap.py-style concordance of a query VCF against a truth VCF, SNPs and indels counted separately.
 
-Both sides are split into biallelic records, trimmed and left-aligned against the reference
-(:mod:`raygen.eval.leftalign`), then matched allele-aware on ``(chrom, pos, ref, alt)``; so an indel
+Both sides are split into biallelic records, trimmed and left-aligned against the reference as
+``bcftools norm -f`` does (:func:`raygen.normalize.normalize_allele`; a record whose REF disagrees with the
+reference, or every record without one, is only trimmed), then matched allele-aware on ``(chrom, pos, ref, alt)``; so an indel
 written at a different place in a repeat, or with extra padding bases, still matches. Genotypes are
 compared per matched allele as zygosity (het / hom-alt). A record counts inside the confident regions when
 its normalized 0-based start lies in a BED interval (BED is 0-based half-open).
@@ -22,7 +23,9 @@ import numpy as np
 import pysam
 
 from raygen.errors import InputError
-from raygen.eval.leftalign import is_symbolic, normalize_allele
+from raygen.io.fasta import Reference
+from raygen.normalize import normalize_allele
+from raygen.normalize.checkref import is_sequence_allele
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,6 @@ def read_alleles(
     if sample is not None and sample not in samples:
         raise InputError(f"sample {sample!r} is not in {str(path)!r} (samples: {', '.join(samples) or 'none'})")
     sname = sample or (samples[0] if samples else None)
-    fetch = reference.fetch if reference is not None else None
     out: dict[tuple, Allele] = {}
     try:
         for rec in vf:
@@ -201,7 +203,7 @@ def read_alleles(
                 if gt is None or all(g is None for g in gt):
                     gt = None
             for i, alt in enumerate(alts, start=1):
-                if is_symbolic(alt):
+                if not is_sequence_allele(alt):
                     continue
                 if gt is not None:
                     zyg = sum(1 for g in gt if g == i)
@@ -210,7 +212,7 @@ def read_alleles(
                     zyg = 2 if zyg >= 2 and len(gt) >= 2 else 1
                 else:
                     zyg = 0
-                pos, ref, a = normalize_allele(rec.chrom, rec.pos, rec.ref, alt, fetch, reference)
+                pos, ref, a = normalize_allele(rec.chrom, rec.pos, rec.ref, alt, reference)
                 for al in _atomize(rec.chrom, pos, ref, a, zyg) if atomize else [Allele(rec.chrom, pos, ref, a, zyg)]:
                     prev = out.get(al.key)
                     # Duplicate records of the same allele: keep the stronger genotype claim.
@@ -276,8 +278,6 @@ def evaluate_vcfs(
     region: tuple[str, int, int] | None = None,
 ) -> Report:
     """Read, normalize and compare two VCFs. ``region`` = (chrom, start0, end0) restricts both sides."""
-    from raygen.io.fasta import Reference
-
     ref = Reference(reference) if reference else None
     try:
         truth = read_alleles(truth_vcf, ref, sample=truth_sample, pass_only=False)
