@@ -195,8 +195,9 @@ class NormalizeConfig:
 
     shard_bp: int = 5_000_000  # region size of one Ray Data shard
     ray_min_bytes: int = 1 << 30  # compressed input size from which an indexed input runs on Ray by default
-    cpus_per_shard_task: float = 0.5  # fractional so read/write tasks still get CPU on a 2-core box
-    batch_rows: int = 200_000  # records per in-process batch
+    cpus_per_shard_task: float = 0.5  # per normalizer actor; fractional so read/write tasks still get CPU on a 2-core box
+    max_actors: int = 2  # normalizer actors in the Ray pool at most (also for `raygen score --normalize`)
+    batch_rows: int = 200_000  # records per block read (in-process and by each Ray read task)
 
 
 @dataclass(frozen=True)

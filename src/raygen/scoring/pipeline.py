@@ -151,7 +151,7 @@ def score_vcf(
     """
     import ray
 
-    from raygen.io.datasource import split_rejects
+    from raygen.io.blocks import split_rejects
     from raygen.io.fasta import ensure_fasta_index
     from raygen.io.vcf import output_kind, write_rejects, write_vcf
     from raygen.models.load import describe_model
@@ -199,7 +199,7 @@ def score_vcf(
             raise
         table = pa.concat_tables(blocks) if blocks else None
         if table is None or table.num_rows == 0:
-            from raygen.io.datasource import BLOCK_SCHEMA
+            from raygen.schema import BLOCK_SCHEMA
 
             table = BLOCK_SCHEMA.empty_table()
         table = table.sort_by([("SHARD", "ascending"), ("SHARD_ROW", "ascending")])
