@@ -25,7 +25,7 @@ import numpy as np
 
 from raygen.config import CallConfig
 from raygen.errors import InputError
-from raygen.train.trainer import Scaling, fit, prepare_model, rank_and_world, report
+from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report
 
 log = logging.getLogger("raygen.train.caller")
 
@@ -136,6 +136,7 @@ def _train_loop(config: dict) -> None:
     bs = config["batch_size"]
     steps_per_epoch = max(1, int(np.ceil(len(train.y) / world / bs)))
     for epoch in range(config["epochs"]):
+        call_hooks("epoch", epoch=epoch + 1)
         model.train()
         order = rng.permutation(idx)
         tot, n = 0.0, 0

@@ -23,7 +23,7 @@ import numpy as np
 from raygen.config import FinetuneConfig
 from raygen.errors import InputError
 from raygen.train.metrics import auprc, auroc, spearman
-from raygen.train.trainer import Scaling, fit, report
+from raygen.train.trainer import Scaling, call_hooks, fit, report
 
 log = logging.getLogger("raygen.train.finetune")
 HISTORY_FILE = "finetune_history.jsonl"
@@ -110,6 +110,7 @@ def head_train_loop(config: dict) -> None:
     best, best_state, bad = -1.0, None, 0
     history = []
     for epoch in range(1, spec.epochs + 1):
+        call_hooks("epoch", epoch=epoch)
         head.train()
         total = 0.0
         for idx in torch.randperm(len(xt), generator=gen).split(spec.batch_size):

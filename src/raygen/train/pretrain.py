@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from raygen.config import PretrainConfig
-from raygen.train.trainer import Scaling, fit, prepare_model, rank_and_world, report, resume_checkpoint
+from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report, resume_checkpoint
 
 log = logging.getLogger("raygen.train.pretrain")
 
@@ -37,8 +37,6 @@ METRICS_FILE = "metrics.jsonl"
 STATE_DIR = "train_state"  # Ray Train storage (checkpoints) inside the output dir
 RUN_NAME = "pretrain"
 TRAIN_STATE_FILE = "train_state.pt"
-#: Test hook: a worker exits abruptly at this step on the first attempt (see ``fail_at_step``).
-FAIL_ENV = "RAYGEN_TEST_FAIL_AT_STEP"
 
 
 @dataclass
@@ -63,7 +61,6 @@ class PretrainJob:
     val_windows: int = PretrainConfig.val_windows
     time_limit_s: float | None = None
     seed: int = PretrainConfig.seed
-    fail_at_step: int | None = None  # test hook only
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -161,11 +158,7 @@ def train_loop_per_worker(config: dict) -> None:
             stop = bool(flag.item())
         if stop:
             break
-        if job.fail_at_step is not None and step == job.fail_at_step and rank == world - 1:
-            marker = Path(job.out_dir) / f".raygen-test-failed-at-{step}"
-            if not marker.exists():
-                marker.touch()
-                os._exit(1)  # simulate a killed worker process
+        call_hooks("step", step=step)
         t0 = time.perf_counter()
         progress = step / job.steps
         if job.time_limit_s:
@@ -265,8 +258,6 @@ def run_pretrain(job: PretrainJob, *, workers: int, cpus_per_worker: float, gpus
     out.mkdir(parents=True, exist_ok=True)
     job.out_dir = str(out)
     job.reference = str(Path(job.reference).resolve())  # workers run in their own working directories
-    if os.environ.get(FAIL_ENV):
-        job.fail_at_step = int(os.environ[FAIL_ENV])
     started = time.time()
     result = fit(train_loop_per_worker, asdict(job), name=RUN_NAME, label="pretraining",
                  scaling=Scaling(workers, cpus_per_worker, gpus_per_worker), storage_dir=out / STATE_DIR,
