@@ -20,7 +20,7 @@ Public API
 ----------
 ``plan_shards(path, *, shard_bp, regions=None, header=None) -> list[Shard]``
 ``read_shard(path, header, shard, batch_rows=DEFAULT_BATCH_ROWS) -> Iterator[block]``
-``split_rejects(block, source) -> (records, rejects)``; ``is_indexed(path)``; :data:`UNINDEXED_WARNING`
+``split_rejects(block, source) -> (records, rejects)``; ``as_block(records)``; ``is_indexed(path)``; :data:`UNINDEXED_WARNING`
 """
 
 from __future__ import annotations
@@ -115,7 +115,9 @@ def _wanted(region: str | Region | tuple, contigs: dict[str, int | None]) -> Reg
     return as_region(region)
 
 
-def _with_block_columns(records: pa.Table, shard: int, first_row: int) -> pa.Table:
+def as_block(records: pa.Table, shard: int = 0, first_row: int = 0) -> pa.Table:
+    """A text table as a block (:data:`raygen.schema.BLOCK_SCHEMA`): its rows are records of shard ``shard``,
+    numbered from ``first_row``."""
     n = records.num_rows
     return (
         records.append_column("SHARD", pa.array(np.full(n, shard, dtype=np.int64)))
@@ -173,7 +175,7 @@ def read_shard(path: str, header: VcfHeader, shard: Shard, batch_rows: int = DEF
             # decode errors and are reported by the shard that hit them.
             rejects = rejects.filter(pa.array(rkeep))
         if records.num_rows:
-            yield _with_block_columns(records, shard.ordinal, row)
+            yield as_block(records, shard.ordinal, row)
             row += records.num_rows
         if rejects.num_rows:
             yield _reject_rows(rejects, shard.ordinal, row)
@@ -197,7 +199,7 @@ def _stream_by_contig(path: str, header: VcfHeader, batch_rows: int) -> Iterator
             for i, (beg, end) in enumerate(zip(starts, ends)):
                 if i > 0 or (last is not None and chrom[0].as_py() != last):
                     shard, row = shard + 1, 0
-                yield _with_block_columns(records.slice(beg, end - beg), shard, row)
+                yield as_block(records.slice(beg, end - beg), shard, row)
                 row += end - beg
             last = chrom[n - 1].as_py()
         if rejects.num_rows:
@@ -206,7 +208,8 @@ def _stream_by_contig(path: str, header: VcfHeader, batch_rows: int) -> Iterator
 
 
 def split_rejects(block: pa.Table, source: str) -> tuple[pa.Table, pa.Table]:
-    """Split a block (or concatenated blocks) into (records with SHARD/SHARD_ROW, rejects as REJECTS_SCHEMA)."""
+    """Split a block (or concatenated blocks) into (its record rows, every column but REJECT_*; its reject rows
+    as a :data:`raygen.schema.REJECTS_SCHEMA` table), both in the block's row order."""
     is_rej = pc.is_valid(block["REJECT_REASON"])
     rej = block.filter(is_rej)
     records = block.filter(pc.invert(is_rej)).drop_columns(["REJECT_REASON", "REJECT_TEXT"])
