@@ -184,6 +184,47 @@ def test_ref_mismatch_rejected_or_skipped(api, scorer):
     assert client.get("/healthz").status_code == 200  # still serving
 
 
+#: chr2 of the test reference starts with 50 N (conftest.write_reference): a REF base at chr2:10 faces an N.
+FACING_N = {"chrom": "chr2", "pos": 10, "ref": "A", "alt": "G"}
+
+
+def test_ref_facing_n_is_a_mismatch_on_v1_score(api):
+    """The one REF rule: a REF base facing an N in the reference is a mismatch, at the 422 gate as in scoring."""
+    client, *_ = api
+    r = client.post("/v1/score", json={"variants": [FACING_N]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "variants", 0, "ref"]
+    assert r.json()["detail"][0]["type"] == "ref_mismatch" and "'N'" in r.text
+    s = client.post("/v1/score", params={"on_invalid": "skip"}, json={"variants": [FACING_N]})
+    assert s.status_code == 200 and s.json()["results"][0]["skip_reason"] == "ref_mismatch"
+
+
+def test_ref_facing_n_is_a_mismatch_on_v1_normalize(api):
+    client, *_ = api
+    r = client.post("/v1/normalize", json={"variants": [FACING_N]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "variants", 0, "ref"] and "mismatch" in r.text
+    s = client.post("/v1/normalize", params={"on_invalid": "skip"}, json={"variants": [FACING_N]})
+    assert s.status_code == 200 and "mismatch" in s.json()["results"][0]["error"]
+
+
+@pytest.mark.timeout(180)
+def test_ref_facing_n_is_a_mismatch_in_raygen_score(api, run_cli, tmp_path):
+    client, model, ref, seqs = api
+    good = snvs(seqs, [300])[0]
+    vcf = tmp_path / "n.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n##contig=<ID=chr2,length=1500>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t{good['pos']}\t.\t{good['ref']}\t{good['alt']}\t.\tPASS\t.\n"
+                   f"chr2\t{FACING_N['pos']}\t.\t{FACING_N['ref']}\t{FACING_N['alt']}\t.\tPASS\t.\n")
+    out = tmp_path / "n.out.vcf"
+    rc, _, stderr = run_cli("score", vcf, "-f", ref, "--model", model, "-o", out, "--actors", "1",
+                            "--cpus-per-actor", "0.25", "-q")
+    assert rc == 0, stderr
+    info = {int(c[1]): c[7] for c in (x.split("\t") for x in out.read_text().splitlines() if not x.startswith("#"))}
+    assert "RAYGEN_SKIP=ref_mismatch" in info[FACING_N["pos"]] and "RAYGEN_LLR=" in info[good["pos"]]
+
+
 def test_limits_give_413(api):
     client, model, ref, seqs = api
     many = client.post("/v1/score", json={"variants": snvs(seqs, list(range(100, 151)))})
