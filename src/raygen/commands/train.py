@@ -6,7 +6,6 @@ import argparse
 import importlib.util
 import json
 import logging
-import math
 
 from raygen.config import DEFAULTS
 
@@ -171,8 +170,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
         train_regions=[(r.chrom, r.start, r.end) for r in train], val_regions=[(r.chrom, r.start, r.end) for r in val],
         arch=args.arch, objective=args.objective, context=args.context, steps=args.steps, batch_size=args.batch_size,
         lr=args.lr, mask_prob=args.mask_prob, checkpoint_every=args.checkpoint_every,
-        time_limit_s=None if args.time_limit is None else args.time_limit * 60.0,
-        threads_per_worker=max(1, int(math.floor(args.cpus_per_worker))), seed=args.seed,
+        time_limit_s=None if args.time_limit is None else args.time_limit * 60.0, seed=args.seed,
     )
     log.info("pretraining %s (%s) on %s bp in %d region(s), %s bp held out; %d worker(s)", args.arch, args.objective,
              f"{sum(r.length for r in train):,}", len(regions), f"{sum(r.length for r in val):,}", args.workers)

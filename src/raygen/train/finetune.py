@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from raygen.config import FinetuneConfig
-from raygen.errors import InputError, RaygenError
+from raygen.errors import InputError
 from raygen.train.metrics import auprc, auroc, spearman
+from raygen.train.trainer import Scaling, call_hooks, fit, report
 
 log = logging.getLogger("raygen.train.finetune")
 HISTORY_FILE = "finetune_history.jsonl"
@@ -89,9 +90,6 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def head_train_loop(config: dict) -> None:
     """Ray Train worker: train the head with early stopping, fit the temperature, report a checkpoint."""
-    import os
-
-    import ray.train
     import torch
     from safetensors.torch import save_file
 
@@ -101,7 +99,6 @@ def head_train_loop(config: dict) -> None:
     x_tr, y_tr = np.asarray(config["x_train"], np.float32), np.asarray(config["y_train"], np.float32)
     x_va, y_va = np.asarray(config["x_val"], np.float32), np.asarray(config["y_val"], np.float32)
     torch.manual_seed(spec.seed)
-    torch.set_num_threads(1)
     head = VariantHead(x_tr.shape[1], spec.hidden_units)
     head.set_standardization(x_tr)
     opt = torch.optim.AdamW(head.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
@@ -113,6 +110,7 @@ def head_train_loop(config: dict) -> None:
     best, best_state, bad = -1.0, None, 0
     history = []
     for epoch in range(1, spec.epochs + 1):
+        call_hooks("epoch", epoch=epoch)
         head.train()
         total = 0.0
         for idx in torch.randperm(len(xt), generator=gen).split(spec.batch_size):
@@ -140,36 +138,26 @@ def head_train_loop(config: dict) -> None:
     with torch.no_grad():
         val_logits = head(xv).numpy()
     head.temperature.fill_(fit_temperature(val_logits.astype(np.float64), y_va))
-    with tempfile.TemporaryDirectory() as d:
-        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, os.path.join(d, "head.safetensors"))
-        with open(os.path.join(d, "history.json"), "w") as fh:
-            json.dump(history, fh)
-        ray.train.report({"epochs_run": len(history), "best_val_auroc": best, "temperature": float(head.temperature)},
-                         checkpoint=ray.train.Checkpoint.from_directory(d))
+
+    def save(d: Path) -> None:
+        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(d / "head.safetensors"))
+        (d / "history.json").write_text(json.dumps(history))
+
+    report({"epochs_run": len(history), "best_val_auroc": best, "temperature": float(head.temperature)}, save)
 
 
 def train_head(x_train, y_train, x_val, y_val, spec: HeadTrainSpec, storage: Path):
     """Train a :class:`VariantHead` in a one-worker Ray Train run; returns (head, history)."""
-    import ray.train
-    from ray.train.torch import TorchTrainer
     from safetensors.torch import load_file
 
     from raygen.models.head import VariantHead
 
-    trainer = TorchTrainer(
-        head_train_loop,
-        train_loop_config={"spec": asdict(spec), "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val},
-        scaling_config=ray.train.ScalingConfig(num_workers=1, resources_per_worker={"CPU": 0.5}),
-        run_config=ray.train.RunConfig(name="finetune", storage_path=str(storage)),
-    )
-    try:
-        result = trainer.fit()
-    except Exception as exc:
-        raise RaygenError(f"head training failed: {exc}".splitlines()[0]) from exc
-    with result.checkpoint.as_directory() as d:
-        head = VariantHead(x_train.shape[1], spec.hidden_units)
-        head.load_state_dict(load_file(str(Path(d) / "head.safetensors")))
-        history = json.loads((Path(d) / "history.json").read_text())
+    config = {"spec": asdict(spec), "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
+    result = fit(head_train_loop, config, name="finetune", label="head training",
+                 scaling=Scaling(workers=1, cpus_per_worker=0.5), storage_dir=storage)
+    head = VariantHead(x_train.shape[1], spec.hidden_units)
+    head.load_state_dict(load_file(str(result.checkpoint / "head.safetensors")))
+    history = json.loads((result.checkpoint / "history.json").read_text())
     head.eval()
     return head, history
 

@@ -14,23 +14,22 @@ time-limited run anneals fully before it stops.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from raygen.config import PretrainConfig
-from raygen.errors import RaygenError, UsageError
+from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report, resume_checkpoint
 
 log = logging.getLogger("raygen.train.pretrain")
 
@@ -38,8 +37,6 @@ METRICS_FILE = "metrics.jsonl"
 STATE_DIR = "train_state"  # Ray Train storage (checkpoints) inside the output dir
 RUN_NAME = "pretrain"
 TRAIN_STATE_FILE = "train_state.pt"
-#: Test hook: a worker exits abruptly at this step on the first attempt (see ``fail_at_step``).
-FAIL_ENV = "RAYGEN_TEST_FAIL_AT_STEP"
 
 
 @dataclass
@@ -63,9 +60,7 @@ class PretrainJob:
     checkpoint_every: int = PretrainConfig.checkpoint_every
     val_windows: int = PretrainConfig.val_windows
     time_limit_s: float | None = None
-    threads_per_worker: int = 1
     seed: int = PretrainConfig.seed
-    fail_at_step: int | None = None  # test hook only
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -77,19 +72,9 @@ def _lr_factor(progress: float, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))))
 
 
-def _checkpoint_step(d: Path) -> int:
-    m = re.match(r"step_(\d+)", d.name)
-    return int(m.group(1)) if m else -1
-
-
-def latest_stored_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete ``step_*`` checkpoint dir under ``run_dir`` (weights and state both present)."""
-    if not run_dir.is_dir():
-        return None
-    for d in sorted(run_dir.glob("step_*"), key=_checkpoint_step, reverse=True):
-        if all((d / f).is_file() and (d / f).stat().st_size > 0 for f in ("config.json", "model.safetensors", TRAIN_STATE_FILE)):
-            return d
-    return None
+def _is_complete(d: Path) -> bool:
+    """A checkpoint dir with weights and training state both written."""
+    return all((d / f).is_file() and (d / f).stat().st_size > 0 for f in ("config.json", "model.safetensors", TRAIN_STATE_FILE))
 
 
 def validation_bits(model, job: PretrainJob, val_seqs: list[np.ndarray], device) -> float | None:
@@ -115,30 +100,21 @@ def train_loop_per_worker(config: dict) -> None:
     from raygen.train.windows import Region, WindowSampler, load_sequences, mask_for_mlm, to_token_ids
 
     job = PretrainJob(**config)
-    torch.set_num_threads(job.threads_per_worker)
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    rank, world = rank_and_world()
     device = ray.train.torch.get_device()
     torch.manual_seed(job.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
 
     model = build_model(job.arch, job.objective, build_nucleotide_tokenizer())
     step, train_s, tokens_seen = 0, 0.0, 0
     opt_state = None
-    ckpt = ray.train.get_checkpoint()
-    stored = latest_stored_checkpoint(Path(job.out_dir) / STATE_DIR / RUN_NAME)
-    with (ckpt.as_directory() if ckpt is not None else nullcontext(None)) as registered:
-        # Ray registers a reported checkpoint asynchronously: a worker that dies right after reporting can
-        # leave the newest complete checkpoint unregistered, so take whichever of the two is further on.
-        candidates = [Path(d) for d in (registered, stored) if d is not None]
-        if candidates:
-            d = max(candidates, key=_checkpoint_step)
+    with resume_checkpoint(Path(job.out_dir) / STATE_DIR / RUN_NAME, _is_complete) as d:
+        if d is not None:
             from safetensors.torch import load_file
 
             model.load_state_dict(load_file(str(d / "model.safetensors")), strict=False)
             state = torch.load(d / TRAIN_STATE_FILE, map_location="cpu", weights_only=False)
             step, train_s, tokens_seen, opt_state = state["step"], state["train_s"], state["tokens"], state["optimizer"]
-    model = ray.train.torch.prepare_model(model)
-    core = model.module if hasattr(model, "module") else model
+    model, core = prepare_model(model)
     opt = torch.optim.AdamW(model.parameters(), lr=job.lr, weight_decay=job.weight_decay, betas=(0.9, 0.98))
     if opt_state is not None:
         opt.load_state_dict(opt_state)
@@ -163,14 +139,15 @@ def train_loop_per_worker(config: dict) -> None:
             metrics["val_bits_per_base"] = val
             metrics_fh.write(json.dumps({"event": "validation", **metrics}) + "\n")
             metrics_fh.flush()
-            with tempfile.TemporaryDirectory() as d:
+
+            def save(d: Path) -> None:
                 core.save_pretrained(d)
-                torch.save({"step": step, "train_s": train_s, "tokens": tokens_seen,
-                            "optimizer": opt.state_dict()}, os.path.join(d, TRAIN_STATE_FILE))
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d),
-                                 checkpoint_dir_name=f"step_{step:08d}{'_final' if final else ''}")
+                torch.save({"step": step, "train_s": train_s, "tokens": tokens_seen, "optimizer": opt.state_dict()},
+                           d / TRAIN_STATE_FILE)
+
+            report(metrics, save, name=f"step_{step:08d}{'_final' if final else ''}")
         else:
-            ray.train.report(metrics)
+            report(metrics)
 
     model.train()
     while True:
@@ -181,11 +158,7 @@ def train_loop_per_worker(config: dict) -> None:
             stop = bool(flag.item())
         if stop:
             break
-        if job.fail_at_step is not None and step == job.fail_at_step and rank == world - 1:
-            marker = Path(job.out_dir) / f".raygen-test-failed-at-{step}"
-            if not marker.exists():
-                marker.touch()
-                os._exit(1)  # simulate a killed worker process
+        call_hooks("step", step=step)
         t0 = time.perf_counter()
         progress = step / job.steps
         if job.time_limit_s:
@@ -240,7 +213,7 @@ def plan_regions(reference: str, bed: str | None, contigs: list[str] | None, blo
     return regions, train, val
 
 
-def _progress(metrics_path: Path, job: PretrainJob, done: threading.Event, quiet: bool) -> None:
+def _progress(metrics_path: Path, job: PretrainJob, quiet: bool, done: threading.Event) -> None:
     """Follow ``metrics.jsonl`` and show a tqdm bar (steps, loss, bits/base, tokens/s) until ``done``."""
     from tqdm import tqdm
 
@@ -281,50 +254,18 @@ def run_pretrain(job: PretrainJob, *, workers: int, cpus_per_worker: float, gpus
     Returns a summary dict (steps, tokens, training seconds, validation bits/base, paths). Raises
     UsageError if ``out_dir`` already holds a run and ``resume`` is false.
     """
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
     out = Path(job.out_dir).resolve()
-    state = out / STATE_DIR
-    if (state / RUN_NAME).exists() and not resume:
-        raise UsageError(f"{out} already holds a pretraining run: pass --resume to continue it, or choose a new --out")
-    if resume and not (state / RUN_NAME).exists():
-        log.warning("--resume: no earlier run in %s; starting from step 0", out)
     out.mkdir(parents=True, exist_ok=True)
     job.out_dir = str(out)
     job.reference = str(Path(job.reference).resolve())  # workers run in their own working directories
-    if os.environ.get(FAIL_ENV):
-        job.fail_at_step = int(os.environ[FAIL_ENV])
-    use_gpu = gpus_per_worker > 0
-    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if use_gpu else {})}
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config=asdict(job),
-        scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
-        run_config=ray.train.RunConfig(
-            name=RUN_NAME,
-            storage_path=str(state),
-            failure_config=ray.train.FailureConfig(max_failures=max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
-        ),
-    )
-    done = threading.Event()
-    watcher = threading.Thread(target=_progress, args=(out / METRICS_FILE, job, done, quiet), daemon=True)
-    watcher.start()
     started = time.time()
-    try:
-        result = trainer.fit()
-    except Exception as exc:  # Ray wraps worker errors; keep the cause's message on one line
-        raise RaygenError(f"pretraining failed: {exc}".splitlines()[0]) from exc
-    finally:
-        done.set()
-        watcher.join()
-    if result.checkpoint is None:
-        raise RaygenError("pretraining finished without a checkpoint")
-    summary = dict(result.metrics or {})
+    result = fit(train_loop_per_worker, asdict(job), name=RUN_NAME, label="pretraining",
+                 scaling=Scaling(workers, cpus_per_worker, gpus_per_worker), storage_dir=out / STATE_DIR,
+                 resume=resume, max_failures=max_failures, keep_checkpoints=2,
+                 progress=functools.partial(_progress, out / METRICS_FILE, job, quiet))
+    summary = dict(result.metrics)
     summary["wall_s"] = round(time.time() - started, 1)
-    with result.checkpoint.as_directory() as ckpt_dir:
-        export_model(Path(ckpt_dir), out, job, summary, extra_card or {})
+    export_model(result.checkpoint, out, job, summary, extra_card or {})
     return summary
 
 
