@@ -38,10 +38,10 @@ def service(ray_session, serve_assets, tmp_path_factory):
     _empty_bam(data / "empty.bam", seqs)
     proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file),
                         "--max-batch-size", "8", "--max-ongoing-requests", "8", "--max-queued-requests", "4",
-                        "--max-variants", "50", "--max-body-bytes", "8192", "--cpus-per-replica", "0.25",
+                        "--max-variants-per-request", "50", "--max-body-bytes", "8192", "--scorer-cpus", "0.25",
                         # No CPU reserved by the caller: the module also runs `raygen score` (Ray Data) on
                         # the same 2-CPU Ray, which stalls when replicas hold too much of it.
-                        "--data-dir", str(data), "--max-call-bp", "500", "--cpus-per-caller", "0",
+                        "--data-dirs", str(data), "--max-call-bp", "500", "--caller-cpus", "0",
                         env={"RAYGEN_API_TOKEN": ""})
     try:
         proc.wait_serving()
@@ -313,7 +313,7 @@ def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
 
 
 def test_call_flags_of_raygen_serve(api, service):
-    """`raygen serve --data-dir D --max-call-bp 500`: BAMs under D are called, others refused, big regions 413."""
+    """`raygen serve --data-dirs D --max-call-bp 500`: BAMs under D are called, others refused, big regions 413."""
     client, *_ = api
     ok = client.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-400"})
     assert ok.status_code == 200, ok.text

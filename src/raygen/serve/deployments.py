@@ -25,10 +25,9 @@ from typing import Any
 
 from ray import serve
 
-from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig
+from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
-from raygen.serve.options import AppArgs
 from raygen.serve.routes import make_app
 from raygen.variant import Variant
 
@@ -39,13 +38,8 @@ def _n_variants(chunks: list[list[VariantTuple]]) -> int:
     return sum(len(c) for c in chunks)
 
 
-@serve.deployment(
-    name="Scorer",
-    max_ongoing_requests=DEFAULTS.serve.max_ongoing_requests,
-    max_queued_requests=DEFAULTS.serve.max_queued_requests,
-    ray_actor_options={"num_cpus": DEFAULTS.serve.scorer_cpus},
-    logging_config=SERVE_LOGGING,
-)
+# Replica resources and limits come from ServeConfig through .options() in raygen.serve.app, never from here.
+@serve.deployment(name="Scorer", logging_config=SERVE_LOGGING)
 class ScorerDeployment:
     """One model replica. Arguments mirror :class:`raygen.scoring.Scorer` plus the batching knobs."""
 
@@ -92,19 +86,15 @@ class ScorerDeployment:
         return out
 
 
-@serve.deployment(
-    name="Caller",
-    max_ongoing_requests=DEFAULTS.serve.caller_max_ongoing_requests,
-    max_queued_requests=DEFAULTS.serve.max_queued_requests,
-    ray_actor_options={"num_cpus": DEFAULTS.serve.caller_cpus},
-    logging_config=SERVE_LOGGING,
-)
+@serve.deployment(name="Caller", logging_config=SERVE_LOGGING)
 class CallerDeployment:
-    """One caller replica for ``reference`` with ``model`` (``classical`` or a ``raygen train caller`` dir)."""
+    """One caller replica for ``reference`` with ``model`` (``classical`` or a ``raygen train caller`` dir),
+    calling with ``cfg`` (the server's ``ServeConfig.call``)."""
 
-    def __init__(self, reference: str, model: str = "classical", threads: int = 2):
+    def __init__(self, reference: str, model: str = "classical", cfg: CallConfig | None = None, threads: int = 2):
         self.reference = reference
         self.model = model
+        self.cfg = cfg or CallConfig()
         self._models: dict[str, Any] = {}
         if model != "classical":
             # torch loads in the replica only, and only for a CNN caller.
@@ -125,7 +115,7 @@ class CallerDeployment:
         from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_text
         from raygen.io.fasta import Reference
 
-        cfg = CallConfig()
+        cfg = self.cfg
         t0 = time.perf_counter()
         records = call_region(bam, self.reference, region, model=self.model, cfg=cfg, models=self._models)
         if pass_only:
@@ -154,23 +144,17 @@ class CallerDeployment:
         return await loop.run_in_executor(self._executor, self._call, bam, region, vcf, pass_only)
 
 
-@serve.deployment(
-    name="Ingress",
-    max_ongoing_requests=DEFAULTS.serve.max_ongoing_requests,
-    max_queued_requests=DEFAULTS.serve.max_queued_requests,
-    ray_actor_options={"num_cpus": DEFAULTS.serve.ingress_cpus},
-    logging_config=SERVE_LOGGING,
-)
+@serve.deployment(name="Ingress", logging_config=SERVE_LOGGING)
 @serve.ingress()
 class Ingress:
     """HTTP entry replica: builds :func:`raygen.serve.routes.make_app` in the replica (Serve calls
     ``__serve_build_asgi_app__`` there), talks to the Scorer and Caller through handles."""
 
-    def __init__(self, scorer, args: dict, caller=None):
+    def __init__(self, scorer, cfg: ServeConfig, caller=None):
         setup_request_logging()
         self._scorer = scorer
         self._caller = caller
-        self._args = AppArgs.model_validate(args)
+        self._cfg = cfg
 
     def __serve_build_asgi_app__(self):
-        return make_app(ScorerBackend(self._scorer, self._args.max_batch_size, self._caller), self._args)
+        return make_app(ScorerBackend(self._scorer, self._cfg.max_batch_size, self._caller), self._cfg)
