@@ -57,7 +57,7 @@ def test_serve_configs_are_valid_for_serve_run(path, serve_assets):
     assert isinstance(call_user_app_builder_with_args_if_necessary(build_app, args), Application)
     scorer = next(d for d in doc["applications"][0]["deployments"] if d["name"] == "Scorer")
     ingress = next(d for d in doc["applications"][0]["deployments"] if d["name"] == "Ingress")
-    assert scorer["max_ongoing_requests"] >= doc["applications"][0]["args"]["max_batch_size"]
+    assert scorer["max_ongoing_requests"] >= scorer["user_config"]["max_batch_size"]  # batch settings: live
     assert ingress["max_queued_requests"] > 0  # admission control answers 503 beyond it
     if path.name == "gpu.yaml":
         assert scorer["ray_actor_options"]["num_gpus"] >= 1

@@ -119,8 +119,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _flags_beat_deployments(flags: dict[str, Any], deployments: dict[str, dict[str, Any]]) -> None:
-    """Drop the config file's per-deployment options that a flag given on the command line replaces."""
+    """Drop the config file's per-deployment options that a flag given on the command line replaces (and the
+    Scorer's user_config, which :func:`load_serve_config` has read into the options)."""
     scorer, ingress, caller = (deployments.setdefault(n, {}) for n in ("Scorer", "Ingress", "Caller"))
+    scorer.pop("user_config", None)  # its batch settings are in the ServeConfig already, flags applied
     if "scorer_replicas" in flags:
         scorer.pop("num_replicas", None)
         scorer.pop("autoscaling_config", None)

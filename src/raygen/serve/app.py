@@ -21,7 +21,7 @@ from typing import Any
 from raygen.config import ServeConfig
 from raygen.serve.auth import resolve_token_digest
 from raygen.serve.deployments import CallerDeployment, Ingress, ScorerDeployment
-from raygen.serve.options import serve_config
+from raygen.serve.options import BATCH_FIELDS, serve_config
 
 #: Fields a serve config sets elsewhere: ``http_options`` (host, port) and the application's ``name``.
 NOT_ARGS = ("host", "port", "app_name")
@@ -60,8 +60,11 @@ def scorer_options(a: ServeConfig, extra: dict[str, Any]) -> dict[str, Any]:
     # Admission control is the ingress's (proxy -> Ingress: max_ongoing + max_queued, then 503). Its fan-out
     # to the scorer is bounded by that (ongoing requests x chunks per request), so the scorer queue is not
     # capped by default: a cap there would turn one large but admitted request into a 503.
+    # The batch settings travel as user_config too: a redeploy that changes only them reconfigures the running
+    # replicas (ScorerDeployment.reconfigure) instead of restarting them.
     opts: dict[str, Any] = dict(max_ongoing_requests=a.max_ongoing_requests, max_queued_requests=-1,
-                                ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus})
+                                ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus},
+                                user_config={k: getattr(a, k) for k in BATCH_FIELDS})
     if a.scorer_replicas != 1:
         opts["num_replicas"] = a.scorer_replicas
     opts.update(extra)
