@@ -119,30 +119,60 @@ class FinetuneConfig:
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """HTTP service (``raygen serve``)."""
+    """The HTTP service's options, one object for every way in: ``raygen serve --FIELD-NAME`` flags, the
+    ``args:`` of a serve config (serve_configs/*.yaml; ``http_options`` give host and port) and
+    ``run_service``. :func:`raygen.serve.options.serve_config` builds it from a dict (types checked, unknown
+    names refused); :meth:`__post_init__` checks every rule, once. Batch settings are the Scorer's starting
+    ``user_config`` (a serve config's ``deployments: [{name: Scorer, user_config: ...}]`` changes them live).
+    """
 
+    model: str = ""  # model directory (save_pretrained) or hub id; required to serve
+    reference: str = ""  # indexed reference FASTA the variants refer to; required to serve
+    window: int = ScoreConfig.window  # reference bases around a variant fed to the model
+    revision: str | None = None  # hub revision (commit/tag) to pin
+    trust_remote_code: bool = False
+    device: str = "auto"  # auto, cpu, cuda
+    reverse_complement: bool = ScoreConfig.reverse_complement
     host: str = "127.0.0.1"
     port: int = 8000
-    max_batch_size: int = 32
+    app_name: str = "raygen"
+    max_batch_size: int = 32  # variants per model batch across requests
     batch_wait_timeout_s: float = 0.005
-    max_ongoing_requests: int = 64  # must be >= max_batch_size or batches never fill
-    max_queued_requests: int = 256  # beyond this Serve answers 503 at once
+    max_ongoing_requests: int = 64  # per replica; at least max_batch_size, or batches never fill
+    max_queued_requests: int = 256  # beyond this Serve answers 503 at once; -1: unbounded
     max_variants_per_request: int = 1000  # more in one request gives 413
     max_body_bytes: int = 1_000_000  # request bodies on /v1/* above this give 413
-    token_env: str = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
+    token_env: str | None = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
+    token_file: str | None = None  # file holding the bearer token (first line)
+    token_sha256: str | None = None  # the token's SHA-256 (what travels to the replicas)
     scorer_replicas: int = 1
     scorer_cpus: float = 1.0  # per scorer replica (torch threads follow it)
     scorer_gpus: float = 0.0  # per scorer replica
     ingress_cpus: float = 0.25  # the HTTP/UI replica mostly waits on the scorer
+    ui: bool = True  # the Gradio UI at /ui
     ism_flank: int = 20  # UI heatmap: bases each side of the variant mutated to every other base
     ism_max_flank: int = 50
+    data_dirs: tuple[str, ...] = ()  # POST /v1/call may read BAMs under these; empty: it refuses every path
     call_model: str = "classical"  # POST /v1/call: classical, or a `raygen train caller` model dir
     max_call_bp: int = 200_000  # POST /v1/call: larger regions give 413 (use `raygen call` for genomes)
-    caller_cpus: float = 0.5  # per caller replica (only started with --data-dir)
+    caller_cpus: float = 0.5  # per caller replica (only started with data_dirs)
     caller_max_ongoing_requests: int = 4  # calls run on a small thread pool; more wait in the queue
     pileup_flank: int = 40  # UI calling tab: bases each side of the chosen call in the pileup picture
     pileup_max_reads: int = 60  # UI calling tab: reads drawn (evenly subsampled beyond this)
-    app_name: str = "raygen"
+    call: CallConfig = field(default_factory=lambda: CallConfig())  # how POST /v1/call and the UI call
+
+    def __post_init__(self) -> None:
+        minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,
+                   "max_queued_requests": -1, "max_variants_per_request": 1, "max_body_bytes": 1024,
+                   "scorer_replicas": 1, "scorer_cpus": 0, "scorer_gpus": 0, "ingress_cpus": 0, "ism_flank": 1,
+                   "ism_max_flank": 1, "max_call_bp": 1, "caller_cpus": 0, "caller_max_ongoing_requests": 1,
+                   "pileup_flank": 1, "pileup_max_reads": 1}
+        for name, low in minimum.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        if self.max_ongoing_requests < self.max_batch_size:
+            raise ValueError(f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size "
+                             f"({self.max_batch_size}), or batches can never fill")
 
 
 #: Serve logging of every raygen deployment and of Serve itself: our own JSON request log replaces the access
