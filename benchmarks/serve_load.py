@@ -98,7 +98,8 @@ def run_mode(name: str, model: str, fasta: str, args, max_batch_size: int, varia
     import httpx
     from ray import serve
 
-    from raygen.serve.app import AppArgs, build_app
+    from raygen.serve.app import build_app
+    from raygen.serve.options import AppArgs
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},

@@ -28,6 +28,7 @@ class RuntimeConfig:
     num_gpus: int | None = None  # local Ray only; None = autodetect
     include_dashboard: bool = False  # the dashboard costs ~1 GB RSS and a second of start-up
     object_store_memory: int | None = None  # bytes; None = Ray's default (30% of RAM)
+    connect_timeout_s: float = 15.0  # seconds; an explicit --address that does not answer in time fails with one line
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ import pytest
 from raygen.io.datasource import (
     BLOCK_SCHEMA,
     UNINDEXED_WARNING,
-    parse_region,
     plan_shards,
     read_shard,
     read_vcf_dataset,
     split_rejects,
 )
 from raygen.io.vcf import read_text_table, write_vcf
+from raygen.regions import Region, Shard, as_region
 
 COLS = ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", "SAMPLES"]
 HEADER = (
@@ -60,10 +60,11 @@ def _multiset(table: pa.Table) -> collections.Counter:
     return collections.Counter(tuple(r.values()) for r in table.select(COLS).to_pylist())
 
 
-def test_parse_region():
-    assert parse_region("chr1:1,001-2,000") == ("chr1", 1000, 2000)
-    assert parse_region("chrX") == ("chrX", 0, None)
-    assert parse_region(("c", 5, 9)) == ("c", 5, 9)
+def test_regions_given_as_strings_or_tuples():
+    # the datasource takes raygen.regions' forms: 1-based inclusive strings, 0-based half-open tuples
+    assert as_region("chr1:1,001-2,000") == Region("chr1", 1000, 2000)
+    assert as_region("chrX") == Region("chrX", 0, None)
+    assert as_region(("c", 5, 9)) == Region("c", 5, 9)
 
 
 @pytest.mark.parametrize("kind", ["vcf.gz", "bcf"])
@@ -76,7 +77,7 @@ def test_tiny_shards_read_every_record_once_without_ray(tmp_path, kind):
     _, plain, plain_rej = read_text_table(path)
     shards = plan_shards(path, shard_bp=50)
     assert len(shards) > 150
-    assert [s.contig for s in shards if s.end0 is None][:3] == ["c1", "c2", "c3"]  # last shards stay open
+    assert [s.chrom for s in shards if s.end0 is None][:3] == ["c1", "c2", "c3"]  # last shards stay open
     blocks = [b for s in shards for b in read_shard(str(path), _header(path), s)]
     got = pa.concat_tables(blocks)
     assert got.schema == BLOCK_SCHEMA
@@ -112,7 +113,9 @@ def test_regions_keep_only_records_starting_inside(tmp_path):
     path = _make(tmp_path)
     _, plain, _ = read_text_table(path)
     shards = plan_shards(path, shard_bp=300, regions=["c1:1001-2000", "c2", "nosuchcontig:1-10"])
-    assert {s.contig for s in shards} == {"c1", "c2"}
+    assert {s.chrom for s in shards} == {"c1", "c2"}
+    assert all(isinstance(s, Shard) and s.margin == 0 for s in shards)
+    assert [s.ordinal for s in shards] == list(range(len(shards)))
     header = _header(path)
     recs, _ = split_rejects(pa.concat_tables([b for s in shards for b in read_shard(str(path), header, s)]), str(path))
     pc = pa.compute

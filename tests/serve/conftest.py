@@ -58,7 +58,8 @@ def start_app(name: str, **app_args) -> str:
     import httpx
     from ray import serve
 
-    from raygen.serve.app import AppArgs, build_app
+    from raygen.serve.app import build_app
+    from raygen.serve.options import AppArgs
 
     serve.shutdown()  # a Serve left by another module would ignore our http_options
     port = free_port()

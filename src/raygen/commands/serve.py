@@ -109,7 +109,7 @@ def load_serve_config(path: str) -> tuple[dict[str, Any], dict[str, Any], dict[s
 
 def run(args: argparse.Namespace) -> int:
     from raygen.errors import UsageError
-    from raygen.serve.app import run_service
+    from raygen.serve.service import run_service
 
     app_args: dict[str, Any] = {}
     http: dict[str, Any] = {}

@@ -28,7 +28,8 @@ Public API
 ``VcfDatasource(path, *, shard_bp=DEFAULT_SHARD_BP, regions=None, batch_rows=200_000)``
 ``read_vcf_dataset(path, *, shard_bp=DEFAULT_SHARD_BP, regions=None, override_num_blocks=None) -> Dataset``
 ``split_rejects(block, source) -> (records, rejects)``
-``plan_shards(path, *, shard_bp, regions=None, header=None) -> list[Shard]`` (pure; no Ray)
+``plan_shards(path, *, shard_bp, regions=None, header=None) -> list[Shard]`` (pure; no Ray; a
+:class:`raygen.regions.Shard` per unit of work, ``margin`` 0)
 ``dataset_header(path) -> VcfHeader`` (same as :func:`raygen.io.vcf.read_header`)
 """
 
@@ -36,9 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +58,7 @@ from raygen.io.vcf import (
     iter_text_batches,
     read_header,
 )
+from raygen.regions import Region, Shard, as_region
 
 log = logging.getLogger(__name__)
 
@@ -82,42 +82,6 @@ BLOCK_SCHEMA = (
 )
 
 
-@dataclass(frozen=True)
-class Shard:
-    """One unit of work: records with ``start0 <= POS-1 < end0`` on ``contig`` (``end0`` None = contig end).
-
-    ``contig`` None means "the whole file, streamed" (unindexed input).
-    """
-
-    ordinal: int
-    contig: str | None
-    start0: int = 0
-    end0: int | None = None
-
-    def __str__(self) -> str:
-        if self.contig is None:
-            return "<whole file>"
-        return f"{self.contig}:{self.start0 + 1}-{'end' if self.end0 is None else self.end0}"
-
-
-_REGION_RE = re.compile(r"^(?P<c>.+?)(?::(?P<b>[0-9,]+)(?:-(?P<e>[0-9,]+))?)?$")
-
-
-def parse_region(region: str | tuple[str, int | None, int | None]) -> tuple[str, int, int | None]:
-    """``"chr1:1,001-2,000"`` (1-based inclusive) or ``("chr1", start0, end0)`` -> (contig, start0, end0)."""
-    if isinstance(region, tuple):
-        contig, start0, end0 = region
-        return contig, int(start0 or 0), None if end0 is None else int(end0)
-    m = _REGION_RE.match(region.strip())
-    if not m:
-        raise UsageError(f"bad region {region!r}; use CHROM, CHROM:BEG or CHROM:BEG-END (1-based, inclusive)")
-    beg = int(m.group("b").replace(",", "")) if m.group("b") else 1
-    end = int(m.group("e").replace(",", "")) if m.group("e") else None
-    if beg < 1 or (end is not None and end < beg):
-        raise UsageError(f"bad region {region!r}: need 1 <= BEG <= END")
-    return m.group("c"), beg - 1, end
-
-
 def _indexed_contigs(path: Path, fmt: str) -> list[str]:
     if fmt == "bcf":
         with pysam.VariantFile(str(path)) as vf:
@@ -135,14 +99,16 @@ def plan_shards(
     path: str | os.PathLike[str],
     *,
     shard_bp: int = DEFAULT_SHARD_BP,
-    regions: Sequence[str | tuple[str, int | None, int | None]] | None = None,
+    regions: Sequence[str | Region | tuple[str, int | None, int | None]] | None = None,
     header: VcfHeader | None = None,
 ) -> list[Shard]:
     """Cut the indexed contigs (or ``regions``) into shards of ``shard_bp`` bp, in index order.
 
-    Contig lengths come from the header's ``##contig`` lines; a contig without a length becomes one shard
-    that runs to its end. Contigs the index does not know hold no records and get no shard. Unindexed input
-    gets a single whole-file shard.
+    ``regions``: region strings (1-based inclusive, see :func:`raygen.regions.parse_region`; a contig name
+    of the header is taken whole even when it holds ':'), :class:`Region` objects or ``(chrom, start0,
+    end0)`` tuples (0-based half-open). Contig lengths come from the header's ``##contig`` lines; a contig
+    without a length becomes one shard that runs to its end. Contigs the index does not know hold no
+    records and get no shard. Unindexed input gets a single whole-file shard.
     """
     if shard_bp < 1:
         raise UsageError(f"shard_bp must be >= 1, got {shard_bp}")
@@ -152,30 +118,37 @@ def plan_shards(
     if not is_indexed(p):
         if regions:
             raise InputError(f"{p}: regions need an index ({UNINDEXED_WARNING})")
-        return [Shard(0, None)]
+        return [Shard(None)]
     indexed = _indexed_contigs(p, fmt)
     if regions:
-        wanted = [parse_region(r) for r in regions]
+        wanted = [_wanted(r, header.contigs) for r in regions]
     else:
-        wanted = [(c, 0, None) for c in indexed]
+        wanted = [Region(c, 0, None) for c in indexed]
     known = set(indexed)
     shards: list[Shard] = []
-    for contig, start0, end0 in wanted:
-        if contig not in known:
+    for r in wanted:
+        if r.chrom not in known:
             continue
-        length = header.contigs.get(contig)
-        stop = end0 if end0 is not None else length
-        if stop is None or stop <= start0:
+        length = header.contigs.get(r.chrom)
+        stop = r.end if r.end is not None else length
+        if stop is None or stop <= r.start:
             # No length, or a region starting past the declared length (records there still count).
-            shards.append(Shard(len(shards), contig, start0, end0))
+            shards.append(Shard(r.chrom, r.start, r.end, ordinal=len(shards)))
             continue
-        for beg in range(start0, stop, shard_bp):
+        for beg in range(r.start, stop, shard_bp):
             end = min(beg + shard_bp, stop)
             # The last shard of a whole contig runs to the end: a record past a too-short ##contig length
             # (it happens) still belongs somewhere.
-            last_open = end0 is None and end >= stop
-            shards.append(Shard(len(shards), contig, beg, None if last_open else end))
+            last_open = r.end is None and end >= stop
+            shards.append(Shard(r.chrom, beg, None if last_open else end, ordinal=len(shards)))
     return shards
+
+
+def _wanted(region: str | Region | tuple, contigs: dict[str, int | None]) -> Region:
+    """A requested region; not clipped to the header's contig length (records past it still count)."""
+    if isinstance(region, str) and region.strip() in contigs:
+        return Region(region.strip(), 0, None)
+    return as_region(region)
 
 
 def _with_block_columns(records: pa.Table, shard: int, first_row: int) -> pa.Table:
@@ -212,11 +185,11 @@ def _reject_pos(rejects: pa.Table) -> np.ndarray:
 
 def read_shard(path: str, header: VcfHeader, shard: Shard, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
     """Blocks (:data:`BLOCK_SCHEMA`) of one shard: records whose POS lies in it, then its rejects. Pure (no Ray)."""
-    if shard.contig is None:
+    if shard.chrom is None:
         yield from _stream_by_contig(path, header, batch_rows)
         return
     row = 0
-    batches = fetch_text_batches(path, shard.contig, shard.start0, shard.end0, header=header, batch_rows=batch_rows)
+    batches = fetch_text_batches(path, shard.chrom, shard.start0, shard.end0, header=header, batch_rows=batch_rows)
     lo, hi = shard.start0, shard.end0
     for records, rejects in batches:
         pos0 = pc.subtract(records["POS"], 1)

@@ -72,7 +72,7 @@ def fast_mask(table: pa.Table, normalizer: RecordNormalizer) -> np.ndarray:
     n = table.num_rows
     alt = _as_array(table["ALT"])
     ref = _as_array(table["REF"])
-    if normalizer.contigs is None:
+    if normalizer.reference is None:
         if not opts.split:
             return np.ones(n, dtype=bool)
         return ~pc.match_substring(alt, ",").to_numpy(zero_copy_only=False)
@@ -129,7 +129,7 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
                     split_keys.add(key + s_)
         parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
         base = pa.concat_tables(parts)
-    if normalizer.contigs is None:
+    if normalizer.reference is None:
         return BatchResult(base.drop_columns(["LINE"]).cast(OUT_SCHEMA), rejects)
     if not opts.realign and "s" not in opts.check_ref:
         return BatchResult(base.drop_columns(["LINE"]).cast(OUT_SCHEMA), rejects)
@@ -322,18 +322,18 @@ def _vector_realign(rest: pa.Table, normalizer: RecordNormalizer) -> tuple[list[
         sel = elig & pc.equal(chrom, c).to_numpy(zero_copy_only=False)
         sub = rest.filter(pa.array(sel))
         try:
-            seq = normalizer.contigs.array(c)
+            seq = normalizer.reference.array(c)
         except KeyError:
             todo.append(sub)
             continue
         pos0 = sub["POS"].to_numpy() - 1
         ok, changed, npos0, nref, nalt = realign_biallelic(
-            pos0, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.contigs.seq)
-        if normalizer.contigs.has_lower:
+            pos0, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.reference.seq)
+        if normalizer.reference.has_lower:
             # bases copied from a soft-masked reference keep their case in bcftools: per-record path there
             span = pc.max_element_wise(pc.binary_length(_as_array(sub["REF"])), pc.binary_length(_as_array(sub["ALT"])))
             moved = changed & (npos0 != pos0)
-            soft = normalizer.contigs.lower_count(np.minimum(npos0, pos0), pos0 + span.to_numpy() + 1) > 0
+            soft = normalizer.reference.lower_count(np.minimum(npos0, pos0), pos0 + span.to_numpy() + 1) > 0
             ok &= ~(moved & soft)
             changed &= ok
         todo.append(sub.filter(pa.array(~ok)))
@@ -376,7 +376,7 @@ def _check_ref_bulk(table: pa.Table, mask: np.ndarray, normalizer: RecordNormali
         if len(rows) == 0:
             continue
         try:
-            seq = normalizer.contigs.array(c)
+            seq = normalizer.reference.array(c)
         except KeyError:
             mask[rows] = False  # missing contig: the slow path rejects them with the reason
             continue

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from raygen.normalize.fast import OUT_SCHEMA, normalize_batch
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import contig_ranks, sort_records
 from raygen.normalize.records import RecordNormalizer
@@ -36,11 +36,11 @@ class NormalizeResult:
     records: pa.Table
     rejects: pa.Table
     counts: Counts
-    header: object  # raygen.io.header.VcfHeader
+    header: VcfHeader
     ranks: dict[str, int] = field(default_factory=dict)
 
 
-def prepare_header(header, opts: NormalizeOptions):
+def prepare_header(header: VcfHeader, opts: NormalizeOptions) -> VcfHeader:
     """Copy of the input header with the lines this run adds (``--old-rec-tag``)."""
     header = header.copy()
     if opts.old_rec_tag:
@@ -59,9 +59,8 @@ def normalize_tables(batches, header, opts: NormalizeOptions, source: str) -> No
     """Normalize an iterable of ``(records, rejects)`` text-table batches in this process (pure, no Ray)."""
     opts.validate()
     out_header = prepare_header(header, opts)
-    hdr = HeaderInfo.parse(out_header.to_text())
     counts = Counts()
-    normalizer = RecordNormalizer(hdr, opts, counts, source=source)
+    normalizer = RecordNormalizer(out_header, opts, counts, source=source)
     ranks: dict[str, int] = {}
     outs, rejects = [], []
     for bi, (recs, rejs) in enumerate(batches):
@@ -75,16 +74,16 @@ def normalize_tables(batches, header, opts: NormalizeOptions, source: str) -> No
         outs.append(res.records)
         if res.rejects:
             rejects.append(_rejects_table(source, res.rejects))
-    return _finish(outs, rejects, counts, out_header, hdr, opts, ranks)
+    return _finish(outs, rejects, counts, out_header, opts, ranks)
 
 
-def _finish(outs, rejects, counts: Counts, out_header, hdr: HeaderInfo, opts: NormalizeOptions,
+def _finish(outs, rejects, counts: Counts, out_header: VcfHeader, opts: NormalizeOptions,
             ranks: dict[str, int]) -> NormalizeResult:
     from raygen.normalize.rmdup import join_and_dedup
 
     table = pa.concat_tables(outs) if outs else OUT_SCHEMA.empty_table()
     table = sort_records(table, ranks, opts.sort)
-    table = join_and_dedup(table, hdr, opts, counts)
+    table = join_and_dedup(table, out_header, opts, counts)
     rej = pa.concat_tables(rejects) if rejects else REJECT_SCHEMA.empty_table()
     counts.rejected = rej.num_rows
     counts.written = table.num_rows
@@ -101,9 +100,9 @@ class _BlockNormalizer:
     counters row per block (``KIND='counts'``), so everything reaches the driver through the dataset.
     """
 
-    def __init__(self, opts: NormalizeOptions, header_text: str, source: str):
+    def __init__(self, opts: NormalizeOptions, header: VcfHeader, source: str):
         self.opts = opts
-        self.hdr = HeaderInfo.parse(header_text)
+        self.hdr = header
         self.source = source
         self.normalizer: RecordNormalizer | None = None
 
@@ -146,10 +145,8 @@ def normalize_ray(path: str, header, opts: NormalizeOptions, shard_bp: int, cpus
 
     opts.validate()
     out_header = prepare_header(header, opts)
-    header_text = out_header.to_text()
-    hdr = HeaderInfo.parse(header_text)
     ds = read_vcf_dataset(path, shard_bp=shard_bp)
-    ds = ds.map_batches(_BlockNormalizer, fn_constructor_args=(opts, header_text, path), batch_size=None,
+    ds = ds.map_batches(_BlockNormalizer, fn_constructor_args=(opts, out_header, path), batch_size=None,
                         batch_format="pyarrow", num_cpus=cpus_per_task, concurrency=(1, 2))
     counts = Counts()
     outs, rejects = [], []
@@ -169,7 +166,7 @@ def normalize_ray(path: str, header, opts: NormalizeOptions, shard_bp: int, cpus
             counts.add(Counts(**json.loads(p)))
     ranks = {c: i for i, c in enumerate(sorted(first_key, key=first_key.get))}
     rej = [_rejects_table(path, rejects)] if rejects else []
-    return _finish(outs, rej, counts, out_header, hdr, opts, ranks)
+    return _finish(outs, rej, counts, out_header, opts, ranks)
 
 
 def _min_key_by_chrom(t: pa.Table) -> tuple[list[str], list[int]]:

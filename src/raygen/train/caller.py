@@ -73,8 +73,8 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     import ray
 
     from raygen.calling.pipeline import contig_map
-    from raygen.calling.regions import make_shards, read_regions
-    from raygen.eval.concordance import Regions, read_alleles
+    from raygen.eval.concordance import read_alleles
+    from raygen.regions import RegionSet, make_shards, read_regions
     from raygen.io.fasta import Reference
 
     cfg = cfg or CallConfig()
@@ -85,7 +85,7 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     truth = {(back.get(a.chrom, a.chrom), a.pos, a.ref, a.alt): a.zyg for a in alleles}
     if truth and all(z == 0 for z in truth.values()):
         raise InputError(f"truth {truth_vcf!r} has no genotypes: labels need a GT per record")
-    confident = Regions.from_bed(confident_bed) if confident_bed else None
+    confident = RegionSet.from_bed(confident_bed) if confident_bed else None
     shards = make_shards(read_regions(regions, contigs), cfg.train_shard_bp, cfg.margin_bp)
     if len(shards) < 2:
         raise InputError(f"need at least 2 regions of {cfg.train_shard_bp:,} bp for a region-wise validation split; "
