@@ -89,16 +89,23 @@ class PretrainConfig:
     cpus_per_worker: float = 1.0  # also the torch thread count per worker (at least 1)
     gpus_per_worker: float = 0.0
     steps: int = 100_000  # upper bound; --time-limit usually ends a CPU run first
+    time_limit_s: float | None = None  # training-loop seconds (carried across restarts); None = steps only
     batch_size: int = 32  # windows per worker per step (2 CPU workers: global batch 64)
     lr: float = 2e-3  # peak AdamW learning rate
-    warmup_fraction: float = 0.03  # of the run (steps or time budget), linear warm-up before cosine decay
+    warmup_fraction: float = 0.03  # of the run (steps or time budget), linear warm-up before cosine decay to 0
+    warmup_start_factor: float = 0.01  # learning rate of the first warm-up steps, as a fraction of ``lr``
     weight_decay: float = 0.01
+    adam_betas: tuple[float, float] = (0.9, 0.98)  # AdamW; beta2 below torch's 0.999, as RoBERTa's recipe has it
+    adam_eps: float = 1e-8
+    grad_clip_norm: float = 1.0  # gradient L2 norm clipped to this before every step
+    mixed_precision: bool = True  # bf16 autocast on GPU workers (CPU workers always run float32)
     mask_prob: float = 0.15
     max_n_fraction: float = 0.05  # windows with more N than this are skipped
     val_fraction: float = 0.02  # of sequence held out for validation, as whole blocks
     block_bp: int = 100_000  # validation blocks are whole blocks of this size
     val_windows: int = 1000  # held-out windows scored at each checkpoint
-    checkpoint_every: int = 200  # steps
+    checkpoint_every: int = 200  # steps; the held-out blocks are scored at every checkpoint
+    checkpoints_kept: int = 2  # newest checkpoints kept in DIR/train_state
     max_failures: int = 3  # worker failures Ray Train recovers from (from the latest checkpoint)
     seed: int = 0
 
@@ -109,12 +116,17 @@ class FinetuneConfig:
 
     epochs: int = 60  # upper bound; early stopping usually ends sooner
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 1e-3  # AdamW (torch's default betas and eps)
     weight_decay: float = 0.01
     hidden_units: int = 32  # MLP width of the head; 0 = logistic regression on the features
     patience: int = 6  # epochs without validation AUROC improvement before early stopping
+    min_improvement: float = 1e-4  # validation AUROC gain that counts as an improvement
+    temperature_range: tuple[float, float] = (0.05, 20.0)  # calibration temperatures searched (log-spaced grid)
+    temperature_steps: int = 241
     val_fraction: float = 0.2  # of genomic regions, never of random variants
     region_bp: int = 10_000  # variants are grouped into regions of this size for the split
+    cpus: float = 0.5  # of the one Ray Train worker: the head is small, and the driver keeps a CPU
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -213,8 +225,13 @@ class CallConfig:
     train_min_alt_fraction: float = 0.05  # looser candidate threshold when training: more negatives to learn from
     train_epochs: int = 8  # `raygen train caller`
     train_batch_size: int = 128
-    train_lr: float = 2e-3
+    train_lr: float = 2e-3  # AdamW (torch's default betas and eps)
+    train_weight_decay: float = 1e-4
+    train_class_weight_cap: float = 10.0  # classes are weighted by inverse frequency, capped at this
+    train_val_batch_size: int = 256  # candidates per validation forward pass (memory only, same numbers)
     train_workers: int = 2  # Ray Train workers
+    train_cpus_per_worker: float = 1.0
+    train_seed: int = 0
     val_fraction: float = 0.2  # of shards (regions), never of random candidates
     train_shard_bp: int = 100_000  # region size for the validation split and training shards
 
