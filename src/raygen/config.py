@@ -248,6 +248,22 @@ class NormalizeConfig:
 
 
 @dataclass(frozen=True)
+class CohortConfig:
+    """Copy-number cohort normalization (``raygen cohort ...``, CNVkit-compatible)."""
+
+    shard_bp: int = 20_000_000  # coverage: bins per Ray task cover at most this much of one contig
+    min_mapq: int = 0  # coverage: reads below this MAPQ are not counted (CNVkit's default)
+    target_avg_size: float = 200 / 0.75  # bp, split targets (CNVkit's default)
+    antitarget_avg_size: int = 150_000  # bp
+    reference_chunk_bins: int = 20_000  # reference: bins per reduce task (memory: normals x this x 16 B x ~6)
+    ray_min_samples: int = 8  # reference / fix / segment / call run on Ray from this many samples (or --ray)
+    cpus_per_task: float = 0.5  # fractional so Ray Data read/write tasks still get CPU on a 2-core box
+    segment_method: str = "cbs"
+    segment_threshold: float = 1e-4  # CBS p-value / HaarSeg FDR q
+    scatter_dpi: int = 110
+
+
+@dataclass(frozen=True)
 class Config:
     """All sections together, as the CLI and Serve see them."""
 
@@ -259,6 +275,7 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
     call: CallConfig = field(default_factory=CallConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    cohort: CohortConfig = field(default_factory=CohortConfig)
 
 
 DEFAULTS = Config()
