@@ -35,15 +35,18 @@ for (i in seq_len(nrow(man))) {
 SIZE_FACTORS_R = r"""
 suppressMessages({library(edgeR); library(DESeq2)})
 a <- commandArgs(TRUE)
-x <- as.matrix(read.delim(a[1], row.names=1, check.names=FALSE))
-lib <- colSums(x)
-tmm <- calcNormFactors(x, method="TMM")
-uq <- tryCatch(calcNormFactors(x, method="upperquartile"), warning=function(w) rep(NA, ncol(x)))
-sf <- tryCatch(estimateSizeFactorsForMatrix(x), error=function(e) rep(NA, ncol(x)))
-write.table(matrix(sprintf("%.17g", cbind(tmm, uq, sf)), ncol(x)), a[2], sep="\t", quote=FALSE,
-            row.names=FALSE, col.names=FALSE)
-lc <- cpm(x, lib.size=lib * tmm, log=TRUE, prior.count=as.numeric(a[4]))
-write.table(matrix(sprintf("%.17g", lc), nrow(x)), a[3], sep="\t", quote=FALSE, row.names=FALSE, col.names=FALSE)
+for (k in seq_len(as.integer(a[2]))) {
+  x <- as.matrix(read.delim(file.path(a[1], sprintf("counts%d.tsv", k - 1)), row.names=1, check.names=FALSE))
+  lib <- colSums(x)
+  tmm <- calcNormFactors(x, method="TMM")
+  uq <- tryCatch(calcNormFactors(x, method="upperquartile"), warning=function(w) rep(NA, ncol(x)))
+  sf <- tryCatch(estimateSizeFactorsForMatrix(x), error=function(e) rep(NA, ncol(x)))
+  write.table(matrix(sprintf("%.17g", cbind(tmm, uq, sf)), ncol(x)), file.path(a[1], sprintf("f%d.tsv", k - 1)),
+              sep="\t", quote=FALSE, row.names=FALSE, col.names=FALSE)
+  lc <- cpm(x, lib.size=lib * tmm, log=TRUE, prior.count=as.numeric(a[3]))
+  write.table(matrix(sprintf("%.17g", lc), nrow(x)), file.path(a[1], sprintf("lc%d.tsv", k - 1)), sep="\t",
+              quote=FALSE, row.names=FALSE, col.names=FALSE)
+}
 """
 
 
@@ -101,15 +104,22 @@ def r_combat(rscript: str, cases: list[RCombatCase], workdir: Path, timeout: flo
     return [(_read_numbers(Path(r[-1])), float(Path(r[-1] + ".seconds").read_text())) for r in rows]
 
 
-def r_size_factors(rscript: str, counts: np.ndarray, workdir: Path, prior_count: float = 2.0) -> dict[str, np.ndarray]:
-    """edgeR TMM / upper-quartile factors, DESeq2 size factors, and edgeR log-CPM on TMM effective libraries."""
+def r_size_factors(rscript: str, matrices: list[np.ndarray], workdir: Path,
+                   prior_count: float = 2.0) -> list[dict[str, np.ndarray]]:
+    """Per count matrix: edgeR TMM / upper-quartile factors, DESeq2 size factors, and edgeR log-CPM on TMM
+    effective libraries (one R session for all)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    _write_matrix(workdir / "counts.tsv", counts)
+    for k, counts in enumerate(matrices):
+        _write_matrix(workdir / f"counts{k}.tsv", counts)
     script = workdir / "sf.R"
     script.write_text(SIZE_FACTORS_R, encoding="utf-8")
-    proc = subprocess.run([rscript, str(script), str(workdir / "counts.tsv"), str(workdir / "f.tsv"),
-                           str(workdir / "lc.tsv"), repr(float(prior_count))], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([rscript, str(script), str(workdir), str(len(matrices)), repr(float(prior_count))],
+                          capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"R edgeR/DESeq2 failed:\n{proc.stderr[-3000:]}")
-    f = _read_numbers(workdir / "f.tsv")
-    return {"tmm": f[:, 0], "upperquartile": f[:, 1], "deseq2": f[:, 2], "log_cpm": _read_numbers(workdir / "lc.tsv")}
+    out = []
+    for k in range(len(matrices)):
+        f = _read_numbers(workdir / f"f{k}.tsv")
+        out.append({"tmm": f[:, 0], "upperquartile": f[:, 1], "deseq2": f[:, 2],
+                    "log_cpm": _read_numbers(workdir / f"lc{k}.tsv")})
+    return out
