@@ -264,6 +264,47 @@ class CohortConfig:
 
 
 @dataclass(frozen=True)
+class CohortBatchConfig:
+    """Batch-effect correction (``raygen cohort combat``, ``combat-apply``, ``size-factors``, ``assess``)."""
+
+    shard_bytes: int = 32 << 20  # float64 bytes of one feature shard on Ray (rows = shard_bytes / (8 x samples))
+    ray_min_bytes: int = 256 << 20  # input file size from which --engine auto runs on Ray
+    cpus_per_task: float = 0.5  # per Ray Data shard task; fractional so the driver's work is never starved
+    conv: float = 1e-4  # sva it.sol convergence (largest relative change of gamma/delta over all features)
+    drift_bins: int = 10  # reference distribution per feature: deciles of the corrected training data
+    psi_alert: float = 0.25  # a feature's PSI above this counts as drifted ("significant shift")
+    drift_max_fraction: float = 0.10  # assess --against fails when more features than this have drifted
+    prior_count: float = 2.0  # log-CPM prior count (edgeR's default)
+    pca_components: int = 20  # assess: metrics are computed on this many principal components
+    kbet_alpha: float = 0.05  # kBET: a neighbourhood is accepted when its chi-square p-value is >= this
+    lisi_perplexity: float = 30.0  # LISI (Korsunsky 2019): capped at (samples - 1) / 3 for small cohorts
+    classifier_folds: int = 5  # assess: cross-validated AUROC of a logistic-regression label classifier
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    """Conditional-VAE batch corrector (``raygen cohort vae-train``/``vae-correct``)."""
+
+    latent: int = 10  # latent dimensions
+    hidden: int = 128  # units of the encoder's and decoder's hidden layers
+    epochs: int = 300  # upper bound; --time-limit may stop sooner
+    batch_size: int = 128  # samples per worker per step
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 1e-4
+    beta_kl: float = 1.0  # weight of the KL term (after warm-up)
+    kl_warmup_epochs: int = 50  # the KL weight ramps linearly from 0 over these epochs
+    adversary_weight: float = 1.0  # weight of the batch adversary on the latent (gradient reversal)
+    dropout: float = 0.1
+    workers: int = 2  # Ray Train workers (DDP ranks)
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    checkpoint_every: int = 25  # epochs
+    max_failures: int = 2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """All sections together, as the CLI and Serve see them."""
 
@@ -276,6 +317,8 @@ class Config:
     call: CallConfig = field(default_factory=CallConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     cohort: CohortConfig = field(default_factory=CohortConfig)
+    cohort_batch: CohortBatchConfig = field(default_factory=CohortBatchConfig)
+    vae: VaeConfig = field(default_factory=VaeConfig)
 
 
 DEFAULTS = Config()
