@@ -24,6 +24,8 @@ __all__ = ["normalize_variant", "normalize_allele", "realign", "trim_and_shift",
 
 
 def __getattr__(name: str):
+    # The pipeline (Parquet, Ray Data on demand) loads on first use: the HTTP service and `raygen evaluate`
+    # import the pure functions above and should not pay for it.
     if name in ("normalize_tables", "run_normalize"):
         from raygen.normalize import pipeline
 
