@@ -85,7 +85,8 @@ def train_loop_per_worker(config: dict) -> None:
 
     from raygen.models.arch import build_model
     from raygen.models.tokenizer import BASE_OFFSET, build_nucleotide_tokenizer
-    from raygen.train.windows import Region, WindowSampler, load_sequences, mask_for_mlm, to_token_ids
+    from raygen.regions import Region
+    from raygen.train.windows import WindowSampler, load_sequences, mask_for_mlm, to_token_ids
 
     job: PretrainJob = config["job"]
     c = job.config
