@@ -120,22 +120,24 @@ def _train_loop(config: dict) -> None:
 
     from raygen.calling.cnn import PileupCNN, save_caller
 
+    cfg: CallConfig = config["cfg"]
     rank, world = rank_and_world()
-    torch.manual_seed(config["seed"])
+    torch.manual_seed(cfg.train_seed)
     train = ray.get(config["train_ref"])
     val = ray.get(config["val_ref"]) if rank == 0 else None
     idx = np.arange(rank, len(train.y), world)
     model, core = prepare_model(PileupCNN(**config["shape"]))
-    opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
-    # Classes are unbalanced (most candidates are noise): weight them by inverse frequency, capped.
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train_lr, weight_decay=cfg.train_weight_decay)
+    # Classes are unbalanced (most candidates are noise): weight them by inverse frequency, capped (the +1
+    # keeps a class absent from the training shards finite).
     counts = np.bincount(train.y, minlength=3).astype(np.float64) + 1.0
-    weights = torch.tensor(np.minimum(counts.sum() / (3 * counts), 10.0), dtype=torch.float32)
+    weights = torch.tensor(np.minimum(counts.sum() / (3 * counts), cfg.train_class_weight_cap), dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weights)
-    rng = np.random.default_rng(config["seed"] + rank)
+    rng = np.random.default_rng(cfg.train_seed + rank)
     best = float("inf")
-    bs = config["batch_size"]
+    bs = cfg.train_batch_size
     steps_per_epoch = max(1, int(np.ceil(len(train.y) / world / bs)))
-    for epoch in range(config["epochs"]):
+    for epoch in range(cfg.train_epochs):
         call_hooks("epoch", epoch=epoch + 1)
         model.train()
         order = rng.permutation(idx)
@@ -158,9 +160,10 @@ def _train_loop(config: dict) -> None:
             core.eval()
             with torch.no_grad():
                 vl, correct = 0.0, 0
-                for i in range(0, len(val.y), 256):
-                    logits = core(torch.from_numpy(val.x[i:i + 256].astype(np.float32)), torch.from_numpy(val.f[i:i + 256]))
-                    yy = torch.from_numpy(val.y[i:i + 256])
+                vb = cfg.train_val_batch_size
+                for i in range(0, len(val.y), vb):
+                    logits = core(torch.from_numpy(val.x[i:i + vb].astype(np.float32)), torch.from_numpy(val.f[i:i + vb]))
+                    yy = torch.from_numpy(val.y[i:i + vb])
                     vl += float(nn.functional.cross_entropy(logits, yy, reduction="sum"))
                     correct += int((logits.argmax(1) == yy).sum())
             metrics["val_loss"] = vl / max(len(val.y), 1)
@@ -173,9 +176,12 @@ def _train_loop(config: dict) -> None:
 
 
 def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, confident_bed: str | None = None,
-                 regions: str | None = None, cfg: CallConfig | None = None, epochs: int | None = None,
-                 workers: int | None = None, rename_contigs: str | None = None, seed: int = 0) -> dict:
-    """Build examples, train with Ray Train, write the model dir; returns the training summary."""
+                 regions: str | None = None, cfg: CallConfig | None = None, rename_contigs: str | None = None) -> dict:
+    """Build examples, train with Ray Train, write the model dir; returns the training summary.
+
+    The recipe is ``cfg``'s ``train_*`` fields (and ``val_fraction``); candidates are found with its calling
+    fields, as ``raygen call`` finds them.
+    """
     import ray
 
     from raygen.calling.cnn import META, WEIGHTS, PileupCNN
@@ -191,20 +197,16 @@ def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, conf
     log.info("examples: %d train, %d validation (labels train %s)", len(train.y), len(val.y), info["train_label_counts"])
     net = PileupCNN(cfg.tensor_channels, cfg.window)
     out = Path(out_dir).resolve()
-    config = {
-        "train_ref": ray.put(train), "val_ref": ray.put(val), "shape": net.shape, "lr": cfg.train_lr,
-        "batch_size": cfg.train_batch_size, "epochs": epochs or cfg.train_epochs, "seed": seed,
-    }
-    n_workers = workers or cfg.train_workers
+    config = {"train_ref": ray.put(train), "val_ref": ray.put(val), "shape": net.shape, "cfg": cfg}
     storage = Path(tempfile.mkdtemp(prefix=".raygen-train-caller-", dir=out.parent if out.parent.exists() else None))
     try:
         result = fit(_train_loop, config, name="caller", label="caller training",
-                     scaling=Scaling(workers=n_workers, cpus_per_worker=1.0), storage_dir=storage)
+                     scaling=Scaling(cfg.train_workers, cfg.train_cpus_per_worker), storage_dir=storage)
         with atomic_dir(out) as tmp:
             shutil.copy(result.checkpoint / WEIGHTS, tmp / WEIGHTS)
             meta = json.loads((result.checkpoint / META).read_text())
             meta.update(config={k: v for k, v in asdict(cfg).items()}, data=info, bam=str(bam), truth=str(truth_vcf),
-                        confident=confident_bed, reference=str(reference), workers=n_workers,
+                        confident=confident_bed, reference=str(reference), workers=cfg.train_workers,
                         wall_s=round(time.time() - t0, 1))
             (tmp / META).write_text(json.dumps(meta, indent=2))
             (tmp / "MODEL_CARD.md").write_text(model_card(meta))
