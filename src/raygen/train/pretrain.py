@@ -32,11 +32,13 @@ import torch
 from safetensors.torch import load_file
 from tqdm import tqdm
 
-from raygen.config import PretrainConfig
-from raygen.io.fasta import Reference
+from raygen.config import PretrainConfig, RuntimeConfig
+from raygen.errors import UsageError
+from raygen.io.fasta import Reference, ensure_fasta_index
 from raygen.models.arch import build_model, get_recipe
 from raygen.models.tokenizer import BASE_OFFSET, build_nucleotide_tokenizer
 from raygen.regions import Region
+from raygen.runtime import init_ray
 from raygen.train.card import write_model_card
 from raygen.train.evaluate import clm_bits, make_eval_set, model_bits
 from raygen.train.trainer import (Scaling, any_rank, call_hooks, fit, prepare_model, rank_and_world, report,
@@ -234,6 +236,29 @@ def train_loop_per_worker(config: dict) -> None:
 # ----------------------------------------------------------------------------------------------- driver
 
 
+def pretrain(reference: str, out: str, cfg: PretrainConfig, *, regions_bed: str | None = None,
+             contigs: list[str] | None = None, resume: bool = False, runtime: RuntimeConfig | None = None,
+             quiet: bool = False) -> dict:
+    """Pretrain on ``reference`` (whole contigs, or the intervals of ``regions_bed``) into the model dir ``out``.
+
+    The FASTA is indexed and the regions checked before Ray starts (``runtime``: where it runs), so bad input
+    fails at once. Returns :func:`run_pretrain`'s summary.
+    """
+    ensure_fasta_index(reference)
+    regions, train, val = plan_regions(reference, regions_bed, contigs, cfg.block_bp, cfg.val_fraction, cfg.seed)
+    if not train:
+        raise UsageError("no training sequence left after holding out validation blocks; lower --val-fraction")
+    info = init_ray(runtime)
+    need = cfg.workers * cfg.cpus_per_worker
+    if info.mode != "cluster" and need > info.cpus:
+        raise UsageError(f"{cfg.workers} workers x {cfg.cpus_per_worker:g} CPU need {need:g} CPUs; Ray has {info.cpus:g}")
+    job = PretrainJob(reference=str(reference), out_dir=str(out), train_regions=[(r.chrom, r.start, r.end) for r in train],
+                      val_regions=[(r.chrom, r.start, r.end) for r in val], config=cfg)
+    log.info("pretraining %s (%s) on %s bp in %d region(s), %s bp held out; %d worker(s)", cfg.arch, cfg.objective,
+             f"{sum(r.length for r in train):,}", len(regions), f"{sum(r.length for r in val):,}", cfg.workers)
+    return run_pretrain(job, resume=resume, quiet=quiet, extra_card={"workers": cfg.workers})
+
+
 def plan_regions(reference: str, bed: str | None, contigs: list[str] | None, block_bp: int,
                  val_fraction: float, seed: int):
     """(all regions, train blocks, validation blocks) for a FASTA, optionally limited by a BED or contigs."""
@@ -286,7 +311,7 @@ def run_pretrain(job: PretrainJob, *, resume: bool = False, quiet: bool = False,
 
     Workers, CPUs/GPUs per worker and failures to recover from come from ``job.config``.
 
-    Returns a summary dict (steps, tokens, training seconds, validation bits/base, paths). Raises
+    Returns a summary dict (steps, tokens, training seconds, validation bits/base, ``out``). Raises
     UsageError if ``out_dir`` already holds a run and ``resume`` is false.
     """
     out = Path(job.out_dir).resolve()
@@ -301,6 +326,7 @@ def run_pretrain(job: PretrainJob, *, resume: bool = False, quiet: bool = False,
                  progress=functools.partial(_progress, out / METRICS_FILE, job, quiet))
     summary = dict(result.metrics)
     summary["wall_s"] = round(time.time() - started, 1)
+    summary["out"] = str(out)
     export_model(result.checkpoint, out, job, summary, extra_card or {})
     return summary
 
