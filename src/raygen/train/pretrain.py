@@ -248,6 +248,8 @@ def pretrain(reference: str, out: str, cfg: PretrainConfig, *, regions_bed: str 
     regions, train, val = plan_regions(reference, regions_bed, contigs, cfg.block_bp, cfg.val_fraction, cfg.seed)
     if not train:
         raise UsageError("no training sequence left after holding out validation blocks; lower --val-fraction")
+    if not any(r.length >= cfg.context for r in train):  # else every worker would fail (and be retried) on it
+        raise UsageError(f"no region is at least {cfg.context} bp long: use a smaller --context or larger regions")
     info = init_ray(runtime)
     need = cfg.workers * cfg.cpus_per_worker
     if info.mode != "cluster" and need > info.cpus:
