@@ -10,6 +10,9 @@ access pads with ``N``. :class:`Reference` serves two access patterns:
   whole batch (``raygen normalize``). These read the characters as htslib does for ``bcftools norm``: an
   IUPAC code becomes its first base (``R`` -> ``A``), anything else outside ACGTN becomes ``N``
   (:func:`clean_keep_case`, :func:`iupac_to_n`).
+
+Sequence comes back upper case unless the caller asks to keep the case (``keep_case``): soft-masked
+(lower-case) bases matter to the RepeatMasker fraction of copy-number bins (``raygen.cohort.bias``).
 """
 
 from __future__ import annotations
@@ -115,13 +118,15 @@ class Reference:
         except KeyError:
             raise InputError(f"contig {chrom!r} is not in reference {self.path!r}") from None
 
-    def fetch(self, chrom: str, start0: int, end0: int) -> str:
-        """Upper-case bases of ``[start0, end0)``; positions outside the contig come back as ``N``."""
+    def fetch(self, chrom: str, start0: int, end0: int, *, keep_case: bool = False) -> str:
+        """Bases of ``[start0, end0)``, upper-case unless ``keep_case`` (soft-masked repeats stay lower-case);
+        positions outside the contig come back as ``N``."""
         n = self.length(chrom)
         lo, hi = max(0, start0), min(n, end0)
         if hi <= lo:
             return "N" * max(0, end0 - start0)
-        return "N" * (lo - start0) + self._fa.fetch(chrom, lo, hi).upper() + "N" * (end0 - hi)
+        seq = self._fa.fetch(chrom, lo, hi)
+        return "N" * (lo - start0) + (seq if keep_case else seq.upper()) + "N" * (end0 - hi)
 
     # ---- whole contig, one at a time ------------------------------------------------------------------
     def load(self, chrom: str) -> str:

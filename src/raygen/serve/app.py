@@ -14,45 +14,57 @@ serve_configs/*.yaml); :func:`raygen.serve.service.run_service` starts the same 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from raygen.config import ServeConfig
 from raygen.serve.auth import resolve_token_digest
 from raygen.serve.deployments import CallerDeployment, Ingress, ScorerDeployment
-from raygen.serve.options import AppArgs
+from raygen.serve.options import BATCH_FIELDS, serve_config
+
+#: Fields a serve config sets elsewhere: ``http_options`` (host, port) and the application's ``name``.
+NOT_ARGS = ("host", "port", "app_name")
 
 
-def build_app(args: AppArgs):
+def build_app(args: dict[str, Any]):
     """Serve application builder: ``serve run raygen.serve.app:build_app model=DIR reference=REF.fa`` or
-    ``import_path: raygen.serve.app:build_app`` with ``args:`` in a config file.
+    ``import_path: raygen.serve.app:build_app`` with ``args:`` (ServeConfig fields) in a config file.
 
     Deployment options here are defaults: a config file's ``deployments:`` section overrides them
-    (replicas, autoscaling, GPUs).
+    (replicas, autoscaling, GPUs, the Scorer's ``user_config``).
     """
-    return build_application(args)
+    misplaced = [k for k in NOT_ARGS if k in args]
+    if misplaced:
+        raise ValueError(f"{', '.join(misplaced)} do not belong in the application's args: set host and port "
+                         "under http_options and the name under applications")
+    return build_application(serve_config(args))
 
 
 def _abs_if_path(p: str | None) -> str | None:
     return str(Path(p).resolve()) if p and Path(p).exists() else p
 
 
-def portable(a: AppArgs) -> AppArgs:
+def portable(a: ServeConfig) -> ServeConfig:
     """``a`` as it travels to the replicas: local paths absolute (replicas may start in another working
     directory), and the API token resolved here (file or environment) so only its SHA-256 travels."""
     digest = resolve_token_digest(token_file=a.token_file, token_env=a.token_env, token_sha256=a.token_sha256)
     call_model = _abs_if_path(a.call_model) if a.call_model != "classical" else a.call_model
-    return a.model_copy(update={"model": _abs_if_path(a.model), "reference": str(Path(a.reference).resolve()),
-                                "token_file": None, "token_sha256": digest, "call_model": call_model,
-                                "data_dirs": [str(Path(d).resolve()) for d in a.data_dirs]})
+    return dataclasses.replace(a, model=_abs_if_path(a.model), reference=str(Path(a.reference).resolve()),
+                               token_file=None, token_sha256=digest, call_model=call_model,
+                               data_dirs=tuple(str(Path(d).resolve()) for d in a.data_dirs))
 
 
-def scorer_options(a: AppArgs, extra: dict[str, Any]) -> dict[str, Any]:
+def scorer_options(a: ServeConfig, extra: dict[str, Any]) -> dict[str, Any]:
     """The Scorer's deployment options; ``extra`` (a config's ``deployments:`` entry) wins."""
     # Admission control is the ingress's (proxy -> Ingress: max_ongoing + max_queued, then 503). Its fan-out
     # to the scorer is bounded by that (ongoing requests x chunks per request), so the scorer queue is not
     # capped by default: a cap there would turn one large but admitted request into a 503.
+    # The batch settings travel as user_config too: a redeploy that changes only them reconfigures the running
+    # replicas (ScorerDeployment.reconfigure) instead of restarting them.
     opts: dict[str, Any] = dict(max_ongoing_requests=a.max_ongoing_requests, max_queued_requests=-1,
-                                ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus})
+                                ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus},
+                                user_config={k: getattr(a, k) for k in BATCH_FIELDS})
     if a.scorer_replicas != 1:
         opts["num_replicas"] = a.scorer_replicas
     opts.update(extra)
@@ -61,10 +73,10 @@ def scorer_options(a: AppArgs, extra: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def build_application(args: AppArgs | dict, deployment_options: dict[str, dict[str, Any]] | None = None):
-    """The bound application; ``deployment_options`` (``{"Scorer": {...}, "Ingress": {...}}``, as in a
-    config's ``deployments:``) override the defaults."""
-    a = portable(args if isinstance(args, AppArgs) else AppArgs.model_validate(args))
+def build_application(cfg: ServeConfig, deployment_options: dict[str, dict[str, Any]] | None = None):
+    """The bound application of ``cfg``; ``deployment_options`` (``{"Scorer": {...}, "Ingress": {...}}``, as
+    in a config's ``deployments:``) override the defaults."""
+    a = portable(cfg)
     extra = deployment_options or {}
     scorer = ScorerDeployment.options(**scorer_options(a, extra.get("Scorer", {}))).bind(
         a.model, a.reference, window=a.window, revision=a.revision, trust_remote_code=a.trust_remote_code,
@@ -72,12 +84,13 @@ def build_application(args: AppArgs | dict, deployment_options: dict[str, dict[s
         batch_wait_timeout_s=a.batch_wait_timeout_s)
     caller = None
     if a.data_dirs:  # no data directories: /v1/call answers 403 and no caller replica is started
-        caller_opts: dict[str, Any] = {"ray_actor_options": {"num_cpus": a.caller_cpus}, **extra.get("Caller", {})}
-        caller = CallerDeployment.options(**caller_opts).bind(a.reference, a.call_model)
+        caller_opts: dict[str, Any] = {"max_ongoing_requests": a.caller_max_ongoing_requests,
+                                       "ray_actor_options": {"num_cpus": a.caller_cpus}, **extra.get("Caller", {})}
+        caller = CallerDeployment.options(**caller_opts).bind(a.reference, a.call_model, a.call)
     ingress_opts: dict[str, Any] = {"max_ongoing_requests": a.max_ongoing_requests,
                                     "max_queued_requests": a.max_queued_requests,
                                     "ray_actor_options": {"num_cpus": a.ingress_cpus}, **extra.get("Ingress", {})}
-    return Ingress.options(**ingress_opts).bind(scorer, a.model_dump(), caller)
+    return Ingress.options(**ingress_opts).bind(scorer, a, caller)
 
 
 __all__ = ["build_app", "build_application"]

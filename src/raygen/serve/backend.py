@@ -32,15 +32,15 @@ def chunks(items: Sequence, size: int) -> list[Sequence]:
 
 
 class ScorerBackend:
-    """Talks to the Scorer deployment: cuts requests into chunks of at most ``max_batch_size`` variants
-    (``@serve.batch`` then merges chunks of concurrent requests into model batches); and to the Caller
-    deployment, when the server was started with data directories."""
+    """Talks to the Scorer deployment: cuts requests into chunks of at most ``max_batch_size`` variants, the
+    Scorer's batch size as its last :meth:`info` said (``@serve.batch`` then merges chunks of concurrent
+    requests into model batches; the Scorer splits a chunk larger than a batch size set since); and to the
+    Caller deployment, when the server was started with data directories."""
 
     def __init__(self, handle, max_batch_size: int, caller=None):
         self.handle = handle
         self.caller = caller
         self.max_batch_size = max_batch_size
-        self._info: dict[str, Any] | None = None
 
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]:
         if self.caller is None:
@@ -55,9 +55,11 @@ class ScorerBackend:
         return [r for part in parts for r in part]
 
     async def info(self) -> dict[str, Any]:
-        if self._info is None:
-            self._info = await self.handle.info.remote()
-        return self._info
+        # Asked each time, not cached: a reconfigured Scorer reports its new batch settings, and the chunks
+        # follow its batch size.
+        info = await self.handle.info.remote()
+        self.max_batch_size = int(info.get("max_batch_size") or self.max_batch_size)
+        return info
 
     async def ready(self) -> bool:
         return bool(await self.handle.ready.remote())

@@ -25,10 +25,10 @@ from typing import Any
 
 from ray import serve
 
-from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig
+from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
-from raygen.serve.options import AppArgs
+from raygen.serve.options import BATCH_FIELDS
 from raygen.serve.routes import make_app
 from raygen.variant import Variant
 
@@ -39,15 +39,12 @@ def _n_variants(chunks: list[list[VariantTuple]]) -> int:
     return sum(len(c) for c in chunks)
 
 
-@serve.deployment(
-    name="Scorer",
-    max_ongoing_requests=DEFAULTS.serve.max_ongoing_requests,
-    max_queued_requests=DEFAULTS.serve.max_queued_requests,
-    ray_actor_options={"num_cpus": DEFAULTS.serve.scorer_cpus},
-    logging_config=SERVE_LOGGING,
-)
+# Replica resources and limits come from ServeConfig through .options() in raygen.serve.app, never from here.
+@serve.deployment(name="Scorer", logging_config=SERVE_LOGGING)
 class ScorerDeployment:
-    """One model replica. Arguments mirror :class:`raygen.scoring.Scorer` plus the batching knobs."""
+    """One model replica. Arguments mirror :class:`raygen.scoring.Scorer`; ``max_batch_size`` and
+    ``batch_wait_timeout_s`` are the starting batch settings, which Serve's ``user_config`` (see
+    :meth:`reconfigure`) changes on the running replica."""
 
     def __init__(self, model: str, reference: str, *, window: int = DEFAULTS.score.window,
                  revision: str | None = None, trust_remote_code: bool = False, device: str = "auto",
@@ -60,15 +57,36 @@ class ScorerDeployment:
         self.scorer = Scorer(model, reference, window=window, revision=revision,
                              trust_remote_code=trust_remote_code, device=device,
                              batch_size=max(max_batch_size, 1), reverse_complement=reverse_complement)
-        self.score_batch.set_max_batch_size(max_batch_size)
-        self.score_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raygen-scorer")
         self._info = dict(self.scorer.info)
-        self._info.update(max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_timeout_s)
+        self._batch: dict[str, Any] = {}
+        self.reconfigure({"max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s})
         log.info("scorer ready: %s", self._info.get("model"))
 
+    def reconfigure(self, user_config: dict[str, Any] | None) -> None:
+        """Apply batch settings (``max_batch_size`` variants, ``batch_wait_timeout_s`` seconds); keys left out
+        keep their value. Serve calls this after the constructor and whenever a redeploy changes only the
+        deployment's ``user_config``: the same replica, model loaded, serves on with the new settings."""
+        new = {**self._batch, **(user_config or {})}
+        unknown = sorted(set(new) - set(BATCH_FIELDS))
+        if unknown:
+            raise ValueError(f"Scorer user_config takes {' and '.join(BATCH_FIELDS)}, not {', '.join(unknown)}")
+        size, wait = new.get("max_batch_size"), new.get("batch_wait_timeout_s")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"max_batch_size must be an integer of at least 1, not {size!r}")
+        if not isinstance(wait, int | float) or isinstance(wait, bool) or wait < 0:
+            raise ValueError(f"batch_wait_timeout_s must be a number of seconds >= 0, not {wait!r}")
+        self.score_batch.set_max_batch_size(size)
+        self.score_batch.set_batch_wait_timeout_s(float(wait))
+        self.scorer.batch_size = size  # sequences per forward pass follow the batch
+        self._batch = {"max_batch_size": size, "batch_wait_timeout_s": float(wait)}
+        self._info = {**self._info, **self._batch}
+        if user_config:
+            log.info("scorer batch settings: %s", self._batch)
+
     def info(self) -> dict[str, Any]:
-        """What :attr:`Scorer.info` says (model name, revision, kind, scheme, window, score definition)."""
+        """What :attr:`Scorer.info` says (model name, revision, kind, scheme, window, score definition), plus
+        the batch settings in force."""
         return self._info
 
     def ready(self) -> bool:
@@ -76,8 +94,13 @@ class ScorerDeployment:
         return True
 
     async def score(self, variants: list[VariantTuple]) -> list[ResultTuple]:
-        """Scores of one chunk of at most ``max_batch_size`` variants, batched with concurrent callers."""
-        return await self.score_batch(variants)
+        """Scores of one chunk of variants, batched with concurrent callers. A chunk larger than the batch
+        size in force (the ingress may still cut by an older one) is split first."""
+        size = self._batch["max_batch_size"]
+        if len(variants) <= size:
+            return await self.score_batch(variants)
+        parts = await asyncio.gather(*[self.score_batch(variants[i:i + size]) for i in range(0, len(variants), size)])
+        return [r for part in parts for r in part]
 
     @serve.batch(max_batch_size=DEFAULTS.serve.max_batch_size,
                  batch_wait_timeout_s=DEFAULTS.serve.batch_wait_timeout_s, batch_size_fn=_n_variants)
@@ -92,19 +115,15 @@ class ScorerDeployment:
         return out
 
 
-@serve.deployment(
-    name="Caller",
-    max_ongoing_requests=DEFAULTS.serve.caller_max_ongoing_requests,
-    max_queued_requests=DEFAULTS.serve.max_queued_requests,
-    ray_actor_options={"num_cpus": DEFAULTS.serve.caller_cpus},
-    logging_config=SERVE_LOGGING,
-)
+@serve.deployment(name="Caller", logging_config=SERVE_LOGGING)
 class CallerDeployment:
-    """One caller replica for ``reference`` with ``model`` (``classical`` or a ``raygen train caller`` dir)."""
+    """One caller replica for ``reference`` with ``model`` (``classical`` or a ``raygen train caller`` dir),
+    calling with ``cfg`` (the server's ``ServeConfig.call``)."""
 
-    def __init__(self, reference: str, model: str = "classical", threads: int = 2):
+    def __init__(self, reference: str, model: str = "classical", cfg: CallConfig | None = None, threads: int = 2):
         self.reference = reference
         self.model = model
+        self.cfg = cfg or CallConfig()
         self._models: dict[str, Any] = {}
         if model != "classical":
             # torch loads in the replica only, and only for a CNN caller.
@@ -125,7 +144,7 @@ class CallerDeployment:
         from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_text
         from raygen.io.fasta import Reference
 
-        cfg = CallConfig()
+        cfg = self.cfg
         t0 = time.perf_counter()
         records = call_region(bam, self.reference, region, model=self.model, cfg=cfg, models=self._models)
         if pass_only:
@@ -154,23 +173,17 @@ class CallerDeployment:
         return await loop.run_in_executor(self._executor, self._call, bam, region, vcf, pass_only)
 
 
-@serve.deployment(
-    name="Ingress",
-    max_ongoing_requests=DEFAULTS.serve.max_ongoing_requests,
-    max_queued_requests=DEFAULTS.serve.max_queued_requests,
-    ray_actor_options={"num_cpus": DEFAULTS.serve.ingress_cpus},
-    logging_config=SERVE_LOGGING,
-)
+@serve.deployment(name="Ingress", logging_config=SERVE_LOGGING)
 @serve.ingress()
 class Ingress:
     """HTTP entry replica: builds :func:`raygen.serve.routes.make_app` in the replica (Serve calls
     ``__serve_build_asgi_app__`` there), talks to the Scorer and Caller through handles."""
 
-    def __init__(self, scorer, args: dict, caller=None):
+    def __init__(self, scorer, cfg: ServeConfig, caller=None):
         setup_request_logging()
         self._scorer = scorer
         self._caller = caller
-        self._args = AppArgs.model_validate(args)
+        self._cfg = cfg
 
     def __serve_build_asgi_app__(self):
-        return make_app(ScorerBackend(self._scorer, self._args.max_batch_size, self._caller), self._args)
+        return make_app(ScorerBackend(self._scorer, self._cfg.max_batch_size, self._caller), self._cfg)

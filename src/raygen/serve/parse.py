@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
+from raygen.scoring.windows import ref_mismatch
 from raygen.variant import Variant
 
 # "chr1:1000 A>G", "chr1:1000:A:G", "chr1-1000-A-G", "chr1 1000 A G", "chr1:1000 A/G"
@@ -128,7 +129,8 @@ def read_items(body: bytes, content_type: str, model: type[BaseModel], item_mode
 def reference_errors(variants: Sequence[Variant], locs: Sequence[tuple[str | int, ...]], reference) -> list[FieldError]:
     """Unknown contigs and REF alleles that differ from ``reference`` (a :class:`raygen.io.fasta.Reference`).
 
-    Comparison is case-insensitive; an ``N`` in the reference matches any REF base, as in scoring.
+    REF is checked with the scorer's own rule (:func:`raygen.scoring.windows.ref_mismatch`: case-insensitive,
+    a base facing an ``N`` in the reference is a mismatch), so what passes here is scored, not skipped.
     """
     errors = []
     for v, loc in zip(variants, locs):
@@ -143,7 +145,7 @@ def reference_errors(variants: Sequence[Variant], locs: Sequence[tuple[str | int
                                      f"end of the contig ({n} bp)", "out_of_range"))
             continue
         seq = reference.fetch(v.chrom, v.start0, v.end0)
-        if any(r != s and s != "N" for r, s in zip(v.ref.upper(), seq)):
+        if ref_mismatch(v.ref, seq):
             errors.append(FieldError(loc + ("ref",), f"REF {v.ref!r} does not match the reference {seq!r} at "
                                      f"{v.chrom}:{v.pos}", "ref_mismatch"))
     return errors

@@ -155,11 +155,11 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: Referenc
         variants = [Variant(v.chrom, v.pos, v.ref.upper(), v.alt.upper()) for v in items]
         if on_invalid == "reject":
             await ref_gate(variants, reference)
-        results = await backend.score(variants)
+        results, info = await asyncio.gather(backend.score(variants), backend.info())
         # A plain dict: FastAPI validates it once against response_model.
         return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "llr": llr, "prob": prob,
                              "skip_reason": skip} for v, (llr, prob, skip) in zip(variants, results)],
-                "model": await backend.info()}
+                "model": info}
 
     @v1.post("/normalize", response_model=NormalizeResponse, openapi_extra=body_spec(NormalizeRequest),
              summary="Left-align and trim variants exactly as `bcftools norm -f REF`")

@@ -14,15 +14,13 @@ from typing import Any
 import ray
 from ray import serve
 
-from raygen.config import DEFAULTS, SERVE_LOGGING, RuntimeConfig
+from raygen.config import SERVE_LOGGING, RuntimeConfig, ServeConfig
 from raygen.errors import RaygenError, UsageError
 from raygen.runtime import init_ray
 from raygen.serve.app import build_application
 from raygen.serve.auth import resolve_token_digest
-from raygen.serve.options import AppArgs
 
 log = logging.getLogger("raygen.serve")
-S = DEFAULTS.serve
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -45,9 +43,9 @@ def _raise_interrupt(_sig, _frame):
     raise KeyboardInterrupt
 
 
-def _deploy(args: AppArgs, app_name: str, deployment_options: dict[str, dict[str, Any]] | None) -> None:
+def _deploy(cfg: ServeConfig, deployment_options: dict[str, dict[str, Any]] | None) -> None:
     try:
-        serve.run(build_application(args, deployment_options), name=app_name, route_prefix="/", blocking=False)
+        serve.run(build_application(cfg, deployment_options), name=cfg.app_name, route_prefix="/", blocking=False)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a replica that fails to start: say why in one line
@@ -55,43 +53,41 @@ def _deploy(args: AppArgs, app_name: str, deployment_options: dict[str, dict[str
         raise RaygenError(f"the service failed to start: {msg[-1] if msg else type(exc).__name__}") from None
 
 
-def _print_ready(args: AppArgs, urls: dict[str, str], seconds: float, print_fn) -> None:
-    token = resolve_token_digest(token_file=args.token_file, token_env=args.token_env, token_sha256=args.token_sha256)
+def _print_ready(cfg: ServeConfig, urls: dict[str, str], seconds: float, print_fn) -> None:
+    token = resolve_token_digest(token_file=cfg.token_file, token_env=cfg.token_env, token_sha256=cfg.token_sha256)
     auth = "on (Authorization: Bearer <token>)" if token else "off"
     print_fn(f"raygen service ready in {seconds:.1f} s; API auth {auth}")
-    for name in ("ui", "docs", "api", "health", "ready") if args.ui else ("docs", "api", "health", "ready"):
+    for name in ("ui", "docs", "api", "health", "ready") if cfg.ui else ("docs", "api", "health", "ready"):
         print_fn(f"  {name:<7} {urls[name]}")
 
 
-def run_service(model: str, reference: str, *, host: str = S.host, port: int = S.port,
-                window: int = DEFAULTS.score.window, block: bool = True, address: str | None = None,
-                app_name: str = S.app_name, print_fn=print, num_cpus: int | None = None,
-                num_gpus: int | None = None, deployment_options: dict[str, dict[str, Any]] | None = None,
-                **overrides: Any) -> dict[str, str]:
-    """Start the raygen service (API + UI) on Ray Serve and return its URLs.
+def run_service(cfg: ServeConfig, *, block: bool = True, address: str | None = None, print_fn=print,
+                num_cpus: int | None = None, num_gpus: int | None = None,
+                deployment_options: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """Start the raygen service (API + UI) of ``cfg`` on Ray Serve, listening on ``cfg.host:cfg.port``, and
+    return its URLs.
 
     Joins ``address`` (or $RAY_ADDRESS) or the current Ray session, else starts an embedded local Ray.
-    ``overrides`` are any other :class:`AppArgs` fields (``max_batch_size=...``, ``token_file=...``).
+    ``deployment_options`` (a serve config's ``deployments:`` by name) override the deployments' defaults.
     With ``block`` it prints the URLs and serves until Ctrl-C/SIGTERM, then removes the app (and stops
     Serve and Ray where it started them); without, it returns once the model is loaded and the URLs answer.
     """
-    args = AppArgs(model=model, reference=reference, window=window, **overrides)
     info = init_ray(RuntimeConfig(address=address, num_cpus=num_cpus, num_gpus=num_gpus))
     # Our own embedded Ray: Serve is ours too, so its port must be free and Ctrl-C stops everything.
     owns_ray = info.mode == "local"
-    if owns_ray and not _port_free(host, port):
-        raise UsageError(f"port {port} on {host} is in use; pass another --port")
-    serve.start(http_options={"host": host, "port": port}, logging_config=SERVE_LOGGING)
-    urls = service_urls(host, port)
-    print_fn(f"starting raygen service ({info.describe()}); loading model {model} ...")
+    if owns_ray and not _port_free(cfg.host, cfg.port):
+        raise UsageError(f"port {cfg.port} on {cfg.host} is in use; pass another --port")
+    serve.start(http_options={"host": cfg.host, "port": cfg.port}, logging_config=SERVE_LOGGING)
+    urls = service_urls(cfg.host, cfg.port)
+    print_fn(f"starting raygen service ({info.describe()}); loading model {cfg.model} ...")
     # SIGTERM (from a supervisor or `kill`) stops the service like Ctrl-C, also while the model loads.
     old = signal.signal(signal.SIGTERM, _raise_interrupt) if block else None
     started = False
     t0 = time.perf_counter()
     try:
-        _deploy(args, app_name, deployment_options)
+        _deploy(cfg, deployment_options)
         started = True
-        _print_ready(args, urls, time.perf_counter() - t0, print_fn)
+        _print_ready(cfg, urls, time.perf_counter() - t0, print_fn)
         if not block:
             return urls
         print_fn("serving; press Ctrl-C to stop")
@@ -103,7 +99,7 @@ def run_service(model: str, reference: str, *, host: str = S.host, port: int = S
         if old is not None:
             signal.signal(signal.SIGTERM, old)
         if block or not started:  # a non-blocking caller owns a started service; anything else is ours to stop
-            _stop(app_name, owns_ray)
+            _stop(cfg.app_name, owns_ray)
     return urls
 
 

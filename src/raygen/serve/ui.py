@@ -16,7 +16,6 @@ from typing import Any
 import gradio as gr
 from starlette.concurrency import run_in_threadpool
 
-from raygen.config import DEFAULTS
 from raygen.errors import raygen_cause
 from raygen.serve.auth import check_bearer
 from raygen.serve.calls import (
@@ -113,7 +112,7 @@ class ScoreTab:
     def __init__(self, backend, reference, cfg):
         self.backend, self.reference, self.cfg = backend, reference, cfg
         self.example = example_variant(reference)
-        self.max_flank = max(cfg.ism_flank, DEFAULTS.serve.ism_max_flank)
+        self.max_flank = max(cfg.ism_flank, cfg.ism_max_flank)
 
     async def score_records(self, records: list[Record]) -> tuple[list[list], list[Variant], dict, list]:
         """Table rows, the scorable (normalized) variants, their scores, and each record's normalization."""
@@ -202,7 +201,7 @@ class CallTab:
             return None
         path, _ = self.checked(bam, f"{call['chrom']}:{call['pos']}-{call['pos']}")
         view = await run_in_threadpool(load_pileup_view, path, self.reference.path, call["chrom"], call["pos"],
-                                       DEFAULTS.serve.pileup_flank, DEFAULTS.serve.pileup_max_reads)
+                                       self.cfg.pileup_flank, self.cfg.pileup_max_reads, self.cfg.call)
         return await run_in_threadpool(pileup_image, view, call["pos"], choice)
 
     async def run_call(self, bam: str, region: str, pass_only: bool):
