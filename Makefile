@@ -47,7 +47,7 @@ ORACLES ?= .oracles
 ORACLE_NAMES := spliceai cnvkit
 ORACLE_PIP_spliceai := tensorflow-cpu==2.15.1 spliceai==1.3.1
 ORACLE_PIP_cnvkit := cnvkit==0.9.14
-R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2
+R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2 r-bioc-dnacopy
 
 $(ORACLES)/%/.installed:
 	@echo "installing the $* peer for differential tests into $(ORACLES)/$* ..."
@@ -56,7 +56,7 @@ $(ORACLES)/%/.installed:
 	touch $@
 
 r-peers:
-	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2)})' >/dev/null 2>&1 || \
+	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2); library(DNAcopy)})' >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    echo "installing R peers for differential tests (apt-get: $(R_DEBS)) ..." && \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && \
