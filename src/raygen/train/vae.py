@@ -409,7 +409,7 @@ def load_vae(model_dir: str):
 
 
 def correct_arrays(model_dir: str, y: np.ndarray, batch: list[str], covariates: dict[str, list[str]] | None = None,
-                   ref_batch: str | None = None, mode: str = "decode", chunk: int = 1024) -> np.ndarray:
+                   ref_batch: str | None = None, mode: str = V.correct_mode, chunk: int = 1024) -> np.ndarray:
     """Corrected ``y`` (features x samples); NaN stays NaN. ``mode`` "decode": the posterior mean decoded as
     the reference batch (denoised); "residual": the sample itself minus the decoder's batch difference,
     ``x + dec(z, ref) - dec(z, own batch)`` (keeps the sample's own residual, as ComBat does)."""
@@ -446,7 +446,7 @@ def correct_arrays(model_dir: str, y: np.ndarray, batch: list[str], covariates: 
 
 
 def correct_file(model_dir: str, matrix: str, sheet_path: str, batch: str, out: str, ref_batch: str | None,
-                 sample_col: str | None, feature_col: str | None) -> dict:
+                 sample_col: str | None, feature_col: str | None, mode: str = V.correct_mode) -> dict:
     from raygen.cohort.matrix import MatrixWriter, align_sheet, read_matrix, read_sheet
 
     _, meta = load_vae(model_dir)
@@ -461,7 +461,8 @@ def correct_file(model_dir: str, matrix: str, sheet_path: str, batch: str, out: 
     for c, _ in meta["coding"]:
         if c not in aligned:
             raise UsageError(f"{sheet_path}: the model needs covariate column {c!r}")
-    res = correct_arrays(model_dir, m.values, aligned[batch], {c: aligned[c] for c, _ in meta["coding"]}, ref_batch)
+    res = correct_arrays(model_dir, m.values, aligned[batch], {c: aligned[c] for c, _ in meta["coding"]}, ref_batch,
+                         mode)
     with MatrixWriter(out, m.layout, m.samples) as w:
         w.write(m.features, res)
     return {"features": len(m.features), "samples": len(m.samples), "ref_batch": ref_batch or meta["ref_batch"]}
@@ -479,26 +480,14 @@ class VaeJob:
     ref_batch: str | None = None
     sample_col: str | None = None
     feature_col: str | None = None
-    latent: int = V.latent
-    hidden: int = V.hidden
-    epochs: int = V.epochs
-    batch_size: int = V.batch_size
-    lr: float = V.lr
-    beta_kl: float = V.beta_kl
-    adversary_weight: float = V.adversary_weight
-    checkpoint_every: int = V.checkpoint_every
-    time_limit_s: float | None = None
-    seed: int = V.seed
+    spec: VaeSpec = field(default_factory=VaeSpec)
 
 
 def train_vae(job: VaeJob, *, workers: int, cpus_per_worker: float, gpus_per_worker: float, resume: bool,
               quiet: bool) -> dict:
     data = data_from_files(job.matrix, job.sheet, job.batch, job.covariates, job.ref_batch, job.sample_col,
                            job.feature_col)
-    spec = VaeSpec(latent=job.latent, hidden=job.hidden, epochs=job.epochs, batch_size=job.batch_size, lr=job.lr,
-                   beta_kl=job.beta_kl, adversary_weight=job.adversary_weight, checkpoint_every=job.checkpoint_every,
-                   time_limit_s=job.time_limit_s, seed=job.seed)
-    s = train(data, spec, job.out_dir, workers=workers, cpus_per_worker=cpus_per_worker,
+    s = train(data, job.spec, job.out_dir, workers=workers, cpus_per_worker=cpus_per_worker,
               gpus_per_worker=gpus_per_worker, resume=resume, quiet=quiet)
     return {"epochs": s.get("epoch", 0), "train_s": s.get("train_s", 0.0), "loss": s.get("loss", float("nan")),
             "recon": s.get("recon", float("nan")), "kl": s.get("kl", float("nan")), "ref_batch": s["ref_batch"]}
