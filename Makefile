@@ -50,7 +50,7 @@ ORACLE_PIP_cnvkit := cnvkit==0.9.14
 # Peers only the benchmarks compare against (not needed by the tests): `make bench-oracles`.
 BENCH_ORACLE_NAMES := inmoose
 ORACLE_PIP_inmoose := inmoose==0.9.1
-R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2
+R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2 r-bioc-dnacopy
 
 $(ORACLES)/%/.installed:
 	@echo "installing the $* peer for differential tests into $(ORACLES)/$* ..."
@@ -59,7 +59,7 @@ $(ORACLES)/%/.installed:
 	touch $@
 
 r-peers:
-	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2)})' >/dev/null 2>&1 || \
+	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2); library(DNAcopy)})' >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    echo "installing R peers for differential tests (apt-get: $(R_DEBS)) ..." && \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && \

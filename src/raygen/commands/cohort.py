@@ -9,15 +9,20 @@ from __future__ import annotations
 import argparse
 import importlib
 
-#: Modules under ``raygen.commands`` that add subcommands to ``raygen cohort``.
-COHORT_PARTS: tuple[str, ...] = ("cohort_batch",)
+#: Modules under ``raygen.commands`` that add ``raygen cohort`` subcommands, in ``--help`` order.
+COHORT_PARTS: tuple[str, ...] = ("cohort_cnv", "cohort_batch")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "cohort", parents=[common], help="cohort normalization: batch-effect correction (ComBat, VAE), size factors",
-        description="Normalize a cohort of samples together. Run `raygen cohort SUBCOMMAND --help` for one of them.",
+        "cohort",
+        parents=[common],
+        help="cohort normalization: CNVkit-compatible copy number; batch effects (ComBat, VAE), size factors",
+        description="Normalize sequencing data across a cohort. Copy number: CNVkit's steps and file formats "
+        "(.cnn, .cnr, .cns), so CNVkit reads raygen's files and vice versa. Batch effects: ComBat exactly as "
+        "R sva, a conditional-VAE corrector, count size factors, and mixing/biology metrics. Many samples run "
+        "on Ray. Run `raygen cohort COMMAND --help` for one step.",
     )
-    csub = p.add_subparsers(dest="cohort_command", metavar="SUBCOMMAND", required=True)
+    parts = p.add_subparsers(dest="cohort_command", metavar="COMMAND", required=True)
     for name in COHORT_PARTS:
-        importlib.import_module(f"raygen.commands.{name}").register(csub, common)
+        importlib.import_module(f"raygen.commands.{name}").register(parts, common)
