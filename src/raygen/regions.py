@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from raygen.errors import InputError, UsageError
+from raygen.io.pairs import read_pairs
 
 __all__ = [
     "Region",
@@ -175,11 +176,13 @@ def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = N
 
 def read_regions(spec: str | None, lengths: Mapping[str, int]) -> list[Region]:
     """Regions to work on: a BED file path, comma-separated region strings, or (``spec`` empty) every contig
-    of ``lengths``. Each region must name a contig of ``lengths`` and is clipped to it; empty ones are dropped."""
+    of ``lengths``. Each region must name a contig of ``lengths`` and is clipped to it; empty ones are dropped.
+    A BED file's intervals are sorted and merged per contig (:class:`RegionSet`), so work over overlapping
+    lines is not done twice; region strings are taken as given, in order."""
     if not spec:
         return [Region(c, 0, n) for c, n in lengths.items()]
     if os.path.exists(spec):
-        regions = read_bed(spec)
+        regions = list(RegionSet(read_bed(spec)))
     else:
         regions = [parse_region(s, lengths) for s in spec.split(",") if s.strip()]
     out = []
@@ -315,16 +318,7 @@ def rename_map(spec: str | None, contigs: Sequence[str]) -> dict[str, str]:
         return {c: c[3:] if c.startswith("chr") else c for c in contigs}
     if not os.path.exists(spec):
         raise UsageError(f"--rename-contigs {spec!r}: expected add-chr, strip-chr or a TSV file")
-    out = {}
-    with open(spec, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.rstrip("\r\n").split("\t")
-            if len(parts) != 2:
-                raise InputError(f"{spec}:{lineno}: expected 'input_name<TAB>reference_name'")
-            out[parts[0]] = parts[1]
-    return out
+    return dict(read_pairs(spec, "input_name<TAB>reference_name"))
 
 
 def naming_hint(names: Iterable[str], ref_contigs: Mapping[str, int] | Iterable[str]) -> str:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 
+from raygen.cli import runtime_config
+from raygen.config import DEFAULTS
 from raygen.errors import UsageError
+from raygen.normalize.options import NormalizeOptions, parse_multiallelics
+
 
 log = logging.getLogger("raygen.normalize")
 
@@ -36,8 +41,6 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from raygen.config import DEFAULTS
-
     cfg = DEFAULTS.normalize
     p = sub.add_parser("normalize", parents=[common], help="bcftools-norm-exact normalization (left-align, split/join)",
                        description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,8 +115,6 @@ def _unsupported(args: argparse.Namespace) -> None:
 
 
 def options_from_args(args: argparse.Namespace):
-    from raygen.normalize.options import NormalizeOptions, parse_multiallelics
-
     _unsupported(args)
     rm_dup = args.rm_dup or ("none" if args.remove_duplicates else None)
     return NormalizeOptions(
@@ -137,14 +138,14 @@ def options_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from raygen.cli import runtime_config
+    # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.normalize.pipeline import run_normalize
 
     opts = options_from_args(args)
     t0 = time.perf_counter()
+    cfg = dataclasses.replace(DEFAULTS.normalize, shard_bp=args.shard_bp)
     counts = run_normalize(args.input, args.output, opts, rejects_path=args.rejects, parquet_dir=args.parquet,
-                           use_ray=args.use_ray, shard_bp=args.shard_bp, index=not args.no_index,
-                           runtime=runtime_config(args))
+                           use_ray=args.use_ray, cfg=cfg, index=not args.no_index, runtime=runtime_config(args))
     print(counts.summary_line(), file=sys.stderr)
     if "s" in opts.check_ref and opts.fasta:
         print(f"REF/ALT total/modified/added:  \t{counts.total}/{counts.ref_swapped}/{counts.ref_set}", file=sys.stderr)

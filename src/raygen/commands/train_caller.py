@@ -1,4 +1,9 @@
-"""``raygen train caller``: train the CNN genotyper of ``raygen call`` on a BAM with a truth VCF."""
+"""``raygen train caller``: train the CNN genotyper of ``raygen call`` on a BAM with a truth VCF.
+
+``run`` parses the flags into a :class:`raygen.config.CallConfig`, calls :func:`raygen.train.caller.train_caller`
+and prints its summary; that function (and ``raygen.cli``, which imports this module) is imported inside
+``run`` so other commands start without torch and Ray Train.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import dataclasses
 import json
 
 from raygen.config import DEFAULTS
+from raygen.errors import UsageError
+from raygen.runtime import init_ray
 
 
 def register(tsub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -35,22 +42,20 @@ def register(tsub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
                    help=f"candidate threshold while training (default {c.train_min_alt_fraction}; `raygen call` uses "
                    f"{c.min_alt_fraction}): lower gives more hom-ref negatives to learn from")
     p.add_argument("--rename-contigs", metavar="add-chr|strip-chr|TSV", help="map BAM contig names to the FASTA's")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=c.train_seed)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
-    from raygen.errors import UsageError
-    from raygen.runtime import init_ray
     from raygen.train.caller import train_caller
 
     if args.epochs < 1 or args.workers < 1 or args.region_bp < 1000:
         raise UsageError("--epochs and --workers must be >= 1 and --region-bp >= 1000")
     init_ray(runtime_config(args))
-    cfg = dataclasses.replace(DEFAULTS.call, train_shard_bp=args.region_bp, min_alt_fraction=args.min_alt_fraction)
+    cfg = dataclasses.replace(DEFAULTS.call, train_shard_bp=args.region_bp, min_alt_fraction=args.min_alt_fraction,
+                              train_epochs=args.epochs, train_workers=args.workers, train_seed=args.seed)
     summary = train_caller(args.bam, args.reference, args.truth, args.out, confident_bed=args.confident,
-                           regions=args.regions, cfg=cfg, epochs=args.epochs, workers=args.workers,
-                           rename_contigs=args.rename_contigs, seed=args.seed)
+                           regions=args.regions, cfg=cfg, rename_contigs=args.rename_contigs)
     print(json.dumps(summary, indent=2))
     return 0

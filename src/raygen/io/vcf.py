@@ -1,39 +1,29 @@
 """VCF/BCF <-> Arrow "VCF text tables", fast enough for whole genomes.
 
-A **VCF text table** is a ``pyarrow.Table`` with the schema :data:`TEXT_SCHEMA`:
-
-====== ======= ==========================================================================================
-column type    meaning
-====== ======= ==========================================================================================
-CHROM  string  exactly the VCF text
-POS    int64   1-based VCF POS
-ID, REF, ALT, QUAL, FILTER, INFO
-       string  exactly the VCF text of each column
-FORMAT string  the FORMAT column; null when the file has no FORMAT column
-SAMPLES string the sample columns joined by ``'\\t'``; null when the file has no samples
-LINE   int64   1-based line number in the (decompressed) source text; for BCF the line the record would
-               have in ``bcftools view`` output; null for records fetched by region through an index
-====== ======= ==========================================================================================
+A **VCF text table** is a ``pyarrow.Table`` with the schema :data:`raygen.schema.TEXT_SCHEMA` (the VCF
+columns as text, ``POS`` as 1-based int64, and the source ``LINE``; see :mod:`raygen.schema`).
 
 Records that pass through a pipeline untouched are written back byte for byte: the writer only joins the
 columns with tabs. Nothing is parsed per record in Python: text is read in large chunks, split by the Arrow
 CSV reader (tab-delimited, quoting off) and checked with vectorized regular expressions.
 
-Malformed lines never stop a read: they go to a **rejects table** (:data:`REJECTS_SCHEMA`: SOURCE, LINE,
-REASON, TEXT) and reading continues, so ``records in = records out + rejected``. A truncated (b)gzip stream
-yields every complete line before the break and then one reject naming the file and the first missing line
-(also when a BGZF file was cut exactly between blocks: its end-of-file marker is checked).
+Malformed lines never stop a read: they go to a **rejects table** (:data:`raygen.schema.REJECTS_SCHEMA`:
+SOURCE, LINE, REASON, TEXT) and reading continues, so ``records in = records out + rejected``. The region-
+sharded block readers (:mod:`raygen.io.blocks`) turn that table into in-band reject rows at once. A
+truncated (b)gzip stream yields every complete line before the break and then one reject naming the file
+and the first missing line (also when a BGZF file was cut exactly between blocks: its end-of-file marker
+is checked).
 
 Public API
 ----------
 ``read_header(path) -> VcfHeader``
-``iter_text_batches(path, *, region=None, batch_rows=200_000, header=None) -> Iterator[(records, rejects)]``
+``iter_text_batches(path, *, region=None, batch_rows=DEFAULT_BATCH_ROWS, header=None) -> Iterator[(records, rejects)]``
 ``read_text_table(path, *, region=None) -> (VcfHeader, records, rejects)``
-``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=200_000)`` (indexed)
+``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=DEFAULT_BATCH_ROWS)`` (indexed)
 ``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``);
 ``iter_formatted(records, header) -> Iterator[pyarrow.Buffer]`` (the same, in bounded pieces)
 ``write_vcf(header, tables, out_path, *, index=True, threads=None) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
-``write_rejects(rejects, path) -> int`` (TSV with a header line)
+``write_rejects(rejects, path) -> int`` (TSV with a header line); ``report_rejects(rejects, path, logger)``
 ``parse_record_lines(data, header, *, source, first_line) -> (records, rejects)`` (record lines as bytes)
 ``empty_text_table()``, ``empty_rejects()``, ``index_path(path)``, ``detect_format(path)``, ``output_kind(path)``
 """
@@ -60,12 +50,11 @@ from raygen.errors import InputError, RaygenError, UsageError
 from raygen.io.atomic import atomic_paths
 from raygen.io.bgzf import BgzfWriter
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
+from raygen.schema import MAX_REJECT_TEXT, REJECTS_SCHEMA, TEXT_SCHEMA
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "TEXT_SCHEMA",
-    "REJECTS_SCHEMA",
     "VcfHeader",
     "read_header",
     "iter_text_batches",
@@ -75,6 +64,7 @@ __all__ = [
     "iter_formatted",
     "write_vcf",
     "write_rejects",
+    "report_rejects",
     "empty_text_table",
     "empty_rejects",
     "index_path",
@@ -83,31 +73,12 @@ __all__ = [
     "parse_record_lines",
 ]
 
-TEXT_SCHEMA = pa.schema(
-    [
-        ("CHROM", pa.string()),
-        ("POS", pa.int64()),
-        ("ID", pa.string()),
-        ("REF", pa.string()),
-        ("ALT", pa.string()),
-        ("QUAL", pa.string()),
-        ("FILTER", pa.string()),
-        ("INFO", pa.string()),
-        ("FORMAT", pa.string()),
-        ("SAMPLES", pa.string()),
-        ("LINE", pa.int64()),
-    ]
-)
-REJECTS_SCHEMA = pa.schema(
-    [("SOURCE", pa.string()), ("LINE", pa.int64()), ("REASON", pa.string()), ("TEXT", pa.string())]
-)
-
+#: Records per table a reader yields at most (memory per batch vs. per-call overhead).
+DEFAULT_BATCH_ROWS = 200_000
 #: Bytes of decompressed text parsed at a time; large enough to amortise Arrow's per-call overhead.
 CHUNK_BYTES = 32 << 20
 #: Contigs longer than this (2^29 bp) cannot be indexed by .tbi; the writer switches to CSI.
 TBI_MAX_LENGTH = 1 << 29
-#: Rejected line text is cut to this many characters in the rejects table.
-MAX_REJECT_TEXT = 1000
 
 _POS_RE = r"^[0-9]+$"
 _REF_RE = r"^(?:[A-Za-z]+|\.)$"  # "." is legal: bcftools norm -c s sets it from the FASTA
@@ -302,6 +273,57 @@ def _lines_text(table: pa.Table, names: list[str]) -> pa.Array:
     return pc.binary_join_element_wise(*[table[n] for n in names], "\t")
 
 
+def _read_chunk(data: bytes, names: list[str]) -> tuple[pa.Table, list[tuple[int | None, str, int]]] | None:
+    """Arrow's CSV reader over a chunk: (rows with the right column count, bad rows); None when the chunk is
+    not valid UTF-8 (the caller then goes line by line)."""
+    block_size = 1 << 22
+    while True:
+        try:
+            table, bad = _read_csv(data, names, threads=True, block_size=block_size)
+            if any(num is None for num, _, _ in bad):
+                # Multi-threaded parsing may not know the row number of a bad row: redo this chunk serially.
+                table, bad = _read_csv(data, names, threads=False, block_size=block_size)
+            return table, bad
+        except pa.ArrowInvalid as exc:
+            msg = str(exc).lower()
+            if "straddl" in msg and block_size < len(data):
+                block_size = len(data) + 1  # a line longer than a block (thousands of samples): one block
+                continue
+            if "utf8" not in msg and "utf-8" not in msg:
+                raise
+            return None
+
+
+def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
+    """``abs_lines(rel)``: source line numbers (1-based) of lines numbered ``rel`` (1-based) within a chunk."""
+    def abs_lines(rel: np.ndarray) -> pa.Array:
+        if line_numbers is not None:
+            return pa.array(line_numbers[rel - 1], pa.int64())
+        if first_line is None:
+            return pa.nulls(len(rel), pa.int64())
+        return pa.array(rel + (first_line - 1), pa.int64())
+
+    return abs_lines
+
+
+def _field_checks(table: pa.Table) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """(blank-line mask, [(row passes, reason if not)]) for the rows of a parsed chunk; a later check that
+    fails names the reason. Cheap vectorized tests pass almost every record; only the rest meet the full
+    regular expressions."""
+    chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
+    blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
+    checks = [  # increasing priority
+        (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
+        (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
+         "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
+        (_valid(ref, lambda c: _np_bool(pc.ascii_is_alpha(c)), _REF_RE),
+         "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
+        (_valid(pos, _pos_fast, _POS_RE), "POS is not a non-negative integer"),
+        (_np_bool(pc.greater(pc.binary_length(chrom), 0)), "empty CHROM"),
+    ]
+    return blank, checks
+
+
 def parse_record_lines(
     data: bytes,
     header: VcfHeader,
@@ -322,61 +344,23 @@ def parse_record_lines(
     if b"\r" in data:  # CRLF files: the '\r' would otherwise end up inside the last column
         data = data.replace(b"\r\n", b"\n")
     names = _csv_columns(header)
-    block_size = 1 << 22
-    while True:
-        try:
-            table, bad = _read_csv(data, names, threads=True, block_size=block_size)
-            if any(num is None for num, _, _ in bad):
-                # Multi-threaded parsing may not know the row number of a bad row: redo this chunk serially.
-                table, bad = _read_csv(data, names, threads=False, block_size=block_size)
-            break
-        except pa.ArrowInvalid as exc:
-            msg = str(exc).lower()
-            if "straddl" in msg and block_size < len(data):
-                block_size = len(data) + 1  # a line longer than a block (thousands of samples): one block
-                continue
-            if "utf8" not in msg and "utf-8" not in msg:
-                raise
-            return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
-
+    parsed = _read_chunk(data, names)
+    if parsed is None:
+        return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
+    table, bad_rows = parsed
     # Physical line numbers (1-based within data) of the rows that parsed with the right column count.
     # Blank lines are rows too (ignore_empty_lines=False), so every line is a row or a bad row.
-    n_phys = table.num_rows + len(bad)
-    phys = np.arange(1, n_phys + 1, dtype=np.int64)
-    if bad:
-        bad_nums = np.array([b[0] for b in bad], dtype=np.int64)
-        phys = phys[~np.isin(phys, bad_nums)]
+    phys = np.arange(1, table.num_rows + len(bad_rows) + 1, dtype=np.int64)
+    if bad_rows:
+        phys = phys[~np.isin(phys, np.array([b[0] for b in bad_rows], dtype=np.int64))]
     if len(phys) != table.num_rows:  # defensive: numbering must line up or LINE would lie
         return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
-
-    def abs_lines(rel: np.ndarray) -> pa.Array:
-        if line_numbers is not None:
-            return pa.array(line_numbers[rel - 1], pa.int64())
-        if first_line is None:
-            return pa.nulls(len(rel), pa.int64())
-        return pa.array(rel + (first_line - 1), pa.int64())
-
-    want = len(names)
-    rej_lines: list[int | None] = []
-    rej_reasons: list[str] = []
-    rej_texts: list[str] = []
-    for num, text, actual in bad:
-        rej_lines.append(abs_lines(np.array([num]))[0].as_py())
-        rej_reasons.append(f"wrong number of columns: {actual}, expected {want} (tab-separated, from the #CHROM line)")
-        rej_texts.append(text)
-
-    chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
-    blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
-    # Cheap vectorized tests pass almost every record; only the rest meet the full regular expressions.
-    checks = [  # increasing priority: a later failure names the reason
-        (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
-        (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
-         "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
-        (_valid(ref, lambda c: _np_bool(pc.ascii_is_alpha(c)), _REF_RE),
-         "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
-        (_valid(pos, _pos_fast, _POS_RE), "POS is not a non-negative integer"),
-        (_np_bool(pc.greater(pc.binary_length(chrom), 0)), "empty CHROM"),
-    ]
+    abs_lines = _line_numbers(first_line, line_numbers)
+    rejected: list[tuple[int | None, str, str]] = [  # (LINE, reason, text)
+        (abs_lines(np.array([num]))[0].as_py(),
+         f"wrong number of columns: {actual}, expected {len(names)} (tab-separated, from the #CHROM line)", text)
+        for num, text, actual in bad_rows]
+    blank, checks = _field_checks(table)
     bad = np.zeros(table.num_rows, dtype=bool)
     for ok, _ in checks:
         bad |= ~ok
@@ -387,23 +371,16 @@ def parse_record_lines(
         for k, (ok, _) in enumerate(checks):
             which[~ok[idx]] = k
         texts = _lines_text(table.take(idx), names).to_pylist()
-        lines_ = abs_lines(phys[idx]).to_pylist()
-        for ln, k, tx in zip(lines_, which.tolist(), texts):
-            rej_lines.append(ln)
-            rej_reasons.append(checks[k][1])
-            rej_texts.append(tx)
-    keep_np = ~(bad | blank)
-    if not keep_np.all():
-        table = table.filter(pa.array(keep_np))
-        phys = phys[keep_np]
-
+        rejected += [(ln, checks[k][1], tx) for ln, k, tx in zip(abs_lines(phys[idx]).to_pylist(), which.tolist(), texts)]
+    keep = ~(bad | blank)
+    if not keep.all():
+        table, phys = table.filter(pa.array(keep)), phys[keep]
     records = _assemble(table, header, abs_lines(phys))
-    if rej_lines:
-        order = np.argsort(np.array([x if x is not None else -1 for x in rej_lines]), kind="stable")
-        rejects = _rejects(source, [rej_lines[i] for i in order], [rej_reasons[i] for i in order], [rej_texts[i] for i in order])
-    else:
-        rejects = empty_rejects()
-    return records, rejects
+    if not rejected:
+        return records, empty_rejects()
+    rejected.sort(key=lambda r: -1 if r[0] is None else r[0])  # stable: file order
+    lines, reasons, texts = (list(x) for x in zip(*rejected))
+    return records, _rejects(source, lines, reasons, texts)
 
 
 def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -611,7 +588,7 @@ def iter_text_batches(
     path: str | os.PathLike[str],
     *,
     region: str | None = None,
-    batch_rows: int = 200_000,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
     header: VcfHeader | None = None,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Stream ``(records, rejects)`` text tables from a VCF (plain, gzip, bgzip) or BCF file.
@@ -678,7 +655,7 @@ def fetch_text_batches(
     end0: int | None = None,
     *,
     header: VcfHeader | None = None,
-    batch_rows: int = 200_000,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Records overlapping ``[start0, end0)`` (0-based half-open; None = contig start/end) via the index.
 
@@ -818,47 +795,56 @@ def write_vcf(
     if kind == "vcf":
         with atomic_paths(out) as (tmp,):
             with open(tmp, "wb") as fh:
-                fh.write(head_bytes)
-                for t in _tables(tables):
-                    for buf in iter_formatted(t, header):
-                        fh.write(buf)
+                _write_text(fh, head_bytes, tables, header)
         return out
     if kind == "vcf.gz":
-        # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even
-        # when the header gives no contig lengths), so the data goes to a private temp first.
-        data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
-        max_end = 0
-        try:
-            with BgzfWriter(data_tmp, threads=threads) as fh:
-                fh.write(head_bytes)
-                for t in _tables(tables):
-                    for buf in iter_formatted(t, header):
-                        fh.write(buf)
-                    if t.num_rows:
-                        ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
-                        max_end = max(max_end, pc.max(ends).as_py() or 0)
-            csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
-            idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
-            finals = [out] + ([idx_final] if index else [])
-            with atomic_paths(*finals) as tmps:
-                os.replace(data_tmp, tmps[0])
-                if index:
-                    _tabix(tmps[0], tmps[1], csi, out)
-        finally:
-            if data_tmp.exists():
-                data_tmp.unlink()
-        _drop_stale_indexes(out, keep=idx_final if index else None)
-        return out
-    # BCF: write plain VCF text beside the target, then let htslib (bcftools view) encode it.
+        _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
+    else:
+        _write_bcf(out, head_bytes, tables, header, index=index)
+    return out
+
+
+def _write_text(fh, head_bytes: bytes, tables, header: VcfHeader) -> int:
+    """Header then record lines to ``fh``; returns the largest ``POS + len(REF)`` seen (for the index kind)."""
+    fh.write(head_bytes)
+    max_end = 0
+    for t in _tables(tables):
+        for buf in iter_formatted(t, header):
+            fh.write(buf)
+        if t.num_rows:
+            ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
+            max_end = max(max_end, pc.max(ends).as_py() or 0)
+    return max_end
+
+
+def _write_bgzf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool, threads: int | None) -> None:
+    # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even when the
+    # header gives no contig lengths), so the data goes to a private temp first.
+    data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
+    try:
+        with BgzfWriter(data_tmp, threads=threads) as fh:
+            max_end = _write_text(fh, head_bytes, tables, header)
+        csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
+        idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
+        finals = [out] + ([idx_final] if index else [])
+        with atomic_paths(*finals) as tmps:
+            os.replace(data_tmp, tmps[0])
+            if index:
+                _tabix(tmps[0], tmps[1], csi, out)
+    finally:
+        if data_tmp.exists():
+            data_tmp.unlink()
+    _drop_stale_indexes(out, keep=idx_final if index else None)
+
+
+def _write_bcf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool) -> None:
+    # Plain VCF text beside the target, then htslib (bcftools view) encodes it.
     finals = [out] + ([Path(str(out) + ".csi")] if index else [])
     with atomic_paths(*finals) as tmps:
         text_tmp = Path(str(tmps[0]) + ".vcf")
         try:
             with open(text_tmp, "wb") as fh:
-                fh.write(head_bytes)
-                for t in _tables(tables):
-                    for buf in iter_formatted(t, header):
-                        fh.write(buf)
+                _write_text(fh, head_bytes, tables, header)
             try:
                 pysam.bcftools.view("--no-version", "-Ob", "-o", str(tmps[0]), str(text_tmp), catch_stdout=False)
                 if index:
@@ -869,7 +855,6 @@ def write_vcf(
             if text_tmp.exists():
                 text_tmp.unlink()
     _drop_stale_indexes(out, keep=finals[1] if index else None)
-    return out
 
 
 def _drop_stale_indexes(out: Path, keep: Path | None) -> None:
@@ -890,6 +875,21 @@ def _tabix(data_tmp: Path, index_tmp: Path, csi: bool, final: Path) -> None:
         ) from None
     made_index = Path(str(made) + (".csi" if csi else ".tbi"))
     os.replace(made_index, index_tmp)
+
+
+def report_rejects(rejects: pa.Table, path: str | os.PathLike[str] | None, logger: logging.Logger, *,
+                   write_empty: bool = True) -> str | None:
+    """Where a job's rejects end: written to ``path`` (:func:`write_rejects`; with ``write_empty=False`` only
+    when there are any), or without a path one WARNING with their count and the first reject. Returns the
+    path written, else None."""
+    if path and (write_empty or rejects.num_rows):
+        write_rejects(rejects, path)
+        return str(path)
+    if not path and rejects.num_rows:
+        first = rejects.slice(0, 1).to_pylist()[0]
+        logger.warning("%d record(s) rejected (first: %s line %s: %s); pass --rejects FILE to keep them",
+                       rejects.num_rows, first["SOURCE"], first["LINE"], first["REASON"])
+    return None
 
 
 def write_rejects(rejects: pa.Table | Iterable[pa.Table], path: str | os.PathLike[str]) -> int:

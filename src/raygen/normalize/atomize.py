@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.multiallelic import join_info, parse_info, reformat_floats
 
 _GT_SPLIT = re.compile(r"([/|])")
@@ -47,7 +47,7 @@ def _span(atom: tuple[int, str, str]) -> tuple[int, int]:
     return atom[0], atom[0] + len(atom[1]) - 1
 
 
-def atomize_record(f: list[str], hdr: HeaderInfo, overlaps: str = "*", old_rec_tag: str | None = None) -> list[list[str]]:
+def atomize_record(f: list[str], hdr: VcfHeader, overlaps: str = "*", old_rec_tag: str | None = None) -> list[list[str]]:
     """Atomized records of one VCF record (text columns); the record itself when nothing to do."""
     alts = f[4].split(",") if f[4] != "." else []
     if not alts or any(decompose(f[3], a) is None and not (len(a) == len(f[3]) == 1) for a in alts) and len(alts) == 1:

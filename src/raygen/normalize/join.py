@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from raygen.errors import InputError
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.multiallelic import join_info, parse_info
 from raygen.normalize.options import NormalizeOptions
 from raygen.normalize.records import htslib_type
@@ -81,7 +81,7 @@ def merge_alleles(rows: list[list[str]]) -> tuple[list[str], list[list[int]]]:
     return b, maps
 
 
-def join_group(rows: list[list[str]], hdr: HeaderInfo, strict: bool) -> list[str]:
+def join_group(rows: list[list[str]], hdr: VcfHeader, strict: bool) -> list[str]:
     """Join records (same CHROM/POS) into one multi-allelic record."""
     alleles, maps = merge_alleles(rows)
     ref = alleles[0]
@@ -153,7 +153,7 @@ def _merge_vec(number: str, per_rec: list[list[str] | None], maps: list[list[int
     return None
 
 
-def _join_info(infos: list[list[list]], maps, n_all: int, hdr: HeaderInfo) -> str:
+def _join_info(infos: list[list[list]], maps, n_all: int, hdr: VcfHeader) -> str:
     keys: list[str] = []
     for items in infos:
         for k, _ in items:
@@ -235,7 +235,7 @@ def _gt_ploidy(f: list[str]) -> int:
     return best
 
 
-def _join_format(rows, maps, n_all: int, hdr: HeaderInfo) -> list[str]:
+def _join_format(rows, maps, n_all: int, hdr: VcfHeader) -> list[str]:
     keys: list[str] = []
     for f in rows:
         for k in f[8].split(":"):
@@ -266,7 +266,7 @@ def _join_format(rows, maps, n_all: int, hdr: HeaderInfo) -> list[str]:
     return [":".join(keys), *samples]
 
 
-def join_rows(rows: list[list[str]], hdr: HeaderInfo, opts: NormalizeOptions) -> list[list[str]]:
+def join_rows(rows: list[list[str]], hdr: VcfHeader, opts: NormalizeOptions) -> list[list[str]]:
     """Records at one position after ``-m +TYPE`` (see the module docstring)."""
     kind = opts.join
     if kind == "any":

@@ -15,7 +15,7 @@ import re
 import numpy as np
 from collections.abc import Sequence
 
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 
 _GT_SPLIT = re.compile(r"([/|])")
 
@@ -86,7 +86,7 @@ def htslib_int(v: str) -> str:
 _REFORMAT = {"Float": htslib_float, "Integer": htslib_int}
 
 
-def reformat_floats(rec: list[str], hdr: HeaderInfo) -> list[str]:
+def reformat_floats(rec: list[str], hdr: VcfHeader) -> list[str]:
     """Rewrite Float/Integer INFO/FORMAT values of a record that htslib would have re-serialized."""
     float_info = [k for k, t in hdr.info_type.items() if t in _REFORMAT]
     if float_info and rec[7] != ".":
@@ -178,7 +178,7 @@ def _ploidy(gt: str | None) -> int:
     return gt.count("/") + gt.count("|") + 1
 
 
-def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = False,
+def split_record(f: Sequence[str], hdr: VcfHeader, *, missing_overlaps: bool = False,
                  keep_sum: Sequence[str] = (), old_rec_tag: str | None = None,
                  force: bool = False) -> list[list[str]]:
     """Split one multi-allelic record (VCF text columns) into one record per ALT, in ALT order.

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
+from raygen.normalize.join import join_rows
 from raygen.normalize.multiallelic import info_get
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import apply_runs
@@ -59,11 +60,9 @@ def dedup_rows(rows: list[list[str]], mode: str) -> list[list[str]]:
     return out
 
 
-def join_and_dedup(table: pa.Table, hdr: HeaderInfo, opts: NormalizeOptions, counts: Counts) -> pa.Table:
+def join_and_dedup(table: pa.Table, hdr: VcfHeader, opts: NormalizeOptions, counts: Counts) -> pa.Table:
     """Apply ``-m +TYPE`` then ``-d MODE`` to a sorted normalized table."""
     if opts.join:
-        from raygen.normalize.join import join_rows
-
         before = table.num_rows
         table, _ = apply_runs(table, lambda rows: join_rows(rows, hdr, opts))
         counts.joined += before - table.num_rows

@@ -7,14 +7,22 @@ Regions are ``chr:start-end``, 1-based inclusive (as ``samtools``); positions ar
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import pysam
 
+from raygen.calling.candidates import load_pileup, open_bam
 from raygen.config import CallConfig
+from raygen.errors import RaygenError
+from raygen.io.fasta import Reference
+from raygen.regions import Shard, parse_region
+
+log = logging.getLogger("raygen.serve.calls")
 
 #: Suffixes the service reads as alignments.
 ALIGNMENT_SUFFIXES = (".bam", ".cram")
@@ -49,14 +57,12 @@ def check_call_request(bam: str, region: str, data_dirs: Sequence[str], lengths:
     Raises :class:`PathRefused` (403), :class:`BamNotFound` (404) or :class:`CallRequestInvalid` (422: no
     index, a malformed region, a contig the reference lacks; 413: a region longer than ``max_bp``).
     """
-    from raygen.calling.regions import parse_region
-    from raygen.errors import RaygenError
-
     path = resolve_bam(bam or "", data_dirs)
     if not has_index(path):
         raise CallRequestInvalid("bam", f"{bam!r} has no index (.bai/.csi): run `samtools index` on it", "no_index")
     try:
-        chrom, s0, e0 = parse_region(region or "", lengths)
+        r = parse_region(region or "", lengths)
+        chrom, s0, e0 = r.chrom, r.start, r.end
     except RaygenError as exc:
         raise CallRequestInvalid("region", str(exc), "region") from None
     if chrom not in lengths:
@@ -66,6 +72,17 @@ def check_call_request(bam: str, region: str, data_dirs: Sequence[str], lengths:
         raise CallRequestInvalid("region", f"region of {e0 - s0} bp; the limit is {max_bp} bp: split it, or run "
                                  "`raygen call` for whole genomes", "too_large", status=413)
     return str(path), f"{chrom}:{s0 + 1}-{e0}"
+
+
+def client_message(exc: BaseException, real: str, given: str, data_dirs: Sequence[str]) -> str:
+    """One line about a failed call for the client: the BAM named as the client named it (``given``, not its
+    resolved path ``real``), no server directory in it."""
+    lines = str(exc).strip().splitlines()
+    msg = lines[0] if lines else type(exc).__name__
+    msg = msg.replace(real, given)
+    for d in sorted((os.path.realpath(x) for x in data_dirs), key=len, reverse=True):
+        msg = msg.replace(d.rstrip("/") + "/", "").replace(d, "<data dir>")
+    return msg
 
 
 def resolve_bam(path: str, data_dirs: Sequence[str]) -> Path:
@@ -88,19 +105,23 @@ def resolve_bam(path: str, data_dirs: Sequence[str]) -> Path:
     roots = [Path(os.path.realpath(d)) for d in data_dirs]
     tries = [Path(path)] if pure.is_absolute() else [r / path for r in roots]
     for candidate in tries:
-        real = Path(os.path.realpath(candidate))
-        if not any(real == r or real.is_relative_to(r) for r in roots):
-            raise PathRefused(f"{path!r} is outside the directories this server may read")
-        if real.is_file():
-            return real
+        try:
+            real = Path(os.path.realpath(candidate))
+            if not any(real == r or real.is_relative_to(r) for r in roots):
+                raise PathRefused(f"{path!r} is outside the directories this server may read")
+            if real.is_file():
+                return real
+        except OSError as exc:  # a name the filesystem cannot hold (too long, ...): no such BAM here
+            raise BamNotFound(f"no BAM {path[:80]!r}{'...' if len(path) > 80 else ''} under the server's data "
+                              f"directories ({exc.strerror or type(exc).__name__})") from None
     raise BamNotFound(f"no BAM {path!r} under the server's data directories")
 
 
 def list_bams(data_dirs: Sequence[str], limit: int = 200) -> list[str]:
-    """Indexed BAM/CRAM files under ``data_dirs`` (recursively, sorted, at most ``limit``), as real paths.
-
-    Only files that :func:`resolve_bam` would accept are listed (symlinks leading outside are left out).
-    """
+    """Indexed BAM/CRAM files under ``data_dirs`` (recursively, sorted, at most ``limit``), each named as a
+    request may name it: relative to its data directory (absolute only where an earlier data directory holds
+    the same relative name). Only files that :func:`resolve_bam` accepts are listed (symlinks leading outside
+    are left out)."""
     out: list[str] = []
     for d in data_dirs:
         root = Path(os.path.realpath(d))
@@ -111,11 +132,14 @@ def list_bams(data_dirs: Sequence[str], limit: int = 200) -> list[str]:
                 return out
             if p.name.endswith(ALIGNMENT_SUFFIXES) and has_index(p):
                 try:
-                    real = str(resolve_bam(str(p), data_dirs))
-                except (PathRefused, BamNotFound):
+                    real = resolve_bam(str(p), data_dirs)
+                    shown = str(real.relative_to(root))  # the server's directories stay out of the page
+                    if resolve_bam(shown, data_dirs) != real:  # an earlier data directory has the same name
+                        shown = str(real)
+                except (PathRefused, BamNotFound, ValueError):
                     continue
-                if real not in out:
-                    out.append(real)
+                if shown not in out:
+                    out.append(shown)
     return out
 
 
@@ -186,10 +210,6 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
                      cfg: CallConfig | None = None) -> PileupView:
     """:func:`pileup_view` of ``bam`` over ``pos - flank .. pos + flank`` (1-based, clamped at the contig
     start), with the caller's read filters (duplicates, secondary, low MAPQ ... left out)."""
-    from raygen.calling.candidates import load_pileup, open_bam
-    from raygen.calling.regions import Shard
-    from raygen.io.fasta import Reference
-
     cfg = cfg or CallConfig()
     start0 = max(0, pos - 1 - flank)
     with Reference(reference) as ref:
@@ -203,11 +223,13 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
 
 
 def default_region(bam: str, span: int) -> str | None:
-    """A region of ``span`` bp starting at the BAM's first mapped read (the UI's suggestion), or None."""
-    import pysam
-
-    with pysam.AlignmentFile(bam) as af:
-        for r in af.fetch(until_eof=True):
-            if not r.is_unmapped and r.reference_name:
-                return f"{r.reference_name}:{r.reference_start + 1}-{r.reference_start + span}"
+    """A region of ``span`` bp starting at the BAM's first mapped read (the UI's suggestion), or None, also
+    for a file htslib cannot read (a ``*.bam`` that is no BAM must not stop the service: calling it says why)."""
+    try:
+        with pysam.AlignmentFile(bam) as af:
+            for r in af.fetch(until_eof=True):
+                if not r.is_unmapped and r.reference_name:
+                    return f"{r.reference_name}:{r.reference_start + 1}-{r.reference_start + span}"
+    except (OSError, ValueError) as exc:
+        log.warning({"event": "unreadable_bam", "bam": bam, "reason": str(exc) or type(exc).__name__})
     return None

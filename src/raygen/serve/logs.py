@@ -8,6 +8,7 @@ request id in the body: tracebacks go to the log, never to the client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -15,6 +16,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from ray.exceptions import TaskCancelledError
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("raygen.serve.requests")
 
@@ -51,18 +55,20 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _json_response(status: int, body: dict, request_id: str) -> tuple[Message, Message]:
-    data = json.dumps(body).encode()
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]}
-    return start, {"type": "http.response.body", "body": data}
+#: How a request whose client disconnected ends inside the app: Starlette reading the body of a closed
+#: connection, or Serve cancelling the request (its handle calls raise ray.serve's RequestCancelledError, a
+#: TaskCancelledError; the handler's own task gets asyncio.CancelledError, which goes on up).
+DISCONNECTS: tuple[type[BaseException], ...] = (ClientDisconnect, TaskCancelledError)
+#: The status logged for them (nginx's "client closed request"); no answer is sent.
+CLIENT_CLOSED = 499
 
 
 class RequestLogMiddleware:
     """Request ids, JSON access lines, a body-size cap on ``limited_prefix`` and no tracebacks to clients.
 
-    Handlers may set ``request.state.n_variants`` to have it logged. UI asset requests (everything outside
-    ``logged_prefixes``) are logged only when they fail.
+    Handlers may set ``request.state.n_variants`` to have it logged. UI requests (everything outside
+    ``logged_prefixes``) are logged only when they fail (5xx) or are refused (401/403). A client that
+    disconnects is logged as status 499, ``client_disconnected``, not as an error.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, limited_prefix: str = "/v1/",
@@ -107,30 +113,43 @@ class RequestLogMiddleware:
             await self.app(scope, receive_wrapper, send_wrapper)
         except BodyTooLarge:
             error = "body_too_large"
-            if not state["started"]:
-                start, body = _json_response(413, {
-                    "error": f"request body exceeds {self.max_body_bytes} bytes; send fewer variants per request",
-                    "detail": [{"loc": ["body"], "msg": "too large", "type": "body_too_large"}],
-                    "request_id": request_id}, request_id)
-                state["status"] = 413
-                await send(start)
-                await send(body)
+            await _answer(send, state, 413, {
+                "error": f"request body exceeds {self.max_body_bytes} bytes; send fewer variants per request",
+                "detail": [{"loc": ["body"], "msg": "too large", "type": "body_too_large"}], "request_id": request_id})
+        except DISCONNECTS:  # the client went away (Serve cancels its request): nobody to answer, nothing broke
+            error = "client_disconnected"
+            state["status"] = CLIENT_CLOSED
+        except asyncio.CancelledError:
+            error = "client_disconnected"
+            state["status"] = CLIENT_CLOSED
+            raise
         except Exception:  # noqa: BLE001 - the client gets a request id, the log gets the traceback
             error = "internal"
             log.exception({"event": "unhandled_error", "request_id": request_id, "path": path})
-            if not state["started"]:
-                start, body = _json_response(500, {"error": "internal server error; quote this request id "
-                                                   "when reporting it", "detail": [], "request_id": request_id},
-                                             request_id)
-                state["status"] = 500
-                await send(start)
-                await send(body)
+            await _answer(send, state, 500, {"error": "internal server error; quote this request id when reporting "
+                                             "it", "detail": [], "request_id": request_id})
         finally:
             status = state["status"]
-            if path.startswith(self.logged_prefixes) or status >= 400:
-                st = scope.get("state", {})
-                log.log(logging.WARNING if status >= 500 else logging.INFO, {
-                    "event": "request", "request_id": request_id, "method": scope.get("method"), "path": path,
-                    "status": status, "ms": round((time.perf_counter() - t0) * 1000, 2),
-                    "bytes_in": state["bytes_in"], "n_variants": st.get("n_variants"),
-                    "client": (scope.get("client") or [None])[0], **({"error": error} if error else {})})
+            # Outside the API (UI pages and assets) only failures and refused logins are worth a line.
+            if path.startswith(self.logged_prefixes) or status >= 500 or status in (401, 403):
+                _log_request(scope, request_id, state, error, time.perf_counter() - t0)
+
+
+async def _answer(send, state: dict, status: int, body: dict) -> None:
+    """Send ``body`` as a JSON answer with ``status``, unless the app has started its own answer."""
+    if state["started"]:
+        return
+    data = json.dumps(body).encode()
+    state["status"] = status
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _log_request(scope: Scope, request_id: str, state: dict, error: str | None, seconds: float) -> None:
+    status = state["status"]
+    log.log(logging.WARNING if status >= 500 else logging.INFO, {
+        "event": "request", "request_id": request_id, "method": scope.get("method"), "path": scope.get("path", ""),
+        "status": status, "ms": round(seconds * 1000, 2), "bytes_in": state["bytes_in"],
+        "n_variants": scope.get("state", {}).get("n_variants"), "client": (scope.get("client") or [None])[0],
+        **({"error": error} if error else {})})
