@@ -156,7 +156,8 @@ class ServeConfig:
     ``user_config`` (a serve config's ``deployments: [{name: Scorer, user_config: ...}]`` changes them live).
     """
 
-    model: str = ""  # model directory (save_pretrained) or hub id; required to serve
+    model: str = ""  # model directory (save_pretrained), hub id or spliceai; required to serve; the default model
+    more_models: tuple[str, ...] = ()  # served next to `model` (`raygen serve --model A --model spliceai`)
     reference: str = ""  # indexed reference FASTA the variants refer to; required to serve
     window: int = ScoreConfig.window  # reference bases around a variant fed to the model
     revision: str | None = None  # hub revision (commit/tag) to pin
@@ -190,6 +191,7 @@ class ServeConfig:
     pileup_flank: int = 40  # UI calling tab: bases each side of the chosen call in the pileup picture
     pileup_max_reads: int = 60  # UI calling tab: reads drawn (evenly subsampled beyond this)
     call: CallConfig = field(default_factory=lambda: CallConfig())  # how POST /v1/call and the UI call
+    spliceai: SpliceAIConfig = field(default_factory=lambda: SpliceAIConfig())  # a served spliceai (annotation required)
 
     def __post_init__(self) -> None:
         minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,

@@ -57,6 +57,9 @@ def test_generated_variants_match_the_release(shared_data, tmp_path):
     cases.append({"chrom": "20", "pos": 400_000 - 2_000, "ref": "A", "alts": ["C"], "distance": 50, "mask": 0})
     kinds = {("snv" if len(c["ref"]) == len(c["alts"][0]) else "del" if len(c["ref"]) > 1 else "ins") for c in cases}
     assert kinds == {"snv", "del", "ins"} and {c["mask"] for c in cases} == {0, 1}
+    assert {c["distance"] for c in cases} == {10, 50}
+    strands = {g.strand for c in cases for g in rows if g.tx_start < c["pos"] <= g.tx_end}
+    assert strands == {"+", "-"}  # genes of both strands hold generated variants
     want = run_release(py, fa, genes, cases, tmp_path)
     got = ours(fa, genes, cases)
     assert want[-1] == [] and got[-1] == []  # the contig end: both skip (the release: 'near chromosome end')

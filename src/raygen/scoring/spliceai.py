@@ -84,8 +84,9 @@ class SpliceResult:
     skip_reason: str | None
 
     def as_dict(self) -> dict:
+        """JSON-ready: per gene the typed fields (unrounded) plus ``info``, the release's INFO entry text."""
         return {"skip_reason": self.skip_reason,
-                "spliceai": [dict(zip([n for n, _ in SPLICEAI_FIELDS], _fields(g))) for g in self.scores]}
+                "spliceai": [dict(zip([n for n, _ in SPLICEAI_FIELDS], _fields(g)), info=g.text()) for g in self.scores]}
 
 
 def _fields(g: GeneScore) -> list:

@@ -217,6 +217,8 @@ def spliceai_info(cfg: SpliceAIConfig) -> dict:
         "model": "spliceai", "kind": "spliceai", "revision": VERSION, "annotation": cfg.annotation,
         "distance": cfg.distance, "mask": cfg.mask, "precision": cfg.precision,
         "licence": LICENCE, "definition": SCORE_DEFINITION,
+        "weights": f"spliceai {VERSION} wheel (PyPI, installed --no-deps): spliceai/models/spliceai1..5.h5, "
+                   "sha256 checked against the wheel's RECORD; networks rebuilt in PyTorch",
     }
 
 
