@@ -70,7 +70,7 @@ def matches_release(got: list[GeneScore], want: str) -> tuple[bool, list[str]]:
     return True, notes
 
 
-# ~3 CPU-minutes (148 records, five networks, both mask settings from one computation); the limit is a hang
+# a few CPU-minutes (148 records, five networks, both mask settings from one computation); the limit is a hang
 # guard sized for a 2-core host shared many ways (it took 15 min at load 40)
 @pytest.mark.timeout(1800)
 def test_every_shared_record_matches_the_release_raw_and_masked(scorer, shared_variants, spliceai_dir):
