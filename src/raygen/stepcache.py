@@ -44,23 +44,40 @@ def step_key(inputs: Iterable[str | os.PathLike[str]], argv: list[str]) -> str:
     return h.hexdigest()
 
 
+_MANIFEST = "MANIFEST.json"
+
+
 def restore(cache: Path, key: str, out_dir: Path, names: list[str]) -> bool:
-    """Copy the cached ``names`` of entry ``key`` into ``out_dir``; False (nothing copied) on a miss."""
+    """Copy entry ``key``'s files into ``out_dir``; False (nothing copied) on a miss.
+
+    Of ``names``, those the run did not write (a rejects file of a run without rejects) are removed from
+    ``out_dir``, so the folder holds what the run would have left there.
+    """
     entry = cache / key
-    if not all((entry / n).exists() for n in names):
+    try:
+        kept = json.loads((entry / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if not all((entry / n).exists() for n in kept):
         return False
     for n in names:
-        src, dst = entry / n, out_dir / n
+        dst = out_dir / n
         if dst.is_dir() and not dst.is_symlink():
             shutil.rmtree(dst)
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+        elif dst.exists() or dst.is_symlink():
+            dst.unlink()
+        if n in kept:
+            src = entry / n
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
     return True
 
 
 def store(cache: Path, key: str, out_dir: Path, names: list[str]) -> None:
-    """Keep copies of ``out_dir``'s ``names`` as entry ``key`` (replacing an older entry of that key)."""
+    """Keep copies of the ``names`` that exist in ``out_dir`` as entry ``key`` (replacing an older one)."""
     cache.mkdir(parents=True, exist_ok=True)
+    kept = [n for n in names if (out_dir / n).exists()]
     with atomic_dir(cache / key) as tmp:
-        for n in names:
+        for n in kept:
             src = out_dir / n
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp / n)
+        (tmp / _MANIFEST).write_text(json.dumps(kept))
