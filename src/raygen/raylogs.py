@@ -15,6 +15,9 @@ was wrong, and what turns each off (everything still goes to Ray's session log f
 - The same cleaner's "Failed to query Ray Train Controller actor state" warnings (no dashboard).
 - Ray Data's progress block every 10 s when stdout is not a terminal: every 30 s
   (``RAY_DATA_NON_TTY_PROGRESS_LOG_INTERVAL``).
+- Serve's "Failed to get queue length from replica ... within 0.1s" on a busy machine: on one machine there is
+  no network latency, so a slow answer only means busy CPUs; the embedded Ray waits up to 1 s
+  (``RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S``, :data:`LOCAL_RAY_ENV`, set with or without ``-v``).
 
 ``-v`` (or ``RAYGEN_RAY_LOGS=1``) keeps all of it.
 """
@@ -32,6 +35,9 @@ QUIET_RAY_ENV: dict[str, str] = {
     "RAY_BACKEND_LOG_LEVEL": "fatal",
     "RAY_DATA_NON_TTY_PROGRESS_LOG_INTERVAL": "30",
 }
+
+#: Settings of the embedded local Ray that fit one (possibly busy) machine; applied whatever the verbosity.
+LOCAL_RAY_ENV: dict[str, str] = {"RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S": "1.0"}
 
 #: Loggers demoted to ERROR in every worker process: warnings that only say the dashboard is off.
 QUIET_LOGGERS: tuple[str, ...] = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
@@ -52,10 +58,9 @@ def loud() -> bool:
 
 
 def apply_ray_env() -> None:
-    """Set :data:`QUIET_RAY_ENV` (unless loud) before Ray starts, so its processes inherit it."""
-    if loud():
-        return
-    for key, value in QUIET_RAY_ENV.items():
+    """Set :data:`LOCAL_RAY_ENV` and (unless loud) :data:`QUIET_RAY_ENV` before the embedded Ray starts, so
+    its processes inherit them."""
+    for key, value in {**LOCAL_RAY_ENV, **({} if loud() else QUIET_RAY_ENV)}.items():
         os.environ.setdefault(key, value)
 
 
