@@ -24,6 +24,7 @@ was wrong, and what turns each off (everything still goes to Ray's session log f
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -41,6 +42,10 @@ LOCAL_RAY_ENV: dict[str, str] = {"RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S": "
 
 #: Loggers demoted to ERROR in every worker process: warnings that only say the dashboard is off.
 QUIET_LOGGERS: tuple[str, ...] = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
+
+#: Modules whose logger is named by their file path (``logging.getLogger(__file__)``), so no "ray.*" level
+#: reaches it: Ray Train's worker context logs every ``TrainingReport(...)`` at INFO through the root logger.
+QUIET_FILE_LOGGERS: tuple[str, ...] = ("ray.train.v2._internal.execution.context",)
 
 #: Background threads of Ray whose death is not the user's problem (see the module docstring).
 QUIET_THREADS: tuple[str, ...] = ("PlacementGroupCleanerMonitor",)
@@ -87,6 +92,12 @@ def quiet_process() -> None:
         return
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    for module in QUIET_FILE_LOGGERS:
+        try:  # the file path without importing the module (this hook runs first thing in every worker)
+            origin = importlib.util.find_spec(module).origin
+        except (ImportError, AttributeError, ValueError):
+            continue
+        logging.getLogger(origin).setLevel(logging.WARNING)
     if not getattr(threading.excepthook, "_raygen_quiet", False):
         threading.excepthook = _thread_hook(threading.excepthook)
         threading.excepthook._raygen_quiet = True  # type: ignore[attr-defined]
