@@ -5,7 +5,7 @@ step's header appeared).
     python benchmarks/demo.py [--later 2] [--keep DIR]
 
 Runs the real `raygen demo` in a subprocess with its own caches under a temporary folder (your
-~/.cache/raygen is not touched), stops it with Ctrl-C (SIGINT) once it prints "serving". There is no peer
+~/.cache/raygen is not touched), stops it with SIGTERM (what Ctrl-C does) once it prints "serving". There is no peer
 tool for this figure; the issue's target is < 4 min first and < 90 s later on 2 cores.
 """
 
@@ -51,7 +51,7 @@ def run_once(work: Path, label: str, timeout_s: float) -> dict:
         total = time.monotonic() - t0
         load1 = os.getloadavg()[0]
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, signal.SIGTERM)  # as Ctrl-C; a background job ignores SIGINT
             try:
                 proc.wait(60)
             except subprocess.TimeoutExpired:

@@ -114,7 +114,7 @@ def test_demo_log_has_no_warnings(tmp_path):
         _run_docs_examples(port)
     finally:
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, signal.SIGTERM)  # as Ctrl-C; a background job ignores SIGINT
             try:
                 proc.wait(60)
             except subprocess.TimeoutExpired:
