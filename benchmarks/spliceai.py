@@ -12,6 +12,8 @@ Usage:
     python benchmarks/spliceai.py --input calls.vcf --reference GRCh38.fa --annotation grch38
     python benchmarks/spliceai.py --generated 300          # seeded generated variants instead
     python benchmarks/spliceai.py --campaign 500           # differential only: no timing, many variants
+    python benchmarks/spliceai.py --cpu-time 40            # CPU seconds of both scorers on the first 40
+                                                           # records, in plain processes (a loaded host)
 
 The release's venv comes from ``make oracles`` (``.oracles/spliceai``; ``$RAYGEN_ORACLES`` moves it) or
 ``--oracle-python``. Its pyfaidx cannot read BGZF FASTA, so it gets a decompressed copy.
@@ -207,6 +209,58 @@ def campaign(args, tmp: Path) -> int:
     return int(bad > 0)
 
 
+RAYGEN_CPU_SCRIPT = """
+import json, sys, torch
+from raygen.config import SpliceAIConfig
+from raygen.scoring.spliceai_scorer import SpliceAIScorer
+from raygen.variant import Variant
+fa, cases, out = sys.argv[1:4]
+torch.set_num_threads(int(sys.argv[4]))
+sc = SpliceAIScorer(fa, SpliceAIConfig(annotation="grch38"), device="cpu")
+res = sc.score_variants([Variant(c["chrom"], c["pos"], c["ref"], c["alts"][0]) for c in json.load(open(cases))])
+json.dump([[g.text() for g in r.scores] for r in res], open(out, "w"))
+"""
+
+
+def cpu_seconds(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(CPU seconds of the child, user + system, wall seconds) of ``cmd``, run to completion."""
+    import resource
+
+    r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, time.perf_counter() - t
+
+
+def cpu_time(args, tmp: Path) -> int:
+    """Both scorers in plain processes (no Ray) on the first N shared records, model loading included: CPU
+    seconds are what a loaded host still measures fairly (wall time there is mostly waiting for a core)."""
+    cases = [{"chrom": k[0], "pos": int(k[1]), "ref": k[2], "alts": [k[3]], "distance": 50, "mask": 0}
+             for k in list(spliceai_info(Path(args.input)))[:args.cpu_time]]
+    cases_path = tmp / "cases.json"
+    cases_path.write_text(json.dumps(cases))
+    fa = plain_fasta(Path(args.reference), tmp)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="2",
+               TF_NUM_INTRAOP_THREADS="2", TF_NUM_INTEROP_THREADS="1")
+    py = oracle_python(args.oracle_python)
+    from raygen.models.spliceai_weights import annotation_path
+
+    rel = cpu_seconds(["taskset", "-c", args.cores, str(py), str(DRIVER), str(fa), str(annotation_path("grch38")),
+                       str(cases_path), str(tmp / "release.json")], env)
+    ours = cpu_seconds(["taskset", "-c", args.cores, sys.executable, "-c", RAYGEN_CPU_SCRIPT, str(fa),
+                        str(cases_path), str(tmp / "raygen.json"), "2"], env)
+    want = [e for e in json.loads((tmp / "release.json").read_text())]
+    got = json.loads((tmp / "raygen.json").read_text())
+    same = sum(w == g for w, g in zip(want, got))
+    n = len(cases)
+    print(f"\n{n} records (first of {args.input}), cores {args.cores}, load {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'scorer (model load included, no Ray)':44s} {'CPU s':>8s} {'wall s':>8s} {'var/CPU-s':>10s}")
+    print(f"{'spliceai 1.3.1 get_delta_scores (TF 2.15)':44s} {rel[0]:8.1f} {rel[1]:8.1f} {n / rel[0]:10.2f}")
+    print(f"{'raygen SpliceAIScorer (torch)':44s} {ours[0]:8.1f} {ours[1]:8.1f} {n / ours[0]:10.2f}")
+    print(f"raygen / release throughput per CPU-second: {rel[0] / ours[0]:.1f}x; {same}/{n} records identical")
+    return int(same != n)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", default=str(SHARED / "input.vcf"))
@@ -217,10 +271,13 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=2, help="raygen runs per configuration (best kept)")
     p.add_argument("--generated", type=int, default=0, metavar="N", help="score N generated variants instead")
     p.add_argument("--campaign", type=int, default=0, metavar="N", help="differential campaign of N variants")
+    p.add_argument("--cpu-time", type=int, default=0, metavar="N", help="CPU seconds of both on N records")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--oracle-python", help="python of a venv with tensorflow-cpu and spliceai 1.3.1")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="raygen-spliceai-bench-") as tmp:
+        if args.cpu_time:
+            return cpu_time(args, Path(tmp))
         return campaign(args, Path(tmp)) if args.campaign else bench(args, Path(tmp))
 
 
