@@ -80,7 +80,8 @@ CHUNK_BYTES = 32 << 20
 #: Contigs longer than this (2^29 bp) cannot be indexed by .tbi; the writer switches to CSI.
 TBI_MAX_LENGTH = 1 << 29
 
-_POS_RE = r"^[0-9]+$"
+#: At most 18 digits: every such POS fits int64 (htslib's 64-bit positions); longer is a reject, not a crash.
+_POS_RE = r"^[0-9]{1,18}$"
 _REF_RE = r"^(?:[A-Za-z]+|\.)$"  # "." is legal: bcftools norm -c s sets it from the FASTA
 # An ALT allele: bases (or '*'), a symbolic <ID>, a breakend (t[p[ / ]p]t / .t / t.), or a lone '.'.
 _ALLELE = r"(?:[A-Za-z*]+|<[^,<>]+>|[A-Za-z]*[\[\]][^,\[\]]+[\[\]][A-Za-z]*|\.[A-Za-z]+|[A-Za-z]+\.)"
@@ -294,6 +295,14 @@ def _read_chunk(data: bytes, names: list[str]) -> tuple[pa.Table, list[tuple[int
             return None
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
     """``abs_lines(rel)``: source line numbers (1-based) of lines numbered ``rel`` (1-based) within a chunk."""
     def abs_lines(rel: np.ndarray) -> pa.Array:
@@ -344,7 +353,11 @@ def parse_record_lines(
     if b"\r" in data:  # CRLF files: the '\r' would otherwise end up inside the last column
         data = data.replace(b"\r\n", b"\n")
     names = _csv_columns(header)
-    parsed = _read_chunk(data, names)
+    # A control character left (a lone CR, NUL, ESC...) would split a line in Arrow's reader (CR) or make
+    # output htslib cannot read; invalid UTF-8 makes Arrow fail (in a row with the wrong column count its
+    # handler cannot even decode the row). Such chunks go line by line: those lines become rejects.
+    clean = not data.translate(None, _NOT_CONTROL) and _is_utf8(data)
+    parsed = _read_chunk(data, names) if clean else None
     if parsed is None:
         return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
     table, bad_rows = parsed
@@ -383,6 +396,20 @@ def parse_record_lines(
     return records, _rejects(source, lines, reasons, texts)
 
 
+#: Every byte but the control characters other than TAB and LF (``bytes.translate`` deletes these,
+#: leaving only the control bytes: a cheap test for "any control character in this chunk").
+_NOT_CONTROL = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in (0x09, 0x0A))
+
+
+def _control_char(raw: bytes) -> str | None:
+    """Reason to reject a line holding a control character (other than TAB), or None."""
+    bad = raw.translate(None, _NOT_CONTROL)
+    if not bad:
+        return None
+    at = raw.index(bad[:1])
+    return f"control character {bad[:1]!r} at byte {at} (CR, NUL and other control characters are not allowed in records)"
+
+
 def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Boolean mask as numpy, null -> False."""
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
@@ -398,10 +425,8 @@ def _valid(col: pa.Array, fast, regex: str) -> np.ndarray:
 
 
 def _pos_fast(col: pa.Array) -> np.ndarray:
-    try:
-        return _np_bool(pc.greater_equal(pc.cast(col, pa.int64()), 0))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return np.zeros(len(col), dtype=bool)
+    # Only digits (Arrow's cast alone would take "0x10" as 16 and "+5" as 5), and few enough for int64.
+    return _np_bool(pc.and_(pc.ascii_is_decimal(col), pc.less_equal(pc.binary_length(col), 18)))
 
 
 def _qual_fast(col: pa.Array) -> np.ndarray:
@@ -446,7 +471,8 @@ def _as_array(col: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _parse_slow(
     data: bytes, header: VcfHeader, *, source: str, first_line: int | None, line_numbers: np.ndarray | None
 ) -> tuple[pa.Table, pa.Table]:
-    """Per-line fallback for a chunk that Arrow refuses as a whole (invalid UTF-8): rejects the bad lines."""
+    """Per-line fallback for a chunk that Arrow cannot take as a whole (invalid UTF-8, control characters):
+    rejects those lines and parses the rest."""
     good: list[bytes] = []
     good_nums: list[int] = []
     rej_l: list[int | None] = []
@@ -456,9 +482,12 @@ def _parse_slow(
         num = int(line_numbers[i]) if line_numbers is not None else (None if first_line is None else first_line + i)
         try:
             raw.decode("utf-8")
+            reason = _control_char(raw)
         except UnicodeDecodeError as exc:
+            reason = f"not valid UTF-8 text ({exc.reason} at byte {exc.start})"
+        if reason is not None:
             rej_l.append(num)
-            rej_r.append(f"not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+            rej_r.append(reason)
             rej_t.append(raw.decode("utf-8", "replace"))
             continue
         good.append(raw)
@@ -910,6 +939,15 @@ def write_rejects(rejects: pa.Table | Iterable[pa.Table], path: str | os.PathLik
                         row["REASON"] or "",
                         row["TEXT"] or "",
                     ]
-                    fh.write("\t".join(f.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") for f in fields) + "\n")
+                    fh.write("\t".join(_escape(f) for f in fields) + "\n")
                     n += 1
     return n
+
+
+def _escape(field: str) -> str:
+    """A rejects-TSV field on one line: backslash, TAB, LF and CR escaped (a CR would end the line for
+    many readers), other control characters as ``\\xNN``."""
+    out = field.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if out.isprintable():
+        return out
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in out)
