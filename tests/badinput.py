@@ -103,7 +103,7 @@ RECORD_MUTATIONS = {
     "pos_zero": lambda r, l: _set(l, 1, "0"),
     "missing_columns": lambda r, l: "\t".join(_cols(l)[:r.randint(1, 9)]),
     "extra_columns": lambda r, l: l + "\t0/1:3" * r.randint(1, 3),
-    "ref_non_acgt": lambda r, l: _set(l, 3, r.choice(["X", "A1", "A-C", "ÄC", "A C", "<DEL>"])),
+    "ref_non_acgt": lambda r, l: _set(l, 3, r.choice(["A1", "A-C", "ÄC", "A C", "<DEL>", "A*"])),
     "ref_empty": lambda r, l: _set(l, 3, ""),
     "alt_garbage": lambda r, l: _set(l, 4, r.choice(["", "A,,C", "1", "A;C", "[[", "A C"])),
     "ref_wrong_base": lambda r, l: _set(l, 3, "".join(r.choice("ACGT") for _ in _cols(l)[3])),
@@ -424,3 +424,103 @@ def judge(case: Case, o: Outcome, command: str, output: Path, rejects: Path | No
 
 #: File faults that a tool may repair or tolerate (exit 0 with a readable output is acceptable).
 TOLERABLE_FILE_FAULTS = {"no_fileformat", "duplicate_samples", "bad_header_line", "bad_info_header"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# BAM inputs (raygen call, raygen cohort coverage)
+# ---------------------------------------------------------------------------------------------------
+def _read(name: str, tid: int, pos0: int, seq: str, cigar: list[tuple[int, int]], flag: int = 0) -> pysam.AlignedSegment:
+    r = pysam.AlignedSegment()
+    r.query_name, r.flag, r.reference_id, r.reference_start = name, flag, tid, pos0
+    r.mapping_quality, r.cigartuples = 60, cigar
+    r.query_sequence = seq
+    r.query_qualities = pysam.qualitystring_to_array("I" * len(seq)) if seq else None
+    r.set_tag("RG", "rg1")
+    return r
+
+
+def write_bam(path: Path, seqs: dict[str, str], rng: random.Random, *, n: int = 300, kind: str = "clean",
+              index: bool = True) -> Path:
+    """A coordinate-sorted BAM of ``n`` reads per contig (a het SNV every ~200 bp); ``kind`` adds an
+    oddity: ``unmapped_only``, ``zero_length`` reads, ``cigar_edges`` (soft clips only, insertions at the
+    ends, deletions next to clips), ``unsorted``, ``renamed`` contigs."""
+    names = [f"chr{c}" if kind == "renamed" else c for c in seqs]
+    header = {"HD": {"VN": "1.6", "SO": "unsorted" if kind == "unsorted" else "coordinate"},
+              "SQ": [{"SN": nm, "LN": len(s)} for nm, s in zip(names, seqs.values())],
+              "RG": [{"ID": "rg1", "SM": "S1"}]}
+    reads = []
+    for tid, s in enumerate(seqs.values()):
+        for i in range(n):
+            p = rng.randrange(0, len(s) - 100)
+            seq = list(s[p:p + 100].replace("N", "A"))
+            for j in range(100):
+                if (p + j) % 200 == 17 and rng.random() < 0.5:
+                    seq[j] = "T" if seq[j] != "T" else "G"
+            seq = "".join(seq)
+            cig = [(0, 100)]
+            if kind == "zero_length" and i % 5 == 0:
+                seq, cig = "", [(0, 100)]  # SEQ '*'
+            elif kind == "cigar_edges" and i % 4 == 0:
+                cig = rng.choice([[(4, 100)], [(1, 5), (0, 95)], [(0, 95), (1, 5)], [(4, 10), (2, 3), (0, 90)],
+                                  [(0, 50), (3, 1000), (0, 50)], [(5, 20), (0, 100)]])
+            flag = 4 if kind == "unmapped_only" else (16 if i % 2 else 0)
+            reads.append(_read(f"r{tid}_{i}", tid, p, seq, cig, flag))
+    if kind != "unsorted":
+        reads.sort(key=lambda r: (r.reference_id, r.reference_start))
+    else:
+        rng.shuffle(reads)
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for r in reads:
+            out.write(r)
+    if index and kind != "unsorted":
+        pysam.index(str(path))
+    return path
+
+
+BAM_FAULTS = ("truncated", "truncated_with_index", "no_index", "wrong_magic", "empty", "sam_text",
+              "unmapped_only", "zero_length", "cigar_edges", "unsorted", "renamed", "stale_index")
+#: BAM faults after which the run must still succeed (exit 0): the reads are odd, the file is not broken.
+BAM_TOLERABLE = {"no_index", "unmapped_only", "zero_length", "cigar_edges"}
+
+
+def bam_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx: int, kind: str) -> Case:
+    """A BAM with fault ``kind`` (see :data:`BAM_FAULTS`)."""
+    path = d / f"bam{idx:03d}_{kind}.bam"
+    if kind in ("truncated", "truncated_with_index", "stale_index"):
+        full = write_bam(d / f"bam{idx:03d}_full.bam", seqs, rng, n=600)
+        data = full.read_bytes()
+        cut = rng.randint(len(data) // 5, len(data) - 30)
+        path.write_bytes(data[:cut] if kind != "stale_index" else write_bam(
+            d / f"bam{idx:03d}_other.bam", seqs, rng, n=50, index=False).read_bytes())
+        if kind != "truncated":
+            Path(str(full) + ".bai").replace(str(path) + ".bai")
+    elif kind == "wrong_magic":
+        path.write_bytes(bytes(rng.getrandbits(8) for _ in range(rng.randint(10, 5000))))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "sam_text":
+        path.write_text("@HD\tVN:1.6\n@SQ\tSN:c1\tLN:3000\nr1\t0\tc1\t10\t60\t5M\t*\t0\t0\tACGTA\tIIIII\n")
+    else:
+        write_bam(path, seqs, rng, kind=kind, index=kind != "no_index")
+    level = "record" if kind in BAM_TOLERABLE else "file"
+    return Case(f"bam{idx:03d}_{kind}", level, path, fasta, extra={"kind": kind})
+
+
+def mixed_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, name: str = "mixed") -> Case:
+    """One VCF holding one record of every record-level fault (for commands too slow to run once per fault,
+    e.g. ``raygen score``, which starts actors and loads a model)."""
+    recs = clean_records(rng, seqs, n=120)
+    kinds = [*RECORD_MUTATIONS, *BYTE_MUTATIONS]
+    rows = rng.sample(range(len(recs)), len(kinds))
+    lines = [ln.encode() for ln in recs]
+    must = 0
+    for kind, i in zip(kinds, rows):
+        if kind in RECORD_MUTATIONS:
+            lines[i] = RECORD_MUTATIONS[kind](rng, recs[i]).encode("utf-8", "surrogatepass")
+        else:
+            lines[i] = BYTE_MUTATIONS[kind](rng, lines[i])
+        must += kind in MUST_REJECT
+    data = b"\n".join([h.encode() for h in HEADER] + lines) + b"\n"
+    path = d / f"{name}.vcf"
+    path.write_bytes(data)
+    return Case(name, "record", path, fasta, n_in=count_data_lines(data), min_rejects=must, extra={"kind": "mixed"})

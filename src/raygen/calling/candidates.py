@@ -17,6 +17,7 @@ import pysam
 
 from raygen.config import CallConfig
 from raygen.errors import InputError
+from raygen.io.bgzf import has_eof_block
 from raygen.regions import Shard
 
 BASES = "ACGTN"
@@ -327,6 +328,19 @@ def find_candidates(p: Pileup, tables: SiteTables, shard: Shard, cfg: CallConfig
     return out
 
 
+def _bam_problem(path: str) -> str:
+    """Why samtools could not index ``path``, in words (read from the file itself)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] != b"\x1f\x8b":
+        what = "SAM text" if head[:1] == b"@" else "not BGZF-compressed"
+        return f"it is {what}, not BAM (convert: `samtools sort -o sorted.bam {path}`)"
+    if not has_eof_block(path):
+        return "it is truncated (the BGZF end-of-file block is missing): copy it again"
+    return ("it must be coordinate-sorted: run `samtools sort -o sorted.bam in.bam && samtools index "
+            "sorted.bam`")
+
+
 def open_bam(path: str) -> pysam.AlignmentFile:
     """Open an indexed BAM/CRAM; build a missing index (or say how when that fails)."""
     if not os.path.exists(path):
@@ -335,16 +349,18 @@ def open_bam(path: str) -> pysam.AlignmentFile:
         # A truncated BAM still opens: the shards before the damage are called, the others fail and are counted.
         af = pysam.AlignmentFile(path, "rb" if not path.endswith(".cram") else "rc", ignore_truncation=True)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot open BAM {path!r}: {exc}") from None
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        why = ("the file is empty" if not head else
+               "it is not a BAM or CRAM file" if head != b"\x1f\x8b" and not path.endswith(".cram") else str(exc))
+        raise InputError(f"cannot open BAM {path!r}: {why}") from None
     if not af.has_index():
         af.close()
         try:
             pysam.index(path)
-        except pysam.SamtoolsError as exc:
-            raise InputError(
-                f"BAM {path!r} has no index and indexing it failed ({str(exc).strip()[:200]}); it must be "
-                "coordinate-sorted: run `samtools sort -o sorted.bam in.bam && samtools index sorted.bam`"
-            ) from None
+        except pysam.SamtoolsError:
+            # samtools' own text here is errno noise ("No such file or directory" for an unsorted BAM)
+            raise InputError(f"BAM {path!r} has no index and cannot be indexed: {_bam_problem(path)}") from None
         except OSError as exc:
             raise InputError(f"BAM {path!r} has no index and its directory is not writable ({exc}); "
                              f"run `samtools index {path}` where you can write, or copy it") from None

@@ -214,7 +214,11 @@ def _shard_task(bam, reference, shard, model, cfg, alias):
 
 def _one_line(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None) or exc
-    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+    text = str(cause).strip().splitlines()[-1] if str(cause).strip() else ""
+    if isinstance(cause, OSError):
+        # htslib's read errors arrive as OSError with errno noise ("Closing failed: No such file")
+        return f"read error in the BAM (truncated or corrupt there?): {cause.strerror or text}"
+    return f"{type(cause).__name__}: {text}"
 
 
 def _bam_sample(af) -> str | None:

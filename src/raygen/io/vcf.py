@@ -48,8 +48,9 @@ import pysam.bcftools
 
 from raygen.errors import InputError, RaygenError, UsageError
 from raygen.io.atomic import atomic_paths
-from raygen.io.bgzf import BgzfWriter
+from raygen.io.bgzf import BgzfWriter, has_eof_block
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
+from raygen.io.samplecheck import samples_ok
 from raygen.schema import MAX_REJECT_TEXT, REJECTS_SCHEMA, TEXT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,6 @@ def _open_text(path: Path, fmt: str) -> BinaryIO:
     return open(path, "rb")
 
 
-_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
 def _open_bcf(source: str) -> pysam.VariantFile:
@@ -179,15 +179,6 @@ def _is_gzip_like(path: Path) -> bool:
     """True when the file starts like a gzip/BGZF member (a compressed BCF does, an uncompressed one not)."""
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
-
-
-def _has_bgzf_eof(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() < len(_BGZF_EOF):
-            return False
-        fh.seek(-len(_BGZF_EOF), os.SEEK_END)
-        return fh.read() == _BGZF_EOF
 
 
 def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
@@ -315,13 +306,15 @@ def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
     return abs_lines
 
 
-def _field_checks(table: pa.Table) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+def _field_checks(table: pa.Table, header: VcfHeader) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
     """(blank-line mask, [(row passes, reason if not)]) for the rows of a parsed chunk; a later check that
     fails names the reason. Cheap vectorized tests pass almost every record; only the rest meet the full
     regular expressions."""
     chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
     blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
     checks = [  # increasing priority
+        (_samples_ok(table, header), "malformed sample column: a value does not fit its FORMAT key's Type, "
+                                     "an empty value between ':', or more values than FORMAT keys"),
         (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
         (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
          "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
@@ -373,7 +366,7 @@ def parse_record_lines(
         (abs_lines(np.array([num]))[0].as_py(),
          f"wrong number of columns: {actual}, expected {len(names)} (tab-separated, from the #CHROM line)", text)
         for num, text, actual in bad_rows]
-    blank, checks = _field_checks(table)
+    blank, checks = _field_checks(table, header)
     bad = np.zeros(table.num_rows, dtype=bool)
     for ok, _ in checks:
         bad |= ~ok
@@ -408,6 +401,13 @@ def _control_char(raw: bytes) -> str | None:
         return None
     at = raw.index(bad[:1])
     return f"control character {bad[:1]!r} at byte {at} (CR, NUL and other control characters are not allowed in records)"
+
+
+def _samples_ok(table: pa.Table, header: VcfHeader) -> np.ndarray:
+    if "FORMAT" not in table.column_names or not header.samples:
+        return np.ones(table.num_rows, dtype=bool)
+    return samples_ok(_as_array(table["FORMAT"]),
+                      [_as_array(table[f"S{i}"]) for i in range(len(header.samples))], header)
 
 
 def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -552,7 +552,7 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
                 return
             if not pieces:
                 # A cut exactly between two BGZF blocks decompresses cleanly: only the marker tells.
-                cut_short = fmt == "bgzf" and not _has_bgzf_eof(path)
+                cut_short = fmt == "bgzf" and not has_eof_block(path)
                 partial = b""
                 if cut_short:
                     cut = carry.rfind(b"\n") + 1
@@ -650,7 +650,7 @@ def iter_text_batches(
             yield from _iter_lines_batches(lines, header, source, batch_rows, first)
         finally:
             _close_quietly(vf)
-        if region is None and not errors and _is_gzip_like(p) and not _has_bgzf_eof(p):
+        if region is None and not errors and _is_gzip_like(p) and not has_eof_block(p):
             errors.append("BGZF end-of-file marker is missing: the BCF may have been cut short after the last record read")
         if errors:
             log.warning("%s: %s", source, errors[0])
