@@ -38,9 +38,12 @@ def _run_all(cases, argv_for, command: str, timeout_s: float = 60) -> list[str]:
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("opts", [["-c", "w"], ["-c", "x", "-m", "-any"], ["-c", "s", "-a"]], ids=" ".join)
+@pytest.mark.parametrize("opts", [["-c", "w"], ["-c", "x"], ["-c", "s", "-m", "-any", "-a"]], ids=" ".join)
 def test_normalize_bad_input_corpus(tmp_path, seed, opts):
     cases = B.corpus(tmp_path, seed, n_record=40, n_file=14, n_fasta=6, n_trunc=4)
+    if "-m" in opts:  # splitting and atomizing make more records than came in: counts are not comparable
+        for c in cases:
+            c.n_in = None
     failures = _run_all(cases, lambda c, out, rej: ["normalize", c.path, "-f", c.fasta, *opts, "-o", out,
                                                      "--rejects", rej, "-q", "--no-ray"], "normalize")
     assert not failures, "\n".join(failures)
@@ -48,7 +51,10 @@ def test_normalize_bad_input_corpus(tmp_path, seed, opts):
 
 @pytest.mark.timeout(120)
 def test_normalize_without_reference_corpus(tmp_path):
-    cases = [c for c in B.corpus(tmp_path, 21, n_record=30, n_file=14, n_fasta=0, n_trunc=4)]
+    cases = B.corpus(tmp_path, 21, n_record=30, n_file=14, n_fasta=0, n_trunc=4)
+    for c in cases:  # without a FASTA the contig's end is unknown (bcftools does not check the header's length)
+        if c.extra.get("kind") == "pos_beyond_contig":
+            c.min_rejects = 0
     failures = _run_all(cases, lambda c, out, rej: ["normalize", c.path, "-o", out, "--rejects", rej, "-q"],
                         "normalize")
     assert not failures, "\n".join(failures)

@@ -158,7 +158,9 @@ def call_bam(
     failed = [r for r in results if r.error is not None]
     if failed:
         _write_failed_bed(out_vcf + ".failed_shards.bed", failed)
-    return _call_summary(out_vcf, sample, model, shards, regs, results, records)
+    summary = _call_summary(out_vcf, sample, model, shards, regs, results, records)
+    summary["bam"] = bam
+    return summary
 
 
 def _run_shards(bam: str, reference: str, shards: list[Shard], model: str, cfg: CallConfig,
@@ -217,7 +219,8 @@ def _one_line(exc: BaseException) -> str:
     text = str(cause).strip().splitlines()[-1] if str(cause).strip() else ""
     if isinstance(cause, OSError):
         # htslib's read errors arrive as OSError with errno noise ("Closing failed: No such file")
-        return f"read error in the BAM (truncated or corrupt there?): {cause.strerror or text}"
+        # (its errno text is noise: "Closing failed: No such file or directory" for a truncated block)
+        return "htslib could not read the reads there (BAM truncated or corrupt, or its index stale?)"
     return f"{type(cause).__name__}: {text}"
 
 
@@ -288,7 +291,8 @@ def shard_error_summary(summary: dict) -> None:
     """Raise :class:`RaygenError` listing failed shards (after the VCF of the finished ones was written)."""
     if summary["failed_shards"]:
         raise RaygenError(
-            f"{summary['failed_shards']} of {summary['shards']} shards failed and were skipped (calls of the other "
+            f"{summary['failed_shards']} of {summary['shards']} shards of {summary.get('bam', 'the BAM')} failed and "
+            "were skipped (calls of the other "
             f"shards are in {summary['out']}; failed regions in {summary['out']}.failed_shards.bed): "
             + "; ".join(summary["failures"][:3])
         )
