@@ -199,7 +199,7 @@ def _truncated_bgzf(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Pa
     # What a reader can recover: complete lines of the decompressible prefix, plus one reject for the cut.
     text = _decompress_prefix(full[:cut])
     if b"#CHROM" not in text or text.find(b"\n", text.find(b"#CHROM")) < 0:
-        return Case(f"trunc{idx:03d}_header", "file", path, fasta)
+        return Case(f"trunc{idx:03d}_header", "file", path, fasta, extra={"kind": "truncated_in_header"})
     complete = text[:text.rfind(b"\n") + 1]
     return Case(f"trunc{idx:03d}", "record", path, fasta, n_in=count_data_lines(complete) + 1, min_rejects=1,
                 extra={"kind": "truncated_bgzf"})
