@@ -99,7 +99,7 @@ def _set(line: str, i: int, value: str) -> str:
 RECORD_MUTATIONS = {
     "pos_text": lambda r, l: _set(l, 1, r.choice(["abc", "1e3", "", "-5", "12.5", "0x10", " 12"])),
     "pos_huge": lambda r, l: _set(l, 1, str(r.choice([2**31, 2**63, 2**64 + 3, 10**30]))),
-    "pos_beyond_contig": lambda r, l: _set(l, 1, str(CONTIGS[_cols(l)[0]] + r.randint(1, 10**6))),
+    "pos_beyond_contig": lambda r, l: _set(l, 1, str(CONTIGS.get(_cols(l)[0], 3 * 10**8) + r.randint(1, 10**6))),
     "pos_zero": lambda r, l: _set(l, 1, "0"),
     "missing_columns": lambda r, l: "\t".join(_cols(l)[:r.randint(1, 9)]),
     "extra_columns": lambda r, l: l + "\t0/1:3" * r.randint(1, 3),
@@ -161,9 +161,11 @@ def count_data_lines(data: bytes) -> int:
     return sum(1 for ln in data.split(b"\n")[:-1] if ln.rstrip(b"\r") and not ln.startswith(b"#"))
 
 
-def record_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx: int) -> Case:
-    """A clean VCF with 1-4 of its records mutated (same mutation kind), plain, CRLF or bgzipped."""
-    recs = clean_records(rng, seqs)
+def record_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx: int,
+                header: list[str] = HEADER, recs: list[str] | None = None, prefix: str = "rec") -> Case:
+    """A clean VCF (or ``header`` + ``recs``, e.g. real records) with 1-4 of its records mutated (same
+    mutation kind), plain, CRLF or bgzipped."""
+    recs = recs if recs is not None else clean_records(rng, seqs)
     kinds = [*RECORD_MUTATIONS, *BYTE_MUTATIONS]
     kind = rng.choice(kinds)
     rows = rng.sample(range(len(recs)), rng.randint(1, 4))
@@ -174,10 +176,10 @@ def record_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, 
         else:
             lines[i] = BYTE_MUTATIONS[kind](rng, lines[i])
     eol = rng.choice([b"\n", b"\n", b"\r\n"])
-    data = eol.join([h.encode() for h in HEADER] + lines) + eol
+    data = eol.join([h.encode() for h in header] + lines) + eol
     n_in = count_data_lines(data)
     crlf = "_crlf" if eol != b"\n" else ""
-    name = f"rec{idx:03d}_{kind}{crlf}"
+    name = f"{prefix}{idx:03d}_{kind}{crlf}"
     if rng.random() < 0.4:
         path = _bgzip(data, d / f"{name}.vcf.gz")
     else:
@@ -524,3 +526,13 @@ def mixed_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, n
     path = d / f"{name}.vcf"
     path.write_bytes(data)
     return Case(name, "record", path, fasta, n_in=count_data_lines(data), min_rejects=must, extra={"kind": "mixed"})
+
+
+def real_cases(d: Path, rng: random.Random, vcf: Path, fasta: Path, n_cases: int, n_records: int = 300) -> list[Case]:
+    """Mutated copies of the first ``n_records`` records of a real VCF (its own header kept)."""
+    import itertools
+
+    with pysam.VariantFile(str(vcf)) as vf:
+        header = str(vf.header).rstrip("\n").split("\n")
+        recs = [str(r).rstrip("\n") for r in itertools.islice(vf, n_records)]
+    return [record_case(d, rng, {}, fasta, i, header=header, recs=recs, prefix="real") for i in range(n_cases)]
