@@ -116,7 +116,8 @@ def test_score_survives_a_killed_actor(tmp_path, ray_session):
 
     model = build_tiny_model(tmp_path / "mlm", scheme="char", kind="mlm", seed=1)
     gz, fa = _big_vcf(tmp_path, n=1200)
-    argv = ["score", gz, "-f", fa, "--model", model, "--window", "32", "--shard-bp", "100000",
+    plain = tmp_path / "big.vcf"  # unindexed: one read task, the scoring actor does the work
+    argv = ["score", plain, "-f", fa, "--model", model, "--window", "32", "--shard-bp", "100000",
             "--rows-per-batch", "100", "-q"]
     o = B.run_in_process([*argv, "-o", tmp_path / "undisturbed.vcf.gz"], 240)
     assert o.rc == 0, o.traceback or o.err[-2000:]

@@ -155,3 +155,20 @@ def test_call_bad_bams(tmp_path, ray_session):
                 problems.append("exit 1 without a readable output and a failed_shards.bed")
         failures += [f"{c.name}: {p}" for p in problems]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.shared
+@pytest.mark.timeout(180)
+def test_normalize_mutated_real_records(tmp_path, shared_data):
+    """Real records (GIAB truth and a DeepVariant output on chr20) with one mutation kind each, against the
+    real reference."""
+    g = shared_data / "giab_chr20"
+    fa = g / "ucsc.hg19.chr20.unittest.fasta.gz"
+    cases = []
+    for k, name in enumerate(["test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", "golden.postprocess_single_site_output.vcf.gz"]):
+        d = tmp_path / f"real{k}"
+        d.mkdir()
+        cases += B.real_cases(d, random.Random(30 + k), g / name, fa, 15)
+    failures = _run_all(cases, lambda c, out, rej: ["normalize", c.path, "-f", fa, "-c", "w", "-o", out,
+                                                     "--rejects", rej, "-q", "--no-ray"], "normalize")
+    assert not failures, "\n".join(failures)
