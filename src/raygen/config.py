@@ -151,7 +151,9 @@ class ServeConfig:
     max_batch_size: int = 32  # variants per model batch across requests
     batch_wait_timeout_s: float = 0.005
     max_ongoing_requests: int = 64  # per replica; at least max_batch_size, or batches never fill
-    max_queued_requests: int = 256  # beyond this Serve answers 503 at once; -1: unbounded
+    # beyond this Serve answers 503 at once (-1: unbounded). Small on purpose: a long queue turns overload into
+    # client timeouts (benchmarks/serve_overload.py: 256 queued -> half the requests at 2x load timed out)
+    max_queued_requests: int = 16
     retry_after_s: float = 1.0  # Retry-After (seconds, rounded up) on those 503 answers; 0: no header
     max_variants_per_request: int = 1000  # more in one request gives 413
     max_body_bytes: int = 1_000_000  # request bodies on /v1/* above this give 413
