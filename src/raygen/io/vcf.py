@@ -156,8 +156,6 @@ def _open_text(path: Path, fmt: str) -> BinaryIO:
     return open(path, "rb")
 
 
-
-
 def _open_bcf(source: str) -> pysam.VariantFile:
     """Open a BCF even when its end is missing: we read what is there and report the break ourselves."""
     try:
