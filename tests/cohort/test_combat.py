@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
 from raygen.cohort.combat import ComBatOptions, combat
 from raygen.cohort.design import build_design
+from raygen.errors import InputError
 from raygen.simulate.cohort import combat_case
 
 
@@ -26,3 +28,13 @@ def test_single_sample_batch_warns_and_goes_mean_only(caplog):
         full = combat(two.y, d2, ComBatOptions())[0]
     assert "single sample" not in caplog.text
     assert np.abs(full - combat(two.y, d2, ComBatOptions(mean_only=True))[0]).max() > 1e-3
+
+
+def test_single_sample_reference_batch_is_refused():
+    """With a reference batch, var.pooled is that batch's residual variance: zero for one sample (R stops)."""
+    case = combat_case(13, n_features=40, sizes=(1, 9, 8), covariates="none")
+    d = build_design({"batch": case.batch}, "batch", ref_batch="1")
+    with pytest.raises(InputError, match="reference batch '1' has a single sample"):
+        combat(case.y, d, ComBatOptions(parametric=False))
+    ok = build_design({"batch": case.batch}, "batch", ref_batch="2")
+    assert np.isfinite(combat(case.y, ok, ComBatOptions(parametric=False))[0]).all()
