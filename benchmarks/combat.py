@@ -245,8 +245,9 @@ def campaign(n: int, workdir: Path) -> None:
         worst[mode] = max(worst.get(mode, 0.0), d)
         if d > 1e-9:
             print(f"MISMATCH seed {seed} {mode} {kw}: max |diff| {d:.3g}")
-    print(f"campaign: {len(cases)} random problems vs R sva ({skipped} refused by raygen: confounded by chance or a one-sample reference batch; "
-          f"{len(r_stopped)} that sva stops on), {time.time() - t0:.0f} s, load {os.getloadavg()[0]:.1f}")
+    print(f"campaign: {len(cases)} random problems vs R sva ({skipped} refused by raygen: confounded by chance "
+          f"or a one-sample reference batch; {len(r_stopped)} that sva stops on), {time.time() - t0:.0f} s, "
+          f"load {os.getloadavg()[0]:.1f}")
     for line in r_stopped:
         print("  " + line)
     for mode, d in sorted(worst.items()):
