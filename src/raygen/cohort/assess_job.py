@@ -226,7 +226,8 @@ def run_drift(matrix: str, sheet_path: str, batch_col: str, params: str, sample_
         raise UsageError(f"{sheet_path}: no batch column {col!r}")
     cov = code_covariates(aligned, model.coding)  # the model's covariates are needed to remove their effects
     rows = drift_report(m.values, match_batches(aligned[col], model.batches, col), cov, model, psi_alert, max_fraction)
-    lines = [f"drift against {params} (a feature drifts past PSI {psi_alert} or its batch size's chance level, the cut; at most {max_fraction:.0%} of features may):",
+    lines = [f"drift against {params} (a feature drifts past the cut: PSI {psi_alert} or its batch size's chance "
+             f"level; at most {max_fraction:.0%} of features may):",
              f"{'batch':<12} {'samples':>7} {'bins':>4} {'median PSI':>10} {'PSI cut':>9} {'drifted':>8} "
              f"{'|shift| SD':>10} {'scale':>6}  verdict"]
     for r in rows:
@@ -234,8 +235,8 @@ def run_drift(matrix: str, sheet_path: str, batch_col: str, params: str, sample_
                      f"{r['psi_cut']:>9.3f} {r['drifted_fraction']:>8.1%} {r['location_shift_median']:>10.3f} "
                      f"{r['scale_ratio_median']:>6.2f}  {_verdict(r)}")
         if not r["judged"]:
-            lines.append(f"  note: with {r['samples']} samples a drift-free feature's PSI reaches {r['psi_cut']:.2f} by chance "
-                         f"(1 in {1 / (1 - C.drift_null_quantile):.0f}): this batch is reported but not judged")
+            lines.append(f"  note: with {r['samples']} samples a drift-free feature's PSI reaches {r['psi_cut']:.2f} "
+                         f"by chance (1 in {1 / (1 - C.drift_null_quantile):.0f}): this batch is reported but not judged")
     passed = all(r["passed"] for r in rows)
     lines.append("PASSED" if passed else "FAILED: drift past the threshold (exit 3)")
     if json_out:
