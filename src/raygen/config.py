@@ -219,8 +219,8 @@ class CallConfig:
     cluster_min_sites: int = 3
     cluster_max_vaf: float = 0.33
     min_qual: float = 10.0  # classical QUAL below this (non-ref genotype) -> FILTER LowQual (no site model)
-    # With a site model QUAL is its calibrated P(real) in Phred and a PASS call needs this QUAL (None: the
-    # threshold the model's cross-validation chose on its training data; 20 keeps about 99% precision)
+    # With a site model QUAL is -10 log10 P(not real) by that model, and a PASS call needs this QUAL (None: the
+    # threshold the model's cross-validation chose on its own training data)
     site_min_qual: float | None = None
     site_model: str = "default"  # QUAL/FILTER recalibration: the shipped model, a site_model.json path, or "none"
     # error profile measured on the BAM itself before calling (raygen.calling.profile): quality calibration,

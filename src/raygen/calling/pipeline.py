@@ -218,9 +218,10 @@ def _call_summary(out_vcf: str, sample: str, model: str, shards: list[Shard], re
     stats = ReadStats()
     for r in results:
         stats.add(r.stats)
-    by_filter: dict[str, int] = {}
+    by_filter: dict[str, int] = {}  # per filter name: a "LowQual;StrandBias" record counts under both
     for rec in records:
-        by_filter[rec.filter] = by_filter.get(rec.filter, 0) + 1
+        for f in rec.filter.split(";"):
+            by_filter[f] = by_filter.get(f, 0) + 1
     failed = [r for r in results if r.error is not None]
     return {
         "out": out_vcf, "sample": sample, "model": model, "shards": len(shards), "failed_shards": len(failed),

@@ -38,7 +38,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--margin-bp", type=int, default=c.margin_bp, help=f"reads fetched beyond each shard (default {c.margin_bp})")
     p.add_argument("--min-bq", type=int, default=c.min_base_quality, help=f"minimum base quality (default {c.min_base_quality})")
     p.add_argument("--min-mapq", type=int, default=c.min_mapping_quality, help=f"minimum mapping quality (default {c.min_mapping_quality})")
-    p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"QUAL below this gives FILTER LowQual (default {c.min_qual:g})")
+    p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"without a site model: QUAL below this gives FILTER LowQual (default {c.min_qual:g})")
+    p.add_argument("--site-model", default=c.site_model, metavar="default|none|FILE",
+                   help="QUAL/FILTER model over the evidence features: the shipped one (fitted on GIAB NA12878, see "
+                        "raygen/calling/models/MODEL_CARD.md), 'none' (classical QUAL and --min-qual), or a JSON file")
+    p.add_argument("--site-min-qual", type=float, default=None,
+                   help="with a site model: QUAL a PASS call needs (default: the model's cross-validated threshold)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.set_defaults(func=run)
 
@@ -51,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--shard-bp must be >= 1000 and --margin-bp >= 0")
     cfg = dataclasses.replace(
         DEFAULTS.call, shard_bp=args.shard_bp, margin_bp=args.margin_bp, min_base_quality=args.min_bq,
-        min_mapping_quality=args.min_mapq, min_qual=args.min_qual,
+        min_mapping_quality=args.min_mapq, min_qual=args.min_qual, site_model=args.site_model,
+        site_min_qual=args.site_min_qual,
     )
     init_ray(runtime_config(args))
     summary = call_bam(
