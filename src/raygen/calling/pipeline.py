@@ -278,7 +278,10 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
     meta = ["##fileformat=VCFv4.2", VCF_HEADER[0], f"##fileDate={time.strftime('%Y%m%d')}",
             f"##source=raygen-{__version__} call --model {model}", f"##reference=file://{os.path.abspath(reference)}"]
     meta += [f"##contig=<ID={c},length={n}>" for c, n in contigs.items()]
-    meta += [line.format(qual_note=f" ({cfg.min_qual:g})" if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]
+    site = load_site_model(cfg.site_model) if model == "classical" else None
+    note = f" ({cfg.min_qual:g}; no site model)" if site is None else \
+        f" ({site.min_qual if cfg.site_min_qual is None else cfg.site_min_qual:.2f}; site model {cfg.site_model})"
+    meta += [line.format(qual_note=note if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]
     return VcfHeader.from_lines([*meta, "#" + "\t".join([*FIXED_COLUMNS, "FORMAT", sample])])
 
 

@@ -44,7 +44,7 @@ FILTER_GROUPS = {
     "LowComplexity": ("hp_len", "str_span", "complexity", "gc"),
 }
 FILTER_DESCRIPTIONS = {
-    "LowQual": "QUAL (calibrated P(real)) below the threshold",
+    "LowQual": "QUAL below the threshold",
     "LowMQ": "ALT reads mapped with low MAPQ, or many reads below the MAPQ threshold (multi-mapping)",
     "StrandBias": "ALT reads on one strand only, or allele and strand associated",
     "Paralog": "ALT reads carry extra low-fraction mismatches, or clustered noisy sites or excess depth "
@@ -97,16 +97,14 @@ class SiteModel:
         return 1.0 / (1.0 + np.exp(-self.logit(X)))
 
     def reasons(self, x: np.ndarray) -> list[str]:
-        """FILTER groups that pull one row's odds down by more than e against a typical true variant."""
+        """FILTER groups that pull one row's odds down by more than e against a typical true variant, the
+        strongest first."""
         z = (design(x[None, :])[0] - self.mean) / self.scale
         contrib = self.coef * (z - self.typical)
         names = list(FEATURES) + [f"{f}*is_indel" for f in INDEL_INTERACTIONS]
-        out = []
-        for g, feats in FILTER_GROUPS.items():
-            cols = [i for i, n in enumerate(names) if n.split("*")[0] in feats]
-            if contrib[cols].sum() < -1.0:
-                out.append(g)
-        return out
+        sums = {g: float(contrib[[i for i, n in enumerate(names) if n.split("*")[0] in feats]].sum())
+                for g, feats in FILTER_GROUPS.items()}
+        return sorted((g for g, v in sums.items() if v < -1.0), key=lambda g: sums[g])
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "features": list(FEATURES), "interactions": list(INDEL_INTERACTIONS),
