@@ -82,6 +82,7 @@ class Pileup:
     read: np.ndarray  # int32 [E]
     indel_reads: dict[tuple[int, str, str], list[int]] = field(default_factory=dict)
     stats: ReadStats = field(default_factory=ReadStats)
+    _per_entry: dict = field(default_factory=dict, repr=False)  # read-level columns expanded to entries, cached
     #: aligned spans ``[start, end)`` (sorted by start) of the reads skipped for MAPQ below the threshold:
     #: what a site's low-MAPQ depth is counted from
     lowmq_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -277,13 +278,34 @@ class SiteTables:
     log_half: np.ndarray  # float [L, 5] sum of log((1 - e) / 2 + e / 6)
 
 
+def per_entry(p: Pileup, name: str) -> np.ndarray:
+    """A per-read column expanded to every pileup entry (entries are grouped by read in ``read_offset`` order,
+    so a repeat replaces a gather): ``"reverse"``, ``"mapq"``, ``"qlen"`` or ``"cycle"`` (0-based position
+    of the entry's base in sequencing direction). Cached on ``p``."""
+    got = p._per_entry.get(name)
+    if got is not None:
+        return got
+    cnt = np.diff(p.read_offset)
+    if name == "cycle":
+        ql = per_entry(p, "qlen")
+        c = (p.qpos - np.repeat(p.read_qoff[:-1], cnt)).astype(np.int32)
+        got = np.where(per_entry(p, "reverse"), ql - 1 - c, c)
+    else:
+        col = {"reverse": p.read_reverse, "mapq": p.read_mapq, "qlen": np.diff(p.read_qoff).astype(np.int32)}[name]
+        got = np.repeat(col, cnt)
+    p._per_entry[name] = got
+    return got
+
+
 def entry_cycle_bins(p: Pileup, entries: np.ndarray | slice, bins: int) -> np.ndarray:
-    """Read-cycle bin (0 .. bins-1, in sequencing direction) of the given entries of ``p``."""
-    rd = p.read[entries]
-    qlen = (p.read_qoff[rd + 1] - p.read_qoff[rd]).astype(np.int64)
-    c = p.qpos[entries] - p.read_qoff[rd]
-    cyc = np.where(p.read_reverse[rd], qlen - 1 - c, c)
-    return np.minimum(cyc * bins // np.maximum(qlen, 1), bins - 1)
+    """Read-cycle bin (0 .. bins-1, in sequencing direction) of the given entries of ``p`` (int64)."""
+    key = f"cycle_bins{bins}"
+    cb = p._per_entry.get(key)
+    if cb is None:
+        ql = per_entry(p, "qlen")
+        cb = np.minimum(per_entry(p, "cycle") * bins // np.maximum(ql, 1), bins - 1).astype(np.int8)
+        p._per_entry[key] = cb
+    return cb[entries].astype(np.int64)
 
 
 def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.ndarray | None = None) -> SiteTables:
@@ -298,7 +320,6 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
     pos = p.pos[keep] - lo0
     base = p.base[keep].astype(np.int64)
     idx = pos * 5 + base
-    rd = p.read[keep]
     # Every (cycle bin, BQ, MAPQ) maps to one error rate: look the three log terms up in small tables
     # instead of computing powers and logs per base.
     mm = cfg.max_mapping_quality
@@ -312,10 +333,11 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
         cb = entry_cycle_bins(p, keep, bq_error.shape[0])
     e_mq = 10.0 ** (-np.arange(mm + 1) / 10.0)
     e_tab = np.clip(e_bq[:, :, None] + e_mq[None, None, :] - e_bq[:, :, None] * e_mq[None, None, :], 1e-6, 0.75).ravel()
-    k = (cb * (mb + 1) + np.minimum(p.qual[keep], mb).astype(np.int64)) * (mm + 1) + np.minimum(p.read_mapq[rd], mm)
+    k = (cb * (mb + 1) + np.minimum(p.qual[keep], mb).astype(np.int64)) * (mm + 1) \
+        + np.minimum(per_entry(p, "mapq")[keep], mm)
     n = L * 5
     counts = np.bincount(idx, minlength=n).reshape(L, 5)
-    counts_rev = np.bincount(idx, weights=p.read_reverse[rd], minlength=n).reshape(L, 5).astype(np.int64)
+    counts_rev = np.bincount(idx, weights=per_entry(p, "reverse")[keep], minlength=n).reshape(L, 5).astype(np.int64)
     log_match = np.bincount(idx, weights=np.log1p(-e_tab)[k], minlength=n).reshape(L, 5)
     log_mis = np.bincount(idx, weights=np.log(e_tab / 3.0)[k], minlength=n).reshape(L, 5)
     log_half = np.bincount(idx, weights=np.log((1.0 - e_tab) / 2.0 + e_tab / 6.0)[k], minlength=n).reshape(L, 5)

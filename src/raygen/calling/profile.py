@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from raygen.calling.candidates import Pileup, load_pileup, open_bam
+from raygen.calling.candidates import Pileup, entry_cycle_bins, load_pileup, open_bam, per_entry
 from raygen.calling.repeats import homopolymer_runs, tandem_tracts
 from raygen.calling.vafmix import fit_vaf_mixture
 from raygen.config import CallConfig
@@ -253,7 +253,7 @@ def _add_window(prof: ErrorProfile, acc: _Acc, p: Pileup, w: Shard, cfg: CallCon
     clean, depth, top = _site_counts(p, w, cfg)
     acc.depth.append(depth)
     acc.top_alt.append(top)
-    _base_errors(prof, p, w, clean, qlen)
+    _base_errors(prof, p, w, clean)
     _indel_errors(prof, p, w)
     _gc_coverage(prof, p, w, own)
 
@@ -283,28 +283,23 @@ def _site_counts(p: Pileup, w: Shard, cfg: CallConfig) -> tuple[np.ndarray, np.n
     return clean, depth, fc.max(axis=1)
 
 
-def _base_errors(prof: ErrorProfile, p: Pileup, w: Shard, clean: np.ndarray, qlen: np.ndarray) -> None:
+def _base_errors(prof: ErrorProfile, p: Pileup, w: Shard, clean: np.ndarray) -> None:
     """Quality calibration, context and MAPQ mismatch tables from the entries at clean sites."""
-    m = _in_window(p, w) & (p.base < 4)
+    allq = _in_window(p, w)
+    m = allq & (p.base < 4)
     m[m] = clean[p.pos[m] - w.start0]
-    rd = p.read[m]
     mis = p.base[m] != p.ref_codes[p.pos[m] - p.ref_start0]
-    mq = p.read_mapq[rd]
+    mq = per_entry(p, "mapq")[m]
     low = mq < LOW_MAPQ
     for k, sel in enumerate((low, ~low)):
         prof.mismatch_mapq[k] += [float(mis[sel].sum()), float(sel.sum())]
     good = mq >= LOW_MAPQ  # sequencing errors, not mapping errors
     q = np.minimum(p.qual[m], Q_MAX).astype(np.int64)
-    rev = p.read_reverse[rd]
-    c = p.qpos[m] - p.read_qoff[rd]
-    ql = qlen[rd]
-    cyc = np.where(rev, ql - 1 - c, c)
-    cb = np.minimum(cyc * CYCLE_BINS // np.maximum(ql, 1), CYCLE_BINS - 1)
-    allq = _in_window(p, w)
+    rev = per_entry(p, "reverse")[m]
+    cyc = per_entry(p, "cycle")[m]
+    cb = entry_cycle_bins(p, m, CYCLE_BINS)
     qa = np.minimum(p.qual[allq], Q_MAX).astype(np.int64)
-    ra, ca = p.read[allq], p.qpos[allq] - p.read_qoff[p.read[allq]]
-    cyca = np.where(p.read_reverse[ra], qlen[ra] - 1 - ca, ca)
-    cba = np.minimum(cyca * CYCLE_BINS // np.maximum(qlen[ra], 1), CYCLE_BINS - 1)
+    cba = entry_cycle_bins(p, allq, CYCLE_BINS)
     n = CYCLE_BINS * (Q_MAX + 1)
     prof.q_hist += np.bincount(cba * (Q_MAX + 1) + qa, minlength=n).reshape(CYCLE_BINS, Q_MAX + 1)
     k = (cb * (Q_MAX + 1) + q)[good]
