@@ -17,7 +17,7 @@ from raygen.config import DEFAULTS, RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate", "cohort")
+COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "profile", "evaluate", "cohort")
 
 EPILOG = """\
 Every command that uses Ray joins the cluster named by --address or $RAY_ADDRESS (so it runs unchanged

@@ -1,5 +1,7 @@
-"""The error profile of a BAM, estimated from the BAM itself (no truth set): what `raygen profile` writes, what
-`raygen simulate --profile` draws reads from, and what `raygen call` calibrates its error model with.
+"""The error profile of a BAM, estimated from the BAM itself (no truth set): what `raygen profile` writes and
+what `raygen call` calibrates its error model with (:mod:`raygen.calling.errormodel`; the caller reads the
+quality calibration, the repeat indel rates, the allele-fraction mixture and the depth median; the rest is
+measured for the user and for a profile-driven simulator, which does not exist yet).
 
 Measured over windows of the regions (evenly spaced, up to ``max_bp`` in all, so the result does not depend
 on how a later call is sharded), from reads of every MAPQ:
@@ -157,11 +159,26 @@ class ErrorProfile:
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read error profile {str(path)!r}: {exc}") from None
 
-    def add(self, other: "ErrorProfile") -> None:
-        """Sum the counts of ``other`` into this profile (rates and scalars are recomputed by the caller)."""
-        for k, v in asdict(self).items():
-            if isinstance(v, np.ndarray):
-                setattr(self, k, getattr(self, k) + getattr(other, k))
+
+def summary(prof: ErrorProfile) -> dict:
+    """The headline numbers of a profile (what `raygen profile` prints): plain floats, JSON-ready."""
+    obs = prof.q_obs.sum()
+    hp = prof.hp_indel_rate()
+    mix = prof.mixture or {}
+    return {
+        "bp_profiled": int(prof.bp), "reads": int(prof.reads), "read_length": int(prof.read_length),
+        "fragment_mean_sd": [round(prof.fragment_mean, 1), round(prof.fragment_sd, 1)],
+        "depth_median": round(prof.depth_median, 1),
+        "mismatch_rate_clean_sites": round(float(prof.q_err.sum() / max(obs, 1.0)), 5),
+        "stated_error_rate": round(float((prof.q_obs * 10.0 ** (-np.arange(Q_MAX + 1) / 10.0)).sum() / max(obs, 1.0)), 5),
+        "indel_error_hp_1_6_12": [round(float(hp[i]), 5) for i in (1, 6, 12)],
+        "low_mapq_excess_mismatch": round(prof.low_mapq_excess(), 5),
+        "clipped_read_end_fraction": round(prof.clip_fraction(), 4),
+        "max_context_multiplier": round(float(prof.context_multiplier().max()), 2),
+        "gc_coverage_min_max": [round(float(x), 2) for x in (prof.gc_coverage().min(), prof.gc_coverage().max())],
+        "artifact_weight_fraction": [round(mix.get("artifact_weight", 0.0), 5), round(mix.get("artifact_fraction", 0.0), 3)],
+        "het_concentration": mix.get("het_concentration"),
+    }
 
 
 def profile_windows(regions: list[Region], window_bp: int, max_bp: int) -> list[Shard]:

@@ -22,8 +22,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "as a Ray task, and write one bgzipped, tabix-indexed VCF 4.2 (atomically). Candidates come from "
         "pileups of reads passing the filters (unmapped, secondary, supplementary, duplicate and QC-fail reads "
         "and MAPQ < --min-mapq are skipped; bases below --min-bq are not counted); indels are left-aligned and "
-        "reads are re-scored against the REF and ALT haplotypes around each indel. Every candidate is written: "
-        "FILTER PASS (variant), LowQual (variant with QUAL < min), RefCall (genotyped hom-ref). FORMAT: GT GQ DP "
+        "reads are re-scored against the REF and ALT haplotypes around each indel. Error rates come from the BAM's "
+        "own error profile (see `raygen profile`); a site model (--site-model) turns the evidence at each call "
+        "(strand, MAPQ, soft clips and extra mismatches of the ALT reads, depth, repeats) into QUAL = P(real) "
+        "in Phred and vetoes calls below its threshold. Every candidate is written: FILTER PASS (variant), "
+        "LowQual[;reasons] (variant below the threshold), RefCall (genotyped hom-ref). FORMAT: GT GQ DP "
         "AD VAF PL. If a shard fails (e.g. a truncated BAM), the other shards are still written and the failed "
         "regions go to OUT.failed_shards.bed; the exit code is then 1.",
     )
