@@ -170,7 +170,8 @@ def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: li
         return out
     s = allele_read_stats(p, t, cands, supports, cfg)
     ctx = _context_arrays(p, t, cands)
-    ind = np.sort([c.pos0 for c in cands if c.is_indel])
+    # indels with CIGAR support anywhere in the pileup, not only this shard's candidates: shard-independent
+    ind = np.sort([a0 for (a0, _, _), rd in p.indel_reads.items() if len(rd) >= cfg.min_alt_count])
     low_s, low_e = np.sort(p.lowmq_start), np.sort(p.lowmq_end)
     for i, (c, r) in enumerate(zip(cands, recs)):
         inf = c.ref_count + c.alt_count

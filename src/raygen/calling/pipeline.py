@@ -75,7 +75,7 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
     try:
         p = load_pileup(af, ref, shard, cfg, contig_alias)
         res.stats = p.stats
-        t = site_tables(p, max(0, shard.start0 - TABLE_MARGIN), shard.end0 + TABLE_MARGIN, cfg, em.bq_error)
+        t = shard_tables(p, shard, cfg, em)
         cands = find_candidates(p, t, shard, cfg)
         res.candidates = len(cands)
         if model == "classical":
@@ -93,8 +93,12 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
     return res
 
 
-#: bp of site tables beyond each shard: the evidence features look this far (noisy-site density, GC window).
-TABLE_MARGIN = 60
+def shard_tables(p, shard: Shard, cfg: CallConfig, em: ErrorModel):
+    """Site tables over the shard's whole fetched span (``margin_bp`` each side): every read that covers a
+    candidate of the shard (reads up to ``margin_bp`` long) lies inside, with complete counts at each of its
+    positions, so the evidence features (per-read mismatch rates, nearby noisy sites, GC) do not depend on
+    where the shard boundaries fall."""
+    return site_tables(p, shard.fetch_start0, shard.fetch_end0, cfg, em.bq_error)
 
 
 def bam_profile(bam: str, reference: str, regions: list[Region], cfg: CallConfig,

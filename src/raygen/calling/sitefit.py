@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
+from raygen.calling.candidates import find_candidates, load_pileup, open_bam
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES
-from raygen.calling.pipeline import TABLE_MARGIN, _normalized, bam_profile
+from raygen.calling.pipeline import _normalized, bam_profile, shard_tables
 from raygen.calling.records import CallRecord
 from raygen.calling.sitemodel import SiteModel, fit_site_model, site_evidence
 from raygen.config import CallConfig
@@ -53,7 +53,7 @@ def collect(bam: str, reference: str, regions: list[Region], cfg: CallConfig | N
     try:
         for s in make_shards(regions, cfg.shard_bp, cfg.margin_bp):
             p = load_pileup(af, ref, s, cfg)
-            t = site_tables(p, max(0, s.start0 - TABLE_MARGIN), s.end0 + TABLE_MARGIN, cfg, em.bq_error)
+            t = shard_tables(p, s, cfg, em)
             r, ll, x = site_evidence(p, t, find_candidates(p, t, s, cfg), cfg, s.chrom, em)
             recs += _normalized(r, ref, s.chrom)
             lls += ll
