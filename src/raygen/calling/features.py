@@ -161,6 +161,20 @@ def _context_arrays(p: Pileup, t: SiteTables, cands: list[Candidate]) -> dict[st
     return out
 
 
+def indel_anchors(p: Pileup, t: SiteTables, cfg: CallConfig) -> np.ndarray:
+    """Sorted anchors (0-based) of CIGAR indels anywhere in the tables' span that pass the candidate thresholds
+    (reads >= ``min_alt_count`` and >= ``min_alt_fraction`` of the anchor's depth): the indel candidates of
+    every shard alike, so a feature measured from them does not depend on shard boundaries."""
+    depth = t.counts[:, :4].sum(axis=1)
+    out = []
+    for (a0, _, _), reads in p.indel_reads.items():
+        i = a0 - t.start0
+        n = len(set(reads))
+        if 0 <= i < len(depth) and n >= cfg.min_alt_count and n >= cfg.min_alt_fraction * depth[i]:
+            out.append(a0)
+    return np.unique(np.asarray(out, dtype=np.int64))
+
+
 def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: list[CallRecord], supports: list,
                       cfg: CallConfig, depth_median: float | None) -> np.ndarray:
     """``[N, N_EVIDENCE]`` float32 features (see the module doc) of candidates and their classical records."""
@@ -170,8 +184,7 @@ def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: li
         return out
     s = allele_read_stats(p, t, cands, supports, cfg)
     ctx = _context_arrays(p, t, cands)
-    # indels with CIGAR support anywhere in the pileup, not only this shard's candidates: shard-independent
-    ind = np.sort([a0 for (a0, _, _), rd in p.indel_reads.items() if len(rd) >= cfg.min_alt_count])
+    ind = indel_anchors(p, t, cfg)
     low_s, low_e = np.sort(p.lowmq_start), np.sort(p.lowmq_end)
     for i, (c, r) in enumerate(zip(cands, recs)):
         inf = c.ref_count + c.alt_count
