@@ -75,6 +75,13 @@ def load_caller(model_dir: str | Path) -> PileupCNN:
                          "`raygen train caller` or use --model classical")
     try:
         meta = json.loads((d / META).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load caller model {str(d)!r}: {exc}") from None
+    nf = meta.get("shape", {}).get("n_features")
+    if nf != N_FEATURES:
+        raise InputError(f"caller model {str(d)!r} reads {nf} site features, this raygen computes {N_FEATURES} "
+                         "(the evidence features were added): retrain it with `raygen train caller`")
+    try:
         net = PileupCNN(**meta["shape"])
         net.load_state_dict(load_file(str(d / WEIGHTS)))
     except Exception as exc:  # noqa: BLE001 - any corruption becomes one clear message
