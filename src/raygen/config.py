@@ -226,7 +226,8 @@ class CallConfig:
     # error profile measured on the BAM itself before calling (raygen.calling.profile): quality calibration,
     # indel error per repeat length, artifact and het allele-fraction priors; False: the fixed defaults above
     self_profile: bool = True
-    profile_max_bp: int = 1_000_000  # bp of evenly spaced windows the profile reads at most (per call)
+    profile_max_bp: int = 200_000  # bp of evenly spaced windows the profile reads at most (per call; 200 kb at 30x
+    # is ~6M bases at clean sites, plenty for every table, and keeps the profile a small share of a call)
     max_gq: int = 99
     window: int = 33  # pileup tensor width in bp, centred on the candidate
     max_reads: int = 64  # pileup tensor height (reads beyond this are subsampled deterministically)
