@@ -3,7 +3,7 @@ FILTER that says why a call failed.
 
 A logistic regression over the standardized :data:`raygen.calling.features.FEATURES` (plus a few products
 with ``is_indel``, so SNVs and indels weigh the evidence differently), L2-regularized, fitted on labelled
-candidates (:func:`fit_site_model`; the protocol that fits the shipped model is in the README's calling
+candidates (:func:`fit_site_model`; the protocol that fits the shipped model is in docs/call.md's calling
 section). QUAL = -10 log10 P(not real), so a QUAL threshold is a precision threshold on data like the
 training data. A call below ``site_min_qual`` gets FILTER ``LowQual`` plus the evidence groups that pulled it
 down (:data:`FILTER_GROUPS`), each declared in the VCF header.
