@@ -221,7 +221,16 @@ class CallConfig:
     cluster_window: int = 30  # bp each side: low-VAF het SNVs with >= cluster_min_sites low-VAF sites around -> LowQual
     cluster_min_sites: int = 3
     cluster_max_vaf: float = 0.33
-    min_qual: float = 10.0  # QUAL below this (non-ref genotype) -> FILTER LowQual
+    min_qual: float = 10.0  # classical QUAL below this (non-ref genotype) -> FILTER LowQual (no site model)
+    # With a site model QUAL is -10 log10 P(not real) by that model, and a PASS call needs this QUAL (None: the
+    # threshold the model's cross-validation chose on its own training data)
+    site_min_qual: float | None = None
+    site_model: str = "default"  # QUAL/FILTER recalibration: the shipped model, a site_model.json path, or "none"
+    # error profile measured on the BAM itself before calling (raygen.calling.profile): quality calibration,
+    # indel error per repeat length, artifact and het allele-fraction priors; False: the fixed defaults above
+    self_profile: bool = True
+    profile_max_bp: int = 200_000  # bp of evenly spaced windows the profile reads at most (per call; 200 kb at 30x
+    # is ~6M bases at clean sites, plenty for every table, and keeps the profile a small share of a call)
     max_gq: int = 99
     window: int = 33  # pileup tensor width in bp, centred on the candidate
     max_reads: int = 64  # pileup tensor height (reads beyond this are subsampled deterministically)
