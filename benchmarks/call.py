@@ -33,7 +33,8 @@ def raygen_call(bam: str, ref: str, out: str, model: str = "classical", regions:
     """Call every region in-process, one shard after another; returns CPU seconds."""
     import pysam
 
-    from raygen.calling.pipeline import bam_profile, call_shard, write_calls
+    from raygen.calling.pipeline import write_calls
+    from raygen.calling.shard import bam_profile, call_shard
     from raygen.config import CallConfig
     from raygen.regions import Region, make_shards
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pysam
 import pytest
 
-from raygen.calling.pipeline import call_bam, call_region, write_calls
+from raygen.calling.pipeline import call_bam, write_calls
+from raygen.calling.shard import call_region
 from raygen.calling.sitemodel import FILTER_DESCRIPTIONS
 from raygen.config import DEFAULTS
 from raygen.errors import InputError

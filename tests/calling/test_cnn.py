@@ -10,7 +10,7 @@ import pytest
 
 from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
 from raygen.calling.cnn import featurize, load_caller
-from raygen.calling.pipeline import call_region
+from raygen.calling.shard import call_region
 from raygen.config import DEFAULTS
 from raygen.errors import InputError
 from raygen.io.fasta import Reference

@@ -58,7 +58,7 @@ def call_app(ray_session, serve_assets, shared_data, tmp_path_factory):
 
 
 def test_calls_over_http_match_the_pure_caller(call_app):
-    from raygen.calling.pipeline import call_region
+    from raygen.calling.shard import call_region
 
     url, data, _, giab = call_app
     r = httpx.post(url + "/v1/call", json={"bam": "na12878.bam", "region": REGION}, timeout=120)

@@ -1,149 +1,36 @@
 """Calling end to end: one shard as a plain function, many shards as Ray tasks, and the VCF writer.
 
-``call_region`` is the pure entry point (used by ``raygen call`` per shard and by the HTTP service):
-BAM + FASTA + region -> list of :class:`CallRecord`. ``call_bam`` cuts regions into shards with read
+The per-shard work is :mod:`raygen.calling.shard` (no Ray; ``call_region`` there serves the HTTP service).
+``call_bam`` cuts regions into shards with read
 margins, runs one Ray task per shard, keeps finished shards when another fails (failed shards are
 reported and written to ``OUT.failed_shards.bed``), and writes a bgzipped, tabix-indexed VCF atomically.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
 from tqdm import tqdm
 
 from raygen import __version__
-from raygen.calling.candidates import ReadStats, find_candidates, load_pileup, open_bam, site_tables
-from raygen.calling.errormodel import ErrorModel
-from raygen.calling.profile import ErrorProfile, estimate_profile
+from raygen.calling.candidates import ReadStats, open_bam
+from raygen.calling.profile import ErrorProfile
 from raygen.calling.records import CallRecord, calls_text_table
-from raygen.calling.sitemodel import FILTER_DESCRIPTIONS, genotype_sites, load_site_model
+from raygen.calling.shard import ShardResult, bam_profile, call_shard, contig_map, sort_records
+from raygen.calling.sitemodel import FILTER_DESCRIPTIONS, load_site_model
 from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
 from raygen.io.atomic import atomic_path
 from raygen.io.fasta import Reference
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
 from raygen.io.vcf import format_lines, write_vcf
-from raygen.normalize import normalize_allele
-from raygen.regions import Region, Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
+from raygen.regions import Region, Shard, make_shards, read_regions
 
 log = logging.getLogger("raygen.calling")
-
-
-@dataclass
-class ShardResult:
-    """What one shard produced."""
-
-    shard: Shard
-    records: list[CallRecord] = field(default_factory=list)
-    stats: ReadStats = field(default_factory=ReadStats)
-    candidates: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-
-
-def contig_map(bam_path: str, ref, rename: str | None) -> tuple[dict[str, int], dict[str, str]]:
-    """Callable BAM contigs with lengths, and BAM name -> FASTA name (raises on a naming mismatch)."""
-    af = open_bam(bam_path)
-    try:
-        bam_contigs = dict(zip(af.references, af.lengths))
-    finally:
-        af.close()
-    ren = rename_map(rename, list(bam_contigs))
-    shared = check_contigs(bam_contigs, ref.lengths, ren)
-    return shared, {c: ren.get(c, c) for c in shared}
-
-
-def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classical", cfg: CallConfig | None = None,
-               contig_alias: str | None = None, _cache: dict | None = None,
-               profile: ErrorProfile | None = None) -> ShardResult:
-    """Call one shard: pileup -> candidates -> genotypes. Records carry the BAM's contig name.
-
-    ``profile`` is the BAM's error profile (:func:`bam_profile`; None: the config's fixed error rates)."""
-    cfg = cfg or CallConfig()
-    t0 = time.perf_counter()
-    res = ShardResult(shard)
-    em = ErrorModel.build(cfg, profile)
-    af = open_bam(bam_path)
-    ref = Reference(ref_path)
-    try:
-        p = load_pileup(af, ref, shard, cfg, contig_alias)
-        res.stats = p.stats
-        t = shard_tables(p, shard, cfg, em)
-        cands = find_candidates(p, t, shard, cfg)
-        res.candidates = len(cands)
-        if model == "classical":
-            res.records = genotype_sites(p, t, cands, cfg, shard.chrom, em, load_site_model(cfg.site_model))
-        else:
-            from raygen.calling.cnn import genotype_cnn, load_caller  # imports torch: only for a trained model
-
-            net = (_cache or {}).get(model) or load_caller(model)
-            res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net, em)
-        res.records = _normalized(res.records, ref, contig_alias or shard.chrom)
-    finally:
-        af.close()
-        ref.close()
-    res.seconds = time.perf_counter() - t0
-    return res
-
-
-def shard_tables(p, shard: Shard, cfg: CallConfig, em: ErrorModel):
-    """Site tables over the shard's whole fetched span (``margin_bp`` each side): every read that covers a
-    candidate of the shard (reads up to ``margin_bp`` long) lies inside, with complete counts at each of its
-    positions, so the evidence features (per-read mismatch rates, nearby noisy sites, GC) do not depend on
-    where the shard boundaries fall."""
-    return site_tables(p, shard.fetch_start0, shard.fetch_end0, cfg, em.bq_error)
-
-
-def bam_profile(bam: str, reference: str, regions: list[Region], cfg: CallConfig,
-                alias: dict[str, str] | None = None) -> ErrorProfile | None:
-    """The error profile a call uses: measured on ``bam`` over (up to ``cfg.profile_max_bp`` of) ``regions``,
-    or None when ``cfg.self_profile`` is off or the regions hold too few reads to measure anything."""
-    if not cfg.self_profile:
-        return None
-    try:
-        return estimate_profile(bam, reference, regions, cfg=cfg, alias=alias)
-    except (InputError, OSError):  # unreadable parts: the shards that read them report it, with their region
-        return None
-
-
-def _normalized(records: list[CallRecord], ref, fasta_chrom: str) -> list[CallRecord]:
-    """Indel records through the shared normalizer (bcftools-norm exact; they are left-aligned already,
-    so this is a guard that keeps `call` and `normalize` in agreement)."""
-    out = []
-    for r in records:
-        if len(r.ref) != len(r.alt):
-            pos, a, b = normalize_allele(fasta_chrom, r.pos, r.ref, r.alt, ref)
-            if (pos, a, b) != (r.pos, r.ref, r.alt):
-                r = dataclasses.replace(r, pos=pos, ref=a, alt=b)
-        out.append(r)
-    return out
-
-
-def call_region(bam: str, reference: str, region: str, model: str = "classical", cfg: CallConfig | None = None,
-                rename_contigs: str | None = None, models: dict | None = None) -> list[CallRecord]:
-    """Calls in one region (``chr:start-end``, 1-based inclusive), no Ray: the function behind POST /v1/call.
-
-    ``model`` is ``"classical"`` or a model directory from ``raygen train caller``; ``models`` maps such a
-    directory to its loaded network (a long-lived caller loads it once). Records are in POS order and
-    include RefCall/LowQual candidates; keep ``filter == "PASS"`` for the call set.
-    """
-    cfg = cfg or CallConfig()
-    with Reference(reference) as ref:
-        contigs, alias = contig_map(bam, ref, rename_contigs)
-        r = parse_region(region, contigs)
-    if r.chrom not in contigs:
-        raise InputError(f"contig {r.chrom!r} is not in both the BAM and the reference")
-    shard = Shard(r.chrom, r.start, r.end, cfg.margin_bp)
-    prof = bam_profile(bam, reference, [r], cfg, alias)
-    recs = call_shard(bam, reference, shard, model, cfg, alias[r.chrom], models, prof).records
-    return sort_records(recs, {r.chrom: 0})
 
 
 def call_bam(
@@ -294,12 +181,6 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
         f" ({site.min_qual if cfg.site_min_qual is None else cfg.site_min_qual:.2f}; site model {cfg.site_model})"
     meta += [line.format(qual_note=note if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]
     return VcfHeader.from_lines([*meta, "#" + "\t".join([*FIXED_COLUMNS, "FORMAT", sample])])
-
-
-def sort_records(records: list[CallRecord], contigs: dict[str, int]) -> list[CallRecord]:
-    """Records in VCF order: contig order of ``contigs``, then POS, then alleles."""
-    order = {c: i for i, c in enumerate(contigs)}
-    return sorted(records, key=lambda r: (order[r.chrom], r.pos, len(r.ref), r.ref, r.alt))
 
 
 def write_calls(path: str, records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str,

@@ -15,7 +15,7 @@ import numpy as np
 from raygen.calling.candidates import find_candidates, load_pileup, open_bam
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES
-from raygen.calling.pipeline import _normalized, bam_profile, shard_tables
+from raygen.calling.shard import bam_profile, normalized_calls, shard_tables
 from raygen.calling.records import CallRecord
 from raygen.calling.sitemodel import SiteModel, fit_site_model, site_evidence
 from raygen.config import CallConfig
@@ -55,7 +55,7 @@ def collect(bam: str, reference: str, regions: list[Region], cfg: CallConfig | N
             p = load_pileup(af, ref, s, cfg)
             t = shard_tables(p, s, cfg, em)
             r, ll, x = site_evidence(p, t, find_candidates(p, t, s, cfg), cfg, s.chrom, em)
-            recs += _normalized(r, ref, s.chrom)
+            recs += normalized_calls(r, ref, s.chrom)
             lls += ll
             xs.append(x)
         truth = {a.key for a in read_alleles(truth_vcf, ref, pass_only=False)

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace) -> int:
     # pysam and the calling stack load when the command runs, so `raygen --help` stays fast
-    from raygen.calling.pipeline import contig_map
+    from raygen.calling.shard import contig_map
     from raygen.calling.profile import estimate_profile, summary
     from raygen.io.fasta import Reference
     from raygen.regions import read_regions

@@ -27,7 +27,8 @@ from typing import Any
 from ray import serve
 
 from raygen.calling.candidates import open_bam
-from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_text
+from raygen.calling.pipeline import _bam_sample, vcf_text
+from raygen.calling.shard import call_region, contig_map
 from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
 from raygen.errors import InputError
 from raygen.io.fasta import Reference

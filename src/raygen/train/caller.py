@@ -28,7 +28,7 @@ from torch import nn
 
 from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
 from raygen.calling.cnn import META, WEIGHTS, PileupCNN, featurize, save_caller
-from raygen.calling.pipeline import contig_map
+from raygen.calling.shard import contig_map
 from raygen.calling.tensors import N_FEATURES
 from raygen.config import CallConfig
 from raygen.errors import InputError
