@@ -15,6 +15,7 @@ import sys
 from raygen import __version__
 from raygen.config import DEFAULTS, RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError
+from raygen.provenance import set_command
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate", "cohort")
@@ -71,6 +72,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``raygen`` script; returns the process exit code."""
     apply_quiet_env()
+    set_command(["raygen", *(sys.argv[1:] if argv is None else argv)])
     command = "raygen"
     try:
         parser = build_parser()  # imports every command module: Ctrl-C may come this early

@@ -37,6 +37,7 @@ from raygen.io.vcf import output_kind, read_header, report_rejects, write_vcf
 from raygen.models.load import describe_model
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.pipeline import finish, normalize_dataset, prepare_header
+from raygen.provenance import Provenance, model_record
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
 from raygen.scoring.annotate import add_header_lines, count_outcomes
 from raygen.scoring.scorer import SCORE_DEFINITION, Scorer
@@ -224,9 +225,10 @@ def score_vcf(
                     NORMALIZED_BLOCK_SCHEMA if normalize else BLOCK_SCHEMA)
     records, rejects = _in_order(table, source, header, opts)
     header = _scored_header(header, model, revision, desc, cfg)
-    write_vcf(header, records, out)
+    prov = Provenance.for_run(models=[model_record(model, revision)], reference=reference)
+    write_vcf(header, records, out, provenance=prov)
     if parquet_dir:
-        write_parquet(records, header, parquet_dir)
+        write_parquet(records, header, parquet_dir, provenance=prov)
     written = report_rejects(rejects, rejects_path, log, write_empty=False)
     # records_in: the rows the read stage gave (records + in-band rejects); normalize keeps one row each
     summary = _summary(records, rejects.num_rows, table.num_rows, out, parquet_dir, written)
