@@ -317,6 +317,7 @@ class AssessConfig:
     calibration_bins: int = 10  # equal-width probability bins of ECE and the reliability diagram
     min_slice_variants: int = 30  # a slice with fewer labelled variants reports "too few" instead of a number
     min_slice_class: int = 5  # ... or with fewer than this many positives or negatives
+    min_stratum_variants: int = 10  # call sets: a stratum with fewer truth variants or calls says so
     gc_window: int = 100  # bp of reference centred on REF for the GC slice and the GC drift feature
     threshold_window_fraction: float = 0.1  # local likelihood ratio window, as a fraction of the labelled set
     threshold_min_window: int = 50  # ... and at least this many variants
