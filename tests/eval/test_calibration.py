@@ -48,3 +48,10 @@ def test_platt_matches_logistic_regression_by_optimizer():
     assert np.allclose([m.a, m.b], ref, atol=1e-3)
     assert abs(m.a - 2.0) < 0.3 and abs(m.b + 0.5) < 0.2
     assert m.as_dict()["kind"] == "platt" and m.from_dict(m.as_dict()) == m
+
+
+def test_wilson_contains_the_proportion_at_the_edges():
+    for n in (1, 7, 28, 49, 1000):
+        assert wilson(n, n)[1] == 1.0 and wilson(n, n)[0] < 1.0
+        assert wilson(0, n)[0] == 0.0 and wilson(0, n)[1] > 0.0
+    assert all(np.isnan(wilson(0, 0)))

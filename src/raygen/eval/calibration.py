@@ -50,7 +50,8 @@ def wilson(k: float, n: float, z: float = Z95) -> tuple[float, float]:
     den = 1 + z * z / n
     mid = (phat + z * z / (2 * n)) / den
     half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / den
-    return float(max(0.0, mid - half)), float(min(1.0, mid + half))
+    # rounding may put a bound a hair past phat at k = 0 or k = n: the interval always contains phat
+    return float(min(phat, max(0.0, mid - half))), float(max(phat, min(1.0, mid + half)))
 
 
 def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
