@@ -172,6 +172,7 @@ class ServeConfig:
     pileup_flank: int = 40  # UI calling tab: bases each side of the chosen call in the pileup picture
     pileup_max_reads: int = 60  # UI calling tab: reads drawn (evenly subsampled beyond this)
     call: CallConfig = field(default_factory=lambda: CallConfig())  # how POST /v1/call and the UI call
+    drift_profile: str | None = None  # `raygen assess --write-profile` JSON: GET /metrics reports drift against it
 
     def __post_init__(self) -> None:
         minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,

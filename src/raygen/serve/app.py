@@ -52,6 +52,7 @@ def portable(a: ServeConfig) -> ServeConfig:
     call_model = _abs_if_path(a.call_model) if a.call_model != "classical" else a.call_model
     return dataclasses.replace(a, model=_abs_if_path(a.model), reference=str(Path(a.reference).resolve()),
                                token_file=None, token_sha256=digest, call_model=call_model,
+                               drift_profile=_abs_if_path(a.drift_profile),
                                data_dirs=tuple(str(Path(d).resolve()) for d in a.data_dirs))
 
 

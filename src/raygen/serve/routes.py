@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 import fastapi_offline
 from fastapi_offline import FastAPIOffline
@@ -30,6 +30,7 @@ from raygen.serve.auth import check_bearer, resolve_token_digest
 from raygen.serve.backend import Backend
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.logs import RequestLogMiddleware
+from raygen.serve.metrics import MetricsMiddleware, ServeMetrics, load_baseline
 from raygen.serve.normalize import normalize_items
 from raygen.serve.parse import FieldError, RequestInvalid, read_items, reference_errors
 from raygen.serve.reference import SharedReference
@@ -69,11 +70,13 @@ def make_app(backend: Backend, cfg) -> FastAPI:
         redoc_url=None,
     )
     add_error_handlers(app)
+    metrics = ServeMetrics(load_baseline(cfg.drift_profile, cfg.model) if cfg.drift_profile else None)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(bearer_check(digest))])
-    add_variant_routes(v1, backend, cfg, reference)
+    add_variant_routes(v1, backend, cfg, reference, metrics)
     add_call_route(v1, backend, cfg, reference)
     app.include_router(v1)
     add_ops_routes(app, backend, cfg)
+    add_metrics_route(app, metrics)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     if cfg.ui:
         # Gradio takes seconds to import: only replicas that serve the UI load it.
@@ -81,6 +84,7 @@ def make_app(backend: Backend, cfg) -> FastAPI:
 
         mount_ui(app, backend, reference, cfg, digest)
     app.add_middleware(RequestLogMiddleware, max_body_bytes=cfg.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the log layer's 413s and 500s
     return app
 
 
@@ -145,7 +149,8 @@ async def ref_gate(variants: list[Variant], reference: SharedReference) -> None:
         raise RequestInvalid(errors)
 
 
-def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
+def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference,
+                       metrics: ServeMetrics | None = None) -> None:
     """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
 
     @v1.post("/score", response_model=ScoreResponse, openapi_extra=body_spec(ScoreRequest),
@@ -163,6 +168,8 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
         if on_invalid == "reject":
             await ref_gate(variants, reference)
         results, info = await asyncio.gather(backend.score(variants), backend.info())
+        if metrics is not None:
+            metrics.observe_scores("/v1/score", info.get("model", ""), results)
         # A plain dict: FastAPI validates it once against response_model.
         return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "llr": llr, "prob": prob,
                              "skip_reason": skip} for v, (llr, prob, skip) in zip(variants, results)],
@@ -261,6 +268,16 @@ def add_ops_routes(app: FastAPI, backend: Backend, cfg) -> None:
     async def manifest() -> dict:
         return {"name": "raygen variant explorer", "short_name": "raygen", "start_url": "/ui/",
                 "display": "standalone", "icons": [{"src": "/favicon.ico", "type": "image/png", "sizes": "32x32"}]}
+
+
+def add_metrics_route(app: FastAPI, metrics: ServeMetrics) -> None:
+    """``GET /metrics``: Prometheus text exposition (:mod:`raygen.serve.metrics`); no token, as /healthz."""
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)", tags=["ops"],
+             response_class=PlainTextResponse)
+    async def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
 
 def openapi_schema(app: FastAPI) -> dict:
