@@ -30,9 +30,10 @@ import pyarrow as pa
 from raygen.config import DEFAULTS, AssessConfig
 from raygen.errors import InputError, UsageError
 from raygen.eval.calibration import PlattMapping, brier, ece, fit_platt, reliability
+from raygen.eval.scored import SPLICEAI_KEY
 from raygen.eval.ranking import auprc_weighted, auroc_weighted, bootstrap_ci, curve_points
 from raygen.eval.slices import level_key
-from raygen.eval.thresholds import STRENGTHS, choose_thresholds, strength_of
+from raygen.eval.thresholds import STRENGTHS, choose_thresholds, spliceai_thresholds, strength_of
 from raygen.normalize import normalize_allele
 from raygen.train.labels import LabelTable
 
@@ -191,6 +192,9 @@ def assess_score(spec: ScoreSpec, values: np.ndarray, y: np.ndarray, slices: dic
     out["calibrated"] = prob is not None
     if thresholds is not None and prob is not None:
         out["evidence_on_assessed"] = evidence_counts(yy, prob, thresholds)
+    if spec.key == SPLICEAI_KEY:  # the published thresholds apply to the raw delta score
+        out["published_thresholds"] = spliceai_thresholds(cfg.spliceai_pp3, cfg.spliceai_bp4)
+        out["evidence_published_on_assessed"] = evidence_counts(yy, v, out["published_thresholds"])
     out["slices"] = {}
     for name, labels in slices.items():
         lab = np.asarray(labels, dtype=object)[ok]

@@ -74,6 +74,16 @@ def choose_thresholds(y: np.ndarray, score: np.ndarray, *, source: str, window_f
     return out
 
 
+def spliceai_thresholds(pp3: float, bp4: float) -> dict:
+    """The published SpliceAI thresholds (ClinGen SVI Splicing Subgroup, Walker et al. 2023, AJHG 110:1046):
+    max delta score ``>= pp3`` (0.2) gives PP3 and ``<= bp4`` (0.1) BP4, both at supporting strength. In
+    the shape of :func:`choose_thresholds`' result; nothing is fitted."""
+    return {"method": "published (not fitted)", "source": "ClinGen SVI Splicing Subgroup, Walker et al. 2023 "
+            f"(AJHG 110:1046): SpliceAI max delta >= {pp3} PP3, <= {bp4} BP4, supporting",
+            "pp3": {"supporting": pp3, "moderate": None, "strong": None},
+            "bp4": {"supporting": bp4, "moderate": None, "strong": None}}
+
+
 def strength_of(value: float | None, thresholds: dict) -> tuple[str | None, str | None]:
     """``("PP3" | "BP4" | None, strength)`` of a score under :func:`choose_thresholds`' result: the
     strongest strength whose threshold the score reaches."""

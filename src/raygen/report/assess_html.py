@@ -63,6 +63,12 @@ def score_section(s: dict, absent: dict) -> str:
     parts.append(img(slices_png(s), f"AUROC by slice of {s['label']}",
                      "AUROC per slice with 95% bootstrap intervals; slices with too few variants say so."))
     parts.append("<h3>Evidence thresholds (PP3 / BP4)</h3>" + _thresholds_html(s))
+    if "published_thresholds" in s:
+        p = s["published_thresholds"]
+        ev = s["evidence_published_on_assessed"]
+        parts.append(f"<p>Published thresholds: {esc(p['source'])}.</p>" + table(
+            ["code", "variants", "with effect", "observed LR"],
+            [[k, v["n"], v.get("positives", ""), fmt(v.get("observed_lr", float("nan")), 2)] for k, v in ev.items()]))
     return "".join(parts)
 
 
