@@ -92,6 +92,20 @@ def test_metrics_scraped_and_parsed(app):
     assert math.isnan(_value(m["raygen_drift_psi"], "raygen_drift_psi", model="model", feature="RAYGEN_LLR | all"))
 
 
+def test_answers_carry_model_and_reference_provenance(app, serve_assets):
+    from raygen.provenance import file_sha256
+
+    url, seqs = app
+    model, ref, _ = serve_assets
+    with httpx.Client(base_url=url, timeout=60) as c:
+        ok = c.post("/v1/score", json={"variants": snvs(seqs, [50])})
+        bad = c.post("/v1/score", json={"variants": []})
+    for r in (ok, bad):
+        assert r.headers["x-raygen-model"].startswith("model sha256:") and "licence:" in r.headers["x-raygen-model"]
+        assert r.headers["x-raygen-reference"] == f"ref.fa sha256:{file_sha256(ref)}"
+    assert "/" not in r.headers["x-raygen-model"].split()[0]  # never the server path
+
+
 def test_drift_gauge_quiet_on_a_resample_of_the_baseline(app):
     url, seqs = app
     rng = np.random.default_rng(0)
@@ -99,7 +113,7 @@ def test_drift_gauge_quiet_on_a_resample_of_the_baseline(app):
     with httpx.Client(base_url=url, timeout=60) as c:
         assert c.post("/v1/score", json={"variants": snvs(seqs, pick)}).status_code == 200
     m = _scrape(url)
-    assert _value(m["raygen_drift_values"], "raygen_drift_values", model="model", feature="RAYGEN_LLR | all") == 92
+    assert _value(m["raygen_drift_values"], "raygen_drift_values", model="model", feature="RAYGEN_LLR | all") == 93
     assert _value(m["raygen_drift_psi"], "raygen_drift_psi", model="model", feature="RAYGEN_LLR | all") < 0.25
 
 

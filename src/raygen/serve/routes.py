@@ -29,6 +29,7 @@ from raygen.errors import raygen_cause
 from raygen.serve.auth import check_bearer, resolve_token_digest
 from raygen.serve.backend import Backend
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
+from raygen.serve.headers import ProvenanceHeaders, provenance_headers
 from raygen.serve.logs import RequestLogMiddleware
 from raygen.serve.metrics import MetricsMiddleware, ServeMetrics, load_baseline
 from raygen.serve.normalize import normalize_items
@@ -83,6 +84,7 @@ def make_app(backend: Backend, cfg) -> FastAPI:
         from raygen.serve.ui import mount_ui
 
         mount_ui(app, backend, reference, cfg, digest)
+    app.add_middleware(ProvenanceHeaders, headers=provenance_headers(cfg.model, cfg.revision, cfg.reference))
     app.add_middleware(RequestLogMiddleware, max_body_bytes=cfg.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the log layer's 413s and 500s
     return app
