@@ -25,15 +25,20 @@ import numpy as np
 CHUNK = 250
 
 
-def auroc_weighted(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC under each weighting (rows of ``weights``); NaN where a class has no weight."""
+def _sorted(y, score, weights, descending: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores, labels, ``(B, n)`` weights) in score order (stable among ties)."""
     y = np.asarray(y).astype(bool)
     score = np.asarray(score, dtype=np.float64)
     w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if len(y) == 0:
+    order = np.argsort(-score if descending else score, kind="mergesort")
+    return score[order], y[order], w[:, order]
+
+
+def auroc_weighted(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC under each weighting (rows of ``weights``); NaN where a class has no weight."""
+    s, yy, w = _sorted(y, score, weights, descending=False)
+    if len(yy) == 0:
         return np.full(w.shape[0], np.nan)
-    order = np.argsort(score, kind="mergesort")
-    s, yy, w = score[order], y[order], w[:, order]
     starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))  # tie groups
     gpos = np.add.reduceat(w * yy, starts, axis=1)
     gneg = np.add.reduceat(w * ~yy, starts, axis=1)
@@ -46,13 +51,9 @@ def auroc_weighted(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.
 
 def auprc_weighted(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Average precision under each weighting; NaN where positives have no weight."""
-    y = np.asarray(y).astype(bool)
-    score = np.asarray(score, dtype=np.float64)
-    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if len(y) == 0:
+    _, yy, w = _sorted(y, score, weights, descending=True)
+    if len(yy) == 0:
         return np.full(w.shape[0], np.nan)
-    order = np.argsort(-score, kind="mergesort")
-    yy, w = y[order], w[:, order]
     wy = w * yy
     tp = np.cumsum(wy, axis=1)
     seen = np.cumsum(w, axis=1)
