@@ -19,7 +19,7 @@ from raygen.provenance import set_command
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate", "cohort",
-                             "assess", "drift")
+                             "assess", "drift", "report")
 
 EPILOG = """\
 Every command that uses Ray joins the cluster named by --address or $RAY_ADDRESS (so it runs unchanged
