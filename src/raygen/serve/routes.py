@@ -13,6 +13,8 @@ import asyncio
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -30,6 +32,8 @@ from raygen.serve.auth import check_bearer, resolve_token_digest
 from raygen.serve.backend import Backend
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.headers import ProvenanceHeaders, provenance_headers
+from raygen.serve.ism import BASES as ISM_BASES
+from raygen.serve.ism import ism_layout
 from raygen.serve.logs import RequestLogMiddleware
 from raygen.serve.metrics import MetricsMiddleware, ServeMetrics, load_baseline
 from raygen.serve.normalize import normalize_items
@@ -38,6 +42,7 @@ from raygen.serve.reference import SharedReference
 from raygen.serve.schemas import (
     CallRequest,
     CallResponse,
+    ExplainRequest,
     NormalizeRequest,
     NormalizeResponse,
     NormalizeVariantIn,
@@ -75,6 +80,7 @@ def make_app(backend: Backend, cfg) -> FastAPI:
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(bearer_check(digest))])
     add_variant_routes(v1, backend, cfg, reference, metrics)
     add_call_route(v1, backend, cfg, reference)
+    add_explain_route(v1, backend, cfg, reference)
     app.include_router(v1)
     add_ops_routes(app, backend, cfg)
     add_metrics_route(app, metrics)
@@ -193,6 +199,33 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
     @v1.get("/models", summary="The served model(s)")
     async def models() -> dict:
         return {"models": [await backend.info()]}
+
+
+def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
+    """``POST /v1/explain``: the in-silico mutagenesis map the UI draws, as JSON."""
+
+    @v1.post("/explain", summary="In-silico mutagenesis around a variant: the LLR of every single-base "
+             "substitution within the flank (rows A, C, G, T; columns positions)",
+             responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
+    async def explain(req: ExplainRequest, request: Request) -> dict:
+        flank = req.flank or cfg.ism_flank
+        limit = max(cfg.ism_flank, cfg.ism_max_flank)
+        if flank > limit:
+            raise RequestInvalid([FieldError(("body", "flank"), f"flank {flank} is above this server's limit "
+                                             f"{limit} (ism_max_flank)", "too_large")])
+        focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
+        await ref_gate([focus], reference)
+        layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
+        check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
+        results, info = await asyncio.gather(backend.score([focus, *layout.variants]), backend.info())
+        grid = layout.matrix(r[0] for r in results[1:])
+        return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt,
+                            "llr": results[0][0], "prob": results[0][1], "skip_reason": results[0][2]},
+                "first_pos": layout.first_pos, "ref_bases": layout.ref_bases, "rows": list(ISM_BASES),
+                "llr": [[None if np.isnan(x) else float(x) for x in row] for row in grid], "model": info,
+                "attributions": None,
+                "note": "llr[row][col]: LLR of substituting rows[row] at position first_pos + col (1-based); null "
+                        "at the reference base and where unscored. Per-position attributions are not computed yet."}
 
 
 CALL_RESPONSES = {
