@@ -113,7 +113,7 @@ def _run_callset(args) -> int:
     if not (args.truth and args.calls and args.fasta_ref):
         raise UsageError("a call-set assessment needs --truth, --calls and -f REF")
     result = callset_strata(args.truth, args.calls, args.fasta_ref, confident=args.confident, bam=args.bam,
-                            min_variants=args.min_stratum)
+                            min_variants=args.min_stratum, gc_window=DEFAULTS.assess.gc_window)
     result["provenance"] = Provenance.for_run(reference=args.fasta_ref).as_dict()
     for name, levels in result["strata"].items():
         for level, m in levels.items():

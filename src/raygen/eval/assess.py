@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from raygen.config import DEFAULTS, AssessConfig
+from raygen.config import AssessConfig
 from raygen.errors import InputError, UsageError
 from raygen.eval.calibration import PlattMapping, brier, ece, fit_platt, reliability
 from raygen.eval.scored import SPLICEAI_KEY
@@ -223,5 +223,3 @@ def labelled_values(alleles: pa.Table, matched: dict, keys: list[str]) -> dict[s
 def describe_missing(missing: list[str]) -> dict:
     return {"count": len(missing), "listed": missing[:MAX_LISTED]}
 
-
-DEFAULT_CFG = DEFAULTS.assess

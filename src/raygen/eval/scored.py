@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -150,6 +149,3 @@ def read_alleles(path: str | os.PathLike[str], keys: list[str]) -> tuple[VcfHead
         return header, pa.table({**empty, **{k: pa.array([], pa.float64()) for k in keys}})
     return header, pa.concat_tables(parts, promote_options="permissive")
 
-
-def source_name(path: str | os.PathLike[str]) -> str:
-    return Path(path).name

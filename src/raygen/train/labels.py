@@ -65,7 +65,8 @@ def read_labels(path: str, reference, *, skip_mismatches: bool = False) -> Label
             else:
                 rows.append((*row, lineno))
     if not rows:
-        raise InputError(f"labels {path!r} has no usable SNV rows ({len(rejects)} skipped)")
+        kind = "variant" if reference is None else "SNV"
+        raise InputError(f"labels {path!r} has no usable {kind} rows ({len(rejects)} skipped)")
     cols_ = list(zip(*rows))
     return LabelTable(
         chrom=np.array(cols_[0], dtype=object), pos=np.array(cols_[1], dtype=np.int64),
