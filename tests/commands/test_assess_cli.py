@@ -61,7 +61,7 @@ def test_assess_cagi5_json_html_and_missing_labels(cagi5, run_cli, tmp_path):
     rc, out, err = run_cli("assess", cagi5["baseline"], "--labels", labels, "--calibration-labels",
                            cagi5["training"], "-f", cagi5["fasta"], "--bootstrap", "200", "-o", tmp_path / "a")
     assert rc == 0, err
-    assert "1 missing from the scores (first: F9:5000:A>G)" in out
+    assert "1 missing from the scores (first: F9:5000:A>G), 0 duplicate rows ignored (0 with another label" in out
     res = json.loads((tmp_path / "a.json").read_text())
     n_challenge = len(text.splitlines()) - 1
     assert res["counts"]["labels"] == n_challenge + 1 and res["missing_labels"]["listed"] == ["F9:5000:A>G"]

@@ -29,6 +29,7 @@ def test_differently_written_indels_meet(tmp_path):
                                           ("c", 3, "GCA", "G", 0)]), ref)
     assert m["index"].tolist() == [0, 1]  # the deletion written at pos 9 is the one scored at pos 3
     assert m["missing"] == ["c:2:G>A"] and m["duplicates"] == 1  # (c,3,GCA,G) is the same allele again
+    assert m["conflicting_duplicates"] == 1 and m["y"].tolist() == [1, 0]  # ... labelled 0 after 1: the first counts
 
 
 def test_score_spec():

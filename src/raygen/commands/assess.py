@@ -86,10 +86,12 @@ def _json_default(x):
 
 def _summary(result: dict) -> str:
     c = result["counts"]
+    miss = result["missing_labels"]
     lines = [f"labels {c['labels']}: {c['matched']} matched ({c['positives']} with effect), "
-             f"{result['missing_labels']['count']} missing from the scores"
-             + (f" (first: {', '.join(result['missing_labels']['listed'][:5])})" if result['missing_labels']['count']
-                else "")]
+             f"{miss['count']} missing from the scores"
+             + (f" (first: {', '.join(miss['listed'][:5])})" if miss["count"] else "")
+             + f", {c['duplicates']} duplicate rows ignored ({c['conflicting_duplicates']} with another label "
+               "than the first)"]
     for s in result["scores"]:
         o = s["overall"]
         if "too_few" in o:

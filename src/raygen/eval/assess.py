@@ -83,19 +83,21 @@ def allele_keys(chroms, positions, refs, alts, reference) -> list[tuple[str, int
 
 def match_labels(alleles: pa.Table, labels: LabelTable, reference) -> dict:
     """Labelled alleles found among the scored ones: ``{"index"`` (allele rows), ``"y"``, ``"missing"``
-    (labelled variants absent from the scores, as ``chrom:pos:ref>alt``), ``"duplicates"``}``."""
+    (labelled variants absent from the scores, as ``chrom:pos:ref>alt``), ``"duplicates"`` (later rows of an
+    allele already labelled: ignored) and ``"conflicting_duplicates"`` (those with another label)}``."""
     scored = allele_keys(alleles["chrom"].to_pylist(), alleles["pos"].to_pylist(), alleles["ref"].to_pylist(),
                          alleles["alt"].to_pylist(), reference)
     where: dict[tuple, int] = {}
     for i, k in enumerate(scored):
         where.setdefault(k, i)
     lab = allele_keys(labels.chrom, labels.pos, labels.ref, labels.alt, reference)
-    index, y, missing, seen, dup = [], [], [], set(), 0
+    index, y, missing, seen, dup, conflicts = [], [], [], {}, 0, 0
     for k, label, (c, p, r, a) in zip(lab, labels.label, zip(labels.chrom, labels.pos, labels.ref, labels.alt)):
-        if k in seen:
+        if k in seen:  # the first label of an allele counts; a later, different one is counted as a conflict
             dup += 1
+            conflicts += int(seen[k] != int(label))
             continue
-        seen.add(k)
+        seen[k] = int(label)
         i = where.get(k)
         if i is None:
             missing.append(f"{c}:{p}:{r}>{a}")
@@ -103,7 +105,7 @@ def match_labels(alleles: pa.Table, labels: LabelTable, reference) -> dict:
             index.append(i)
             y.append(int(label))
     return {"index": np.array(index, dtype=np.int64), "y": np.array(y, dtype=np.int64), "missing": missing,
-            "duplicates": dup, "keys": {lab[j] for j in range(len(lab))}}
+            "duplicates": dup, "conflicting_duplicates": conflicts, "keys": {lab[j] for j in range(len(lab))}}
 
 
 def too_few(n: int, pos: int, cfg: AssessConfig) -> str | None:

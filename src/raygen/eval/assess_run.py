@@ -140,6 +140,7 @@ def run_assess(scored: str, labels: str, *, calibration_labels: str | None = Non
         "models": score_models(header),
         "counts": {"labels": len(lab), "labels_skipped": len(lab.rejects), "matched": int(len(matched["y"])),
                    "positives": int(matched["y"].sum()), "duplicates": matched["duplicates"],
+                   "conflicting_duplicates": matched["conflicting_duplicates"],
                    "calibration_matched": int(len(calib[0]["y"])) if calib else 0},
         "missing_labels": describe_missing(matched["missing"]),
         "absent_slices": absent,

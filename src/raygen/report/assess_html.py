@@ -93,7 +93,8 @@ def assess_page(result: dict) -> str:
     body = [f"<p>Scores <code>{esc(result['scored'])}</code> (models: {esc(', '.join(result['models']) or 'not named')}) "
             f"against labels <code>{esc(result['labels'])}</code>: {c['labels']} labelled variants, "
             f"{c['matched']} found among the scored ({c['positives']} with effect), "
-            f"<b>{miss['count']} missing from the scores</b>, {c['duplicates']} duplicates ignored, "
+            f"<b>{miss['count']} missing from the scores</b>, {c['duplicates']} duplicates ignored "
+            f"({c.get('conflicting_duplicates', 0)} of them with another label than the first), "
             f"{c['labels_skipped']} label rows skipped.</p>"]
     if miss["count"]:
         body.append(f"<details><summary>Labelled variants missing from the scores (first {len(miss['listed'])})"
