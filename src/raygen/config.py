@@ -276,6 +276,9 @@ class CohortBatchConfig:
     drift_bins: int = 10  # reference distribution per feature: deciles of the corrected training data
     psi_alert: float = 0.25  # a feature's PSI above this counts as drifted ("significant shift")
     drift_max_fraction: float = 0.10  # assess --against fails when more features than this have drifted
+    drift_null_quantile: float = 0.99  # a feature drifts past this quantile of its no-drift PSI (batch size, bins)
+    drift_judge_max_psi: float = 1.0  # a batch whose no-drift cut exceeds this is too small to judge
+    drift_null_reps: int = 2000  # simulated no-drift PSIs per batch size
     prior_count: float = 2.0  # log-CPM prior count (edgeR's default)
     pca_components: int = 20  # assess: metrics are computed on this many principal components
     kbet_alpha: float = 0.05  # kBET: a neighbourhood is accepted when its chi-square p-value is >= this
