@@ -15,11 +15,12 @@ import sys
 from raygen import __version__
 from raygen.config import DEFAULTS, RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError
+from raygen.provenance import set_command
 from raygen.raylogs import set_loud
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "genes", "train", "serve", "call", "profile",
-                             "evaluate", "cohort")
+                             "evaluate", "cohort", "assess", "drift", "report")
 
 EPILOG = """\
 Every command that uses Ray joins the cluster named by --address or $RAY_ADDRESS (so it runs unchanged
@@ -74,6 +75,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``raygen`` script; returns the process exit code."""
     apply_quiet_env()
+    set_command(["raygen", *(sys.argv[1:] if argv is None else argv)])
     command = "raygen"
     try:
         parser = build_parser()  # imports every command module: Ctrl-C may come this early

@@ -195,6 +195,7 @@ class ServeConfig:
     pileup_max_reads: int = 60  # UI calling tab: reads drawn (evenly subsampled beyond this)
     call: CallConfig = field(default_factory=lambda: CallConfig())  # how POST /v1/call and the UI call
     spliceai: SpliceAIConfig = field(default_factory=lambda: SpliceAIConfig())  # a served spliceai (annotation required)
+    drift_profile: str | None = None  # `raygen assess --write-profile` JSON: GET /metrics reports drift against it
 
     def __post_init__(self) -> None:
         minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,
@@ -344,6 +345,30 @@ class VaeConfig:
 
 
 @dataclass(frozen=True)
+class AssessConfig:
+    """Score assessment, evidence thresholds, drift and reports (``raygen assess``, ``drift``, ``report``)."""
+
+    bootstrap: int = 1000  # Poisson-bootstrap replicates behind every confidence interval (seeded)
+    ci_level: float = 0.95
+    calibration_bins: int = 10  # equal-width probability bins of ECE and the reliability diagram
+    min_slice_variants: int = 30  # a slice with fewer labelled variants reports "too few" instead of a number
+    min_slice_class: int = 5  # ... or with fewer than this many positives or negatives
+    min_stratum_variants: int = 10  # call sets: a stratum with fewer truth variants or calls says so
+    gc_window: int = 100  # bp of reference centred on REF for the GC slice and the GC drift feature
+    threshold_window_fraction: float = 0.1  # local likelihood ratio window, as a fraction of the labelled set
+    threshold_min_window: int = 50  # ... and at least this many variants
+    threshold_bootstrap: int = 500
+    spliceai_pp3: float = 0.2  # SpliceAI max delta score for PP3 (splicing), ClinGen SVI: Walker et al. 2023
+    spliceai_bp4: float = 0.1  # ... at or below which BP4 applies
+    profile_bins: int = 10  # drift profile: deciles of each numeric feature in the baseline
+    profile_quantiles: int = 1001  # baseline quantiles kept per feature for the KS statistic
+    psi_threshold: float = 0.25  # raygen drift: PSI above this is drift ("significant shift")
+    ks_threshold: float = 0.1  # raygen drift: KS statistic above this is drift
+    min_drift_values: int = 50  # features with fewer values on either side are reported, not judged
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """All sections together, as the CLI and Serve see them."""
 
@@ -359,6 +384,7 @@ class Config:
     cohort: CohortConfig = field(default_factory=CohortConfig)
     cohort_batch: CohortBatchConfig = field(default_factory=CohortBatchConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)
+    assess: AssessConfig = field(default_factory=AssessConfig)
 
 
 DEFAULTS = Config()

@@ -28,6 +28,7 @@ from raygen.io.atomic import atomic_path
 from raygen.io.fasta import Reference
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
 from raygen.io.vcf import format_lines, write_vcf
+from raygen.provenance import Provenance, model_record
 from raygen.regions import Region, Shard, make_shards, read_regions
 
 log = logging.getLogger("raygen.calling")
@@ -190,7 +191,9 @@ def write_calls(path: str, records: list[CallRecord], contigs: dict[str, int], s
     if not path.endswith(".vcf.gz"):
         raise InputError(f"output {path!r} must end in .vcf.gz (bgzipped + tabix-indexed)")
     header = vcf_header(contigs, sample, reference, model, cfg)
-    write_vcf(header, calls_text_table(sort_records(records, contigs)), path)
+    models = [] if model == "classical" else [model_record(model)]
+    write_vcf(header, calls_text_table(sort_records(records, contigs)), path,
+              provenance=Provenance.for_run(models=models, reference=reference))
 
 
 def vcf_text(records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str, model: str,

@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("-s", "--strict-filter", action="store_true", help="with -m +: joined site is PASS only if all parts PASS")
     p.add_argument("--force", action="store_true", help="drop malformed Number=A/R/G tags instead of rejecting the record")
     p.add_argument("-w", "--site-win", type=int, default=1000, help="accepted for compatibility; raygen sorts the whole output")
-    p.add_argument("--no-version", action="store_true", help="accepted for compatibility (raygen adds no version line)")
+    p.add_argument("--no-version", action="store_true", help="do not add the ##raygen_provenance line (raygen version, command, reference checksum), as bcftools "
+                   "leaves out its version and command lines")
     p.add_argument("-O", "--output-type", help="accepted for compatibility; the -o suffix decides the format")
     p.add_argument("--threads", type=int, help="accepted for compatibility; use --num-cpus for the local Ray")
     p.add_argument("-W", "--write-index", action="store_true",
@@ -145,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cfg = dataclasses.replace(DEFAULTS.normalize, shard_bp=args.shard_bp)
     counts = run_normalize(args.input, args.output, opts, rejects_path=args.rejects, parquet_dir=args.parquet,
-                           use_ray=args.use_ray, cfg=cfg, index=not args.no_index, runtime=runtime_config(args))
+                           use_ray=args.use_ray, cfg=cfg, index=not args.no_index, runtime=runtime_config(args),
+                           provenance=not args.no_version)
     print(counts.summary_line(), file=sys.stderr)
     if "s" in opts.check_ref and opts.fasta:
         print(f"REF/ALT total/modified/added:  \t{counts.total}/{counts.ref_swapped}/{counts.ref_set}", file=sys.stderr)

@@ -64,6 +64,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "token_env": "environment variable holding the bearer token",
         "ui": "the Gradio UI at /ui (--no-ui: API only)",
         "ism_flank": "UI heatmap: bases each side of the variant",
+        "drift_profile": "baseline profile (raygen assess --write-profile) for the drift gauge of GET /metrics",
     },
     "variant calling (POST /v1/call and the UI's calling tab)": {
         "data_dirs": "allow calling BAMs under these directories (repeatable); without, /v1/call answers 403",
@@ -86,7 +87,7 @@ FLAGS: dict[str, dict[str, str]] = {
     },
 }
 FIELD_TYPES = typing.get_type_hints(ServeConfig)
-METAVARS = {"model": "DIR|ID", "reference": "FASTA", "token_file": "F", "token_env": "VAR", "call_model": "classical|DIR",
+METAVARS = {"drift_profile": "P.json", "model": "DIR|ID", "reference": "FASTA", "token_file": "F", "token_env": "VAR", "call_model": "classical|DIR",
             "revision": "REV", "device": "DEVICE", "host": "HOST"}
 
 

@@ -12,7 +12,7 @@ Read it with pyarrow (``pyarrow.dataset.dataset(OUT, partitioning=hive_partition
 
 Public API
 ----------
-``write_parquet(records, header, out_dir) -> Path`` (one text table or an iterable of them; atomic)
+``write_parquet(records, header, out_dir, *, provenance=None) -> Path`` (one text table or an iterable of them; atomic)
 ``read_parquet(path) -> (VcfHeader, text table)``
 ``iter_parquet_text(path, *, header=None) -> Iterator[text table]`` (contig by contig, in header order)
 ``read_parquet_header(path) -> VcfHeader``
@@ -37,6 +37,7 @@ from raygen.errors import InputError
 from raygen.io.atomic import atomic_dir
 from raygen.io.header import VcfHeader
 from raygen.io.typed import text_to_typed, typed_schema
+from raygen.provenance import PARQUET_KEY, Provenance, parquet_metadata, stamp_header
 from raygen.schema import TEXT_SCHEMA, TEXT_STRUCT
 
 __all__ = [
@@ -68,9 +69,14 @@ def hive_partitioning() -> pads.Partitioning:
 
 
 def parquet_schema(header: VcfHeader) -> pa.Schema:
-    """Schema of the dataset (typed Glow columns + ``vcfText``), with the header in its metadata."""
+    """Schema of the dataset (typed Glow columns + ``vcfText``), with the header in its metadata and, when
+    the header records runs, their provenance (``raygen_provenance``: JSON list, oldest first)."""
     schema = typed_schema(header).append(pa.field("vcfText", TEXT_STRUCT))
-    return schema.with_metadata({HEADER_KEY: header.to_text().encode()})
+    meta = {HEADER_KEY: header.to_text().encode()}
+    history = parquet_metadata(header)
+    if json.loads(history[PARQUET_KEY]):
+        meta.update(history)
+    return schema.with_metadata(meta)
 
 
 def _with_text(records: pa.Table, header: VcfHeader, contig_order: list[str]) -> pa.Table:
@@ -87,13 +93,17 @@ def write_parquet(
     records: pa.Table | Iterable[pa.Table],
     header: VcfHeader,
     out_dir: str | os.PathLike[str],
+    *,
+    provenance: Provenance | None = None,
 ) -> Path:
     """Write VCF text tables as a contig-partitioned Parquet dataset at ``out_dir`` (replaced atomically).
 
     ``records`` is one text table or an iterable of them (streamed: one conversion per batch). Row order
-    within a contig is the order given. Returns ``out_dir``.
+    within a contig is the order given. ``provenance``: this run (:mod:`raygen.provenance`), added to the
+    stored header and to the ``raygen_provenance`` metadata. Returns ``out_dir``.
     """
     out = Path(out_dir)
+    header = stamp_header(header, provenance)
     tables = [records] if isinstance(records, pa.Table) else records
     # Bounded slices keep every Arrow array of the typed view small (list offsets are 32-bit).
     batches = (t.slice(off, SLICE_ROWS) for t in tables for off in range(0, max(t.num_rows, 1), SLICE_ROWS))

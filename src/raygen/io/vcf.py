@@ -22,7 +22,7 @@ Public API
 ``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=DEFAULT_BATCH_ROWS)`` (indexed)
 ``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``);
 ``iter_formatted(records, header) -> Iterator[pyarrow.Buffer]`` (the same, in bounded pieces)
-``write_vcf(header, tables, out_path, *, index=True, threads=None) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
+``write_vcf(header, tables, out_path, *, index=True, threads=None, provenance=None) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
 ``write_rejects(rejects, path) -> int`` (TSV with a header line); ``report_rejects(rejects, path, logger)``
 ``parse_record_lines(data, header, *, source, first_line) -> (records, rejects)`` (record lines as bytes)
 ``empty_text_table()``, ``empty_rejects()``, ``index_path(path)``, ``detect_format(path)``, ``output_kind(path)``
@@ -51,6 +51,7 @@ from raygen.io.atomic import atomic_paths
 from raygen.io.bgzf import BgzfWriter, has_eof_block
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
 from raygen.io.samplecheck import samples_ok
+from raygen.provenance import Provenance, stamp_header
 from raygen.schema import MAX_REJECT_TEXT, REJECTS_SCHEMA, TEXT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -806,6 +807,7 @@ def write_vcf(
     *,
     index: bool = True,
     threads: int | None = None,
+    provenance: Provenance | None = None,
 ) -> Path:
     """Write text tables (one, or an iterable streamed batch by batch) as VCF/BCF, atomically.
 
@@ -814,10 +816,13 @@ def write_vcf(
     (temp names renamed on success); on error neither is left behind. Records are written in the order
     given: indexing needs them sorted by contig and POS, and a :class:`RaygenError` says so otherwise.
     ``threads``: BGZF compression threads for ``.vcf.gz`` (default: usable cores, at most 4); the bytes
-    written are the same for any value. Returns the output path.
+    written are the same for any value. ``provenance``: this run's :class:`raygen.provenance.Provenance`,
+    appended to the header as one ``##raygen_provenance`` line (earlier runs' lines are kept). Returns the
+    output path.
     """
     out = Path(out_path)
     kind = output_kind(out)
+    header = stamp_header(header, provenance)
     head_bytes = header.to_text().encode()
     if kind == "vcf":
         with atomic_paths(out) as (tmp,):

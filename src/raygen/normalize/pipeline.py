@@ -34,6 +34,7 @@ from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import sort_records
 from raygen.normalize.records import RecordNormalizer
 from raygen.normalize.rmdup import join_and_dedup
+from raygen.provenance import Provenance, stamp_header
 from raygen.regions import Shard
 from raygen.schema import COUNTS_FIELD, NORMALIZED_BLOCK_SCHEMA
 
@@ -233,11 +234,13 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
 
 def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_path: str | None = None,
                   parquet_dir: str | None = None, use_ray: bool | None = None,
-                  cfg: NormalizeConfig = DEFAULTS.normalize, index: bool = True, runtime=None) -> Counts:
+                  cfg: NormalizeConfig = DEFAULTS.normalize, index: bool = True, runtime=None,
+                  provenance: bool = True) -> Counts:
     """Normalize ``inp`` (``-``: stdin) into ``out`` (``None``/``-``: VCF on stdout); returns the counters.
 
     ``cfg`` gives the shard size, the input size from which an indexed input runs on Ray (unless ``use_ray``
-    says), the CPUs and actors of the Ray stage and the rows per block read.
+    says), the CPUs and actors of the Ray stage and the rows per block read. ``provenance``: add this run's
+    ``##raygen_provenance`` line (``--no-version`` turns it off, as it turns off bcftools' command line).
     """
     stdin_tmp = None
     if inp == "-":
@@ -251,15 +254,16 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
         if stdin_tmp is not None:
             os.unlink(stdin_tmp.name)
     records = result.records.drop_columns(["KEY"])
+    prov = Provenance.for_run(reference=opts.fasta) if provenance else None
     if out in (None, "-"):
-        sys.stdout.buffer.write(result.header.to_text().encode())
+        sys.stdout.buffer.write(stamp_header(result.header, prov).to_text().encode())
         sys.stdout.buffer.write(format_lines(records, result.header).to_pybytes())
         sys.stdout.buffer.flush()
     else:
-        write_vcf(result.header, records, out, index=index)
+        write_vcf(result.header, records, out, index=index, provenance=prov)
     if parquet_dir:
         recs = records.append_column("LINE", pa.nulls(records.num_rows, pa.int64()))  # output records have no source line
-        pq_io.write_parquet(recs, result.header, parquet_dir)
+        pq_io.write_parquet(recs, result.header, parquet_dir, provenance=prov)
     report_rejects(result.rejects, rejects_path, log)
     return result.counts
 

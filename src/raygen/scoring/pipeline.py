@@ -38,6 +38,7 @@ from raygen.io.vcf import output_kind, read_header, report_rejects, write_vcf
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.pipeline import contig_ranks, finish, normalize_dataset, prepare_header
 from raygen.normalize.postprocess import sort_records
+from raygen.provenance import Provenance, model_record
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
 from raygen.regions import naming_hint
 from raygen.scoring.annotate import count_outcomes
@@ -176,6 +177,16 @@ def _indexable(records: pa.Table) -> pa.Table:
     return sort_records(keyed, contig_ranks(keyed)).drop_columns(["KEY"])
 
 
+def _model_records(spec: ScorerSpec) -> list[dict[str, str]]:
+    """Provenance records of the model a run scored with: SpliceAI's five wheel networks, each hashed, or the
+    language model's directory / hub id."""
+    if spec.kind == "spliceai":
+        from raygen.models.spliceai_weights import LICENCE, model_paths
+
+        return [model_record(str(p), licence=LICENCE, display=f"spliceai/{p.name}") for p in model_paths()]
+    return [model_record(spec.model, spec.revision)]
+
+
 def _scored_header(header: VcfHeader, spec: ScorerSpec) -> VcfHeader:
     header = header.copy()
     header.meta = [m for m in header.meta if not m.startswith("##raygen_score=")]
@@ -244,9 +255,10 @@ def score_vcf(
     table = _scored(ds, spec, cfg, NORMALIZED_BLOCK_SCHEMA if normalize else BLOCK_SCHEMA)
     records, rejects = _in_order(table, source, header, opts)
     header = _scored_header(header, spec)
-    write_vcf(header, records, out)
+    prov = Provenance.for_run(models=_model_records(spec), reference=reference)
+    write_vcf(header, records, out, provenance=prov)
     if parquet_dir:
-        write_parquet(records, header, parquet_dir)
+        write_parquet(records, header, parquet_dir, provenance=prov)
     written = report_rejects(rejects, rejects_path, log, write_empty=False)
     # records_in: the rows the read stage gave (records + in-band rejects); normalize keeps one row each
     summary = _summary(records, rejects.num_rows, table.num_rows, out, parquet_dir, written)

@@ -56,6 +56,7 @@ def portable(a: ServeConfig) -> ServeConfig:
     return dataclasses.replace(a, model=_abs_if_path(a.model), more_models=tuple(map(_abs_if_path, a.more_models)),
                                reference=str(Path(a.reference).resolve()),
                                token_file=None, token_sha256=digest, call_model=call_model,
+                               drift_profile=_abs_if_path(a.drift_profile),
                                data_dirs=tuple(str(Path(d).resolve()) for d in a.data_dirs))
 
 

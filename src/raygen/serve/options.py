@@ -83,6 +83,10 @@ def check_paths(cfg: ServeConfig) -> None:
     for d in cfg.data_dirs:
         if not Path(d).is_dir():
             raise UsageError(f"--data-dirs {d!r} is not a directory")
+    if cfg.drift_profile:
+        from raygen.serve.metrics import load_baseline  # refuses another model's profile before replicas start
+
+        load_baseline(cfg.drift_profile, cfg.model)
     if cfg.call_model != "classical" and not (Path(cfg.call_model) / "caller.json").exists():
         raise UsageError(f"--call-model {cfg.call_model!r} is neither 'classical' nor a `raygen train caller` "
                          "directory (no caller.json)")

@@ -13,10 +13,12 @@ import asyncio
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 import fastapi_offline
 from fastapi_offline import FastAPIOffline
@@ -29,13 +31,18 @@ from raygen.errors import raygen_cause
 from raygen.serve.auth import check_bearer, resolve_token_digest
 from raygen.serve.backend import Backend, UnknownModel
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
+from raygen.serve.headers import ProvenanceHeaders, provenance_headers
+from raygen.serve.ism import BASES as ISM_BASES
+from raygen.serve.ism import ism_layout
 from raygen.serve.logs import RequestLogMiddleware
+from raygen.serve.metrics import MetricsMiddleware, ServeMetrics, load_baseline
 from raygen.serve.normalize import normalize_items
 from raygen.serve.parse import FieldError, RequestInvalid, read_items, read_request, reference_errors
 from raygen.serve.reference import SharedReference
 from raygen.serve.schemas import (
     CallRequest,
     CallResponse,
+    ExplainRequest,
     NormalizeRequest,
     NormalizeResponse,
     NormalizeVariantIn,
@@ -69,18 +76,23 @@ def make_app(backend: Backend, cfg) -> FastAPI:
         redoc_url=None,
     )
     add_error_handlers(app)
+    metrics = ServeMetrics(load_baseline(cfg.drift_profile, cfg.model) if cfg.drift_profile else None)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(bearer_check(digest))])
-    add_variant_routes(v1, backend, cfg, reference)
+    add_variant_routes(v1, backend, cfg, reference, metrics)
     add_call_route(v1, backend, cfg, reference)
+    add_explain_route(v1, backend, cfg, reference)
     app.include_router(v1)
     add_ops_routes(app, backend, cfg)
+    add_metrics_route(app, metrics)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     if cfg.ui:
         # Gradio takes seconds to import: only replicas that serve the UI load it.
         from raygen.serve.ui import mount_ui
 
         mount_ui(app, backend, reference, cfg, digest)
+    app.add_middleware(ProvenanceHeaders, headers=provenance_headers(cfg.model, cfg.revision, cfg.reference))
     app.add_middleware(RequestLogMiddleware, max_body_bytes=cfg.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the log layer's 413s and 500s
     return app
 
 
@@ -145,7 +157,8 @@ async def ref_gate(variants: list[Variant], reference: SharedReference) -> None:
         raise RequestInvalid(errors)
 
 
-def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
+def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference,
+                       metrics: ServeMetrics | None = None) -> None:
     """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
 
     @v1.post("/score", response_model=ScoreResponse, openapi_extra=body_spec(ScoreRequest),
@@ -170,6 +183,8 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
         if on_invalid == "reject":
             await ref_gate(variants, reference)
         results = await backend.score(variants, name)
+        if metrics is not None:
+            metrics.observe_scores("/v1/score", info.get("model", ""), results)
         # A plain dict: FastAPI validates it once against response_model.
         return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, **r}
                             for v, r in zip(variants, results)], "model": info}
@@ -190,6 +205,34 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
     @v1.get("/models", summary="The served models (the default first), with licence and provenance")
     async def models() -> dict:
         return {"models": await backend.models()}
+
+
+def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
+    """``POST /v1/explain``: the in-silico mutagenesis map the UI draws, as JSON."""
+
+    @v1.post("/explain", summary="In-silico mutagenesis around a variant: the LLR of every single-base "
+             "substitution within the flank (rows A, C, G, T; columns positions)",
+             responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
+    async def explain(req: ExplainRequest, request: Request) -> dict:
+        flank = req.flank or cfg.ism_flank
+        limit = max(cfg.ism_flank, cfg.ism_max_flank)
+        if flank > limit:
+            raise RequestInvalid([FieldError(("body", "flank"), f"flank {flank} is above this server's limit "
+                                             f"{limit} (ism_max_flank)", "too_large")])
+        focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
+        await ref_gate([focus], reference)
+        layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
+        check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
+        results, info = await asyncio.gather(backend.score([focus, *layout.variants]), backend.info())
+        grid = layout.matrix(r.get("llr") for r in results[1:])
+        head = results[0]
+        return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt,
+                            "llr": head.get("llr"), "prob": head.get("prob"), "skip_reason": head.get("skip_reason")},
+                "first_pos": layout.first_pos, "ref_bases": layout.ref_bases, "rows": list(ISM_BASES),
+                "llr": [[None if np.isnan(x) else float(x) for x in row] for row in grid], "model": info,
+                "attributions": None,
+                "note": "llr[row][col]: LLR of substituting rows[row] at position first_pos + col (1-based); null "
+                        "at the reference base and where unscored. Per-position attributions are not computed yet."}
 
 
 CALL_RESPONSES = {
@@ -267,6 +310,16 @@ def add_ops_routes(app: FastAPI, backend: Backend, cfg) -> None:
     async def manifest() -> dict:
         return {"name": "raygen variant explorer", "short_name": "raygen", "start_url": "/ui/",
                 "display": "standalone", "icons": [{"src": "/favicon.ico", "type": "image/png", "sizes": "32x32"}]}
+
+
+def add_metrics_route(app: FastAPI, metrics: ServeMetrics) -> None:
+    """``GET /metrics``: Prometheus text exposition (:mod:`raygen.serve.metrics`); no token, as /healthz."""
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)", tags=["ops"],
+             response_class=PlainTextResponse)
+    async def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
 
 def openapi_schema(app: FastAPI) -> dict:

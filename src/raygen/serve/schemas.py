@@ -64,6 +64,13 @@ class SpliceAIEntryOut(BaseModel):
                       "C|DEFB125|0.00|0.00|0.00|0.01|6|7|-21|6")
 
 
+class ExplainRequest(VariantIn):
+    """``POST /v1/explain``: one variant and how many bases each side to mutate (default: the server's
+    ``ism_flank``, at most ``ism_max_flank``)."""
+
+    flank: int | None = Field(None, ge=1, le=10_000, description="bases each side of POS mutated to every other base")
+
+
 class ScoreResultOut(BaseModel):
     """One scored variant, in the order of the request."""
 

@@ -139,3 +139,31 @@ def write_labels_tsv(v: Cagi5Variants, path: str | Path) -> Path:
             for row in zip(v.element, v.pos, v.ref, v.alt, v.effect, np.abs(v.value)):
                 fh.write("\t".join(str(x) for x in row) + "\n")
     return Path(path)
+
+
+def write_variants_vcf(v: Cagi5Variants, elements: dict[str, Element], path: str | Path) -> Path:
+    """All variants of ``v`` as a sites-only VCF in element coordinates (contigs = element names, in the
+    element FASTA's order; POS 1-based), bgzipped and indexed when ``path`` ends in ``.vcf.gz``. ID is the
+    CAGI5 experiment; INFO ``CAGI5_SPLIT`` says training or challenge."""
+    import pyarrow as pa
+
+    from raygen.io.header import VcfHeader
+    from raygen.io.vcf import write_vcf
+    from raygen.schema import TEXT_SCHEMA
+
+    order = {name: i for i, name in enumerate(elements)}
+    rows = sorted(zip(v.element, v.pos, v.ref, v.alt, v.experiment, v.split),
+                  key=lambda r: (order[r[0]], int(r[1]), r[3], r[4]))
+    header = VcfHeader.from_lines(["##fileformat=VCFv4.2", "##source=CAGI5 regulatory saturation mutagenesis "
+                                   "(Kircher et al. 2019), element coordinates"]
+                                  + [f"##contig=<ID={e.name},length={len(e.seq)}>" for e in elements.values()]
+                                  + ["#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"])
+    header.add_info("CAGI5_SPLIT", "1", "String", "CAGI5 split of the variant: training (released) or challenge")
+    n = len(rows)
+    table = pa.table({
+        "CHROM": [r[0] for r in rows], "POS": pa.array([int(r[1]) for r in rows], pa.int64()),
+        "ID": [r[4] for r in rows], "REF": [r[2] for r in rows], "ALT": [r[3] for r in rows],
+        "QUAL": ["."] * n, "FILTER": ["."] * n, "INFO": [f"CAGI5_SPLIT={r[5]}" for r in rows],
+        "FORMAT": pa.nulls(n, pa.string()), "SAMPLES": pa.nulls(n, pa.string()), "LINE": pa.nulls(n, pa.int64()),
+    }, schema=TEXT_SCHEMA)
+    return write_vcf(header, table, path)

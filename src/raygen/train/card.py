@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
-import subprocess
 from pathlib import Path
 
 from raygen import __version__
 from raygen.models.arch import get_recipe
-
-
-def git_commit() -> str:
-    """The raygen source tree's git commit (with ``-dirty`` if modified), or ``unknown``."""
-    try:
-        root = Path(__file__).resolve().parents[3]
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+from raygen.provenance import git_commit
 
 
 def _fmt_regions(regions: list, limit: int = 20) -> str:

@@ -41,6 +41,8 @@ def read_labels(path: str, reference, *, skip_mismatches: bool = False) -> Label
 
     A first line starting with ``chrom`` or ``#`` is a header. Columns: chrom, pos (1-based), ref, alt,
     label (0/1, true/false), optional score (float; rows with an empty score are kept, score NaN).
+    ``reference=None`` (``raygen assess``: the labels are matched to scored variants, not to a genome)
+    keeps every variant class and checks no REF; ALT must still be A/C/G/T/N bases.
     """
     rows: list[tuple] = []
     rejects: list[tuple[int, str, str]] = []
@@ -63,7 +65,8 @@ def read_labels(path: str, reference, *, skip_mismatches: bool = False) -> Label
             else:
                 rows.append((*row, lineno))
     if not rows:
-        raise InputError(f"labels {path!r} has no usable SNV rows ({len(rejects)} skipped)")
+        kind = "variant" if reference is None else "SNV"
+        raise InputError(f"labels {path!r} has no usable {kind} rows ({len(rejects)} skipped)")
     cols_ = list(zip(*rows))
     return LabelTable(
         chrom=np.array(cols_[0], dtype=object), pos=np.array(cols_[1], dtype=np.int64),
@@ -107,6 +110,8 @@ def _reject_reason(row: tuple, reference, where: str, skip_mismatches: bool) -> 
     Without ``skip_mismatches`` an unknown contig or a REF that disagrees with the reference raises InputError.
     """
     chrom, pos, ref, alt = row[:4]
+    if reference is None:
+        return None if set(ref) <= set("ACGTN") and set(alt) <= set("ACGTN") and ref != alt else "not_a_variant"
     if len(ref) != 1 or len(alt) != 1 or ref not in BASES or alt not in BASES or ref == alt:
         return "not_snv"
     if chrom not in reference:

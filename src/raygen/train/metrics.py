@@ -1,8 +1,13 @@
-"""Classification and ranking metrics in numpy (no scikit-learn/scipy dependency): AUROC, AUPRC, Spearman."""
+"""Classification and ranking metrics in numpy (no scikit-learn/scipy dependency): AUROC, AUPRC, Spearman.
+
+AUROC and AUPRC are :mod:`raygen.eval.ranking`'s weighted metrics with unit weights (one implementation).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from raygen.eval.ranking import auprc_weighted, auroc_weighted
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -21,24 +26,12 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 def auroc(y: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U with tie correction); NaN if one class is absent."""
-    y = np.asarray(y).astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    r = _ranks(score)
-    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(auroc_weighted(y, score, np.ones((1, len(y))))[0])
 
 
 def auprc(y: np.ndarray, score: np.ndarray) -> float:
     """Average precision (area under the precision-recall curve, step-wise); NaN without positives."""
-    y = np.asarray(y).astype(bool)
-    if not y.any():
-        return float("nan")
-    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
-    ys = y[order]
-    tp = np.cumsum(ys)
-    precision = tp / np.arange(1, len(ys) + 1)
-    return float(precision[ys].sum() / ys.sum())
+    return float(auprc_weighted(y, score, np.ones((1, len(y))))[0])
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -276,7 +276,7 @@ def _export(ckpt: Path, out: Path, data: VaeData, spec: VaeSpec, shape, summary:
     """model.pt, model.json and README.md, each written beside and renamed (model.json last)."""
     import torch
 
-    from raygen.train.card import git_commit
+    from raygen.provenance import git_commit
 
     state = torch.load(ckpt / CKPT_FILE, map_location="cpu", weights_only=False)
     meta = {"shape": shape.to_dict(), "features": [str(f) for f in data.features], "batches": data.batches,
