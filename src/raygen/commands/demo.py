@@ -92,7 +92,7 @@ def _score_step(out: Path, ref: str, model: str, common: list[str], cache: Path 
     argv = ["score", str(out / "normalized.vcf.gz"), "-f", ref, "--model", model, "-o", str(out / "scored.vcf.gz"),
             "--parquet", str(out / "scored.parquet"), "--rejects", str(out / "score.rejects.tsv")]
     title = "score every variant zero-shot with the model"
-    if cache is None:
+    if cache is None or not Path(model).is_dir():  # a hub id's bytes are not ours to hash: score again
         _step(title, argv, common)
         return
     model_files = [Path(model) / n for n in ("config.json", "model.safetensors", "tokenizer.json")]
