@@ -7,7 +7,7 @@ code paths of the CLI and prints the commands it runs.
 Why the demo model is a causal LM (``--objective clm``): its score of any variant is two forward passes (the
 REF and ALT windows), where a masked LM scores an indel by pseudo-log-likelihood, one forward per token of both
 windows (about 2 x 128 forwards); the demo genome's 45 indels made a masked LM's scoring step take minutes on
-2 cores. Both definitions are exact as the README states them; ``--objective mlm`` trains the masked one.
+2 cores. Both definitions are exact as docs/score.md states them; ``--objective mlm`` trains the masked one.
 
 Caches (under ``$RAYGEN_CACHE``, default ``~/.cache/raygen``): the trained model, keyed by its training
 inputs and settings; and the scoring step's outputs, keyed by the SHA-256 of its inputs' bytes and flags
