@@ -1,7 +1,9 @@
 """Ray's own chatter, demoted where it starts unless the user asks for it (``-v``).
 
 What a user of the embedded local Ray saw at warning level or above on every ``raygen demo`` although nothing
-was wrong, and what turns each off (everything still goes to Ray's session log files under ``/tmp/ray``):
+was wrong, and what turns each off. The Python-side lines still reach Ray's session log files under
+``/tmp/ray/session_*/logs``; the C++ level applies to those files too, so a C++ error of Ray's own is only
+seen with ``-v`` (a failure still reaches us as a Python exception):
 
 - C++ ``core_worker.cc ... E`` lines ("Actor ... has constructor arguments in the object store and
   max_restarts > 0", for every Ray Data actor pool and Ray Train's preemption watcher): the C++ log level
