@@ -6,6 +6,8 @@ SHELL  := /bin/bash
 PYTHON ?= python3
 # Extra pip flags for torch, e.g. TORCH_PIP_ARGS="--index-url <PyTorch CPU or CUDA wheel index>" (docs/install.md).
 TORCH_PIP_ARGS ?=
+# The SpliceAI release whose weights `raygen score --model spliceai` reads (installed without dependencies).
+SPLICEAI_WHEEL := spliceai==1.3.1
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -22,7 +24,10 @@ $(STAMP): pyproject.toml
 	# CPU torch first: pip then never reaches for the multi-GB CUDA wheels on a CPU-only host.
 	$(BIN)/pip install -q "torch>=2.3,<2.14" $(TORCH_PIP_ARGS) 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/pip install -q -e ".[dev]" 2>&1 | { grep -v "is ignored" || true; }
-	$(BIN)/python -c "import raygen, ray, torch, pysam, transformers, gradio"
+	# SpliceAI's published weights and gene tables only (raygen runs them in torch): --no-deps keeps
+	# TensorFlow and Keras out of this environment.
+	$(BIN)/pip install -q --no-deps $(SPLICEAI_WHEEL) 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/python -c "import raygen, ray, torch, pysam, transformers, gradio, h5py"
 	touch $(STAMP)
 
 install: $(STAMP)

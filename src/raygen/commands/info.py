@@ -8,7 +8,8 @@ import platform
 
 from raygen import __version__
 
-PACKAGES = ("ray", "torch", "pysam", "pyarrow", "transformers", "tokenizers", "gradio", "fastapi", "numpy")
+PACKAGES = ("ray", "torch", "pysam", "pyarrow", "transformers", "tokenizers", "gradio", "fastapi", "numpy", "h5py",
+            "spliceai")  # spliceai: the wheel whose weights `raygen score --model spliceai` reads
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

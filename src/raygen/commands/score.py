@@ -25,7 +25,15 @@ Skip reasons: unknown_contig, no_alt, symbolic_allele, breakend, non_acgtn, n_al
 no_change, too_long (allele longer than W//2), allele_not_in_vocab.
 
 --model takes a local directory written by save_pretrained (e.g. from `raygen train pretrain`) or a
-Hugging Face hub id (needs network; pin it with --revision)."""
+Hugging Face hub id (needs network; pin it with --revision).
+
+--model spliceai: Illumina's SpliceAI 1.3.1 (five SpliceAI-10k networks from the installed `spliceai`
+wheel, run in PyTorch; weights CC BY-NC 4.0, non-commercial). Writes the release's INFO
+SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL (one entry per ALT and gene),
+identical to `spliceai -A ANNOTATION -D DISTANCE -M MASK`, and RAYGEN_SKIP for ALTs without scores
+(no_alt, unknown_contig, no_gene, ref_mismatch, near_contig_end, ref_too_long, symbolic_allele,
+breakend, non_acgtn, complex). Needs --annotation. Example:
+  raygen score calls.vcf.gz -f GRCh38.fa --model spliceai --annotation grch38 -o scored.vcf.gz"""
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -35,7 +43,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("input", metavar="IN", help="VCF/BCF (.vcf, .vcf.gz, .bcf; indexed input is read in parallel "
                    "by region) or a Parquet directory written by raygen")
     p.add_argument("-f", "--fasta-ref", required=True, metavar="REF", help="indexed reference FASTA (plain or bgzipped)")
-    p.add_argument("--model", required=True, metavar="ID|DIR", help="model directory or hub id")
+    p.add_argument("--model", required=True, metavar="ID|DIR|spliceai",
+                   help="model directory, hub id, or spliceai (the SpliceAI 1.3.1 release)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output VCF: .vcf, .vcf.gz (bgzipped + .tbi) or .bcf (+ .csi); written atomically")
     p.add_argument("--window", type=int, default=d.window, metavar="W", help=f"bases of context per variant (default {d.window})")
@@ -61,6 +70,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="average each score with the reverse-complement strand's (2x the compute)")
     p.add_argument("--shard-bp", type=int, default=d.shard_bp, metavar="BP", help=f"region shard size for reads (default {d.shard_bp})")
     p.add_argument("--rejects", metavar="FILE", help="write malformed input lines here (TSV); default: count and warn")
+    p.add_argument("--rename-contigs", metavar="add-chr|strip-chr|TSV",
+                   help="rename the input's contigs to the FASTA's before scoring (chr17 vs 17); a TSV file of "
+                   "'input_name<TAB>fasta_name' lines also works")
+    s = DEFAULTS.spliceai
+    g = p.add_argument_group("SpliceAI (--model spliceai)")
+    g.add_argument("--annotation", default=s.annotation or None, metavar="grch37|grch38|FILE",
+                   help="gene table: the release's GENCODE V24 tables (grch37, grch38) or a file in their format "
+                   "(`raygen genes` converts a GTF/GFF3, e.g. MANE Select); contigs differing from the FASTA's "
+                   "only by a 'chr' prefix are matched")
+    g.add_argument("--distance", type=int, default=s.distance, metavar="D",
+                   help=f"bases each side of the variant where gains and losses count (the release's -D; "
+                   f"default {s.distance})")
+    g.add_argument("--mask", action="store_true", default=s.mask,
+                   help="mask gains at annotated exon boundaries and losses elsewhere (the release's -M 1)")
+    g.add_argument("--precision", choices=("fp32", "bf16"), default=s.precision,
+                   help="fp32 gives the release's scores; bf16 is faster on GPUs but scores differ slightly")
     p.set_defaults(func=run)
 
 
@@ -68,16 +93,24 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
+    from raygen.scoring.base import is_spliceai
     from raygen.scoring.pipeline import score_vcf
 
     cfg = replace(DEFAULTS.score, window=args.window, batch_size=args.batch_size, rows_per_batch=args.rows_per_batch,
                   actors=args.actors, cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
                   threads_per_actor=args.threads_per_actor,
                   reverse_complement=args.reverse_complement, shard_bp=args.shard_bp)
+    sp = replace(DEFAULTS.spliceai, annotation=args.annotation or "", distance=args.distance, mask=args.mask,
+                 precision=args.precision)
+    if is_spliceai(args.model):
+        from raygen.scoring.spliceai_scorer import check_config
+
+        check_config(sp)  # before Ray starts: a missing --annotation fails in a second
     init_ray(runtime_config(args))
     summary = score_vcf(args.input, args.fasta_ref, args.model, args.output, cfg=cfg, parquet_dir=args.parquet,
                         rejects_path=args.rejects, normalize=args.normalize, revision=args.revision,
-                        trust_remote_code=args.trust_remote_code, progress=not args.quiet)
+                        trust_remote_code=args.trust_remote_code, progress=not args.quiet, spliceai=sp,
+                        rename_contigs=args.rename_contigs)
     for line in summary.lines():
         print(line)
     return 0

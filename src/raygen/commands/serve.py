@@ -35,6 +35,9 @@ examples:
   curl -s localhost:8000/v1/score -H 'content-type: application/json' \\
        -d '{"variants": [{"chrom": "chr1", "pos": 1855, "ref": "G", "alt": "T"}]}'
   printf 'chr1\\t1855\\t.\\tG\\tT,A\\n' | curl -s localhost:8000/v1/score -H 'content-type: text/plain' --data-binary @-
+  raygen serve --model runs/pretrain/model --model spliceai --spliceai annotation=grch38 -f GRCh38.fa
+  curl -s localhost:8000/v1/score -H 'content-type: application/json' \\
+       -d '{"model": "spliceai", "variants": [{"chrom": "chr20", "pos": 87761, "ref": "A", "alt": "C"}]}'
   raygen serve --model runs/pretrain/model -f ref.fa --data-dirs /data/bams
   curl -s localhost:8000/v1/call -H 'content-type: application/json' \\
        -d '{"bam": "NA12878.bam", "region": "chr20:10000000-10010000"}'
@@ -45,7 +48,8 @@ examples:
 #: type and default come from the field.
 FLAGS: dict[str, dict[str, str]] = {
     "model and reference": {
-        "model": "model directory (save_pretrained, e.g. from `raygen train`) or hub id",
+        "model": "model directory (save_pretrained, e.g. from `raygen train`), hub id, or spliceai; repeat it to "
+                 "serve several (a request's `model` field picks one; the first is the default and the UI's)",
         "reference": "indexed reference FASTA (a missing .fai is built); also -f",
         "window": "reference bases around a variant fed to the model",
         "revision": "hub revision (commit/tag) to pin",
@@ -72,6 +76,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "batch_wait_timeout_s": "how long a batch waits to fill, seconds",
         "max_ongoing_requests": "per replica (default: 64, or --max-batch-size if larger)",
         "max_queued_requests": "beyond this the server answers 503 at once",
+        "retry_after_s": "Retry-After seconds on those 503 answers (0: no header)",
         "max_variants_per_request": "per request; more gives 413",
         "max_body_bytes": "request body limit on /v1; more gives 413",
         "scorer_replicas": "scorer replicas",
@@ -92,7 +97,9 @@ def flag(name: str) -> str:
 def _add_flag(group: argparse._ArgumentGroup, name: str, help_text: str) -> None:
     kind, default = FIELD_TYPES[name], getattr(S, name)
     names = [flag(name), "-f"] if name == "reference" else [flag(name)]
-    if kind is bool:
+    if name == "model":  # repeatable: the first is ServeConfig.model, the rest more_models
+        group.add_argument(*names, action="append", metavar=METAVARS[name], help=help_text)
+    elif kind is bool:
         group.add_argument(*names, action=argparse.BooleanOptionalAction, default=None,
                            help=f"{help_text} (default {'on' if default else 'off'})")
     elif typing.get_origin(kind) is tuple:
@@ -115,7 +122,26 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         g = p.add_argument_group(title)
         for name, help_text in fields.items():
             _add_flag(g, name, help_text)
+    g = p.add_argument_group("SpliceAI (--model spliceai)")
+    g.add_argument("--spliceai", nargs="+", action="extend", metavar="FIELD=VALUE",
+                   help="SpliceAI settings (raygen.config.SpliceAIConfig fields, as `spliceai:` in a serve config): "
+                   "annotation=grch37|grch38|FILE (required), distance=D (default "
+                   f"{DEFAULTS.spliceai.distance}), mask=true (the release's -M 1), precision=fp32|bf16")
     p.set_defaults(func=run)
+
+
+def _model_values(args: argparse.Namespace, values: dict[str, Any]) -> None:
+    """The repeated --model into model + more_models, and --spliceai FIELD=VALUE pairs into values["spliceai"]
+    (over a config file's; types are checked where the ServeConfig is built)."""
+    from raygen.errors import UsageError
+
+    if args.model:
+        values["model"], values["more_models"] = args.model[0], tuple(args.model[1:])
+    pairs = [p.split("=", 1) for p in args.spliceai or []]
+    if any(len(p) != 2 for p in pairs):
+        raise UsageError(f"--spliceai takes FIELD=VALUE pairs (annotation=grch38 distance=500), not {args.spliceai}")
+    if pairs:
+        values["spliceai"] = {**(values.get("spliceai") or {}), **dict(pairs)}
 
 
 def _flags_beat_deployments(flags: dict[str, Any], deployments: dict[str, dict[str, Any]]) -> None:
@@ -144,8 +170,9 @@ def run(args: argparse.Namespace) -> int:
 
     values, deployments = load_serve_config(args.config) if args.config else ({}, {})
     flags = {name: getattr(args, name) for fields in FLAGS.values() for name in fields
-             if getattr(args, name) is not None}
+             if getattr(args, name) is not None and name != "model"}
     values.update(flags)
+    _model_values(args, values)
     if not values.get("model") or not values.get("reference"):
         raise UsageError("--model and -f/--reference are required (or a --config whose args name them)")
     cfg = serve_config(values)

@@ -30,6 +30,10 @@ AD -> alleleDepths, PL -> phredLikelihoods, GL -> genotypeLikelihoods, FT -> fil
 their FORMAT ID. A key absent from a record's FORMAT is null.
 
 INFO keys used in records but missing from the header have no typed column; they stay in the INFO text.
+
+Structured INFO keys (:data:`STRUCTURED_INFO`) whose values are ``|``-separated records get a list of
+structs instead of a list of strings: ``INFO_SpliceAI`` is ``list<struct<ALLELE, SYMBOL, DS_AG, DS_AL,
+DS_DG, DS_DL (double), DP_AG, DP_AL, DP_DG, DP_DL (int32)>>``, one struct per ALT x gene entry ('.' -> null).
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ import pyarrow.compute as pc
 from raygen.io.header import VcfHeader
 from raygen.schema import GLOW_FIXED_FIELDS
 
-__all__ = ["GLOW_FORMAT_NAMES", "typed_schema", "text_to_typed", "info_column_name", "format_field_name"]
+__all__ = ["GLOW_FORMAT_NAMES", "STRUCTURED_INFO", "SPLICEAI_FIELDS", "typed_schema", "text_to_typed",
+           "info_column_name", "format_field_name"]
 
 #: FORMAT keys that Glow renames inside ``genotypes``.
 GLOW_FORMAT_NAMES = {
@@ -52,6 +57,15 @@ GLOW_FORMAT_NAMES = {
     "GL": "genotypeLikelihoods",
     "FT": "filters",
 }
+
+#: The fields of one SpliceAI INFO entry (Illumina spliceai 1.3.1 header: ``Format: ALLELE|SYMBOL|...``).
+SPLICEAI_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("ALLELE", pa.string()), ("SYMBOL", pa.string()),
+    ("DS_AG", pa.float64()), ("DS_AL", pa.float64()), ("DS_DG", pa.float64()), ("DS_DL", pa.float64()),
+    ("DP_AG", pa.int32()), ("DP_AL", pa.int32()), ("DP_DG", pa.int32()), ("DP_DL", pa.int32()),
+)
+#: INFO keys whose comma-separated entries are ``|``-separated records -> list<struct> columns.
+STRUCTURED_INFO: dict[str, tuple[tuple[str, pa.DataType], ...]] = {"SpliceAI": SPLICEAI_FIELDS}
 
 _INT_RE = r"^[-+]?[0-9]+$"
 _FLOAT_RE = r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?(?:[Ii]nf|[Ii]nfinity|[Nn]a[Nn])$"
@@ -67,6 +81,8 @@ def format_field_name(key: str) -> str:
 
 
 def _value_type(decl: dict[str, str]) -> pa.DataType:
+    if decl.get("ID") in STRUCTURED_INFO:
+        return pa.list_(pa.struct([pa.field(n, t) for n, t in STRUCTURED_INFO[decl["ID"]]]))
     t = decl.get("Type", "String")
     if t == "Integer":
         base: pa.DataType = pa.int32()
@@ -159,7 +175,28 @@ def _to_list(values: pa.Array, elem: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, flat, type=pa.list_(elem), mask=pc.is_null(values))
 
 
+def _to_structs(values: pa.Array, typ: pa.DataType) -> pa.Array:
+    """Comma-separated ``a|b|c`` records -> list<struct>; a missing entry field ('.') -> null."""
+    entries = _arr(pc.split_pattern(_arr(values), ","))
+    if entries.offset:
+        entries = pa.concat_arrays([entries])
+    struct_t = typ.value_type
+    parts, _ = _offsets(_arr(pc.split_pattern(entries.values, "|")))
+    width = np.diff(parts.offsets.to_numpy())
+    cols = []
+    for j, f in enumerate(struct_t):
+        has = width > j
+        where = np.where(has, parts.offsets.to_numpy()[:-1] + j, 0)
+        raw = parts.values.take(pa.array(where)) if len(parts.values) else pa.nulls(len(width), pa.string())
+        raw = _arr(pc.if_else(pa.array(has), raw, pa.scalar(None, pa.string())))
+        cols.append(_to_scalar(raw, f.type))
+    structs = pa.StructArray.from_arrays(cols, fields=list(struct_t))
+    return pa.ListArray.from_arrays(entries.offsets, structs, type=typ, mask=pc.is_null(_arr(values)))
+
+
 def _convert(values: pa.Array, typ: pa.DataType) -> pa.Array:
+    if pa.types.is_list(typ) and pa.types.is_struct(typ.value_type):
+        return _to_structs(values, typ)
     if pa.types.is_list(typ):
         return _to_list(values, typ.value_type)
     return _to_scalar(values, typ)

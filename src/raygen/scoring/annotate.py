@@ -28,7 +28,8 @@ INFO_LINES = {
                     "no_change, too_long, allele_not_in_vocab"),
     "RAYGEN_PROB": ("A", "Float", "Calibrated probability of a functional effect from raygen's fine-tuned head (SNVs)"),
 }
-_OURS = re.compile(r"^(RAYGEN_LLR|RAYGEN_SKIP|RAYGEN_PROB)(=|$)")
+#: INFO keys a scoring run replaces (re-scoring a scored file does not duplicate them).
+REPLACED = ("RAYGEN_LLR", "RAYGEN_SKIP", "RAYGEN_PROB")
 
 
 def add_header_lines(header, info: dict) -> None:
@@ -62,11 +63,27 @@ def split_alts(table: pa.Table) -> tuple[list[Variant], list[int]]:
     return [Variant(chrom[r], pos[r], ref[r], a) for r, a in zip(rows, flat)], rows
 
 
-def annotate_table(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list]) -> pa.Table:
+def skip_item(results: Sequence) -> list[str]:
+    """``["RAYGEN_SKIP=a,.,b"]`` (one entry per ALT, '.' = scored) when an ALT of the record was skipped."""
+    reasons = [r.skip_reason or "." for r in results]
+    return ["RAYGEN_SKIP=" + ",".join(reasons)] if any(x != "." for x in reasons) else []
+
+
+def _lm_items(results: Sequence) -> list[str]:
+    out = ["RAYGEN_LLR=" + ",".join(_fmt(r.llr) for r in results)] + skip_item(results)
+    if any(r.prob is not None for r in results):
+        out.append("RAYGEN_PROB=" + ",".join(_fmt(r.prob) for r in results))
+    return out
+
+
+def annotate_info(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list],
+                  items: Callable[[list], list[str]], ours: Sequence[str] = ()) -> pa.Table:
     """Score every ALT of ``table`` (a VCF text table) with ``score_fn`` and rewrite INFO; rows unchanged.
 
-    Rows of a Ray Data block that carry a ``REJECT_REASON`` (malformed input travelling in-band, see
-    :mod:`raygen.io.datasource`) are passed through untouched; any extra columns are kept.
+    ``items(results of one record's ALTs)`` gives the INFO items to append. Existing :data:`REPLACED` items
+    and the keys in ``ours`` are dropped first; every other INFO item is kept byte for byte. A record without
+    ALT gets only ``RAYGEN_SKIP=no_alt``. Rows of a Ray Data block that carry a ``REJECT_REASON``
+    (malformed input travelling in-band, see :mod:`raygen.io.datasource`) pass through untouched.
     """
     if table.num_rows == 0:
         return table
@@ -76,42 +93,38 @@ def annotate_table(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list
         rec_rows = np.arange(table.num_rows)
     recs = table.take(pa.array(rec_rows, pa.int64()))
     variants, rows = split_alts(recs)
-    results = score_fn(variants)
-    n = recs.num_rows
-    llr: list[list[str]] = [[] for _ in range(n)]
-    skip: list[list[str]] = [[] for _ in range(n)]
-    prob: list[list[str]] = [[] for _ in range(n)]
-    for r, res in zip(rows, results):
-        llr[r].append(_fmt(res.llr))
-        skip[r].append(res.skip_reason or ".")
-        prob[r].append(_fmt(res.prob))
+    per_record: list[list] = [[] for _ in range(recs.num_rows)]
+    for r, res in zip(rows, score_fn(variants)):
+        per_record[r].append(res)
+    drop = re.compile(r"^(" + "|".join(re.escape(k) for k in (*REPLACED, *ours)) + r")(=|$)")
     info = table["INFO"].to_pylist()
     alt = recs["ALT"].to_pylist()
-    has_prob = any(res.prob is not None for res in results)
     for r, row in enumerate(rec_rows.tolist()):
-        kept = [f for f in (info[row] or ".").split(";") if f and f != "." and not _OURS.match(f)]
-        if alt[r] in (None, "."):
-            kept.append("RAYGEN_SKIP=no_alt")  # Number=A fields cannot hold a value without ALTs
-        else:
-            kept.append("RAYGEN_LLR=" + ",".join(llr[r]))
-            if any(s != "." for s in skip[r]):
-                kept.append("RAYGEN_SKIP=" + ",".join(skip[r]))
-            if has_prob and any(p != "." for p in prob[r]):
-                kept.append("RAYGEN_PROB=" + ",".join(prob[r]))
-        info[row] = ";".join(kept)
+        kept = [f for f in (info[row] or ".").split(";") if f and f != "." and not drop.match(f)]
+        kept += ["RAYGEN_SKIP=no_alt"] if alt[r] in (None, ".") else items(per_record[r])
+        info[row] = ";".join(kept) if kept else "."
     i = table.column_names.index("INFO")
     return table.set_column(i, table.schema.field(i), pa.array(info, pa.string()))
 
 
+def annotate_table(table: pa.Table, score_fn: Callable[[Sequence[Variant]], list]) -> pa.Table:
+    """Language-model scores into INFO (``RAYGEN_LLR``, ``RAYGEN_SKIP``, ``RAYGEN_PROB``): see
+    :func:`annotate_info`."""
+    return annotate_info(table, score_fn, _lm_items)
+
+
 def count_outcomes(table: pa.Table) -> dict[str, int]:
-    """Counts over an annotated table: records, alleles scored/skipped, and skips per reason."""
+    """Counts over an annotated table: records, alleles scored/skipped, and skips per reason.
+
+    Works for every scorer: an ALT is skipped when its ``RAYGEN_SKIP`` entry is a reason, scored otherwise
+    (a record without ALT counts one skipped allele, ``no_alt``).
+    """
     counts: dict[str, int] = {"records": table.num_rows, "alleles_scored": 0, "alleles_skipped": 0,
                               "records_scored": 0, "records_skipped": 0}
-    for info in table["INFO"].to_pylist():
+    for info, alt in zip(table["INFO"].to_pylist(), table["ALT"].to_pylist()):
         fields = dict(f.split("=", 1) for f in (info or "").split(";") if "=" in f)
-        llr = [x for x in fields.get("RAYGEN_LLR", "").split(",") if x]
         skips = [x for x in fields.get("RAYGEN_SKIP", "").split(",") if x and x != "."]
-        n_scored = sum(1 for x in llr if x != ".")
+        n_scored = max(len((alt or ".").split(",")) - len(skips), 0)
         counts["alleles_scored"] += n_scored
         counts["alleles_skipped"] += len(skips)
         counts["records_scored" if n_scored else "records_skipped"] += 1

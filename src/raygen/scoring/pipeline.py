@@ -6,9 +6,9 @@
   (:func:`raygen.normalize.pipeline.normalize_dataset`: the pure ``normalize_block`` on an actor pool; left-
   align and trim against the same FASTA; REF mismatches are kept and later skipped as ``ref_mismatch``;
   records it cannot process become in-band reject rows). No temporary files.
-- **score**: ``map_batches(Scorer, compute=ActorPoolStrategy(size=actors), num_cpus=cpus_per_actor,
-  num_gpus=gpus_per_actor)``: each actor loads the model once. The Scorer batches only equal-length token
-  sequences, so scores do not depend on the actor count or batch sizes.
+- **score**: ``map_batches(ScorerActor, compute=ActorPoolStrategy(size=actors), num_cpus=cpus_per_actor,
+  num_gpus=gpus_per_actor)``: each actor loads the model once (a language model or SpliceAI, through the one
+  scorer interface of :mod:`raygen.scoring.base`). Scores do not depend on the actor count or batch sizes.
 - **write**: records back in input order (SHARD, SHARD_ROW), or after normalize in ``bcftools norm``'s order
   (contig, POS, input order); INFO ``RAYGEN_LLR``/``RAYGEN_SKIP`` with header lines and a ``##raygen_score``
   line; sorted, atomic, indexed VCF; optional contig-partitioned Parquet; the reject rows to ``--rejects``.
@@ -23,10 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import ray
 
-from raygen.config import DEFAULTS, ScoreConfig
+from raygen.config import DEFAULTS, ScoreConfig, SpliceAIConfig
 from raygen.errors import InputError, UsageError, raygen_cause
 from raygen.io.blocks import as_block, split_rejects
 from raygen.io.datasource import read_vcf_dataset
@@ -34,12 +35,13 @@ from raygen.io.fasta import ensure_fasta_index
 from raygen.io.header import VcfHeader
 from raygen.io.parquet import read_parquet, write_parquet
 from raygen.io.vcf import output_kind, read_header, report_rejects, write_vcf
-from raygen.models.load import describe_model
 from raygen.normalize.options import Counts, NormalizeOptions
-from raygen.normalize.pipeline import finish, normalize_dataset, prepare_header
+from raygen.normalize.pipeline import contig_ranks, finish, normalize_dataset, prepare_header
+from raygen.normalize.postprocess import sort_records
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
-from raygen.scoring.annotate import add_header_lines, count_outcomes
-from raygen.scoring.scorer import SCORE_DEFINITION, Scorer
+from raygen.regions import naming_hint
+from raygen.scoring.annotate import count_outcomes
+from raygen.scoring.base import ScorerActor, ScorerSpec, scorer_spec
 
 log = logging.getLogger("raygen.score")
 
@@ -60,6 +62,7 @@ class ScoreSummary:
     output: str = ""
     parquet: str | None = None
     rejects: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the user can do about skips (contig naming)
 
     def lines(self) -> list[str]:
         rate = self.alleles_scored / self.seconds if self.seconds > 0 else 0.0
@@ -70,6 +73,7 @@ class ScoreSummary:
         ]
         if self.skip_reasons:
             out.append("skip reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(self.skip_reasons.items())))
+        out += self.notes
         out.append(f"wrote {self.output}" + (f" and {self.parquet}" if self.parquet else "")
                    + f" in {self.seconds:.1f} s ({rate:.1f} alleles/s)")
         return out
@@ -117,8 +121,9 @@ def _read(inp: str, shard_bp: int) -> tuple[ray.data.Dataset, VcfHeader, str]:
 
 
 def _check_inputs(inp: str, reference: str, model: str, out: str, cfg: ScoreConfig, normalize: bool,
-                  revision: str | None, trust_remote_code: bool) -> dict:
-    """Fail fast, before any actor starts; returns :func:`raygen.models.load.describe_model`'s answer."""
+                  revision: str | None, trust_remote_code: bool, spliceai: SpliceAIConfig,
+                  rename_contigs: str | None) -> ScorerSpec:
+    """Fail fast, before any actor starts; returns the checked model (:func:`raygen.scoring.base.scorer_spec`)."""
     output_kind(out)
     if cfg.actors < 1:
         raise UsageError(f"--actors must be at least 1, not {cfg.actors}")
@@ -127,19 +132,16 @@ def _check_inputs(inp: str, reference: str, model: str, out: str, cfg: ScoreConf
     if normalize and Path(inp).is_dir():
         raise UsageError("--normalize needs a VCF/BCF input (normalize Parquet by re-exporting it as VCF)")
     ensure_fasta_index(reference)
-    desc = describe_model(model, revision=revision, trust_remote_code=trust_remote_code)
+    spec = scorer_spec(model, str(Path(reference).resolve()), score=cfg, spliceai=spliceai, revision=revision,
+                       trust_remote_code=trust_remote_code, rename_contigs=rename_contigs)
     _check_gpus(cfg.gpus_per_actor)
-    return desc
+    return spec
 
 
-def _scored(ds: ray.data.Dataset, model: str, reference: str, cfg: ScoreConfig, revision: str | None,
-            trust_remote_code: bool, empty: pa.Schema) -> pa.Table:
-    """The score stage (an actor pool of :class:`Scorer`), gathered on the driver as one table."""
-    kwargs = dict(model=model, reference=str(Path(reference).resolve()), window=cfg.window, revision=revision,
-                  trust_remote_code=trust_remote_code, device="cuda" if cfg.gpus_per_actor > 0 else "cpu",
-                  batch_size=cfg.batch_size, reverse_complement=cfg.reverse_complement,
-                  threads=threads_per_actor(cfg))
-    scored = ds.map_batches(Scorer, fn_constructor_kwargs=kwargs, batch_size=cfg.rows_per_batch,
+def _scored(ds: ray.data.Dataset, spec: ScorerSpec, cfg: ScoreConfig, empty: pa.Schema) -> pa.Table:
+    """The score stage (an actor pool of :class:`ScorerActor`), gathered on the driver as one table."""
+    actor_spec = spec.with_runtime(device="cuda" if cfg.gpus_per_actor > 0 else "cpu", threads=threads_per_actor(cfg))
+    scored = ds.map_batches(ScorerActor, fn_constructor_kwargs={"spec": actor_spec}, batch_size=cfg.rows_per_batch,
                             batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=cfg.actors),
                             num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
     try:
@@ -159,21 +161,35 @@ def _in_order(table: pa.Table, source: str, header: VcfHeader, opts: NormalizeOp
     if opts is None:
         table = table.sort_by([("SHARD", "ascending"), ("SHARD_ROW", "ascending")])
         records, rejects = split_rejects(table, source)
-        return records.drop_columns(["SHARD", "SHARD_ROW"]), rejects
+        return _indexable(records.drop_columns(["SHARD", "SHARD_ROW"])), rejects
     result = finish([table], Counts(), header, opts, source)
     records = result.records.drop_columns(["KEY"])
     # normalized records have no source line (as in `raygen normalize --parquet`)
     return records.append_column("LINE", pa.nulls(records.num_rows, pa.int64())), result.rejects
 
 
-def _scored_header(header: VcfHeader, model: str, revision: str | None, desc: dict, cfg: ScoreConfig) -> VcfHeader:
+def _indexable(records: pa.Table) -> pa.Table:
+    """Records in input order, unless that order cannot be indexed (POS going back within a contig, a contig
+    coming back after another): then sorted as ``raygen normalize`` sorts (contigs in order of first
+    appearance, POS, input order), so the .tbi/.csi can be built instead of failing after all the work."""
+    keyed = records.append_column("KEY", pa.array(np.arange(records.num_rows, dtype=np.int64)))
+    return sort_records(keyed, contig_ranks(keyed)).drop_columns(["KEY"])
+
+
+def _scored_header(header: VcfHeader, spec: ScorerSpec) -> VcfHeader:
     header = header.copy()
     header.meta = [m for m in header.meta if not m.startswith("##raygen_score=")]
-    info = {"model": model, "revision": revision, "kind": desc["kind"], "scheme": desc["scheme"], "k": desc["k"],
-            "window": cfg.window, "reverse_complement": cfg.reverse_complement, "definition": SCORE_DEFINITION,
-            "head": desc["head"]}
-    add_header_lines(header, info)
+    spec.add_header_lines(header)
     return header
+
+
+def _naming_note(records: pa.Table, reference: str, n_unknown: int) -> str | None:
+    """What to do about ALTs skipped as unknown_contig when the names differ only by style (chr17 vs 17)."""
+    from raygen.io.fasta import Reference
+
+    with Reference(reference) as ref:
+        hint = naming_hint(set(records["CHROM"].to_pylist()) - set(ref.contigs), ref.lengths)
+    return f"{n_unknown} ALT(s) on contigs the FASTA lacks." + hint if hint else None
 
 
 def _summary(records: pa.Table, n_rejected: int, records_in: int, out: str, parquet_dir: str | None,
@@ -203,16 +219,21 @@ def score_vcf(
     revision: str | None = None,
     trust_remote_code: bool = False,
     progress: bool = True,
+    spliceai: SpliceAIConfig = DEFAULTS.spliceai,
+    rename_contigs: str | None = None,
 ) -> ScoreSummary:
-    """Score every ALT of ``inp`` (VCF/BCF file or raygen Parquet dir) with ``model``; write ``out``.
+    """Score every ALT of ``inp`` (VCF/BCF file or raygen Parquet dir) with ``model`` (a language model, or
+    ``spliceai`` with the ``spliceai`` settings); write ``out``. ``rename_contigs``: add-chr, strip-chr or a
+    TSV file mapping the input's contig names to the FASTA's.
 
     Ray must be initialised (``raygen.runtime.init_ray``). Fails fast, before any actor starts, on a bad
-    model (:func:`raygen.models.load.describe_model`), a missing FASTA, or GPUs requested where none exist.
+    model (:func:`raygen.scoring.base.scorer_spec`), a missing FASTA, or GPUs requested where none exist.
     With ``normalize`` the records are normalized first (``bcftools norm -f reference -c w``), in the same
     Ray Data pipeline.
     """
     t0 = time.perf_counter()
-    desc = _check_inputs(inp, reference, model, out, cfg, normalize, revision, trust_remote_code)
+    spec = _check_inputs(inp, reference, model, out, cfg, normalize, revision, trust_remote_code, spliceai,
+                         rename_contigs)
     ray.data.DataContext.get_current().enable_progress_bars = progress
     ds, header, source = _read(inp, cfg.shard_bp)
     opts = None
@@ -220,15 +241,17 @@ def score_vcf(
         opts = NormalizeOptions(fasta=reference, check_ref=NORMALIZE_CHECK_REF).validate()
         header = prepare_header(header, opts)
         ds = normalize_dataset(ds, header, opts, source, with_counts=False)
-    table = _scored(ds, model, reference, cfg, revision, trust_remote_code,
-                    NORMALIZED_BLOCK_SCHEMA if normalize else BLOCK_SCHEMA)
+    table = _scored(ds, spec, cfg, NORMALIZED_BLOCK_SCHEMA if normalize else BLOCK_SCHEMA)
     records, rejects = _in_order(table, source, header, opts)
-    header = _scored_header(header, model, revision, desc, cfg)
+    header = _scored_header(header, spec)
     write_vcf(header, records, out)
     if parquet_dir:
         write_parquet(records, header, parquet_dir)
     written = report_rejects(rejects, rejects_path, log, write_empty=False)
     # records_in: the rows the read stage gave (records + in-band rejects); normalize keeps one row each
     summary = _summary(records, rejects.num_rows, table.num_rows, out, parquet_dir, written)
+    if summary.skip_reasons.get("unknown_contig") and not rename_contigs:
+        note = _naming_note(records, reference, summary.skip_reasons["unknown_contig"])
+        summary.notes += [note] if note else []
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -53,6 +53,9 @@ class ScoreResult:
     prob: float | None  # calibrated P(effect) from a fine-tuned head; None if no head / not a masked SNV
     skip_reason: str | None  # one of raygen.scoring.windows.SKIP_REASONS
 
+    def as_dict(self) -> dict:
+        return {"llr": self.llr, "prob": self.prob, "skip_reason": self.skip_reason}
+
 
 class Scorer:
     """Load a model and a reference once; score variants in batches.
@@ -155,11 +158,12 @@ class Scorer:
                 llr[i], prob[i], skip[i] = None, None, "allele_not_in_vocab"
         return [ScoreResult(a, b, c) for a, b, c in zip(llr, prob, skip)]
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        """Ray Data ``map_batches`` entry: score a VCF text table, return it with INFO annotated.
-
-        See :func:`raygen.scoring.annotate.annotate_table` for the columns and INFO fields written.
+    def annotate(self, batch: pa.Table, score_fn=None) -> pa.Table:
+        """Score a VCF text table, return it with INFO annotated (``score_fn``: default
+        :meth:`score_variants`). See :func:`raygen.scoring.annotate.annotate_table` for the fields written.
         """
         from raygen.scoring.annotate import annotate_table
 
-        return annotate_table(batch, self.score_variants)
+        return annotate_table(batch, score_fn or self.score_variants)
+
+    __call__ = annotate  # Ray Data ``map_batches`` entry

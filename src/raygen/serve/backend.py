@@ -1,7 +1,9 @@
-"""What the routes and the UI talk to: the Scorer deployment (and the Caller, with data directories) behind
-one small async client, so neither knows about Serve handles.
+"""What the routes and the UI talk to: the Scorer deployments, one per served model (and the Caller, with data
+directories), behind one small async client, so neither knows about Serve handles.
 
-Variants travel to the Scorer as plain ``(chrom, pos, ref, alt)`` tuples (pos 1-based, VCF POS).
+Variants travel to a Scorer as plain ``(chrom, pos, ref, alt)`` tuples (pos 1-based, VCF POS); results come
+back as the scorer's ``as_dict()``: ``{"llr", "prob", "skip_reason"}`` from a language model,
+``{"spliceai": [entries], "skip_reason"}`` from SpliceAI.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from typing import Any, Protocol
 
 from raygen.variant import Variant
 
-#: ``(chrom, pos, ref, alt)`` in, ``(llr, prob, skip_reason)`` out: plain tuples travel cheaply between replicas.
+#: ``(chrom, pos, ref, alt)`` in, a plain dict out: both travel cheaply between replicas.
 VariantTuple = tuple[str, int, str, str]
-ResultTuple = tuple[float | None, float | None, str | None]
+ResultTuple = dict[str, Any]
+
+
+class UnknownModel(LookupError):
+    """A request named a model this server does not serve."""
 
 
 class Backend(Protocol):
     """What the routes and the UI need from the model side."""
 
-    async def score(self, variants: Sequence[Variant]) -> list[ResultTuple]: ...
-    async def info(self) -> dict[str, Any]: ...
+    async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]: ...
+    async def info(self, model: str | None = None) -> dict[str, Any]: ...
+    async def models(self) -> list[dict[str, Any]]: ...
     async def ready(self) -> bool: ...
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]: ...
 
@@ -32,34 +39,50 @@ def chunks(items: Sequence, size: int) -> list[Sequence]:
 
 
 class ScorerBackend:
-    """Talks to the Scorer deployment: cuts requests into chunks of at most ``max_batch_size`` variants, the
-    Scorer's batch size as its last :meth:`info` said (``@serve.batch`` then merges chunks of concurrent
-    requests into model batches; the Scorer splits a chunk larger than a batch size set since); and to the
-    Caller deployment, when the server was started with data directories."""
+    """Talks to the Scorer deployments (``handles``: model name -> handle, the default model first): cuts
+    requests into chunks of at most ``max_batch_size`` variants, each Scorer's batch size as its last
+    :meth:`info` said (``@serve.batch`` then merges chunks of concurrent requests into model batches; the
+    Scorer splits a chunk larger than a batch size set since); and to the Caller deployment, when the server
+    was started with data directories. ``model=None`` means the default model."""
 
-    def __init__(self, handle, max_batch_size: int, caller=None):
-        self.handle = handle
+    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None):
+        self.handles = dict(handles)
+        self.default = next(iter(self.handles))
         self.caller = caller
-        self.max_batch_size = max_batch_size
+        self.batch = {name: max_batch_size for name in self.handles}
+
+    def _name(self, model: str | None) -> str:
+        name = self.default if model is None else model
+        if name not in self.handles:
+            raise UnknownModel(f"model {model!r} is not served here (served: {', '.join(self.handles)})")
+        return name
 
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]:
         if self.caller is None:
             raise RuntimeError("no caller deployment: the server was started without data directories")
         return await self.caller.call.remote(bam, region, vcf, pass_only)
 
-    async def score(self, variants: Sequence[Variant]) -> list[ResultTuple]:
+    async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]:
+        name = self._name(model)
+        handle, size = self.handles[name], self.batch[name]
         tuples = [(v.chrom, v.pos, v.ref, v.alt) for v in variants]
-        if len(tuples) <= self.max_batch_size:
-            return await self.handle.score.remote(tuples)
-        parts = await asyncio.gather(*[self.handle.score.remote(list(c)) for c in chunks(tuples, self.max_batch_size)])
+        if len(tuples) <= size:
+            return await handle.score.remote(tuples)
+        parts = await asyncio.gather(*[handle.score.remote(list(c)) for c in chunks(tuples, size)])
         return [r for part in parts for r in part]
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self, model: str | None = None) -> dict[str, Any]:
         # Asked each time, not cached: a reconfigured Scorer reports its new batch settings, and the chunks
         # follow its batch size.
-        info = await self.handle.info.remote()
-        self.max_batch_size = int(info.get("max_batch_size") or self.max_batch_size)
+        name = self._name(model)
+        info = await self.handles[name].info.remote()
+        self.batch[name] = int(info.get("max_batch_size") or self.batch[name])
         return info
 
+    async def models(self) -> list[dict[str, Any]]:
+        """Every served model's info, the default first."""
+        return list(await asyncio.gather(*[self.info(name) for name in self.handles]))
+
     async def ready(self) -> bool:
-        return bool(await self.handle.ready.remote())
+        oks = await asyncio.gather(*[h.ready.remote() for h in self.handles.values()])
+        return all(bool(ok) for ok in oks)

@@ -1,18 +1,19 @@
 """The Serve deployments: the model replica (Scorer), the caller replica (Caller) and the HTTP entry replica
 (Ingress). :mod:`raygen.serve.app` binds them into the application.
 
-- **Scorer**: the same :class:`raygen.scoring.Scorer` as ``raygen score``, behind ``@serve.batch``. Callers
+- **Scorer**: one per served model, the same scorer as ``raygen score`` builds (a language model or SpliceAI,
+  through :func:`raygen.scoring.base.make_scorer`), behind ``@serve.batch``. Callers
   send chunks of variants (lists of ``(chrom, pos, ref, alt)``, pos 1-based); ``@serve.batch`` merges chunks
   from concurrent requests until ``max_batch_size`` VARIANTS (not requests) are waiting or
-  ``batch_wait_timeout_s`` has passed, scores them in one ``Scorer.score_variants`` call and splits the
-  results back. The model runs on a one-thread executor so the replica keeps accepting (and batching)
+  ``batch_wait_timeout_s`` has passed, scores them in one ``score_variants`` call and splits the
+  results back (each result's ``as_dict()``: ``llr``/``prob`` or ``spliceai`` entries, and ``skip_reason``). The model runs on a one-thread executor so the replica keeps accepting (and batching)
   requests while a batch computes.
 - **Caller**: ``raygen.calling.call_region`` (the function each ``raygen call`` shard runs) behind
   ``POST /v1/call`` and the UI's calling tab. The ingress checks the BAM path against the data directories
   and the region against the size limit first; here the region is called on a small thread pool so the
   replica keeps answering while a call runs. A CNN model directory is loaded once, at start-up.
 - **Ingress**: builds the FastAPI app (:func:`raygen.serve.routes.make_app`) inside its replica and talks to
-  the Scorer and Caller through handles.
+  the Scorers (by model name) and the Caller through handles.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_te
 from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
 from raygen.errors import InputError
 from raygen.io.fasta import Reference
-from raygen.scoring import Scorer  # torch and transformers load only when a Scorer loads its model
+from raygen.scoring.base import ScorerSpec, make_scorer  # torch loads only when a scorer loads its model
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
 from raygen.serve.options import BATCH_FIELDS
@@ -48,24 +49,19 @@ def _n_variants(chunks: list[list[VariantTuple]]) -> int:
 # Replica resources and limits come from ServeConfig through .options() in raygen.serve.app, never from here.
 @serve.deployment(name="Scorer", logging_config=SERVE_LOGGING)
 class ScorerDeployment:
-    """One model replica. Arguments mirror :class:`raygen.scoring.Scorer`; ``max_batch_size`` and
-    ``batch_wait_timeout_s`` are the starting batch settings, which Serve's ``user_config`` (see
-    :meth:`reconfigure`) changes on the running replica."""
+    """One model replica of the checked model ``spec`` (:func:`raygen.scoring.base.scorer_spec`);
+    ``max_batch_size`` and ``batch_wait_timeout_s`` are the starting batch settings, which Serve's
+    ``user_config`` (see :meth:`reconfigure`) changes on the running replica."""
 
-    def __init__(self, model: str, reference: str, *, window: int = DEFAULTS.score.window,
-                 revision: str | None = None, trust_remote_code: bool = False, device: str = "auto",
-                 reverse_complement: bool = DEFAULTS.score.reverse_complement,
-                 max_batch_size: int = DEFAULTS.serve.max_batch_size,
+    def __init__(self, spec: ScorerSpec, *, max_batch_size: int = DEFAULTS.serve.max_batch_size,
                  batch_wait_timeout_s: float = DEFAULTS.serve.batch_wait_timeout_s):
-        self.scorer = Scorer(model, reference, window=window, revision=revision,
-                             trust_remote_code=trust_remote_code, device=device,
-                             batch_size=max(max_batch_size, 1), reverse_complement=reverse_complement)
+        self.scorer = make_scorer(spec)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raygen-scorer")
         # Answers name the model, never where it lives on the server (the path is in this replica's log).
-        self._info = {**self.scorer.info, "model": display_name(model)}
+        self._info = {**self.scorer.info, "model": display_name(spec.model)}
         self._batch: dict[str, Any] = {}
         self.reconfigure({"max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s})
-        log.info("scorer ready: %s (%s)", self._info["model"], model)
+        log.info("scorer ready: %s (%s)", self._info["model"], spec.model)
 
     def reconfigure(self, user_config: dict[str, Any] | None) -> None:
         """Apply batch settings (``max_batch_size`` variants, ``batch_wait_timeout_s`` seconds); keys left out
@@ -82,7 +78,8 @@ class ScorerDeployment:
             raise ValueError(f"batch_wait_timeout_s must be a number of seconds >= 0, not {wait!r}")
         self.score_batch.set_max_batch_size(size)
         self.score_batch.set_batch_wait_timeout_s(float(wait))
-        self.scorer.batch_size = size  # sequences per forward pass follow the batch
+        if self._info.get("kind") != "spliceai":  # LM sequences per forward pass follow the batch (SpliceAI
+            self.scorer.batch_size = size          # batches by allele shape: SpliceAIConfig.batch_size)
         self._batch = {"max_batch_size": size, "batch_wait_timeout_s": float(wait)}
         self._info = {**self._info, **self._batch}
         if user_config:
@@ -114,7 +111,7 @@ class ScorerDeployment:
         results = await loop.run_in_executor(self._executor, self.scorer.score_variants, flat)
         out, i = [], 0
         for chunk in chunks:
-            out.append([(r.llr, r.prob, r.skip_reason) for r in results[i:i + len(chunk)]])
+            out.append([r.as_dict() for r in results[i:i + len(chunk)]])
             i += len(chunk)
         return out
 
@@ -179,13 +176,14 @@ class CallerDeployment:
 @serve.ingress()
 class Ingress:
     """HTTP entry replica: builds :func:`raygen.serve.routes.make_app` in the replica (Serve calls
-    ``__serve_build_asgi_app__`` there), talks to the Scorer and Caller through handles."""
+    ``__serve_build_asgi_app__`` there), talks to the Scorers (``{model name: handle}``, the default model
+    first) and the Caller through handles."""
 
-    def __init__(self, scorer, cfg: ServeConfig, caller=None):
+    def __init__(self, scorers: dict[str, Any], cfg: ServeConfig, caller=None):
         setup_request_logging()
-        self._scorer = scorer
+        self._scorers = scorers
         self._caller = caller
         self._cfg = cfg
 
     def __serve_build_asgi_app__(self):
-        return make_app(ScorerBackend(self._scorer, self._cfg.max_batch_size, self._caller), self._cfg)
+        return make_app(ScorerBackend(self._scorers, self._cfg.max_batch_size, self._caller), self._cfg)

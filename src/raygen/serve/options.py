@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from raygen.config import DEFAULTS, CallConfig, ServeConfig
+from raygen.config import DEFAULTS, CallConfig, ServeConfig, SpliceAIConfig
 from raygen.errors import InputError, UsageError
 from raygen.io.fasta import ensure_fasta_index
+from raygen.scoring.base import is_spliceai
 
 IMPORT_PATH = "raygen.serve.app:build_app"
 #: The Scorer's ``user_config`` keys: the batch settings a running service takes without a restart.
@@ -55,6 +56,10 @@ def serve_config(values: Mapping[str, Any]) -> ServeConfig:
     _refuse_unknown(values, ServeConfig)
     if isinstance(values.get("call"), Mapping):
         _refuse_unknown(values["call"], CallConfig, "call.")
+    if isinstance(values.get("spliceai"), Mapping):
+        _refuse_unknown(values["spliceai"], SpliceAIConfig, "spliceai.")
+    if isinstance(values.get("more_models"), str):  # `more_models: spliceai` in a YAML file
+        values["more_models"] = (values["more_models"],)
     if not values.get("model") or not values.get("reference"):
         raise UsageError("model and reference are required (a model directory or hub id, and a FASTA)")
     batch = values.get("max_batch_size")
@@ -70,6 +75,11 @@ def check_paths(cfg: ServeConfig) -> None:
     """Before any replica starts: the reference exists (a missing ``.fai`` is built), data directories are
     directories, a CNN call model is a `raygen train caller` directory. Raises a one-line error."""
     ensure_fasta_index(cfg.reference)
+    if any(is_spliceai(m) for m in (cfg.model, *cfg.more_models)):
+        # lazy: the SpliceAI scorer module loads torch, which a language-model-only server's driver never needs
+        from raygen.scoring.spliceai_scorer import check_config
+
+        check_config(cfg.spliceai)  # --annotation given, D in range: before any replica starts
     for d in cfg.data_dirs:
         if not Path(d).is_dir():
             raise UsageError(f"--data-dirs {d!r} is not a directory")

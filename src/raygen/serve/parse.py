@@ -107,11 +107,12 @@ def validate_items(model: type[BaseModel], items: Sequence[tuple[tuple[str | int
     return out
 
 
-def read_items(body: bytes, content_type: str, model: type[BaseModel], item_model: type[BaseModel],
-               split_alts: bool) -> list:
-    """Items of a JSON body (``{"variants": [...]}``, validated with ``model``) or of a small VCF text body
-    (each record validated with ``item_model``); a body is JSON when its content type says so, or when it has
-    no ``text/*`` type and starts with ``{``.
+def read_request(body: bytes, content_type: str, model: type[BaseModel], item_model: type[BaseModel],
+                 split_alts: bool) -> tuple[BaseModel | None, list]:
+    """(the validated JSON request or None for a VCF text body, its items) of a JSON body (``{"variants":
+    [...]}``, validated with ``model``) or of a small VCF text body (each record validated with
+    ``item_model``); a body is JSON when its content type says so, or when it has no ``text/*`` type and
+    starts with ``{``.
 
     JSON errors are located as ``body.variants.<i>.<field>``; VCF errors as ``body.line.<n>.<field>``.
     Raises :class:`RequestInvalid` listing every problem.
@@ -119,11 +120,18 @@ def read_items(body: bytes, content_type: str, model: type[BaseModel], item_mode
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type or (not content_type.startswith("text/") and text.lstrip().startswith("{")):
         try:
-            return list(model.model_validate_json(body).variants)  # type: ignore[attr-defined]
+            req = model.model_validate_json(body)
         except ValidationError as exc:
             raise RequestInvalid(pydantic_errors(exc)) from None
+        return req, list(req.variants)  # type: ignore[attr-defined]
     records = parse_vcf_text(text, split_alts=split_alts)
-    return validate_items(item_model, [(("body", "line", n), rec) for n, rec in records])
+    return None, validate_items(item_model, [(("body", "line", n), rec) for n, rec in records])
+
+
+def read_items(body: bytes, content_type: str, model: type[BaseModel], item_model: type[BaseModel],
+               split_alts: bool) -> list:
+    """The items of :func:`read_request`."""
+    return read_request(body, content_type, model, item_model, split_alts)[1]
 
 
 def unknown_contig(chrom: str, reference) -> str:

@@ -27,11 +27,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from raygen import __version__
 from raygen.errors import raygen_cause
 from raygen.serve.auth import check_bearer, resolve_token_digest
-from raygen.serve.backend import Backend
+from raygen.serve.backend import Backend, UnknownModel
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.logs import RequestLogMiddleware
 from raygen.serve.normalize import normalize_items
-from raygen.serve.parse import FieldError, RequestInvalid, read_items, reference_errors
+from raygen.serve.parse import FieldError, RequestInvalid, read_items, read_request, reference_errors
 from raygen.serve.reference import SharedReference
 from raygen.serve.schemas import (
     CallRequest,
@@ -149,24 +149,30 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
     """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
 
     @v1.post("/score", response_model=ScoreResponse, openapi_extra=body_spec(ScoreRequest),
-             summary="Score variants with the served model",
+             summary="Score variants with a served model",
              responses={413: {"description": "body or variant count over the limit"},
                         422: {"description": "invalid field, unknown contig or REF mismatch (named)"},
                         503: {"description": "overloaded: retry later"}})
     async def score(request: Request, on_invalid: OnInvalid = Query(
             "reject", description="reject: 422 for an unknown contig or REF mismatch; skip: score the rest and "
-            "report skip_reason per variant, as `raygen score` does")) -> dict:
-        items = read_items(await request.body(), request.headers.get("content-type", ""), ScoreRequest, VariantIn,
-                           split_alts=True)
+            "report skip_reason per variant, as `raygen score` does"),
+            model: str | None = Query(None, description="served model to score with (a VCF text body has no "
+                                      "`model` field); default: the first")) -> dict:
+        req, items = read_request(await request.body(), request.headers.get("content-type", ""), ScoreRequest,
+                                  VariantIn, split_alts=True)
+        name = model or (req.model if req is not None else None)  # type: ignore[attr-defined]
         check_count(request, len(items), cfg.max_variants_per_request)
         variants = [Variant(v.chrom, v.pos, v.ref.upper(), v.alt.upper()) for v in items]
+        try:
+            info = await backend.info(name)
+        except UnknownModel as exc:
+            raise RequestInvalid([FieldError(("body", "model"), str(exc), "unknown_model")]) from None
         if on_invalid == "reject":
             await ref_gate(variants, reference)
-        results, info = await asyncio.gather(backend.score(variants), backend.info())
+        results = await backend.score(variants, name)
         # A plain dict: FastAPI validates it once against response_model.
-        return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "llr": llr, "prob": prob,
-                             "skip_reason": skip} for v, (llr, prob, skip) in zip(variants, results)],
-                "model": info}
+        return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, **r}
+                            for v, r in zip(variants, results)], "model": info}
 
     @v1.post("/normalize", response_model=NormalizeResponse, openapi_extra=body_spec(NormalizeRequest),
              summary="Left-align and trim variants exactly as `bcftools norm -f REF`")
@@ -181,9 +187,9 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
             raise RequestInvalid(errors)
         return NormalizeResponse(results=results)
 
-    @v1.get("/models", summary="The served model(s)")
+    @v1.get("/models", summary="The served models (the default first), with licence and provenance")
     async def models() -> dict:
-        return {"models": [await backend.info()]}
+        return {"models": await backend.models()}
 
 
 CALL_RESPONSES = {

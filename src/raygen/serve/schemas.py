@@ -41,6 +41,27 @@ class ScoreRequest(BaseModel):
 
     variants: list[VariantIn] = Field(min_length=1, description="variants to score (at most the server's "
                                       "max_variants_per_request; more gives 413)")
+    model: str | None = Field(default=None, max_length=256, examples=["spliceai"],
+                              description="which served model scores (a name GET /v1/models lists); default: "
+                              "the server's first --model")
+
+
+class SpliceAIEntryOut(BaseModel):
+    """One ALT x gene entry of SpliceAI 1.3.1 (the fields of its INFO ``SpliceAI=...``); scores null where the
+    release writes ``.`` (REF and ALT both longer than one base)."""
+
+    ALLELE: str
+    SYMBOL: str
+    DS_AG: float | None = Field(description="delta score, acceptor gain (0..1, unrounded)")
+    DS_AL: float | None = Field(description="delta score, acceptor loss")
+    DS_DG: float | None = Field(description="delta score, donor gain")
+    DS_DL: float | None = Field(description="delta score, donor loss")
+    DP_AG: int | None = Field(description="position of the acceptor gain relative to POS, bases")
+    DP_AL: int | None
+    DP_DG: int | None
+    DP_DL: int | None
+    info: str = Field(description="the entry as the release writes it in INFO (2-decimal scores), e.g. "
+                      "C|DEFB125|0.00|0.00|0.00|0.01|6|7|-21|6")
 
 
 class ScoreResultOut(BaseModel):
@@ -50,18 +71,20 @@ class ScoreResultOut(BaseModel):
     pos: int
     ref: str
     alt: str
-    llr: float | None = Field(description="log P(alt) - log P(ref) under the model (natural log); "
-                              "null when skipped")
+    llr: float | None = Field(default=None, description="log P(alt) - log P(ref) under a language model "
+                              "(natural log); null when skipped or for SpliceAI")
     prob: float | None = Field(default=None, description="calibrated P(effect) from a fine-tuned head; null "
                                "without a head or for non-SNVs")
     skip_reason: str | None = Field(default=None, description="why no score: ref_mismatch, unknown_contig, "
-                                    "symbolic_allele, non_acgtn, too_long, ...")
+                                    "symbolic_allele, non_acgtn, too_long, no_gene, near_contig_end, ...")
+    spliceai: list[SpliceAIEntryOut] | None = Field(default=None, description="SpliceAI: one entry per gene "
+                                                    "whose transcript holds the variant; null for a language model")
 
 
 class ScoreResponse(BaseModel):
     results: list[ScoreResultOut]
     model: dict[str, Any] = Field(description="the model that scored: name, revision, kind, scheme, window, "
-                                  "score definition")
+                                  "score definition, licence where one applies")
 
 
 class NormalizeVariantIn(BaseModel):

@@ -115,6 +115,11 @@ def summary_markdown(src: Record, focus: Variant, llr: float, prob: float | None
     )
 
 
+def lm_fields(result: dict) -> tuple:
+    """(llr, prob, skip_reason) of a language model's result dict (``as_dict()``)."""
+    return result.get("llr"), result.get("prob"), result.get("skip_reason")
+
+
 class ScoreTab:
     """The "Score a variant" handlers: normalize, score, then the window and heatmap of the first scored one."""
 
@@ -123,11 +128,12 @@ class ScoreTab:
         self.example = example_variant(reference)
         self.max_flank = max(cfg.ism_flank, cfg.ism_max_flank)
 
+    # The UI explores the default (first) served model, a language model: LLRs, heatmap, window.
     async def score_records(self, records: list[Record]) -> tuple[list[list], list[Variant], dict, list]:
         """Table rows, the scorable (normalized) variants, their scores, and each record's normalization."""
         normed = await run_in_threadpool(lambda: [normalize_one(*r, self.reference) for r in records])
         scorable = [v for v, _err in normed if v is not None]
-        scores = dict(zip(scorable, await self.backend.score(scorable))) if scorable else {}
+        scores = dict(zip(scorable, map(lm_fields, await self.backend.score(scorable)))) if scorable else {}
         rows = []
         for (chrom, pos, ref, alt), (v, err) in zip(records, normed):
             llr, prob, skip = scores.get(v, (None, None, err)) if v is not None else (None, None, err)
@@ -137,7 +143,7 @@ class ScoreTab:
     async def heatmap(self, focus: Variant, flank: int):
         layout = await run_in_threadpool(ism_layout, self.reference, focus.chrom, focus.pos, flank)
         ism = await self.backend.score(layout.variants)
-        grid = layout.matrix(r[0] for r in ism)
+        grid = layout.matrix(r.get("llr") for r in ism)
         image = await run_in_threadpool(heatmap_image, grid, layout.ref_bases, layout.first_pos, focus.chrom, focus)
         return image, len(layout.variants)
 

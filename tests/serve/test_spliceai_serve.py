@@ -1,0 +1,94 @@
+"""Several models in one service: a DNA language model and SpliceAI behind one `raygen serve` process, over
+real HTTP. SpliceAI answers must equal Illumina's release on the shared GRCh38 records (its INFO strings)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import ServeProcess
+
+pytestmark = [pytest.mark.timeout(420), pytest.mark.shared]
+#: Shared records (chr20, GRCh38) the release scored: SNVs, a deletion, an insertion, two genes.
+N_RECORDS = 12
+
+
+def release_records(path, n: int) -> list[tuple[dict, str]]:
+    """The first ``n`` scored records of a release VCF: ({chrom, pos, ref, alt}, its SpliceAI INFO value)."""
+    out, kinds = [], set()
+    for line in open(path):
+        if line.startswith("#"):
+            continue
+        f = line.rstrip("\n").split("\t")
+        info = next((x[9:] for x in f[7].split(";") if x.startswith("SpliceAI=")), None)
+        kind = (len(f[3]) > 1, len(f[4]) > 1)
+        if info is None or "," in f[4] or (len(out) >= n - 3 and kind in kinds):
+            continue  # keep the last places for the indel kinds not yet seen
+        kinds.add(kind)
+        out.append(({"chrom": f[0], "pos": int(f[1]), "ref": f[3], "alt": f[4]}, info))
+        if len(out) == n:
+            break
+    return out
+
+
+@pytest.fixture(scope="module")
+def service(ray_session, serve_assets, shared_data):
+    from ray import serve
+
+    model, _, _ = serve_assets
+    ref = shared_data / "spliceai" / "reference.fa.gz"
+    serve.shutdown()
+    proc = ServeProcess(ray_session.address, model, str(ref), "--model", "spliceai", "--spliceai", "annotation=grch38",
+                        "--scorer-cpus", "0.5", "--ingress-cpus", "0.1", "--no-ui")
+    try:
+        proc.wait_serving(timeout_s=360)
+        yield proc.url, model
+    finally:
+        proc.interrupt()
+
+
+def test_models_lists_both_with_spliceai_licence(service):
+    url, model = service
+    models = httpx.get(url + "/v1/models", timeout=30).json()["models"]
+    names = [m["model"] for m in models]
+    assert names[1] == "spliceai" and len(names) == 2 and names[0] != "spliceai"
+    card = models[1]
+    assert "CC BY-NC 4.0" in card["licence"] and card["revision"] == "1.3.1" and card["annotation"] == "grch38"
+
+
+def test_spliceai_over_http_equals_the_release(service, shared_data):
+    url, _ = service
+    cases = release_records(shared_data / "spliceai" / "expected.D50.vcf", N_RECORDS)
+    assert {(len(c["ref"]) > 1, len(c["alt"]) > 1) for c, _ in cases} >= {(False, False), (True, False), (False, True)}
+    r = httpx.post(url + "/v1/score", json={"model": "spliceai", "variants": [c for c, _ in cases]}, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"]["model"] == "spliceai"
+    for (case, want), res in zip(cases, body["results"]):
+        assert res["skip_reason"] is None and res["llr"] is None
+        assert ",".join(e["info"] for e in res["spliceai"]) == want, case
+        first = res["spliceai"][0]
+        assert f"{first['DS_AG']:.2f}" == want.split("|")[2]  # typed fields carry the unrounded value
+
+
+def test_default_model_is_the_first_and_vcf_text_picks_by_query(service):
+    url, _ = service
+    v = {"chrom": "20", "pos": 87761, "ref": "A", "alt": "C"}
+    lm = httpx.post(url + "/v1/score", json={"variants": [v]}, timeout=120).json()
+    assert isinstance(lm["results"][0]["llr"], float) and lm["results"][0]["spliceai"] is None
+    text = "20\t87761\t.\tA\tC\n"
+    sp = httpx.post(url + "/v1/score?model=spliceai", content=text, headers={"content-type": "text/plain"},
+                    timeout=120).json()
+    assert sp["results"][0]["spliceai"][0]["info"] == "C|DEFB125|0.00|0.00|0.00|0.01|6|7|-21|6"
+
+
+def test_unknown_model_and_no_gene_are_answered(service):
+    url, _ = service
+    r = httpx.post(url + "/v1/score", json={"model": "nope", "variants": [
+        {"chrom": "20", "pos": 87761, "ref": "A", "alt": "C"}]}, timeout=60)
+    assert r.status_code == 422 and "spliceai" in r.json()["error"] and r.json()["detail"][0]["loc"] == ["body", "model"]
+    # a record of the shared input that lies in no grch38 transcript: kept, with the reason
+    r = httpx.post(url + "/v1/score", json={"model": "spliceai", "variants": [
+        {"chrom": "20", "pos": 316960, "ref": "G", "alt": "A"}]}, timeout=60)
+    assert r.status_code == 200 and r.json()["results"][0]["skip_reason"] == "no_gene"
+    assert r.json()["results"][0]["spliceai"] == []
