@@ -4,7 +4,7 @@
 SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 PYTHON ?= python3
-# Extra pip flags for torch, e.g. TORCH_PIP_ARGS="--index-url <PyTorch CPU or CUDA wheel index>" (README: GPU install).
+# Extra pip flags for torch, e.g. TORCH_PIP_ARGS="--index-url <PyTorch CPU or CUDA wheel index>" (docs/install.md).
 TORCH_PIP_ARGS ?=
 # The SpliceAI release whose weights `raygen score --model spliceai` reads (installed without dependencies).
 SPLICEAI_WHEEL := spliceai==1.3.1

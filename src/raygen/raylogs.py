@@ -1,7 +1,9 @@
 """Ray's own chatter, demoted where it starts unless the user asks for it (``-v``).
 
 What a user of the embedded local Ray saw at warning level or above on every ``raygen demo`` although nothing
-was wrong, and what turns each off (everything still goes to Ray's session log files under ``/tmp/ray``):
+was wrong, and what turns each off. The Python-side lines still reach Ray's session log files under
+``/tmp/ray/session_*/logs``; the C++ level applies to those files too, so a C++ error of Ray's own is only
+seen with ``-v`` (a failure still reaches us as a Python exception):
 
 - C++ ``core_worker.cc ... E`` lines ("Actor ... has constructor arguments in the object store and
   max_restarts > 0", for every Ray Data actor pool and Ray Train's preemption watcher): the C++ log level
@@ -15,6 +17,7 @@ was wrong, and what turns each off (everything still goes to Ray's session log f
 - The same cleaner's "Failed to query Ray Train Controller actor state" warnings (no dashboard).
 - Ray Data's progress block every 10 s when stdout is not a terminal: every 30 s
   (``RAY_DATA_NON_TTY_PROGRESS_LOG_INTERVAL``).
+- Ray Train's preemption watcher on the embedded Ray (:data:`LOCAL_RAY_ENV`): not started at all.
 - Serve's "Failed to get queue length from replica ... within 0.1s" on a busy machine: on one machine there is
   no network latency, so a slow answer only means busy CPUs; the embedded Ray waits up to 1 s
   (``RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S``, :data:`LOCAL_RAY_ENV`, set with or without ``-v``).
@@ -38,7 +41,13 @@ QUIET_RAY_ENV: dict[str, str] = {
 }
 
 #: Settings of the embedded local Ray that fit one (possibly busy) machine; applied whatever the verbosity.
-LOCAL_RAY_ENV: dict[str, str] = {"RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S": "1.0"}
+LOCAL_RAY_ENV: dict[str, str] = {
+    "RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S": "1.0",
+    # Ray Train's preemption watcher polls for a cloud node being drained: one more actor process to start before
+    # the first step (seconds on a busy laptop), and the source of a core_worker error line, for a machine that
+    # is never preempted. Clusters (--address) keep it.
+    "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+}
 
 #: Loggers demoted to ERROR in every worker process: warnings that only say the dashboard is off.
 QUIET_LOGGERS: tuple[str, ...] = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)

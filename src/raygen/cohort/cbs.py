@@ -14,7 +14,7 @@ approximation for the maximum of such a Gaussian random field over the arcs of a
 is below ``alpha``, and each piece is segmented again. ``tests/cohort/test_cbs.py`` checks the
 approximation against simulation. DNAcopy instead takes p-values from permutations (with R's random
 numbers) for segments of up to 200 bins and for short arcs, so raygen's breakpoints are a close superset
-of DNAcopy's on heavy-tailed real data, and equal on most Gaussian data (see the README).
+of DNAcopy's on heavy-tailed real data, and equal on most Gaussian data (see docs/cohort.md).
 
 The maximum is exact (all arcs) up to ``EXACT_MAX_BINS`` bins; above it a coarse grid of arc ends is
 searched first and the best coarse arcs are refined bin by bin (DNAcopy also uses a hybrid search).

@@ -7,7 +7,7 @@ code paths of the CLI and prints the commands it runs.
 Why the demo model is a causal LM (``--objective clm``): its score of any variant is two forward passes (the
 REF and ALT windows), where a masked LM scores an indel by pseudo-log-likelihood, one forward per token of both
 windows (about 2 x 128 forwards); the demo genome's 45 indels made a masked LM's scoring step take minutes on
-2 cores. Both definitions are exact as the README states them; ``--objective mlm`` trains the masked one.
+2 cores. Both definitions are exact as docs/score.md states them; ``--objective mlm`` trains the masked one.
 
 Caches (under ``$RAYGEN_CACHE``, default ``~/.cache/raygen``): the trained model, keyed by its training
 inputs and settings; and the scoring step's outputs, keyed by the SHA-256 of its inputs' bytes and flags
@@ -92,7 +92,7 @@ def _score_step(out: Path, ref: str, model: str, common: list[str], cache: Path 
     argv = ["score", str(out / "normalized.vcf.gz"), "-f", ref, "--model", model, "-o", str(out / "scored.vcf.gz"),
             "--parquet", str(out / "scored.parquet"), "--rejects", str(out / "score.rejects.tsv")]
     title = "score every variant zero-shot with the model"
-    if cache is None:
+    if cache is None or not Path(model).is_dir():  # a hub id's bytes are not ours to hash: score again
         _step(title, argv, common)
         return
     model_files = [Path(model) / n for n in ("config.json", "model.safetensors", "tokenizer.json")]

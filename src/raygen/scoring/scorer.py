@@ -1,6 +1,6 @@
 """``Scorer``: one loaded model + reference, scoring variants; used by Ray Data actors and Serve replicas.
 
-Score definitions (also in the README):
+Score definitions (also in docs/score.md):
 
 - **Masked LM, SNV**: window = W reference bases starting at 0-based ``pos - 1 - W // 2`` (variant at
   window index ``W // 2``); the token covering the variant base is masked; ``LLR = log P(alt) - log P(ref)``

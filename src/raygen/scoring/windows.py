@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from raygen.variant import Variant
 
-#: Skip reasons written into INFO RAYGEN_SKIP (one word each; the README lists their meaning).
+#: Skip reasons written into INFO RAYGEN_SKIP (one word each; docs/score.md lists their meaning).
 SKIP_REASONS: dict[str, str] = {
     "unknown_contig": "CHROM is not in the reference FASTA",
     "no_alt": "ALT is missing ('.')",

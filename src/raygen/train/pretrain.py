@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import tempfile
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -272,12 +273,19 @@ def plan_regions(reference: str, bed: str | None, contigs: list[str] | None, blo
     return regions, train, val
 
 
+#: Seconds between progress lines when stderr is not a terminal.
+NON_TTY_PROGRESS_S = 30.0
+
+
 def _progress(metrics_path: Path, job: PretrainJob, quiet: bool, done: threading.Event) -> None:
     """Follow ``metrics.jsonl`` and show a tqdm bar (steps, loss, bits/base, tokens/s) until ``done``."""
     # With a time budget the bar counts training seconds (steps/s is unknown up front), else steps.
     timed = job.config.time_limit_s is not None
+    # Not a terminal (a log file, CI): no redrawn bar, one status line at most every NON_TTY_PROGRESS_S.
+    tty = sys.stderr.isatty()
     bar = tqdm(total=round(job.config.time_limit_s) if timed else job.config.steps, unit="s" if timed else "step",
-               desc="pretrain", disable=quiet, dynamic_ncols=True)
+               desc="pretrain", disable=quiet or not tty, dynamic_ncols=True)
+    bar.raygen_line = None if quiet or tty else [0.0]  # time of the last status line, when lines replace the bar
     pos = metrics_path.stat().st_size if metrics_path.exists() else 0
     buf = ""
     while True:
@@ -301,7 +309,13 @@ def _show(bar: tqdm, rec: dict, timed: bool) -> None:
         bar.n = min(bar.total, round(rec["train_s"])) if timed else rec["step"]
         bar.set_postfix(step=rec["step"], loss=f"{rec['loss']:.3f}", bits=f"{rec['bits_per_base']:.3f}",
                         tok_s=f"{rec['tokens_per_s']:.0f}", t=f"{rec['train_s']:.0f}s", refresh=False)
-        bar.refresh()
+        last = getattr(bar, "raygen_line", None)
+        if last is None:
+            bar.refresh()
+        elif time.monotonic() - last[0] >= NON_TTY_PROGRESS_S:
+            last[0] = time.monotonic()
+            tqdm.write(f"pretrain: step {rec['step']}, {rec['train_s']:.0f} s trained, loss {rec['loss']:.3f}, "
+                       f"{rec['bits_per_base']:.3f} bits/base, {rec['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
     elif rec.get("event") == "validation" and rec.get("val_bits_per_base") is not None:
         bar.write(f"step {rec['step']}: validation {rec['val_bits_per_base']:.4f} bits/base")
     elif rec.get("event") == "resumed":

@@ -1,0 +1,59 @@
+"""raygen.raylogs: what it demotes, and that -v (loud) keeps everything."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+
+import pytest
+
+from raygen import raylogs
+
+
+@pytest.fixture()
+def restore(monkeypatch):
+    seen: list[str] = []
+    # the hook quiet_process wraps: records which threads' deaths reach it
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.thread.name))
+    for key in (*raylogs.QUIET_RAY_ENV, *raylogs.LOCAL_RAY_ENV, "RAYGEN_RAY_LOGS"):
+        monkeypatch.setenv(key, "x")  # recorded, so teardown restores what the test process had
+        monkeypatch.delenv(key)
+    names = [*raylogs.QUIET_LOGGERS, importlib.util.find_spec(raylogs.QUIET_FILE_LOGGERS[0]).origin]
+    levels = {n: logging.getLogger(n).level for n in names}
+    yield names, seen
+    for n, level in levels.items():
+        logging.getLogger(n).setLevel(level)
+
+
+def _die_in_thread(name: str) -> None:
+    t = threading.Thread(target=lambda: 1 / 0, name=name)
+    t.start()
+    t.join()
+
+
+def test_quiet_process_demotes_only_what_it_lists(restore):
+    names, seen = restore
+    raylogs.set_loud(False)
+    raylogs.quiet_process()
+    assert all(logging.getLogger(n).level >= logging.WARNING for n in names)
+    _die_in_thread(raylogs.QUIET_THREADS[0])
+    _die_in_thread("some-other-thread")  # any other thread's death still reaches the usual hook
+    assert seen == ["some-other-thread"]
+
+
+def test_loud_keeps_everything(restore):
+    _, seen = restore
+    raylogs.set_loud(True)
+    raylogs.quiet_process()
+    _die_in_thread(raylogs.QUIET_THREADS[0])
+    assert seen == [raylogs.QUIET_THREADS[0]]
+    raylogs.apply_ray_env()
+    import os
+
+    assert "RAY_BACKEND_LOG_LEVEL" not in os.environ
+    assert os.environ["RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S"] == "1.0"  # a setting, not a demotion
+    assert raylogs.train_log_level() == "INFO"
+    raylogs.set_loud(False)
+    raylogs.apply_ray_env()
+    assert os.environ["RAY_BACKEND_LOG_LEVEL"] == "fatal" and raylogs.train_log_level() == "ERROR"
