@@ -62,8 +62,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("-N", "--do-not-normalize", "--no-realign", dest="no_realign", action="store_true",
                    help="skip realignment (only REF check/fix); -NNUM (glued) skips only events longer than NUM bp")
     p.add_argument("--max-realign-len", dest="max_indel_len", type=int, help=argparse.SUPPRESS)
-    p.add_argument("-S", "--sort", default="chr_pos", choices=["chr_pos", "lex"],
-                   help="order of records at one position: input order (chr_pos, default) or REF/ALT text (lex)")
+    p.add_argument("-S", "--sort", default="chr_pos", choices=["chr_pos", "pos", "lex"], type=str.lower,
+                   help="order of records at one position: input order (pos or chr_pos, default) or REF/ALT text (lex)")
     p.add_argument("-s", "--strict-filter", action="store_true", help="with -m +: joined site is PASS only if all parts PASS")
     p.add_argument("--force", action="store_true", help="drop malformed Number=A/R/G tags instead of rejecting the record")
     p.add_argument("-w", "--site-win", type=int, default=1000, help="accepted for compatibility; raygen sorts the whole output")

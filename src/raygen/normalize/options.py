@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from raygen.errors import UsageError
 
 MROWS_TYPES = ("snps", "indels", "both", "any")
-RMDUP_TYPES = ("snps", "indels", "both", "all", "exact", "none")
+RMDUP_TYPES = ("snps", "indels", "both", "all", "any", "exact", "none")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class NormalizeOptions:
     strict_filter: bool = False
 
     @property
+    def realign_below(self) -> int:
+        """bcftools realigns (and checks REF of) records whose reference span is below this (-N: 0)."""
+        if not self.realign:
+            return 0
+        return self.max_indel_len if self.max_indel_len is not None else (1 << 32) - 1
+
+    @property
     def split(self) -> str | None:
         return self.multiallelics[1] if self.multiallelics and self.multiallelics[0] == "-" else None
 
@@ -50,8 +57,8 @@ class NormalizeOptions:
             raise UsageError(f"--atom-overlaps takes '*' or '.', not {self.atom_overlaps!r}")
         if self.multi_overlaps not in ("0", "."):
             raise UsageError(f"--multi-overlaps takes 0 or '.', not {self.multi_overlaps!r}")
-        if self.sort not in ("chr_pos", "lex"):
-            raise UsageError(f"-S/--sort takes chr_pos or lex, not {self.sort!r}")
+        if self.sort not in ("chr_pos", "pos", "lex"):
+            raise UsageError(f"-S/--sort takes pos (chr_pos) or lex, not {self.sort!r}")
         return self
 
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from raygen.normalize.fast import OUT_SCHEMA, normalize_batch
 from raygen.normalize.header import HeaderInfo
+from raygen.normalize.htsfmt import reprint_table
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import contig_ranks, sort_records
 from raygen.normalize.records import RecordNormalizer
@@ -85,6 +86,7 @@ def _finish(outs, rejects, counts: Counts, out_header, hdr: HeaderInfo, opts: No
     table = pa.concat_tables(outs) if outs else OUT_SCHEMA.empty_table()
     table = sort_records(table, ranks, opts.sort)
     table = join_and_dedup(table, hdr, opts, counts)
+    table = reprint_table(table, hdr.info_type, hdr.format_type, len(hdr.samples))  # bcftools' number spelling
     rej = pa.concat_tables(rejects) if rejects else REJECT_SCHEMA.empty_table()
     counts.rejected = rej.num_rows
     counts.written = table.num_rows

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from raygen.errors import RaygenError
+from raygen.normalize import bcfrec
 from raygen.normalize.checkref import fix_dup_alt, fix_ref
 from raygen.normalize.header import HeaderInfo
 from raygen.normalize.leftalign import Status, clean_keep_case, has_non_acgtn, iupac_to_n, realign
@@ -284,19 +285,15 @@ class RecordNormalizer:
             return f
         pos = int(f[1])
         alts = f[4].split(",") if f[4] != "." else []
-        info_end = svlen = None
-        if len(alts) == 1 and alts[0] in ("<DEL>", "<DUP>"):
-            e, s = info_get(f[7], "END"), info_get(f[7], "SVLEN")
-            info_end = int(e) if e and e.lstrip("-").isdigit() else None
-            svlen = int(s) if s and s.lstrip("-").isdigit() else None
-        elif "END=" in f[7]:
-            e = info_get(f[7], "END")
-            info_end = int(e) if e and e.isdigit() else None
-        if opts.max_indel_len is not None:
-            rlen = len(f[3]) if info_end is None else max(len(f[3]), info_end - pos + 1)
-            if rlen > opts.max_indel_len:
-                return self._check_only(f, fetch)
-        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, info_end=info_end, svlen=svlen,
+        items = bcfrec.parse_info(f[7], self.hdr.info_type) if ("END=" in f[7] or "SVLEN=" in f[7]) else []
+        rlen = bcfrec.rlen(pos, [f[3], *alts], items)
+        end = next((v for k, kind, v in items if k == "END" and kind == "int"), None)
+        svlen = next((v for k, kind, v in items if k == "SVLEN" and kind == "int"), None)
+        dup_svlen = int(svlen[0]) if svlen and len(svlen) == 1 and svlen[0] is not None else None
+        if rlen >= opts.realign_below:  # -N / -NNUM: bcftools neither realigns nor checks REF here
+            return f
+        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, rlen=rlen, dup_svlen=dup_svlen,
+                                                     has_end=end is not None and len(end) == 1,
                                                      check_alt_bases=not from_split)
         if status in (Status.REF_MISMATCH, Status.NON_ACGTN_ALT, Status.NON_ACGTN_REF):
             return self._mismatch(f, fetch, status)
@@ -316,20 +313,13 @@ class RecordNormalizer:
         if npos == pos and nref == f[3] and new_alt == f[4]:
             return f
         f = list(f)
-        if opts.old_rec_tag:
-            add_old_rec_tag(f, opts.old_rec_tag, orig)
+        if alts:  # bcftools trims a REF-only record's REF without counting or tagging it
+            if opts.old_rec_tag:
+                add_old_rec_tag(f, opts.old_rec_tag, orig)
+            self.counts.realigned += 1
         f[1], f[3], f[4] = str(npos), nref, new_alt
         if new_end is not None:
             f[7] = info_set(f[7], "END", str(new_end))
-        self.counts.realigned += 1
-        return f
-
-    def _check_only(self, f: list[str], fetch) -> list[str] | None:
-        seq = iupac_to_n(fetch(int(f[1]) - 1, int(f[1]) - 1 + len(f[3])))
-        if has_non_acgtn(f[3]):
-            return self._mismatch(f, fetch, Status.NON_ACGTN_REF)
-        if f[3].upper() != seq:
-            return self._mismatch(f, fetch, Status.REF_MISMATCH)
         return f
 
     def _mismatch(self, f: list[str], fetch, status: Status) -> list[str] | None:

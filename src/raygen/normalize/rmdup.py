@@ -36,7 +36,7 @@ def _exact_key(f: list[str]) -> tuple:
 
 def dedup_rows(rows: list[list[str]], mode: str) -> list[list[str]]:
     """Rows at one position with duplicates removed under ``-d mode``; order kept."""
-    if mode == "all":
+    if mode in ("all", "any"):
         return rows[:1]
     out = []
     if mode in ("exact", "none"):
