@@ -124,7 +124,7 @@ def options_from_args(args: argparse.Namespace):
         atomize=args.atomize,
         atom_overlaps=args.atom_overlaps,
         old_rec_tag=args.old_rec_tag,
-        keep_sum=tuple(t for t in args.keep_sum.split(",") if t),
+        keep_sum=tuple(t.upper() if t.upper() == "AD" else t for t in args.keep_sum.split(",") if t),
         multi_overlaps=args.multi_overlaps,
         realign=not args.no_realign,
         max_indel_len=args.max_indel_len,

@@ -317,3 +317,11 @@ def rlen(rec_pos: int, alleles: list[str], info: list[list]) -> int:
     end_fmtlen = pos0 + ((end - pos0) if end > pos0 else 0)
     hpos = max(end, end_svlen, end_fmtlen)
     return max(len(alleles[0]) if alleles else 0, hpos - pos0)
+
+
+def string_width(vals: list[str | None], field_index: int) -> int:
+    """Bytes per sample htslib gives a FORMAT String field: the longest value, counting the ':' (or tab)
+    before it as htslib's parser does (all but the first field of the first sample); 0 when no sample
+    wrote it."""
+    return max((len(v) + (0 if field_index == 0 and s == 0 else 1) for s, v in enumerate(vals) if v is not None),
+               default=0)

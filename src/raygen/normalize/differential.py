@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
+import subprocess
+import sys
 import shlex
 import shutil
 import tempfile
@@ -91,9 +94,16 @@ class CaseResult:
     bcftools: Outcome
 
     @property
+    def oracle_crashed(self) -> bool:
+        """bcftools itself aborted (heap corruption in htslib/bcftools on this input): nothing to compare."""
+        return (self.bcftools.error or "").startswith("bcftools crashed")
+
+    @property
     def match(self) -> bool:
         """Same records; or both refuse the input; or bcftools stops at a bad record that raygen puts in its
         rejects file and goes on past (raygen's rule for bad input, README: known differences)."""
+        if self.oracle_crashed:
+            return True
         if self.bcftools.error is not None:
             return self.raygen.error is not None or self.raygen.rejected > 0
         if self.raygen.error is not None:
@@ -123,43 +133,69 @@ def _records(path: Path) -> list[str]:
         return [line.rstrip("\n") for line in fh if not line.startswith("#")]
 
 
-def _bcftools_stages(inp: Path, fasta: Path | None, opts: OptionSet, work: Path) -> tuple[Path | None, str]:
-    import pysam
-    import pysam.bcftools
+_WORKER = r"""
+import json, sys
+import pysam, pysam.bcftools
+for line in sys.stdin:
+    argv = json.loads(line)
+    try:
+        pysam.bcftools.norm(*argv, catch_stdout=False)
+        out = {"ok": True}
+    except pysam.utils.SamtoolsError as exc:
+        out = {"ok": False, "error": str(exc)}
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+"""
 
-    cur = inp
-    for i, stage in enumerate(opts.stages):
-        out = work / f"bcf{i}.vcf"
-        extra = ["-f", str(fasta)] if (fasta is not None and i == 0) else []
+
+class BcftoolsOracle:
+    """pysam's ``bcftools norm`` in a small worker process that only imports pysam, restarted when an
+    htslib abort or heap corruption on odd input kills it (pysam runs bcftools inside its caller)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return self.proc
+
+    def norm(self, argv: list[str]) -> tuple[bool, str]:
+        proc = self._start()
         try:
-            pysam.bcftools.norm("--no-version", "-o", str(out), *stage, *extra, str(cur), catch_stdout=False)
-        except pysam.utils.SamtoolsError as exc:
-            msg = str(exc).replace("\\n", "\n")
-            lines = [x for x in msg.splitlines() if x.strip() and not x.startswith(" ")]
-            return None, (lines[-1] if lines else msg)[-300:]
-        cur = out
-    return cur, ""
+            proc.stdin.write(json.dumps(argv) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            proc.wait()
+            self.proc = None
+            return False, f"bcftools crashed (exit status {proc.returncode})"
+        out = json.loads(line)
+        return out["ok"], out.get("error", "")
 
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        self.proc = None
 
-def run_bcftools(inp: Path, fasta: Path | None, opts: OptionSet, work: Path) -> Outcome:
-    """bcftools in a forked child: an htslib abort or heap corruption on odd input must not take the
-    campaign down (pysam runs bcftools inside the calling process)."""
-    status = work / "bcftools.status"
-    pid = os.fork()
-    if pid == 0:  # child: run, record the outcome, leave without Python clean-up
-        code = 1
-        try:
-            out, err = _bcftools_stages(inp, fasta, opts, work)
-            status.write_text(f"ok\t{out}" if out is not None else f"error\t{err}")
-            code = 0
-        finally:
-            os._exit(code)
-    _, wstatus = os.waitpid(pid, 0)
-    if not status.exists():
-        return Outcome(error=f"bcftools crashed (wait status {wstatus})")
-    kind, _, text = status.read_text().partition("\t")
-    status.unlink()
-    return Outcome(_records(Path(text))) if kind == "ok" else Outcome(error=text)
+    def __call__(self, inp: Path, fasta: Path | None, opts: OptionSet, work: Path) -> Outcome:
+        cur = inp
+        for i, stage in enumerate(opts.stages):
+            out = work / f"bcf{i}.vcf"
+            extra = ["-f", str(fasta)] if (fasta is not None and i == 0) else []
+            ok, err = self.norm(["--no-version", "-o", str(out), *stage, *extra, str(cur)])
+            if not ok:
+                if err.startswith("bcftools crashed"):
+                    return Outcome(error=err)
+                msg = err.replace("\\n", "\n")
+                lines = [x for x in msg.splitlines() if x.strip() and not x.startswith(" ")]
+                return Outcome(error=(lines[-1] if lines else msg)[-300:])
+            cur = out
+        return Outcome(_records(cur))
 
 
 class RaygenRunner:
@@ -194,20 +230,68 @@ class RaygenRunner:
 
 
 def run_case(seed: int, opts: OptionSet, runner: RaygenRunner, work: Path | None = None,
-             gen: GeneratedVcf | None = None) -> CaseResult:
+             gen: GeneratedVcf | None = None, oracle: BcftoolsOracle | None = None) -> CaseResult:
     """Generate the case's file (``seed``, the option set's profile) and run both tools on it."""
+    return next(iter(run_cases(seed, [opts], runner, oracle or _default_oracle(), gen=gen, work=work)))
+
+
+_ORACLE: BcftoolsOracle | None = None
+
+
+def _default_oracle() -> BcftoolsOracle:
+    global _ORACLE
+    if _ORACLE is None:
+        _ORACLE = BcftoolsOracle()
+    return _ORACLE
+
+
+def run_cases(seed: int, option_sets: list[OptionSet], runner: RaygenRunner, oracle: BcftoolsOracle,
+              gen: GeneratedVcf | None = None, work: Path | None = None):
+    """Yield a :class:`CaseResult` per option set, generating (and writing) each profile's file once."""
     import pysam
 
-    gen = gen or generate_vcf(seed, opts.profile)
     own = work is None
-    work = Path(tempfile.mkdtemp(prefix="raygen-diff-")) if own else work
+    work = Path(tempfile.mkdtemp(prefix="raygen-diff-", dir=_tmp_root())) if own else work
     try:
-        vcf, fa = gen.write(work)
-        pysam.faidx(str(fa))
-        fasta = fa if opts.fasta else None
-        b = run_bcftools(vcf, fasta, opts, work)
-        r = runner(vcf, fasta, opts, work)
-        return CaseResult(seed, opts, r, b)
+        files: dict[str, tuple[Path, Path]] = {}
+        for opts in option_sets:
+            if opts.profile not in files:
+                g = gen if gen is not None else generate_vcf(seed, opts.profile)
+                d = work / opts.profile
+                d.mkdir(exist_ok=True)
+                vcf, fa = g.write(d)
+                pysam.faidx(str(fa))
+                files[opts.profile] = (vcf, fa)
+            vcf, fa = files[opts.profile]
+            fasta = fa if opts.fasta else None
+            b = oracle(vcf, fasta, opts, vcf.parent)
+            r = runner(vcf, fasta, opts, vcf.parent)
+            yield CaseResult(seed, opts, r, b)
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _tmp_root() -> str | None:
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def minimize(seed: int, opts: OptionSet, runner: RaygenRunner, still_fails=None) -> GeneratedVcf:
+    """The case's file cut down to the fewest records that still fail (``still_fails(result)``; default: a
+    mismatch), by removing chunks of records (delta debugging); for reports and pinning tests."""
+    gen = generate_vcf(seed, opts.profile)
+    still_fails = still_fails or (lambda res: not res.match)
+    records = list(gen.records)
+    chunk = max(1, len(records) // 2)
+    while chunk >= 1:
+        i, shrunk = 0, False
+        while i < len(records):
+            trial = records[:i] + records[i + chunk:]
+            cand = GeneratedVcf(gen.seed, gen.profile, gen.reference, gen.header, trial, gen.samples)
+            if trial and still_fails(run_case(seed, opts, runner, gen=cand)):
+                records, shrunk = trial, True
+            else:
+                i += chunk
+        if not shrunk:
+            chunk //= 2
+    return GeneratedVcf(gen.seed, gen.profile, gen.reference, gen.header, records, gen.samples)

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from raygen.normalize.htsfmt import reprint_table
 from raygen.normalize.records import RecordNormalizer, RecordRejected
 
 #: Output schema of :func:`normalize_batch`: the text-table columns plus the ordering key.
@@ -94,6 +95,9 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     if n >= ROW_SLOTS:
         raise ValueError(f"batches are limited to {ROW_SLOTS} rows")
     opts = normalizer.opts
+    hdr = normalizer.hdr
+    # records enter as htslib reads them (its number spelling, filled sample fields): bcftools prints that
+    table = reprint_table(table, hdr.info_type, hdr.format_type, len(hdr.samples))
     rejects: list[tuple[int | None, str, str]] = []
     keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
     lines_col = table["LINE"] if "LINE" in table.column_names else pa.nulls(n, pa.int64())

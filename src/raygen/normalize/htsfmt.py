@@ -99,14 +99,22 @@ def reprint_info(info: str, info_type: dict[str, str]) -> str:
 
 
 def reprint_samples(fmt: str, samples: str, format_type: dict[str, str]) -> str:
-    """Sample columns (tab-joined) as htslib writes them: every FORMAT field present, numbers reprinted."""
+    """Sample columns (tab-joined) as htslib reads them: numbers reprinted, a field a sample leaves out
+    given as ``.``, except from the first String field that no sample wrote on (htslib stores that with
+    width 0, which splitting and atomizing treat apart; :func:`fill_samples` writes it at the end)."""
     keys = fmt.split(":")
     fns = [_REFORMAT.get(format_type.get(k, "")) for k in keys]
+    cols = [c.split(":") for c in samples.split("\t")]
+    present = max((len(v) for v in cols), default=0)
+    width = len(keys)
+    for k in range(present, len(keys)):
+        if keys[k] != "GT" and fns[k] is None:
+            width = k
+            break
     out = []
-    for col in samples.split("\t"):
-        vals = col.split(":")
-        if len(vals) < len(keys):
-            vals += ["."] * (len(keys) - len(vals))
+    for vals in cols:
+        if len(vals) < width:
+            vals += ["."] * (width - len(vals))
         for j, fn in enumerate(fns):
             if j < len(vals):
                 if fn is not None:
@@ -115,6 +123,31 @@ def reprint_samples(fmt: str, samples: str, format_type: dict[str, str]) -> str:
                     vals[j] = "."
         out.append(":".join(vals))
     return "\t".join(out)
+
+
+def fill_samples(fmt: str, samples: str) -> str:
+    """Every FORMAT field written in every sample column (``.`` where a sample has none), as htslib prints."""
+    n = fmt.count(":") + 1
+    out = []
+    for col in samples.split("\t"):
+        k = col.count(":") + 1
+        out.append(col + ":." * (n - k) if k < n else col)
+    return "\t".join(out)
+
+
+def fill_table(table: pa.Table, n_samples: int) -> pa.Table:
+    """:func:`fill_samples` on the rows of a text table that need it (found vectorised)."""
+    if n_samples == 0 or table.num_rows == 0 or "SAMPLES" not in table.column_names:
+        return table
+    fmt, smp = _as_array(table["FORMAT"]), _as_array(table["SAMPLES"])
+    n_keys = pc.fill_null(pc.count_substring(fmt, ":"), 0).to_numpy(zero_copy_only=False) + 1
+    colons = pc.fill_null(pc.count_substring(smp, ":"), 0).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero((colons != n_samples * (n_keys - 1)) & pc.is_valid(fmt).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return table
+    f, s = fmt.take(pa.array(rows)).to_pylist(), smp.take(pa.array(rows)).to_pylist()
+    new = pa.array([fill_samples(a, b) if a is not None and b is not None else b for a, b in zip(f, s)], pa.string())
+    return _replace(table, "SAMPLES", rows, new)
 
 
 def _alternation(keys) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 from raygen.normalize import bcfrec
 from raygen.normalize.header import HeaderInfo
-from raygen.normalize.htsfmt import reprint_info, reprint_samples
 
 _GT_SPLIT = re.compile(r"([/|])")
 
@@ -61,14 +60,6 @@ def info_set(info: str, key: str, value: str | None, overwrite: bool = True) -> 
             return join_info(items)
     items.append([key, value])
     return join_info(items)
-
-
-def reformat_floats(rec: list[str], hdr: HeaderInfo) -> list[str]:
-    """Rewrite INFO/FORMAT values of a record as htslib re-serializes them (:mod:`raygen.normalize.htsfmt`)."""
-    rec[7] = reprint_info(rec[7], hdr.info_type)
-    if len(rec) > 9:
-        rec[9:] = reprint_samples(rec[8], "\t".join(rec[9:]), hdr.format_type).split("\t")
-    return rec
 
 
 @functools.lru_cache(maxsize=65536)

@@ -57,6 +57,8 @@ class NormalizeOptions:
             raise UsageError(f"--atom-overlaps takes '*' or '.', not {self.atom_overlaps!r}")
         if self.multi_overlaps not in ("0", "."):
             raise UsageError(f"--multi-overlaps takes 0 or '.', not {self.multi_overlaps!r}")
+        if self.keep_sum and [k.upper() for k in self.keep_sum] != ["AD"]:
+            raise UsageError("--keep-sum takes AD only (as bcftools 1.24: only --keep-sum AD is supported)")
         if self.sort not in ("chr_pos", "pos", "lex"):
             raise UsageError(f"-S/--sort takes pos (chr_pos) or lex, not {self.sort!r}")
         return self

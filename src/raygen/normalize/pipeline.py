@@ -16,9 +16,10 @@ import sys
 from dataclasses import dataclass, field
 import pyarrow as pa
 
+from raygen.errors import InputError
 from raygen.normalize.fast import OUT_SCHEMA, normalize_batch
 from raygen.normalize.header import HeaderInfo
-from raygen.normalize.htsfmt import reprint_table
+from raygen.normalize.htsfmt import fill_table
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import contig_ranks, sort_records
 from raygen.normalize.records import RecordNormalizer
@@ -43,6 +44,10 @@ class NormalizeResult:
 
 def prepare_header(header, opts: NormalizeOptions):
     """Copy of the input header with the lines this run adds (``--old-rec-tag``)."""
+    if opts.keep_sum:
+        hdr = HeaderInfo.parse(header.to_text())
+        if "AD" not in hdr.info_type and "AD" not in hdr.format_type:
+            raise InputError("--keep-sum AD requested but the tag AD is not in the header (bcftools stops too)")
     header = header.copy()
     if opts.old_rec_tag:
         header.add_info(opts.old_rec_tag, "1", "String", OLD_REC_DESCRIPTION)
@@ -86,7 +91,7 @@ def _finish(outs, rejects, counts: Counts, out_header, hdr: HeaderInfo, opts: No
     table = pa.concat_tables(outs) if outs else OUT_SCHEMA.empty_table()
     table = sort_records(table, ranks, opts.sort)
     table = join_and_dedup(table, hdr, opts, counts)
-    table = reprint_table(table, hdr.info_type, hdr.format_type, len(hdr.samples))  # bcftools' number spelling
+    table = fill_table(table, len(hdr.samples))  # htslib prints every FORMAT field of every sample
     rej = pa.concat_tables(rejects) if rejects else REJECT_SCHEMA.empty_table()
     counts.rejected = rej.num_rows
     counts.written = table.num_rows

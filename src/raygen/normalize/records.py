@@ -168,14 +168,12 @@ class ContigSequence:
         return fetch
 
 
-def canonical_info(info: str) -> str:
-    """htslib reads ``KEY=`` (empty value) as missing and writes it back as ``KEY=.``."""
-    return ";".join(x + "." if x.endswith("=") else x for x in info.split(";"))
-
-
 def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> None:
+    """INFO/TAG=CHR|POS|REF|ALT of the record before this step, unless an earlier step set it (bcftools
+    writes no ALT, not '.', for a REF-only record)."""
     if info_get(f[7], tag) is None:
-        f[7] = info_set(f[7], tag, "|".join(orig), overwrite=False)
+        chrom, pos, ref, alt = orig
+        f[7] = info_set(f[7], tag, f"{chrom}|{pos}|{ref}|{'' if alt == '.' else alt}", overwrite=False)
 
 
 class RecordNormalizer:
@@ -190,6 +188,10 @@ class RecordNormalizer:
         self.n_columns = len(hdr.columns)
         self.contigs = contigs if contigs is not None else (ContigSequence(opts.fasta) if opts.fasta else None)
         self.warn = lambda msg: print(msg, file=sys.stderr)
+        from raygen.normalize.atomize import Atomizer
+
+        #: bcftools' atom buffer, kept from record to record as bcftools keeps it (see ``atomize``)
+        self.atomizer = Atomizer()
         #: split records of which one ALT was rejected: ``(columns, reason)``; the caller drains it
         self.partial_rejects: list[tuple[list[str], str]] = []
 
@@ -211,9 +213,6 @@ class RecordNormalizer:
         except MalformedTag as exc:
             raise RecordRejected(f"{exc}; use --force to drop such tags") from None
         self.counts.split += 1
-        for line in lines:
-            if "=;" in line[7] or line[7].endswith("="):
-                line[7] = canonical_info(line[7])
         return lines
 
     def process(self, f: list[str], validated: bool = False) -> list[list[str]]:
@@ -234,9 +233,6 @@ class RecordNormalizer:
             except MalformedTag as exc:
                 raise RecordRejected(f"{exc}; use --force to drop such tags") from None
             self.counts.split += 1
-        for line in lines:
-            if "=;" in line[7] or line[7].endswith("="):
-                line[7] = canonical_info(line[7])
         if self.contigs is None:
             out = lines
         elif len(lines) == 1:
@@ -257,7 +253,8 @@ class RecordNormalizer:
             # bcftools atomizes what it has already checked, fixed (-c s) and realigned; atoms are not realigned.
             from raygen.normalize.atomize import atomize_record
 
-            out = [a for line in out for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag)]
+            out = [a for line in out for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag,
+                                                             self.atomizer, just_split=split)]
         return out
 
     def normalize_line(self, f: list[str], from_split: bool = False) -> list[str] | None:
@@ -269,9 +266,6 @@ class RecordNormalizer:
         opts = self.opts
         fetch = self.fetcher(f[0])
         orig = (f[0], f[1], f[3], f[4])
-        if "=;" in f[7] or f[7].endswith("="):
-            f = list(f)
-            f[7] = canonical_info(f[7])
         if "s" in opts.check_ref:
             f, action = fix_ref(f, fetch)
             if action and opts.old_rec_tag:
