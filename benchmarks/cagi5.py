@@ -34,11 +34,11 @@ def main() -> int:
     ap.add_argument("--region-bp", type=int, default=100, help="region size for the train/validation split")
     a = ap.parse_args()
 
-    from raygen.config import RuntimeConfig
+    from raygen.config import FinetuneConfig, RuntimeConfig
     from raygen.runtime import init_ray
     from raygen.scoring.scorer import Scorer
     from raygen.train.cagi5 import read_elements, read_variants, write_element_fasta, write_labels_tsv
-    from raygen.train.finetune import HeadTrainSpec, run_finetune
+    from raygen.train.finetune import run_finetune
     from raygen.train.metrics import auprc, auroc
     from raygen.variant import Variant
 
@@ -72,8 +72,8 @@ def main() -> int:
     init_ray(RuntimeConfig(num_cpus=None))
     labels = write_labels_tsv(train, cache / "cagi5_training_labels.tsv")
     out = cache / "finetuned"
-    summary = run_finetune(a.model, str(labels), str(fasta), str(out), window=a.window, region_bp=a.region_bp,
-                           val_fraction=0.2, spec=HeadTrainSpec())
+    summary = run_finetune(a.model, str(labels), str(fasta), str(out),
+                           FinetuneConfig(region_bp=a.region_bp, val_fraction=0.2), window=a.window)
     _, prob = score(str(out), chal)
     table.update({
         "finetuned_auroc": auroc(y, prob), "finetuned_auprc": auprc(y, prob),

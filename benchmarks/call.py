@@ -33,7 +33,7 @@ def raygen_call(bam: str, ref: str, out: str, model: str = "classical", regions:
     import pysam
 
     from raygen.calling.pipeline import call_shard, write_vcf
-    from raygen.calling.regions import make_shards
+    from raygen.regions import make_shards
     from raygen.config import CallConfig
 
     cfg = cfg or CallConfig()

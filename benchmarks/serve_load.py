@@ -9,7 +9,7 @@ p50/p99 latency and error counts per (mode, clients), then the two goal figures:
 - throughput with batching on / off at the highest client count (goal >= 5x at 32 clients).
 
 "Off" is the same app with ``max_batch_size=1`` (each request is its own model call); "on" uses
-``--max-batch-size`` (default: ServeConfig's) and ``--batch-wait-ms``. Loopback only; bounded in time
+``--max-batch-size`` (default: ServeConfig's) and ``--batch-wait-timeout-s``. Loopback only; bounded in time
 and request count. The load generator runs in this process (asyncio + httpx): on a small machine it
 competes with the replicas for CPU, which the printed figures include.
 
@@ -98,17 +98,18 @@ def run_mode(name: str, model: str, fasta: str, args, max_batch_size: int, varia
     import httpx
     from ray import serve
 
-    from raygen.serve.app import AppArgs, build_app
+    from raygen.config import ServeConfig
+    from raygen.serve.app import build_application
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"enable_access_log": False, "log_level": "WARNING"})
-    app_args = AppArgs(model=model, reference=fasta, window=args.window, ui=False, token_env=None,
-                       max_batch_size=max_batch_size, batch_wait_timeout_s=args.batch_wait_ms / 1000.0,
-                       max_ongoing_requests=max(64, 2 * max(args.clients)), max_queued_requests=1024,
-                       scorer_cpus=args.cpus_per_replica, device=args.device)
+    cfg = ServeConfig(model=model, reference=fasta, window=args.window, ui=False, token_env=None,
+                      max_batch_size=max_batch_size, batch_wait_timeout_s=args.batch_wait_timeout_s,
+                      max_ongoing_requests=max(64, 2 * max(args.clients), max_batch_size), max_queued_requests=1024,
+                      scorer_cpus=args.scorer_cpus, device=args.device)
     t0 = time.perf_counter()
-    serve.run(build_app(app_args), name=f"bench_{name}", route_prefix="/", blocking=False)
+    serve.run(build_application(cfg), name=f"bench_{name}", route_prefix="/", blocking=False)
     url = f"http://127.0.0.1:{port}"
     print(f"[{name}] app up in {time.perf_counter() - t0:.1f} s (max_batch_size={max_batch_size})", flush=True)
     for _ in range(20):  # warm-up: first calls pay for lazy initialisation
@@ -134,8 +135,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="per (mode, clients) run")
     ap.add_argument("--max-requests", type=int, default=20_000, help="per (mode, clients) run")
     ap.add_argument("--max-batch-size", type=int, default=None, help="batching on (default: ServeConfig's)")
-    ap.add_argument("--batch-wait-ms", type=float, default=None, help="default: ServeConfig's")
-    ap.add_argument("--cpus-per-replica", type=float, default=1.0)
+    ap.add_argument("--batch-wait-timeout-s", type=float, default=None, help="seconds (default: ServeConfig's)")
+    ap.add_argument("--scorer-cpus", type=float, default=1.0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray CPUs (default: all)")
     args = ap.parse_args()
@@ -148,7 +149,8 @@ def main() -> int:
 
     args.window = args.window or DEFAULTS.score.window
     args.max_batch_size = args.max_batch_size or DEFAULTS.serve.max_batch_size
-    args.batch_wait_ms = DEFAULTS.serve.batch_wait_timeout_s * 1000 if args.batch_wait_ms is None else args.batch_wait_ms
+    if args.batch_wait_timeout_s is None:
+        args.batch_wait_timeout_s = DEFAULTS.serve.batch_wait_timeout_s
     tmp = Path(tempfile.mkdtemp(prefix="raygen_serve_bench_"))
     model = args.model or str(build_default_model(tmp / "model", args.arch, "mlm"))
     fasta = args.fasta or str(random_reference(tmp / "ref.fa", 50_000, 1))

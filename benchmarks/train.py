@@ -22,14 +22,16 @@ DEFAULT_FA = REPO.parent / "shared" / "data" / "pretrain" / "grch38.chr20_and_21
 
 
 def run(workers: int, a, tmp: Path) -> dict:
+    from raygen.config import PretrainConfig
     from raygen.train.pretrain import PretrainJob, plan_regions, run_pretrain
 
     _, train, val = plan_regions(a.fasta, None, ["chr20"], 100_000, 0.02, 0)
     out = tmp / f"w{workers}"
+    cfg = PretrainConfig(arch=a.arch, steps=a.steps, checkpoint_every=10**9, val_windows=50, batch_size=a.batch_size,
+                         workers=workers, cpus_per_worker=1.0, gpus_per_worker=0.0, max_failures=0)
     job = PretrainJob(reference=a.fasta, out_dir=str(out), train_regions=[(r.chrom, r.start, r.end) for r in train],
-                      val_regions=[(r.chrom, r.start, r.end) for r in val][:1], arch=a.arch, steps=a.steps,
-                      checkpoint_every=10**9, val_windows=50, batch_size=a.batch_size)
-    run_pretrain(job, workers=workers, cpus_per_worker=1.0, gpus_per_worker=0.0, max_failures=0, resume=False, quiet=True)
+                      val_regions=[(r.chrom, r.start, r.end) for r in val][:1], config=cfg)
+    run_pretrain(job, resume=False, quiet=True)
     recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     tps = [r["tokens_per_s"] for r in recs if "tokens_per_s" in r][a.warmup:]
     total = statistics.median(tps)

@@ -17,7 +17,7 @@ from raygen.config import DEFAULTS, RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate")
+COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate", "cohort")
 
 EPILOG = """\
 Every command that uses Ray joins the cluster named by --address or $RAY_ADDRESS (so it runs unchanged
@@ -71,16 +71,18 @@ def _setup_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``raygen`` script; returns the process exit code."""
     apply_quiet_env()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(args)
+    command = "raygen"
     try:
+        parser = build_parser()  # imports every command module: Ctrl-C may come this early
+        args = parser.parse_args(argv)
+        command = f"raygen {args.command}"
+        _setup_logging(args)
         rc = args.func(args)
     except RaygenError as exc:
-        print(f"raygen {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"raygen {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     return int(rc or 0)
 

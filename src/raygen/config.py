@@ -28,6 +28,7 @@ class RuntimeConfig:
     num_gpus: int | None = None  # local Ray only; None = autodetect
     include_dashboard: bool = False  # the dashboard costs ~1 GB RSS and a second of start-up
     object_store_memory: int | None = None  # bytes; None = Ray's default (30% of RAM)
+    connect_timeout_s: float = 15.0  # seconds; an explicit --address that does not answer in time fails with one line
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,23 @@ class PretrainConfig:
     cpus_per_worker: float = 1.0  # also the torch thread count per worker (at least 1)
     gpus_per_worker: float = 0.0
     steps: int = 100_000  # upper bound; --time-limit usually ends a CPU run first
+    time_limit_s: float | None = None  # training-loop seconds (carried across restarts); None = steps only
     batch_size: int = 32  # windows per worker per step (2 CPU workers: global batch 64)
     lr: float = 2e-3  # peak AdamW learning rate
-    warmup_fraction: float = 0.03  # of the run (steps or time budget), linear warm-up before cosine decay
+    warmup_fraction: float = 0.03  # of the run (steps or time budget), linear warm-up before cosine decay to 0
+    warmup_start_factor: float = 0.01  # learning rate of the first warm-up steps, as a fraction of ``lr``
     weight_decay: float = 0.01
+    adam_betas: tuple[float, float] = (0.9, 0.98)  # AdamW; beta2 below torch's 0.999, as RoBERTa's recipe has it
+    adam_eps: float = 1e-8
+    grad_clip_norm: float = 1.0  # gradient L2 norm clipped to this before every step
+    mixed_precision: bool = True  # bf16 autocast on GPU workers (CPU workers always run float32)
     mask_prob: float = 0.15
     max_n_fraction: float = 0.05  # windows with more N than this are skipped
     val_fraction: float = 0.02  # of sequence held out for validation, as whole blocks
     block_bp: int = 100_000  # validation blocks are whole blocks of this size
     val_windows: int = 1000  # held-out windows scored at each checkpoint
-    checkpoint_every: int = 200  # steps
+    checkpoint_every: int = 200  # steps; the held-out blocks are scored at every checkpoint
+    checkpoints_kept: int = 2  # newest checkpoints kept in DIR/train_state
     max_failures: int = 3  # worker failures Ray Train recovers from (from the latest checkpoint)
     seed: int = 0
 
@@ -108,40 +116,75 @@ class FinetuneConfig:
 
     epochs: int = 60  # upper bound; early stopping usually ends sooner
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 1e-3  # AdamW (torch's default betas and eps)
     weight_decay: float = 0.01
     hidden_units: int = 32  # MLP width of the head; 0 = logistic regression on the features
     patience: int = 6  # epochs without validation AUROC improvement before early stopping
+    min_improvement: float = 1e-4  # validation AUROC gain that counts as an improvement
+    temperature_range: tuple[float, float] = (0.05, 20.0)  # calibration temperatures searched (log-spaced grid)
+    temperature_steps: int = 241
     val_fraction: float = 0.2  # of genomic regions, never of random variants
     region_bp: int = 10_000  # variants are grouped into regions of this size for the split
+    cpus: float = 0.5  # of the one Ray Train worker: the head is small, and the driver keeps a CPU
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """HTTP service (``raygen serve``)."""
+    """The HTTP service's options, one object for every way in: ``raygen serve --FIELD-NAME`` flags, the
+    ``args:`` of a serve config (serve_configs/*.yaml; ``http_options`` give host and port) and
+    ``run_service``. :func:`raygen.serve.options.serve_config` builds it from a dict (types checked, unknown
+    names refused); :meth:`__post_init__` checks every rule, once. Batch settings are the Scorer's starting
+    ``user_config`` (a serve config's ``deployments: [{name: Scorer, user_config: ...}]`` changes them live).
+    """
 
+    model: str = ""  # model directory (save_pretrained) or hub id; required to serve
+    reference: str = ""  # indexed reference FASTA the variants refer to; required to serve
+    window: int = ScoreConfig.window  # reference bases around a variant fed to the model
+    revision: str | None = None  # hub revision (commit/tag) to pin
+    trust_remote_code: bool = False
+    device: str = "auto"  # auto, cpu, cuda
+    reverse_complement: bool = ScoreConfig.reverse_complement
     host: str = "127.0.0.1"
     port: int = 8000
-    max_batch_size: int = 32
+    app_name: str = "raygen"
+    max_batch_size: int = 32  # variants per model batch across requests
     batch_wait_timeout_s: float = 0.005
-    max_ongoing_requests: int = 64  # must be >= max_batch_size or batches never fill
-    max_queued_requests: int = 256  # beyond this Serve answers 503 at once
+    max_ongoing_requests: int = 64  # per replica; at least max_batch_size, or batches never fill
+    max_queued_requests: int = 256  # beyond this Serve answers 503 at once; -1: unbounded
     max_variants_per_request: int = 1000  # more in one request gives 413
     max_body_bytes: int = 1_000_000  # request bodies on /v1/* above this give 413
-    token_env: str = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
+    token_env: str | None = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
+    token_file: str | None = None  # file holding the bearer token (first line)
+    token_sha256: str | None = None  # the token's SHA-256 (what travels to the replicas)
     scorer_replicas: int = 1
     scorer_cpus: float = 1.0  # per scorer replica (torch threads follow it)
     scorer_gpus: float = 0.0  # per scorer replica
     ingress_cpus: float = 0.25  # the HTTP/UI replica mostly waits on the scorer
+    ui: bool = True  # the Gradio UI at /ui
     ism_flank: int = 20  # UI heatmap: bases each side of the variant mutated to every other base
     ism_max_flank: int = 50
+    data_dirs: tuple[str, ...] = ()  # POST /v1/call may read BAMs under these; empty: it refuses every path
     call_model: str = "classical"  # POST /v1/call: classical, or a `raygen train caller` model dir
     max_call_bp: int = 200_000  # POST /v1/call: larger regions give 413 (use `raygen call` for genomes)
-    caller_cpus: float = 0.5  # per caller replica (only started with --data-dir)
+    caller_cpus: float = 0.5  # per caller replica (only started with data_dirs)
     caller_max_ongoing_requests: int = 4  # calls run on a small thread pool; more wait in the queue
     pileup_flank: int = 40  # UI calling tab: bases each side of the chosen call in the pileup picture
     pileup_max_reads: int = 60  # UI calling tab: reads drawn (evenly subsampled beyond this)
-    app_name: str = "raygen"
+    call: CallConfig = field(default_factory=lambda: CallConfig())  # how POST /v1/call and the UI call
+
+    def __post_init__(self) -> None:
+        minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,
+                   "max_queued_requests": -1, "max_variants_per_request": 1, "max_body_bytes": 1024,
+                   "scorer_replicas": 1, "scorer_cpus": 0, "scorer_gpus": 0, "ingress_cpus": 0, "ism_flank": 1,
+                   "ism_max_flank": 1, "max_call_bp": 1, "caller_cpus": 0, "caller_max_ongoing_requests": 1,
+                   "pileup_flank": 1, "pileup_max_reads": 1}
+        for name, low in minimum.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        if self.max_ongoing_requests < self.max_batch_size:
+            raise ValueError(f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size "
+                             f"({self.max_batch_size}), or batches can never fill")
 
 
 #: Serve logging of every raygen deployment and of Serve itself: our own JSON request log replaces the access
@@ -182,8 +225,13 @@ class CallConfig:
     train_min_alt_fraction: float = 0.05  # looser candidate threshold when training: more negatives to learn from
     train_epochs: int = 8  # `raygen train caller`
     train_batch_size: int = 128
-    train_lr: float = 2e-3
+    train_lr: float = 2e-3  # AdamW (torch's default betas and eps)
+    train_weight_decay: float = 1e-4
+    train_class_weight_cap: float = 10.0  # classes are weighted by inverse frequency, capped at this
+    train_val_batch_size: int = 256  # candidates per validation forward pass (memory only, same numbers)
     train_workers: int = 2  # Ray Train workers
+    train_cpus_per_worker: float = 1.0
+    train_seed: int = 0
     val_fraction: float = 0.2  # of shards (regions), never of random candidates
     train_shard_bp: int = 100_000  # region size for the validation split and training shards
 
@@ -194,8 +242,66 @@ class NormalizeConfig:
 
     shard_bp: int = 5_000_000  # region size of one Ray Data shard
     ray_min_bytes: int = 1 << 30  # compressed input size from which an indexed input runs on Ray by default
-    cpus_per_shard_task: float = 0.5  # fractional so read/write tasks still get CPU on a 2-core box
-    batch_rows: int = 200_000  # records per in-process batch
+    cpus_per_shard_task: float = 0.5  # per normalizer actor; fractional so read/write tasks still get CPU on a 2-core box
+    max_actors: int = 2  # normalizer actors in the Ray pool at most (also for `raygen score --normalize`)
+    batch_rows: int = 200_000  # records per block read (in-process and by each Ray read task)
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    """Copy-number cohort normalization (``raygen cohort ...``, CNVkit-compatible)."""
+
+    shard_bp: int = 20_000_000  # coverage: bins per Ray task cover at most this much of one contig
+    min_mapq: int = 0  # coverage: reads below this MAPQ are not counted (CNVkit's default)
+    target_avg_size: float = 200 / 0.75  # bp, split targets (CNVkit's default)
+    antitarget_avg_size: int = 150_000  # bp
+    reference_chunk_bins: int = 20_000  # reference: bins per reduce task (memory: normals x this x 16 B x ~6)
+    ray_min_samples: int = 8  # reference / fix / segment / call run on Ray from this many samples (or --ray)
+    cpus_per_task: float = 0.5  # fractional so Ray Data read/write tasks still get CPU on a 2-core box
+    segment_method: str = "cbs"
+    segment_threshold: float = 1e-4  # CBS p-value / HaarSeg FDR q
+    scatter_dpi: int = 110
+
+
+@dataclass(frozen=True)
+class CohortBatchConfig:
+    """Batch-effect correction (``raygen cohort combat``, ``combat-apply``, ``size-factors``, ``assess``)."""
+
+    shard_bytes: int = 32 << 20  # float64 bytes of one feature shard on Ray (rows = shard_bytes / (8 x samples))
+    ray_min_bytes: int = 256 << 20  # input file size from which --engine auto runs on Ray
+    cpus_per_task: float = 0.5  # per Ray Data shard task; fractional so the driver's work is never starved
+    conv: float = 1e-4  # sva it.sol convergence (largest relative change of gamma/delta over all features)
+    drift_bins: int = 10  # reference distribution per feature: deciles of the corrected training data
+    psi_alert: float = 0.25  # a feature's PSI above this counts as drifted ("significant shift")
+    drift_max_fraction: float = 0.10  # assess --against fails when more features than this have drifted
+    prior_count: float = 2.0  # log-CPM prior count (edgeR's default)
+    pca_components: int = 20  # assess: metrics are computed on this many principal components
+    kbet_alpha: float = 0.05  # kBET: a neighbourhood is accepted when its chi-square p-value is >= this
+    lisi_perplexity: float = 30.0  # LISI (Korsunsky 2019): capped at (samples - 1) / 3 for small cohorts
+    classifier_folds: int = 5  # assess: cross-validated AUROC of a logistic-regression label classifier
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    """Conditional-VAE batch corrector (``raygen cohort vae-train``/``vae-correct``)."""
+
+    latent: int = 10  # latent dimensions
+    hidden: int = 128  # units of the encoder's and decoder's hidden layers
+    epochs: int = 300  # upper bound; --time-limit may stop sooner
+    batch_size: int = 128  # samples per worker per step
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 1e-4
+    beta_kl: float = 1.0  # weight of the KL term (after warm-up)
+    kl_warmup_epochs: int = 50  # the KL weight ramps linearly from 0 over these epochs
+    adversary_weight: float = 1.0  # weight of the batch adversary on the latent (gradient reversal)
+    dropout: float = 0.1
+    workers: int = 2  # Ray Train workers (DDP ranks)
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    checkpoint_every: int = 25  # epochs
+    max_failures: int = 2
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,6 +316,9 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
     call: CallConfig = field(default_factory=CallConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    cohort: CohortConfig = field(default_factory=CohortConfig)
+    cohort_batch: CohortBatchConfig = field(default_factory=CohortBatchConfig)
+    vae: VaeConfig = field(default_factory=VaeConfig)
 
 
 DEFAULTS = Config()

@@ -175,11 +175,13 @@ def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = N
 
 def read_regions(spec: str | None, lengths: Mapping[str, int]) -> list[Region]:
     """Regions to work on: a BED file path, comma-separated region strings, or (``spec`` empty) every contig
-    of ``lengths``. Each region must name a contig of ``lengths`` and is clipped to it; empty ones are dropped."""
+    of ``lengths``. Each region must name a contig of ``lengths`` and is clipped to it; empty ones are dropped.
+    A BED file's intervals are sorted and merged per contig (:class:`RegionSet`), so work over overlapping
+    lines is not done twice; region strings are taken as given, in order."""
     if not spec:
         return [Region(c, 0, n) for c, n in lengths.items()]
     if os.path.exists(spec):
-        regions = read_bed(spec)
+        regions = list(RegionSet(read_bed(spec)))
     else:
         regions = [parse_region(s, lengths) for s in spec.split(",") if s.strip()]
     out = []

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
 from dataclasses import dataclass
 
 from raygen.config import RuntimeConfig, apply_quiet_env
+from raygen.errors import RaygenError, UsageError
 
 log = logging.getLogger("raygen.runtime")
 
@@ -43,33 +46,114 @@ def quiet_worker_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def resolve_address(address: str | None) -> str | None:
+    """The cluster to join, or None to start an embedded local Ray of our own.
+
+    ``address`` (``--address``) wins over ``$RAY_ADDRESS``; neither, or ``local``, means a local Ray whatever
+    ``/tmp/ray`` holds (a killed ``ray start --head`` leaves its dead address there). ``auto`` follows Ray's
+    own discovery (``$RAY_ADDRESS``, then the last ``ray start`` on this machine, then any running GCS).
+    """
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address in (None, "local"):
+        return None
+    if address == "auto":
+        from ray._private.services import canonicalize_bootstrap_address  # Ray's own discovery, no public API
+
+        try:
+            found = canonicalize_bootstrap_address("auto")
+        except ConnectionError:
+            found = None
+        if not found:
+            raise RaygenError("--address auto: no running Ray cluster found on this machine; start one with "
+                              "`ray start --head`, or leave --address unset to run on an embedded local Ray")
+        return found
+    return address
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """(host, port) of ``HOST:PORT`` or ``ray://HOST:PORT``; UsageError for anything else."""
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, _, port = hostport.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"Ray address {address!r} is not HOST:PORT, ray://HOST:PORT, auto or local")
+    return host.strip("[]"), int(port)
+
+
+def _unreachable(address: str, why: str) -> RaygenError:
+    return RaygenError(
+        f"cannot reach the Ray cluster at {address} ({why}): start it (`ray start --head`), correct --address / "
+        "$RAY_ADDRESS, or unset both to run on an embedded local Ray"
+    )
+
+
+def check_reachable(address: str, timeout_s: float) -> None:
+    """Fail fast on a dead address: Ray itself retries a refused GCS connection without end."""
+    host, port = _host_port(address)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise _unreachable(address, exc.strerror or str(exc) or type(exc).__name__) from None
+
+
+def _init_within(timeout_s: float, address: str, **kwargs) -> None:
+    """``ray.init`` joining ``address``, given up after ``timeout_s``: a port that accepts TCP but is no Ray
+    GCS makes ``ray.init`` block inside C++ where Ctrl-C cannot reach it, so it runs in a daemon thread and
+    the main thread (which Ctrl-C does reach) waits."""
+    import ray
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            ray.init(address=address, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="raygen-ray-init", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise _unreachable(address, f"no answer from a Ray GCS within {timeout_s:g} s")
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            raise _unreachable(address, str(exc).splitlines()[0][:200]) from None
+        raise exc
+
+
 def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
-    """Start or join Ray according to ``cfg`` and log where we run; safe to call twice."""
+    """Start or join Ray according to ``cfg`` and log where we run; safe to call twice.
+
+    Joining an explicit address fails within ``cfg.connect_timeout_s`` with a one-line :class:`RaygenError`
+    when nothing answers there.
+    """
     import ray
 
     cfg = cfg or RuntimeConfig()
     apply_quiet_env()
-    address = cfg.address or os.environ.get("RAY_ADDRESS") or None
     if ray.is_initialized():
-        mode = "existing"
-    elif address:
-        ray.init(address=address, log_to_driver=True)
-        mode = "cluster"
+        mode, address = "existing", None
     else:
-        # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(
-            # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
-            # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
-            address="local",
-            num_cpus=cfg.num_cpus,
-            num_gpus=cfg.num_gpus,
-            include_dashboard=cfg.include_dashboard,
-            object_store_memory=cfg.object_store_memory,
-            configure_logging=False,
-            runtime_env=None if cfg.include_dashboard else {"worker_process_setup_hook": quiet_worker_logs},
-        )
-        mode = "local"
+        address = resolve_address(cfg.address)
+        if address:
+            check_reachable(address, cfg.connect_timeout_s)
+            _init_within(cfg.connect_timeout_s, address, log_to_driver=True)
+            mode = "cluster"
+        else:
+            # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            ray.init(
+                # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
+                # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
+                address="local",
+                num_cpus=cfg.num_cpus,
+                num_gpus=cfg.num_gpus,
+                include_dashboard=cfg.include_dashboard,
+                object_store_memory=cfg.object_store_memory,
+                configure_logging=False,
+                runtime_env=None if cfg.include_dashboard else {"worker_process_setup_hook": quiet_worker_logs},
+            )
+            mode = "local"
     res = ray.cluster_resources()
     ctx = ray.get_runtime_context()
     info = RayInfo(

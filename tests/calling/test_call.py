@@ -10,10 +10,10 @@ import pysam
 import pytest
 
 from raygen.calling.pipeline import call_bam, call_region, write_vcf
-from raygen.calling.regions import check_contigs, make_shards
 from raygen.config import DEFAULTS
 from raygen.errors import InputError
 from raygen.eval.concordance import evaluate_vcfs
+from raygen.regions import check_contigs, make_shards
 
 BAM = "NA12878_S1.chr20.10_10p1mb.bam"
 FA = "ucsc.hg19.chr20.unittest.fasta.gz"

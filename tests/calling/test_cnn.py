@@ -11,10 +11,10 @@ import pytest
 from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
 from raygen.calling.cnn import featurize, load_caller
 from raygen.calling.pipeline import call_region
-from raygen.calling.regions import Shard
 from raygen.config import DEFAULTS
 from raygen.errors import InputError
 from raygen.io.fasta import Reference
+from raygen.regions import Shard
 
 BAM = "NA12878_S1.chr20.10_10p1mb.bam"
 FA = "ucsc.hg19.chr20.unittest.fasta.gz"

@@ -63,6 +63,19 @@ def test_counts_with_indel_in_other_representation(tmp_path: Path, ref_fa: str):
     assert rep2.counts["INDEL"].tp == 0 and rep2.counts["INDEL"].fp == 2
 
 
+def test_records_the_reference_cannot_align_are_trimmed_not_dropped(tmp_path: Path, ref_fa: str):
+    # REF 'AA' at 15 disagrees with the reference (TT): trimmed only (no fallback aligner); a contig the FASTA
+    # lacks is trimmed too; both still count, and a padded SNV on a known contig is realigned as bcftools does.
+    truth = _vcf(tmp_path / "t.vcf", ["c1\t15\t.\tAAT\tAT\t.\tPASS\t.\tGT\t0/1",
+                                      "c1\t30\t.\tT\tA\t.\tPASS\t.\tGT\t0/1",
+                                      "c9\t5\t.\tCAG\tCG\t.\tPASS\t.\tGT\t0/1"])
+    query = _vcf(tmp_path / "q.vcf", ["c1\t15\t.\tAA\tA\t30\tPASS\t.\tGT\t0/1",
+                                      "c1\t29\t.\tGT\tGA\t30\tPASS\t.\tGT\t0/1",
+                                      "c9\t5\t.\tCA\tC\t30\tPASS\t.\tGT\t0/1"])
+    rep = evaluate_vcfs(truth, query, reference=ref_fa)
+    assert rep.counts["ALL"].tp == 3 and rep.counts["ALL"].fp == 0 and rep.counts["ALL"].fn == 0
+
+
 def test_confident_bed_restricts_both_sides(tmp_path: Path, ref_fa: str):
     truth = _vcf(tmp_path / "t.vcf", ["c1\t4\t.\tT\tC\t.\tPASS\t.\tGT\t0/1", "c1\t35\t.\tA\tG\t.\tPASS\t.\tGT\t0/1"])
     query = _vcf(tmp_path / "q.vcf", ["c1\t30\t.\tT\tA\t30\tPASS\t.\tGT\t1/1", "c1\t4\t.\tT\tC\t30\tPASS\t.\tGT\t1/1"])

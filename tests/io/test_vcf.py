@@ -11,14 +11,13 @@ import pytest
 
 from raygen.errors import InputError, UsageError
 from raygen.io.vcf import (
-    REJECTS_SCHEMA,
-    TEXT_SCHEMA,
     iter_text_batches,
     read_header,
     read_text_table,
     write_rejects,
     write_vcf,
 )
+from raygen.schema import REJECTS_SCHEMA, TEXT_SCHEMA
 
 
 def _record_lines(path: Path) -> list[str]:
@@ -126,7 +125,7 @@ def test_csi_for_long_contigs(tmp_path):
     # our region readers find the .csi too (pysam.TabixFile alone looks only for .tbi)
     _, reg, _ = read_text_table(out, region="big:600000000-800000000")
     assert reg["POS"].to_pylist() == [700_000_000]
-    from raygen.io.datasource import plan_shards, read_shard
+    from raygen.io.blocks import plan_shards, read_shard
 
     shards = plan_shards(out, shard_bp=100_000_000)
     assert len(shards) == 9

@@ -8,6 +8,7 @@ moves them into the previous shard.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import random
 from pathlib import Path
@@ -16,10 +17,15 @@ import pysam
 import pysam.bcftools
 import pytest
 
+from raygen.config import DEFAULTS
 from raygen.normalize import NormalizeOptions, normalize_variant
 from raygen.normalize.pipeline import run_normalize
 
 SHARD_BP = 3000
+
+
+def _shards(shard_bp: int):
+    return dataclasses.replace(DEFAULTS.normalize, shard_bp=shard_bp)
 
 
 def _reference(path: Path, rng: random.Random, lengths: dict[str, int]) -> dict[str, str]:
@@ -128,7 +134,7 @@ def test_ray_sharded_path_matches_bcftools_across_shard_boundaries(simulated, tm
     gz, fa, _ = simulated
     want = bcftools("-f", str(fa), str(gz), out=tmp_path / "b.vcf")
     opts = NormalizeOptions(fasta=str(fa))
-    counts = run_normalize(str(gz), str(tmp_path / "r.vcf.gz"), opts, use_ray=True, shard_bp=SHARD_BP)
+    counts = run_normalize(str(gz), str(tmp_path / "r.vcf.gz"), opts, use_ray=True, cfg=_shards(SHARD_BP))
     got = records(tmp_path / "r.vcf.gz")
     # records left-aligned out of their shard (POS before the shard start) are back in order
     moved = [r for r in got if (int(r.split("\t")[1]) - 1) % SHARD_BP >= SHARD_BP - 12]
@@ -153,7 +159,7 @@ def test_ray_path_rejects_and_counts(simulated, tmp_path, ray_session):
     rej = tmp_path / "rejects.tsv"
     opts = NormalizeOptions(fasta=str(fa), check_ref="x")
     counts = run_normalize(badgz, str(tmp_path / "o.vcf"), opts, rejects_path=str(rej), use_ray=True,
-                           shard_bp=2 * SHARD_BP, parquet_dir=str(tmp_path / "pq"))
+                           cfg=_shards(2 * SHARD_BP), parquet_dir=str(tmp_path / "pq"))
     rows = rej.read_text().splitlines()
     assert rows[0] == "SOURCE\tLINE\tREASON\tTEXT" and len(rows) == 2
     assert "Reference allele mismatch" in rows[1] and f"{f[0]}:{f[1]}" in rows[1]

@@ -182,3 +182,41 @@ def test_threads_per_actor(baseline, tmp_path, run_cli_module, edge_vcf, referen
     assert rc == 0, err
     assert body(out1) == body(out)
 
+
+
+@pytest.mark.timeout(240)
+def test_normalize_is_a_stage_of_the_same_pipeline(tmp_path, run_cli_module, edge_vcf, reference, tiny_models):
+    """`score --normalize` = `normalize -c w` then `score`, without the temp file: same records, same rejects
+    (a malformed line from the reader, a contig the FASTA lacks from normalize), and in = out + rejected."""
+    from .conftest import ref_base
+
+    _, recs = edge_vcf
+    padded = ("chr1", 140, ref_base(reference, "chr1", 140, 2), ref_base(reference, "chr1", 140) + "GA"
+              + ref_base(reference, "chr1", 141), "")  # insertion with a shared trailing base: trimmed
+    vcf = write_vcf(tmp_path / "in.vcf.gz", sorted([*recs, padded]), extra_lines=["chrUn\t20\tbadline\tA"])
+    model = tiny_models[("kmer", "mlm")]
+    common = ["-f", reference, "--model", model, "--window", WINDOW, "--shard-bp", 300, "-q"]
+    one = tmp_path / "one.vcf.gz"
+    rc, stdout, stderr = run_cli_module("score", vcf, "-o", one, "--normalize", "--rejects", tmp_path / "one.tsv",
+                                        *common)
+    assert rc == 0, stderr
+    # the same by hand: bcftools-norm-exact normalization to a file, then scoring that file
+    norm = tmp_path / "norm.vcf.gz"
+    rc, _, stderr = run_cli_module("normalize", vcf, "-f", reference, "-c", "w", "-o", norm, "--rejects",
+                                   tmp_path / "norm.tsv")
+    assert rc == 0, stderr
+    two = tmp_path / "two.vcf.gz"
+    rc, _, stderr = run_cli_module("score", norm, "-o", two, *common)
+    assert rc == 0, stderr
+    assert body(one) == body(two) and len(body(one)) == len(recs)  # chrUn rejected, the padded one kept
+    assert not any(f"\t{padded[2]}\t{padded[3]}\t" in ln for ln in body(one))  # the padded form is gone
+
+    def rejects(path):  # (REASON, TEXT): a region-sharded read knows no line numbers, the in-process one does
+        return sorted(tuple(row.split("\t")[2:4]) for row in path.read_text().splitlines()[1:])
+
+    got = rejects(tmp_path / "one.tsv")
+    assert got == rejects(tmp_path / "norm.tsv") and len(got) == 2
+    assert any("chrUn" in reason for reason, _ in got) and any("wrong number of columns" in r for r, _ in got)
+    n_in = len(recs) + 2
+    assert f"records in: {n_in}  out: {n_in - 2}  rejected: 2" in stdout
+    assert "badline" in (tmp_path / "one.tsv").read_text()

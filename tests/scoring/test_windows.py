@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from raygen.io.fasta import Reference
-from raygen.scoring.windows import plan_variant, revcomp
+from raygen.scoring.windows import plan_variant, ref_mismatch, revcomp
 from raygen.variant import Variant
 
 from .conftest import N_RUN, WINDOW, edge_case_records, other, ref_base
@@ -58,6 +58,15 @@ def test_n_in_allele_and_lowercase(reference):
     assert plan_variant(Variant(c, a + 1, "N", "A"), ref, WINDOW).skip == "n_allele"
     b = ref_base(reference, "chr1", 10)
     assert plan_variant(Variant("chr1", 10, b.lower(), other(b).lower()), ref, WINDOW).kind == "snv"
+
+
+def test_ref_facing_n_is_a_mismatch(reference):
+    """The one REF rule (shared with the HTTP gate): case-insensitive, an N in the reference matches only N."""
+    assert not ref_mismatch("acg", "ACG") and ref_mismatch("A", "N") and not ref_mismatch("N", "N")
+    assert ref_mismatch("AA", "AN")  # a REF running past the contig end faces Reference.fetch's N padding
+    c, a, _ = N_RUN
+    plan = plan_variant(Variant(c, a + 1, "A", "C"), Reference(reference), WINDOW)
+    assert plan.skip == "ref_mismatch"
 
 
 @pytest.mark.parametrize("seq,rc", [("ACGTN", "NACGT"), ("AACC", "GGTT"), ("", "")])

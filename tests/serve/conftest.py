@@ -58,13 +58,13 @@ def start_app(name: str, **app_args) -> str:
     import httpx
     from ray import serve
 
-    from raygen.serve.app import AppArgs, build_app
+    from raygen.serve.app import build_app
 
     serve.shutdown()  # a Serve left by another module would ignore our http_options
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"enable_access_log": False, "log_level": "WARNING"})
-    serve.run(build_app(AppArgs(**app_args)), name=name, route_prefix="/", blocking=False)
+    serve.run(build_app(app_args), name=name, route_prefix="/", blocking=False)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:

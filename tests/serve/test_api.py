@@ -38,10 +38,10 @@ def service(ray_session, serve_assets, tmp_path_factory):
     _empty_bam(data / "empty.bam", seqs)
     proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file),
                         "--max-batch-size", "8", "--max-ongoing-requests", "8", "--max-queued-requests", "4",
-                        "--max-variants", "50", "--max-body-bytes", "8192", "--cpus-per-replica", "0.25",
+                        "--max-variants-per-request", "50", "--max-body-bytes", "8192", "--scorer-cpus", "0.25",
                         # No CPU reserved by the caller: the module also runs `raygen score` (Ray Data) on
                         # the same 2-CPU Ray, which stalls when replicas hold too much of it.
-                        "--data-dir", str(data), "--max-call-bp", "500", "--cpus-per-caller", "0",
+                        "--data-dirs", str(data), "--max-call-bp", "500", "--caller-cpus", "0",
                         env={"RAYGEN_API_TOKEN": ""})
     try:
         proc.wait_serving()
@@ -184,6 +184,47 @@ def test_ref_mismatch_rejected_or_skipped(api, scorer):
     assert client.get("/healthz").status_code == 200  # still serving
 
 
+#: chr2 of the test reference starts with 50 N (conftest.write_reference): a REF base at chr2:10 faces an N.
+FACING_N = {"chrom": "chr2", "pos": 10, "ref": "A", "alt": "G"}
+
+
+def test_ref_facing_n_is_a_mismatch_on_v1_score(api):
+    """The one REF rule: a REF base facing an N in the reference is a mismatch, at the 422 gate as in scoring."""
+    client, *_ = api
+    r = client.post("/v1/score", json={"variants": [FACING_N]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "variants", 0, "ref"]
+    assert r.json()["detail"][0]["type"] == "ref_mismatch" and "'N'" in r.text
+    s = client.post("/v1/score", params={"on_invalid": "skip"}, json={"variants": [FACING_N]})
+    assert s.status_code == 200 and s.json()["results"][0]["skip_reason"] == "ref_mismatch"
+
+
+def test_ref_facing_n_is_a_mismatch_on_v1_normalize(api):
+    client, *_ = api
+    r = client.post("/v1/normalize", json={"variants": [FACING_N]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "variants", 0, "ref"] and "mismatch" in r.text
+    s = client.post("/v1/normalize", params={"on_invalid": "skip"}, json={"variants": [FACING_N]})
+    assert s.status_code == 200 and "mismatch" in s.json()["results"][0]["error"]
+
+
+@pytest.mark.timeout(180)
+def test_ref_facing_n_is_a_mismatch_in_raygen_score(api, run_cli, tmp_path):
+    client, model, ref, seqs = api
+    good = snvs(seqs, [300])[0]
+    vcf = tmp_path / "n.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n##contig=<ID=chr2,length=1500>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t{good['pos']}\t.\t{good['ref']}\t{good['alt']}\t.\tPASS\t.\n"
+                   f"chr2\t{FACING_N['pos']}\t.\t{FACING_N['ref']}\t{FACING_N['alt']}\t.\tPASS\t.\n")
+    out = tmp_path / "n.out.vcf"
+    rc, _, stderr = run_cli("score", vcf, "-f", ref, "--model", model, "-o", out, "--actors", "1",
+                            "--cpus-per-actor", "0.25", "-q")
+    assert rc == 0, stderr
+    info = {int(c[1]): c[7] for c in (x.split("\t") for x in out.read_text().splitlines() if not x.startswith("#"))}
+    assert "RAYGEN_SKIP=ref_mismatch" in info[FACING_N["pos"]] and "RAYGEN_LLR=" in info[good["pos"]]
+
+
 def test_limits_give_413(api):
     client, model, ref, seqs = api
     many = client.post("/v1/score", json={"variants": snvs(seqs, list(range(100, 151)))})
@@ -272,7 +313,7 @@ def test_same_llrs_as_raygen_score_cli(api, run_cli, tmp_path):
 
 
 def test_call_flags_of_raygen_serve(api, service):
-    """`raygen serve --data-dir D --max-call-bp 500`: BAMs under D are called, others refused, big regions 413."""
+    """`raygen serve --data-dirs D --max-call-bp 500`: BAMs under D are called, others refused, big regions 413."""
     client, *_ = api
     ok = client.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-400"})
     assert ok.status_code == 200, ok.text

@@ -27,9 +27,9 @@ def test_missing_inputs_fail_fast_with_one_line(run_cli, tmp_path):
 
 def test_bad_calling_flags_fail_fast_with_one_line(run_cli, serve_assets, tmp_path):
     model, ref, _ = serve_assets
-    rc, _, err = run_cli("serve", "--model", model, "-f", ref, "--data-dir", str(tmp_path / "no_such_dir"))
+    rc, _, err = run_cli("serve", "--model", model, "-f", ref, "--data-dirs", str(tmp_path / "no_such_dir"))
     assert rc == 2 and "--data-dir" in err and "no_such_dir" in err and "Traceback" not in err
-    rc, _, err = run_cli("serve", "--model", model, "-f", ref, "--data-dir", str(tmp_path),
+    rc, _, err = run_cli("serve", "--model", model, "-f", ref, "--data-dirs", str(tmp_path),
                          "--call-model", str(tmp_path))
     assert rc == 2 and "--call-model" in err and "caller.json" in err
 
@@ -57,7 +57,7 @@ def test_serve_configs_are_valid_for_serve_run(path, serve_assets):
     assert isinstance(call_user_app_builder_with_args_if_necessary(build_app, args), Application)
     scorer = next(d for d in doc["applications"][0]["deployments"] if d["name"] == "Scorer")
     ingress = next(d for d in doc["applications"][0]["deployments"] if d["name"] == "Ingress")
-    assert scorer["max_ongoing_requests"] >= doc["applications"][0]["args"]["max_batch_size"]
+    assert scorer["max_ongoing_requests"] >= scorer["user_config"]["max_batch_size"]  # batch settings: live
     assert ingress["max_queued_requests"] > 0  # admission control answers 503 beyond it
     if path.name == "gpu.yaml":
         assert scorer["ray_actor_options"]["num_gpus"] >= 1
@@ -66,11 +66,12 @@ def test_serve_configs_are_valid_for_serve_run(path, serve_assets):
 
 
 def test_config_file_feeds_raygen_serve():
-    from raygen.commands.serve import load_serve_config
+    from raygen.serve.options import load_serve_config, serve_config
 
-    args, http, deployments = load_serve_config(str(CONFIGS[0]))
-    assert args["model"] and args["reference"] and args["max_batch_size"] <= args["max_ongoing_requests"]
-    assert http == {"host": "127.0.0.1", "port": 8000}
+    values, deployments = load_serve_config(str(CONFIGS[0]))
+    cfg = serve_config(values)  # the same object the flags build
+    assert cfg.model and cfg.reference and cfg.max_batch_size <= cfg.max_ongoing_requests
+    assert (cfg.host, cfg.port) == ("127.0.0.1", 8000)  # from http_options
     assert set(deployments) == {"Scorer", "Ingress"} and "name" not in deployments["Scorer"]
 
 

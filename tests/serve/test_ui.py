@@ -76,6 +76,17 @@ def test_gradio_client_vcf_upload_and_normalization(ui_app, tmp_path):
     assert "left-aligned" in summary
 
 
+def test_ui_calls_a_ref_facing_n_a_mismatch(ui_app):
+    """The one REF rule in the UI: chr2 starts with 50 N, so REF A at chr2:10 is a mismatch (one line)."""
+    from gradio_client import Client
+
+    url, _ = ui_app
+    client = Client(url + "/ui/", verbose=False)
+    with pytest.raises(Exception) as exc:
+        client.predict("chr2:10 A>G", None, 2, api_name="/score")
+    assert "mismatch" in str(exc.value) and "chr2:10" in str(exc.value)
+
+
 def chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:

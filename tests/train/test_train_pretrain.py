@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from train_helpers import kill_worker_once
+
+from raygen.train.trainer import hooks
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -59,19 +62,18 @@ def test_time_limit_stops_cleanly_and_saves(ray_session, run_cli, small_fasta, t
 
 
 @pytest.mark.timeout(420)  # three Ray Train runs, one with a worker restart
-def test_resume_after_killed_worker_and_restarted_job(ray_session, run_cli, small_fasta, tmp_path, monkeypatch):
+def test_resume_after_killed_worker_and_restarted_job(ray_session, run_cli, small_fasta, tmp_path):
     out = tmp_path / "kill"
     args = ["train", "pretrain", "-f", small_fasta, "--out", out, "--arch", "raygen-tiny", "--batch-size", "8",
             "--context", "64", "--block-bp", "5000", "--checkpoint-every", "5", "-q"]
-    monkeypatch.setenv("RAYGEN_TEST_FAIL_AT_STEP", "7")  # the last rank calls os._exit(1) at step 7, once
-    rc, _, err = run_cli(*args, "--steps", "10")
+    with hooks(kill_worker_once(7, out / ".raygen-test-failed-at-7")):  # the last rank's process exits at step 7, once
+        rc, _, err = run_cli(*args, "--steps", "10")
     assert rc == 0, err
     assert (out / ".raygen-test-failed-at-7").exists()
     ev = _events(out)
     resumed = [e for e in ev if e.get("event") == "resumed"]
     assert [e["step"] for e in resumed] == [5]  # from the step-5 checkpoint, not from 0
     assert [e["step"] for e in ev if "loss" in e].count(1) == 1  # step 1 ran once: no restart from scratch
-    monkeypatch.delenv("RAYGEN_TEST_FAIL_AT_STEP")
     # Same DIR again: refused without --resume, continued from step 10 with it.
     rc, _, err = run_cli(*args, "--steps", "12")
     assert rc == 2 and "--resume" in err

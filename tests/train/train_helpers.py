@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,3 +26,16 @@ def simulated_genome(length: int, seed: int) -> str:
         seq[start:start + 40] = motif
     seq[length // 2:length // 2 + 300] = "N"
     return "".join(seq)
+
+
+def kill_worker_once(step: int, marker: Path):
+    """A training hook (:func:`raygen.train.trainer.hooks`): the last rank's worker process exits abruptly
+    (``os._exit``, as a killed process would) before optimizer step ``step + 1``, the first time only; ``marker``
+    records that it happened, so the restarted worker trains on."""
+
+    def hook(point: str, info: dict) -> None:
+        if point == "step" and info["step"] == step and info["rank"] == info["world_size"] - 1 and not marker.exists():
+            marker.touch()
+            os._exit(1)
+
+    return hook

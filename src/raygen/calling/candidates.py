@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
-from raygen.calling.regions import Shard
 from raygen.config import CallConfig
 from raygen.errors import InputError
+from raygen.regions import Shard
 
 BASES = "ACGTN"
 #: ASCII -> base code (A0 C1 G2 T3, anything else N=4).

@@ -8,6 +8,7 @@ reported and written to ``OUT.failed_shards.bed``), and writes a bgzipped, tabix
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -16,9 +17,10 @@ from pathlib import Path
 
 from raygen.calling.candidates import ReadStats, find_candidates, load_pileup, open_bam, site_tables
 from raygen.calling.records import CallRecord
-from raygen.calling.regions import Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
 from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
+from raygen.normalize import normalize_allele
+from raygen.regions import Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
 
 log = logging.getLogger("raygen.calling")
 
@@ -83,14 +85,10 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
 def _normalized(records: list[CallRecord], ref, fasta_chrom: str) -> list[CallRecord]:
     """Indel records through the shared normalizer (bcftools-norm exact; they are left-aligned already,
     so this is a guard that keeps `call` and `normalize` in agreement)."""
-    import dataclasses
-
-    from raygen.eval.leftalign import normalize_allele
-
     out = []
     for r in records:
         if len(r.ref) != len(r.alt):
-            pos, a, b = normalize_allele(fasta_chrom, r.pos, r.ref, r.alt, ref.fetch, ref)
+            pos, a, b = normalize_allele(fasta_chrom, r.pos, r.ref, r.alt, ref)
             if (pos, a, b) != (r.pos, r.ref, r.alt):
                 r = dataclasses.replace(r, pos=pos, ref=a, alt=b)
         out.append(r)
@@ -110,11 +108,12 @@ def call_region(bam: str, reference: str, region: str, model: str = "classical",
     cfg = cfg or CallConfig()
     with Reference(reference) as ref:
         contigs, alias = contig_map(bam, ref, rename_contigs)
-        chrom, s, e = parse_region(region, contigs)
-    if chrom not in contigs:
-        raise InputError(f"contig {chrom!r} is not in both the BAM and the reference")
-    recs = call_shard(bam, reference, Shard(chrom, s, e, cfg.margin_bp), model, cfg, alias[chrom], models).records
-    return sort_records(recs, {chrom: 0})
+        r = parse_region(region, contigs)
+    if r.chrom not in contigs:
+        raise InputError(f"contig {r.chrom!r} is not in both the BAM and the reference")
+    shard = Shard(r.chrom, r.start, r.end, cfg.margin_bp)
+    recs = call_shard(bam, reference, shard, model, cfg, alias[r.chrom], models).records
+    return sort_records(recs, {r.chrom: 0})
 
 
 def call_bam(
@@ -185,7 +184,7 @@ def call_bam(
         by_filter[rec.filter] = by_filter.get(rec.filter, 0) + 1
     return {
         "out": out_vcf, "sample": sample, "model": model, "shards": len(shards), "failed_shards": len(failed),
-        "failures": [f"{r.shard}: {r.error}" for r in failed], "bp": sum(e - s for _, s, e in regs),
+        "failures": [f"{r.shard}: {r.error}" for r in failed], "bp": sum(r.length for r in regs),
         "reads": stats.__dict__, "candidates": sum(r.candidates for r in results), "records": len(records),
         "by_filter": by_filter, "core_seconds": round(sum(r.seconds for r in results), 3),
     }

@@ -115,8 +115,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {out / name}")
     if args.no_serve:
         return 0
-    from raygen.serve.app import run_service
+    from raygen.config import ServeConfig
+    from raygen.serve.service import run_service
 
     print("\n== starting the service (Ctrl-C stops it)")
-    run_service(model, ref, host=args.host, port=args.port, block=True, address=args.address)
+    run_service(ServeConfig(model=str(model), reference=str(ref), host=args.host, port=args.port), block=True,
+                address=args.address)
     return 0

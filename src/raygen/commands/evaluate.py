@@ -43,13 +43,10 @@ def _labelled(spec: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raygen.calling.regions import parse_region
     from raygen.eval.concordance import evaluate_vcfs, format_side_by_side, format_table, str_allele
+    from raygen.regions import parse_region
 
-    region = None
-    if args.region:
-        chrom, s, e = parse_region(args.region)
-        region = (chrom, s, e)
+    region = parse_region(args.region) if args.region else None
     queries = [_labelled(q) for q in args.query]
     reports = [(label, evaluate_vcfs(
         args.truth, path, confident_bed=args.confident, reference=args.reference,

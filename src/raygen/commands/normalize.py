@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 
@@ -138,13 +139,14 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from raygen.cli import runtime_config
+    from raygen.config import DEFAULTS
     from raygen.normalize.pipeline import run_normalize
 
     opts = options_from_args(args)
     t0 = time.perf_counter()
+    cfg = dataclasses.replace(DEFAULTS.normalize, shard_bp=args.shard_bp)
     counts = run_normalize(args.input, args.output, opts, rejects_path=args.rejects, parquet_dir=args.parquet,
-                           use_ray=args.use_ray, shard_bp=args.shard_bp, index=not args.no_index,
-                           runtime=runtime_config(args))
+                           use_ray=args.use_ray, cfg=cfg, index=not args.no_index, runtime=runtime_config(args))
     print(counts.summary_line(), file=sys.stderr)
     if "s" in opts.check_ref and opts.fasta:
         print(f"REF/ALT total/modified/added:  \t{counts.total}/{counts.ref_swapped}/{counts.ref_set}", file=sys.stderr)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import logging
-import math
 
 from raygen.config import DEFAULTS
 
@@ -112,7 +112,7 @@ def _register_finetune(tsub, common) -> None:
                    help="skip (and count, in OUT/labels_rejects.tsv) rows whose REF disagrees with the reference "
                    "instead of stopping with an error")
     p.add_argument("--device", default="auto", help="device for the frozen base model: auto, cpu or cuda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=F.seed)
     p.set_defaults(func=run_finetune)
 
 
@@ -120,16 +120,16 @@ def run_finetune(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
     from raygen.errors import require
     from raygen.runtime import init_ray
-    from raygen.train.finetune import HeadTrainSpec, run_finetune as _run
+    from raygen.train.finetune import run_finetune as _run
 
     require(args.window >= 8, "--window must be >= 8")
     require(0 < args.val_fraction < 1, "--val-fraction must be in (0, 1)")
     require(args.region_bp >= 1, "--region-bp must be >= 1")
     init_ray(runtime_config(args))
-    spec = HeadTrainSpec(epochs=args.epochs, batch_size=F.batch_size, lr=args.lr, weight_decay=F.weight_decay,
-                         patience=args.patience, hidden_units=args.hidden_units, seed=args.seed)
-    s = _run(args.base, args.labels, args.reference, args.out, window=args.window, region_bp=args.region_bp,
-             val_fraction=args.val_fraction, spec=spec, skip_mismatches=args.skip_mismatches, device=args.device)
+    cfg = dataclasses.replace(F, epochs=args.epochs, lr=args.lr, patience=args.patience, hidden_units=args.hidden_units,
+                              region_bp=args.region_bp, val_fraction=args.val_fraction, seed=args.seed)
+    s = _run(args.base, args.labels, args.reference, args.out, cfg, window=args.window,
+             skip_mismatches=args.skip_mismatches, device=args.device)
     v, z = s["validation"], s["validation_zero_shot"]
     print(f"head written to {args.out}: {s['rows']['used']} SNVs ({s['rows']['skipped']} rows skipped), "
           f"validation AUROC {v['auroc']:.4f} AUPRC {v['auprc']:.4f} (zero-shot |LLR| AUROC {z['auroc_abs_llr']:.4f}), "
@@ -166,19 +166,18 @@ def run_pretrain(args: argparse.Namespace) -> int:
     need = args.workers * args.cpus_per_worker
     if info.mode != "cluster" and need > info.cpus:
         raise UsageError(f"{args.workers} workers x {args.cpus_per_worker:g} CPU need {need:g} CPUs; Ray has {info.cpus:g}")
-    job = PretrainJob(
-        reference=str(args.reference), out_dir=args.out,
-        train_regions=[(r.chrom, r.start, r.end) for r in train], val_regions=[(r.chrom, r.start, r.end) for r in val],
-        arch=args.arch, objective=args.objective, context=args.context, steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, mask_prob=args.mask_prob, checkpoint_every=args.checkpoint_every,
-        time_limit_s=None if args.time_limit is None else args.time_limit * 60.0,
-        threads_per_worker=max(1, int(math.floor(args.cpus_per_worker))), seed=args.seed,
+    cfg = dataclasses.replace(
+        P, arch=args.arch, objective=args.objective, context=args.context, workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker, steps=args.steps,
+        time_limit_s=None if args.time_limit is None else args.time_limit * 60.0, batch_size=args.batch_size,
+        lr=args.lr, mask_prob=args.mask_prob, checkpoint_every=args.checkpoint_every, val_fraction=args.val_fraction,
+        block_bp=args.block_bp, max_failures=args.max_failures, seed=args.seed,
     )
+    job = PretrainJob(reference=str(args.reference), out_dir=args.out, train_regions=[(r.chrom, r.start, r.end) for r in train],
+                      val_regions=[(r.chrom, r.start, r.end) for r in val], config=cfg)
     log.info("pretraining %s (%s) on %s bp in %d region(s), %s bp held out; %d worker(s)", args.arch, args.objective,
              f"{sum(r.length for r in train):,}", len(regions), f"{sum(r.length for r in val):,}", args.workers)
-    summary = _run(job, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
-                   gpus_per_worker=args.gpus_per_worker, max_failures=args.max_failures, resume=args.resume,
-                   quiet=args.quiet, extra_card={"workers": args.workers})
+    summary = _run(job, resume=args.resume, quiet=args.quiet, extra_card={"workers": args.workers})
     val = summary.get("val_bits_per_base")
     print(f"model written to {job.out_dir}: {summary.get('step')} steps, {summary.get('train_s', 0):.0f} s training, "
           f"validation {'n/a' if val is None else format(val, '.4f')} bits/base")

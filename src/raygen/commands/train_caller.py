@@ -35,7 +35,7 @@ def register(tsub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
                    help=f"candidate threshold while training (default {c.train_min_alt_fraction}; `raygen call` uses "
                    f"{c.min_alt_fraction}): lower gives more hom-ref negatives to learn from")
     p.add_argument("--rename-contigs", metavar="add-chr|strip-chr|TSV", help="map BAM contig names to the FASTA's")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=c.train_seed)
     p.set_defaults(func=run)
 
 
@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.workers < 1 or args.region_bp < 1000:
         raise UsageError("--epochs and --workers must be >= 1 and --region-bp >= 1000")
     init_ray(runtime_config(args))
-    cfg = dataclasses.replace(DEFAULTS.call, train_shard_bp=args.region_bp, min_alt_fraction=args.min_alt_fraction)
+    cfg = dataclasses.replace(DEFAULTS.call, train_shard_bp=args.region_bp, min_alt_fraction=args.min_alt_fraction,
+                              train_epochs=args.epochs, train_workers=args.workers, train_seed=args.seed)
     summary = train_caller(args.bam, args.reference, args.truth, args.out, confident_bed=args.confident,
-                           regions=args.regions, cfg=cfg, epochs=args.epochs, workers=args.workers,
-                           rename_contigs=args.rename_contigs, seed=args.seed)
+                           regions=args.regions, cfg=cfg, rename_contigs=args.rename_contigs)
     print(json.dumps(summary, indent=2))
     return 0

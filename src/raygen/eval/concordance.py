@@ -1,7 +1,8 @@
 """hap.py-style concordance of a query VCF against a truth VCF, SNPs and indels counted separately.
 
-Both sides are split into biallelic records, trimmed and left-aligned against the reference
-(:mod:`raygen.eval.leftalign`), then matched allele-aware on ``(chrom, pos, ref, alt)``; so an indel
+Both sides are split into biallelic records, trimmed and left-aligned against the reference as
+``bcftools norm -f`` does (:func:`raygen.normalize.normalize_allele`; a record whose REF disagrees with the
+reference, or every record without one, is only trimmed), then matched allele-aware on ``(chrom, pos, ref, alt)``; so an indel
 written at a different place in a repeat, or with extra padding bases, still matches. Genotypes are
 compared per matched allele as zygosity (het / hom-alt). A record counts inside the confident regions when
 its normalized 0-based start lies in a BED interval (BED is 0-based half-open).
@@ -15,14 +16,16 @@ side writes as one record and the other as two does not match (vcfeval would mat
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pysam
 
 from raygen.errors import InputError
-from raygen.eval.leftalign import is_symbolic, normalize_allele
+from raygen.io.fasta import Reference
+from raygen.normalize import normalize_allele
+from raygen.normalize.checkref import is_sequence_allele
+from raygen.regions import Region, RegionSet, as_region
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,61 +104,6 @@ def str_allele(a: Allele) -> str:
     return f"{a.chrom}:{a.pos}:{a.ref}>{a.alt}"
 
 
-class Regions:
-    """Sorted, merged BED intervals per contig; ``contains`` answers 0-based positions in bulk."""
-
-    def __init__(self, intervals: dict[str, list[tuple[int, int]]]):
-        self._iv: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for chrom, ivs in intervals.items():
-            ivs = sorted(ivs)
-            merged: list[list[int]] = []
-            for s, e in ivs:
-                if merged and s <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], e)
-                else:
-                    merged.append([s, e])
-            arr = np.asarray(merged, dtype=np.int64).reshape(-1, 2)
-            self._iv[chrom] = (arr[:, 0], arr[:, 1])
-
-    @classmethod
-    def from_bed(cls, path: str | os.PathLike[str]) -> "Regions":
-        """Read a BED file (0-based half-open); header, track and comment lines are skipped."""
-        out: dict[str, list[tuple[int, int]]] = {}
-        try:
-            fh = pysam.BGZFile(str(path)) if str(path).endswith(".gz") else open(path, "rb")
-        except OSError as exc:
-            raise InputError(f"cannot read BED {str(path)!r}: {exc.strerror or exc}") from None
-        with fh:
-            for lineno, raw in enumerate(fh, 1):
-                line = raw.decode().rstrip("\r\n")
-                if not line or line.startswith(("#", "track", "browser")):
-                    continue
-                parts = line.split("\t")
-                try:
-                    s, e = int(parts[1]), int(parts[2])
-                except (IndexError, ValueError):
-                    raise InputError(f"{path}:{lineno}: not a BED line (chrom<TAB>start<TAB>end): {line[:60]!r}") from None
-                if e < s or s < 0:
-                    raise InputError(f"{path}:{lineno}: BED end {e} before start {s}")
-                out.setdefault(parts[0], []).append((s, e))
-        return cls(out)
-
-    def contains(self, chrom: str, pos0: int) -> bool:
-        iv = self._iv.get(chrom)
-        if iv is None:
-            return False
-        i = int(np.searchsorted(iv[0], pos0, side="right")) - 1
-        return i >= 0 and pos0 < iv[1][i]
-
-    def total_bp(self) -> int:
-        return int(sum((e - s).sum() for s, e in self._iv.values()))
-
-    def items(self) -> Iterable[tuple[str, int, int]]:
-        for chrom, (s, e) in self._iv.items():
-            for a, b in zip(s.tolist(), e.tolist()):
-                yield chrom, a, b
-
-
 def _open_vcf(path: str | os.PathLike[str]) -> pysam.VariantFile:
     if not os.path.exists(path):
         raise InputError(f"VCF {str(path)!r} does not exist")
@@ -186,7 +134,6 @@ def read_alleles(
     if sample is not None and sample not in samples:
         raise InputError(f"sample {sample!r} is not in {str(path)!r} (samples: {', '.join(samples) or 'none'})")
     sname = sample or (samples[0] if samples else None)
-    fetch = reference.fetch if reference is not None else None
     out: dict[tuple, Allele] = {}
     try:
         for rec in vf:
@@ -201,7 +148,7 @@ def read_alleles(
                 if gt is None or all(g is None for g in gt):
                     gt = None
             for i, alt in enumerate(alts, start=1):
-                if is_symbolic(alt):
+                if not is_sequence_allele(alt):
                     continue
                 if gt is not None:
                     zyg = sum(1 for g in gt if g == i)
@@ -210,7 +157,7 @@ def read_alleles(
                     zyg = 2 if zyg >= 2 and len(gt) >= 2 else 1
                 else:
                     zyg = 0
-                pos, ref, a = normalize_allele(rec.chrom, rec.pos, rec.ref, alt, fetch, reference)
+                pos, ref, a = normalize_allele(rec.chrom, rec.pos, rec.ref, alt, reference)
                 for al in _atomize(rec.chrom, pos, ref, a, zyg) if atomize else [Allele(rec.chrom, pos, ref, a, zyg)]:
                     prev = out.get(al.key)
                     # Duplicate records of the same allele: keep the stronger genotype claim.
@@ -229,7 +176,7 @@ def _atomize(chrom: str, pos: int, ref: str, alt: str, zyg: int) -> list[Allele]
     return [Allele(chrom, pos, ref, alt, zyg)]
 
 
-def compare(truth: list[Allele], query: list[Allele], confident: Regions | None = None) -> Report:
+def compare(truth: list[Allele], query: list[Allele], confident: RegionSet | None = None) -> Report:
     """Match normalized alleles; count TP/FP/FN and zygosity agreement per class (SNP, INDEL, ALL)."""
     if confident is not None:
         truth = [a for a in truth if confident.contains(a.chrom, a.pos - 1)]
@@ -273,11 +220,11 @@ def evaluate_vcfs(
     reference: str | os.PathLike[str] | None = None,
     truth_sample: str | None = None,
     query_sample: str | None = None,
-    region: tuple[str, int, int] | None = None,
+    region: Region | tuple[str, int, int | None] | None = None,
 ) -> Report:
-    """Read, normalize and compare two VCFs. ``region`` = (chrom, start0, end0) restricts both sides."""
-    from raygen.io.fasta import Reference
-
+    """Read, normalize and compare two VCFs. ``region`` (a :class:`Region` or ``(chrom, start0, end0)``,
+    0-based half-open; end None: to the contig's end) restricts both sides to records whose normalized start
+    lies in it."""
     ref = Reference(reference) if reference else None
     try:
         truth = read_alleles(truth_vcf, ref, sample=truth_sample, pass_only=False)
@@ -286,11 +233,15 @@ def evaluate_vcfs(
         if ref is not None:
             ref.close()
     if region is not None:
-        c, s, e = region
-        truth = [a for a in truth if a.chrom == c and s <= a.pos - 1 < e]
-        query = [a for a in query if a.chrom == c and s <= a.pos - 1 < e]
-    bed = Regions.from_bed(confident_bed) if confident_bed else None
+        region = as_region(region)
+        truth = [a for a in truth if _in_region(a, region)]
+        query = [a for a in query if _in_region(a, region)]
+    bed = RegionSet.from_bed(confident_bed) if confident_bed else None
     return compare(truth, query, bed)
+
+
+def _in_region(a: Allele, region: Region) -> bool:
+    return a.chrom == region.chrom and region.start <= a.pos - 1 and (region.end is None or a.pos - 1 < region.end)
 
 
 def format_table(report: Report, title: str | None = None) -> str:

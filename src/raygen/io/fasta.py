@@ -1,17 +1,67 @@
-"""Reference sequence access: indexed FASTA (plain or bgzipped) through pysam.
+"""Reference sequence access: indexed FASTA (plain or bgzipped) through pysam; the one reference class.
 
-Coordinates here are 0-based half-open, like Python slices. Sequence comes back upper-case; soft-masked
-(lower-case) reference bases are not special to any raygen algorithm.
+Coordinates here are 0-based half-open ``[start0, end0)``, like Python slices; outside a contig every
+access pads with ``N``. :class:`Reference` serves two access patterns:
+
+- **by interval**: :meth:`Reference.fetch` (upper case, characters as in the FASTA otherwise): windows
+  for scoring, training, calling, the UI;
+- **whole contig**, one contig held at a time: :meth:`Reference.load` / :meth:`Reference.array` /
+  :meth:`Reference.fetcher` / :meth:`Reference.lower_count` for vectorised REF checks and realignment over a
+  whole batch (``raygen normalize``). These read the characters as htslib does for ``bcftools norm``: an
+  IUPAC code becomes its first base (``R`` -> ``A``), anything else outside ACGTN becomes ``N``
+  (:func:`clean_keep_case`, :func:`iupac_to_n`).
+
+Sequence comes back upper case unless the caller asks to keep the case (``keep_case``): soft-masked
+(lower-case) bases matter to the RepeatMasker fraction of copy-number bins (``raygen.cohort.bias``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pysam
 
 from raygen.errors import InputError
+
+#: IUPAC ambiguity code -> its first base, as htslib's table (``R`` -> ``A``, ``y`` -> ``c``).
+IUPAC_FIRST = dict(zip("RYSWKMBDHVrysmkwbdhv", "ACCAGACAAAaccagacaaa"))
+_UPPER_ACGTN = frozenset("ACGTN")
+
+
+def _table(keep_case: bool) -> bytes:
+    out = []
+    for c in range(256):
+        ch = chr(c)
+        if ch in "ACGTNacgtn":
+            ch = ch if keep_case else ch.upper()
+        elif ch in IUPAC_FIRST:
+            ch = IUPAC_FIRST[ch] if keep_case else IUPAC_FIRST[ch].upper()
+        else:
+            ch = "N"
+        out.append(ord(ch))
+    return bytes(out)
+
+
+_TO_N = _table(keep_case=False)
+_TO_N_KEEP_CASE = _table(keep_case=True)
+
+
+def clean_keep_case(seq: str) -> str:
+    """Reference bases as bcftools 1.24 reads them, case kept: IUPAC codes -> their first base, other
+    non-ACGTN characters -> ``N`` (bcftools pads realigned alleles with soft-masked bases as they are)."""
+    return seq.encode("latin-1", "replace").translate(_TO_N_KEEP_CASE).decode("ascii")
+
+
+def iupac_to_n(seq: str) -> str:
+    """Reference bases upper-cased as bcftools compares them: IUPAC codes -> their first base, other
+    characters outside A, C, G, T, N -> ``N``."""
+    up = seq.upper()
+    if len(up) < 32 and set(up) <= _UPPER_ACGTN:
+        return up
+    return up.encode("latin-1", "replace").translate(_TO_N).decode("ascii")
 
 
 def ensure_fasta_index(path: str | os.PathLike[str]) -> Path:
@@ -35,15 +85,25 @@ def ensure_fasta_index(path: str | os.PathLike[str]) -> Path:
 
 
 class Reference:
-    """An open FASTA. ``fetch`` is 0-based half-open and pads with ``N`` outside the contig.
+    """An open FASTA (see the module docstring for both access patterns; 0-based half-open, N-padded).
 
-    Not picklable: Ray tasks and actors open their own from the path (``Reference(path)`` is cheap).
+    ``lengths``: contig -> length in bp, in FASTA order. The whole-contig view holds one contig at a time:
+    ``chrom`` (the loaded contig or None), ``seq`` (its bases upper case, IUPAC read as htslib does),
+    ``raw`` (the same with the FASTA's case kept: soft-masked stretches stay lower case) and
+    ``has_lower``. Not picklable: Ray tasks and actors open their own from the path (``Reference(path)``
+    is cheap).
     """
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = str(ensure_fasta_index(path))
         self._fa = pysam.FastaFile(self.path)
         self.lengths: dict[str, int] = dict(zip(self._fa.references, self._fa.lengths))
+        self.chrom: str | None = None
+        self.seq = ""
+        self.raw = ""
+        self.has_lower = False
+        self._array: np.ndarray | None = None
+        self._lower_cum: np.ndarray | None = None
 
     @property
     def contigs(self) -> list[str]:
@@ -58,13 +118,63 @@ class Reference:
         except KeyError:
             raise InputError(f"contig {chrom!r} is not in reference {self.path!r}") from None
 
-    def fetch(self, chrom: str, start0: int, end0: int) -> str:
-        """Upper-case bases of ``[start0, end0)``; positions outside the contig come back as ``N``."""
+    def fetch(self, chrom: str, start0: int, end0: int, *, keep_case: bool = False) -> str:
+        """Bases of ``[start0, end0)``, upper-case unless ``keep_case`` (soft-masked repeats stay lower-case);
+        positions outside the contig come back as ``N``."""
         n = self.length(chrom)
         lo, hi = max(0, start0), min(n, end0)
         if hi <= lo:
             return "N" * max(0, end0 - start0)
-        return "N" * (lo - start0) + self._fa.fetch(chrom, lo, hi).upper() + "N" * (end0 - hi)
+        seq = self._fa.fetch(chrom, lo, hi)
+        return "N" * (lo - start0) + (seq if keep_case else seq.upper()) + "N" * (end0 - hi)
+
+    # ---- whole contig, one at a time ------------------------------------------------------------------
+    def load(self, chrom: str) -> str:
+        """Hold contig ``chrom`` (see the class docstring) and return its upper-case bases; ``KeyError``
+        for a contig the FASTA lacks (callers word that error for their input)."""
+        if chrom != self.chrom:
+            if chrom not in self.lengths:
+                raise KeyError(chrom)
+            self.raw = clean_keep_case(self._fa.fetch(chrom))
+            self.seq = self.raw.upper()
+            self.has_lower = self.raw != self.seq
+            self.chrom = chrom
+            self._array = None
+            self._lower_cum = None
+        return self.seq
+
+    def array(self, chrom: str) -> np.ndarray:
+        """Contig ``chrom`` as a uint8 numpy array of upper-case ASCII bases (index = 0-based position)."""
+        self.load(chrom)
+        if self._array is None:
+            self._array = np.frombuffer(self.seq.encode("ascii"), dtype=np.uint8)
+        return self._array
+
+    def lower_count(self, start0: np.ndarray, end0: np.ndarray) -> np.ndarray:
+        """Soft-masked (lower-case) bases in each ``[start0, end0)`` of the loaded contig."""
+        if not self.has_lower:
+            return np.zeros(len(start0), dtype=np.int64)
+        if self._lower_cum is None:
+            low = np.frombuffer(self.raw.encode("ascii"), dtype=np.uint8) >= ord("a")
+            self._lower_cum = np.concatenate([[0], np.cumsum(low, dtype=np.int64)])
+        n = len(self.raw)
+        a, b = np.clip(start0, 0, n), np.clip(end0, 0, n)
+        return self._lower_cum[b] - self._lower_cum[a]
+
+    def fetcher(self, chrom: str) -> Callable[[int, int], str]:
+        """``fetch(start0, end0)`` over contig ``chrom`` held in memory: case kept, N-padded outside, one
+        string slice per call (the per-record realignment calls it many times)."""
+        self.load(chrom)
+        seq = self.raw
+        n = len(seq)
+
+        def fetch(a: int, b: int) -> str:
+            if a >= 0 and b <= n:
+                return seq[a:b]
+            lo, hi = max(0, a), min(n, b)
+            return "N" * (lo - a) + (seq[lo:hi] if hi > lo else "") + "N" * (b - max(hi, lo, a))
+
+        return fetch
 
     def close(self) -> None:
         self._fa.close()

@@ -1,6 +1,7 @@
 """The VCF header as plain data: ``##`` meta lines in order, sample names, and parsed INFO/FORMAT/contig/FILTER.
 
-:class:`VcfHeader` keeps the meta lines verbatim (so a header round-trips byte for byte) and derives the
+:class:`VcfHeader` is the one header type of raygen (reading, normalizing, scoring, calling, simulating,
+writing). It keeps the meta lines verbatim (so a header round-trips byte for byte) and derives the
 dictionaries from them. Adding a field appends (or replaces) the line and updates the dictionaries, so a
 writer never emits a field that the header does not declare.
 """
@@ -57,9 +58,16 @@ class VcfHeader:
     """A parsed VCF header.
 
     ``meta``: the ``##`` lines in file order (without newline). ``samples``: sample names from ``#CHROM``.
-    ``info``/``format``: ID -> {"Number", "Type", "Description", ...}; ``contigs``: name -> length (None if
-    not stated); ``filters``: ID -> Description. ``has_format_column``: the ``#CHROM`` line has FORMAT
-    (always true when there are samples).
+    ``info``/``format``: ID -> {"Number", "Type", "Description", ...}; ``contigs``: name -> length in bp
+    (None if not stated); ``filters``: ID -> Description. ``has_format_column``: the ``#CHROM`` line has
+    FORMAT (always true when there are samples). ``info_number``/``info_type``/``format_number``/
+    ``format_type``: ID -> the declared ``Number`` (the VCF string: ``A``, ``R``, ``G``, ``.`` or an
+    integer) or ``Type``, for the keys that declare one (derived from ``info``/``format``; read-only views).
+
+    **Add policy: the last declaration wins.** ``add_info``/``add_format``/``add_filter``/``add_contig``
+    replace an existing line with the same kind and ID in place (else insert it after the last line of its
+    kind), and parsing a header with two lines for one ID keeps the later one.
+    ``add_meta`` appends a free-form line unconditionally.
     """
 
     meta: list[str] = field(default_factory=list)
@@ -69,6 +77,10 @@ class VcfHeader:
     format: dict[str, dict[str, str]] = field(default_factory=dict)
     contigs: dict[str, int | None] = field(default_factory=dict)
     filters: dict[str, str] = field(default_factory=dict)
+    info_number: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    info_type: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    format_number: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    format_type: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
@@ -121,6 +133,10 @@ class VcfHeader:
             elif kind == "contig":
                 length = d.get("length")
                 self.contigs[ident] = int(length) if length and length.isdigit() else None
+        self.info_number = {k: d["Number"] for k, d in self.info.items() if "Number" in d}
+        self.info_type = {k: d["Type"] for k, d in self.info.items() if "Type" in d}
+        self.format_number = {k: d["Number"] for k, d in self.format.items() if "Number" in d}
+        self.format_type = {k: d["Type"] for k, d in self.format.items() if "Type" in d}
 
     def copy(self) -> "VcfHeader":
         return copy.deepcopy(self)

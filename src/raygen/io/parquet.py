@@ -2,7 +2,8 @@
 
 Layout: ``OUT/contigName=<contig>/part-<batch>-<i>.parquet`` (Hive partitioning; the contig name is
 URI-encoded in the directory name). Each file holds the typed columns of :mod:`raygen.io.typed` (minus
-``contigName``, which lives in the path) plus one struct column ``vcfText`` with the exact VCF text of
+``contigName``, which lives in the path) plus one struct column ``vcfText`` (:data:`raygen.schema.TEXT_STRUCT`)
+with the exact VCF text of
 ID, QUAL, FILTER, INFO, FORMAT, SAMPLES and the source LINE, so Parquet -> VCF gives back the records
 byte for byte. The full VCF header text is stored in every file's schema metadata under ``b"vcf_header"``.
 
@@ -36,7 +37,7 @@ from raygen.errors import InputError
 from raygen.io.atomic import atomic_dir
 from raygen.io.header import VcfHeader
 from raygen.io.typed import text_to_typed, typed_schema
-from raygen.io.vcf import TEXT_SCHEMA
+from raygen.schema import TEXT_SCHEMA, TEXT_STRUCT
 
 __all__ = [
     "HEADER_KEY",
@@ -55,17 +56,6 @@ HEADER_KEY = b"vcf_header"
 #: Schema-metadata key holding the contigs in the order they first appeared (JSON list), so a dataset
 #: reads back in the order it was written even when that differs from the header's ##contig order.
 ORDER_KEY = b"contig_order"
-TEXT_STRUCT = pa.struct(
-    [
-        ("ID", pa.string()),
-        ("QUAL", pa.string()),
-        ("FILTER", pa.string()),
-        ("INFO", pa.string()),
-        ("FORMAT", pa.string()),
-        ("SAMPLES", pa.string()),
-        ("LINE", pa.int64()),
-    ]
-)
 #: Rows per row group: small enough for selective reads, big enough for good compression.
 ROW_GROUP_ROWS = 128 * 1024
 #: Rows converted to the typed view at a time.

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raygen.io.header import VcfHeader
+from raygen.schema import GLOW_FIXED_FIELDS
 
 __all__ = ["GLOW_FORMAT_NAMES", "typed_schema", "text_to_typed", "info_column_name", "format_field_name"]
 
@@ -79,18 +80,9 @@ def _value_type(decl: dict[str, str]) -> pa.DataType:
 
 
 def typed_schema(header: VcfHeader) -> pa.Schema:
-    """The schema :func:`text_to_typed` produces for ``header`` (depends on the header only)."""
-    fields = [
-        pa.field("contigName", pa.string()),
-        pa.field("start", pa.int64()),
-        pa.field("end", pa.int64()),
-        pa.field("names", pa.list_(pa.string())),
-        pa.field("referenceAllele", pa.string()),
-        pa.field("alternateAlleles", pa.list_(pa.string())),
-        pa.field("qual", pa.float64()),
-        pa.field("filters", pa.list_(pa.string())),
-        pa.field("splitFromMultiAllelic", pa.bool_()),
-    ]
+    """The schema :func:`text_to_typed` produces for ``header`` (depends on the header only): the fixed
+    columns :data:`raygen.schema.GLOW_FIXED_FIELDS`, one ``INFO_<KEY>`` per ``##INFO`` line, ``genotypes``."""
+    fields = list(GLOW_FIXED_FIELDS)
     for key, decl in header.info.items():
         fields.append(pa.field(info_column_name(key), _value_type(decl)))
     if header.samples:

@@ -1,39 +1,29 @@
 """VCF/BCF <-> Arrow "VCF text tables", fast enough for whole genomes.
 
-A **VCF text table** is a ``pyarrow.Table`` with the schema :data:`TEXT_SCHEMA`:
-
-====== ======= ==========================================================================================
-column type    meaning
-====== ======= ==========================================================================================
-CHROM  string  exactly the VCF text
-POS    int64   1-based VCF POS
-ID, REF, ALT, QUAL, FILTER, INFO
-       string  exactly the VCF text of each column
-FORMAT string  the FORMAT column; null when the file has no FORMAT column
-SAMPLES string the sample columns joined by ``'\\t'``; null when the file has no samples
-LINE   int64   1-based line number in the (decompressed) source text; for BCF the line the record would
-               have in ``bcftools view`` output; null for records fetched by region through an index
-====== ======= ==========================================================================================
+A **VCF text table** is a ``pyarrow.Table`` with the schema :data:`raygen.schema.TEXT_SCHEMA` (the VCF
+columns as text, ``POS`` as 1-based int64, and the source ``LINE``; see :mod:`raygen.schema`).
 
 Records that pass through a pipeline untouched are written back byte for byte: the writer only joins the
 columns with tabs. Nothing is parsed per record in Python: text is read in large chunks, split by the Arrow
 CSV reader (tab-delimited, quoting off) and checked with vectorized regular expressions.
 
-Malformed lines never stop a read: they go to a **rejects table** (:data:`REJECTS_SCHEMA`: SOURCE, LINE,
-REASON, TEXT) and reading continues, so ``records in = records out + rejected``. A truncated (b)gzip stream
-yields every complete line before the break and then one reject naming the file and the first missing line
-(also when a BGZF file was cut exactly between blocks: its end-of-file marker is checked).
+Malformed lines never stop a read: they go to a **rejects table** (:data:`raygen.schema.REJECTS_SCHEMA`:
+SOURCE, LINE, REASON, TEXT) and reading continues, so ``records in = records out + rejected``. The region-
+sharded block readers (:mod:`raygen.io.blocks`) turn that table into in-band reject rows at once. A
+truncated (b)gzip stream yields every complete line before the break and then one reject naming the file
+and the first missing line (also when a BGZF file was cut exactly between blocks: its end-of-file marker
+is checked).
 
 Public API
 ----------
 ``read_header(path) -> VcfHeader``
-``iter_text_batches(path, *, region=None, batch_rows=200_000, header=None) -> Iterator[(records, rejects)]``
+``iter_text_batches(path, *, region=None, batch_rows=DEFAULT_BATCH_ROWS, header=None) -> Iterator[(records, rejects)]``
 ``read_text_table(path, *, region=None) -> (VcfHeader, records, rejects)``
-``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=200_000)`` (indexed)
+``fetch_text_batches(path, contig, start0=None, end0=None, *, header=None, batch_rows=DEFAULT_BATCH_ROWS)`` (indexed)
 ``format_lines(records, header) -> pyarrow.Buffer`` (record lines, each ending in ``\\n``);
 ``iter_formatted(records, header) -> Iterator[pyarrow.Buffer]`` (the same, in bounded pieces)
 ``write_vcf(header, tables, out_path, *, index=True, threads=None) -> Path`` (``.vcf``, ``.vcf.gz`` + .tbi/.csi, ``.bcf`` + .csi)
-``write_rejects(rejects, path) -> int`` (TSV with a header line)
+``write_rejects(rejects, path) -> int`` (TSV with a header line); ``report_rejects(rejects, path, logger)``
 ``parse_record_lines(data, header, *, source, first_line) -> (records, rejects)`` (record lines as bytes)
 ``empty_text_table()``, ``empty_rejects()``, ``index_path(path)``, ``detect_format(path)``, ``output_kind(path)``
 """
@@ -60,12 +50,11 @@ from raygen.errors import InputError, RaygenError, UsageError
 from raygen.io.atomic import atomic_paths
 from raygen.io.bgzf import BgzfWriter
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
+from raygen.schema import MAX_REJECT_TEXT, REJECTS_SCHEMA, TEXT_SCHEMA
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "TEXT_SCHEMA",
-    "REJECTS_SCHEMA",
     "VcfHeader",
     "read_header",
     "iter_text_batches",
@@ -75,6 +64,7 @@ __all__ = [
     "iter_formatted",
     "write_vcf",
     "write_rejects",
+    "report_rejects",
     "empty_text_table",
     "empty_rejects",
     "index_path",
@@ -83,31 +73,12 @@ __all__ = [
     "parse_record_lines",
 ]
 
-TEXT_SCHEMA = pa.schema(
-    [
-        ("CHROM", pa.string()),
-        ("POS", pa.int64()),
-        ("ID", pa.string()),
-        ("REF", pa.string()),
-        ("ALT", pa.string()),
-        ("QUAL", pa.string()),
-        ("FILTER", pa.string()),
-        ("INFO", pa.string()),
-        ("FORMAT", pa.string()),
-        ("SAMPLES", pa.string()),
-        ("LINE", pa.int64()),
-    ]
-)
-REJECTS_SCHEMA = pa.schema(
-    [("SOURCE", pa.string()), ("LINE", pa.int64()), ("REASON", pa.string()), ("TEXT", pa.string())]
-)
-
+#: Records per table a reader yields at most (memory per batch vs. per-call overhead).
+DEFAULT_BATCH_ROWS = 200_000
 #: Bytes of decompressed text parsed at a time; large enough to amortise Arrow's per-call overhead.
 CHUNK_BYTES = 32 << 20
 #: Contigs longer than this (2^29 bp) cannot be indexed by .tbi; the writer switches to CSI.
 TBI_MAX_LENGTH = 1 << 29
-#: Rejected line text is cut to this many characters in the rejects table.
-MAX_REJECT_TEXT = 1000
 
 _POS_RE = r"^[0-9]+$"
 _REF_RE = r"^(?:[A-Za-z]+|\.)$"  # "." is legal: bcftools norm -c s sets it from the FASTA
@@ -611,7 +582,7 @@ def iter_text_batches(
     path: str | os.PathLike[str],
     *,
     region: str | None = None,
-    batch_rows: int = 200_000,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
     header: VcfHeader | None = None,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Stream ``(records, rejects)`` text tables from a VCF (plain, gzip, bgzip) or BCF file.
@@ -678,7 +649,7 @@ def fetch_text_batches(
     end0: int | None = None,
     *,
     header: VcfHeader | None = None,
-    batch_rows: int = 200_000,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Records overlapping ``[start0, end0)`` (0-based half-open; None = contig start/end) via the index.
 
@@ -890,6 +861,21 @@ def _tabix(data_tmp: Path, index_tmp: Path, csi: bool, final: Path) -> None:
         ) from None
     made_index = Path(str(made) + (".csi" if csi else ".tbi"))
     os.replace(made_index, index_tmp)
+
+
+def report_rejects(rejects: pa.Table, path: str | os.PathLike[str] | None, logger: logging.Logger, *,
+                   write_empty: bool = True) -> str | None:
+    """Where a job's rejects end: written to ``path`` (:func:`write_rejects`; with ``write_empty=False`` only
+    when there are any), or without a path one WARNING with their count and the first reject. Returns the
+    path written, else None."""
+    if path and (write_empty or rejects.num_rows):
+        write_rejects(rejects, path)
+        return str(path)
+    if not path and rejects.num_rows:
+        first = rejects.slice(0, 1).to_pylist()[0]
+        logger.warning("%d record(s) rejected (first: %s line %s: %s); pass --rejects FILE to keep them",
+                       rejects.num_rows, first["SOURCE"], first["LINE"], first["REASON"])
+    return None
 
 
 def write_rejects(rejects: pa.Table | Iterable[pa.Table], path: str | os.PathLike[str]) -> int:

@@ -6,17 +6,20 @@ Public API (1-based VCF positions everywhere):
   variant as ``bcftools norm -f`` does.
 - :func:`realign` ``(pos, ref, alts, fetch, ...) -> (status, pos, ref, alts, new_end)``: the same on a
   ``fetch(start0, end0)`` callable, with bcftools' status codes (:class:`Status`).
+- :func:`normalize_allele` ``(chrom, pos, ref, alt, reference=None) -> (pos, ref, alt)``: one biallelic pair
+  for matching call sets (``raygen evaluate``, ``raygen call``): realigned, or only trimmed where the
+  reference cannot be used.
 - :func:`split_record` / :func:`fix_ref`: ``-m -`` and ``-c s`` on VCF text columns.
 - :class:`NormalizeOptions`, :class:`Counts`: flags and counters; :func:`normalize_tables` (in-process) and
   :func:`run_normalize` (whole command, Ray when it pays off) in :mod:`raygen.normalize.pipeline`.
 """
 
 from raygen.normalize.checkref import fix_ref
-from raygen.normalize.leftalign import Status, normalize_variant, realign, trim_and_shift
+from raygen.normalize.leftalign import Status, normalize_allele, normalize_variant, realign, trim_and_shift
 from raygen.normalize.multiallelic import split_record
 from raygen.normalize.options import Counts, NormalizeOptions, parse_multiallelics
 
-__all__ = ["normalize_variant", "realign", "trim_and_shift", "Status", "split_record", "fix_ref",
+__all__ = ["normalize_variant", "normalize_allele", "realign", "trim_and_shift", "Status", "split_record", "fix_ref",
            "NormalizeOptions", "Counts", "parse_multiallelics", "normalize_tables", "run_normalize"]
 
 

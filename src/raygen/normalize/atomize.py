@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from raygen.errors import InputError
 from raygen.normalize import bcfrec
 from raygen.normalize.bcfrec import Rec
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.join import END, copy_string_field
 
 INT32_MISSING = -2147483648
@@ -171,7 +171,7 @@ def _txt(x: int):
     return None if x == INT32_MISSING else (END if x == INT32_END else str(x))
 
 
-def _info(rec: Rec, rows, tbl, stars, hdr: HeaderInfo) -> list[list[list]]:
+def _info(rec: Rec, rows, tbl, stars, hdr: VcfHeader) -> list[list[list]]:
     n, nori = len(rec.alleles), len(rec.alleles) - 1
     out: list[list[list]] = [[] for _ in rows]
     for key, kind, val in rec.info:
@@ -301,7 +301,7 @@ def _format_string(number, vals, rows, stars, width: int) -> list[list[str]] | N
     return per_row
 
 
-def _format(rec: Rec, rows, tbl, stars, hdr: HeaderInfo, star_allele: bool, just_split: bool) -> list[list[list]]:
+def _format(rec: Rec, rows, tbl, stars, hdr: VcfHeader, star_allele: bool, just_split: bool) -> list[list[list]]:
     n = len(rec.alleles)
     out: list[list[list]] = [[] for _ in rows]
     for j, (key, kind, vals) in enumerate(rec.fmt):
@@ -330,7 +330,7 @@ def _format(rec: Rec, rows, tbl, stars, hdr: HeaderInfo, star_allele: bool, just
     return out
 
 
-def atomize_record(f: list[str], hdr: HeaderInfo, overlaps: str = "*", old_rec_tag: str | None = None,
+def atomize_record(f: list[str], hdr: VcfHeader, overlaps: str = "*", old_rec_tag: str | None = None,
                    state: Atomizer | None = None, just_split: bool = False) -> list[list[str]]:
     """Atomized records of one VCF record (text columns), in bcftools' order; ``state`` carries bcftools'
     atom buffer from record to record (a fresh one per call when None); ``just_split``: the record comes

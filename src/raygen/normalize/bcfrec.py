@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.htsfmt import htslib_float, htslib_int, kputd
 
 VCF_REF, VCF_SNP, VCF_MNP, VCF_INDEL, VCF_OTHER, VCF_BND, VCF_OVERLAP = 0, 1, 2, 4, 8, 16, 32
@@ -123,7 +123,7 @@ def parse_gt(text: str, v44: bool = False) -> list[int]:
     return x
 
 
-def parse(cols: list[str], hdr: HeaderInfo, v44: bool = False) -> Rec:
+def parse(cols: list[str], hdr: VcfHeader, v44: bool = False) -> Rec:
     """VCF text columns -> :class:`Rec` (htslib's reading)."""
     alts = cols[4].split(",") if cols[4] != "." else []
     qual = cols[5] if cols[5] == "." else htslib_float(cols[5])

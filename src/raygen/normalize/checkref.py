@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from raygen.normalize.leftalign import IUPAC_FIRST
+from raygen.io.fasta import IUPAC_FIRST
 
 _GT_SPLIT = re.compile(r"([/|])")
 _IUPAC_FIRST = str.maketrans(IUPAC_FIRST)

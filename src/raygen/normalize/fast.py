@@ -5,8 +5,8 @@ exactly as it was. Such rows are found and checked in bulk (one array lookup int
 every other row (indels, MNVs, multi-allelics to split, REF mismatches, symbolic alleles) goes through
 :class:`~raygen.normalize.records.RecordNormalizer` one by one.
 
-Output rows carry ``KEY`` (int64): ``batch_key + row * 256 + sub`` where ``sub`` numbers the records one
-input row became. Sorting by (contig rank, POS, KEY) afterwards reproduces bcftools' output order: its
+Output rows carry ``KEY`` (int64, :data:`raygen.schema.NORMALIZED_SCHEMA`): the input row's key (by default
+``batch_key + row * 256``) ``+ sub`` where ``sub`` numbers the records one input row became. Sorting by (contig rank, POS, KEY) afterwards reproduces bcftools' output order: its
 buffer inserts each new record after all records with a position not greater than its own.
 """
 
@@ -21,14 +21,8 @@ import pyarrow.compute as pc
 
 from raygen.normalize.htsfmt import reprint_table
 from raygen.normalize.records import RecordNormalizer, RecordRejected
+from raygen.schema import NORMALIZED_SCHEMA, TEXT_COLUMNS
 
-#: Output schema of :func:`normalize_batch`: the text-table columns plus the ordering key.
-OUT_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", "SAMPLES", "KEY")
-OUT_SCHEMA = pa.schema([
-    ("CHROM", pa.string()), ("POS", pa.int64()), ("ID", pa.string()), ("REF", pa.string()),
-    ("ALT", pa.string()), ("QUAL", pa.string()), ("FILTER", pa.string()), ("INFO", pa.string()),
-    ("FORMAT", pa.string()), ("SAMPLES", pa.string()), ("KEY", pa.int64()),
-])
 #: Records one input row may become (split ALTs) before KEYs of neighbouring rows collide.
 SUB_SLOTS = 256
 ROW_SLOTS = 1 << 24  # rows per batch
@@ -42,7 +36,7 @@ class BatchResult:
     """Normalized records of one batch and the input rows rejected while normalizing it."""
 
     records: pa.Table
-    rejects: list[tuple[int | None, str, str]] = field(default_factory=list)  # (LINE, reason, text)
+    rejects: list[tuple[int, int | None, str, str]] = field(default_factory=list)  # (KEY, LINE, reason, text)
 
 
 def _first_bytes(arr: pa.Array) -> np.ndarray:
@@ -73,7 +67,7 @@ def fast_mask(table: pa.Table, normalizer: RecordNormalizer) -> np.ndarray:
     n = table.num_rows
     alt = _as_array(table["ALT"])
     ref = _as_array(table["REF"])
-    if normalizer.contigs is None:
+    if normalizer.reference is None:
         if not opts.split:
             return np.ones(n, dtype=bool)
         return ~pc.match_substring(alt, ",").to_numpy(zero_copy_only=False)
@@ -85,8 +79,12 @@ def fast_mask(table: pa.Table, normalizer: RecordNormalizer) -> np.ndarray:
     return single & _BASES[rb] & _BASES[ab] & (rb != ab)
 
 
-def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: int) -> BatchResult:
+def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: int = 0,
+                    keys: np.ndarray | None = None) -> BatchResult:
     """Normalize one text-table batch (rows in input order); see the module docstring for ``KEY``.
+
+    ``keys``: the KEY of each input row (increasing, multiples of :data:`SUB_SLOTS`); default
+    ``batch_key + row * SUB_SLOTS``.
 
     Stages: split multi-allelic rows (per record, text slicing); then, with a reference, bulk REF check of
     SNVs, vectorised left-alignment of biallelic sequence indels/MNVs, and the per-record path for the rest.
@@ -98,10 +96,11 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     hdr = normalizer.hdr
     # records enter as htslib reads them (its number spelling, filled sample fields): bcftools prints that
     table = reprint_table(table, hdr.info_type, hdr.format_type, len(hdr.samples))
-    rejects: list[tuple[int | None, str, str]] = []
-    keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
+    rejects: list[tuple[int, int | None, str, str]] = []
+    if keys is None:
+        keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
     lines_col = table["LINE"] if "LINE" in table.column_names else pa.nulls(n, pa.int64())
-    base = table.select(list(OUT_COLUMNS[:-1])).append_column("KEY", pa.array(keys)).append_column("LINE", lines_col)
+    base = table.select(list(TEXT_COLUMNS)).append_column("KEY", pa.array(keys, pa.int64())).append_column("LINE", lines_col)
     if opts.atomize:  # per record: atomize needs every allele of a record together
         return _all_python(base, normalizer, rejects)
     if opts.split:
@@ -123,7 +122,7 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
             try:
                 recs = normalizer.split_only(f)
             except RecordRejected as exc:
-                rejects.append((line, exc.reason, "\t".join(f)))
+                rejects.append((key, line, exc.reason, "\t".join(f)))
                 continue
             for s_, rec in enumerate(recs):
                 rows.append(rec)
@@ -133,10 +132,10 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
                     split_keys.add(key + s_)
         parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
         base = pa.concat_tables(parts)
-    if normalizer.contigs is None:
-        return BatchResult(base.drop_columns(["LINE"]).cast(OUT_SCHEMA), rejects)
+    if normalizer.reference is None:
+        return BatchResult(base.drop_columns(["LINE"]).cast(NORMALIZED_SCHEMA), rejects)
     if not opts.realign and "s" not in opts.check_ref:
-        return BatchResult(base.drop_columns(["LINE"]).cast(OUT_SCHEMA), rejects)
+        return BatchResult(base.drop_columns(["LINE"]).cast(NORMALIZED_SCHEMA), rejects)
 
     mask = fast_mask(base, normalizer)
     if mask.any():
@@ -152,13 +151,13 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
             try:
                 r = normalizer.normalize_line(f, from_split=key in split_keys)
             except RecordRejected as exc:
-                rejects.append((line, exc.reason, "\t".join(f)))
+                rejects.append((key, line, exc.reason, "\t".join(f)))
                 continue
             if r is not None:
                 rows.append(r)
                 rkeys.append(key)
         out.append(_rows_to_table(rows, rkeys))
-    return BatchResult(pa.concat_tables([t.cast(OUT_SCHEMA) for t in out]), rejects)
+    return BatchResult(pa.concat_tables([t.cast(NORMALIZED_SCHEMA) for t in out]), rejects)
 
 
 def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
@@ -282,10 +281,10 @@ def _all_python(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> 
         try:
             recs = normalizer.process(f, validated=True)
         except RecordRejected as exc:
-            rejects.append((line, exc.reason, "\t".join(f)))
+            rejects.append((key, line, exc.reason, "\t".join(f)))
             continue
         for rec, reason in normalizer.partial_rejects:
-            rejects.append((line, reason, "\t".join(rec)))
+            rejects.append((key, line, reason, "\t".join(rec)))
         normalizer.partial_rejects.clear()
         for s_, rec in enumerate(recs):
             rows.append(rec)
@@ -326,18 +325,18 @@ def _vector_realign(rest: pa.Table, normalizer: RecordNormalizer) -> tuple[list[
         sel = elig & pc.equal(chrom, c).to_numpy(zero_copy_only=False)
         sub = rest.filter(pa.array(sel))
         try:
-            seq = normalizer.contigs.array(c)
+            seq = normalizer.reference.array(c)
         except KeyError:
             todo.append(sub)
             continue
         pos0 = sub["POS"].to_numpy() - 1
         ok, changed, npos0, nref, nalt = realign_biallelic(
-            pos0, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.contigs.seq)
-        if normalizer.contigs.has_lower:
+            pos0, _as_array(sub["REF"]), _as_array(sub["ALT"]), seq, normalizer.reference.seq)
+        if normalizer.reference.has_lower:
             # bases copied from a soft-masked reference keep their case in bcftools: per-record path there
             span = pc.max_element_wise(pc.binary_length(_as_array(sub["REF"])), pc.binary_length(_as_array(sub["ALT"])))
             moved = changed & (npos0 != pos0)
-            soft = normalizer.contigs.lower_count(np.minimum(npos0, pos0), pos0 + span.to_numpy() + 1) > 0
+            soft = normalizer.reference.lower_count(np.minimum(npos0, pos0), pos0 + span.to_numpy() + 1) > 0
             ok &= ~(moved & soft)
             changed &= ok
         todo.append(sub.filter(pa.array(~ok)))
@@ -364,7 +363,7 @@ def _rows_to_table(rows: list[list], keys: list[int]) -> pa.Table:
         pa.array(col(0), pa.string()), pa.array([int(r[1]) for r in rows], pa.int64()),
         *(pa.array(col(i), pa.string()) for i in range(2, 8)),
         pa.array(fmt, pa.string()), pa.array(smp, pa.string()), pa.array(keys, pa.int64()),
-    ], schema=OUT_SCHEMA)
+    ], schema=NORMALIZED_SCHEMA)
 
 
 def _check_ref_bulk(table: pa.Table, mask: np.ndarray, normalizer: RecordNormalizer) -> np.ndarray:
@@ -380,7 +379,7 @@ def _check_ref_bulk(table: pa.Table, mask: np.ndarray, normalizer: RecordNormali
         if len(rows) == 0:
             continue
         try:
-            seq = normalizer.contigs.array(c)
+            seq = normalizer.reference.array(c)
         except KeyError:
             mask[rows] = False  # missing contig: the slow path rejects them with the reason
             continue

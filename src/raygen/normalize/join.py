@@ -15,7 +15,7 @@ from __future__ import annotations
 from raygen.errors import InputError
 from raygen.normalize import bcfrec
 from raygen.normalize.bcfrec import VCF_INDEL, VCF_MNP, VCF_OTHER, VCF_REF, VCF_SNP, Rec
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.options import NormalizeOptions
 
 #: htslib's vector-end marker inside a vector being rebuilt (printing stops there).
@@ -128,7 +128,7 @@ def _merge_string_fields(values: list[str | None], recs, maps, number: str, n_ds
     return ",".join(dst)
 
 
-def _merge_info(recs: list[Rec], maps, n_dst: int, hdr: HeaderInfo) -> list[list]:
+def _merge_info(recs: list[Rec], maps, n_dst: int, hdr: VcfHeader) -> list[list]:
     out = []
     for key, kind, val in recs[0].info:
         number = hdr.info_number.get(key, "1")
@@ -295,7 +295,7 @@ def _merge_format_string(key, number, recs, maps, n_dst) -> list:
     return out
 
 
-def _merge_format(recs: list[Rec], maps, n_dst: int, hdr: HeaderInfo) -> list[list]:
+def _merge_format(recs: list[Rec], maps, n_dst: int, hdr: VcfHeader) -> list[list]:
     out = []
     for key, kind, vals in recs[0].fmt:
         number = hdr.format_number.get(key, "1")
@@ -338,7 +338,7 @@ def _merge_filters(recs: list[Rec], strict: bool) -> str:
     return ";".join(flt) or "."
 
 
-def merge_records(recs: list[Rec], hdr: HeaderInfo, strict: bool) -> Rec:
+def merge_records(recs: list[Rec], hdr: VcfHeader, strict: bool) -> Rec:
     """``merge_biallelics_to_multiallelic``: the records (same CHROM/POS) joined into one."""
     alleles, maps = merge_alleles([r.alleles for r in recs])
     quals = [r.qual for r in recs if r.qual != "."]
@@ -360,7 +360,7 @@ def merge_records(recs: list[Rec], hdr: HeaderInfo, strict: bool) -> Rec:
 _GROUPS = {"both": (VCF_SNP, VCF_MNP, VCF_INDEL, VCF_OTHER), "snps": (VCF_SNP,), "indels": (VCF_INDEL,)}
 
 
-def join_rows(rows: list[list[str]], hdr: HeaderInfo, opts: NormalizeOptions) -> list[list[str]]:
+def join_rows(rows: list[list[str]], hdr: VcfHeader, opts: NormalizeOptions) -> list[list[str]]:
     """Records at one position (VCF text columns, output order) after ``-m +TYPE``."""
     if len(rows) < 2:
         return rows

@@ -24,11 +24,13 @@ import enum
 import os
 from collections.abc import Callable, Sequence
 
+from raygen.io.fasta import Reference, clean_keep_case
+from raygen.normalize.checkref import is_sequence_allele
+
 #: bcftools' alignment window: reference bases fetched at once while padding a trimmed indel on the left.
 ALN_WIN = 100
 
 ACGTN = frozenset("ACGTNacgtn")
-_UPPER_ACGTN = frozenset("ACGTN")
 
 Fetch = Callable[[int, int], str]
 
@@ -45,51 +47,16 @@ class Status(enum.IntEnum):
     NON_ACGTN_REF = 6  # untouched: REF with characters other than ACGTN (a kind of mismatch)
 
 
-#: IUPAC ambiguity code -> its first base, as htslib's table (``R`` -> ``A``, ``y`` -> ``c``).
-IUPAC_FIRST = dict(zip("RYSWKMBDHVrysmkwbdhv", "ACCAGACAAAaccagacaaa"))
-
-
-def _table(keep_case: bool) -> bytes:
-    out = []
-    for c in range(256):
-        ch = chr(c)
-        if ch in "ACGTNacgtn":
-            ch = ch if keep_case else ch.upper()
-        elif ch in IUPAC_FIRST:
-            ch = IUPAC_FIRST[ch] if keep_case else IUPAC_FIRST[ch].upper()
-        else:
-            ch = "N"
-        out.append(ord(ch))
-    return bytes(out)
-
-
-_TO_N = _table(keep_case=False)
-_TO_N_KEEP_CASE = _table(keep_case=True)
-
-
-def clean_keep_case(seq: str) -> str:
-    """Reference bases as bcftools 1.24 reads them, case kept: IUPAC codes -> their first base, other
-    non-ACGTN characters -> ``N`` (bcftools pads realigned alleles with soft-masked bases as they are)."""
-    return seq.encode("latin-1", "replace").translate(_TO_N_KEEP_CASE).decode("ascii")
-
-
-def iupac_to_n(seq: str) -> str:
-    """Reference bases upper-cased as bcftools compares them: IUPAC codes -> their first base, other
-    characters outside A, C, G, T, N -> ``N``."""
-    up = seq.upper()
-    if len(up) < 32 and set(up) <= _UPPER_ACGTN:
-        return up
-    return up.encode("latin-1", "replace").translate(_TO_N).decode("ascii")
-
-
 def has_non_acgtn(allele: str) -> bool:
     return not set(allele) <= ACGTN
 
 
-def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch, aln_win: int = ALN_WIN) -> tuple[int, list[str]]:
+def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch | None, aln_win: int = ALN_WIN) -> tuple[int, list[str]]:
     """The realignment loop on sequence alleles: right-trim with left padding, then left-trim.
 
     ``pos0`` is 0-based; returns the new 0-based position and alleles. Alleles must be plain sequence.
+    ``fetch`` None: no reference to pad from, so the alleles are only trimmed (right, then left, never to
+    nothing) and do not move left.
 
     bcftools pads an allele that trimming would empty with up to ``aln_win`` reference bases at once; the
     result equals padding one base at a time (the pad is a prefix shared by every allele, so it changes
@@ -113,7 +80,7 @@ def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch, aln_win: int = A
         if min_len < 0:
             break
         if min_len <= 1:
-            if pos0 == 0:
+            if pos0 == 0 or fetch is None:
                 break
             pad = clean_keep_case(fetch(pos0 - 1, pos0))
             als = [pad + a[:-1] for a in als]
@@ -273,13 +240,42 @@ def normalize_variant(chrom: str, pos: int, ref: str, alts: Sequence[str], fasta
             ALT holds characters other than ACGTN.
     """
     if isinstance(fasta, str):
-        from raygen.io.fasta import Reference
-
         fasta = Reference(fasta)
-    status, npos, nref, nalts, _ = realign(pos, ref, alts, lambda a, b: clean_keep_case(fasta.fetch(chrom, a, b)))
+    status, npos, nref, nalts, _ = realign(pos, ref, alts, _fetch_of(fasta, chrom))
     if status in (Status.REF_MISMATCH, Status.NON_ACGTN_REF):
         seq = fasta.fetch(chrom, pos - 1, pos - 1 + len(ref))
         raise ValueError(f"Reference allele mismatch at {chrom}:{pos} .. REF_SEQ:'{seq}' vs VCF:'{ref}'")
     if status == Status.NON_ACGTN_ALT:
         raise ValueError(f"Non-ACGTN alternate allele at {chrom}:{pos}: {','.join(alts)}")
     return npos, nref, nalts
+
+
+def normalize_allele(chrom: str, pos: int, ref: str, alt: str, reference: Reference | None = None
+                     ) -> tuple[int, str, str]:
+    """One biallelic REF/ALT at 1-based ``pos`` as ``bcftools norm -f`` writes it, for matching call sets
+    (``raygen evaluate``, ``raygen call``); returns the 1-based ``(pos, ref, alt)``.
+
+    With ``reference`` (a :class:`raygen.io.fasta.Reference`) the pair is realigned exactly as
+    :func:`realign` does. Where the reference cannot be used, namely no ``reference``, a contig it lacks, or a
+    REF that disagrees with it or holds non-ACGTN characters (bcftools would warn and leave such a record
+    alone), the pair is only trimmed, upper case: shared last bases, then shared first bases, one base
+    kept in each allele; that needs no reference and never moves the variant left. Symbolic alleles,
+    ``*`` and ``.`` come back as they are (upper case).
+    """
+    if reference is not None and chrom in reference and is_sequence_allele(alt):
+        status, npos, nref, nalts, _ = realign(pos, ref, [alt], _fetch_of(reference, chrom))
+        if status not in (Status.REF_MISMATCH, Status.NON_ACGTN_REF, Status.NON_ACGTN_ALT):
+            return npos, nref, nalts[0]
+    ref, alt = ref.upper(), alt.upper()
+    if ref == alt or not ref or not is_sequence_allele(alt):
+        return pos, ref, alt
+    pos0, (ref, alt) = trim_and_shift(pos - 1, [ref, alt], None)
+    return pos0 + 1, ref, alt
+
+
+def _fetch_of(fasta, chrom: str) -> Fetch:
+    """``fetch(start0, end0)`` of one contig as :func:`realign` reads it: IUPAC codes as their first base,
+    case kept (bases padded in from a soft-masked reference stay lower case)."""
+    if isinstance(fasta, Reference):
+        return lambda a, b: clean_keep_case(fasta.fetch(chrom, a, b, keep_case=True))
+    return lambda a, b: clean_keep_case(fasta.fetch(chrom, a, b))

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 
 from raygen.normalize import bcfrec
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 
 _GT_SPLIT = re.compile(r"([/|])")
 
@@ -79,7 +79,7 @@ def split_gt(gt: str, k: int, other: str) -> str:
     return "".join(parts)
 
 
-def split_record(f: Sequence[str], hdr: HeaderInfo, *, missing_overlaps: bool = False,
+def split_record(f: Sequence[str], hdr: VcfHeader, *, missing_overlaps: bool = False,
                  keep_sum: Sequence[str] = (), old_rec_tag: str | None = None,
                  force: bool = False) -> list[list[str]]:
     """Split one multi-allelic record (VCF text columns) into one record per ALT, in ALT order, exactly as
@@ -137,7 +137,7 @@ def _keep_sum(vals: list, ialt: int, kind: str):
     return bcfrec.number_text(float(total), "float")
 
 
-def _split_info(item: list, rec: bcfrec.Rec, ialt: int, hdr: HeaderInfo, keep_sum, force: bool) -> list | None:
+def _split_info(item: list, rec: bcfrec.Rec, ialt: int, hdr: VcfHeader, keep_sum, force: bool) -> list | None:
     key, kind, val = item
     number = hdr.info_number.get(key, "1")
     n = len(rec.alleles)
@@ -198,7 +198,7 @@ def _split_gt(codes: list[int], ialt: int, use_ref: bool) -> list[int]:
     return out
 
 
-def _split_format(item: list, rec: bcfrec.Rec, ialt: int, hdr: HeaderInfo, keep_sum, force: bool,
+def _split_format(item: list, rec: bcfrec.Rec, ialt: int, hdr: VcfHeader, keep_sum, force: bool,
                   use_ref: bool) -> list | None:
     key, kind, vals = item
     if kind == "gt":

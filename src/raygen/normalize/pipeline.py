@@ -1,187 +1,216 @@
 """``raygen normalize`` end to end: read, normalize (in-process or as a sharded Ray Data job), order, write.
 
-Small or unindexed inputs are normalized in this process (starting Ray costs more than the work). Large
-bgzipped+indexed inputs (or ``use_ray=True``) become a Ray Data job: one row per genomic shard, ``map_batches``
-reads each shard through the index and normalizes it on a worker (each record belongs to the shard holding
-its POS); the driver then sorts the union, which puts records that left-alignment moved across a shard
-boundary back in order, applies -d / -m + on the sorted stream and writes the output atomically.
+One pure function does the per-record work on both paths: :func:`normalize_block` takes a block of the
+region-sharded reader (:data:`raygen.schema.BLOCK_SCHEMA`: records plus in-band reject rows) and returns
+the normalized records plus reject rows (:data:`raygen.schema.NORMALIZED_BLOCK_SCHEMA`), each row keyed by
+its input row (``KEY``). Small or unindexed inputs are normalized in this process (starting Ray costs more
+than the work): :func:`normalize_tables` runs it over the blocks of :func:`raygen.io.blocks.read_shard`.
+Large bgzipped+indexed inputs (or ``use_ray=True``) become a Ray Data job: :func:`normalize_dataset` adds
+it as a ``map_batches`` stage to the region-sharded dataset (``raygen score --normalize`` adds the same
+stage to its pipeline). :func:`finish` then sorts the union, which puts records that left-alignment moved
+across a shard boundary back in order, applies -d / -m + on the sorted stream and separates the rejects.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-import pyarrow as pa
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
-from raygen.normalize.fast import OUT_SCHEMA, normalize_batch
-from raygen.normalize.header import HeaderInfo
+from raygen.io import parquet as pq_io
+from raygen.io.blocks import read_shard, split_rejects
+from raygen.io.header import VcfHeader
+from raygen.io.vcf import detect_format, format_lines, index_path, read_header, report_rejects, write_vcf
+from raygen.normalize.fast import SUB_SLOTS, normalize_batch
 from raygen.normalize.htsfmt import fill_table
 from raygen.normalize.options import Counts, NormalizeOptions
-from raygen.normalize.postprocess import contig_ranks, sort_records
+from raygen.normalize.postprocess import sort_records
 from raygen.normalize.records import RecordNormalizer
+from raygen.normalize.rmdup import join_and_dedup
+from raygen.regions import Shard
+from raygen.schema import COUNTS_FIELD, NORMALIZED_BLOCK_SCHEMA
 
 log = logging.getLogger("raygen.normalize")
 
 OLD_REC_DESCRIPTION = "Original variant. Format: CHR|POS|REF|ALT|USED_ALT_IDX"
-REJECT_SCHEMA = pa.schema([("SOURCE", pa.string()), ("LINE", pa.int64()), ("REASON", pa.string()),
-                           ("TEXT", pa.string())])
+#: Bits of KEY below the shard ordinal: (SHARD << SHARD_SHIFT) + SHARD_ROW * SUB_SLOTS + sub.
+SHARD_SHIFT = 40
 
 
 @dataclass
 class NormalizeResult:
-    """What a run produced: the sorted records, rejects and counters."""
+    """What a run produced: the sorted records (:data:`NORMALIZED_SCHEMA`), rejects and counters."""
 
     records: pa.Table
     rejects: pa.Table
     counts: Counts
-    header: object  # raygen.io.header.VcfHeader
+    header: VcfHeader
     ranks: dict[str, int] = field(default_factory=dict)
 
 
-def prepare_header(header, opts: NormalizeOptions):
+def prepare_header(header: VcfHeader, opts: NormalizeOptions) -> VcfHeader:
     """Copy of the input header with the lines this run adds (``--old-rec-tag``)."""
-    if opts.keep_sum:
-        hdr = HeaderInfo.parse(header.to_text())
-        if "AD" not in hdr.info_type and "AD" not in hdr.format_type:
-            raise InputError("--keep-sum AD requested but the tag AD is not in the header (bcftools stops too)")
+    if opts.keep_sum and "AD" not in header.info_type and "AD" not in header.format_type:
+        raise InputError("--keep-sum AD requested but the tag AD is not in the header (bcftools stops too)")
     header = header.copy()
     if opts.old_rec_tag:
         header.add_info(opts.old_rec_tag, "1", "String", OLD_REC_DESCRIPTION)
     return header
 
 
-def _rejects_table(source: str, rows: list[tuple[int | None, str, str]]) -> pa.Table:
-    return pa.table({"SOURCE": pa.array([source] * len(rows), pa.string()),
-                     "LINE": pa.array([r[0] for r in rows], pa.int64()),
-                     "REASON": pa.array([r[1] for r in rows], pa.string()),
-                     "TEXT": pa.array([r[2] for r in rows], pa.string())}, schema=REJECT_SCHEMA)
+# --------------------------------------------------------------------------------------------------
+# The per-block work (pure)
+# --------------------------------------------------------------------------------------------------
+def block_keys(block: pa.Table) -> np.ndarray:
+    """KEY of each input row of a block: ``(SHARD << 40) + SHARD_ROW * 256`` (increasing in input order)."""
+    shard = block["SHARD"].to_numpy(zero_copy_only=False).astype(np.int64)
+    row = block["SHARD_ROW"].to_numpy(zero_copy_only=False).astype(np.int64)
+    return (shard << SHARD_SHIFT) + row * SUB_SLOTS
 
 
-def normalize_tables(batches, header, opts: NormalizeOptions, source: str) -> NormalizeResult:
-    """Normalize an iterable of ``(records, rejects)`` text-table batches in this process (pure, no Ray)."""
+def _reject_rows(keys, chrom, lines, reasons, texts) -> pa.Table:
+    n = len(keys)
+    cols = {f.name: pa.nulls(n, f.type) for f in NORMALIZED_BLOCK_SCHEMA}
+    cols.update(CHROM=pa.array(chrom, pa.string()), KEY=pa.array(keys, pa.int64()), LINE=pa.array(lines, pa.int64()),
+                REJECT_REASON=pa.array(reasons, pa.string()), REJECT_TEXT=pa.array(texts, pa.string()))
+    return pa.table(cols, schema=NORMALIZED_BLOCK_SCHEMA)
+
+
+def normalize_block(block: pa.Table, normalizer: RecordNormalizer) -> pa.Table:
+    """Normalize one block (:data:`raygen.schema.BLOCK_SCHEMA`) into :data:`NORMALIZED_BLOCK_SCHEMA` rows.
+
+    Out come the normalized records, then the block's reject rows: the reader's (passed through) and the
+    records normalization could not process (CHROM kept, so contig order counts them). Every row carries its
+    input row's KEY. ``normalizer.counts`` counts the block (``total`` = every input row, rejects included).
+    """
+    normalizer.counts.total += block.num_rows
+    is_rej = pc.is_valid(block["REJECT_REASON"]).to_numpy(zero_copy_only=False)
+    keys = block_keys(block)
+    parts = []
+    records = block.filter(pa.array(~is_rej))
+    if records.num_rows:
+        res = normalize_batch(records, normalizer, keys=keys[~is_rej])
+        n = res.records.num_rows
+        parts.append(res.records.append_column("LINE", pa.nulls(n, pa.int64()))
+                     .append_column("REJECT_REASON", pa.nulls(n, pa.string()))
+                     .append_column("REJECT_TEXT", pa.nulls(n, pa.string())))
+        if res.rejects:
+            key, line, reason, text = zip(*res.rejects)
+            parts.append(_reject_rows(key, [t.split("\t", 1)[0] for t in text], line, reason, text))
+    if is_rej.any():
+        rej = block.filter(pa.array(is_rej))
+        parts.append(_reject_rows(keys[is_rej], rej["CHROM"], rej["LINE"], rej["REJECT_REASON"], rej["REJECT_TEXT"]))
+    return pa.concat_tables(parts) if parts else NORMALIZED_BLOCK_SCHEMA.empty_table()
+
+
+def contig_ranks(table: pa.Table) -> dict[str, int]:
+    """Contig -> rank in input order: contigs ordered by the smallest KEY of their rows (reject rows with a
+    CHROM count, so the order is the input's whatever normalization rejected)."""
+    known = table.filter(pc.is_valid(table["CHROM"]))
+    if known.num_rows == 0:
+        return {}
+    g = known.group_by("CHROM").aggregate([("KEY", "min")])
+    first = dict(zip(g["CHROM"].to_pylist(), g["KEY_min"].to_pylist()))
+    return {c: i for i, c in enumerate(sorted(first, key=first.get))}
+
+
+def finish(tables: Iterable[pa.Table], counts: Counts, header: VcfHeader, opts: NormalizeOptions,
+           source: str) -> NormalizeResult:
+    """Normalized blocks (any order, extra columns kept on records) -> sorted records, then -m + and -d, and
+    the rejects in input order (by LINE, then KEY); ``counts`` gets ``joined``, ``dup_removed``, ``rejected``
+    and ``written``."""
+    tables = [t for t in tables if t.num_rows]
+    table = pa.concat_tables(tables) if tables else NORMALIZED_BLOCK_SCHEMA.empty_table()
+    ranks = contig_ranks(table)
+    rej_first = table.filter(pc.is_valid(table["REJECT_REASON"]))
+    rej_first = rej_first.sort_by([("LINE", "ascending"), ("KEY", "ascending")]) if rej_first.num_rows else rej_first
+    _, rejects = split_rejects(rej_first, source)
+    records, _ = split_rejects(table, source)
+    records = sort_records(records.drop_columns(["LINE"]), ranks, opts.sort)
+    records = join_and_dedup(records, header, opts, counts)
+    records = fill_table(records, len(header.samples))  # htslib prints every FORMAT field of every sample
+    counts.rejected = rejects.num_rows
+    counts.written = records.num_rows
+    return NormalizeResult(records, rejects, counts, header, ranks)
+
+
+def normalize_tables(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str
+                     ) -> NormalizeResult:
+    """Normalize blocks (:data:`raygen.schema.BLOCK_SCHEMA`, e.g. :func:`raygen.io.blocks.read_shard`) in this
+    process (pure, no Ray)."""
     opts.validate()
     out_header = prepare_header(header, opts)
-    hdr = HeaderInfo.parse(out_header.to_text())
-    counts = Counts()
-    normalizer = RecordNormalizer(hdr, opts, counts, source=source)
-    ranks: dict[str, int] = {}
-    outs, rejects = [], []
-    for bi, (recs, rejs) in enumerate(batches):
-        counts.total += recs.num_rows + rejs.num_rows
-        if rejs.num_rows:
-            rejects.append(rejs.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA))
-        if recs.num_rows == 0:
-            continue
-        contig_ranks(ranks, recs["CHROM"])
-        res = normalize_batch(recs, normalizer, bi << 32)
-        outs.append(res.records)
-        if res.rejects:
-            rejects.append(_rejects_table(source, res.rejects))
-    return _finish(outs, rejects, counts, out_header, hdr, opts, ranks)
-
-
-def _finish(outs, rejects, counts: Counts, out_header, hdr: HeaderInfo, opts: NormalizeOptions,
-            ranks: dict[str, int]) -> NormalizeResult:
-    from raygen.normalize.rmdup import join_and_dedup
-
-    table = pa.concat_tables(outs) if outs else OUT_SCHEMA.empty_table()
-    table = sort_records(table, ranks, opts.sort)
-    table = join_and_dedup(table, hdr, opts, counts)
-    table = fill_table(table, len(hdr.samples))  # htslib prints every FORMAT field of every sample
-    rej = pa.concat_tables(rejects) if rejects else REJECT_SCHEMA.empty_table()
-    counts.rejected = rej.num_rows
-    counts.written = table.num_rows
-    return NormalizeResult(table, rej, counts, out_header, ranks)
+    normalizer = RecordNormalizer(out_header, opts, Counts(), source=source)
+    outs = [normalize_block(b, normalizer) for b in blocks]
+    return finish(outs, normalizer.counts, out_header, opts, source)
 
 
 # --------------------------------------------------------------------------------------------------
 # Ray Data path
 # --------------------------------------------------------------------------------------------------
-class _BlockNormalizer:
-    """Ray Data ``map_batches`` callable: normalize blocks of :class:`raygen.io.datasource.VcfDatasource`.
+class BlockNormalizer:
+    """Ray Data ``map_batches`` callable: :func:`normalize_block` on each block, one normalizer (and one loaded
+    contig) per actor. With ``with_counts`` each output block ends with one row holding its
+    :class:`Counts` in the ``COUNTS`` column (:data:`raygen.schema.COUNTS_FIELD`; null elsewhere)."""
 
-    Output rows are normalized records (``KIND='rec'``), rejects (``KIND='rej'``, JSON in ``PAYLOAD``) and one
-    counters row per block (``KIND='counts'``), so everything reaches the driver through the dataset.
-    """
-
-    def __init__(self, opts: NormalizeOptions, header_text: str, source: str):
-        self.opts = opts
-        self.hdr = HeaderInfo.parse(header_text)
-        self.source = source
+    def __init__(self, opts: NormalizeOptions, header: VcfHeader, source: str, with_counts: bool = True):
+        self.opts, self.header, self.source, self.with_counts = opts, header, source, with_counts
         self.normalizer: RecordNormalizer | None = None
 
     def __call__(self, block: pa.Table) -> pa.Table:
-        import pyarrow.compute as pc
-
-        from raygen.io.datasource import split_rejects
-
-        counts = Counts()
         if self.normalizer is None:
-            self.normalizer = RecordNormalizer(self.hdr, self.opts, counts, source=self.source)
-        self.normalizer.counts = counts
-        records, rejs = split_rejects(block, self.source)
-        counts.total += records.num_rows + rejs.num_rows
-        rejects = [(r["LINE"], r["REASON"], r["TEXT"]) for r in rejs.to_pylist()]
-        outs = []
-        for shard in pc.unique(records["SHARD"]).to_pylist() if records.num_rows else []:
-            part = records.filter(pc.equal(records["SHARD"], shard))
-            first = int(pc.min(part["SHARD_ROW"]).as_py())
-            res = normalize_batch(part, self.normalizer, (int(shard) << 40) + first * 256)
-            outs.append(res.records)
-            rejects.extend(res.rejects)
-        table = pa.concat_tables(outs) if outs else OUT_SCHEMA.empty_table()
-        n = table.num_rows
-        pad = pa.table({k: pa.nulls(len(rejects) + 1, OUT_SCHEMA.field(k).type) for k in OUT_SCHEMA.names})
-        full = pa.concat_tables([table, pad])
-        kind = ["rec"] * n + ["rej"] * len(rejects) + ["counts"]
-        payload = [None] * n + [json.dumps(list(r)) for r in rejects] + [json.dumps(counts.as_dict())]
-        full = full.append_column("KIND", pa.array(kind, pa.string()))
-        return full.append_column("PAYLOAD", pa.array(payload, pa.string()))
+            self.normalizer = RecordNormalizer(self.header, self.opts, Counts(), source=self.source)
+        self.normalizer.counts = Counts()
+        out = normalize_block(block, self.normalizer)
+        if not self.with_counts:
+            return out
+        counts_row = {f.name: pa.nulls(1, f.type) for f in NORMALIZED_BLOCK_SCHEMA}
+        counts_row["COUNTS"] = pa.array([self.normalizer.counts.as_dict()], COUNTS_FIELD.type)
+        out = out.append_column(COUNTS_FIELD, pa.nulls(out.num_rows, COUNTS_FIELD.type))
+        return pa.concat_tables([out, pa.table(counts_row, schema=out.schema)])
 
 
-def normalize_ray(path: str, header, opts: NormalizeOptions, shard_bp: int, cpus_per_task: float = 0.5
+def normalize_dataset(ds, header: VcfHeader, opts: NormalizeOptions, source: str, *, with_counts: bool,
+                      cfg: NormalizeConfig = DEFAULTS.normalize):
+    """``ds`` (blocks of :func:`raygen.io.datasource.read_vcf_dataset`) with the normalize stage added: a pool of
+    :class:`BlockNormalizer` actors (``cfg.cpus_per_shard_task`` CPUs each, at most ``cfg.max_actors``)."""
+    import ray  # pipeline layer; imported here so the in-process path never pays Ray's start-up (~2 s)
+
+    return ds.map_batches(BlockNormalizer, fn_constructor_args=(opts, header, source, with_counts), batch_size=None,
+                          batch_format="pyarrow", num_cpus=cfg.cpus_per_shard_task,
+                          compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.max_actors))
+
+
+def normalize_ray(path: str, header: VcfHeader, opts: NormalizeOptions, cfg: NormalizeConfig = DEFAULTS.normalize
                   ) -> NormalizeResult:
-    """Normalize a VCF/BCF as a Ray Data job: region shards from the datasource, ``map_batches`` per block."""
-    import pyarrow.compute as pc
-    import ray
+    """Normalize a VCF/BCF as a Ray Data job: region shards of ``cfg.shard_bp`` from the datasource, the
+    normalize stage per block, then :func:`finish` on the driver."""
+    import ray  # see normalize_dataset
 
-    from raygen.io.datasource import read_vcf_dataset
+    from raygen.io.datasource import read_vcf_dataset  # imports Ray Data: as above
 
     opts.validate()
     out_header = prepare_header(header, opts)
-    header_text = out_header.to_text()
-    hdr = HeaderInfo.parse(header_text)
-    ds = read_vcf_dataset(path, shard_bp=shard_bp)
-    ds = ds.map_batches(_BlockNormalizer, fn_constructor_args=(opts, header_text, path), batch_size=None,
-                        batch_format="pyarrow", num_cpus=cpus_per_task, concurrency=(1, 2))
+    ds = read_vcf_dataset(path, shard_bp=cfg.shard_bp, batch_rows=cfg.batch_rows)
+    ds = normalize_dataset(ds, out_header, opts, path, with_counts=True, cfg=cfg)
     counts = Counts()
-    outs, rejects = [], []
-    first_key: dict[str, int] = {}
+    outs = []
     for ref in ds.to_arrow_refs():
         t = ray.get(ref)
-        kind = t["KIND"]
-        recs = t.filter(pc.equal(kind, "rec")).select(OUT_SCHEMA.names).cast(OUT_SCHEMA)
-        if recs.num_rows:
-            outs.append(recs)
-            # contig order = order of the shards (file/genome order), whatever order blocks arrive in
-            for c, k in zip(*_min_key_by_chrom(recs)):
-                first_key[c] = min(first_key.get(c, k), k)
-        for p in t.filter(pc.equal(kind, "rej"))["PAYLOAD"].to_pylist():
-            rejects.append(tuple(json.loads(p)))
-        for p in t.filter(pc.equal(kind, "counts"))["PAYLOAD"].to_pylist():
-            counts.add(Counts(**json.loads(p)))
-    ranks = {c: i for i, c in enumerate(sorted(first_key, key=first_key.get))}
-    rej = [_rejects_table(path, rejects)] if rejects else []
-    return _finish(outs, rej, counts, out_header, hdr, opts, ranks)
-
-
-def _min_key_by_chrom(t: pa.Table) -> tuple[list[str], list[int]]:
-    g = t.group_by("CHROM").aggregate([("KEY", "min")])
-    return g["CHROM"].to_pylist(), g["KEY_min"].to_pylist()
+        has_counts = pc.is_valid(t["COUNTS"])
+        for c in t.filter(has_counts)["COUNTS"].to_pylist():
+            counts.add(Counts(**c))
+        outs.append(t.filter(pc.invert(has_counts)).drop_columns(["COUNTS"]))
+    return finish(outs, counts, out_header, opts, path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -189,8 +218,6 @@ def _min_key_by_chrom(t: pa.Table) -> tuple[list[str], list[int]]:
 # --------------------------------------------------------------------------------------------------
 def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
     """Ray pays off for big indexed inputs; ``use_ray`` forces either way (unindexed input then streams)."""
-    from raygen.io.vcf import detect_format, index_path
-
     if use_ray is not None:
         return use_ray
     if path == "-" or detect_format(path) not in ("bgzf", "bcf") or index_path(path) is None:
@@ -198,48 +225,49 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
     return os.path.getsize(path) >= min_bytes
 
 
-def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_path: str | None = None,
-                  parquet_dir: str | None = None, use_ray: bool | None = None, shard_bp: int = 5_000_000,
-                  ray_min_bytes: int = 1 << 30, index: bool = True, runtime=None) -> Counts:
-    """Normalize ``inp`` into ``out`` (``None``/``-``: VCF on stdout); returns the counters."""
-    from raygen.io.vcf import iter_text_batches, read_header, write_rejects, write_vcf, format_lines
+def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
+                    ) -> NormalizeResult:
+    header = read_header(inp)
+    if should_use_ray(inp, use_ray, cfg.ray_min_bytes):
+        from raygen.runtime import init_ray  # imports Ray: only on the Ray path (start-up time)
 
+        init_ray(runtime)
+        return normalize_ray(inp, header, opts, cfg)
+    return normalize_tables(read_shard(inp, header, Shard(None), cfg.batch_rows), header, opts, source=inp)
+
+
+def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_path: str | None = None,
+                  parquet_dir: str | None = None, use_ray: bool | None = None,
+                  cfg: NormalizeConfig = DEFAULTS.normalize, index: bool = True, runtime=None) -> Counts:
+    """Normalize ``inp`` (``-``: stdin) into ``out`` (``None``/``-``: VCF on stdout); returns the counters.
+
+    ``cfg`` gives the shard size, the input size from which an indexed input runs on Ray (unless ``use_ray``
+    says), the CPUs and actors of the Ray stage and the rows per block read.
+    """
     stdin_tmp = None
     if inp == "-":
-        import tempfile
-
         stdin_tmp = tempfile.NamedTemporaryFile(prefix="raygen-norm-stdin-", suffix=".vcf", delete=False)
         with stdin_tmp as fh:
             fh.write(sys.stdin.buffer.read())
         inp = stdin_tmp.name
     try:
-        header = read_header(inp)
-        if should_use_ray(inp, use_ray, ray_min_bytes):
-            from raygen.runtime import init_ray
-
-            init_ray(runtime)
-            result = normalize_ray(inp, header, opts, shard_bp)
-        else:
-            result = normalize_tables(iter_text_batches(inp, header=header), header, opts, source=inp)
+        result = _normalize_file(inp, opts, use_ray, cfg, runtime)
     finally:
         if stdin_tmp is not None:
             os.unlink(stdin_tmp.name)
+    records = result.records.drop_columns(["KEY"])
     if out in (None, "-"):
         sys.stdout.buffer.write(result.header.to_text().encode())
-        sys.stdout.buffer.write(format_lines(result.records.drop_columns(["KEY"]), result.header).to_pybytes())
+        sys.stdout.buffer.write(format_lines(records, result.header).to_pybytes())
         sys.stdout.buffer.flush()
     else:
-        write_vcf(result.header, result.records.drop_columns(["KEY"]), out, index=index)
+        write_vcf(result.header, records, out, index=index)
     if parquet_dir:
-        from raygen.io import parquet as pq_io
-
-        recs = result.records.drop_columns(["KEY"])
-        recs = recs.append_column("LINE", pa.nulls(recs.num_rows, pa.int64()))  # output records have no source line
+        recs = records.append_column("LINE", pa.nulls(records.num_rows, pa.int64()))  # output records have no source line
         pq_io.write_parquet(recs, result.header, parquet_dir)
-    if rejects_path:
-        write_rejects(result.rejects, rejects_path)
-    elif result.rejects.num_rows:
-        first = result.rejects.slice(0, 1).to_pylist()[0]
-        log.warning("%d record(s) rejected (first: %s line %s: %s); pass --rejects FILE to keep them",
-                    result.rejects.num_rows, first["SOURCE"], first["LINE"], first["REASON"])
+    report_rejects(result.rejects, rejects_path, log)
     return result.counts
+
+
+__all__ = ["NormalizeResult", "prepare_header", "normalize_block", "normalize_tables", "normalize_dataset",
+           "normalize_ray", "finish", "contig_ranks", "run_normalize", "should_use_ray", "BlockNormalizer"]

@@ -10,14 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from raygen.normalize.fast import OUT_SCHEMA
-
-
-def contig_ranks(seen: dict[str, int], chrom: pa.Array | pa.ChunkedArray) -> None:
-    """Record contigs in order of first appearance (``seen`` maps name -> rank), vectorised."""
-    for c in pc.unique(chrom).to_pylist():
-        if c not in seen:
-            seen[c] = len(seen)
+from raygen.schema import NORMALIZED_SCHEMA
 
 
 def sort_records(table: pa.Table, ranks: dict[str, int], method: str = "chr_pos") -> pa.Table:
@@ -81,7 +74,7 @@ def same_pos_runs(table: pa.Table) -> list[tuple[int, int]]:
 
 def table_rows(table: pa.Table) -> list[list[str]]:
     """Text-table rows as VCF column lists (the slow-path representation)."""
-    d = {c: table[c].to_pylist() for c in OUT_SCHEMA.names}
+    d = {c: table[c].to_pylist() for c in NORMALIZED_SCHEMA.names}
     rows = []
     for i in range(table.num_rows):
         f = [d["CHROM"][i], str(d["POS"][i]), d["ID"][i], d["REF"][i], d["ALT"][i], d["QUAL"][i], d["FILTER"][i],

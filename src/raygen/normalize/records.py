@@ -13,13 +13,12 @@ import re
 import sys
 from collections.abc import Callable
 
-import numpy as np
-
 from raygen.errors import RaygenError
+from raygen.io.fasta import Reference, iupac_to_n
+from raygen.io.header import VcfHeader
 from raygen.normalize import bcfrec
 from raygen.normalize.checkref import fix_dup_alt, fix_ref
-from raygen.normalize.header import HeaderInfo
-from raygen.normalize.leftalign import Status, clean_keep_case, has_non_acgtn, iupac_to_n, realign
+from raygen.normalize.leftalign import Status, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
 from raygen.normalize.options import Counts, NormalizeOptions
 
@@ -103,71 +102,6 @@ def should_split(ref: str, alts: list[str], kind: str) -> bool:
     return ("snp" in types) if kind == "snps" else ("indel" in types)
 
 
-class ContigSequence:
-    """The reference of one contig at a time, held as an upper-case ``str`` (IUPAC codes read as N).
-
-    ``fetch(start0, end0)`` is 0-based half-open and pads with N outside the contig, like
-    :meth:`raygen.io.fasta.Reference.fetch`, but costs one string slice.
-    """
-
-    def __init__(self, path: str):
-        from raygen.io.fasta import Reference
-
-        import pysam
-
-        self.ref = Reference(path)  # builds a missing .fai, knows contig lengths
-        self._fa = pysam.FastaFile(self.ref.path)  # raw sequence with its case (Reference upper-cases)
-        self.chrom: str | None = None
-        self.seq = ""  # upper case, for comparisons and vectorised work
-        self.raw = ""  # case as in the FASTA (soft-masking kept), for bases copied into alleles
-        self.has_lower = False
-        self._array: np.ndarray | None = None
-        self._lower_cum: np.ndarray | None = None
-
-    def array(self, chrom: str) -> np.ndarray:
-        """The contig as a uint8 numpy array of upper-case ASCII bases (0-based indexing)."""
-        self.load(chrom)
-        if self._array is None:
-            self._array = np.frombuffer(self.seq.encode("ascii"), dtype=np.uint8)
-        return self._array
-
-    def lower_count(self, start0: np.ndarray, end0: np.ndarray) -> np.ndarray:
-        """Soft-masked (lower-case) bases in each ``[start0, end0)`` of the loaded contig."""
-        if not self.has_lower:
-            return np.zeros(len(start0), dtype=np.int64)
-        if self._lower_cum is None:
-            low = np.frombuffer(self.raw.encode("ascii"), dtype=np.uint8) >= ord("a")
-            self._lower_cum = np.concatenate([[0], np.cumsum(low, dtype=np.int64)])
-        n = len(self.raw)
-        a, b = np.clip(start0, 0, n), np.clip(end0, 0, n)
-        return self._lower_cum[b] - self._lower_cum[a]
-
-    def load(self, chrom: str) -> str:
-        if chrom != self.chrom:
-            if chrom not in self.ref:
-                raise KeyError(chrom)
-            self.raw = clean_keep_case(self._fa.fetch(chrom))
-            self.seq = self.raw.upper()
-            self.has_lower = self.raw != self.seq
-            self.chrom = chrom
-            self._array = None
-            self._lower_cum = None
-        return self.seq
-
-    def fetcher(self, chrom: str) -> Callable[[int, int], str]:
-        self.load(chrom)
-        seq = self.raw
-        n = len(seq)
-
-        def fetch(a: int, b: int) -> str:
-            if a >= 0 and b <= n:
-                return seq[a:b]
-            lo, hi = max(0, a), min(n, b)
-            return "N" * (lo - a) + (seq[lo:hi] if hi > lo else "") + "N" * (b - max(hi, lo, a))
-
-        return fetch
-
-
 def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> None:
     """INFO/TAG=CHR|POS|REF|ALT of the record before this step, unless an earlier step set it (bcftools
     writes no ALT, not '.', for a REF-only record)."""
@@ -179,14 +113,15 @@ def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> 
 class RecordNormalizer:
     """Applies split, REF check/fix and realignment to single records (no ordering, no cross-record work)."""
 
-    def __init__(self, hdr: HeaderInfo, opts: NormalizeOptions, counts: Counts, source: str = "-",
-                 contigs: ContigSequence | None = None):
+    def __init__(self, hdr: VcfHeader, opts: NormalizeOptions, counts: Counts, source: str = "-",
+                 reference: Reference | None = None):
         self.hdr = hdr
         self.opts = opts
         self.counts = counts
         self.source = source
         self.n_columns = len(hdr.columns)
-        self.contigs = contigs if contigs is not None else (ContigSequence(opts.fasta) if opts.fasta else None)
+        #: the FASTA of ``opts.fasta``, read a whole contig at a time (None: no reference work)
+        self.reference = reference if reference is not None else (Reference(opts.fasta) if opts.fasta else None)
         self.warn = lambda msg: print(msg, file=sys.stderr)
         from raygen.normalize.atomize import Atomizer
 
@@ -196,9 +131,9 @@ class RecordNormalizer:
         self.partial_rejects: list[tuple[list[str], str]] = []
 
     def fetcher(self, chrom: str) -> Callable[[int, int], str]:
-        assert self.contigs is not None
+        assert self.reference is not None
         try:
-            return self.contigs.fetcher(chrom)
+            return self.reference.fetcher(chrom)
         except KeyError:
             raise RecordRejected(f"contig {chrom!r} is not in the reference {self.opts.fasta}") from None
 
@@ -233,7 +168,7 @@ class RecordNormalizer:
             except MalformedTag as exc:
                 raise RecordRejected(f"{exc}; use --force to drop such tags") from None
             self.counts.split += 1
-        if self.contigs is None:
+        if self.reference is None:
             out = lines
         elif len(lines) == 1:
             r = self.normalize_line(lines[0], from_split=split)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from raygen.normalize import bcfrec
 from raygen.normalize.bcfrec import VCF_INDEL, VCF_MNP, VCF_SNP
-from raygen.normalize.header import HeaderInfo
+from raygen.io.header import VcfHeader
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import apply_runs
 
@@ -27,7 +27,7 @@ _MODES = {"snps": {"snps"}, "indels": {"indels"}, "both": {"snps", "indels"}, "a
           "exact": {"exact"}, "none": {"exact"}}
 
 
-def _alt_svlen(f: list[str], hdr: HeaderInfo) -> str:
+def _alt_svlen(f: list[str], hdr: VcfHeader) -> str:
     alt = f[4]
     if not alt.startswith("<") or "SVLEN=" not in f[7]:
         return alt
@@ -38,7 +38,7 @@ def _alt_svlen(f: list[str], hdr: HeaderInfo) -> str:
     return f"{alt}.{-2147483648 if v is None else v}"
 
 
-def _same_alleles(f: list[str], g: list[str], hdr: HeaderInfo) -> bool:
+def _same_alleles(f: list[str], g: list[str], hdr: VcfHeader) -> bool:
     """bcftools' ``cmpals_match`` of record ``f`` against a kept record ``g``."""
     fa = f[4].split(",") if f[4] != "." else []
     ga = g[4].split(",") if g[4] != "." else []
@@ -49,10 +49,10 @@ def _same_alleles(f: list[str], g: list[str], hdr: HeaderInfo) -> bool:
     return set(fa) <= set(ga)
 
 
-def dedup_rows(rows: list[list[str]], mode: str, hdr: HeaderInfo | None = None) -> list[list[str]]:
+def dedup_rows(rows: list[list[str]], mode: str, hdr: VcfHeader | None = None) -> list[list[str]]:
     """Rows at one position with duplicates removed under ``-d mode``; order kept."""
     flags = _MODES[mode]
-    hdr = hdr or HeaderInfo(meta=[], columns=[])
+    hdr = hdr or VcfHeader(meta=[])
     out = [rows[0]]
     prev = bcfrec.variant_types([rows[0][3], *(rows[0][4].split(",") if rows[0][4] != "." else [])])
     for f in rows[1:]:
@@ -70,7 +70,7 @@ def dedup_rows(rows: list[list[str]], mode: str, hdr: HeaderInfo | None = None) 
     return out
 
 
-def join_and_dedup(table: pa.Table, hdr: HeaderInfo, opts: NormalizeOptions, counts: Counts) -> pa.Table:
+def join_and_dedup(table: pa.Table, hdr: VcfHeader, opts: NormalizeOptions, counts: Counts) -> pa.Table:
     """Apply ``-m +TYPE`` then ``-d MODE`` to a sorted normalized table."""
     if opts.join:
         from raygen.normalize.join import join_rows

@@ -2,13 +2,16 @@
 
 - **read**: a VCF/BCF through the region-sharded datasource (:func:`raygen.io.datasource.read_vcf_dataset`,
   every record exactly once, malformed lines in-band as rejects), or a Parquet dataset written by raygen.
-- **normalize** (optional): ``bcftools norm -f REF -c w`` semantics via :mod:`raygen.normalize` (left-align
-  and trim against the same FASTA; REF mismatches are kept and later skipped as ``ref_mismatch``).
+- **normalize** (optional): ``bcftools norm -f REF -c w`` semantics, as a stage of the same dataset
+  (:func:`raygen.normalize.pipeline.normalize_dataset`: the pure ``normalize_block`` on an actor pool; left-
+  align and trim against the same FASTA; REF mismatches are kept and later skipped as ``ref_mismatch``;
+  records it cannot process become in-band reject rows). No temporary files.
 - **score**: ``map_batches(Scorer, compute=ActorPoolStrategy(size=actors), num_cpus=cpus_per_actor,
   num_gpus=gpus_per_actor)``: each actor loads the model once. The Scorer batches only equal-length token
   sequences, so scores do not depend on the actor count or batch sizes.
-- **write**: records back in input order (SHARD, SHARD_ROW), INFO ``RAYGEN_LLR``/``RAYGEN_SKIP`` with header
-  lines and a ``##raygen_score`` line; sorted, atomic, indexed VCF; optional contig-partitioned Parquet.
+- **write**: records back in input order (SHARD, SHARD_ROW), or after normalize in ``bcftools norm``'s order
+  (contig, POS, input order); INFO ``RAYGEN_LLR``/``RAYGEN_SKIP`` with header lines and a ``##raygen_score``
+  line; sorted, atomic, indexed VCF; optional contig-partitioned Parquet; the reject rows to ``--rejects``.
 
 Counts: ``records_in = records_out + rejected``; every record read is written, scored or with a reason.
 """
@@ -16,16 +19,27 @@ Counts: ``records_in = records_out + rejected``; every record read is written, s
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
+import ray
 
-from raygen.config import ScoreConfig
-from raygen.errors import InputError, RaygenError, UsageError, raygen_cause
+from raygen.config import DEFAULTS, ScoreConfig
+from raygen.errors import InputError, UsageError, raygen_cause
+from raygen.io.blocks import as_block, split_rejects
+from raygen.io.datasource import dataset_header, read_vcf_dataset
+from raygen.io.fasta import ensure_fasta_index
+from raygen.io.header import VcfHeader
+from raygen.io.parquet import read_parquet, write_parquet
+from raygen.io.vcf import output_kind, report_rejects, write_vcf
+from raygen.models.load import describe_model
+from raygen.normalize.options import Counts, NormalizeOptions
+from raygen.normalize.pipeline import finish, normalize_dataset, prepare_header
+from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
+from raygen.scoring.annotate import add_header_lines, count_outcomes
+from raygen.scoring.scorer import SCORE_DEFINITION, Scorer
 
 log = logging.getLogger("raygen.score")
 
@@ -64,8 +78,6 @@ class ScoreSummary:
 def threads_per_actor(cfg: ScoreConfig) -> int:
     """torch CPU threads of each scorer actor: ``cfg.threads_per_actor``, or on a one-node Ray its CPUs shared
     among the actors, on a multi-node cluster ``round(cpus_per_actor)``; at least 1."""
-    import ray
-
     if cfg.threads_per_actor > 0:
         return cfg.threads_per_actor
     if len([n for n in ray.nodes() if n.get("Alive")]) == 1:
@@ -74,8 +86,6 @@ def threads_per_actor(cfg: ScoreConfig) -> int:
 
 
 def _check_gpus(gpus_per_actor: float) -> None:
-    import ray
-
     if gpus_per_actor <= 0:
         return
     have = float(ray.cluster_resources().get("GPU", 0.0))
@@ -88,46 +98,96 @@ def _check_gpus(gpus_per_actor: float) -> None:
         raise UsageError(f"--gpus-per-actor {gpus_per_actor:g} exceeds the cluster's {have:g} GPU(s)")
 
 
-def _normalized_input(inp: str, reference: str, workdir: Path) -> tuple[str, pa.Table | None, int]:
-    """Normalize ``inp`` into ``workdir`` (bgzipped + indexed): (path, its rejects, records read)."""
-    from raygen.normalize.options import NormalizeOptions
-    from raygen.normalize.pipeline import run_normalize
-
-    out = workdir / "normalized.vcf.gz"
-    rejects = workdir / "normalize.rejects.tsv"
-    counts = run_normalize(inp, str(out), NormalizeOptions(fasta=reference, check_ref="w"), rejects_path=str(rejects))
-    rej = None
-    if rejects.exists():
-        import pyarrow.csv as pacsv
-
-        rej = pacsv.read_csv(rejects, parse_options=pacsv.ParseOptions(delimiter="\t"),
-                             convert_options=pacsv.ConvertOptions(column_types={"LINE": pa.int64(), "TEXT": pa.string()}))
-    return str(out), rej, counts.total
+#: Options of the ``--normalize`` stage: ``bcftools norm -f REF -c w`` (the FASTA is filled in per run).
+NORMALIZE_CHECK_REF = "w"
+#: Parquet input: rows per Ray block (at most 64 blocks).
+PARQUET_BLOCK_ROWS = 2000
 
 
-def _read(inp: str, shard_bp: int):
-    """(dataset, header, source name) for a VCF/BCF file or a raygen Parquet directory."""
-    import ray
-
+def _read(inp: str, shard_bp: int) -> tuple[ray.data.Dataset, VcfHeader, str]:
+    """(dataset of blocks, header, source name) for a VCF/BCF file or a raygen Parquet directory."""
     p = Path(inp)
     if not p.exists():
         raise InputError(f"input {inp!r} does not exist")
     if p.is_dir():
-        try:
-            from raygen.io.parquet import read_parquet
-        except ImportError:
-            raise RaygenError("Parquet input needs raygen.io.parquet, which this installation lacks") from None
         header, table = read_parquet(str(p))
-        n = table.num_rows
-        table = table.append_column("SHARD", pa.array(np.zeros(n, dtype=np.int64)))
-        table = table.append_column("SHARD_ROW", pa.array(np.arange(n, dtype=np.int64)))
-        table = table.append_column("REJECT_REASON", pa.nulls(n, pa.string()))
-        table = table.append_column("REJECT_TEXT", pa.nulls(n, pa.string()))
-        blocks = max(1, min(64, n // 2000))
-        return ray.data.from_arrow(table).repartition(blocks), header, str(p)
-    from raygen.io.datasource import dataset_header, read_vcf_dataset
-
+        blocks = max(1, min(64, table.num_rows // PARQUET_BLOCK_ROWS))
+        return ray.data.from_arrow(as_block(table)).repartition(blocks), header, str(p)
     return read_vcf_dataset(str(p), shard_bp=shard_bp), dataset_header(str(p)), str(p)
+
+
+def _check_inputs(inp: str, reference: str, model: str, out: str, cfg: ScoreConfig, normalize: bool,
+                  revision: str | None, trust_remote_code: bool) -> dict:
+    """Fail fast, before any actor starts; returns :func:`raygen.models.load.describe_model`'s answer."""
+    output_kind(out)
+    if cfg.actors < 1:
+        raise UsageError(f"--actors must be at least 1, not {cfg.actors}")
+    if cfg.window < 8 or cfg.batch_size < 1 or cfg.rows_per_batch < 1:
+        raise UsageError("--window must be >= 8 and --batch-size >= 1")
+    if normalize and Path(inp).is_dir():
+        raise UsageError("--normalize needs a VCF/BCF input (normalize Parquet by re-exporting it as VCF)")
+    ensure_fasta_index(reference)
+    desc = describe_model(model, revision=revision, trust_remote_code=trust_remote_code)
+    _check_gpus(cfg.gpus_per_actor)
+    return desc
+
+
+def _scored(ds: ray.data.Dataset, model: str, reference: str, cfg: ScoreConfig, revision: str | None,
+            trust_remote_code: bool, empty: pa.Schema) -> pa.Table:
+    """The score stage (an actor pool of :class:`Scorer`), gathered on the driver as one table."""
+    kwargs = dict(model=model, reference=str(Path(reference).resolve()), window=cfg.window, revision=revision,
+                  trust_remote_code=trust_remote_code, device="cuda" if cfg.gpus_per_actor > 0 else "cpu",
+                  batch_size=cfg.batch_size, reverse_complement=cfg.reverse_complement,
+                  threads=threads_per_actor(cfg))
+    scored = ds.map_batches(Scorer, fn_constructor_kwargs=kwargs, batch_size=cfg.rows_per_batch,
+                            batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=cfg.actors),
+                            num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
+    try:
+        blocks = [ray.get(ref) for ref in scored.to_arrow_refs()]
+    except Exception as exc:  # noqa: BLE001 - surface our own errors raised inside actors as themselves
+        cause = raygen_cause(exc)
+        if cause is not None:
+            raise type(cause)(str(cause)) from None
+        raise
+    blocks = [b for b in blocks if b.num_rows]
+    return pa.concat_tables(blocks) if blocks else empty.empty_table()
+
+
+def _in_order(table: pa.Table, source: str, header: VcfHeader, opts: NormalizeOptions | None
+              ) -> tuple[pa.Table, pa.Table]:
+    """(records as a text table, rejects) in output order: the input's, or after normalize bcftools norm's."""
+    if opts is None:
+        table = table.sort_by([("SHARD", "ascending"), ("SHARD_ROW", "ascending")])
+        records, rejects = split_rejects(table, source)
+        return records.drop_columns(["SHARD", "SHARD_ROW"]), rejects
+    result = finish([table], Counts(), header, opts, source)
+    records = result.records.drop_columns(["KEY"])
+    # normalized records have no source line (as in `raygen normalize --parquet`)
+    return records.append_column("LINE", pa.nulls(records.num_rows, pa.int64())), result.rejects
+
+
+def _scored_header(header: VcfHeader, model: str, revision: str | None, desc: dict, cfg: ScoreConfig) -> VcfHeader:
+    header = header.copy()
+    header.meta = [m for m in header.meta if not m.startswith("##raygen_score=")]
+    info = {"model": model, "revision": revision, "kind": desc["kind"], "scheme": desc["scheme"], "k": desc["k"],
+            "window": cfg.window, "reverse_complement": cfg.reverse_complement, "definition": SCORE_DEFINITION,
+            "head": desc["head"]}
+    add_header_lines(header, info)
+    return header
+
+
+def _summary(records: pa.Table, n_rejected: int, records_in: int, out: str, parquet_dir: str | None,
+             rejects_written: str | None) -> ScoreSummary:
+    counts = count_outcomes(records)
+    summary = ScoreSummary(output=out, parquet=parquet_dir, rejects=rejects_written, records_in=records_in,
+                           records_out=records.num_rows, rejected=n_rejected,
+                           records_scored=counts["records_scored"], records_skipped=counts["records_skipped"],
+                           alleles_scored=counts["alleles_scored"], alleles_skipped=counts["alleles_skipped"],
+                           skip_reasons={k[5:]: v for k, v in counts.items() if k.startswith("skip:")})
+    if summary.records_in != summary.records_out + summary.rejected:
+        log.warning("record count mismatch: %d in, %d out, %d rejected (normalize may split, join or drop "
+                    "records)", summary.records_in, summary.records_out, summary.rejected)
+    return summary
 
 
 def score_vcf(
@@ -136,7 +196,7 @@ def score_vcf(
     model: str,
     out: str,
     *,
-    cfg: ScoreConfig = ScoreConfig(),
+    cfg: ScoreConfig = DEFAULTS.score,
     parquet_dir: str | None = None,
     rejects_path: str | None = None,
     normalize: bool = False,
@@ -148,101 +208,27 @@ def score_vcf(
 
     Ray must be initialised (``raygen.runtime.init_ray``). Fails fast, before any actor starts, on a bad
     model (:func:`raygen.models.load.describe_model`), a missing FASTA, or GPUs requested where none exist.
+    With ``normalize`` the records are normalized first (``bcftools norm -f reference -c w``), in the same
+    Ray Data pipeline.
     """
-    import ray
-
-    from raygen.io.datasource import split_rejects
-    from raygen.io.fasta import ensure_fasta_index
-    from raygen.io.vcf import output_kind, write_rejects, write_vcf
-    from raygen.models.load import describe_model
-    from raygen.scoring.annotate import add_header_lines, count_outcomes
-    from raygen.scoring.scorer import SCORE_DEFINITION, Scorer
-
     t0 = time.perf_counter()
-    output_kind(out)
-    if cfg.actors < 1:
-        raise UsageError(f"--actors must be at least 1, not {cfg.actors}")
-    if cfg.window < 8 or cfg.batch_size < 1 or cfg.rows_per_batch < 1:
-        raise UsageError("--window must be >= 8 and --batch-size >= 1")
-    ensure_fasta_index(reference)
-    desc = describe_model(model, revision=revision, trust_remote_code=trust_remote_code)
-    _check_gpus(cfg.gpus_per_actor)
+    desc = _check_inputs(inp, reference, model, out, cfg, normalize, revision, trust_remote_code)
     ray.data.DataContext.get_current().enable_progress_bars = progress
-
-    with tempfile.TemporaryDirectory(prefix=".raygen-score-", dir=Path(out).resolve().parent) as tmp:
-        pre_rejects, normalized_in = None, None
-        src_in = inp
-        if normalize:
-            if Path(inp).is_dir():
-                raise UsageError("--normalize needs a VCF/BCF input (normalize Parquet by re-exporting it as VCF)")
-            src_in, pre_rejects, normalized_in = _normalized_input(inp, reference, Path(tmp))
-        ds, header, source = _read(src_in, cfg.shard_bp)
-        kwargs = dict(model=model, reference=str(Path(reference).resolve()), window=cfg.window, revision=revision,
-                      trust_remote_code=trust_remote_code, device="cuda" if cfg.gpus_per_actor > 0 else "cpu",
-                      batch_size=cfg.batch_size, reverse_complement=cfg.reverse_complement,
-                      threads=threads_per_actor(cfg))
-        scored = ds.map_batches(
-            Scorer,
-            fn_constructor_kwargs=kwargs,
-            batch_size=cfg.rows_per_batch,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=cfg.actors),
-            num_cpus=cfg.cpus_per_actor,
-            num_gpus=cfg.gpus_per_actor or None,
-        )
-        try:
-            blocks = [ray.get(ref) for ref in scored.to_arrow_refs()]
-        except Exception as exc:  # noqa: BLE001 - surface our own errors raised inside actors as themselves
-            cause = raygen_cause(exc)
-            if cause is not None:
-                raise type(cause)(str(cause)) from None
-            raise
-        table = pa.concat_tables(blocks) if blocks else None
-        if table is None or table.num_rows == 0:
-            from raygen.io.datasource import BLOCK_SCHEMA
-
-            table = BLOCK_SCHEMA.empty_table()
-        table = table.sort_by([("SHARD", "ascending"), ("SHARD_ROW", "ascending")])
-        records, rejects = split_rejects(table, source)
-        if pre_rejects is not None and pre_rejects.num_rows:
-            rejects = pa.concat_tables([pre_rejects.select(rejects.column_names).cast(rejects.schema), rejects])
-        records = records.drop_columns(["SHARD", "SHARD_ROW"])
-
-        header = header.copy()
-        header.meta = [m for m in header.meta if not m.startswith("##raygen_score=")]
-        info = {"model": model, "revision": revision, "kind": desc["kind"], "scheme": desc["scheme"], "k": desc["k"],
-                "window": cfg.window, "reverse_complement": cfg.reverse_complement, "definition": SCORE_DEFINITION,
-                "head": desc["head"]}
-        add_header_lines(header, info)
-        write_vcf(header, records, out)
-        summary = ScoreSummary(output=out, parquet=parquet_dir)
-        if parquet_dir:
-            try:
-                from raygen.io.parquet import write_parquet
-            except ImportError:
-                raise RaygenError("--parquet needs raygen.io.parquet, which this installation lacks") from None
-            write_parquet(records, header, parquet_dir)
-        if rejects.num_rows:
-            if rejects_path:
-                write_rejects(rejects, rejects_path)
-                summary.rejects = rejects_path
-            else:
-                first = rejects.slice(0, 1).to_pylist()[0]
-                log.warning("%d record(s) rejected (first: %s line %s: %s); pass --rejects FILE to keep them",
-                            rejects.num_rows, first["SOURCE"], first["LINE"], first["REASON"])
-
-    counts = count_outcomes(records)
-    summary.records_out = records.num_rows
-    summary.rejected = rejects.num_rows
-    # Rows that came out of the read stage (records + in-band rejects), or what normalize read.
-    summary.records_in = normalized_in if normalized_in is not None else table.num_rows
-    if summary.records_in != summary.records_out + summary.rejected:
-        log.warning("record count mismatch: %d in, %d out, %d rejected (normalize may split, join or drop "
-                    "records)", summary.records_in, summary.records_out, summary.rejected)
-    summary.records_scored = counts["records_scored"]
-    summary.records_skipped = counts["records_skipped"]
-    summary.alleles_scored = counts["alleles_scored"]
-    summary.alleles_skipped = counts["alleles_skipped"]
-    summary.skip_reasons = {k[5:]: v for k, v in counts.items() if k.startswith("skip:")}
+    ds, header, source = _read(inp, cfg.shard_bp)
+    opts = None
+    if normalize:
+        opts = NormalizeOptions(fasta=reference, check_ref=NORMALIZE_CHECK_REF).validate()
+        header = prepare_header(header, opts)
+        ds = normalize_dataset(ds, header, opts, source, with_counts=False)
+    table = _scored(ds, model, reference, cfg, revision, trust_remote_code,
+                    NORMALIZED_BLOCK_SCHEMA if normalize else BLOCK_SCHEMA)
+    records, rejects = _in_order(table, source, header, opts)
+    header = _scored_header(header, model, revision, desc, cfg)
+    write_vcf(header, records, out)
+    if parquet_dir:
+        write_parquet(records, header, parquet_dir)
+    written = report_rejects(rejects, rejects_path, log, write_empty=False)
+    # records_in: the rows the read stage gave (records + in-band rejects); normalize keeps one row each
+    summary = _summary(records, rejects.num_rows, table.num_rows, out, parquet_dir, written)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -76,6 +76,17 @@ def _allele_problem(ref: str, alt: str) -> str | None:
     return None
 
 
+def ref_mismatch(ref: str, reference_bases: str) -> bool:
+    """The one REF rule of ``raygen score``, ``POST /v1/score`` (its 422 gate) and the UI: whether REF differs
+    from ``reference_bases``, the reference at REF's span (``Reference.fetch(chrom, pos - 1, pos - 1 +
+    len(REF))``: upper-case, ``N`` beyond the contig end).
+
+    Case-insensitive. An ``N`` in the reference matches only an ``N`` in REF: a base facing an unknown
+    reference base is a mismatch, as ``bcftools norm --check-ref`` (and so ``/v1/normalize``) says too.
+    """
+    return ref.upper() != reference_bases.upper()
+
+
 def plan_variant(v: Variant, reference, window: int) -> Plan:
     """The :class:`Plan` for one variant against ``reference`` (a :class:`raygen.io.fasta.Reference`)."""
     ref, alt = v.ref.upper(), v.alt.upper()
@@ -85,7 +96,7 @@ def plan_variant(v: Variant, reference, window: int) -> Plan:
     if problem:
         return Plan(None, problem)
     s = v.pos - 1
-    if reference.fetch(v.chrom, s, s + len(ref)) != ref:
+    if ref_mismatch(ref, reference.fetch(v.chrom, s, s + len(ref))):
         return Plan(None, "ref_mismatch")
     if ref == alt:
         return Plan(None, "no_change")

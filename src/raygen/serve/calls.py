@@ -49,14 +49,15 @@ def check_call_request(bam: str, region: str, data_dirs: Sequence[str], lengths:
     Raises :class:`PathRefused` (403), :class:`BamNotFound` (404) or :class:`CallRequestInvalid` (422: no
     index, a malformed region, a contig the reference lacks; 413: a region longer than ``max_bp``).
     """
-    from raygen.calling.regions import parse_region
     from raygen.errors import RaygenError
+    from raygen.regions import parse_region
 
     path = resolve_bam(bam or "", data_dirs)
     if not has_index(path):
         raise CallRequestInvalid("bam", f"{bam!r} has no index (.bai/.csi): run `samtools index` on it", "no_index")
     try:
-        chrom, s0, e0 = parse_region(region or "", lengths)
+        r = parse_region(region or "", lengths)
+        chrom, s0, e0 = r.chrom, r.start, r.end
     except RaygenError as exc:
         raise CallRequestInvalid("region", str(exc), "region") from None
     if chrom not in lengths:
@@ -187,7 +188,7 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
     """:func:`pileup_view` of ``bam`` over ``pos - flank .. pos + flank`` (1-based, clamped at the contig
     start), with the caller's read filters (duplicates, secondary, low MAPQ ... left out)."""
     from raygen.calling.candidates import load_pileup, open_bam
-    from raygen.calling.regions import Shard
+    from raygen.regions import Shard
     from raygen.io.fasta import Reference
 
     cfg = cfg or CallConfig()

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from raygen.config import CallConfig
-from raygen.errors import InputError, RaygenError
+from raygen.errors import InputError
+from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report
 
 log = logging.getLogger("raygen.train.caller")
 
@@ -72,8 +73,8 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     import ray
 
     from raygen.calling.pipeline import contig_map
-    from raygen.calling.regions import make_shards, read_regions
-    from raygen.eval.concordance import Regions, read_alleles
+    from raygen.eval.concordance import read_alleles
+    from raygen.regions import RegionSet, make_shards, read_regions
     from raygen.io.fasta import Reference
 
     cfg = cfg or CallConfig()
@@ -84,7 +85,7 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     truth = {(back.get(a.chrom, a.chrom), a.pos, a.ref, a.alt): a.zyg for a in alleles}
     if truth and all(z == 0 for z in truth.values()):
         raise InputError(f"truth {truth_vcf!r} has no genotypes: labels need a GT per record")
-    confident = Regions.from_bed(confident_bed) if confident_bed else None
+    confident = RegionSet.from_bed(confident_bed) if confident_bed else None
     shards = make_shards(read_regions(regions, contigs), cfg.train_shard_bp, cfg.margin_bp)
     if len(shards) < 2:
         raise InputError(f"need at least 2 regions of {cfg.train_shard_bp:,} bp for a region-wise validation split; "
@@ -113,36 +114,31 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
 
 def _train_loop(config: dict) -> None:
     """Ray Train worker: DDP over this rank's slice; rank 0 validates and checkpoints on improvement."""
-    import os
-
     import ray
-    import ray.train
-    import ray.train.torch
     import torch
     from torch import nn
 
     from raygen.calling.cnn import PileupCNN, save_caller
 
-    torch.set_num_threads(1)
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    torch.manual_seed(config["seed"])
+    cfg: CallConfig = config["cfg"]
+    rank, world = rank_and_world()
+    torch.manual_seed(cfg.train_seed)
     train = ray.get(config["train_ref"])
     val = ray.get(config["val_ref"]) if rank == 0 else None
     idx = np.arange(rank, len(train.y), world)
-    net = PileupCNN(**config["shape"])
-    model = ray.train.torch.prepare_model(net)
-    core = model.module if hasattr(model, "module") else model
-    opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
-    # Classes are unbalanced (most candidates are noise): weight them by inverse frequency, capped.
+    model, core = prepare_model(PileupCNN(**config["shape"]))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train_lr, weight_decay=cfg.train_weight_decay)
+    # Classes are unbalanced (most candidates are noise): weight them by inverse frequency, capped (the +1
+    # keeps a class absent from the training shards finite).
     counts = np.bincount(train.y, minlength=3).astype(np.float64) + 1.0
-    weights = torch.tensor(np.minimum(counts.sum() / (3 * counts), 10.0), dtype=torch.float32)
+    weights = torch.tensor(np.minimum(counts.sum() / (3 * counts), cfg.train_class_weight_cap), dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weights)
-    rng = np.random.default_rng(config["seed"] + rank)
+    rng = np.random.default_rng(cfg.train_seed + rank)
     best = float("inf")
-    bs = config["batch_size"]
+    bs = cfg.train_batch_size
     steps_per_epoch = max(1, int(np.ceil(len(train.y) / world / bs)))
-    for epoch in range(config["epochs"]):
+    for epoch in range(cfg.train_epochs):
+        call_hooks("epoch", epoch=epoch + 1)
         model.train()
         order = rng.permutation(idx)
         tot, n = 0.0, 0
@@ -164,30 +160,29 @@ def _train_loop(config: dict) -> None:
             core.eval()
             with torch.no_grad():
                 vl, correct = 0.0, 0
-                for i in range(0, len(val.y), 256):
-                    logits = core(torch.from_numpy(val.x[i:i + 256].astype(np.float32)), torch.from_numpy(val.f[i:i + 256]))
-                    yy = torch.from_numpy(val.y[i:i + 256])
+                vb = cfg.train_val_batch_size
+                for i in range(0, len(val.y), vb):
+                    logits = core(torch.from_numpy(val.x[i:i + vb].astype(np.float32)), torch.from_numpy(val.f[i:i + vb]))
+                    yy = torch.from_numpy(val.y[i:i + vb])
                     vl += float(nn.functional.cross_entropy(logits, yy, reduction="sum"))
                     correct += int((logits.argmax(1) == yy).sum())
             metrics["val_loss"] = vl / max(len(val.y), 1)
             metrics["val_accuracy"] = correct / max(len(val.y), 1)
             if metrics["val_loss"] < best:
                 best = metrics["val_loss"]
-                with tempfile.TemporaryDirectory() as d:
-                    save_caller(core, d, {"epoch": epoch + 1, **metrics})
-                    ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+                report(metrics, lambda d: save_caller(core, d, {"epoch": epoch + 1, **metrics}))
                 continue
-        ray.train.report(metrics)
-    del os
+        report(metrics)
 
 
 def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, confident_bed: str | None = None,
-                 regions: str | None = None, cfg: CallConfig | None = None, epochs: int | None = None,
-                 workers: int | None = None, rename_contigs: str | None = None, seed: int = 0) -> dict:
-    """Build examples, train with Ray Train, write the model dir; returns the training summary."""
+                 regions: str | None = None, cfg: CallConfig | None = None, rename_contigs: str | None = None) -> dict:
+    """Build examples, train with Ray Train, write the model dir; returns the training summary.
+
+    The recipe is ``cfg``'s ``train_*`` fields (and ``val_fraction``); candidates are found with its calling
+    fields, as ``raygen call`` finds them.
+    """
     import ray
-    import ray.train
-    from ray.train.torch import TorchTrainer
 
     from raygen.calling.cnn import META, WEIGHTS, PileupCNN
     from raygen.io.atomic import atomic_dir
@@ -202,29 +197,16 @@ def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, conf
     log.info("examples: %d train, %d validation (labels train %s)", len(train.y), len(val.y), info["train_label_counts"])
     net = PileupCNN(cfg.tensor_channels, cfg.window)
     out = Path(out_dir).resolve()
-    config = {
-        "train_ref": ray.put(train), "val_ref": ray.put(val), "shape": net.shape, "lr": cfg.train_lr,
-        "batch_size": cfg.train_batch_size, "epochs": epochs or cfg.train_epochs, "seed": seed,
-    }
-    n_workers = workers or cfg.train_workers
+    config = {"train_ref": ray.put(train), "val_ref": ray.put(val), "shape": net.shape, "cfg": cfg}
     storage = Path(tempfile.mkdtemp(prefix=".raygen-train-caller-", dir=out.parent if out.parent.exists() else None))
-    trainer = TorchTrainer(
-        _train_loop, train_loop_config=config,
-        scaling_config=ray.train.ScalingConfig(num_workers=n_workers, use_gpu=False, resources_per_worker={"CPU": 1}),
-        run_config=ray.train.RunConfig(name="caller", storage_path=str(storage)),
-    )
     try:
-        result = trainer.fit()
-    except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors; keep one line
-        raise RaygenError(f"caller training failed: {str(exc).splitlines()[0]}") from exc
-    try:
-        if result.checkpoint is None:
-            raise RaygenError("caller training finished without a checkpoint")
-        with result.checkpoint.as_directory() as ck, atomic_dir(out) as tmp:
-            shutil.copy(Path(ck) / WEIGHTS, tmp / WEIGHTS)
-            meta = json.loads((Path(ck) / META).read_text())
+        result = fit(_train_loop, config, name="caller", label="caller training",
+                     scaling=Scaling(cfg.train_workers, cfg.train_cpus_per_worker), storage_dir=storage)
+        with atomic_dir(out) as tmp:
+            shutil.copy(result.checkpoint / WEIGHTS, tmp / WEIGHTS)
+            meta = json.loads((result.checkpoint / META).read_text())
             meta.update(config={k: v for k, v in asdict(cfg).items()}, data=info, bam=str(bam), truth=str(truth_vcf),
-                        confident=confident_bed, reference=str(reference), workers=n_workers,
+                        confident=confident_bed, reference=str(reference), workers=cfg.train_workers,
                         wall_s=round(time.time() - t0, 1))
             (tmp / META).write_text(json.dumps(meta, indent=2))
             (tmp / "MODEL_CARD.md").write_text(model_card(meta))

@@ -31,26 +31,26 @@ def write_model_card(path: Path, job, summary: dict, extra: dict) -> None:
     """Write the card for a :class:`raygen.train.pretrain.PretrainJob` and its final metrics."""
     from raygen.models.arch import get_recipe
 
-    recipe = get_recipe(job.arch)
+    recipe = get_recipe(job.config.arch)
     val = summary.get("val_bits_per_base")
     bp_train = sum(e - s for _, s, e in job.train_regions)
     bp_val = sum(e - s for _, s, e in job.val_regions)
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in (extra.get("baselines") or {}).items())
     text = f"""---
 library_name: transformers
-tags: [dna, genomics, raygen, {'fill-mask' if job.objective == 'mlm' else 'text-generation'}]
+tags: [dna, genomics, raygen, {'fill-mask' if job.config.objective == 'mlm' else 'text-generation'}]
 ---
-# raygen DNA language model ({job.arch}, {job.objective})
+# raygen DNA language model ({job.config.arch}, {job.config.objective})
 
 Trained from scratch with `raygen train pretrain` (Ray Train, {extra.get('workers', '?')} worker(s)).
-Load it with plain transformers: `AutoModelFor{'MaskedLM' if job.objective == 'mlm' else 'CausalLM'}.from_pretrained(DIR)`
+Load it with plain transformers: `AutoModelFor{'MaskedLM' if job.config.objective == 'mlm' else 'CausalLM'}.from_pretrained(DIR)`
 and `AutoTokenizer.from_pretrained(DIR)`; score variants with `raygen score --model DIR`.
 
 ## Model
 - Architecture: stock transformers `{recipe.family}`, {recipe.layers} layers x {recipe.hidden} hidden, {recipe.heads} heads,
-  feed-forward {recipe.ffn} ({recipe.description}); objective `{job.objective}`.
+  feed-forward {recipe.ffn} ({recipe.description}); objective `{job.config.objective}`.
 - Tokenizer: single nucleotide (`A C G T N` + `[PAD] [UNK] [CLS] [SEP] [MASK]`), inputs are `[CLS] bases [SEP]`.
-- Training context: {job.context} bp windows, reverse-complement augmented, windows with > {job.max_n_fraction:.0%} N skipped.
+- Training context: {job.config.context} bp windows, reverse-complement augmented, windows with > {job.config.max_n_fraction:.0%} N skipped.
 
 ## Data
 - Reference: `{job.reference}`
@@ -61,8 +61,9 @@ and `AutoTokenizer.from_pretrained(DIR)`; score variants with `raygen score --mo
 
 ## Training
 - Steps: {summary.get('step')} ({summary.get('tokens', 0):,} tokens), training time {summary.get('train_s', 0):.0f} s
-  (wall {summary.get('wall_s', 0):.0f} s); batch {job.batch_size} windows per worker; AdamW peak lr {job.lr},
-  warm-up {job.warmup_fraction:.0%} then cosine decay over {'the time budget of ' + format(job.time_limit_s, '.0f') + ' s or ' if job.time_limit_s else ''}{job.steps} steps.
+  (wall {summary.get('wall_s', 0):.0f} s); batch {job.config.batch_size} windows per worker; AdamW peak lr {job.config.lr}
+  (betas {job.config.adam_betas}, weight decay {job.config.weight_decay}, gradient norm clipped at {job.config.grad_clip_norm}),
+  warm-up {job.config.warmup_fraction:.0%} then cosine decay over {'the time budget of ' + format(job.config.time_limit_s, '.0f') + ' s or ' if job.config.time_limit_s else ''}{job.config.steps} steps.
 - Validation bits per base (masked-base prediction on held-out blocks; 2.0 = uniform):
   **{'n/a' if val is None else format(val, '.4f')}**
 {('''
@@ -73,6 +74,6 @@ and `AutoTokenizer.from_pretrained(DIR)`; score variants with `raygen score --mo
 ## Provenance
 - Date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
 - raygen {__version__}, git commit {git_commit()}
-- Seed: {job.seed}
+- Seed: {job.config.seed}
 """
     path.write_text(text, encoding="utf-8")

@@ -15,14 +15,14 @@ import logging
 import math
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from raygen.config import FinetuneConfig
-from raygen.errors import InputError, RaygenError
+from raygen.errors import InputError
 from raygen.train.metrics import auprc, auroc, spearman
+from raygen.train.trainer import Scaling, call_hooks, fit, report
 
 log = logging.getLogger("raygen.train.finetune")
 HISTORY_FILE = "finetune_history.jsonl"
@@ -30,19 +30,6 @@ REJECTS_FILE = "labels_rejects.tsv"
 #: Files of a pretraining run that a fine-tuned copy does not need.
 _SKIP_FROM_BASE = {"train_state", "metrics.jsonl", "variant_head.safetensors", "variant_head.json", HISTORY_FILE,
                    REJECTS_FILE}
-
-
-@dataclass
-class HeadTrainSpec:
-    """Head training hyper-parameters (see :class:`raygen.config.FinetuneConfig`)."""
-
-    epochs: int = FinetuneConfig.epochs
-    batch_size: int = FinetuneConfig.batch_size
-    lr: float = FinetuneConfig.lr
-    weight_decay: float = FinetuneConfig.weight_decay
-    patience: int = FinetuneConfig.patience
-    hidden_units: int = FinetuneConfig.hidden_units
-    seed: int = 0
 
 
 def snv_features(loaded, reference, chrom: np.ndarray, pos: np.ndarray, ref: np.ndarray, alt: np.ndarray,
@@ -78,9 +65,10 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, score: np.ndarray | Non
     return out
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """Temperature T > 0 minimising the log loss of ``sigmoid(logits / T)`` (grid search, log scale)."""
-    grid = np.exp(np.linspace(math.log(0.05), math.log(20.0), 241))
+def fit_temperature(logits: np.ndarray, y: np.ndarray, t_range: tuple[float, float] = FinetuneConfig.temperature_range,
+                    steps: int = FinetuneConfig.temperature_steps) -> float:
+    """Temperature T in ``t_range`` minimising the log loss of ``sigmoid(logits / T)`` (log-spaced grid of ``steps``)."""
+    grid = np.exp(np.linspace(math.log(t_range[0]), math.log(t_range[1]), steps))
     z = logits[None, :] / grid[:, None]
     # log(1 + exp(-z)) for y=1, log(1 + exp(z)) for y=0, computed stably.
     nll = np.where(y[None, :] == 1, np.logaddexp(0, -z), np.logaddexp(0, z)).mean(axis=1)
@@ -89,33 +77,30 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def head_train_loop(config: dict) -> None:
     """Ray Train worker: train the head with early stopping, fit the temperature, report a checkpoint."""
-    import os
-
-    import ray.train
     import torch
     from safetensors.torch import save_file
 
     from raygen.models.head import VariantHead
 
-    spec = HeadTrainSpec(**config["spec"])
+    cfg: FinetuneConfig = config["cfg"]
     x_tr, y_tr = np.asarray(config["x_train"], np.float32), np.asarray(config["y_train"], np.float32)
     x_va, y_va = np.asarray(config["x_val"], np.float32), np.asarray(config["y_val"], np.float32)
-    torch.manual_seed(spec.seed)
-    torch.set_num_threads(1)
-    head = VariantHead(x_tr.shape[1], spec.hidden_units)
+    torch.manual_seed(cfg.seed)
+    head = VariantHead(x_tr.shape[1], cfg.hidden_units)
     head.set_standardization(x_tr)
-    opt = torch.optim.AdamW(head.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # Plain BCE (no class re-weighting): the logits keep the real base rate, so a temperature alone can
     # calibrate them; re-weighting would shift every logit and temperature scaling cannot undo a shift.
     loss_fn = torch.nn.BCEWithLogitsLoss()
     xt, yt, xv = torch.from_numpy(x_tr), torch.from_numpy(y_tr), torch.from_numpy(x_va)
-    gen = torch.Generator().manual_seed(spec.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
     best, best_state, bad = -1.0, None, 0
     history = []
-    for epoch in range(1, spec.epochs + 1):
+    for epoch in range(1, cfg.epochs + 1):
+        call_hooks("epoch", epoch=epoch)
         head.train()
         total = 0.0
-        for idx in torch.randperm(len(xt), generator=gen).split(spec.batch_size):
+        for idx in torch.randperm(len(xt), generator=gen).split(cfg.batch_size):
             loss = loss_fn(head(xt[idx]), yt[idx])
             opt.zero_grad()
             loss.backward()
@@ -127,49 +112,40 @@ def head_train_loop(config: dict) -> None:
         val_auc = auroc(y_va, val_logits)
         rec = {"epoch": epoch, "train_loss": total / len(xt), "val_auroc": val_auc}
         history.append(rec)
-        improved = np.isfinite(val_auc) and val_auc > best + 1e-4
+        improved = np.isfinite(val_auc) and val_auc > best + cfg.min_improvement
         if improved or best_state is None:
             best, bad = (val_auc if np.isfinite(val_auc) else best), 0
             best_state = {k: v.clone() for k, v in head.state_dict().items()}
         else:
             bad += 1
-        if bad >= spec.patience:
+        if bad >= cfg.patience:
             break
     head.load_state_dict(best_state)
     head.eval()
     with torch.no_grad():
         val_logits = head(xv).numpy()
-    head.temperature.fill_(fit_temperature(val_logits.astype(np.float64), y_va))
-    with tempfile.TemporaryDirectory() as d:
-        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, os.path.join(d, "head.safetensors"))
-        with open(os.path.join(d, "history.json"), "w") as fh:
-            json.dump(history, fh)
-        ray.train.report({"epochs_run": len(history), "best_val_auroc": best, "temperature": float(head.temperature)},
-                         checkpoint=ray.train.Checkpoint.from_directory(d))
+    head.temperature.fill_(fit_temperature(val_logits.astype(np.float64), y_va, cfg.temperature_range,
+                                           cfg.temperature_steps))
+
+    def save(d: Path) -> None:
+        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(d / "head.safetensors"))
+        (d / "history.json").write_text(json.dumps(history))
+
+    report({"epochs_run": len(history), "best_val_auroc": best, "temperature": float(head.temperature)}, save)
 
 
-def train_head(x_train, y_train, x_val, y_val, spec: HeadTrainSpec, storage: Path):
+def train_head(x_train, y_train, x_val, y_val, cfg: FinetuneConfig, storage: Path):
     """Train a :class:`VariantHead` in a one-worker Ray Train run; returns (head, history)."""
-    import ray.train
-    from ray.train.torch import TorchTrainer
     from safetensors.torch import load_file
 
     from raygen.models.head import VariantHead
 
-    trainer = TorchTrainer(
-        head_train_loop,
-        train_loop_config={"spec": asdict(spec), "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val},
-        scaling_config=ray.train.ScalingConfig(num_workers=1, resources_per_worker={"CPU": 0.5}),
-        run_config=ray.train.RunConfig(name="finetune", storage_path=str(storage)),
-    )
-    try:
-        result = trainer.fit()
-    except Exception as exc:
-        raise RaygenError(f"head training failed: {exc}".splitlines()[0]) from exc
-    with result.checkpoint.as_directory() as d:
-        head = VariantHead(x_train.shape[1], spec.hidden_units)
-        head.load_state_dict(load_file(str(Path(d) / "head.safetensors")))
-        history = json.loads((Path(d) / "history.json").read_text())
+    config = {"cfg": cfg, "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
+    result = fit(head_train_loop, config, name="finetune", label="head training",
+                 scaling=Scaling(workers=1, cpus_per_worker=cfg.cpus), storage_dir=storage)
+    head = VariantHead(x_train.shape[1], cfg.hidden_units)
+    head.load_state_dict(load_file(str(result.checkpoint / "head.safetensors")))
+    history = json.loads((result.checkpoint / "history.json").read_text())
     head.eval()
     return head, history
 
@@ -185,10 +161,14 @@ def copy_base(base: str, loaded, dest: Path) -> None:
         loaded.tokenizer.save_pretrained(dest)
 
 
-def run_finetune(base: str, labels: str, reference: str, out: str, *, window: int, region_bp: int,
-                 val_fraction: float, spec: HeadTrainSpec, skip_mismatches: bool = False, device: str = "auto",
-                 revision: str | None = None, trust_remote_code: bool = False) -> dict:
-    """Fine-tune a head on ``labels`` and write ``out`` (base model + head). Returns the summary dict."""
+def run_finetune(base: str, labels: str, reference: str, out: str, cfg: FinetuneConfig = FinetuneConfig(), *,
+                 window: int, skip_mismatches: bool = False, device: str = "auto", revision: str | None = None,
+                 trust_remote_code: bool = False) -> dict:
+    """Fine-tune a head on ``labels`` and write ``out`` (base model + head). Returns the summary dict.
+
+    ``window``: reference bases around each SNV, as the scorer will use them; the rest of the recipe
+    (split, head, optimizer, early stopping, calibration) is ``cfg``.
+    """
     from raygen.io.atomic import atomic_dir
     from raygen.io.fasta import Reference
     from raygen.models.load import load_model
@@ -202,18 +182,18 @@ def run_finetune(base: str, labels: str, reference: str, out: str, *, window: in
         table = read_labels(labels, ref, skip_mismatches=skip_mismatches)
         log.info("labels: %d SNVs (%d positive), %d rows skipped", len(table), int(table.label.sum()), len(table.rejects))
         feats, llr = snv_features(loaded, ref, table.chrom, table.pos, table.ref, table.alt, window)
-    tr, va = region_split(table, region_bp, val_fraction, spec.seed)
+    tr, va = region_split(table, cfg.region_bp, cfg.val_fraction, cfg.seed)
     for name, idx in (("training", tr), ("validation", va)):
         if len(np.unique(table.label[idx])) < 2:
             raise InputError(f"the {name} split has only one class ({len(idx)} variants); add labelled variants of "
                              "both classes in more regions, or change --region-bp/--val-fraction")
     out_p = Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="raygen-finetune-") as storage:
-        head, history = train_head(feats[tr], table.label[tr], feats[va], table.label[va], spec, Path(storage))
+        head, history = train_head(feats[tr], table.label[tr], feats[va], table.label[va], cfg, Path(storage))
     score = table.score
     summary = {
         "base_model": base, "labels": str(labels), "reference": str(reference), "window": window,
-        "split": {"by": f"genomic region ({region_bp} bp)", "train_variants": int(len(tr)), "val_variants": int(len(va))},
+        "split": {"by": f"genomic region ({cfg.region_bp} bp)", "train_variants": int(len(tr)), "val_variants": int(len(va))},
         "rows": {"used": len(table), "skipped": len(table.rejects),
                  "skipped_by_reason": {r: sum(1 for x in table.rejects if x[1] == r) for r in {x[1] for x in table.rejects}}},
         "temperature": float(head.temperature), "epochs_run": len(history),

@@ -14,23 +14,22 @@ time-limited run anneals fully before it stops.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from raygen.config import PretrainConfig
-from raygen.errors import RaygenError, UsageError
+from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report, resume_checkpoint
 
 log = logging.getLogger("raygen.train.pretrain")
 
@@ -38,68 +37,42 @@ METRICS_FILE = "metrics.jsonl"
 STATE_DIR = "train_state"  # Ray Train storage (checkpoints) inside the output dir
 RUN_NAME = "pretrain"
 TRAIN_STATE_FILE = "train_state.pt"
-#: Test hook: a worker exits abruptly at this step on the first attempt (see ``fail_at_step``).
-FAIL_ENV = "RAYGEN_TEST_FAIL_AT_STEP"
 
 
 @dataclass
 class PretrainJob:
-    """Everything one pretraining run needs; plain types so it travels to workers as ``train_loop_config``."""
+    """One pretraining run: the FASTA and the regions to train and validate on (0-based half-open), the output
+    dir and the recipe. It travels to the workers as it is."""
 
     reference: str
     out_dir: str
     train_regions: list[tuple[str, int, int]]
     val_regions: list[tuple[str, int, int]]
-    arch: str = PretrainConfig.arch
-    objective: str = PretrainConfig.objective
-    context: int = PretrainConfig.context
-    steps: int = PretrainConfig.steps
-    batch_size: int = PretrainConfig.batch_size
-    lr: float = PretrainConfig.lr
-    warmup_fraction: float = PretrainConfig.warmup_fraction
-    weight_decay: float = PretrainConfig.weight_decay
-    mask_prob: float = PretrainConfig.mask_prob
-    max_n_fraction: float = PretrainConfig.max_n_fraction
-    checkpoint_every: int = PretrainConfig.checkpoint_every
-    val_windows: int = PretrainConfig.val_windows
-    time_limit_s: float | None = None
-    threads_per_worker: int = 1
-    seed: int = PretrainConfig.seed
-    fail_at_step: int | None = None  # test hook only
+    config: PretrainConfig = field(default_factory=PretrainConfig)
 
 
 # ----------------------------------------------------------------------------------------------- worker
 
 
-def _lr_factor(progress: float, warmup: float) -> float:
+def _lr_factor(progress: float, warmup: float, start: float) -> float:
     if progress < warmup:
-        return max(progress / warmup, 0.01)
+        return max(progress / warmup, start)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))))
 
 
-def _checkpoint_step(d: Path) -> int:
-    m = re.match(r"step_(\d+)", d.name)
-    return int(m.group(1)) if m else -1
-
-
-def latest_stored_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete ``step_*`` checkpoint dir under ``run_dir`` (weights and state both present)."""
-    if not run_dir.is_dir():
-        return None
-    for d in sorted(run_dir.glob("step_*"), key=_checkpoint_step, reverse=True):
-        if all((d / f).is_file() and (d / f).stat().st_size > 0 for f in ("config.json", "model.safetensors", TRAIN_STATE_FILE)):
-            return d
-    return None
+def _is_complete(d: Path) -> bool:
+    """A checkpoint dir with weights and training state both written."""
+    return all((d / f).is_file() and (d / f).stat().st_size > 0 for f in ("config.json", "model.safetensors", TRAIN_STATE_FILE))
 
 
 def validation_bits(model, job: PretrainJob, val_seqs: list[np.ndarray], device) -> float | None:
     """Bits per base on the held-out blocks: masked-base (MLM) or next-base (CLM); None without any."""
     from raygen.train.evaluate import clm_bits, make_eval_set, model_bits
 
-    ev = make_eval_set(val_seqs, job.context, max_windows=job.val_windows, seed=job.seed)
+    ev = make_eval_set(val_seqs, job.config.context, max_windows=job.config.val_windows, seed=job.config.seed)
     if len(ev.rows) == 0:
         return None
-    if job.objective == "clm":
+    if job.config.objective == "clm":
         return clm_bits(model, ev.windows, device=device)
     return model_bits(model, ev, device=device)
 
@@ -111,49 +84,41 @@ def train_loop_per_worker(config: dict) -> None:
     import torch
 
     from raygen.models.arch import build_model
-    from raygen.models.tokenizer import build_nucleotide_tokenizer
+    from raygen.models.tokenizer import BASE_OFFSET, build_nucleotide_tokenizer
     from raygen.train.windows import Region, WindowSampler, load_sequences, mask_for_mlm, to_token_ids
 
-    job = PretrainJob(**config)
-    torch.set_num_threads(job.threads_per_worker)
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    job: PretrainJob = config["job"]
+    c = job.config
+    rank, world = rank_and_world()
     device = ray.train.torch.get_device()
-    torch.manual_seed(job.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+    torch.manual_seed(job.config.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
 
-    model = build_model(job.arch, job.objective, build_nucleotide_tokenizer())
+    model = build_model(job.config.arch, job.config.objective, build_nucleotide_tokenizer())
     step, train_s, tokens_seen = 0, 0.0, 0
     opt_state = None
-    ckpt = ray.train.get_checkpoint()
-    stored = latest_stored_checkpoint(Path(job.out_dir) / STATE_DIR / RUN_NAME)
-    with (ckpt.as_directory() if ckpt is not None else nullcontext(None)) as registered:
-        # Ray registers a reported checkpoint asynchronously: a worker that dies right after reporting can
-        # leave the newest complete checkpoint unregistered, so take whichever of the two is further on.
-        candidates = [Path(d) for d in (registered, stored) if d is not None]
-        if candidates:
-            d = max(candidates, key=_checkpoint_step)
+    with resume_checkpoint(Path(job.out_dir) / STATE_DIR / RUN_NAME, _is_complete) as d:
+        if d is not None:
             from safetensors.torch import load_file
 
             model.load_state_dict(load_file(str(d / "model.safetensors")), strict=False)
             state = torch.load(d / TRAIN_STATE_FILE, map_location="cpu", weights_only=False)
             step, train_s, tokens_seen, opt_state = state["step"], state["train_s"], state["tokens"], state["optimizer"]
-    model = ray.train.torch.prepare_model(model)
-    core = model.module if hasattr(model, "module") else model
-    opt = torch.optim.AdamW(model.parameters(), lr=job.lr, weight_decay=job.weight_decay, betas=(0.9, 0.98))
+    model, core = prepare_model(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay, betas=c.adam_betas, eps=c.adam_eps)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
 
     train_seqs = load_sequences(job.reference, [Region(*r) for r in job.train_regions])
     val_seqs = load_sequences(job.reference, [Region(*r) for r in job.val_regions]) if rank == 0 else []
     # A different stream per rank and per restart, so a resumed run does not replay the same windows.
-    sampler = WindowSampler(train_seqs, job.context, max_n_fraction=job.max_n_fraction, seed=(job.seed, rank, step))
-    rng = np.random.default_rng((job.seed, rank, step, 1))
+    sampler = WindowSampler(train_seqs, job.config.context, max_n_fraction=job.config.max_n_fraction, seed=(job.config.seed, rank, step))
+    rng = np.random.default_rng((job.config.seed, rank, step, 1))
     metrics_path = Path(job.out_dir) / METRICS_FILE
     metrics_fh = open(metrics_path, "a", encoding="utf-8") if rank == 0 else None
     if metrics_fh and step > 0:
         metrics_fh.write(json.dumps({"event": "resumed", "step": step, "train_s": round(train_s, 2)}) + "\n")
         metrics_fh.flush()
-    use_amp = device.type == "cuda"
+    use_amp = c.mixed_precision and device.type == "cuda"
 
     def save_and_report(final: bool) -> None:
         metrics = {"step": step, "train_s": train_s, "tokens": tokens_seen, "final": final}
@@ -163,47 +128,44 @@ def train_loop_per_worker(config: dict) -> None:
             metrics["val_bits_per_base"] = val
             metrics_fh.write(json.dumps({"event": "validation", **metrics}) + "\n")
             metrics_fh.flush()
-            with tempfile.TemporaryDirectory() as d:
+
+            def save(d: Path) -> None:
                 core.save_pretrained(d)
-                torch.save({"step": step, "train_s": train_s, "tokens": tokens_seen,
-                            "optimizer": opt.state_dict()}, os.path.join(d, TRAIN_STATE_FILE))
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d),
-                                 checkpoint_dir_name=f"step_{step:08d}{'_final' if final else ''}")
+                torch.save({"step": step, "train_s": train_s, "tokens": tokens_seen, "optimizer": opt.state_dict()},
+                           d / TRAIN_STATE_FILE)
+
+            report(metrics, save, name=f"step_{step:08d}{'_final' if final else ''}")
         else:
-            ray.train.report(metrics)
+            report(metrics)
 
     model.train()
     while True:
-        stop = step >= job.steps or (job.time_limit_s is not None and train_s >= job.time_limit_s)
+        stop = step >= job.config.steps or (job.config.time_limit_s is not None and train_s >= job.config.time_limit_s)
         if world > 1:  # every rank must agree to stop at the same step, or DDP would hang
             flag = torch.tensor([float(stop)], device=device)
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
             stop = bool(flag.item())
         if stop:
             break
-        if job.fail_at_step is not None and step == job.fail_at_step and rank == world - 1:
-            marker = Path(job.out_dir) / f".raygen-test-failed-at-{step}"
-            if not marker.exists():
-                marker.touch()
-                os._exit(1)  # simulate a killed worker process
+        call_hooks("step", step=step)
         t0 = time.perf_counter()
-        progress = step / job.steps
-        if job.time_limit_s:
-            progress = max(progress, train_s / job.time_limit_s)
+        progress = step / job.config.steps
+        if job.config.time_limit_s:
+            progress = max(progress, train_s / job.config.time_limit_s)
         for g in opt.param_groups:
-            g["lr"] = job.lr * _lr_factor(progress, job.warmup_fraction)
-        ids = to_token_ids(sampler.sample(job.batch_size))
-        if job.objective == "mlm":
-            inputs, labels = mask_for_mlm(ids, rng, job.mask_prob)
+            g["lr"] = job.config.lr * _lr_factor(progress, c.warmup_fraction, c.warmup_start_factor)
+        ids = to_token_ids(sampler.sample(job.config.batch_size))
+        if job.config.objective == "mlm":
+            inputs, labels = mask_for_mlm(ids, rng, job.config.mask_prob)
         else:
-            inputs, labels = ids, np.where(ids >= 5, ids, -100)  # predict bases only, never [SEP]
+            inputs, labels = ids, np.where(ids >= BASE_OFFSET, ids, -100)  # predict bases only, never [SEP]
         x = torch.from_numpy(inputs).to(device)
         y = torch.from_numpy(labels).to(device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             loss = model(input_ids=x, attention_mask=torch.ones_like(x), labels=y).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip_norm)
         opt.step()
         loss_v = float(loss.detach())
         dt = time.perf_counter() - t0
@@ -216,7 +178,7 @@ def train_loop_per_worker(config: dict) -> None:
                 "tokens_per_s": round(ids.size * world / dt, 1), "lr": opt.param_groups[0]["lr"],
                 "train_s": round(train_s, 2), "time": round(time.time(), 2)}) + "\n")
             metrics_fh.flush()
-        if step % job.checkpoint_every == 0 and step < job.steps:
+        if step % job.config.checkpoint_every == 0 and step < job.config.steps:
             save_and_report(final=False)
     save_and_report(final=True)
     if metrics_fh:
@@ -240,13 +202,13 @@ def plan_regions(reference: str, bed: str | None, contigs: list[str] | None, blo
     return regions, train, val
 
 
-def _progress(metrics_path: Path, job: PretrainJob, done: threading.Event, quiet: bool) -> None:
+def _progress(metrics_path: Path, job: PretrainJob, quiet: bool, done: threading.Event) -> None:
     """Follow ``metrics.jsonl`` and show a tqdm bar (steps, loss, bits/base, tokens/s) until ``done``."""
     from tqdm import tqdm
 
     # With a time budget the bar counts training seconds (steps/s is unknown up front), else steps.
-    timed = job.time_limit_s is not None
-    bar = tqdm(total=round(job.time_limit_s) if timed else job.steps, unit="s" if timed else "step",
+    timed = job.config.time_limit_s is not None
+    bar = tqdm(total=round(job.config.time_limit_s) if timed else job.config.steps, unit="s" if timed else "step",
                desc="pretrain", disable=quiet, dynamic_ncols=True)
     pos = metrics_path.stat().st_size if metrics_path.exists() else 0
     buf = ""
@@ -274,57 +236,27 @@ def _progress(metrics_path: Path, job: PretrainJob, done: threading.Event, quiet
     bar.close()
 
 
-def run_pretrain(job: PretrainJob, *, workers: int, cpus_per_worker: float, gpus_per_worker: float,
-                 max_failures: int, resume: bool, quiet: bool = False, extra_card: dict | None = None) -> dict:
+def run_pretrain(job: PretrainJob, *, resume: bool = False, quiet: bool = False, extra_card: dict | None = None) -> dict:
     """Run pretraining on the current Ray cluster and export the model into ``job.out_dir``.
+
+    Workers, CPUs/GPUs per worker and failures to recover from come from ``job.config``.
 
     Returns a summary dict (steps, tokens, training seconds, validation bits/base, paths). Raises
     UsageError if ``out_dir`` already holds a run and ``resume`` is false.
     """
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
     out = Path(job.out_dir).resolve()
-    state = out / STATE_DIR
-    if (state / RUN_NAME).exists() and not resume:
-        raise UsageError(f"{out} already holds a pretraining run: pass --resume to continue it, or choose a new --out")
-    if resume and not (state / RUN_NAME).exists():
-        log.warning("--resume: no earlier run in %s; starting from step 0", out)
     out.mkdir(parents=True, exist_ok=True)
     job.out_dir = str(out)
     job.reference = str(Path(job.reference).resolve())  # workers run in their own working directories
-    if os.environ.get(FAIL_ENV):
-        job.fail_at_step = int(os.environ[FAIL_ENV])
-    use_gpu = gpus_per_worker > 0
-    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if use_gpu else {})}
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config=asdict(job),
-        scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
-        run_config=ray.train.RunConfig(
-            name=RUN_NAME,
-            storage_path=str(state),
-            failure_config=ray.train.FailureConfig(max_failures=max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
-        ),
-    )
-    done = threading.Event()
-    watcher = threading.Thread(target=_progress, args=(out / METRICS_FILE, job, done, quiet), daemon=True)
-    watcher.start()
     started = time.time()
-    try:
-        result = trainer.fit()
-    except Exception as exc:  # Ray wraps worker errors; keep the cause's message on one line
-        raise RaygenError(f"pretraining failed: {exc}".splitlines()[0]) from exc
-    finally:
-        done.set()
-        watcher.join()
-    if result.checkpoint is None:
-        raise RaygenError("pretraining finished without a checkpoint")
-    summary = dict(result.metrics or {})
+    c = job.config
+    result = fit(train_loop_per_worker, {"job": job}, name=RUN_NAME, label="pretraining",
+                 scaling=Scaling(c.workers, c.cpus_per_worker, c.gpus_per_worker), storage_dir=out / STATE_DIR,
+                 resume=resume, max_failures=c.max_failures, keep_checkpoints=c.checkpoints_kept,
+                 progress=functools.partial(_progress, out / METRICS_FILE, job, quiet))
+    summary = dict(result.metrics)
     summary["wall_s"] = round(time.time() - started, 1)
-    with result.checkpoint.as_directory() as ckpt_dir:
-        export_model(Path(ckpt_dir), out, job, summary, extra_card or {})
+    export_model(result.checkpoint, out, job, summary, extra_card or {})
     return summary
 
 
@@ -346,7 +278,7 @@ def export_model(ckpt_dir: Path, out: Path, job: PretrainJob, summary: dict, ext
 
         # The model's position limit, not the training context: scoring feeds longer ALT windows for
         # insertions, and a smaller limit here makes transformers warn of indexing errors that cannot happen.
-        tok = build_nucleotide_tokenizer(model_max_length=get_recipe(job.arch).max_positions)
+        tok = build_nucleotide_tokenizer(model_max_length=get_recipe(job.config.arch).max_positions)
         tok.save_pretrained(tmp)
         write_model_card(tmp / "README.md", job, summary, extra_card)
         names = sorted(os.listdir(tmp), key=lambda n: n == "config.json")

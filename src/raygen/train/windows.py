@@ -7,13 +7,14 @@ the FASTA path. Coordinates are 0-based half-open, like BED.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from raygen.errors import InputError
 from raygen.io.fasta import Reference
 from raygen.models.tokenizer import CLS_ID, MASK_ID, N_ID, SEP_ID, BASE_OFFSET, encode_bases
+from raygen.regions import Region
+from raygen.regions import read_bed as bed_regions
 
 #: Complement of ASCII bases (N and anything else map to N).
 _COMP = np.full(256, ord("N"), dtype=np.uint8)
@@ -21,51 +22,12 @@ for _a, _b in zip(b"ACGTacgt", b"TGCATGCA"):
     _COMP[_a] = _b
 
 
-@dataclass(frozen=True)
-class Region:
-    """A 0-based half-open interval of one contig."""
-
-    chrom: str
-    start: int
-    end: int
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start
-
-
 def read_bed(path: str | os.PathLike[str], ref: Reference) -> list[Region]:
-    """Regions of a BED file (first three columns), checked against ``ref``.
-
-    Header/track/comment lines are skipped. A line with fewer than three columns, non-integer or inverted
-    coordinates, or a contig that ``ref`` lacks raises :class:`InputError` naming file, line and reason.
-    Ends beyond the contig are clipped to it.
-    """
-    regions: list[Region] = []
-    try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read BED {str(path)!r}: {exc.strerror or exc}") from None
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            cols = line.rstrip("\n").split("\t")
-            where = f"{path}:{lineno}"
-            if len(cols) < 3:
-                raise InputError(f"{where}: expected at least 3 tab-separated columns (chrom start end)")
-            try:
-                start, end = int(cols[1]), int(cols[2])
-            except ValueError:
-                raise InputError(f"{where}: start/end are not integers: {cols[1]!r} {cols[2]!r}") from None
-            if start < 0 or end <= start:
-                raise InputError(f"{where}: empty or inverted interval {start}-{end}")
-            if cols[0] not in ref:
-                raise InputError(
-                    f"{where}: contig {cols[0]!r} is not in the FASTA {ref.path!r} "
-                    f"(its contigs: {', '.join(ref.contigs[:10])}{' ...' if len(ref.contigs) > 10 else ''})"
-                )
-            regions.append(Region(cols[0], start, min(end, ref.length(cols[0]))))
+    """Regions of a BED file (:func:`raygen.regions.read_bed`: 0-based half-open, ends clipped to the contig),
+    checked against ``ref``; zero-length intervals hold no window and are left out. Raises
+    :class:`InputError` naming file, line and reason for a malformed line or a contig ``ref`` lacks, and for a
+    BED without intervals."""
+    regions = [r for r in bed_regions(path, ref.lengths, against=f"the FASTA {ref.path!r}") if r.end > r.start]
     if not regions:
         raise InputError(f"BED {str(path)!r} has no intervals")
     return regions

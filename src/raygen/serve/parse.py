@@ -1,5 +1,6 @@
-"""Pure request handling for the HTTP API and UI: parse bodies, check variants against the reference,
-lay out in-silico mutagenesis. No Ray, no FastAPI: plain functions over str/numpy, tested on their own.
+"""Request parsing for the HTTP API and the UI: JSON and small VCF-text bodies -> validated variants, every
+problem located (``body.variants.<i>.<field>``, ``body.line.<n>.<field>``), and the REF check against the
+reference. No Ray, no FastAPI: plain functions over str, tested on their own.
 
 Positions are 1-based (VCF POS) at this API; ``Reference.fetch`` underneath is 0-based half-open.
 """
@@ -7,15 +8,13 @@ Positions are 1-based (VCF POS) at this API; ``Reference.fetch`` underneath is 0
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from raygen.scoring.windows import ref_mismatch
 from raygen.variant import Variant
-
-BASES = "ACGT"
 
 # "chr1:1000 A>G", "chr1:1000:A:G", "chr1-1000-A-G", "chr1 1000 A G", "chr1:1000 A/G"
 _VARIANT_TEXT = re.compile(r"^\s*(\S+?)[\s:_-]+(\d[\d,]*)[\s:_-]+([A-Za-z]+)\s*(?:>|/|:|-|_|\s)\s*([A-Za-z,*<>]+)\s*$")
@@ -108,10 +107,30 @@ def validate_items(model: type[BaseModel], items: Sequence[tuple[tuple[str | int
     return out
 
 
+def read_items(body: bytes, content_type: str, model: type[BaseModel], item_model: type[BaseModel],
+               split_alts: bool) -> list:
+    """Items of a JSON body (``{"variants": [...]}``, validated with ``model``) or of a small VCF text body
+    (each record validated with ``item_model``); a body is JSON when its content type says so, or when it has
+    no ``text/*`` type and starts with ``{``.
+
+    JSON errors are located as ``body.variants.<i>.<field>``; VCF errors as ``body.line.<n>.<field>``.
+    Raises :class:`RequestInvalid` listing every problem.
+    """
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type or (not content_type.startswith("text/") and text.lstrip().startswith("{")):
+        try:
+            return list(model.model_validate_json(body).variants)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            raise RequestInvalid(pydantic_errors(exc)) from None
+    records = parse_vcf_text(text, split_alts=split_alts)
+    return validate_items(item_model, [(("body", "line", n), rec) for n, rec in records])
+
+
 def reference_errors(variants: Sequence[Variant], locs: Sequence[tuple[str | int, ...]], reference) -> list[FieldError]:
     """Unknown contigs and REF alleles that differ from ``reference`` (a :class:`raygen.io.fasta.Reference`).
 
-    Comparison is case-insensitive; an ``N`` in the reference matches any REF base, as in scoring.
+    REF is checked with the scorer's own rule (:func:`raygen.scoring.windows.ref_mismatch`: case-insensitive,
+    a base facing an ``N`` in the reference is a mismatch), so what passes here is scored, not skipped.
     """
     errors = []
     for v, loc in zip(variants, locs):
@@ -126,15 +145,10 @@ def reference_errors(variants: Sequence[Variant], locs: Sequence[tuple[str | int
                                      f"end of the contig ({n} bp)", "out_of_range"))
             continue
         seq = reference.fetch(v.chrom, v.start0, v.end0)
-        if any(r != s and s != "N" for r, s in zip(v.ref.upper(), seq)):
+        if ref_mismatch(v.ref, seq):
             errors.append(FieldError(loc + ("ref",), f"REF {v.ref!r} does not match the reference {seq!r} at "
                                      f"{v.chrom}:{v.pos}", "ref_mismatch"))
     return errors
-
-
-def chunks(items: Sequence, size: int) -> list[Sequence]:
-    """``items`` cut into consecutive pieces of at most ``size``."""
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def parse_variant_text(text: str) -> tuple[str, int, str, str]:
@@ -147,42 +161,3 @@ def parse_variant_text(text: str) -> tuple[str, int, str, str]:
         raise ValueError(f"cannot read {text!r} as a variant; write it as CHROM:POS REF>ALT, e.g. chr1:1000 A>G")
     chrom, pos, ref, alt = m.groups()
     return chrom, int(pos.replace(",", "")), ref.upper(), alt.upper()
-
-
-@dataclass(frozen=True)
-class IsmLayout:
-    """Every single-base substitution in ``[first_pos, first_pos + len(ref_bases))`` (1-based).
-
-    ``variants`` lists them position by position (bases in ``ACGT`` order, skipping the reference base);
-    ``cells[i] = (row, col)`` places ``variants[i]`` in a 4 x L grid (rows A, C, G, T; columns positions).
-    Positions whose reference base is not A/C/G/T (N gaps, contig ends) get no variants.
-    """
-
-    chrom: str
-    first_pos: int
-    ref_bases: str
-    variants: list[Variant]
-    cells: list[tuple[int, int]]
-
-    def matrix(self, values: Iterable[float | None]) -> np.ndarray:
-        """4 x L float grid of ``values`` (one per variant); reference-base and unscored cells are NaN."""
-        grid = np.full((4, len(self.ref_bases)), np.nan)
-        for (row, col), val in zip(self.cells, values):
-            if val is not None:
-                grid[row, col] = val
-        return grid
-
-
-def ism_layout(reference, chrom: str, center_pos: int, flank: int) -> IsmLayout:
-    """The in-silico mutagenesis grid of ``flank`` bases each side of 1-based ``center_pos``."""
-    first = center_pos - flank
-    seq = reference.fetch(chrom, first - 1, center_pos + flank)
-    variants, cells = [], []
-    for col, base in enumerate(seq):
-        if base not in BASES:
-            continue
-        for row, alt in enumerate(BASES):
-            if alt != base:
-                variants.append(Variant(chrom, first + col, base, alt))
-                cells.append((row, col))
-    return IsmLayout(chrom, first, seq, variants, cells)

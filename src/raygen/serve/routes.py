@@ -1,0 +1,259 @@
+"""The FastAPI app of one ingress replica: ``/v1`` routes, ops routes, OpenAPI docs and the Gradio UI at ``/ui``.
+
+:func:`make_app` is the factory the Ingress deployment calls inside its replica (a FastAPI app with Gradio
+mounted cannot be pickled, so it is never built in the driver). Each ``add_*`` function adds one group of
+routes; all of them reach the model side through a :class:`raygen.serve.backend.Backend`.
+
+Positions are 1-based (VCF POS) in every body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from raygen import __version__
+from raygen.errors import raygen_cause
+from raygen.io.fasta import Reference
+from raygen.serve.auth import check_bearer, resolve_token_digest
+from raygen.serve.backend import Backend
+from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request
+from raygen.serve.logs import RequestLogMiddleware
+from raygen.serve.normalize import normalize_items
+from raygen.serve.parse import FieldError, RequestInvalid, read_items, reference_errors
+from raygen.serve.schemas import (
+    CallRequest,
+    CallResponse,
+    NormalizeRequest,
+    NormalizeResponse,
+    NormalizeVariantIn,
+    OnInvalid,
+    ScoreRequest,
+    ScoreResponse,
+    VariantIn,
+)
+from raygen.variant import Variant
+
+log = logging.getLogger("raygen.serve")
+
+VCF_EXAMPLE = "#CHROM\tPOS\tID\tREF\tALT\nchr1\t1000\t.\tA\tG\n"
+
+
+def make_app(backend: Backend, cfg) -> FastAPI:
+    """The app of one ingress replica, configured by ``cfg`` (the serve options)."""
+    reference = Reference(cfg.reference)
+    digest = resolve_token_digest(token_file=cfg.token_file, token_env=cfg.token_env, token_sha256=cfg.token_sha256)
+    app = FastAPI(
+        title="raygen",
+        version=__version__,
+        description="Variant normalization (bcftools-norm-exact) and DNA language model variant scoring. "
+        "Positions are 1-based (VCF POS). POST bodies are JSON or a small VCF text (Content-Type: text/plain). "
+        + ("All /v1 routes need `Authorization: Bearer <token>`." if digest else ""),
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    add_error_handlers(app)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(bearer_check(digest))])
+    add_variant_routes(v1, backend, cfg, reference)
+    add_call_route(v1, backend, cfg, reference)
+    app.include_router(v1)
+    add_ops_routes(app, backend, cfg)
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
+    if cfg.ui:
+        # Gradio takes seconds to import: only replicas that serve the UI load it.
+        from raygen.serve.ui import mount_ui
+
+        mount_ui(app, backend, reference, cfg, digest)
+    app.add_middleware(RequestLogMiddleware, max_body_bytes=cfg.max_body_bytes)
+    return app
+
+
+def error_body(request: Request, message: str, detail: list[dict] | None = None) -> dict:
+    """Every error answer: a one-line ``error``, ``detail`` items naming fields, and the request id."""
+    return {"error": message, "detail": detail or [], "request_id": getattr(request.state, "request_id", None)}
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Our :class:`RequestInvalid`, FastAPI's validation errors and HTTP errors, all in the error shape."""
+
+    @app.exception_handler(RequestInvalid)
+    async def _invalid(request: Request, exc: RequestInvalid):
+        return JSONResponse(error_body(request, str(exc), [e.as_dict() for e in exc.errors]), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errs = [FieldError(tuple(e.get("loc", ())), e.get("msg", ""), e.get("type", "")) for e in exc.errors()]
+        return JSONResponse(error_body(request, str(RequestInvalid(errs)), [e.as_dict() for e in errs]),
+                            status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        return JSONResponse(error_body(request, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+
+def bearer_check(digest: str | None):
+    """The ``/v1`` dependency: 401 unless the request carries the configured bearer token (auth off: none)."""
+    bearer = HTTPBearer(auto_error=False, description="API token (only when the server was started with one)")
+
+    async def require_token(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        # `cred` only declares the scheme in the OpenAPI docs (their Authorize button); the check is ours.
+        if not check_bearer(request.headers.get("authorization"), digest):
+            raise HTTPException(401, "missing or wrong bearer token: send `Authorization: Bearer <token>`",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return require_token
+
+
+def body_spec(model: type[BaseModel]) -> dict:
+    """OpenAPI ``requestBody`` of a route that takes ``model`` as JSON or a VCF text body."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
+        "text/plain": {"schema": {"type": "string"}, "example": VCF_EXAMPLE}}}}
+
+
+def check_count(request: Request, n: int, limit: int) -> None:
+    """Record the variant count for the request log; 413 above ``limit``."""
+    request.state.n_variants = n
+    if n > limit:
+        raise HTTPException(413, f"{n} variants in one request; the limit is {limit}: split the request")
+
+
+async def ref_gate(variants: list[Variant], reference: Reference) -> None:
+    """422 naming every unknown contig and REF mismatch (``on_invalid=reject``)."""
+    locs = [("body", "variants", i) for i in range(len(variants))]
+    # A few FASTA lookups cost less than a hop to the thread pool; big requests take the hop.
+    errors = (reference_errors(variants, locs, reference) if len(variants) <= 64
+              else await run_in_threadpool(reference_errors, variants, locs, reference))
+    if errors:
+        raise RequestInvalid(errors)
+
+
+def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: Reference) -> None:
+    """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
+
+    @v1.post("/score", response_model=ScoreResponse, openapi_extra=body_spec(ScoreRequest),
+             summary="Score variants with the served model",
+             responses={413: {"description": "body or variant count over the limit"},
+                        422: {"description": "invalid field, unknown contig or REF mismatch (named)"},
+                        503: {"description": "overloaded: retry later"}})
+    async def score(request: Request, on_invalid: OnInvalid = Query(
+            "reject", description="reject: 422 for an unknown contig or REF mismatch; skip: score the rest and "
+            "report skip_reason per variant, as `raygen score` does")) -> dict:
+        items = read_items(await request.body(), request.headers.get("content-type", ""), ScoreRequest, VariantIn,
+                           split_alts=True)
+        check_count(request, len(items), cfg.max_variants_per_request)
+        variants = [Variant(v.chrom, v.pos, v.ref.upper(), v.alt.upper()) for v in items]
+        if on_invalid == "reject":
+            await ref_gate(variants, reference)
+        results, info = await asyncio.gather(backend.score(variants), backend.info())
+        # A plain dict: FastAPI validates it once against response_model.
+        return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "llr": llr, "prob": prob,
+                             "skip_reason": skip} for v, (llr, prob, skip) in zip(variants, results)],
+                "model": info}
+
+    @v1.post("/normalize", response_model=NormalizeResponse, openapi_extra=body_spec(NormalizeRequest),
+             summary="Left-align and trim variants exactly as `bcftools norm -f REF`")
+    async def normalize(request: Request, on_invalid: OnInvalid = Query(
+            "reject", description="reject: 422 naming records that cannot be normalized; skip: report `error` "
+            "per record")) -> NormalizeResponse:
+        items = read_items(await request.body(), request.headers.get("content-type", ""), NormalizeRequest,
+                           NormalizeVariantIn, split_alts=False)
+        check_count(request, len(items), cfg.max_variants_per_request)
+        results, errors = await run_in_threadpool(normalize_items, items, reference)
+        if errors and on_invalid == "reject":
+            raise RequestInvalid(errors)
+        return NormalizeResponse(results=results)
+
+    @v1.get("/models", summary="The served model(s)")
+    async def models() -> dict:
+        return {"models": [await backend.info()]}
+
+
+CALL_RESPONSES = {
+    200: {"content": {"text/plain": {"example": "##fileformat=VCFv4.2\n..."}},
+          "description": "calls as JSON, or VCF text with `\"format\": \"vcf\"`"},
+    403: {"description": "path outside the data directories, `..`, a symlink leading out, or no data directories"},
+    404: {"description": "no such BAM under the data directories"},
+    413: {"description": "region larger than max_call_bp"},
+    422: {"description": "invalid field, unknown contig, BAM without index"},
+}
+
+
+def checked_call(req: CallRequest, cfg, reference: Reference) -> tuple[str, str]:
+    """The real BAM path and region of a call request, or the HTTP error that refuses it."""
+    try:
+        return check_call_request(req.bam, req.region, cfg.data_dirs, reference.lengths, cfg.max_call_bp)
+    except PathRefused as exc:
+        raise HTTPException(403, str(exc)) from None
+    except BamNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CallRequestInvalid as exc:
+        if exc.status == 413:
+            raise HTTPException(413, str(exc)) from None
+        raise RequestInvalid([FieldError(("body", exc.field), str(exc), exc.kind)]) from None
+
+
+def add_call_route(v1: APIRouter, backend: Backend, cfg, reference: Reference) -> None:
+    """``POST /v1/call``: variant calls in a region of a BAM under the data directories."""
+
+    @v1.post("/call", response_model=CallResponse, responses=CALL_RESPONSES,
+             summary="Call variants in a region of a BAM under the server's data directories")
+    async def call(req: CallRequest, request: Request):
+        bam, region = checked_call(req, cfg, reference)
+        try:
+            out = await backend.call(bam, region, req.format == "vcf", req.pass_only)
+        except Exception as exc:  # noqa: BLE001 - input problems found by the caller become 422s
+            cause = raygen_cause(exc)
+            if cause is None:
+                raise
+            msg = str(cause).strip().splitlines()
+            raise RequestInvalid([FieldError(("body", "bam"), msg[-1] if msg else type(cause).__name__,
+                                             "call_error")]) from None
+        request.state.n_variants = len(out["calls"])
+        if req.format == "vcf":
+            return PlainTextResponse(out["vcf"], media_type="text/plain; charset=utf-8")
+        return {"bam": req.bam, "region": region, "model": cfg.call_model, "counts": out["counts"],
+                "seconds": out["seconds"], "calls": out["calls"]}
+
+
+def add_ops_routes(app: FastAPI, backend: Backend, cfg) -> None:
+    """``GET /healthz`` (process alive) and ``GET /readyz`` (model loaded and answering); no token needed."""
+
+    @app.get("/healthz", summary="Process alive", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Model loaded and answering", tags=["ops"])
+    async def readyz(request: Request):
+        try:
+            ok = await asyncio.wait_for(backend.ready(), timeout=5.0)
+            info = await asyncio.wait_for(backend.info(), timeout=5.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported without internals
+            log.warning({"event": "not_ready", "reason": type(exc).__name__})
+            ok, info = False, {}
+        if not ok:
+            return JSONResponse(error_body(request, "model not ready"), status_code=503)
+        return {"ready": True, "model": info.get("model"), "reference": Path(cfg.reference).name}
+
+
+def openapi_schema(app: FastAPI) -> dict:
+    """FastAPI's schema plus the JSON body models of the routes that read their body themselves."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (ScoreRequest, NormalizeRequest):
+            js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            comps.update(js.pop("$defs", {}))
+            comps[model.__name__] = js
+        app.openapi_schema = schema
+    return app.openapi_schema
