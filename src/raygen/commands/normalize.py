@@ -81,7 +81,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="run as a Ray Data job sharded by region (needs a bgzipped, indexed input)")
     g.add_argument("--no-ray", dest="use_ray", action="store_const", const=False, help="process in this process")
     p.add_argument("--shard-bp", type=int, default=cfg.shard_bp, help=f"region size of a Ray shard (default {cfg.shard_bp})")
-    for flag in ("-i", "--include", "-e", "--exclude", "-g", "--gff-annot", "-r", "--regions", "-R", "--regions-file",
+    p.add_argument("-i", "--include", metavar="EXPR", help="normalize only records for which EXPR holds (bcftools' "
+                   "expression language; other records pass through untouched)")
+    p.add_argument("-e", "--exclude", metavar="EXPR", help="normalize only records for which EXPR does not hold")
+    for flag in ("-g", "--gff-annot", "-r", "--regions", "-R", "--regions-file",
                  "-t", "--targets", "-T", "--targets-file"):
         p.add_argument(flag, dest=f"unsupported_{flag.lstrip('-').replace('-', '_')}", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -89,22 +92,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _accept_bcftools_spellings(p: argparse.ArgumentParser) -> None:
-    """Let argparse read bcftools' spellings: ``-m -any`` (a value starting with '-') and ``-N1000``."""
+    """Let argparse read bcftools' spellings: ``-m -any`` (a value starting with '-') and ``-N1000``
+    (``-Nc`` is ``-N`` with the argument ``c`` there, an error, as in bcftools 1.24)."""
     orig = p._parse_optional
 
     def parse_optional(arg: str):
         if arg in ("-any", "-both", "-snps", "-indels"):
             return None  # a value of -m, not an option
-        if arg.startswith("-N") and arg[2:].isdigit():
-            return orig(f"--max-realign-len={arg[2:]}")
+        glued = arg[2:] if arg.startswith("-N") and len(arg) > 2 else (
+            arg.split("=", 1)[1] if arg.startswith("--no-realign=") else None)
+        if glued is not None:  # bcftools reads -NNUM / --no-realign=NUM with strtod, and nothing else
+            try:
+                value = float(glued)
+            except ValueError:
+                value = -1.0
+            if not 0 <= value <= 2 ** 32 - 1:
+                p.error(f"could not parse argument: -N, --no-realign {glued} (a number glued to -N, e.g. -N1000)")
+            return orig(f"--max-realign-len={int(value)}")
         return orig(arg)
 
     p._parse_optional = parse_optional  # type: ignore[method-assign]
 
 
 def _unsupported(args: argparse.Namespace) -> None:
-    names = {"i": "-i/--include", "include": "-i/--include", "e": "-e/--exclude", "exclude": "-e/--exclude",
-             "g": "-g/--gff-annot", "gff_annot": "-g/--gff-annot", "r": "-r/--regions", "regions": "-r/--regions",
+    names = {"g": "-g/--gff-annot", "gff_annot": "-g/--gff-annot", "r": "-r/--regions", "regions": "-r/--regions",
              "R": "-R/--regions-file", "regions_file": "-R/--regions-file", "t": "-t/--targets",
              "targets": "-t/--targets", "T": "-T/--targets-file", "targets_file": "-T/--targets-file"}
     for key, flag in names.items():
@@ -132,6 +143,8 @@ def options_from_args(args: argparse.Namespace):
         sort=args.sort,
         force=args.force,
         strict_filter=args.strict_filter,
+        include=args.include,
+        exclude=args.exclude,
     ).validate()
 
 

@@ -26,6 +26,7 @@ from raygen.normalize.htsfmt import htslib_float, htslib_int, kputd
 VCF_REF, VCF_SNP, VCF_MNP, VCF_INDEL, VCF_OTHER, VCF_BND, VCF_OVERLAP = 0, 1, 2, 4, 8, 16, 32
 #: GT code htslib stores for a GT field absent from a sample column (``bcf_int32_missing`` as int8).
 GT_ABSENT = -128
+_ABSENT = object()  # parse-time marker of a numeric field a sample leaves out
 _KIND = {"Integer": "int", "Float": "float", "Flag": "flag", "String": "str", "Character": "str"}
 
 
@@ -139,7 +140,7 @@ def parse(cols: list[str], hdr: VcfHeader, v44: bool = False) -> Rec:
         for j, item in enumerate(rec.fmt):
             kind = item[1]
             if j >= len(vals):  # a field the sample leaves out
-                item[2].append([GT_ABSENT] if kind == "gt" else ([None] if kind in ("int", "float") else None))
+                item[2].append([GT_ABSENT] if kind == "gt" else (_ABSENT if kind in ("int", "float") else None))
             elif kind == "gt":
                 item[2].append(parse_gt(vals[j], v44) if vals[j] else [0])
             elif kind in ("int", "float"):
@@ -147,9 +148,13 @@ def parse(cols: list[str], hdr: VcfHeader, v44: bool = False) -> Rec:
             else:
                 item[2].append(vals[j] or ".")
     for item in rec.fmt:
-        # a String field left out by some samples reads as '.', by all of them as an empty (width 0) field
+        # a field left out by some samples reads as missing ('.'); left out by all of them, htslib gives it
+        # width 0 (an empty vector per sample)
         if item[1] == "str" and any(v is not None for v in item[2]):
             item[2] = ["." if v is None else v for v in item[2]]
+        elif item[1] in ("int", "float"):
+            every = all(v is _ABSENT for v in item[2])
+            item[2] = [([] if every else [None]) if v is _ABSENT else v for v in item[2]]
     return rec
 
 
@@ -179,7 +184,7 @@ def format_gt(codes: list[int], v44: bool = False) -> str:
 
 
 def _fmt_numbers(vals: list[str | None]) -> str:
-    return ",".join("." if v is None else v for v in vals)
+    return ",".join("." if v is None else v for v in vals) or "."
 
 
 def format_info(items: list[list]) -> str:

@@ -137,9 +137,9 @@ _WORKER = r"""
 import json, sys
 import pysam, pysam.bcftools
 for line in sys.stdin:
-    argv = json.loads(line)
+    cmd, argv = json.loads(line)
     try:
-        pysam.bcftools.norm(*argv, catch_stdout=False)
+        getattr(pysam.bcftools, cmd)(*argv, catch_stdout=False)
         out = {"ok": True}
     except pysam.utils.SamtoolsError as exc:
         out = {"ok": False, "error": str(exc)}
@@ -161,10 +161,11 @@ class BcftoolsOracle:
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         return self.proc
 
-    def norm(self, argv: list[str]) -> tuple[bool, str]:
+    def norm(self, argv: list[str], cmd: str = "norm") -> tuple[bool, str]:
+        """Run ``bcftools CMD ARGV`` (``-o FILE`` in ``argv``); ``(ok, error text)``."""
         proc = self._start()
         try:
-            proc.stdin.write(json.dumps(argv) + "\n")
+            proc.stdin.write(json.dumps([cmd, argv]) + "\n")
             proc.stdin.flush()
             line = proc.stdout.readline()
         except BrokenPipeError:

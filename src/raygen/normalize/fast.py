@@ -25,6 +25,8 @@ from raygen.schema import NORMALIZED_SCHEMA, TEXT_COLUMNS
 
 #: Records one input row may become (split ALTs) before KEYs of neighbouring rows collide.
 SUB_SLOTS = 256
+#: Sub-slot of a row that -i/-e left out (never split or atomized, so no other part uses it).
+FILTERED_SUB = SUB_SLOTS - 1
 ROW_SLOTS = 1 << 24  # rows per batch
 
 _BASES = np.zeros(256, dtype=bool)
@@ -84,21 +86,48 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     """Normalize one text-table batch (rows in input order); see the module docstring for ``KEY``.
 
     ``keys``: the KEY of each input row (increasing, multiples of :data:`SUB_SLOTS`); default
-    ``batch_key + row * SUB_SLOTS``.
+    ``batch_key + row * SUB_SLOTS``. With ``-i/-e`` (``normalizer.filter``), rows the expression does not
+    keep are passed through untouched (as bcftools: not split, checked, realigned or atomized) with KEY
+    ``+ FILTERED_SUB`` so that -m + and -d, later, leave them alone too.
+    """
+    n = table.num_rows
+    if n >= ROW_SLOTS:
+        raise ValueError(f"batches are limited to {ROW_SLOTS} rows")
+    if keys is None:
+        keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
+    keys = np.asarray(keys, dtype=np.int64)
+    passed = None
+    if normalizer.filter is not None and n:
+        keep = normalizer.filter.mask(table)
+        if not keep.all():
+            hdr = normalizer.hdr
+            out = reprint_table(table.filter(pa.array(~keep)), hdr.info_type, hdr.format_type, len(hdr.samples))
+            passed = out.select(list(TEXT_COLUMNS)).append_column("KEY", pa.array(keys[~keep] + FILTERED_SUB))
+            normalizer.counts.skipped += int((~keep).sum())
+            table, keys = table.filter(pa.array(keep)), keys[keep]
+    res = _normalize_rows(table, normalizer, keys)
+    if passed is not None:
+        res.records = pa.concat_tables([res.records, passed.cast(NORMALIZED_SCHEMA)])
+    return res
+
+
+def is_filtered(keys: np.ndarray) -> np.ndarray:
+    """Rows that ``-i/-e`` left out (see :func:`normalize_batch`)."""
+    return keys % SUB_SLOTS == FILTERED_SUB
+
+
+def _normalize_rows(table: pa.Table, normalizer: RecordNormalizer, keys: np.ndarray) -> BatchResult:
+    """The rows of a batch that are normalized (``keys``: their KEYs).
 
     Stages: split multi-allelic rows (per record, text slicing); then, with a reference, bulk REF check of
     SNVs, vectorised left-alignment of biallelic sequence indels/MNVs, and the per-record path for the rest.
     """
     n = table.num_rows
-    if n >= ROW_SLOTS:
-        raise ValueError(f"batches are limited to {ROW_SLOTS} rows")
     opts = normalizer.opts
     hdr = normalizer.hdr
     # records enter as htslib reads them (its number spelling, filled sample fields): bcftools prints that
     table = reprint_table(table, hdr.info_type, hdr.format_type, len(hdr.samples))
     rejects: list[tuple[int, int | None, str, str]] = []
-    if keys is None:
-        keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
     lines_col = table["LINE"] if "LINE" in table.column_names else pa.nulls(n, pa.int64())
     base = table.select(list(TEXT_COLUMNS)).append_column("KEY", pa.array(keys, pa.int64())).append_column("LINE", lines_col)
     if opts.atomize:  # per record: atomize needs every allele of a record together

@@ -32,6 +32,8 @@ class NormalizeOptions:
     sort: str = "chr_pos"
     force: bool = False
     strict_filter: bool = False
+    include: str | None = None  # -i EXPR: normalize only records for which EXPR holds
+    exclude: str | None = None  # -e EXPR: normalize only records for which EXPR does not hold
 
     @property
     def realign_below(self) -> int:
@@ -57,6 +59,8 @@ class NormalizeOptions:
             raise UsageError(f"--atom-overlaps takes '*' or '.', not {self.atom_overlaps!r}")
         if self.multi_overlaps not in ("0", "."):
             raise UsageError(f"--multi-overlaps takes 0 or '.', not {self.multi_overlaps!r}")
+        if self.include is not None and self.exclude is not None:
+            raise UsageError("only one -i or -e expression can be given, and they cannot be combined")
         if self.keep_sum and [k.upper() for k in self.keep_sum] != ["AD"]:
             raise UsageError("--keep-sum takes AD only (as bcftools 1.24: only --keep-sum AD is supported)")
         if self.sort not in ("chr_pos", "pos", "lex"):

@@ -125,6 +125,14 @@ class RecordNormalizer:
         self.warn = lambda msg: print(msg, file=sys.stderr)
         from raygen.normalize.atomize import Atomizer
 
+        #: -i/-e: the expression (raygen.expr.Expression) records must pass to be normalized, or None
+        self.filter = None
+        if opts.include is not None or opts.exclude is not None:
+            from raygen.expr import Expression  # compiled once per normalizer; only -i/-e runs need it
+
+            text = opts.include if opts.include is not None else opts.exclude
+            self.filter = Expression(text, hdr, exclude=opts.include is None)
+
         #: bcftools' atom buffer, kept from record to record as bcftools keeps it (see ``atomize``)
         self.atomizer = Atomizer()
         #: split records of which one ALT was rejected: ``(columns, reason)``; the caller drains it

@@ -15,13 +15,15 @@ With ``-m +`` bcftools joins and never removes duplicates (its flush takes one b
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from raygen.normalize import bcfrec
 from raygen.normalize.bcfrec import VCF_INDEL, VCF_MNP, VCF_SNP
 from raygen.io.header import VcfHeader
 from raygen.normalize.options import Counts, NormalizeOptions
-from raygen.normalize.postprocess import apply_runs
+from raygen.normalize.fast import is_filtered
+from raygen.normalize.postprocess import apply_runs, rows_table, same_pos_runs, table_rows
 
 _MODES = {"snps": {"snps"}, "indels": {"indels"}, "both": {"snps", "indels"}, "all": {"all"}, "any": {"all"},
           "exact": {"exact"}, "none": {"exact"}}
@@ -71,14 +73,57 @@ def dedup_rows(rows: list[list[str]], mode: str, hdr: VcfHeader | None = None) -
 
 
 def join_and_dedup(table: pa.Table, hdr: VcfHeader, opts: NormalizeOptions, counts: Counts) -> pa.Table:
-    """Apply ``-m +TYPE`` then ``-d MODE`` to a sorted normalized table."""
+    """Apply ``-m +TYPE`` or ``-d MODE`` to a sorted normalized table (bcftools does one or the other).
+
+    Rows that -i/-e left out (:func:`raygen.normalize.fast.is_filtered`) take no part: bcftools writes them as
+    they come, so with ``-m +`` they go out ahead of a joined record still waiting for its position to end.
+    """
+    filtered = is_filtered(table["KEY"].to_numpy()) if table.num_rows else np.zeros(0, bool)
     if opts.join:
         from raygen.normalize.join import join_rows
 
         before = table.num_rows
-        table, _ = apply_runs(table, lambda rows: join_rows(rows, hdr, opts))
+        if filtered.any():
+            table = _join_stream(table, filtered, lambda rows: join_rows(rows, hdr, opts))
+        else:
+            table, _ = apply_runs(table, lambda rows: join_rows(rows, hdr, opts))
         counts.joined += before - table.num_rows
     elif opts.rm_dup:
-        table, removed = apply_runs(table, lambda rows: dedup_rows(rows, opts.rm_dup, hdr))
+        if filtered.any():
+            keep = np.ones(table.num_rows, dtype=bool)
+            for a, b in same_pos_runs(table):
+                idx = [i for i in range(a, b) if not filtered[i]]
+                rows = table_rows(table.take(pa.array(idx))) if idx else []
+                kept = {id(r) for r in dedup_rows(rows, opts.rm_dup, hdr)} if rows else set()
+                for i, r in zip(idx, rows):
+                    keep[i] = id(r) in kept
+            removed = int((~keep).sum())
+            table = table.filter(pa.array(keep))
+        else:
+            table, removed = apply_runs(table, lambda rows: dedup_rows(rows, opts.rm_dup, hdr))
         counts.dup_removed += removed
     return table
+
+
+def _join_stream(table: pa.Table, filtered: np.ndarray, join) -> pa.Table:
+    """``-m +`` over the whole stream as bcftools' output buffer does it when some records were filtered out:
+    those are written at once, the others joined per position when the next kept position arrives."""
+    rows = table_rows(table)
+    keys = table["KEY"].to_pylist()
+    out, out_keys, pending = [], [], []
+    for f, k, skip in zip(rows, keys, filtered):
+        if skip:
+            out.append(f)
+            out_keys.append(k)
+            continue
+        if pending and (pending[0][0][0], pending[0][0][1]) != (f[0], f[1]):
+            joined = join([r for r, _ in pending])
+            out += joined
+            out_keys += [pending[0][1]] * len(joined)
+            pending = []
+        pending.append((f, k))
+    if pending:
+        joined = join([r for r, _ in pending])
+        out += joined
+        out_keys += [pending[0][1]] * len(joined)
+    return rows_table(out, out_keys)
