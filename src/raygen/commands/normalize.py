@@ -27,7 +27,8 @@ go to --rejects FILE with file, line and reason; the job finishes and the summar
 total/split/joined/realigned/... and rejected counts. -c e (the default with -f) stops at the first REF
 mismatch naming the record, as bcftools does.
 
-Not supported (rejected with exit 2): -i/-e filter expressions, -g GFF right-alignment, -r/-R/-t/-T."""
+-i/-e take bcftools' filtering expressions (records they leave out pass through untouched); -g takes a GFF3
+and right-aligns indels in forward-strand transcripts. Not supported (rejected with exit 2): -r/-R/-t/-T."""
 
 EXAMPLES = """\
 examples:
@@ -84,7 +85,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("-i", "--include", metavar="EXPR", help="normalize only records for which EXPR holds (bcftools' "
                    "expression language; other records pass through untouched)")
     p.add_argument("-e", "--exclude", metavar="EXPR", help="normalize only records for which EXPR does not hold")
-    for flag in ("-g", "--gff-annot", "-r", "--regions", "-R", "--regions-file",
+    p.add_argument("-g", "--gff-annot", metavar="FILE", help="GFF3 annotation: right-align indels in forward-strand "
+                   "transcripts (HGVS 3' rule), as bcftools norm -g")
+    for flag in ("-r", "--regions", "-R", "--regions-file",
                  "-t", "--targets", "-T", "--targets-file"):
         p.add_argument(flag, dest=f"unsupported_{flag.lstrip('-').replace('-', '_')}", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -115,7 +118,7 @@ def _accept_bcftools_spellings(p: argparse.ArgumentParser) -> None:
 
 
 def _unsupported(args: argparse.Namespace) -> None:
-    names = {"g": "-g/--gff-annot", "gff_annot": "-g/--gff-annot", "r": "-r/--regions", "regions": "-r/--regions",
+    names = {"r": "-r/--regions", "regions": "-r/--regions",
              "R": "-R/--regions-file", "regions_file": "-R/--regions-file", "t": "-t/--targets",
              "targets": "-t/--targets", "T": "-T/--targets-file", "targets_file": "-T/--targets-file"}
     for key, flag in names.items():
@@ -143,6 +146,7 @@ def options_from_args(args: argparse.Namespace):
         sort=args.sort,
         force=args.force,
         strict_filter=args.strict_filter,
+        gff=args.gff_annot,
         include=args.include,
         exclude=args.exclude,
     ).validate()

@@ -148,13 +148,12 @@ def parse(cols: list[str], hdr: VcfHeader, v44: bool = False) -> Rec:
             else:
                 item[2].append(vals[j] or ".")
     for item in rec.fmt:
-        # a field left out by some samples reads as missing ('.'); left out by all of them, htslib gives it
-        # width 0 (an empty vector per sample)
+        # a field a sample leaves out reads as missing ('.'); a String field left out by every sample has
+        # width 0 in htslib (a numeric one gets width 1: "omitted trailing format field")
         if item[1] == "str" and any(v is not None for v in item[2]):
             item[2] = ["." if v is None else v for v in item[2]]
         elif item[1] in ("int", "float"):
-            every = all(v is _ABSENT for v in item[2])
-            item[2] = [([] if every else [None]) if v is _ABSENT else v for v in item[2]]
+            item[2] = [[None] if v is _ABSENT else v for v in item[2]]
     return rec
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from raygen.errors import RaygenError
-from raygen.simulate.vcfgen import GeneratedVcf, generate_vcf
+from raygen.simulate.vcfgen import GeneratedVcf, generate_gff, generate_vcf
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,22 @@ class OptionSet:
     options: str
     profile: str = "clean"
     fasta: bool = True
+    gff: bool = False  # add -g GFF (a generated annotation) to stage 1
 
     @property
     def stages(self) -> list[list[str]]:
-        return [shlex.split(s) for s in self.options.split("|")]
+        stages: list[list[str]] = [[]]
+        for tok in shlex.split(self.options):  # a '|' inside a quoted expression is not a stage break
+            if tok == "|":
+                stages.append([])
+            else:
+                stages[-1].append(tok)
+        return stages
 
     @property
     def name(self) -> str:
-        return f"{'-f REF ' if self.fasta else ''}{self.options} [{self.profile}]".replace("  ", " ")
+        extra = ("-f REF " if self.fasta else "") + ("-g GFF " if self.gff else "")
+        return f"{extra}{self.options} [{self.profile}]".replace("  ", " ")
 
 
 def _sets() -> list[OptionSet]:
@@ -67,6 +75,13 @@ def _sets() -> list[OptionSet]:
     out += [S("-m - -S lex"), S("-m -any -S lex", "dense"), S("-S lex", "dense"), S("-S pos")]
     out += [S("-m - --force", "malformed", fasta=False), S("-m -any --force", "malformed"),
             S("-a --force", "malformed", fasta=False)]
+    out += [S("-m -any -i 'TYPE=\"snp\"'"), S("-m +both -e 'QUAL<20'", fasta=False),
+            S("-d exact -i 'N_ALT>1 || QUAL>50'", "dense"), S("-a -e 'TYPE~\"indel\"'"),
+            S("-c s -i 'FILTER=\"PASS\"'", "messy"), S("-m - -i 'GT=\"het\"'"),
+            S("-m +any -i 'REF=\"A\" || INFO/DP>10'", "dense", fasta=False), S("-i 'ALT!=\"C\" && QUAL!=\".\"'"),
+            S("-m +both -i 'FMT/DP>20 | GT=\"hom\"'", "dense", fasta=False), S("-d all -e 'ID=\".\"'", "dense")]
+    out += [S("", gff=True), S("", "dense", gff=True), S("-m -any", gff=True), S("-a", gff=True),
+            S("-c s", "messy", gff=True), S("-m - | -m +both", gff=True), S("-N3", gff=True)]
     out += [S("-m - | -m +both"), S("-m -any | -m +any", fasta=False), S("-m - | -m +indels"),
             S("-m - | -m +snps", fasta=False), S("-m -any | -m +both", "dense"), S("-a | -m +any"),
             S("-m -any --old-rec-tag OLD | -a", fasta=False)]
@@ -187,7 +202,7 @@ class BcftoolsOracle:
         cur = inp
         for i, stage in enumerate(opts.stages):
             out = work / f"bcf{i}.vcf"
-            extra = ["-f", str(fasta)] if (fasta is not None and i == 0) else []
+            extra = _first_stage_extra(fasta, opts, work) if i == 0 else []
             ok, err = self.norm(["--no-version", "-o", str(out), *stage, *extra, str(cur)])
             if not ok:
                 if err.startswith("bcftools crashed"):
@@ -213,7 +228,7 @@ class RaygenRunner:
         rejected = 0
         for i, stage in enumerate(opts.stages):
             out = work / f"rg{i}.vcf"
-            extra = ["-f", str(fasta)] if (fasta is not None and i == 0) else []
+            extra = _first_stage_extra(fasta, opts, work) if i == 0 else []
             rej = work / f"rg{i}.rejects.tsv"
             argv = ["normalize", str(cur), "-o", str(out), "--no-ray", "-q", "--rejects", str(rej), *stage, *extra]
             err = io.StringIO()
@@ -228,6 +243,11 @@ class RaygenRunner:
             cur = out
             rejected += sum(1 for line in open(rej) if line.strip()) - 1 if rej.exists() else 0
         return Outcome(_records(cur), rejected=rejected)
+
+
+def _first_stage_extra(fasta: Path | None, opts: OptionSet, work: Path) -> list[str]:
+    extra = ["-f", str(fasta)] if fasta is not None else []
+    return extra + (["-g", str(work / "gen.gff3")] if opts.gff else [])
 
 
 def run_case(seed: int, opts: OptionSet, runner: RaygenRunner, work: Path | None = None,
@@ -261,6 +281,7 @@ def run_cases(seed: int, option_sets: list[OptionSet], runner: RaygenRunner, ora
                 d = work / opts.profile
                 d.mkdir(exist_ok=True)
                 vcf, fa = g.write(d)
+                (d / "gen.gff3").write_text(generate_gff(g, seed))
                 pysam.faidx(str(fa))
                 files[opts.profile] = (vcf, fa)
             vcf, fa = files[opts.profile]

@@ -171,7 +171,7 @@ def _normalize_rows(table: pa.Table, normalizer: RecordNormalizer, keys: np.ndar
         mask = _check_ref_bulk(base, mask, normalizer)
     out = [base.filter(pa.array(mask)).drop_columns(["LINE"])]
     rest = base.filter(pa.array(~mask))
-    if rest.num_rows and opts.realign and opts.max_indel_len is None and not opts.old_rec_tag:
+    if rest.num_rows and opts.realign and opts.max_indel_len is None and not opts.old_rec_tag and not opts.gff:
         vec_out, rest = _vector_realign(rest, normalizer)
         out.extend(vec_out)
     if rest.num_rows:

@@ -302,6 +302,8 @@ def _merge_format(recs: list[Rec], maps, n_dst: int, hdr: VcfHeader) -> list[lis
         if kind == "gt" and key == "GT":
             out.append([key, kind, _merge_gt(recs, maps)])
         elif number not in ("A", "R", "G"):
+            if kind == "str" and all(v is None for v in vals):
+                continue  # width 0 in the first record: bcftools copies 0 bytes, which drops the tag
             out.append([key, kind, [list(v) if isinstance(v, list) else v for v in vals]])
         elif kind in ("int", "float"):
             out.append([key, kind, _merge_format_numeric(key, kind, number, recs, maps, n_dst)])

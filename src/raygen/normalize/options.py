@@ -32,6 +32,7 @@ class NormalizeOptions:
     sort: str = "chr_pos"
     force: bool = False
     strict_filter: bool = False
+    gff: str | None = None  # -g FILE: right-align in forward-strand transcripts
     include: str | None = None  # -i EXPR: normalize only records for which EXPR holds
     exclude: str | None = None  # -e EXPR: normalize only records for which EXPR does not hold
 

@@ -125,6 +125,12 @@ class RecordNormalizer:
         self.warn = lambda msg: print(msg, file=sys.stderr)
         from raygen.normalize.atomize import Atomizer
 
+        #: -g: bcftools' transcript index (records in forward-strand transcripts are right-aligned)
+        self.transcripts = None
+        if opts.gff:
+            from raygen.normalize.transcripts import read_transcripts
+
+            self.transcripts = read_transcripts(opts.gff)
         #: -i/-e: the expression (raygen.expr.Expression) records must pass to be normalized, or None
         self.filter = None
         if opts.include is not None or opts.exclude is not None:
@@ -229,9 +235,11 @@ class RecordNormalizer:
         dup_svlen = int(svlen[0]) if svlen and len(svlen) == 1 and svlen[0] is not None else None
         if rlen >= opts.realign_below:  # -N / -NNUM: bcftools neither realigns nor checks REF here
             return f
+        right = self.transcripts is not None and self.transcripts.right_align(f[0], pos - 1, rlen)
         status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, rlen=rlen, dup_svlen=dup_svlen,
                                                      has_end=end is not None and len(end) == 1,
-                                                     check_alt_bases=not from_split)
+                                                     check_alt_bases=not from_split, right_align=right,
+                                                     contig_len=self.reference.lengths.get(f[0]) if right else None)
         if status in (Status.REF_MISMATCH, Status.NON_ACGTN_ALT, Status.NON_ACGTN_REF):
             return self._mismatch(f, fetch, status)
         if status == Status.DUP_ALLELE:

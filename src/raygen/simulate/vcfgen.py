@@ -646,3 +646,45 @@ def generate_vcf(seed: int, profile: str | VcfGenProfile = "clean") -> Generated
     if "FORMAT" not in header[-1]:
         records = ["\t".join(r.split("\t")[:8]) for r in records]
     return GeneratedVcf(seed, name, raw, header, records, samples)
+
+
+_GFF_BIOTYPES = ("protein_coding", "protein_coding", "lncRNA", "miRNA", "nonsense_mediated_decay", "misc_thing")
+
+
+def generate_gff(gen: GeneratedVcf, seed: int) -> str:
+    """A GFF3 over ``gen``'s contigs for ``-g``: genes with forward/reverse/unknown-strand transcripts (some
+    overlapping each other), exons and CDS with consistent phases, Ensembl-style ``ID=transcript:``/
+    ``Parent=gene:`` prefixes or plain IDs, ``mRNA``/``transcript`` types, biotypes bcftools knows and one it
+    ignores. 1-based closed coordinates, as GFF3 has them."""
+    rng = random.Random(f"gffgen:{gen.profile}:{seed}")
+    lines = ["##gff-version 3"]
+    k = 0
+    for chrom, seq in gen.reference.items():
+        n = len(seq)
+        for _ in range(rng.randint(1, 4)):
+            k += 1
+            beg = rng.randint(1, max(1, n - 20))
+            end = min(n, beg + rng.randint(10, max(11, n // 2)))
+            strand = rng.choice("++--.")
+            ens = rng.random() < 0.6
+            gid, tid = (f"gene:G{k}", f"transcript:T{k}") if ens else (f"G{k}", f"T{k}")
+            lines.append(f"{chrom}\tgen\tgene\t{beg}\t{end}\t.\t{strand}\t.\tID={gid};Name=g{k}")
+            ttype = rng.choice(["mRNA", "transcript", "lnc_RNA"])
+            bt = rng.choice(_GFF_BIOTYPES)
+            lines.append(f"{chrom}\tgen\t{ttype}\t{beg}\t{end}\t.\t{strand}\t.\tID={tid};Parent={gid};biotype={bt}")
+            exons, pos = [], beg
+            while pos < end:
+                e = min(end, pos + rng.randint(5, 40))
+                exons.append((pos, e, strand != "." and rng.random() < 0.7))
+                pos = e + rng.randint(2, 30)
+            # CDS phases counted from the transcript's 5' end (the last exon on the reverse strand)
+            phases, done = {}, 0
+            for a, e, cds in (exons if strand == "+" else exons[::-1]):
+                if cds:
+                    phases[a] = (3 - done % 3) % 3
+                    done += e - a + 1
+            for a, e, cds in exons:
+                lines.append(f"{chrom}\tgen\texon\t{a}\t{e}\t.\t{strand}\t.\tParent={tid}")
+                if cds:
+                    lines.append(f"{chrom}\tgen\tCDS\t{a}\t{e}\t.\t{strand}\t{phases[a]}\tParent={tid}")
+    return "\n".join(lines) + "\n"
