@@ -1,0 +1,117 @@
+"""Long differential campaign: ``raygen normalize`` vs pysam's bcftools norm 1.24, and raygen's expression engine
+vs ``bcftools view -i/-e``, on generated inputs (``raygen.simulate.vcfgen`` / ``exprgen``).
+
+    .venv/bin/python benchmarks/normalize_differential.py --seeds 900 --expr-seeds 250 --workers 2
+
+Every option set of :data:`raygen.normalize.differential.OPTION_SETS` runs on every seed (cases = seeds x
+option sets); the table lists cases, mismatches, cases where bcftools itself crashed (nothing to compare) and
+where both refused the input, per option set, then the seeds of the first mismatches so each reproduces with
+``run_case(seed, OptionSet(...), RaygenRunner())``. Exit code 1 when anything mismatched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def _norm_worker(args: tuple[int, int, int]) -> dict:
+    from raygen.normalize.differential import OPTION_SETS, BcftoolsOracle, RaygenRunner, run_cases
+
+    first, last, _ = args
+    runner, oracle = RaygenRunner(), BcftoolsOracle()
+    stats: dict = collections.defaultdict(lambda: [0, 0, 0, 0])
+    failures: list[str] = []
+    root = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    for seed in range(first, last):
+        with tempfile.TemporaryDirectory(dir=root) as d:
+            for res in run_cases(seed, OPTION_SETS, runner, oracle, work=Path(d)):
+                s = stats[res.option_set.name]
+                s[0] += 1
+                if res.oracle_crashed:
+                    s[2] += 1
+                elif res.bcftools.error is not None and res.raygen.error is not None:
+                    s[3] += 1
+                elif not res.match:
+                    s[1] += 1
+                    if len(failures) < 20:
+                        failures.append(res.describe(2))
+    oracle.close()
+    return {"stats": dict(stats), "failures": failures}
+
+
+def _expr_worker(args: tuple[int, int, int]) -> dict:
+    from raygen.expr.differential import run_expr_cases
+    from raygen.normalize.differential import BcftoolsOracle
+
+    first, last, per_seed = args
+    oracle = BcftoolsOracle()
+    stats = [0, 0, 0, 0]
+    failures: list[str] = []
+    root = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    for seed in range(first, last):
+        with tempfile.TemporaryDirectory(dir=root) as d:
+            for c in run_expr_cases(seed, per_seed, oracle, Path(d), profile=("clean", "dense", "gvcf")[seed % 3]):
+                stats[0] += 1
+                if c.oracle_crashed:
+                    stats[2] += 1
+                elif isinstance(c.bcftools, str) and isinstance(c.raygen, str):
+                    stats[3] += 1
+                elif not c.match:
+                    stats[1] += 1
+                    if len(failures) < 20:
+                        failures.append(c.describe())
+    oracle.close()
+    return {"stats": stats, "failures": failures}
+
+
+def _chunks(n: int, workers: int, per: int) -> list[tuple[int, int, int]]:
+    step = max(1, n // (workers * 8) or 1)
+    return [(a, min(n, a + step), per) for a in range(0, n, step)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=900, help="generated files per option set (default 900)")
+    ap.add_argument("--expr-seeds", type=int, default=250, help="generated files for expressions (default 250)")
+    ap.add_argument("--exprs-per-seed", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args(argv)
+    t0 = time.time()
+    print(f"load before: {os.getloadavg()}", flush=True)
+    totals: dict = collections.defaultdict(lambda: [0, 0, 0, 0])
+    failures: list[str] = []
+    with mp.get_context("spawn").Pool(a.workers) as pool:
+        for out in pool.imap_unordered(_norm_worker, _chunks(a.seeds, a.workers, 0)):
+            for k, v in out["stats"].items():
+                totals[k] = [x + y for x, y in zip(totals[k], v)]
+            failures += out["failures"]
+        expr = [0, 0, 0, 0]
+        for out in pool.imap_unordered(_expr_worker, _chunks(a.expr_seeds, a.workers, a.exprs_per_seed)):
+            expr = [x + y for x, y in zip(expr, out["stats"])]
+            failures += out["failures"]
+    print(f"\n{'option set':<64} {'cases':>7} {'mismatch':>8} {'bcf-crash':>9} {'both-refuse':>11}")
+    all_cases = all_bad = 0
+    for name, (n, bad, crash, both) in totals.items():
+        print(f"{name:<64} {n:>7} {bad:>8} {crash:>9} {both:>11}")
+        all_cases += n
+        all_bad += bad
+    print(f"{'TOTAL normalize':<64} {all_cases:>7} {all_bad:>8} {sum(v[2] for v in totals.values()):>9} "
+          f"{sum(v[3] for v in totals.values()):>11}")
+    print(f"{'expressions (bcftools view -i/-e)':<64} {expr[0]:>7} {expr[1]:>8} {expr[2]:>9} {expr[3]:>11}")
+    print(f"\nelapsed {time.time() - t0:.0f} s, load after: {os.getloadavg()}")
+    for f in failures[:40]:
+        print("\nMISMATCH " + f)
+    return 1 if all_bad or expr[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
