@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 export PIP_DISABLE_PIP_VERSION_CHECK ?= 1
 
-.PHONY: demo test install clean browser oracles r-peers
+.PHONY: demo test install clean browser oracles r-peers bench-oracles
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,10 @@ ORACLES ?= .oracles
 ORACLE_NAMES := spliceai cnvkit
 ORACLE_PIP_spliceai := tensorflow-cpu==2.15.1 spliceai==1.3.1
 ORACLE_PIP_cnvkit := cnvkit==0.9.14
-R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2
+# Peers only the benchmarks compare against (not needed by the tests): `make bench-oracles`.
+BENCH_ORACLE_NAMES := inmoose
+ORACLE_PIP_inmoose := inmoose==0.9.1
+R_DEBS := r-bioc-sva r-bioc-edger r-bioc-deseq2 r-bioc-dnacopy
 
 $(ORACLES)/%/.installed:
 	@echo "installing the $* peer for differential tests into $(ORACLES)/$* ..."
@@ -56,7 +59,7 @@ $(ORACLES)/%/.installed:
 	touch $@
 
 r-peers:
-	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2)})' >/dev/null 2>&1 || \
+	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'suppressMessages({library(sva); library(edgeR); library(DESeq2); library(DNAcopy)})' >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    echo "installing R peers for differential tests (apt-get: $(R_DEBS)) ..." && \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && \
@@ -66,6 +69,10 @@ r-peers:
 oracles: r-peers
 	@$(MAKE) --no-print-directory -k $(foreach n,$(ORACLE_NAMES),$(ORACLES)/$(n)/.installed) || \
 	  echo "some peer tools did not install: their differential tests will be skipped"
+
+bench-oracles:
+	@$(MAKE) --no-print-directory -k $(foreach n,$(BENCH_ORACLE_NAMES),$(ORACLES)/$(n)/.installed) || \
+	  echo "some benchmark peers did not install: their benchmark columns will be missing"
 
 test: $(STAMP) browser oracles
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -32,7 +32,7 @@ def raygen_call(bam: str, ref: str, out: str, model: str = "classical", regions:
     """Call every region in-process, one shard after another; returns CPU seconds."""
     import pysam
 
-    from raygen.calling.pipeline import call_shard, write_vcf
+    from raygen.calling.pipeline import call_shard, write_calls
     from raygen.regions import make_shards
     from raygen.config import CallConfig
 
@@ -50,7 +50,7 @@ def raygen_call(bam: str, ref: str, out: str, model: str = "classical", regions:
     for s in make_shards(regions, cfg.shard_bp, cfg.margin_bp):
         recs += call_shard(bam, ref, s, model, cfg, _cache={model: net} if net is not None else None).records
     cpu = time.process_time() - t0
-    write_vcf(out, recs, contigs, "SAMPLE", ref, model, cfg)
+    write_calls(out, recs, contigs, "SAMPLE", ref, model, cfg)
     return cpu
 
 

@@ -198,6 +198,7 @@ class CallConfig:
 
     shard_bp: int = 1_000_000
     margin_bp: int = 300  # reads fetched this far beyond each shard so calls near edges see all reads
+    cpus_per_shard: float = 1.0  # Ray CPUs reserved per `raygen call` shard task
     min_base_quality: int = 10  # bases below this are not counted
     min_mapping_quality: int = 10  # reads below this are skipped
     max_base_quality: int = 40  # caps the base-quality error model (Phred)

@@ -127,17 +127,8 @@ NORMALIZED_BLOCK_SCHEMA = pa.schema([
     pa.field("REJECT_TEXT", pa.string()),
 ])
 
-TEXT_STRUCT = pa.struct(
-    [
-        ("ID", pa.string()),
-        ("QUAL", pa.string()),
-        ("FILTER", pa.string()),
-        ("INFO", pa.string()),
-        ("FORMAT", pa.string()),
-        ("SAMPLES", pa.string()),
-        ("LINE", pa.int64()),
-    ]
-)
+#: Parquet's ``vcfText``: the text columns a typed row does not hold losslessly, and the source LINE.
+TEXT_STRUCT = pa.struct([TEXT_SCHEMA.field(c) for c in ("ID", "QUAL", "FILTER", "INFO", "FORMAT", "SAMPLES", "LINE")])
 
 #: The typed columns every Parquet dataset starts with (Glow's names; see :mod:`raygen.io.typed`).
 GLOW_FIXED_FIELDS = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from raygen.calling.pipeline import call_bam, call_region, write_vcf
+from raygen.calling.pipeline import call_bam, call_region, write_calls
 from raygen.config import DEFAULTS
 from raygen.errors import InputError
 from raygen.eval.concordance import evaluate_vcfs
@@ -44,7 +44,7 @@ def test_classical_no_errors_in_confident_bed(giab: Path, tmp_path: Path):
     # The first 5 kb of the confident BED: 29 truth variants incl. a hom-alt indel with misaligned reads.
     recs = call_region(str(giab / BAM), str(giab / FA), "chr20:10000800-10006000")
     out = tmp_path / "q.vcf.gz"
-    write_vcf(str(out), recs, {"chr20": 63025520}, "NA12878", str(giab / FA), "classical", DEFAULTS.call)
+    write_calls(str(out), recs, {"chr20": 63025520}, "NA12878", str(giab / FA), "classical", DEFAULTS.call)
     rep = evaluate_vcfs(giab / TRUTH, out, confident_bed=giab / BED, reference=giab / FA,
                         region=("chr20", 10000799, 10006000))
     c = rep.counts["ALL"]

@@ -89,3 +89,10 @@ def test_bed_with_unknown_contig_fails_before_training(run_cli, small_fasta, tmp
     rc, _, err = run_cli("train", "pretrain", "-f", small_fasta, "--out", tmp_path / "m", "--regions", bed)
     assert rc == 2
     assert "bad.bed:2" in err and "'chrZ' is not in the FASTA" in err
+
+
+def test_context_longer_than_every_region_fails_before_training(run_cli, small_fasta, tmp_path):
+    rc, _, err = run_cli("train", "pretrain", "-f", small_fasta, "--out", tmp_path / "m", "--context", "40000",
+                         "--block-bp", "5000")
+    assert rc == 2 and "no region is at least 40000 bp long" in err
+    assert not (tmp_path / "m").exists()  # refused before Ray Train started

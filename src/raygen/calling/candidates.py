@@ -9,6 +9,7 @@ written at different places by the aligner is counted once. All positions are 0-
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,6 +100,82 @@ def _left_align_ins(ref: str, p: int, ins: str) -> tuple[int, str]:
     return p, ins
 
 
+#: SAM flag bits of reads the caller skips, with the ReadStats counter each one goes to (checked in order).
+_SKIP_FLAGS = ((0x4, "unmapped"), (0x100, "secondary"), (0x800, "supplementary"), (0x400, "duplicate"),
+               (0x200, "qcfail"))
+
+
+def _skipped(r: pysam.AlignedSegment, cfg: CallConfig, stats: ReadStats) -> bool:
+    """Whether read ``r`` is left out (counted in ``stats`` under its reason)."""
+    for bit, reason in _SKIP_FLAGS:
+        if r.flag & bit:
+            setattr(stats, reason, getattr(stats, reason) + 1)
+            return True
+    if r.mapping_quality < cfg.min_mapping_quality:
+        stats.low_mapq += 1
+        return True
+    if not r.query_sequence or r.qual is None or r.cigartuples is None:
+        stats.unmapped += 1
+        return True
+    return False
+
+
+@dataclass
+class _Reads:
+    """Per-read lists and aligned blocks gathered while walking CIGARs (turned into arrays at the end)."""
+
+    starts: list = field(default_factory=list)
+    ends: list = field(default_factory=list)
+    mapqs: list = field(default_factory=list)
+    revs: list = field(default_factory=list)
+    seqs: list = field(default_factory=list)
+    quals: list = field(default_factory=list)
+    blk_r: list = field(default_factory=list)  # reference start of each aligned block
+    blk_q: list = field(default_factory=list)  # offset of its first base in the concatenated queries
+    blk_n: list = field(default_factory=list)
+    blk_read: list = field(default_factory=list)
+    indel_reads: dict = field(default_factory=dict)
+    qoff: int = 0
+
+    def add(self, r: pysam.AlignedSegment, ref_seq: str, ref_start0: int) -> None:
+        """Walk one read's CIGAR: aligned blocks, and its indels left-aligned against ``ref_seq``."""
+        nread, seq = len(self.starts), r.query_sequence
+        rp, qp = r.reference_start, 0
+        for op, n in r.cigartuples:
+            if op in _MATCH_OPS:
+                self.blk_r.append(rp)
+                self.blk_q.append(self.qoff + qp)
+                self.blk_n.append(n)
+                self.blk_read.append(nread)
+                rp += n
+                qp += n
+            elif op == 1:  # insertion before rp
+                i = rp - ref_start0
+                if 1 < i < len(ref_seq):
+                    p, ins = _left_align_ins(ref_seq, i, seq[qp:qp + n].upper())
+                    anchor = ref_seq[p - 1]
+                    self.indel_reads.setdefault((ref_start0 + p - 1, anchor, anchor + ins), []).append(nread)
+                qp += n
+            elif op == 2:  # deletion of ref [rp, rp+n)
+                i = rp - ref_start0
+                if 1 < i and i + n < len(ref_seq):
+                    p = _left_align_del(ref_seq, 0, i, n)
+                    key = (ref_start0 + p - 1, ref_seq[p - 1:p + n], ref_seq[p - 1])
+                    self.indel_reads.setdefault(key, []).append(nread)
+                rp += n
+            elif op == 3:
+                rp += n
+            elif op == 4:
+                qp += n
+        self.starts.append(r.reference_start)
+        self.ends.append(rp)
+        self.mapqs.append(r.mapping_quality)
+        self.revs.append(bool(r.flag & 0x10))
+        self.seqs.append(seq)
+        self.quals.append(r.qual)
+        self.qoff += len(seq)
+
+
 def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConfig, contig_alias: str | None = None) -> Pileup:
     """Read ``shard``'s reads (fetch window with margins) into a :class:`Pileup`.
 
@@ -107,108 +184,46 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     """
     pad = cfg.window + 2 * cfg.max_indel_shift
     ref_start0 = max(0, shard.fetch_start0 - pad - 1000)
-    ref_end0 = shard.fetch_end0 + pad + 1000
-    ref_seq = reference.fetch(contig_alias or shard.chrom, ref_start0, ref_end0)
+    ref_seq = reference.fetch(contig_alias or shard.chrom, ref_start0, shard.fetch_end0 + pad + 1000)
     stats = ReadStats()
-    starts, ends, mapqs, revs = [], [], [], []
-    seqs, quals = [], []
-    blk_r, blk_q, blk_n, blk_read = [], [], [], []
-    indel_reads: dict[tuple[int, str, str], list[int]] = {}
-    qoff = 0
-    nread = 0
-    lo_fetch, hi_fetch = shard.fetch_start0, shard.fetch_end0
+    reads = _Reads()
     try:
-        it = bam.fetch(shard.chrom, lo_fetch, hi_fetch)
-        for r in it:
+        for r in bam.fetch(shard.chrom, shard.fetch_start0, shard.fetch_end0):
             stats.total += 1
-            flag = r.flag
-            if flag & 0x4:
-                stats.unmapped += 1
-                continue
-            if flag & 0x100:
-                stats.secondary += 1
-                continue
-            if flag & 0x800:
-                stats.supplementary += 1
-                continue
-            if flag & 0x400:
-                stats.duplicate += 1
-                continue
-            if flag & 0x200:
-                stats.qcfail += 1
-                continue
-            if r.mapping_quality < cfg.min_mapping_quality:
-                stats.low_mapq += 1
-                continue
-            seq = r.query_sequence
-            qs = r.qual
-            if not seq or qs is None or r.cigartuples is None:
-                stats.unmapped += 1
+            if _skipped(r, cfg, stats):
                 continue
             stats.used += 1
-            rp = r.reference_start
-            qp = 0
-            for op, n in r.cigartuples:
-                if op in _MATCH_OPS:
-                    blk_r.append(rp)
-                    blk_q.append(qoff + qp)
-                    blk_n.append(n)
-                    blk_read.append(nread)
-                    rp += n
-                    qp += n
-                elif op == 1:  # insertion before rp
-                    i = rp - ref_start0
-                    if 1 < i < len(ref_seq):
-                        p, ins = _left_align_ins(ref_seq, i, seq[qp:qp + n].upper())
-                        anchor = ref_seq[p - 1]
-                        key = (ref_start0 + p - 1, anchor, anchor + ins)
-                        indel_reads.setdefault(key, []).append(nread)
-                    qp += n
-                elif op == 2:  # deletion of ref [rp, rp+n)
-                    i = rp - ref_start0
-                    if 1 < i and i + n < len(ref_seq):
-                        p = _left_align_del(ref_seq, 0, i, n)
-                        key = (ref_start0 + p - 1, ref_seq[p - 1:p + n], ref_seq[p - 1])
-                        indel_reads.setdefault(key, []).append(nread)
-                    rp += n
-                elif op == 3:
-                    rp += n
-                elif op == 4:
-                    qp += n
-            starts.append(r.reference_start)
-            ends.append(rp)
-            mapqs.append(r.mapping_quality)
-            revs.append(bool(flag & 0x10))
-            seqs.append(seq)
-            quals.append(qs)
-            qoff += len(seq)
-            nread += 1
+            reads.add(r, ref_seq, ref_start0)
     except OSError as exc:
         raise InputError(f"BAM {bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: "
                          f"cannot read {shard} ({exc}); the file may be truncated or corrupt") from None
-    seq_all = CODE[np.frombuffer("".join(seqs).encode(), dtype=np.uint8)]
-    qual_all = np.frombuffer("".join(quals).encode(), dtype=np.uint8) - 33 if quals else np.zeros(0, np.uint8)
-    bn = np.asarray(blk_n, dtype=np.int64)
-    total = int(bn.sum())
+    return _as_pileup(shard.chrom, ref_start0, ref_seq, reads, stats)
+
+
+def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: ReadStats) -> Pileup:
+    """Flat arrays from the gathered reads: every aligned base by vectorised range expansion of the blocks."""
+    nread = len(reads.starts)
+    seq_all = CODE[np.frombuffer("".join(reads.seqs).encode(), dtype=np.uint8)]
+    qual_all = np.frombuffer("".join(reads.quals).encode(), dtype=np.uint8) - 33 if reads.quals else np.zeros(0, np.uint8)
+    bn = np.asarray(reads.blk_n, dtype=np.int64)
     first = np.cumsum(bn) - bn
-    ar = np.arange(total, dtype=np.int64)
-    pos = np.repeat(np.asarray(blk_r, dtype=np.int64) - first, bn) + ar
-    qpos = np.repeat(np.asarray(blk_q, dtype=np.int64) - first, bn) + ar
-    read = np.repeat(np.asarray(blk_read, dtype=np.int32), bn)
+    ar = np.arange(int(bn.sum()), dtype=np.int64)
+    pos = np.repeat(np.asarray(reads.blk_r, dtype=np.int64) - first, bn) + ar
+    qpos = np.repeat(np.asarray(reads.blk_q, dtype=np.int64) - first, bn) + ar
+    read = np.repeat(np.asarray(reads.blk_read, dtype=np.int32), bn)
     qoffs = np.zeros(nread + 1, dtype=np.int64)
-    if nread:
-        qoffs[1:] = np.cumsum([len(x) for x in seqs])
     offs = np.zeros(nread + 1, dtype=np.int64)
     if nread:
+        qoffs[1:] = np.cumsum([len(x) for x in reads.seqs])
         np.add.at(offs, read.astype(np.int64) + 1, 1)
         offs = np.cumsum(offs)
     return Pileup(
-        chrom=shard.chrom, ref_start0=ref_start0, ref_seq=ref_seq, ref_codes=encode(ref_seq),
-        read_start=np.asarray(starts, dtype=np.int64), read_end=np.asarray(ends, dtype=np.int64),
-        read_mapq=np.asarray(mapqs, dtype=np.uint8), read_reverse=np.asarray(revs, dtype=bool),
+        chrom=chrom, ref_start0=ref_start0, ref_seq=ref_seq, ref_codes=encode(ref_seq),
+        read_start=np.asarray(reads.starts, dtype=np.int64), read_end=np.asarray(reads.ends, dtype=np.int64),
+        read_mapq=np.asarray(reads.mapqs, dtype=np.uint8), read_reverse=np.asarray(reads.revs, dtype=bool),
         read_offset=offs, read_qoff=qoffs, query_base=seq_all, query_qual=qual_all,
         pos=pos, qpos=qpos, base=seq_all[qpos], qual=qual_all[qpos], read=read,
-        indel_reads=indel_reads, stats=stats,
+        indel_reads=reads.indel_reads, stats=stats,
     )
 
 
@@ -314,8 +329,6 @@ def find_candidates(p: Pileup, tables: SiteTables, shard: Shard, cfg: CallConfig
 
 def open_bam(path: str) -> pysam.AlignmentFile:
     """Open an indexed BAM/CRAM; build a missing index (or say how when that fails)."""
-    import os
-
     if not os.path.exists(path):
         raise InputError(f"BAM {path!r} does not exist")
     try:

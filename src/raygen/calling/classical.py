@@ -11,22 +11,15 @@ the posterior of hom-ref in Phred. No training is needed; this is the baseline t
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
+from raygen.calling.realign import assign_site, recount_snv, snv_loglik
 from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik
+from raygen.calling.repeats import repeat_span
 from raygen.config import CallConfig
-
-
-def repeat_span(ref_seq: str, i: int, unit: str) -> int:
-    """Bases of ``ref_seq`` from index ``i`` covered by consecutive copies of ``unit`` (0 if none)."""
-    n = len(unit)
-    if n == 0:
-        return 0
-    j = i
-    while ref_seq[j:j + n] == unit:
-        j += n
-    return j - i
 
 
 def indel_error(p: Pileup, c: Candidate, cfg: CallConfig) -> float:
@@ -103,8 +96,6 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig) ->
     Indel alleles sharing an anchor are scored together (:func:`raygen.calling.realign.assign_site`); SNVs
     inside an indel window with real indel support are re-counted through the reads' haplotypes.
     """
-    from raygen.calling.realign import assign_site, recount_snv, snv_loglik
-
     by_anchor: dict[int, list[Candidate]] = {}
     for c in cands:
         if c.is_indel:
@@ -170,8 +161,6 @@ def cluster_filter(t: SiteTables, cands: list[Candidate], recs: list[CallRecord]
     Like GATK's SnpCluster: ``cluster_min_sites`` or more such sites within ``cluster_window`` bp. The
     site tables span the shard plus margins, so the verdict does not depend on shard boundaries.
     """
-    import dataclasses
-
     sites = low_vaf_sites(t, cfg)
     if len(sites) < cfg.cluster_min_sites:
         return recs
@@ -196,8 +185,6 @@ def fix_multiallelic(p: Pileup, t: SiteTables, cands: list[Candidate], recs: lis
     Biallelic genotyping of each ALT alone reads a 1/2 site as two hom-alts (no REF reads). The joint
     model scores all diploid genotypes over {REF, ALT1, ALT2} (the two best-supported ALTs).
     """
-    import dataclasses
-
     groups: dict[tuple[int, bool], list[int]] = {}
     for i, (c, r) in enumerate(zip(cands, recs)):
         if r.gt != (0, 0):

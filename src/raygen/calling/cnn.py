@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
+from raygen.calling.classical import log_prior, make_record, refine, with_artifacts
 from raygen.calling.records import CallRecord
 from raygen.calling.tensors import N_FEATURES, pileup_tensors, site_features
 from raygen.config import CallConfig
@@ -92,8 +93,6 @@ def predict(net: PileupCNN, x: np.ndarray, f: np.ndarray, batch: int = 256) -> n
 
 def featurize(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig):
     """Re-scored candidates, classical log-posteriors, tensors and site features for a shard."""
-    from raygen.calling.classical import log_prior, refine, with_artifacts
-
     cands2, lls = refine(p, t, cands, cfg)
     lps = [with_artifacts(ll, c, cfg) + log_prior(c, cfg) for c, ll in zip(cands2, lls)]
     x = pileup_tensors(p, cands2, cfg)
@@ -103,8 +102,6 @@ def featurize(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig)
 
 def genotype_cnn(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, net: PileupCNN) -> list[CallRecord]:
     """Genotype candidates with the CNN: probabilities become PL, QUAL and GQ like the classical model's."""
-    from raygen.calling.classical import make_record
-
     cands2, _, x, f = featurize(p, t, cands, cfg)
     probs = predict(net, x, f)
     out = []

@@ -15,12 +15,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ray
+from tqdm import tqdm
+
+from raygen import __version__
 from raygen.calling.candidates import ReadStats, find_candidates, load_pileup, open_bam, site_tables
-from raygen.calling.records import CallRecord
+from raygen.calling.classical import genotype_classical
+from raygen.calling.records import CallRecord, calls_text_table
 from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
+from raygen.io.atomic import atomic_path
+from raygen.io.fasta import Reference
+from raygen.io.header import FIXED_COLUMNS, VcfHeader
+from raygen.io.vcf import format_lines, write_vcf
 from raygen.normalize import normalize_allele
-from raygen.regions import Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
+from raygen.regions import Region, Shard, check_contigs, make_shards, parse_region, read_regions, rename_map
 
 log = logging.getLogger("raygen.calling")
 
@@ -52,8 +61,6 @@ def contig_map(bam_path: str, ref, rename: str | None) -> tuple[dict[str, int], 
 def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classical", cfg: CallConfig | None = None,
                contig_alias: str | None = None, _cache: dict | None = None) -> ShardResult:
     """Call one shard: pileup -> candidates -> genotypes. Records carry the BAM's contig name."""
-    from raygen.io.fasta import Reference
-
     cfg = cfg or CallConfig()
     t0 = time.perf_counter()
     res = ShardResult(shard)
@@ -66,11 +73,9 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
         cands = find_candidates(p, t, shard, cfg)
         res.candidates = len(cands)
         if model == "classical":
-            from raygen.calling.classical import genotype_classical
-
             res.records = genotype_classical(p, t, cands, cfg, shard.chrom)
         else:
-            from raygen.calling.cnn import genotype_cnn, load_caller
+            from raygen.calling.cnn import genotype_cnn, load_caller  # imports torch: only for a trained model
 
             net = (_cache or {}).get(model) or load_caller(model)
             res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net)
@@ -103,8 +108,6 @@ def call_region(bam: str, reference: str, region: str, model: str = "classical",
     directory to its loaded network (a long-lived caller loads it once). Records are in POS order and
     include RefCall/LowQual candidates; keep ``filter == "PASS"`` for the call set.
     """
-    from raygen.io.fasta import Reference
-
     cfg = cfg or CallConfig()
     with Reference(reference) as ref:
         contigs, alias = contig_map(bam, ref, rename_contigs)
@@ -134,10 +137,6 @@ def call_bam(
     Finished shards are always written; if any shard failed, the summary lists it and
     ``OUT.failed_shards.bed`` names its region so it can be re-run with ``--regions``.
     """
-    import ray
-
-    from raygen.io.fasta import Reference
-
     cfg = cfg or CallConfig()
     with Reference(reference) as ref:
         contigs, alias = contig_map(bam, ref, rename_contigs)
@@ -152,8 +151,20 @@ def call_bam(
     af = open_bam(bam)
     sample = sample or _bam_sample(af) or "SAMPLE"
     af.close()
+    results = _run_shards(bam, reference, shards, model, cfg, alias, progress)
+    results.sort(key=lambda r: (list(contigs).index(r.shard.chrom), r.shard.start0))
+    records = [rec for r in results if r.error is None for rec in r.records]
+    write_calls(out_vcf, records, {c: ref_lengths[alias[c]] for c in contigs}, sample, reference, model, cfg)
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        _write_failed_bed(out_vcf + ".failed_shards.bed", failed)
+    return _call_summary(out_vcf, sample, model, shards, regs, results, records)
 
-    task = ray.remote(num_cpus=1)(_shard_task)
+
+def _run_shards(bam: str, reference: str, shards: list[Shard], model: str, cfg: CallConfig,
+                alias: dict[str, str], progress: bool) -> list[ShardResult]:
+    """One Ray task per shard (``cfg.cpus_per_shard`` CPUs each); a failed shard becomes a result with its error."""
+    task = ray.remote(num_cpus=cfg.cpus_per_shard)(_shard_task)
     refs = {task.remote(bam, reference, s, model, cfg, alias[s.chrom]): s for s in shards}
     results: list[ShardResult] = []
     pending = list(refs)
@@ -167,21 +178,25 @@ def call_bam(
                 results.append(ShardResult(refs[r], error=_one_line(exc)))
             bar.update(1)
     bar.close()
-    results.sort(key=lambda r: (list(contigs).index(r.shard.chrom), r.shard.start0))
-    records = [rec for r in results if r.error is None for rec in r.records]
-    write_vcf(out_vcf, records, {c: ref_lengths[alias[c]] for c in contigs}, sample, reference, model, cfg)
-    failed = [r for r in results if r.error is not None]
-    if failed:
-        bed = out_vcf + ".failed_shards.bed"
-        with open(bed, "w") as fh:
-            for r in failed:
-                fh.write(f"{r.shard.chrom}\t{r.shard.start0}\t{r.shard.end0}\t{r.error[:200]}\n")
+    return results
+
+
+def _write_failed_bed(path: str, failed: list[ShardResult]) -> None:
+    """The regions of failed shards as BED (0-based half-open) with the error, so they can be re-run."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for r in failed:
+            fh.write(f"{r.shard.chrom}\t{r.shard.start0}\t{r.shard.end0}\t{r.error[:200]}\n")
+
+
+def _call_summary(out_vcf: str, sample: str, model: str, shards: list[Shard], regs: list[Region],
+                  results: list[ShardResult], records: list[CallRecord]) -> dict:
     stats = ReadStats()
     for r in results:
         stats.add(r.stats)
     by_filter: dict[str, int] = {}
     for rec in records:
         by_filter[rec.filter] = by_filter.get(rec.filter, 0) + 1
+    failed = [r for r in results if r.error is not None]
     return {
         "out": out_vcf, "sample": sample, "model": model, "shards": len(shards), "failed_shards": len(failed),
         "failures": [f"{r.shard}: {r.error}" for r in failed], "bp": sum(r.length for r in regs),
@@ -191,7 +206,7 @@ def call_bam(
 
 
 def _shard_task(bam, reference, shard, model, cfg, alias):
-    import torch
+    import torch  # only to pin one intra-op thread per task; importing it at module top slows every import of this module
 
     torch.set_num_threads(1)
     return call_shard(bam, reference, shard, model, cfg, alias)
@@ -216,8 +231,6 @@ class _NoBar:
 def _progress(total: int, show: bool):
     if not show or total < 2:
         return _NoBar()
-    from tqdm import tqdm
-
     return tqdm(total=total, unit="shard", desc="call", leave=False)
 
 
@@ -234,24 +247,13 @@ VCF_HEADER = [
 ]
 
 
-def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str, cfg: CallConfig):
-    """The VCF 4.2 header of a call set (``pysam.VariantHeader``): contigs, FILTER/FORMAT lines, one sample."""
-    import pysam
-
-    from raygen import __version__
-
-    hdr = pysam.VariantHeader()
-    hdr.add_line(f"##fileDate={time.strftime('%Y%m%d')}")
-    hdr.add_line(f"##source=raygen-{__version__} call --model {model}")
-    hdr.add_line(f"##reference=file://{os.path.abspath(reference)}")
-    for c, n in contigs.items():
-        hdr.contigs.add(c, length=n)
-    for line in VCF_HEADER:
-        if "ID=PASS" in line:
-            continue
-        hdr.add_line(line.format(min_qual=cfg.min_qual))
-    hdr.add_sample(sample)
-    return hdr
+def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str, cfg: CallConfig) -> VcfHeader:
+    """The VCF 4.2 header of a call set: date, source, reference, contigs, FILTER/FORMAT lines, one sample."""
+    meta = ["##fileformat=VCFv4.2", VCF_HEADER[0], f"##fileDate={time.strftime('%Y%m%d')}",
+            f"##source=raygen-{__version__} call --model {model}", f"##reference=file://{os.path.abspath(reference)}"]
+    meta += [f"##contig=<ID={c},length={n}>" for c, n in contigs.items()]
+    meta += [line.format(min_qual=cfg.min_qual) for line in VCF_HEADER[1:]]
+    return VcfHeader.from_lines([*meta, "#" + "\t".join([*FIXED_COLUMNS, "FORMAT", sample])])
 
 
 def sort_records(records: list[CallRecord], contigs: dict[str, int]) -> list[CallRecord]:
@@ -260,50 +262,22 @@ def sort_records(records: list[CallRecord], contigs: dict[str, int]) -> list[Cal
     return sorted(records, key=lambda r: (order[r.chrom], r.pos, len(r.ref), r.ref, r.alt))
 
 
-def _write_records(path: str, mode: str, hdr, records: list[CallRecord], sample: str) -> None:
-    import pysam
-
-    with pysam.VariantFile(path, mode, header=hdr) as vf:
-        for r in records:
-            v = vf.new_record(contig=r.chrom, start=r.pos - 1, alleles=(r.ref, r.alt), qual=r.qual, filter=r.filter)
-            s = v.samples[sample]
-            s["GT"] = r.gt
-            s["GQ"] = r.gq
-            s["DP"] = r.dp
-            s["AD"] = r.ad
-            s["VAF"] = r.vaf
-            s["PL"] = r.pl
-            vf.write(v)
-
-
-def write_vcf(path: str, records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str,
-              model: str, cfg: CallConfig) -> None:
-    """Write ``records`` (sorted by contig order then POS) as bgzipped VCF 4.2 + tabix index, atomically."""
-    import pysam
-
-    from raygen.io.atomic import atomic_paths
-
+def write_calls(path: str, records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str,
+                model: str, cfg: CallConfig) -> None:
+    """Write ``records`` (sorted here: contig order of ``contigs``, then POS) as bgzipped VCF 4.2 + tabix index,
+    atomically, through :func:`raygen.io.vcf.write_vcf`."""
     if not path.endswith(".vcf.gz"):
         raise InputError(f"output {path!r} must end in .vcf.gz (bgzipped + tabix-indexed)")
-    hdr = vcf_header(contigs, sample, reference, model, cfg)
-    with atomic_paths(path, path + ".tbi") as (tmp, tmp_tbi):
-        _write_records(str(tmp), "wz", hdr, sort_records(records, contigs), sample)
-        pysam.tabix_index(str(tmp), preset="vcf", index=str(tmp_tbi), force=True)
-    if os.path.exists(str(tmp) + ".tbi"):
-        os.unlink(str(tmp) + ".tbi")
+    header = vcf_header(contigs, sample, reference, model, cfg)
+    write_vcf(header, calls_text_table(sort_records(records, contigs)), path)
 
 
 def vcf_text(records: list[CallRecord], contigs: dict[str, int], sample: str, reference: str, model: str,
              cfg: CallConfig) -> str:
-    """``records`` as uncompressed VCF 4.2 text with the same header as :func:`write_vcf` (for HTTP answers)."""
-    import tempfile
-
-    hdr = vcf_header(contigs, sample, reference, model, cfg)
-    with tempfile.TemporaryDirectory(prefix="raygen-vcf-") as d:
-        path = os.path.join(d, "calls.vcf")
-        _write_records(path, "w", hdr, sort_records(records, contigs), sample)
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
+    """``records`` as uncompressed VCF 4.2 text with the same header as :func:`write_calls` (for HTTP answers)."""
+    header = vcf_header(contigs, sample, reference, model, cfg)
+    table = calls_text_table(sort_records(records, contigs))
+    return header.to_text() + format_lines(table, header).to_pybytes().decode("utf-8")
 
 
 def shard_error_summary(summary: dict) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from raygen.calling.candidates import Candidate, Pileup, encode
-from raygen.calling.classical import repeat_span
+from raygen.calling.repeats import repeat_span
 
 FLANK = 20  # bp of unique-ish sequence each side of the repeat tract
 MARGIN = 15.0  # Phred units a haplotype must win by for the read to count

@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pyarrow as pa
+
+from raygen.schema import TEXT_SCHEMA
 
 #: Genotypes of a biallelic candidate, in VCF PL order.
 GENOTYPES = ((0, 0), (0, 1), (1, 1))
+#: The FORMAT of every call record (declared in :data:`raygen.calling.pipeline.VCF_HEADER`).
+CALL_FORMAT = "GT:GQ:DP:AD:VAF:PL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +56,26 @@ def pl_from_loglik(loglik: np.ndarray) -> tuple[int, int, int]:
     """Phred-scaled genotype likelihoods, normalized so the best is 0 (VCF PL)."""
     pl = -10.0 * (loglik - loglik.max()) / np.log(10.0)
     return tuple(int(min(round(x), 99999)) for x in pl)  # type: ignore[return-value]
+
+
+def vcf_float(x: float) -> str:
+    """A Float as htslib writes it: stored as float32, printed like ``%g`` (``45.67``, ``0.5455``, ``1``, ``3000``);
+    a test pins it against pysam on generated values."""
+    return "%g" % float(np.float32(x))
+
+
+def calls_text_table(records: list[CallRecord]) -> pa.Table:
+    """``records`` (in the order given) as a VCF text table (:data:`raygen.schema.TEXT_SCHEMA`): ID and INFO
+    ``.``, FORMAT :data:`CALL_FORMAT`, one sample; LINE null (calls have no source line)."""
+    def sample(r: CallRecord) -> str:
+        return (f"{r.gt[0]}/{r.gt[1]}:{r.gq}:{r.dp}:{r.ad[0]},{r.ad[1]}:{vcf_float(r.vaf)}:"
+                f"{','.join(str(x) for x in r.pl)}")
+
+    n = len(records)
+    cols = {
+        "CHROM": [r.chrom for r in records], "POS": [r.pos for r in records], "ID": ["."] * n,
+        "REF": [r.ref for r in records], "ALT": [r.alt for r in records], "QUAL": [vcf_float(r.qual) for r in records],
+        "FILTER": [r.filter for r in records], "INFO": ["."] * n, "FORMAT": [CALL_FORMAT] * n,
+        "SAMPLES": [sample(r) for r in records], "LINE": [None] * n,
+    }
+    return pa.table({f.name: pa.array(cols[f.name], f.type) for f in TEXT_SCHEMA}, schema=TEXT_SCHEMA)

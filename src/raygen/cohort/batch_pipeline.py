@@ -30,7 +30,7 @@ import numpy as np
 from raygen.cohort.combat import (
     REASONS, ComBatDesign, ComBatFit, ComBatOptions, FeatureStats, Standardized, adjust, apply_fit, assemble_fit,
     check_adjustable, combat_design, feature_stats, finish_posteriors, log_exclusions, posterior_nonparametric,
-    posteriors, standardize,
+    posteriors, standardize, standardized_residuals,
 )
 from raygen.cohort.design import Design, build_design, code_covariates, match_batches
 from raygen.cohort.matrix import Layout, MatrixWriter, align_sheet, iter_blocks, read_sheet, sniff_layout
@@ -87,13 +87,13 @@ def choose_engine(job: CombatJob) -> str:
 # ------------------------------------------------------------------------------------------ shared steps
 
 
-def reference_distribution(out: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature decile edges and bin fractions of the corrected values (the drift reference)."""
-    edges = np.full((out.shape[0], C.drift_bins - 1), np.nan)
-    fracs = np.full((out.shape[0], C.drift_bins), np.nan)
+def reference_distribution(z: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature decile edges and bin fractions of the standardised residuals (the drift reference)."""
+    edges = np.full((z.shape[0], C.drift_bins - 1), np.nan)
+    fracs = np.full((z.shape[0], C.drift_bins), np.nan)
     if keep.any():
-        edges[keep] = quantile_edges(out[keep], C.drift_bins)
-        fracs[keep] = bin_fractions(out[keep], edges[keep])
+        edges[keep] = quantile_edges(z[keep], C.drift_bins)
+        fracs[keep] = bin_fractions(z[keep], edges[keep])
     return edges, fracs
 
 
@@ -162,7 +162,8 @@ def _run_memory(job: CombatJob, layout: Layout, design: Design):
     gamma, delta = posteriors(st, cd, job.options)
     fit = assemble_fit(stats, st, gamma, delta, cd)
     out = adjust(y, fit.beta, fit.var_pooled, fit.gamma_star, fit.delta_star, cd)
-    edges, fracs = reference_distribution(out, fit.reason == 0)
+    z = standardized_residuals(out, fit.beta, fit.var_pooled, cd)
+    edges, fracs = reference_distribution(z, fit.reason == 0)
     with MatrixWriter(job.out, layout) as w:
         w.write(features, out)
     return fit, features, edges, fracs
@@ -216,7 +217,8 @@ def _pass2(batch: dict, cd: ComBatDesign, fit_ref, folder: str) -> dict:
         sl = slice(int(start), int(start) + y.shape[0])
         out = adjust(y, fit.beta[sl], fit.var_pooled[sl], fit.gamma_star[sl], fit.delta_star[sl], cd)
         np.save(Path(folder) / f"out_{int(start):012d}.npy", out)
-        e, f = reference_distribution(out, fit.reason[sl] == 0)
+        z = standardized_residuals(out, fit.beta[sl], fit.var_pooled[sl], cd)
+        e, f = reference_distribution(z, fit.reason[sl] == 0)
         rows.append(np.arange(sl.start, sl.stop))
         edges.append(e)
         fracs.append(f)
@@ -329,12 +331,7 @@ def run_apply(job: ApplyJob) -> dict:
             sl = slice(start, start + y.shape[0])
             _check_features(model, feats, start, job.matrix)
             fit = _slice_fit(model.fit, sl)
-            sm = None
-            if cov is not None:
-                nb = len(model.batches)
-                part = np.hstack([np.zeros((cov.shape[0], nb)), cov])
-                weights = _mean_weights(model)
-                sm = fit.beta @ (weights[:, None] + part.T)
+            sm = None if cov is None else model.stand_mean(sl, cov)
             w.write(feats, apply_fit(y, bidx, fit, sm))
             n += y.shape[0]
     if n != len(model.features):
@@ -342,17 +339,6 @@ def run_apply(job: ApplyJob) -> dict:
     return {"features_in": n, "features_out": n, "adjusted": int(np.sum(model.fit.reason == 0)),
             "samples": len(layout.samples), "output": job.out, "wall_s": round(time.time() - t0, 2),
             "batches": {b: int(np.sum(bidx == i)) for i, b in enumerate(model.batches) if np.any(bidx == i)}}
-
-
-def _mean_weights(model: ComBatModel) -> np.ndarray:
-    nb = len(model.batches)
-    w = np.zeros(len(model.design_columns))
-    if model.ref_batch is None:
-        sizes = np.asarray(model.batch_sizes, dtype=float)
-        w[:nb] = sizes / sizes.sum()
-    else:
-        w[list(model.batches).index(model.ref_batch)] = 1.0
-    return w
 
 
 def _check_features(model: ComBatModel, feats: list[str], start: int, path: str) -> None:

@@ -354,6 +354,13 @@ def adjust(y: np.ndarray, beta: np.ndarray, var_pooled: np.ndarray, gamma: np.nd
     return out
 
 
+def standardized_residuals(out: np.ndarray, beta: np.ndarray, var_pooled: np.ndarray, cd: ComBatDesign) -> np.ndarray:
+    """``(adjusted - stand.mean) / sqrt(var.pooled)``: corrected values on the standardised scale with the
+    covariate effects removed (what drift checks compare, so a batch of other biology is not "drift")."""
+    stand_mean = beta @ (cd.mean_weights[:, None] + cd.cov_part.T)
+    return (out - stand_mean) / np.sqrt(var_pooled)[:, None]
+
+
 # ------------------------------------------------------------------------------------------ whole runs
 
 

@@ -87,14 +87,14 @@ def adjust_block(sample: CopyNumTable, ref: CopyNumTable, is_target: bool, opts:
         if "gc" in matched:
             log2 = bias.center_by_window(log2, frac, matched["gc"], opts.smoother)
         else:
-            log.warning("the reference has no gc column: GC correction skipped")
+            log.info("the reference has no gc column: GC correction skipped")
     if is_target and opts.do_edge:
         log2 = bias.center_by_window(log2, frac, bias.edge_bias(sample.chrom, sample.start, sample.end), opts.smoother)
     if not is_target and opts.do_rmask:
         if "rmask" in matched:
             log2 = bias.center_by_window(log2, frac, matched["rmask"], opts.smoother)
         else:
-            log.warning("the reference has no rmask column: RepeatMasker correction skipped")
+            log.info("the reference has no rmask column: RepeatMasker correction skipped")
     return sample.with_columns(log2=log2), matched
 
 
@@ -139,6 +139,9 @@ def fix_sample(target: CopyNumTable, antitarget: CopyNumTable | None, ref: CopyN
                opts: FixOptions | None = None) -> CopyNumTable:
     """The ``.cnr`` of one sample: columns chromosome, start, end, gene, log2, [depth,] weight."""
     opts = opts or FixOptions()
+    if "spread" not in ref or "log2" not in ref:
+        raise InputError(f"{ref.meta.get('path', 'the reference')} is not a reference (no spread column): build one "
+                         "with `raygen cohort reference` (or -t/-a for a flat one)")
     if antitarget is not None and len(antitarget) and antitarget.sample_id != target.sample_id:
         raise InputError(f"sample ids differ: {target.sample_id!r} (target) vs {antitarget.sample_id!r} (antitarget)")
     t, t_ref = adjust_block(target, ref, True, opts)
@@ -148,6 +151,9 @@ def fix_sample(target: CopyNumTable, antitarget: CopyNumTable | None, ref: CopyN
         if len(a):
             parts.append(a)
             refs.append(a_ref)
+    if not sum(len(p) for p in parts):
+        raise InputError(f"no bin of sample {target.sample_id} passes the reference filters (all {len(target)} target "
+                         "bins are marked unusable in the reference)")
     cnr = concat(parts, target.sample_id)
     matched = concat(refs, "reference")
     # both blocks in genome order; the reference rows follow the same permutation

@@ -3,8 +3,9 @@
 Columns: ``feature``, ``reason`` (0 = adjusted, else a ``combat.REASONS`` code), ``var_pooled``,
 ``stand_mean_mean``, ``beta:<design column>``, ``gamma:<batch>``, ``delta:<batch>`` (posterior batch effects
 on the standardised scale) and ``ref_q<i>`` / ``ref_p<i>``: the reference distribution of each feature
-after correction (inner decile edges on the data scale and the fraction of training samples per bin) that
-``raygen cohort assess --against`` measures drift against. The design (batch levels, covariate coding,
+after correction (inner decile edges of the standardised residuals, ``combat.standardized_residuals``,
+and the fraction of training samples per bin) that ``raygen cohort assess --against`` measures drift
+against. The design (batch levels, covariate coding,
 reference batch) and the options travel as JSON in the file's metadata under ``raygen.combat``.
 """
 
@@ -47,6 +48,22 @@ class ComBatModel:
     @property
     def n_covariates(self) -> int:
         return len(self.design_columns) - len(self.batches)
+
+    def mean_weights(self) -> np.ndarray:
+        """grand.mean = weights @ beta: batch sizes over the total, or the reference batch's column."""
+        nb = len(self.batches)
+        w = np.zeros(len(self.design_columns))
+        if self.ref_batch is None:
+            sizes = np.asarray(self.batch_sizes, dtype=float)
+            w[:nb] = sizes / sizes.sum()
+        else:
+            w[list(self.batches).index(self.ref_batch)] = 1.0
+        return w
+
+    def stand_mean(self, rows: slice, covariates: np.ndarray) -> np.ndarray:
+        """sva's stand.mean (features ``rows`` x new samples) from the samples' coded covariates."""
+        part = np.hstack([np.zeros((covariates.shape[0], len(self.batches))), covariates])
+        return self.fit.beta[rows] @ (self.mean_weights()[:, None] + part.T)
 
 
 def save_model(path: str | Path, m: ComBatModel) -> None:

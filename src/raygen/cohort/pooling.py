@@ -25,7 +25,7 @@ import numpy as np
 
 from raygen.cohort import bias, chromosomes, robust, sex
 from raygen.cohort.cnvfiles import ANTITARGET_NAMES, CopyNumTable, concat
-from raygen.cohort.ratios import LOW_COVERAGE_LOG2, MAX_REF_SPREAD, MIN_REF_COVERAGE, center_shift
+from raygen.cohort.ratios import LOW_COVERAGE_LOG2, MAX_REF_SPREAD, MIN_REF_COVERAGE, center_shift, low_coverage_mask
 from raygen.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,10 @@ def correct_sample(sample: CopyNumTable, block: BlockBins, is_female: bool | Non
         raise InputError(f"{where}: bins differ from those of the first normal ({len(sample)} vs "
                          f"{len(block.bins)} bins, or other coordinates / gene labels); use the same BED for every sample")
     depth = sample["depth"] if "depth" in sample else np.exp2(sample.log2)
+    empty = int(low_coverage_mask(sample).sum())
+    if empty == len(sample) and empty:
+        log.warning("sample %s has no coverage in any of its %d %s bins (wrong BAM or BED?); it still enters the "
+                    "pool, as in CNVkit", sample.sample_id, empty, "target" if block.is_target else "antitarget")
     log2 = sample.log2 + center_shift(sample, skip_low=block.is_target, parx_build=opts.parx_build)
     if is_female is None:
         log.warning("cannot determine the sex of sample %s; treating chrX as diploid (female)", sample.sample_id)

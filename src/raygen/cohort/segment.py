@@ -47,10 +47,7 @@ def outlier_mask(log2: np.ndarray, width: int = 50, quantile: float = 0.95, fact
 
 
 def _filtered(arm: CopyNumTable, opts: SegmentOptions) -> CopyNumTable:
-    keep = np.isfinite(arm.log2)
-    if (~keep).any():
-        log.info("dropped %d bins with non-finite log2", int((~keep).sum()))
-    out = arm.take(keep)
+    out = arm.take(np.isfinite(arm.log2))
     if opts.drop_low_coverage:
         out = out.take(~low_coverage_mask(out))
     if opts.drop_outliers:
@@ -157,6 +154,9 @@ def segment_sample(cnr: CopyNumTable, opts: SegmentOptions | None = None) -> Cop
     if opts.method not in METHODS:
         raise UsageError(f"segmentation method {opts.method!r}: choose one of {', '.join(METHODS)}")
     threshold = opts.threshold if opts.threshold is not None else DEFAULT_THRESHOLD.get(opts.method, 0.0)
+    bad = int((~np.isfinite(cnr.log2)).sum())
+    if bad:
+        log.warning("%s: dropped %d bins with non-finite log2 from the segmentation", cnr.sample_id, bad)
     pieces = []
     for _, sl in arm_slices(cnr):
         arm = cnr.take(sl)

@@ -6,7 +6,10 @@ import argparse
 import dataclasses
 import json
 
+from raygen.cli import runtime_config
 from raygen.config import DEFAULTS
+from raygen.errors import UsageError
+from raygen.runtime import init_ray
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -41,10 +44,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
+    # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.calling.pipeline import call_bam, shard_error_summary
-    from raygen.cli import runtime_config
-    from raygen.errors import UsageError
-    from raygen.runtime import init_ray
 
     if args.shard_bp < 1000 or args.margin_bp < 0:
         raise UsageError("--shard-bp must be >= 1000 and --margin-bp >= 0")

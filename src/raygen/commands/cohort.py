@@ -16,6 +16,7 @@ COHORT_PARTS: tuple[str, ...] = ("cohort_cnv", "cohort_batch")
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "cohort",
+        parents=[common],
         help="cohort normalization: CNVkit-compatible copy number; batch effects (ComBat, VAE), size factors",
         description="Normalize sequencing data across a cohort. Copy number: CNVkit's steps and file formats "
         "(.cnn, .cnr, .cns), so CNVkit reads raygen's files and vice versa. Batch effects: ComBat exactly as "

@@ -395,16 +395,6 @@ def _pair_coverage(files: list[str]) -> list[tuple[str, str | None]]:
     return pairs
 
 
-def _fix_one(target: str, anti: str | None, reference: str, out: str, sample_id: str | None, opts) -> str:
-    from raygen.cohort.cnvfiles import read_cnvkit, write_cnvkit
-    from raygen.cohort.fix import fix_sample
-
-    cnr = fix_sample(read_cnvkit(target, sample_id), read_cnvkit(anti, sample_id) if anti else None,
-                     read_cnvkit(reference), opts)
-    write_cnvkit(cnr, out)
-    return out
-
-
 def run_fix(args: argparse.Namespace) -> int:
     from raygen.cohort import chromosomes
     from raygen.cohort.cnvfiles import sample_id_from_path
@@ -428,7 +418,9 @@ def run_fix(args: argparse.Namespace) -> int:
     outs = [args.output or os.path.join(args.output_dir or ".", (args.sample_id or sample_id_from_path(t)) + ".cnr")
             for t, _ in pairs]
     jobs = [(t, a, reference, o, args.sample_id, opts) for (t, a), o in zip(pairs, outs)]
-    written = _map(args, _fix_one, jobs, "fix")
+    from raygen.cohort.steps import fix_file
+
+    written = _map(args, fix_file, jobs, "fix")
     print(f"wrote {', '.join(written[:3])}{' ...' if len(written) > 3 else ''} ({len(written)} sample(s))")
     return 0
 
@@ -455,37 +447,19 @@ def _outputs(args: argparse.Namespace, suffix: str) -> list[str]:
     return [os.path.join(args.output_dir or ".", sample_id_from_path(f) + suffix) for f in args.filenames]
 
 
-def _segment_one(path: str, out: str, opts) -> tuple[str, int]:
-    from raygen.cohort.cnvfiles import read_cnvkit, write_cnvkit
-    from raygen.cohort.segment import segment_sample
-
-    cns = segment_sample(read_cnvkit(path), opts)
-    write_cnvkit(cns, out)
-    return out, len(cns)
-
-
 def run_segment(args: argparse.Namespace) -> int:
     from raygen.cohort.segment import SegmentOptions
 
     opts = SegmentOptions(method=args.method, threshold=args.threshold, drop_low_coverage=args.drop_low_coverage,
                           drop_outliers=args.drop_outliers)
-    results = _map(args, _segment_one, [(f, o, opts) for f, o in zip(args.filenames, _outputs(args, ".cns"))], "segment")
+    from raygen.cohort.steps import segment_file
+
+    results = _map(args, segment_file, [(f, o, opts) for f, o in zip(args.filenames, _outputs(args, ".cns"))], "segment")
     for out, n in results[:5]:
         print(f"wrote {out}: {n} segments")
     if len(results) > 5:
         print(f"... {len(results)} files in all")
     return 0
-
-
-def _call_one(path: str, out: str, opts) -> tuple[str, dict]:
-    from collections import Counter
-
-    from raygen.cohort.calls import call_sample
-    from raygen.cohort.cnvfiles import read_cnvkit, write_cnvkit
-
-    called = call_sample(read_cnvkit(path), opts)
-    write_cnvkit(called, out)
-    return out, dict(Counter(called["cn"].tolist())) if "cn" in called else {}
 
 
 def run_call(args: argparse.Namespace) -> int:
@@ -496,7 +470,9 @@ def run_call(args: argparse.Namespace) -> int:
                        haploid_x_reference=args.male_reference, sample_sex=args.sample_sex, center=args.center,
                        center_at=args.center_at, drop_low_coverage=args.drop_low_coverage,
                        parx_build=chromosomes.check_build(args.diploid_parx_genome))
-    results = _map(args, _call_one, [(f, o, opts) for f, o in zip(args.filenames, _outputs(args, ".call.cns"))], "call")
+    from raygen.cohort.steps import call_file
+
+    results = _map(args, call_file, [(f, o, opts) for f, o in zip(args.filenames, _outputs(args, ".call.cns"))], "call")
     for out, counts in results[:5]:
         summary = ", ".join(f"cn {k}: {v}" for k, v in sorted(counts.items()))
         print(f"wrote {out}" + (f" ({summary})" if summary else ""))

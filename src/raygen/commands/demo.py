@@ -14,6 +14,7 @@ import shlex
 import time
 from pathlib import Path
 
+from raygen.config import DEFAULTS, ServeConfig
 from raygen.errors import RaygenError
 
 log = logging.getLogger("raygen.demo")
@@ -43,8 +44,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--train-minutes", type=float, default=3.0, help="training time for the demo model")
     p.add_argument("--train-steps", type=int, default=5000, help="upper bound on training steps")
     p.add_argument("--no-serve", action="store_true", help="stop after scoring; do not start the service")
-    p.add_argument("--host", default="127.0.0.1", help="service host")
-    p.add_argument("--port", type=int, default=8000, help="service port")
+    p.add_argument("--host", default=DEFAULTS.serve.host, help="service host")
+    p.add_argument("--port", type=int, default=DEFAULTS.serve.port, help="service port")
     p.set_defaults(func=run)
 
 
@@ -115,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {out / name}")
     if args.no_serve:
         return 0
-    from raygen.config import ServeConfig
-    from raygen.serve.service import run_service
+    from raygen.serve.service import run_service  # Ray Serve loads only when the demo serves
 
     print("\n== starting the service (Ctrl-C stops it)")
     run_service(ServeConfig(model=str(model), reference=str(ref), host=args.host, port=args.port), block=True,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+
+from raygen.regions import parse_region
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -34,8 +37,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _labelled(spec: str) -> tuple[str, str]:
     """``LABEL=PATH`` or ``PATH`` (labelled by its file name)."""
-    import os
-
     label, sep, path = spec.partition("=")
     if sep and label and not os.path.exists(spec):
         return label, path
@@ -43,8 +44,8 @@ def _labelled(spec: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.eval.concordance import evaluate_vcfs, format_side_by_side, format_table, str_allele
-    from raygen.regions import parse_region
 
     region = parse_region(args.region) if args.region else None
     queries = [_labelled(q) for q in args.query]

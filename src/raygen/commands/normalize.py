@@ -7,7 +7,11 @@ import dataclasses
 import logging
 import sys
 
+from raygen.cli import runtime_config
+from raygen.config import DEFAULTS
 from raygen.errors import UsageError
+from raygen.normalize.options import NormalizeOptions, parse_multiallelics
+
 
 log = logging.getLogger("raygen.normalize")
 
@@ -38,8 +42,6 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from raygen.config import DEFAULTS
-
     cfg = DEFAULTS.normalize
     p = sub.add_parser("normalize", parents=[common], help="bcftools-norm-exact normalization (left-align, split/join)",
                        description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,8 +129,6 @@ def _unsupported(args: argparse.Namespace) -> None:
 
 
 def options_from_args(args: argparse.Namespace):
-    from raygen.normalize.options import NormalizeOptions, parse_multiallelics
-
     _unsupported(args)
     rm_dup = args.rm_dup or ("none" if args.remove_duplicates else None)
     return NormalizeOptions(
@@ -155,8 +155,7 @@ def options_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from raygen.cli import runtime_config
-    from raygen.config import DEFAULTS
+    # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.normalize.pipeline import run_normalize
 
     opts = options_from_args(args)

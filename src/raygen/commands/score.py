@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from raygen.cli import runtime_config
 from raygen.config import DEFAULTS
+from raygen.runtime import init_ray
+
 
 DESCRIPTION = """\
 Score every ALT allele of a VCF/BCF (or a raygen Parquet dataset) with a DNA language model and write the
@@ -64,8 +67,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from raygen.cli import runtime_config
-    from raygen.runtime import init_ray
+    # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.scoring.pipeline import score_vcf
 
     cfg = replace(DEFAULTS.score, window=args.window, batch_size=args.batch_size, rows_per_batch=args.rows_per_batch,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from raygen.cli import runtime_config
 from raygen.config import DEFAULTS
+from raygen.io.atomic import ensure_writable_dir
+from raygen.runtime import init_ray
+
 
 D = DEFAULTS.simulate
 _SUFFIX = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
@@ -83,10 +87,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def config_from_args(args: argparse.Namespace):
-    from raygen.config import SimulateConfig
-
     return dataclasses.replace(
-        SimulateConfig(),
+        DEFAULTS.simulate,
         length=args.length, seed=args.seed, contigs=args.contigs, n_gap_fraction=args.n_gap_fraction,
         snv_rate=args.snv_rate, indel_rate=args.indel_rate, mnp_rate=args.mnp_rate,
         multiallelic_fraction=args.multiallelic_fraction, repeat_indel_fraction=args.repeat_indel_fraction,
@@ -97,15 +99,12 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from raygen.cli import runtime_config
+    # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.simulate import simulate_genome, validate
 
     cfg = config_from_args(args)
     validate(cfg)  # before Ray starts: a bad flag fails in milliseconds
     if cfg.coverage > 0:
-        from raygen.io.atomic import ensure_writable_dir
-        from raygen.runtime import init_ray
-
         ensure_writable_dir(args.out)  # an unwritable --out fails before Ray's start-up, not after
         init_ray(runtime_config(args))  # started here so the summary's time is the simulation's own
     summary = simulate_genome(cfg, args.out, runtime=runtime_config(args), progress=not args.quiet)

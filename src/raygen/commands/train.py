@@ -1,16 +1,23 @@
-"""``raygen train``: pretrain DNA language models, fine-tune variant-effect heads, evaluate bits/base."""
+"""``raygen train``: pretrain DNA language models, fine-tune variant-effect heads, evaluate bits/base.
+
+Each ``run_*`` parses its flags into the config object, calls one function of ``raygen.train`` and prints
+the summary. Those functions (and ``raygen.cli``, which imports this module) are imported inside the
+``run_*`` functions: ``raygen --help`` and every other command start without loading torch and Ray Train.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
-import logging
 
+from raygen.commands import train_caller
 from raygen.config import DEFAULTS
+from raygen.errors import require
+from raygen.io.atomic import atomic_path
+from raygen.models.arch import RECIPES, get_recipe
+from raygen.runtime import init_ray
 
-log = logging.getLogger("raygen.train")
 P = DEFAULTS.pretrain
 F = DEFAULTS.finetune
 
@@ -26,8 +33,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     _register_pretrain(tsub, common)
     _register_evaluate(tsub, common)
     _register_finetune(tsub, common)
-    if importlib.util.find_spec("raygen.commands.train_caller") is not None:
-        importlib.import_module("raygen.commands.train_caller").register(tsub, common)
+    train_caller.register(tsub, common)
 
 
 def _register_pretrain(tsub, common) -> None:
@@ -118,8 +124,6 @@ def _register_finetune(tsub, common) -> None:
 
 def run_finetune(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
-    from raygen.errors import require
-    from raygen.runtime import init_ray
     from raygen.train.finetune import run_finetune as _run
 
     require(args.window >= 8, "--window must be >= 8")
@@ -139,11 +143,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def run_pretrain(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
-    from raygen.errors import UsageError, require
-    from raygen.io.fasta import ensure_fasta_index
-    from raygen.models.arch import RECIPES, get_recipe
-    from raygen.runtime import init_ray
-    from raygen.train.pretrain import PretrainJob, plan_regions, run_pretrain as _run
+    from raygen.train.pretrain import pretrain
 
     if args.list_arch:
         for name, r in RECIPES.items():
@@ -157,15 +157,6 @@ def run_pretrain(args: argparse.Namespace) -> int:
     require(0 <= args.val_fraction < 1, "--val-fraction must be in [0, 1)")
     require(args.time_limit is None or args.time_limit > 0, "--time-limit must be > 0 minutes")
     require(args.cpus_per_worker > 0 or args.gpus_per_worker > 0, "give each worker CPUs or GPUs")
-    ensure_fasta_index(args.reference)
-    contigs = args.contigs.split(",") if args.contigs else None
-    regions, train, val = plan_regions(args.reference, args.regions, contigs, args.block_bp, args.val_fraction, args.seed)
-    if not train:
-        raise UsageError("no training sequence left after holding out validation blocks; lower --val-fraction")
-    info = init_ray(runtime_config(args))
-    need = args.workers * args.cpus_per_worker
-    if info.mode != "cluster" and need > info.cpus:
-        raise UsageError(f"{args.workers} workers x {args.cpus_per_worker:g} CPU need {need:g} CPUs; Ray has {info.cpus:g}")
     cfg = dataclasses.replace(
         P, arch=args.arch, objective=args.objective, context=args.context, workers=args.workers,
         cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker, steps=args.steps,
@@ -173,13 +164,11 @@ def run_pretrain(args: argparse.Namespace) -> int:
         lr=args.lr, mask_prob=args.mask_prob, checkpoint_every=args.checkpoint_every, val_fraction=args.val_fraction,
         block_bp=args.block_bp, max_failures=args.max_failures, seed=args.seed,
     )
-    job = PretrainJob(reference=str(args.reference), out_dir=args.out, train_regions=[(r.chrom, r.start, r.end) for r in train],
-                      val_regions=[(r.chrom, r.start, r.end) for r in val], config=cfg)
-    log.info("pretraining %s (%s) on %s bp in %d region(s), %s bp held out; %d worker(s)", args.arch, args.objective,
-             f"{sum(r.length for r in train):,}", len(regions), f"{sum(r.length for r in val):,}", args.workers)
-    summary = _run(job, resume=args.resume, quiet=args.quiet, extra_card={"workers": args.workers})
-    val = summary.get("val_bits_per_base")
-    print(f"model written to {job.out_dir}: {summary.get('step')} steps, {summary.get('train_s', 0):.0f} s training, "
+    s = pretrain(args.reference, args.out, cfg, regions_bed=args.regions,
+                 contigs=args.contigs.split(",") if args.contigs else None, resume=args.resume,
+                 runtime=runtime_config(args), quiet=args.quiet)
+    val = s.get("val_bits_per_base")
+    print(f"model written to {s['out']}: {s.get('step')} steps, {s.get('train_s', 0):.0f} s training, "
           f"validation {'n/a' if val is None else format(val, '.4f')} bits/base")
     return 0
 
@@ -193,8 +182,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )
     print(format_table(table))
     if args.json:
-        from raygen.io.atomic import atomic_path
-
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(table, indent=2))
     return 0

@@ -1,4 +1,9 @@
-"""``raygen train caller``: train the CNN genotyper of ``raygen call`` on a BAM with a truth VCF."""
+"""``raygen train caller``: train the CNN genotyper of ``raygen call`` on a BAM with a truth VCF.
+
+``run`` parses the flags into a :class:`raygen.config.CallConfig`, calls :func:`raygen.train.caller.train_caller`
+and prints its summary; that function (and ``raygen.cli``, which imports this module) is imported inside
+``run`` so other commands start without torch and Ray Train.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import dataclasses
 import json
 
 from raygen.config import DEFAULTS
+from raygen.errors import UsageError
+from raygen.runtime import init_ray
 
 
 def register(tsub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -41,8 +48,6 @@ def register(tsub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
 
 def run(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
-    from raygen.errors import UsageError
-    from raygen.runtime import init_ray
     from raygen.train.caller import train_caller
 
     if args.epochs < 1 or args.workers < 1 or args.region_bp < 1000:

@@ -10,6 +10,7 @@ All functions work on the last axis, so a features x samples matrix gives one st
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 #: Floor of a bin fraction in PSI (an empty bin would give ln(0)).
 PSI_EPS = 1e-4
@@ -56,15 +57,13 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
-def ks_pvalue(stat: float, n: int, m: int) -> float:
-    """Asymptotic two-sided p-value of a two-sample KS statistic (Kolmogorov's series, effective size
-    ``n*m/(n+m)`` with Stephens' small-sample correction)."""
-    if not np.isfinite(stat) or n == 0 or m == 0:
-        return float("nan")
-    en = np.sqrt(n * m / (n + m))
-    lam = (en + 0.12 + 0.11 / en) * stat
-    if lam < 1e-3:
-        return 1.0
-    k = np.arange(1, 101)
-    p = 2 * np.sum((-1.0) ** (k - 1) * np.exp(-2 * (k * lam) ** 2))
-    return float(min(1.0, max(0.0, p)))
+def ks_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic and two-sided p-value (scipy's exact distribution for small samples,
+    asymptotic for large ones), NaN ignored."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if a.size == 0 or b.size == 0:
+        return float("nan"), float("nan")
+    res = stats.ks_2samp(a, b)
+    return float(res.statistic), float(res.pvalue)

@@ -8,7 +8,7 @@ token holds ``nsamples * nval1`` values (or one string per sample in ``strs``). 
 from __future__ import annotations
 
 from raygen.expr.compile import Tok
-from raygen.normalize.bcfrec import VCF_REF, Rec, format_gt, gt_allele, variant_types
+from raygen.normalize.bcfrec import Rec, format_gt, gt_allele, variant_types
 
 END = "END"  # htslib's vector-end marker inside value lists
 INT32_MISSING = -2147483648.0

@@ -14,7 +14,6 @@ Public API
 ----------
 ``VcfDatasource(path, *, shard_bp, regions=None, batch_rows=DEFAULT_BATCH_ROWS)``
 ``read_vcf_dataset(path, *, shard_bp, regions=None, override_num_blocks=None, batch_rows=...) -> Dataset``
-``dataset_header(path) -> VcfHeader`` (same as :func:`raygen.io.vcf.read_header`)
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
 from raygen.io.blocks import UNINDEXED_WARNING, is_indexed, plan_shards, read_shard
-from raygen.io.header import VcfHeader
 from raygen.io.vcf import DEFAULT_BATCH_ROWS, detect_format, read_header
 from raygen.regions import Region
 from raygen.schema import BLOCK_SCHEMA
@@ -111,14 +109,7 @@ def read_vcf_dataset(
     """A ``ray.data.Dataset`` of VCF text-table blocks (:data:`BLOCK_SCHEMA`); see :class:`VcfDatasource`.
 
     ``override_num_blocks`` caps the number of read tasks (default: Ray's choice, at most one per shard).
-    The header is :func:`dataset_header` (or ``VcfDatasource(path).header``).
+    The header is :func:`raygen.io.vcf.read_header` of ``path`` (or ``VcfDatasource(path).header``).
     """
     source = VcfDatasource(path, shard_bp=shard_bp, regions=regions, batch_rows=batch_rows)
     return ray.data.read_datasource(source, override_num_blocks=override_num_blocks)
-
-
-def dataset_header(path: str | os.PathLike[str]) -> VcfHeader:
-    """The header of the file behind :func:`read_vcf_dataset`."""
-    return read_header(path)
-
-

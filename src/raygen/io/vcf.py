@@ -273,6 +273,57 @@ def _lines_text(table: pa.Table, names: list[str]) -> pa.Array:
     return pc.binary_join_element_wise(*[table[n] for n in names], "\t")
 
 
+def _read_chunk(data: bytes, names: list[str]) -> tuple[pa.Table, list[tuple[int | None, str, int]]] | None:
+    """Arrow's CSV reader over a chunk: (rows with the right column count, bad rows); None when the chunk is
+    not valid UTF-8 (the caller then goes line by line)."""
+    block_size = 1 << 22
+    while True:
+        try:
+            table, bad = _read_csv(data, names, threads=True, block_size=block_size)
+            if any(num is None for num, _, _ in bad):
+                # Multi-threaded parsing may not know the row number of a bad row: redo this chunk serially.
+                table, bad = _read_csv(data, names, threads=False, block_size=block_size)
+            return table, bad
+        except pa.ArrowInvalid as exc:
+            msg = str(exc).lower()
+            if "straddl" in msg and block_size < len(data):
+                block_size = len(data) + 1  # a line longer than a block (thousands of samples): one block
+                continue
+            if "utf8" not in msg and "utf-8" not in msg:
+                raise
+            return None
+
+
+def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
+    """``abs_lines(rel)``: source line numbers (1-based) of lines numbered ``rel`` (1-based) within a chunk."""
+    def abs_lines(rel: np.ndarray) -> pa.Array:
+        if line_numbers is not None:
+            return pa.array(line_numbers[rel - 1], pa.int64())
+        if first_line is None:
+            return pa.nulls(len(rel), pa.int64())
+        return pa.array(rel + (first_line - 1), pa.int64())
+
+    return abs_lines
+
+
+def _field_checks(table: pa.Table) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """(blank-line mask, [(row passes, reason if not)]) for the rows of a parsed chunk; a later check that
+    fails names the reason. Cheap vectorized tests pass almost every record; only the rest meet the full
+    regular expressions."""
+    chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
+    blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
+    checks = [  # increasing priority
+        (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
+        (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
+         "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
+        (_valid(ref, lambda c: _np_bool(pc.ascii_is_alpha(c)), _REF_RE),
+         "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
+        (_valid(pos, _pos_fast, _POS_RE), "POS is not a non-negative integer"),
+        (_np_bool(pc.greater(pc.binary_length(chrom), 0)), "empty CHROM"),
+    ]
+    return blank, checks
+
+
 def parse_record_lines(
     data: bytes,
     header: VcfHeader,
@@ -293,61 +344,23 @@ def parse_record_lines(
     if b"\r" in data:  # CRLF files: the '\r' would otherwise end up inside the last column
         data = data.replace(b"\r\n", b"\n")
     names = _csv_columns(header)
-    block_size = 1 << 22
-    while True:
-        try:
-            table, bad = _read_csv(data, names, threads=True, block_size=block_size)
-            if any(num is None for num, _, _ in bad):
-                # Multi-threaded parsing may not know the row number of a bad row: redo this chunk serially.
-                table, bad = _read_csv(data, names, threads=False, block_size=block_size)
-            break
-        except pa.ArrowInvalid as exc:
-            msg = str(exc).lower()
-            if "straddl" in msg and block_size < len(data):
-                block_size = len(data) + 1  # a line longer than a block (thousands of samples): one block
-                continue
-            if "utf8" not in msg and "utf-8" not in msg:
-                raise
-            return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
-
+    parsed = _read_chunk(data, names)
+    if parsed is None:
+        return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
+    table, bad_rows = parsed
     # Physical line numbers (1-based within data) of the rows that parsed with the right column count.
     # Blank lines are rows too (ignore_empty_lines=False), so every line is a row or a bad row.
-    n_phys = table.num_rows + len(bad)
-    phys = np.arange(1, n_phys + 1, dtype=np.int64)
-    if bad:
-        bad_nums = np.array([b[0] for b in bad], dtype=np.int64)
-        phys = phys[~np.isin(phys, bad_nums)]
+    phys = np.arange(1, table.num_rows + len(bad_rows) + 1, dtype=np.int64)
+    if bad_rows:
+        phys = phys[~np.isin(phys, np.array([b[0] for b in bad_rows], dtype=np.int64))]
     if len(phys) != table.num_rows:  # defensive: numbering must line up or LINE would lie
         return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
-
-    def abs_lines(rel: np.ndarray) -> pa.Array:
-        if line_numbers is not None:
-            return pa.array(line_numbers[rel - 1], pa.int64())
-        if first_line is None:
-            return pa.nulls(len(rel), pa.int64())
-        return pa.array(rel + (first_line - 1), pa.int64())
-
-    want = len(names)
-    rej_lines: list[int | None] = []
-    rej_reasons: list[str] = []
-    rej_texts: list[str] = []
-    for num, text, actual in bad:
-        rej_lines.append(abs_lines(np.array([num]))[0].as_py())
-        rej_reasons.append(f"wrong number of columns: {actual}, expected {want} (tab-separated, from the #CHROM line)")
-        rej_texts.append(text)
-
-    chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
-    blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
-    # Cheap vectorized tests pass almost every record; only the rest meet the full regular expressions.
-    checks = [  # increasing priority: a later failure names the reason
-        (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
-        (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
-         "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
-        (_valid(ref, lambda c: _np_bool(pc.ascii_is_alpha(c)), _REF_RE),
-         "illegal characters in REF (allowed: letters A-Z, a-z, or a lone '.')"),
-        (_valid(pos, _pos_fast, _POS_RE), "POS is not a non-negative integer"),
-        (_np_bool(pc.greater(pc.binary_length(chrom), 0)), "empty CHROM"),
-    ]
+    abs_lines = _line_numbers(first_line, line_numbers)
+    rejected: list[tuple[int | None, str, str]] = [  # (LINE, reason, text)
+        (abs_lines(np.array([num]))[0].as_py(),
+         f"wrong number of columns: {actual}, expected {len(names)} (tab-separated, from the #CHROM line)", text)
+        for num, text, actual in bad_rows]
+    blank, checks = _field_checks(table)
     bad = np.zeros(table.num_rows, dtype=bool)
     for ok, _ in checks:
         bad |= ~ok
@@ -358,23 +371,16 @@ def parse_record_lines(
         for k, (ok, _) in enumerate(checks):
             which[~ok[idx]] = k
         texts = _lines_text(table.take(idx), names).to_pylist()
-        lines_ = abs_lines(phys[idx]).to_pylist()
-        for ln, k, tx in zip(lines_, which.tolist(), texts):
-            rej_lines.append(ln)
-            rej_reasons.append(checks[k][1])
-            rej_texts.append(tx)
-    keep_np = ~(bad | blank)
-    if not keep_np.all():
-        table = table.filter(pa.array(keep_np))
-        phys = phys[keep_np]
-
+        rejected += [(ln, checks[k][1], tx) for ln, k, tx in zip(abs_lines(phys[idx]).to_pylist(), which.tolist(), texts)]
+    keep = ~(bad | blank)
+    if not keep.all():
+        table, phys = table.filter(pa.array(keep)), phys[keep]
     records = _assemble(table, header, abs_lines(phys))
-    if rej_lines:
-        order = np.argsort(np.array([x if x is not None else -1 for x in rej_lines]), kind="stable")
-        rejects = _rejects(source, [rej_lines[i] for i in order], [rej_reasons[i] for i in order], [rej_texts[i] for i in order])
-    else:
-        rejects = empty_rejects()
-    return records, rejects
+    if not rejected:
+        return records, empty_rejects()
+    rejected.sort(key=lambda r: -1 if r[0] is None else r[0])  # stable: file order
+    lines, reasons, texts = (list(x) for x in zip(*rejected))
+    return records, _rejects(source, lines, reasons, texts)
 
 
 def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -789,47 +795,56 @@ def write_vcf(
     if kind == "vcf":
         with atomic_paths(out) as (tmp,):
             with open(tmp, "wb") as fh:
-                fh.write(head_bytes)
-                for t in _tables(tables):
-                    for buf in iter_formatted(t, header):
-                        fh.write(buf)
+                _write_text(fh, head_bytes, tables, header)
         return out
     if kind == "vcf.gz":
-        # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even
-        # when the header gives no contig lengths), so the data goes to a private temp first.
-        data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
-        max_end = 0
-        try:
-            with BgzfWriter(data_tmp, threads=threads) as fh:
-                fh.write(head_bytes)
-                for t in _tables(tables):
-                    for buf in iter_formatted(t, header):
-                        fh.write(buf)
-                    if t.num_rows:
-                        ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
-                        max_end = max(max_end, pc.max(ends).as_py() or 0)
-            csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
-            idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
-            finals = [out] + ([idx_final] if index else [])
-            with atomic_paths(*finals) as tmps:
-                os.replace(data_tmp, tmps[0])
-                if index:
-                    _tabix(tmps[0], tmps[1], csi, out)
-        finally:
-            if data_tmp.exists():
-                data_tmp.unlink()
-        _drop_stale_indexes(out, keep=idx_final if index else None)
-        return out
-    # BCF: write plain VCF text beside the target, then let htslib (bcftools view) encode it.
+        _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
+    else:
+        _write_bcf(out, head_bytes, tables, header, index=index)
+    return out
+
+
+def _write_text(fh, head_bytes: bytes, tables, header: VcfHeader) -> int:
+    """Header then record lines to ``fh``; returns the largest ``POS + len(REF)`` seen (for the index kind)."""
+    fh.write(head_bytes)
+    max_end = 0
+    for t in _tables(tables):
+        for buf in iter_formatted(t, header):
+            fh.write(buf)
+        if t.num_rows:
+            ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
+            max_end = max(max_end, pc.max(ends).as_py() or 0)
+    return max_end
+
+
+def _write_bgzf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool, threads: int | None) -> None:
+    # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even when the
+    # header gives no contig lengths), so the data goes to a private temp first.
+    data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
+    try:
+        with BgzfWriter(data_tmp, threads=threads) as fh:
+            max_end = _write_text(fh, head_bytes, tables, header)
+        csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
+        idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
+        finals = [out] + ([idx_final] if index else [])
+        with atomic_paths(*finals) as tmps:
+            os.replace(data_tmp, tmps[0])
+            if index:
+                _tabix(tmps[0], tmps[1], csi, out)
+    finally:
+        if data_tmp.exists():
+            data_tmp.unlink()
+    _drop_stale_indexes(out, keep=idx_final if index else None)
+
+
+def _write_bcf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool) -> None:
+    # Plain VCF text beside the target, then htslib (bcftools view) encodes it.
     finals = [out] + ([Path(str(out) + ".csi")] if index else [])
     with atomic_paths(*finals) as tmps:
         text_tmp = Path(str(tmps[0]) + ".vcf")
         try:
             with open(text_tmp, "wb") as fh:
-                fh.write(head_bytes)
-                for t in _tables(tables):
-                    for buf in iter_formatted(t, header):
-                        fh.write(buf)
+                _write_text(fh, head_bytes, tables, header)
             try:
                 pysam.bcftools.view("--no-version", "-Ob", "-o", str(tmps[0]), str(text_tmp), catch_stdout=False)
                 if index:
@@ -840,7 +855,6 @@ def write_vcf(
             if text_tmp.exists():
                 text_tmp.unlink()
     _drop_stale_indexes(out, keep=finals[1] if index else None)
-    return out
 
 
 def _drop_stale_indexes(out: Path, keep: Path | None) -> None:

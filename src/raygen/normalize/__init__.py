@@ -10,8 +10,9 @@ Public API (1-based VCF positions everywhere):
   for matching call sets (``raygen evaluate``, ``raygen call``): realigned, or only trimmed where the
   reference cannot be used.
 - :func:`split_record` / :func:`fix_ref`: ``-m -`` and ``-c s`` on VCF text columns.
-- :class:`NormalizeOptions`, :class:`Counts`: flags and counters; :func:`normalize_tables` (in-process) and
-  :func:`run_normalize` (whole command, Ray when it pays off) in :mod:`raygen.normalize.pipeline`.
+- :class:`NormalizeOptions`, :class:`Counts`: flags and counters. The job (``normalize_tables`` in-process,
+  ``run_normalize`` for the whole command, Ray when it pays off) is :mod:`raygen.normalize.pipeline`, the one
+  module of this package that reaches Ray (imported on its own, so these pure functions stay light).
 """
 
 from raygen.normalize.checkref import fix_ref
@@ -20,12 +21,5 @@ from raygen.normalize.multiallelic import split_record
 from raygen.normalize.options import Counts, NormalizeOptions, parse_multiallelics
 
 __all__ = ["normalize_variant", "normalize_allele", "realign", "trim_and_shift", "Status", "split_record", "fix_ref",
-           "NormalizeOptions", "Counts", "parse_multiallelics", "normalize_tables", "run_normalize"]
+           "NormalizeOptions", "Counts", "parse_multiallelics"]
 
-
-def __getattr__(name: str):
-    if name in ("normalize_tables", "run_normalize"):
-        from raygen.normalize import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(name)

@@ -20,7 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raygen.normalize.htsfmt import reprint_table
+from raygen.normalize.multiallelic import split_gt
 from raygen.normalize.records import RecordNormalizer, RecordRejected
+from raygen.normalize.vecalign import realign_biallelic
 from raygen.schema import NORMALIZED_SCHEMA, TEXT_COLUMNS
 
 #: Records one input row may become (split ALTs) before KEYs of neighbouring rows collide.
@@ -132,40 +134,52 @@ def _normalize_rows(table: pa.Table, normalizer: RecordNormalizer, keys: np.ndar
     base = table.select(list(TEXT_COLUMNS)).append_column("KEY", pa.array(keys, pa.int64())).append_column("LINE", lines_col)
     if opts.atomize:  # per record: atomize needs every allele of a record together
         return _all_python(base, normalizer, rejects)
-    if opts.split:
-        to_split = pc.match_substring(_as_array(table["ALT"]), ",").to_numpy(zero_copy_only=False)
-    else:
-        to_split = np.zeros(n, dtype=bool)
-    parts = []
-    split_keys: set[int] = set()  # rows just split from a multi-allelic record (bcftools skips an ALT check there)
-    if to_split.any():
-        parts.append(base.filter(pa.array(~to_split)))
-        py_split = base.filter(pa.array(to_split))
-        if opts.split in ("both", "any") and not opts.old_rec_tag and not opts.keep_sum:
-            done, py_split = vector_split(py_split, normalizer)
-            parts.extend(done)
-            for part in done:
-                split_keys.update(part["KEY"].to_pylist())
-        rows, rkeys, rlines = [], [], []
-        for f, key, line in _py_rows(py_split):
-            try:
-                recs = normalizer.split_only(f)
-            except RecordRejected as exc:
-                rejects.append((key, line, exc.reason, "\t".join(f)))
-                continue
-            for s_, rec in enumerate(recs):
-                rows.append(rec)
-                rkeys.append(key + s_)
-                rlines.append(line)
-                if len(recs) > 1:
-                    split_keys.add(key + s_)
-        parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
-        base = pa.concat_tables(parts)
+    base, split_keys = _split_stage(base, normalizer, rejects)
     if normalizer.reference is None:
         return BatchResult(base.drop_columns(["LINE"]).cast(NORMALIZED_SCHEMA), rejects)
     if not opts.realign and "s" not in opts.check_ref:
         return BatchResult(base.drop_columns(["LINE"]).cast(NORMALIZED_SCHEMA), rejects)
+    return BatchResult(_reference_stage(base, normalizer, split_keys, rejects), rejects)
 
+
+def _split_stage(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> tuple[pa.Table, set[int]]:
+    """``-m -``: multi-allelic rows split (in bulk where :func:`vector_split` can, else per record); returns the
+    rows and the KEYs of rows just split from a multi-allelic record (bcftools skips an ALT check there)."""
+    opts = normalizer.opts
+    split_keys: set[int] = set()
+    if not opts.split:
+        return base, split_keys
+    to_split = pc.match_substring(_as_array(base["ALT"]), ",").to_numpy(zero_copy_only=False)
+    if not to_split.any():
+        return base, split_keys
+    parts = [base.filter(pa.array(~to_split))]
+    py_split = base.filter(pa.array(to_split))
+    if opts.split in ("both", "any") and not opts.old_rec_tag and not opts.keep_sum:
+        done, py_split = vector_split(py_split, normalizer)
+        parts.extend(done)
+        for part in done:
+            split_keys.update(part["KEY"].to_pylist())
+    rows, rkeys, rlines = [], [], []
+    for f, key, line in _py_rows(py_split):
+        try:
+            recs = normalizer.split_only(f)
+        except RecordRejected as exc:
+            rejects.append((key, line, exc.reason, "\t".join(f)))
+            continue
+        for s_, rec in enumerate(recs):
+            rows.append(rec)
+            rkeys.append(key + s_)
+            rlines.append(line)
+            if len(recs) > 1:
+                split_keys.add(key + s_)
+    parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
+    return pa.concat_tables(parts), split_keys
+
+
+def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: set[int], rejects: list) -> pa.Table:
+    """With a reference: bulk REF check of SNVs, vectorised left-alignment of biallelic sequence rows, and the
+    per-record path for the rest."""
+    opts = normalizer.opts
     mask = fast_mask(base, normalizer)
     if mask.any():
         mask = _check_ref_bulk(base, mask, normalizer)
@@ -186,7 +200,7 @@ def _normalize_rows(table: pa.Table, normalizer: RecordNormalizer, keys: np.ndar
                 rows.append(r)
                 rkeys.append(key)
         out.append(_rows_to_table(rows, rkeys))
-    return BatchResult(pa.concat_tables([t.cast(NORMALIZED_SCHEMA) for t in out]), rejects)
+    return pa.concat_tables([t.cast(NORMALIZED_SCHEMA) for t in out])
 
 
 def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
@@ -196,38 +210,16 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
     exactly the expected number of values in every sample. Anything else (G tags, missing or malformed
     vectors, ``--old-rec-tag``/``--keep-sum``) is left to :func:`~raygen.normalize.multiallelic.split_record`.
     """
-    from raygen.normalize.multiallelic import split_gt
-
     hdr = normalizer.hdr
     other = "." if normalizer.opts.multi_overlaps == "." else "0"
-    n = t.num_rows
-    elig = np.ones(n, dtype=bool)
-    arg_keys = [k for k, v in hdr.info_number.items() if v in ("A", "R", "G")]
-    info = _as_array(t["INFO"])
-    if arg_keys:
-        pat = "(^|;)(" + "|".join(re.escape(k) for k in arg_keys) + ")(=|;|$)"
-        elig &= ~pc.match_substring_regex(info, pat).to_numpy(zero_copy_only=False)
-    elig &= ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False)  # htslib rewrites KEY=
-    alt = _as_array(t["ALT"])
-    n_alt = (pc.count_substring(alt, ",").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
+    elig = _plain_info(t, hdr)
+    n_alt = (pc.count_substring(_as_array(t["ALT"]), ",").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
     fmt = _as_array(t["FORMAT"])
     nsamp = len(hdr.samples)
     done = []
-    fmt_vals = pc.unique(fmt).to_pylist()
-    for fv in fmt_vals:
+    for fv in pc.unique(fmt).to_pylist():
         keys = fv.split(":") if fv is not None else []
-        plan = []
-        for key in keys:
-            num = hdr.format_number.get(key, ".")
-            if key == "GT":
-                plan.append("GT")
-            elif num in ("A", "R"):
-                plan.append(num)
-            elif num == "G":
-                plan = None
-                break
-            else:
-                plan.append("1")
+        plan = _format_plan(keys, hdr)
         if plan is None:
             continue
         in_fmt = pc.is_null(fmt).to_numpy(zero_copy_only=False) if fv is None else \
@@ -237,63 +229,107 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
             if len(rows) == 0:
                 continue
             sub = t.take(pa.array(rows))
-            ok = np.ones(len(rows), dtype=bool)
-            fields = []  # per sample: list of per-key arrays (values split on ',' for A/R)
             if fv is not None and nsamp:
-                smp = pc.split_pattern(_as_array(sub["SAMPLES"]), "\t")
-                ok &= pc.equal(pc.list_value_length(smp), nsamp).to_numpy(zero_copy_only=False)
-                for si in range(nsamp):
-                    col = pc.list_element(pc.if_else(pa.array(ok), smp, pa.scalar([""] * nsamp, smp.type)), si)
-                    parts_ = pc.split_pattern(col, ":")
-                    ok &= pc.equal(pc.list_value_length(parts_), len(keys)).to_numpy(zero_copy_only=False)
-                    fields.append(parts_)
-                safe = pa.array(ok)
-                per_sample = []
-                for si in range(nsamp):
-                    cols_ = []
-                    parts_ = pc.if_else(safe, fields[si], pa.scalar([""] * len(keys), fields[si].type))
-                    for j, kind in enumerate(plan):
-                        v = pc.list_element(parts_, j)
-                        if kind in ("A", "R"):
-                            lst = pc.split_pattern(v, ",")
-                            want = m if kind == "A" else m + 1
-                            ok &= pc.equal(pc.list_value_length(lst), want).to_numpy(zero_copy_only=False)
-                            cols_.append((kind, lst))
-                        else:
-                            cols_.append((kind, v))
-                    per_sample.append(cols_)
+                ok, per_sample = _sample_fields(sub, len(keys), plan, int(m), nsamp)
+            else:
+                ok, per_sample = np.ones(len(rows), dtype=bool), []
             if not ok.any():
                 continue
-            keep = pa.array(ok)
-            sub = sub.filter(keep)
-            alts = pc.split_pattern(_as_array(sub["ALT"]), ",")
-            base_key = sub["KEY"].to_numpy()
-            for k in range(1, int(m) + 1):
-                out = sub.set_column(sub.schema.get_field_index("ALT"), "ALT", pc.list_element(alts, k - 1))
-                out = out.set_column(out.schema.get_field_index("KEY"), "KEY", pa.array(base_key + (k - 1)))
-                if fv is not None and nsamp:
-                    smp_cols = []
-                    for si in range(nsamp):
-                        vals = []
-                        for kind, v in per_sample[si]:
-                            v = v.filter(keep)
-                            if kind == "GT":
-                                uniq = pc.unique(v)
-                                mapped = pa.array([split_gt(g, k, other) for g in uniq.to_pylist()], pa.string())
-                                vals.append(pc.take(mapped, pc.index_in(v, value_set=uniq)))
-                            elif kind == "A":
-                                vals.append(pc.list_element(v, k - 1))
-                            elif kind == "R":
-                                vals.append(pc.binary_join_element_wise(pc.list_element(v, 0), pc.list_element(v, k), ","))
-                            else:
-                                vals.append(v)
-                        smp_cols.append(pc.binary_join_element_wise(*vals, ":"))
-                    joined = smp_cols[0] if nsamp == 1 else pc.binary_join_element_wise(*smp_cols, "\t")
-                    out = out.set_column(out.schema.get_field_index("SAMPLES"), "SAMPLES", joined)
-                done.append(out)
+            done.extend(_split_alts(sub, ok, int(m), per_sample, other))
             normalizer.counts.split += int(ok.sum())
             elig[rows[ok]] = False  # handled
     return done, t.filter(pa.array(~_handled_rows(t, done)))
+
+
+def _plain_info(t: pa.Table, hdr) -> np.ndarray:
+    """Rows whose INFO holds no Number=A/R/G tag and no empty ``KEY=`` (htslib rewrites those)."""
+    elig = np.ones(t.num_rows, dtype=bool)
+    arg_keys = [k for k, v in hdr.info_number.items() if v in ("A", "R", "G")]
+    info = _as_array(t["INFO"])
+    if arg_keys:
+        pat = "(^|;)(" + "|".join(re.escape(k) for k in arg_keys) + ")(=|;|$)"
+        elig &= ~pc.match_substring_regex(info, pat).to_numpy(zero_copy_only=False)
+    elig &= ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False)
+    return elig
+
+
+def _format_plan(keys: list[str], hdr) -> list[str] | None:
+    """How each FORMAT key splits: ``GT``, ``A``, ``R`` or ``1`` (copied); None when a key is Number=G."""
+    plan = []
+    for key in keys:
+        num = hdr.format_number.get(key, ".")
+        if key == "GT":
+            plan.append("GT")
+        elif num in ("A", "R"):
+            plan.append(num)
+        elif num == "G":
+            return None
+        else:
+            plan.append("1")
+    return plan
+
+
+def _sample_fields(sub: pa.Table, n_keys: int, plan: list[str], m: int, nsamp: int) -> tuple[np.ndarray, list]:
+    """(rows whose every sample has ``n_keys`` fields and the right A/R vector lengths, per sample the
+    ``(kind, values)`` of each key: A/R values split on ',')."""
+    ok = np.ones(sub.num_rows, dtype=bool)
+    smp = pc.split_pattern(_as_array(sub["SAMPLES"]), "\t")
+    ok &= pc.equal(pc.list_value_length(smp), nsamp).to_numpy(zero_copy_only=False)
+    fields = []
+    for si in range(nsamp):
+        col = pc.list_element(pc.if_else(pa.array(ok), smp, pa.scalar([""] * nsamp, smp.type)), si)
+        parts_ = pc.split_pattern(col, ":")
+        ok &= pc.equal(pc.list_value_length(parts_), n_keys).to_numpy(zero_copy_only=False)
+        fields.append(parts_)
+    safe = pa.array(ok)
+    per_sample = []
+    for si in range(nsamp):
+        cols_ = []
+        parts_ = pc.if_else(safe, fields[si], pa.scalar([""] * n_keys, fields[si].type))
+        for j, kind in enumerate(plan):
+            v = pc.list_element(parts_, j)
+            if kind in ("A", "R"):
+                lst = pc.split_pattern(v, ",")
+                want = m if kind == "A" else m + 1
+                ok &= pc.equal(pc.list_value_length(lst), want).to_numpy(zero_copy_only=False)
+                cols_.append((kind, lst))
+            else:
+                cols_.append((kind, v))
+        per_sample.append(cols_)
+    return ok, per_sample
+
+
+def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: str) -> list[pa.Table]:
+    """One table per ALT ``k`` (1..m) of the rows ``ok``: ALT k alone, KEY + k - 1, samples subset to it."""
+    keep = pa.array(ok)
+    sub = sub.filter(keep)
+    alts = pc.split_pattern(_as_array(sub["ALT"]), ",")
+    base_key = sub["KEY"].to_numpy()
+    out_tables = []
+    for k in range(1, m + 1):
+        out = sub.set_column(sub.schema.get_field_index("ALT"), "ALT", pc.list_element(alts, k - 1))
+        out = out.set_column(out.schema.get_field_index("KEY"), "KEY", pa.array(base_key + (k - 1)))
+        if per_sample:
+            smp_cols = []
+            for cols_ in per_sample:
+                vals = []
+                for kind, v in cols_:
+                    v = v.filter(keep)
+                    if kind == "GT":
+                        uniq = pc.unique(v)
+                        mapped = pa.array([split_gt(g, k, other) for g in uniq.to_pylist()], pa.string())
+                        vals.append(pc.take(mapped, pc.index_in(v, value_set=uniq)))
+                    elif kind == "A":
+                        vals.append(pc.list_element(v, k - 1))
+                    elif kind == "R":
+                        vals.append(pc.binary_join_element_wise(pc.list_element(v, 0), pc.list_element(v, k), ","))
+                    else:
+                        vals.append(v)
+                smp_cols.append(pc.binary_join_element_wise(*vals, ":"))
+            joined = smp_cols[0] if len(smp_cols) == 1 else pc.binary_join_element_wise(*smp_cols, "\t")
+            out = out.set_column(out.schema.get_field_index("SAMPLES"), "SAMPLES", joined)
+        out_tables.append(out)
+    return out_tables
 
 
 def _handled_rows(t: pa.Table, done: list[pa.Table]) -> np.ndarray:
@@ -341,8 +377,6 @@ _SEQ_ALLELE = r"^[ACGT]+$"
 
 def _vector_realign(rest: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
     """Left-align the biallelic ``[ACGT]+`` rows of ``rest`` in bulk; returns (done tables, still-to-do rows)."""
-    from raygen.normalize.vecalign import realign_biallelic
-
     ref, alt, info = _as_array(rest["REF"]), _as_array(rest["ALT"]), _as_array(rest["INFO"])
     elig = pc.and_(pc.and_(pc.match_substring_regex(ref, _SEQ_ALLELE), pc.match_substring_regex(alt, _SEQ_ALLELE)),
                    pc.invert(pc.match_substring(info, "END="))).to_numpy(zero_copy_only=False)

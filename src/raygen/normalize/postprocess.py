@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from raygen.normalize.fast import _rows_to_table
 from raygen.schema import NORMALIZED_SCHEMA
 
 
@@ -88,8 +89,6 @@ def table_rows(table: pa.Table) -> list[list[str]]:
 
 
 def rows_table(rows: list[list[str]], keys: list[int]) -> pa.Table:
-    from raygen.normalize.fast import _rows_to_table
-
     return _rows_to_table(rows, keys)
 
 

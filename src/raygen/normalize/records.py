@@ -17,6 +17,7 @@ from raygen.errors import RaygenError
 from raygen.io.fasta import Reference, iupac_to_n
 from raygen.io.header import VcfHeader
 from raygen.normalize import bcfrec
+from raygen.normalize.atomize import atomize_record
 from raygen.normalize.checkref import fix_dup_alt, fix_ref
 from raygen.normalize.leftalign import Status, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
@@ -200,8 +201,6 @@ class RecordNormalizer:
                     out.append(r)
         if opts.atomize:
             # bcftools atomizes what it has already checked, fixed (-c s) and realigned; atoms are not realigned.
-            from raygen.normalize.atomize import atomize_record
-
             out = [a for line in out for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag,
                                                              self.atomizer, just_split=split)]
         return out

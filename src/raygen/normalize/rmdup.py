@@ -21,6 +21,7 @@ import pyarrow as pa
 from raygen.normalize import bcfrec
 from raygen.normalize.bcfrec import VCF_INDEL, VCF_MNP, VCF_SNP
 from raygen.io.header import VcfHeader
+from raygen.normalize.join import join_rows
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.fast import is_filtered
 from raygen.normalize.postprocess import apply_runs, rows_table, same_pos_runs, table_rows
@@ -80,8 +81,6 @@ def join_and_dedup(table: pa.Table, hdr: VcfHeader, opts: NormalizeOptions, coun
     """
     filtered = is_filtered(table["KEY"].to_numpy()) if table.num_rows else np.zeros(0, bool)
     if opts.join:
-        from raygen.normalize.join import join_rows
-
         before = table.num_rows
         if filtered.any():
             table = _join_stream(table, filtered, lambda rows: join_rows(rows, hdr, opts))

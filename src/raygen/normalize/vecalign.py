@@ -41,19 +41,43 @@ def realign_biallelic(pos0: np.ndarray, ref: pa.Array, alt: pa.Array, seq: np.nd
     elsewhere). Only rows with ``ok`` are decided; the caller sends the others to the per-record path.
     """
     n = len(pos0)
-    nseq = len(seq)
     R, lr = _matrix(ref, MAX_ALLELE)
     A, la = _matrix(alt, MAX_ALLELE)
-    ok = (lr <= MAX_ALLELE) & (la <= MAX_ALLELE) & (lr > 0) & (la > 0) & (pos0 + lr <= nseq)
+    ok = (lr <= MAX_ALLELE) & (la <= MAX_ALLELE) & (lr > 0) & (la > 0) & (pos0 + lr <= len(seq))
     lr = np.where(ok, lr, 1)  # undecided rows get harmless lengths so the loops below stay in bounds
     la = np.where(ok, la, 1)
-    rows = np.arange(n)
+    ok &= _ref_matches(pos0, R, lr, seq)
+    cs = _common_suffix(R, lr, A, la, ok)
+    ok &= ~((lr == la) & (cs == lr))  # REF == ALT: bcftools' duplicate-allele handling
+    new_pos0 = pos0.copy()
+    changed = np.zeros(n, dtype=bool)
+    new_ref: list = [None] * n
+    new_alt: list = [None] * n
+    mn = np.minimum(lr, la)
+    # A: both alleles keep bases after the suffix is dropped -> trim the common prefix (>= 1 base left)
+    _trim_prefix(ok & (cs < mn), pos0, ref, alt, R, A, lr - cs, la - cs, cs, new_pos0, new_ref, new_alt, changed)
+    # B: a pure deletion or insertion -> shift left through the reference
+    b_case = ok & (cs >= mn)
+    if b_case.any():
+        ok &= ~_shift_left(b_case, pos0, alt, A, lr, la, seq, seq_str, new_pos0, new_ref, new_alt, changed)
+    return ok, changed, new_pos0, new_ref, new_alt
+
+
+def _ref_matches(pos0: np.ndarray, R: np.ndarray, lr: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """Rows whose REF equals the reference at ``pos0``."""
+    ok = np.ones(len(pos0), dtype=bool)
+    nseq = len(seq)
     for j in range(int(min(MAX_ALLELE, lr.max(initial=0)))):
         v = lr > j
         p = np.minimum(pos0 + j, nseq - 1)
         ok &= ~v | (seq[p] == R[:, j])
-    # common suffix
-    cs = np.zeros(n, dtype=np.int64)
+    return ok
+
+
+def _common_suffix(R: np.ndarray, lr: np.ndarray, A: np.ndarray, la: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Length of the common suffix of REF and ALT (0 where not ``ok``)."""
+    rows = np.arange(len(lr))
+    cs = np.zeros(len(lr), dtype=np.int64)
     active = ok.copy()
     mn = np.minimum(lr, la)
     for j in range(int(mn.max(initial=0))):
@@ -62,17 +86,13 @@ def realign_biallelic(pos0: np.ndarray, ref: pa.Array, alt: pa.Array, seq: np.nd
         if not active.any():
             break
         cs += active
-    ok &= ~((lr == la) & (cs == lr))  # REF == ALT: bcftools' duplicate-allele handling
-    new_pos0 = pos0.copy()
-    changed = np.zeros(n, dtype=bool)
-    new_ref: list = [None] * n
-    new_alt: list = [None] * n
+    return cs
 
-    # A: both alleles keep bases after the suffix is dropped -> trim the common prefix (>= 1 base left)
-    a_case = ok & (cs < mn)
-    lr2, la2 = lr - cs, la - cs
+
+def _trim_prefix(a_case, pos0, ref, alt, R, A, lr2, la2, cs, new_pos0, new_ref, new_alt, changed) -> None:
+    """Case A rows: drop the common suffix ``cs`` and the common prefix (one base kept); fills the outputs."""
     lim = np.minimum(lr2, la2) - 1
-    cp = np.zeros(n, dtype=np.int64)
+    cp = np.zeros(len(pos0), dtype=np.int64)
     active = a_case.copy()
     for j in range(int(lim.max(initial=0)) if a_case.any() else 0):
         active &= (j < lim) & (R[:, j] == A[:, j])
@@ -88,46 +108,52 @@ def realign_biallelic(pos0: np.ndarray, ref: pa.Array, alt: pa.Array, seq: np.nd
         new_pos0[ch] = pos0[ch] + cp[ch]
         changed |= ch
 
-    # B: a pure deletion or insertion -> shift left through the reference
-    b_case = ok & (cs >= mn)
-    if b_case.any():
-        dele = b_case & (la < lr)
-        ins = b_case & (lr < la)
-        L = np.abs(lr - la)
-        x = pos0.copy()
-        k = np.zeros(n, dtype=np.int64)
-        active = b_case.copy()
-        j = 0
-        while active.any():
-            if j >= MAX_SHIFT:
-                ok &= ~active
-                break
-            before = x - 1 - j
-            inside = before >= 0
-            bi = np.maximum(before, 0)
-            # last base of the (rotated) indel sequence at step j
-            last_del = seq[np.clip(x + L - 1 - j, 0, nseq - 1)]
-            jl = np.clip(L - 1 - j, 0, MAX_ALLELE - 1)
-            last_ins = np.where(j < L, A[rows, jl], seq[np.clip(x - 1 - j + L, 0, nseq - 1)])
-            last = np.where(dele, last_del, last_ins)
-            active &= inside & (seq[bi] == last)
-            k += active
-            j += 1
-        xn = x - k
-        ok &= ~(b_case & (xn - 1 < 0))  # would anchor before the contig: bcftools' telomere rule, per record
-        b_ok = b_case & ok
-        alts_l = alt.to_pylist() if ins.any() else None
-        for i in np.flatnonzero(b_ok):
-            xi, li = int(xn[i]), int(L[i])
-            anchor = seq_str[xi - 1]
-            if dele[i]:
-                new_ref[i] = seq_str[xi - 1: xi + li]
-                new_alt[i] = anchor
-            else:
-                kk = int(k[i])
-                s_ins = (seq_str[xi: xi + kk] + alts_l[i][:li])[:li]
-                new_ref[i] = anchor
-                new_alt[i] = anchor + s_ins
-        new_pos0[b_ok] = xn[b_ok] - 1
-        changed |= b_ok
-    return ok, changed, new_pos0, new_ref, new_alt
+
+def _shift_left(b_case, pos0, alt, A, lr, la, seq, seq_str, new_pos0, new_ref, new_alt, changed) -> np.ndarray:
+    """Case B rows (a pure deletion or insertion of sequence ``S``): shift left while the base before the
+    boundary equals the last base of ``S`` (rotating ``S``), then anchor on the base before. Fills the outputs
+    of the rows decided; returns the rows left undecided (a shift past :data:`MAX_SHIFT`, or one reaching the
+    contig start: bcftools' telomere rule goes per record)."""
+    n, nseq = len(pos0), len(seq)
+    rows = np.arange(n)
+    undecided = np.zeros(n, dtype=bool)
+    dele = b_case & (la < lr)
+    ins = b_case & (lr < la)
+    L = np.abs(lr - la)
+    x = pos0.copy()
+    k = np.zeros(n, dtype=np.int64)
+    active = b_case.copy()
+    j = 0
+    while active.any():
+        if j >= MAX_SHIFT:
+            undecided |= active
+            break
+        before = x - 1 - j
+        inside = before >= 0
+        bi = np.maximum(before, 0)
+        # last base of the (rotated) indel sequence at step j
+        last_del = seq[np.clip(x + L - 1 - j, 0, nseq - 1)]
+        jl = np.clip(L - 1 - j, 0, MAX_ALLELE - 1)
+        last_ins = np.where(j < L, A[rows, jl], seq[np.clip(x - 1 - j + L, 0, nseq - 1)])
+        last = np.where(dele, last_del, last_ins)
+        active &= inside & (seq[bi] == last)
+        k += active
+        j += 1
+    xn = x - k
+    undecided |= b_case & (xn - 1 < 0)
+    b_ok = b_case & ~undecided
+    alts_l = alt.to_pylist() if ins.any() else None
+    for i in np.flatnonzero(b_ok):
+        xi, li = int(xn[i]), int(L[i])
+        anchor = seq_str[xi - 1]
+        if dele[i]:
+            new_ref[i] = seq_str[xi - 1: xi + li]
+            new_alt[i] = anchor
+        else:
+            kk = int(k[i])
+            s_ins = (seq_str[xi: xi + kk] + alts_l[i][:li])[:li]
+            new_ref[i] = anchor
+            new_alt[i] = anchor + s_ins
+    new_pos0[b_ok] = xn[b_ok] - 1
+    changed |= b_ok
+    return undecided

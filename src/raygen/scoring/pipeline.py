@@ -29,11 +29,11 @@ import ray
 from raygen.config import DEFAULTS, ScoreConfig
 from raygen.errors import InputError, UsageError, raygen_cause
 from raygen.io.blocks import as_block, split_rejects
-from raygen.io.datasource import dataset_header, read_vcf_dataset
+from raygen.io.datasource import read_vcf_dataset
 from raygen.io.fasta import ensure_fasta_index
 from raygen.io.header import VcfHeader
 from raygen.io.parquet import read_parquet, write_parquet
-from raygen.io.vcf import output_kind, report_rejects, write_vcf
+from raygen.io.vcf import output_kind, read_header, report_rejects, write_vcf
 from raygen.models.load import describe_model
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.pipeline import finish, normalize_dataset, prepare_header
@@ -113,7 +113,7 @@ def _read(inp: str, shard_bp: int) -> tuple[ray.data.Dataset, VcfHeader, str]:
         header, table = read_parquet(str(p))
         blocks = max(1, min(64, table.num_rows // PARQUET_BLOCK_ROWS))
         return ray.data.from_arrow(as_block(table)).repartition(blocks), header, str(p)
-    return read_vcf_dataset(str(p), shard_bp=shard_bp), dataset_header(str(p)), str(p)
+    return read_vcf_dataset(str(p), shard_bp=shard_bp), read_header(str(p)), str(p)
 
 
 def _check_inputs(inp: str, reference: str, model: str, out: str, cfg: ScoreConfig, normalize: bool,

@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from raygen.config import ScoreConfig
 from raygen.errors import UsageError
-from raygen.scoring import causal, masked
+import raygen.scoring.causal as causal
+import raygen.scoring.masked as masked
 from raygen.scoring.windows import BASE_INDEX, Plan, plan_variant, revcomp
 from raygen.variant import Variant
 

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import pysam
 
+from raygen.calling.candidates import load_pileup, open_bam
 from raygen.config import CallConfig
+from raygen.errors import RaygenError
+from raygen.io.fasta import Reference
+from raygen.regions import Shard, parse_region
 
 #: Suffixes the service reads as alignments.
 ALIGNMENT_SUFFIXES = (".bam", ".cram")
@@ -49,9 +54,6 @@ def check_call_request(bam: str, region: str, data_dirs: Sequence[str], lengths:
     Raises :class:`PathRefused` (403), :class:`BamNotFound` (404) or :class:`CallRequestInvalid` (422: no
     index, a malformed region, a contig the reference lacks; 413: a region longer than ``max_bp``).
     """
-    from raygen.errors import RaygenError
-    from raygen.regions import parse_region
-
     path = resolve_bam(bam or "", data_dirs)
     if not has_index(path):
         raise CallRequestInvalid("bam", f"{bam!r} has no index (.bai/.csi): run `samtools index` on it", "no_index")
@@ -187,10 +189,6 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
                      cfg: CallConfig | None = None) -> PileupView:
     """:func:`pileup_view` of ``bam`` over ``pos - flank .. pos + flank`` (1-based, clamped at the contig
     start), with the caller's read filters (duplicates, secondary, low MAPQ ... left out)."""
-    from raygen.calling.candidates import load_pileup, open_bam
-    from raygen.regions import Shard
-    from raygen.io.fasta import Reference
-
     cfg = cfg or CallConfig()
     start0 = max(0, pos - 1 - flank)
     with Reference(reference) as ref:
@@ -205,8 +203,6 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
 
 def default_region(bam: str, span: int) -> str | None:
     """A region of ``span`` bp starting at the BAM's first mapped read (the UI's suggestion), or None."""
-    import pysam
-
     with pysam.AlignmentFile(bam) as af:
         for r in af.fetch(until_eof=True):
             if not r.is_unmapped and r.reference_name:

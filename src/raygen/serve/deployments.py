@@ -25,7 +25,11 @@ from typing import Any
 
 from ray import serve
 
+from raygen.calling.candidates import open_bam
+from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_text
 from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
+from raygen.io.fasta import Reference
+from raygen.scoring import Scorer  # torch and transformers load only when a Scorer loads its model
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
 from raygen.serve.options import BATCH_FIELDS
@@ -51,9 +55,6 @@ class ScorerDeployment:
                  reverse_complement: bool = DEFAULTS.score.reverse_complement,
                  max_batch_size: int = DEFAULTS.serve.max_batch_size,
                  batch_wait_timeout_s: float = DEFAULTS.serve.batch_wait_timeout_s):
-        # torch and transformers load in the replica only, never in the driver that builds the app.
-        from raygen.scoring import Scorer
-
         self.scorer = Scorer(model, reference, window=window, revision=revision,
                              trust_remote_code=trust_remote_code, device=device,
                              batch_size=max(max_batch_size, 1), reverse_complement=reverse_complement)
@@ -139,11 +140,6 @@ class CallerDeployment:
         return {"model": self.model, "reference": self.reference}
 
     def _call(self, bam: str, region: str, vcf: bool, pass_only: bool) -> dict[str, Any]:
-        # The calling stack loads in the caller replica only (start-up time of the driver and the ingress).
-        from raygen.calling.candidates import open_bam
-        from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_text
-        from raygen.io.fasta import Reference
-
         cfg = self.cfg
         t0 = time.perf_counter()
         records = call_region(bam, self.reference, region, model=self.model, cfg=cfg, models=self._models)

@@ -51,13 +51,6 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _json_response(status: int, body: dict, request_id: str) -> tuple[Message, Message]:
-    data = json.dumps(body).encode()
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]}
-    return start, {"type": "http.response.body", "body": data}
-
-
 class RequestLogMiddleware:
     """Request ids, JSON access lines, a body-size cap on ``limited_prefix`` and no tracebacks to clients.
 
@@ -107,30 +100,34 @@ class RequestLogMiddleware:
             await self.app(scope, receive_wrapper, send_wrapper)
         except BodyTooLarge:
             error = "body_too_large"
-            if not state["started"]:
-                start, body = _json_response(413, {
-                    "error": f"request body exceeds {self.max_body_bytes} bytes; send fewer variants per request",
-                    "detail": [{"loc": ["body"], "msg": "too large", "type": "body_too_large"}],
-                    "request_id": request_id}, request_id)
-                state["status"] = 413
-                await send(start)
-                await send(body)
+            await _answer(send, state, 413, {
+                "error": f"request body exceeds {self.max_body_bytes} bytes; send fewer variants per request",
+                "detail": [{"loc": ["body"], "msg": "too large", "type": "body_too_large"}], "request_id": request_id})
         except Exception:  # noqa: BLE001 - the client gets a request id, the log gets the traceback
             error = "internal"
             log.exception({"event": "unhandled_error", "request_id": request_id, "path": path})
-            if not state["started"]:
-                start, body = _json_response(500, {"error": "internal server error; quote this request id "
-                                                   "when reporting it", "detail": [], "request_id": request_id},
-                                             request_id)
-                state["status"] = 500
-                await send(start)
-                await send(body)
+            await _answer(send, state, 500, {"error": "internal server error; quote this request id when reporting "
+                                             "it", "detail": [], "request_id": request_id})
         finally:
-            status = state["status"]
-            if path.startswith(self.logged_prefixes) or status >= 400:
-                st = scope.get("state", {})
-                log.log(logging.WARNING if status >= 500 else logging.INFO, {
-                    "event": "request", "request_id": request_id, "method": scope.get("method"), "path": path,
-                    "status": status, "ms": round((time.perf_counter() - t0) * 1000, 2),
-                    "bytes_in": state["bytes_in"], "n_variants": st.get("n_variants"),
-                    "client": (scope.get("client") or [None])[0], **({"error": error} if error else {})})
+            if path.startswith(self.logged_prefixes) or state["status"] >= 400:
+                _log_request(scope, request_id, state, error, time.perf_counter() - t0)
+
+
+async def _answer(send, state: dict, status: int, body: dict) -> None:
+    """Send ``body`` as a JSON answer with ``status``, unless the app has started its own answer."""
+    if state["started"]:
+        return
+    data = json.dumps(body).encode()
+    state["status"] = status
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _log_request(scope: Scope, request_id: str, state: dict, error: str | None, seconds: float) -> None:
+    status = state["status"]
+    log.log(logging.WARNING if status >= 500 else logging.INFO, {
+        "event": "request", "request_id": request_id, "method": scope.get("method"), "path": scope.get("path", ""),
+        "status": status, "ms": round(seconds * 1000, 2), "bytes_in": state["bytes_in"],
+        "n_variants": scope.get("state", {}).get("n_variants"), "client": (scope.get("client") or [None])[0],
+        **({"error": error} if error else {})})

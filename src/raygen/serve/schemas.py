@@ -138,17 +138,3 @@ class CallResponse(BaseModel):
     counts: dict[str, int] = Field(description="calls per FILTER value")
     seconds: float
     calls: list[CallOut]
-
-
-class ErrorItem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ErrorResponse(BaseModel):
-    """Every 4xx/5xx body: a one-line ``error`` for people and ``detail`` items naming fields for programs."""
-
-    error: str
-    detail: list[ErrorItem] = Field(default_factory=list)
-    request_id: str | None = None

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pysam
+from tqdm import tqdm
 
 from raygen.config import RuntimeConfig, SimulateConfig
 from raygen.errors import UsageError
@@ -162,15 +164,7 @@ def simulate_genome(
     truth = write_truth_vcf(out / "truth.vcf.gz", variants, lengths, cfg)
     denorm = write_truth_vcf(out / "truth.denorm.vcf.gz", variants, lengths, cfg, denormalized=True) if cfg.denormalize else None
     timings["truth_s"] = time.perf_counter() - t1
-
-    # Outputs of an earlier run into the same directory that this run does not rewrite would no longer
-    # match the new reference and truth: remove them rather than leave a mismatched set behind.
-    stale = ([] if cfg.denormalize else ["truth.denorm.vcf.gz", "truth.denorm.vcf.gz.tbi"]) + (
-        [] if cfg.coverage > 0 else ["reads.bam", "reads.bam.bai"])
-    for name in stale:
-        if (out / name).exists():
-            log.warning("removing %s from an earlier run (it would not match the new genome)", out / name)
-            (out / name).unlink()
+    _remove_stale(out, cfg)
 
     bam = None
     stats = ChunkStats(0, 0, 0)
@@ -204,6 +198,17 @@ def simulate_genome(
     return summary
 
 
+def _remove_stale(out: Path, cfg: SimulateConfig) -> None:
+    """Outputs of an earlier run into the same directory that this run does not rewrite would no longer match
+    the new reference and truth: remove them rather than leave a mismatched set behind."""
+    stale = ([] if cfg.denormalize else ["truth.denorm.vcf.gz", "truth.denorm.vcf.gz.tbi"]) + (
+        [] if cfg.coverage > 0 else ["reads.bam", "reads.bam.bai"])
+    for name in stale:
+        if (out / name).exists():
+            log.warning("removing %s from an earlier run (it would not match the new genome)", out / name)
+            (out / name).unlink()
+
+
 def _simulate_reads(
     cfg: SimulateConfig,
     contigs: list[Contig],
@@ -213,10 +218,10 @@ def _simulate_reads(
     progress: bool,
     max_in_flight: int | None,
 ) -> tuple[Path, ChunkStats]:
-    import pysam
+    # Ray only when there are reads to simulate: importing it costs about 2 s that a truth-only run never needs.
     import ray
 
-    from raygen.runtime import init_ray
+    from raygen.runtime import init_ray  # imports Ray (as above)
 
     init_ray(runtime)
     header = bam_header([(c.name, c.length) for c in contigs], sample_names(1)[0])
@@ -236,8 +241,6 @@ def _simulate_reads(
     total = ChunkStats(0, 0, 0)
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), desc="simulate reads", unit="chunk")
     try:
         queue = list(zip(keys, tasks))

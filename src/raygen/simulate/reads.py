@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
+from raygen import __version__
 from raygen.config import SimulateConfig
 from raygen.simulate.haplotype import Haplotype, build_haplotype
 from raygen.simulate.reference import BASES, CODE
@@ -79,8 +80,6 @@ def _region(alleles: list[tuple[int, str, str]], start: int, end: int) -> tuple[
 
 
 def bam_header(contigs: list[tuple[str, int]], sample: str) -> dict:
-    from raygen import __version__
-
     return {
         "HD": {"VN": "1.6", "SO": "coordinate"},
         "SQ": [{"SN": name, "LN": length} for name, length in contigs],
@@ -121,21 +120,29 @@ def simulate_chunk(
     ``ref`` is the whole contig (uint8 ASCII); ``haplotype_alleles`` the (pos0, REF, ALT) alleles of
     the first sample's two haplotypes, sorted and non-overlapping.
     """
-    L = cfg.read_length
     n_ref = int(ref.shape[0])
     bounds = chunk_bounds(n_ref, cfg.chunk_bp)
-    cs, ce = bounds[chunk_index]
     neighbours = [j for j in (chunk_index - 1, chunk_index, chunk_index + 1) if 0 <= j < len(bounds)]
     region_start = bounds[neighbours[0]][0]
     region_end = min(n_ref, bounds[neighbours[-1]][1] + fragment_max(cfg) + REGION_SLACK)
-    haps: list[Haplotype] = []
-    for alleles in haplotype_alleles:
-        rs, re, inside = _region(alleles, region_start, region_end)
-        haps.append(build_haplotype(ref, rs, re, inside))
+    haps = [build_haplotype(ref, *_region(alleles, region_start, region_end)) for alleles in haplotype_alleles]
+    c = _chunk_reads(haps, bounds, neighbours, chunk_index, contig_index, cfg)
+    rng = np.random.default_rng([cfg.seed, 3, contig_index, chunk_index])
+    data, errors = _bam_bytes(c, haps, contig, contig_index, cfg, header, rng)
+    n = int(c["pos"].shape[0])
+    return data, ChunkStats(reads=n, bases=n * cfg.read_length, errors=errors)
 
-    # Geometry of every fragment that could put a read into this chunk.
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in
-                                          ("hstart", "hap", "pos", "end", "impure", "flag", "mpos", "tlen", "chunk", "frag", "side")}
+
+_READ_COLUMNS = ("hstart", "hap", "pos", "end", "impure", "flag", "mpos", "tlen", "chunk", "frag", "side")
+
+
+def _chunk_reads(haps: list[Haplotype], bounds: list[tuple[int, int]], neighbours: list[int], chunk_index: int,
+                 contig_index: int, cfg: SimulateConfig) -> dict[str, np.ndarray]:
+    """Geometry of every read whose POS lies in the chunk (columns of :data:`_READ_COLUMNS`, sorted by POS,
+    then chunk, fragment and side), from the fragments of the chunk and its neighbours."""
+    L = cfg.read_length
+    cs, ce = bounds[chunk_index]
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in _READ_COLUMNS}
     for j in neighbours:
         x, flen, hap, r1_left = fragment_geometry(cfg, contig_index, j, *bounds[j])
         frag_id = np.arange(x.shape[0])
@@ -158,23 +165,23 @@ def simulate_chunk(
                 ((left, pl, el, il, flag_l, pr, tlen), (right, pr, er, ir, flag_r, pl, -tlen))
             ):
                 keep = (pos >= cs) & (pos < ce)
-                cols["hstart"].append(hs[keep])
-                cols["hap"].append(np.full(int(keep.sum()), h))
-                cols["pos"].append(pos[keep])
-                cols["end"].append(end[keep])
-                cols["impure"].append(imp[keep])
-                cols["flag"].append(flag[keep])
-                cols["mpos"].append(mpos[keep])
-                cols["tlen"].append(tl[keep])
-                cols["chunk"].append(np.full(int(keep.sum()), j))
-                cols["frag"].append(frag_id[sel][keep])
-                cols["side"].append(np.full(int(keep.sum()), side))
+                k = int(keep.sum())
+                for name, values in (("hstart", hs[keep]), ("hap", np.full(k, h)), ("pos", pos[keep]),
+                                     ("end", end[keep]), ("impure", imp[keep]), ("flag", flag[keep]),
+                                     ("mpos", mpos[keep]), ("tlen", tl[keep]), ("chunk", np.full(k, j)),
+                                     ("frag", frag_id[sel][keep]), ("side", np.full(k, side))):
+                    cols[name].append(values)
     c = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in cols.items()}
     order = np.lexsort((c["side"], c["frag"], c["chunk"], c["pos"]))
-    c = {k: v[order] for k, v in c.items()}
-    n = int(order.shape[0])
+    return {k: v[order] for k, v in c.items()}
 
-    rng = np.random.default_rng([cfg.seed, 3, contig_index, chunk_index])
+
+def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, contig_index: int,
+               cfg: SimulateConfig, header: dict, rng: np.random.Generator) -> tuple[bytes, int]:
+    """The reads ``c`` with bases, qualities and sequencing errors drawn from ``rng``, as BAM bytes; and the
+    number of errors."""
+    L = cfg.read_length
+    n = int(c["pos"].shape[0])
     offsets = np.arange(L)
     errors = 0
     fd, tmp = tempfile.mkstemp(prefix="raygen-sim-", suffix=".bam")
@@ -199,9 +206,8 @@ def simulate_chunk(
                 bases[err] = BASES[(CODE[bases[err]] + shift[err]) % 4]
                 seq_txt = bases.tobytes().decode()
                 qual_txt = (q + 33).tobytes().decode()
-                impure = c["impure"][sl]
                 cigars = [f"{L}M"] * m
-                for r in np.flatnonzero(impure).tolist():
+                for r in np.flatnonzero(c["impure"][sl]).tolist():
                     cigars[r] = haps[int(hap[r])].cigar(int(hstart[r]), L)
                 for r, (flag, pos, mpos, tlen, j, k, h) in enumerate(zip(
                     c["flag"][sl].tolist(), c["pos"][sl].tolist(), c["mpos"][sl].tolist(), c["tlen"][sl].tolist(),
@@ -211,7 +217,6 @@ def simulate_chunk(
                             f"{tlen}\t{seq_txt[r * L:(r + 1) * L]}\t{qual_txt[r * L:(r + 1) * L]}\tRG:Z:{rg}\tHP:i:{h + 1}")
                     out.write(pysam.AlignedSegment.fromstring(line, hdr))
         with open(tmp, "rb") as fh:
-            data = fh.read()
+            return fh.read(), errors
     finally:
         os.unlink(tmp)
-    return data, ChunkStats(reads=n, bases=n * L, errors=errors)

@@ -9,11 +9,13 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import pysam
+import pyarrow as pa
 
 from raygen import __version__
 from raygen.config import SimulateConfig
-from raygen.io.atomic import atomic_paths
+from raygen.io.header import VcfHeader
+from raygen.io.vcf import write_vcf
+from raygen.schema import TEXT_COLUMNS, TEXT_SCHEMA
 from raygen.simulate.variants import TruthVariant
 
 
@@ -51,6 +53,17 @@ def vcf_line(v: TruthVariant, phased: bool, *, denormalized: bool = False) -> st
     return "\t".join([v.chrom, str(pos0 + 1), ".", ref, ",".join(alts), ".", "PASS", info, "GT", *gts]) + "\n"
 
 
+def truth_table(variants: Iterable[TruthVariant], phased: bool, *, denormalized: bool = False) -> pa.Table:
+    """The truth records as a VCF text table (:data:`raygen.schema.TEXT_SCHEMA`; LINE null)."""
+    cols: dict[str, list] = {name: [] for name in TEXT_COLUMNS}
+    for v in variants:
+        for name, value in zip(TEXT_COLUMNS, vcf_line(v, phased, denormalized=denormalized).rstrip("\n").split("\t", 9)):
+            cols[name].append(value)
+    cols["POS"] = [int(p) for p in cols["POS"]]
+    n = len(cols["POS"])
+    return pa.table({**cols, "LINE": [None] * n}, schema=TEXT_SCHEMA)
+
+
 def write_truth_vcf(
     path: str | os.PathLike[str],
     variants: Iterable[TruthVariant],
@@ -59,16 +72,7 @@ def write_truth_vcf(
     *,
     denormalized: bool = False,
 ) -> Path:
-    """Write ``variants`` (already sorted by contig order, then position) to ``path`` (.vcf.gz) + ``.tbi``."""
-    path = Path(path)
-    with atomic_paths(path, str(path) + ".tbi") as (tmp_gz, tmp_tbi):
-        tmp_txt = tmp_gz.with_name(tmp_gz.name + ".txt")
-        try:
-            with open(tmp_txt, "w") as fh:
-                fh.write(vcf_header(contigs, cfg, denormalized=denormalized))
-                fh.writelines(vcf_line(v, cfg.phased, denormalized=denormalized) for v in variants)
-            pysam.tabix_compress(str(tmp_txt), str(tmp_gz), force=True)
-            pysam.tabix_index(str(tmp_gz), preset="vcf", index=str(tmp_tbi), force=True)
-        finally:
-            tmp_txt.unlink(missing_ok=True)
-    return path
+    """Write ``variants`` (already sorted by contig order, then position) to ``path`` (.vcf.gz) + ``.tbi``,
+    atomically, through :func:`raygen.io.vcf.write_vcf`."""
+    header = VcfHeader.from_text(vcf_header(contigs, cfg, denormalized=denormalized))
+    return write_vcf(header, truth_table(variants, cfg.phased, denormalized=denormalized), path)

@@ -96,32 +96,42 @@ def _indel_candidate(seq: bytes, p: int, dlen: int, ins: bytes, n: int) -> tuple
 def simulate_variants(contig: Contig, cfg: SimulateConfig, rng: np.random.Generator) -> list[TruthVariant]:
     """Place non-overlapping SNVs, MNPs, indels (many inside repeats) and multiallelic sites on one
     contig, normalized, with genotypes for ``cfg.samples`` samples; sorted by position."""
-    seq_arr = contig.seq
-    seq = seq_arr.tobytes()
-    n = len(seq)
+    seq = contig.seq.tobytes()
     cands: list[_Candidate] = []
-
-    def add(lo: int, hi: int, make: tuple) -> None:
+    # The draws happen in this order (SNVs, MNPs, indels, then per accepted indel, then genotypes): the same
+    # seed gives the same variants.
+    for lo, hi, make in [*_snv_sites(len(seq), cfg, rng), *_mnp_sites(len(seq), cfg, rng),
+                         *_indel_sites(contig, seq, cfg, rng)]:
         cands.append(_Candidate(lo, hi, len(cands), make))
+    out = [_truth_variant(c, contig.name, seq, rng) for c in _accepted(cands, seq)]
+    _genotype(out, cfg.samples, rng)
+    return out
 
-    # SNVs (some multiallelic): ALT codes differ from REF by a random non-zero offset mod 4.
+
+def _snv_sites(n: int, cfg: SimulateConfig, rng: np.random.Generator) -> list[tuple[int, int, tuple]]:
+    """SNVs (some multiallelic): ALT codes differ from REF by a random non-zero offset mod 4."""
     n_snv = rng.poisson(cfg.snv_rate * n)
     pos = rng.integers(PAD + 1, max(PAD + 2, n - PAD - 1), n_snv)
     off1 = rng.integers(1, 4, n_snv)
     off2 = (off1 + rng.integers(1, 3, n_snv) - 1) % 3 + 1  # a second, different non-zero offset
     multi = rng.random(n_snv) < cfg.multiallelic_fraction
-    for p, o1, o2, m in zip(pos.tolist(), off1.tolist(), off2.tolist(), multi.tolist()):
-        add(p - PAD, p + 1 + PAD, ("SNV", p, (o1, o2) if m else (o1,)))
+    return [(p - PAD, p + 1 + PAD, ("SNV", p, (o1, o2) if m else (o1,)))
+            for p, o1, o2, m in zip(pos.tolist(), off1.tolist(), off2.tolist(), multi.tolist())]
 
-    # MNPs: 2-3 adjacent substitutions, every base changed so the record is already parsimonious.
+
+def _mnp_sites(n: int, cfg: SimulateConfig, rng: np.random.Generator) -> list[tuple[int, int, tuple]]:
+    """MNPs: 2-3 adjacent substitutions, every base changed so the record is already parsimonious."""
     n_mnp = rng.poisson(cfg.mnp_rate * n)
     pos = rng.integers(PAD + 1, max(PAD + 2, n - PAD - 4), n_mnp)
     mlen = rng.integers(2, 4, n_mnp)
     moff = rng.integers(1, 4, (n_mnp, 3))
-    for p, m, o in zip(pos.tolist(), mlen.tolist(), moff.tolist()):
-        add(p - PAD, p + m + PAD, ("MNP", p, tuple(o[:m])))
+    return [(p - PAD, p + m + PAD, ("MNP", p, tuple(o[:m]))) for p, m, o in zip(pos.tolist(), mlen.tolist(), moff.tolist())]
 
-    # Indels: a fraction in tandem repeats (whole units, so equivalent positions span the repeat).
+
+def _indel_sites(contig: Contig, seq: bytes, cfg: SimulateConfig, rng: np.random.Generator
+                 ) -> list[tuple[int, int, tuple]]:
+    """Indels: a fraction in tandem repeats (whole units, so equivalent positions span the repeat)."""
+    n = len(seq)
     n_indel = rng.poisson(cfg.indel_rate * n)
     in_repeat = rng.random(n_indel) < cfg.repeat_indel_fraction
     if contig.tracts.shape[0] == 0:
@@ -134,6 +144,7 @@ def simulate_variants(contig: Contig, cfg: SimulateConfig, rng: np.random.Genera
     rpos = rng.integers(PAD + 2, max(PAD + 3, n - PAD - cfg.max_indel_len - 2), n_indel)
     rins = rng.integers(0, 4, (n_indel, cfg.max_indel_len))
     multi = rng.random(n_indel) < cfg.multiallelic_fraction
+    out = []
     for i in range(n_indel):
         if in_repeat[i]:
             start, unit, copies = (int(x) for x in contig.tracts[tract_pick[i]])
@@ -152,56 +163,60 @@ def simulate_variants(contig: Contig, cfg: SimulateConfig, rng: np.random.Genera
         else:
             p, dlen, ins = int(rpos[i]), 0, BASES[rins[i, : rlen[i]]].tobytes()
         got = _indel_candidate(seq, p, dlen, ins, n)
-        if got is None:
-            continue
-        lo, hi, ev = got
-        pl, pr, dlen, insl = ev
-        # A second ALT at a repeat indel: one unit more (deletion) or one more copy (insertion).
-        second = None
-        if multi[i] and in_repeat[i] and pr > pl:
-            if dlen and pl + 2 * dlen <= pr + dlen and seq[pl: pl + dlen] == seq[pl + dlen: pl + 2 * dlen]:
-                second = ("DEL2", 2 * dlen)
-            elif not dlen and 2 * len(insl) <= 4 * cfg.max_indel_len:
-                second = ("INS2", insl * 2)
-        add(lo, hi, ("INDEL", pl, pr, dlen, insl, second))
+        if got is not None:
+            lo, hi, (pl, pr, dlen, insl) = got
+            second = _second_alt(seq, pl, pr, dlen, insl, cfg) if multi[i] and in_repeat[i] else None
+            out.append((lo, hi, ("INDEL", pl, pr, dlen, insl, second)))
+    return out
 
-    # Greedy, position-ordered acceptance: a span must start at least one base after the last ends.
-    cands.sort(key=lambda c: (c.lo, c.order))
+
+def _second_alt(seq: bytes, pl: int, pr: int, dlen: int, insl: bytes, cfg: SimulateConfig) -> tuple | None:
+    """A second ALT at a repeat indel: one unit more (deletion) or one more copy (insertion), where it fits."""
+    if pr <= pl:
+        return None
+    if dlen and pl + 2 * dlen <= pr + dlen and seq[pl: pl + dlen] == seq[pl + dlen: pl + 2 * dlen]:
+        return ("DEL2", 2 * dlen)
+    if not dlen and 2 * len(insl) <= 4 * cfg.max_indel_len:
+        return ("INS2", insl * 2)
+    return None
+
+
+def _accepted(cands: list[_Candidate], seq: bytes) -> list[_Candidate]:
+    """Greedy, position-ordered acceptance: a span must start at least one base after the last ends."""
+    cands = sorted(cands, key=lambda c: (c.lo, c.order))
     accepted: list[_Candidate] = []
     last_hi = -1
     for c in cands:
         if c.lo > last_hi and N_ASCII not in seq[c.lo: c.hi]:
             accepted.append(c)
             last_hi = c.hi
+    return accepted
 
-    out: list[TruthVariant] = []
-    for c in accepted:
-        kind = c.make[0]
-        if kind == "SNV":
-            _, p, offs = c.make
-            rc = int(np.flatnonzero(BASES == seq[p])[0])
-            alts = [chr(BASES[(rc + o) % 4]) for o in offs]
-            out.append(TruthVariant(contig.name, p, chr(seq[p]), alts, ["SNV"] * len(alts)))
-        elif kind == "MNP":
-            _, p, offs = c.make
-            ref = seq[p: p + len(offs)]
-            alt = "".join(chr(BASES[(int(np.flatnonzero(BASES == b)[0]) + o) % 4]) for b, o in zip(ref, offs))
-            out.append(TruthVariant(contig.name, p, ref.decode(), [alt], ["MNP"]))
+
+def _truth_variant(c: _Candidate, chrom: str, seq: bytes, rng: np.random.Generator) -> TruthVariant:
+    kind = c.make[0]
+    if kind == "SNV":
+        _, p, offs = c.make
+        rc = int(np.flatnonzero(BASES == seq[p])[0])
+        alts = [chr(BASES[(rc + o) % 4]) for o in offs]
+        return TruthVariant(chrom, p, chr(seq[p]), alts, ["SNV"] * len(alts))
+    if kind == "MNP":
+        _, p, offs = c.make
+        ref = seq[p: p + len(offs)]
+        alt = "".join(chr(BASES[(int(np.flatnonzero(BASES == b)[0]) + o) % 4]) for b, o in zip(ref, offs))
+        return TruthVariant(chrom, p, ref.decode(), [alt], ["MNP"])
+    _, pl, pr, dlen, insl, second = c.make
+    pos0, ref, alt = indel_record(seq, pl, dlen, insl)
+    v = TruthVariant(chrom, pos0, ref, [alt], ["DEL" if dlen else "INS"], repeat=pr > pl)
+    if second is not None:
+        if second[0] == "DEL2":
+            _, ref2, alt2 = indel_record(seq, pl, second[1], b"")
+            v.ref, v.alts, v.kinds = ref2, [ref2[0] + ref2[1 + dlen:], alt2], ["DEL", "DEL"]
         else:
-            _, pl, pr, dlen, insl, second = c.make
-            pos0, ref, alt = indel_record(seq, pl, dlen, insl)
-            v = TruthVariant(contig.name, pos0, ref, [alt], ["DEL" if dlen else "INS"], repeat=pr > pl)
-            if second is not None:
-                if second[0] == "DEL2":
-                    _, ref2, alt2 = indel_record(seq, pl, second[1], b"")
-                    v.ref, v.alts, v.kinds = ref2, [ref2[0] + ref2[1 + dlen:], alt2], ["DEL", "DEL"]
-                else:
-                    _, _, alt2 = indel_record(seq, pl, 0, second[1])
-                    v.alts, v.kinds = [alt, alt2], ["INS", "INS"]
-            v.denorm = _denormalize(seq, pl, pr, dlen, insl, rng) if len(v.alts) == 1 else None
-            out.append(v)
-    _genotype(out, cfg.samples, rng)
-    return out
+            _, _, alt2 = indel_record(seq, pl, 0, second[1])
+            v.alts, v.kinds = [alt, alt2], ["INS", "INS"]
+    v.denorm = _denormalize(seq, pl, pr, dlen, insl, rng) if len(v.alts) == 1 else None
+    return v
 
 
 def _denormalize(seq: bytes, pl: int, pr: int, dlen: int, ins: bytes, rng: np.random.Generator):

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from raygen.errors import InputError
+from raygen.io.atomic import atomic_path
+from raygen.io.fasta import ensure_fasta_index
 
 ELEMENTS_FA = "cagi5_regsat_elements.fa"
 VARIANTS_TSV = "cagi5_regsat_variants.tsv.gz"
@@ -85,9 +87,6 @@ def read_elements(data_dir: str | Path) -> dict[str, Element]:
 
 def write_element_fasta(elements: dict[str, Element], out_dir: str | Path) -> Path:
     """Write the elements as a FASTA (contig = element name) in ``out_dir`` (a cache, never the repo)."""
-    from raygen.io.atomic import atomic_path
-    from raygen.io.fasta import ensure_fasta_index
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "cagi5_elements.fa"
@@ -134,8 +133,6 @@ def read_variants(data_dir: str | Path, elements: dict[str, Element]) -> Cagi5Va
 
 def write_labels_tsv(v: Cagi5Variants, path: str | Path) -> Path:
     """A ``raygen train finetune`` labels table: element, pos, ref, alt, effect (0/1), |log2 effect| as score."""
-    from raygen.io.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         with open(tmp, "w") as fh:
             fh.write("chrom\tpos\tref\talt\tlabel\tscore\n")

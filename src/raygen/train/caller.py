@@ -22,9 +22,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import ray
+import torch
+from torch import nn
 
+from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
+from raygen.calling.cnn import META, WEIGHTS, PileupCNN, featurize, save_caller
+from raygen.calling.pipeline import contig_map
+from raygen.calling.tensors import N_FEATURES
 from raygen.config import CallConfig
 from raygen.errors import InputError
+from raygen.eval.concordance import read_alleles
+from raygen.io.atomic import atomic_dir
+from raygen.io.fasta import Reference
+from raygen.regions import RegionSet, make_shards, read_regions
 from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report
 
 log = logging.getLogger("raygen.train.caller")
@@ -48,10 +59,6 @@ class Examples:
 
 def shard_examples(bam: str, reference: str, shard, truth: dict, confident, cfg: CallConfig, alias: str | None = None) -> Examples:
     """Examples of one shard. ``truth``: (chrom, pos, ref, alt) -> zygosity, normalized, BAM contig names."""
-    from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
-    from raygen.calling.cnn import featurize
-    from raygen.io.fasta import Reference
-
     af = open_bam(bam)
     ref = Reference(reference)
     try:
@@ -70,13 +77,6 @@ def shard_examples(bam: str, reference: str, shard, truth: dict, confident, cfg:
 def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: str | None = None, regions: str | None = None,
                    cfg: CallConfig | None = None, rename_contigs: str | None = None) -> tuple[Examples, Examples, dict]:
     """(train, validation, info) examples from a BAM and its truth, one Ray task per shard."""
-    import ray
-
-    from raygen.calling.pipeline import contig_map
-    from raygen.eval.concordance import read_alleles
-    from raygen.regions import RegionSet, make_shards, read_regions
-    from raygen.io.fasta import Reference
-
     cfg = cfg or CallConfig()
     with Reference(reference) as ref:
         contigs, alias = contig_map(bam, ref, rename_contigs)
@@ -98,8 +98,6 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     futs = [task.remote(bam, reference, s, truth_ref, confident, cfg, alias[s.chrom]) for s in shards]
     parts = ray.get(futs)
     shape = (cfg.tensor_channels, cfg.max_reads, cfg.window)
-    from raygen.calling.tensors import N_FEATURES
-
     train = Examples.concat([p for p, v in zip(parts, is_val) if not v], shape, N_FEATURES)
     val = Examples.concat([p for p, v in zip(parts, is_val) if v], shape, N_FEATURES)
     info = {
@@ -114,65 +112,71 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
 
 def _train_loop(config: dict) -> None:
     """Ray Train worker: DDP over this rank's slice; rank 0 validates and checkpoints on improvement."""
-    import ray
-    import torch
-    from torch import nn
-
-    from raygen.calling.cnn import PileupCNN, save_caller
-
     cfg: CallConfig = config["cfg"]
     rank, world = rank_and_world()
     torch.manual_seed(cfg.train_seed)
     train = ray.get(config["train_ref"])
     val = ray.get(config["val_ref"]) if rank == 0 else None
-    idx = np.arange(rank, len(train.y), world)
+    mine = np.arange(rank, len(train.y), world)
     model, core = prepare_model(PileupCNN(**config["shape"]))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train_lr, weight_decay=cfg.train_weight_decay)
-    # Classes are unbalanced (most candidates are noise): weight them by inverse frequency, capped (the +1
-    # keeps a class absent from the training shards finite).
-    counts = np.bincount(train.y, minlength=3).astype(np.float64) + 1.0
-    weights = torch.tensor(np.minimum(counts.sum() / (3 * counts), cfg.train_class_weight_cap), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(train.y, cfg.train_class_weight_cap))
     rng = np.random.default_rng(cfg.train_seed + rank)
     best = float("inf")
-    bs = cfg.train_batch_size
-    steps_per_epoch = max(1, int(np.ceil(len(train.y) / world / bs)))
-    for epoch in range(cfg.train_epochs):
-        call_hooks("epoch", epoch=epoch + 1)
-        model.train()
-        order = rng.permutation(idx)
-        tot, n = 0.0, 0
-        for s in range(steps_per_epoch):
-            b = order[s * bs:(s + 1) * bs]
-            if len(b) == 0:
-                b = order[:bs]
-            x = torch.from_numpy(train.x[b].astype(np.float32))
-            f = torch.from_numpy(train.f[b])
-            y = torch.from_numpy(train.y[b])
-            loss = loss_fn(model(x, f), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += float(loss) * len(b)
-            n += len(b)
-        metrics = {"epoch": epoch + 1, "train_loss": tot / max(n, 1)}
+    steps_per_epoch = max(1, int(np.ceil(len(train.y) / world / cfg.train_batch_size)))
+    for epoch in range(1, cfg.train_epochs + 1):
+        call_hooks("epoch", epoch=epoch)
+        loss = _train_epoch(model, opt, loss_fn, train, rng.permutation(mine), cfg.train_batch_size, steps_per_epoch)
+        metrics = {"epoch": epoch, "train_loss": loss}
         if rank == 0:
-            core.eval()
-            with torch.no_grad():
-                vl, correct = 0.0, 0
-                vb = cfg.train_val_batch_size
-                for i in range(0, len(val.y), vb):
-                    logits = core(torch.from_numpy(val.x[i:i + vb].astype(np.float32)), torch.from_numpy(val.f[i:i + vb]))
-                    yy = torch.from_numpy(val.y[i:i + vb])
-                    vl += float(nn.functional.cross_entropy(logits, yy, reduction="sum"))
-                    correct += int((logits.argmax(1) == yy).sum())
-            metrics["val_loss"] = vl / max(len(val.y), 1)
-            metrics["val_accuracy"] = correct / max(len(val.y), 1)
+            metrics["val_loss"], metrics["val_accuracy"] = _validate(core, val, cfg.train_val_batch_size)
             if metrics["val_loss"] < best:
                 best = metrics["val_loss"]
-                report(metrics, lambda d: save_caller(core, d, {"epoch": epoch + 1, **metrics}))
+                report(metrics, lambda d: save_caller(core, d, {"epoch": epoch, **metrics}))
                 continue
         report(metrics)
+
+
+def _class_weights(y: np.ndarray, cap: float) -> torch.Tensor:
+    """Inverse-frequency weights of classes 0/1/2, capped at ``cap``: most candidates are noise."""
+    counts = np.bincount(y, minlength=3).astype(np.float64) + 1.0  # +1: a class absent from training stays finite
+    return torch.tensor(np.minimum(counts.sum() / (3 * counts), cap), dtype=torch.float32)
+
+
+def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, train: Examples, order: np.ndarray,
+                 bs: int, steps: int) -> float:
+    """``steps`` optimizer steps over this rank's examples in ``order``; the mean training loss.
+
+    Every rank takes the same number of steps (DDP needs it): a rank whose slice runs out early repeats its
+    first batch.
+    """
+    model.train()
+    tot, n = 0.0, 0
+    for s in range(steps):
+        b = order[s * bs:(s + 1) * bs]
+        if len(b) == 0:
+            b = order[:bs]
+        x = torch.from_numpy(train.x[b].astype(np.float32))
+        loss = loss_fn(model(x, torch.from_numpy(train.f[b])), torch.from_numpy(train.y[b]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tot += float(loss) * len(b)
+        n += len(b)
+    return tot / max(n, 1)
+
+
+def _validate(core: nn.Module, val: Examples, bs: int) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the genotype classes on the validation examples, unweighted."""
+    core.eval()
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(val.y), bs):
+            logits = core(torch.from_numpy(val.x[i:i + bs].astype(np.float32)), torch.from_numpy(val.f[i:i + bs]))
+            y = torch.from_numpy(val.y[i:i + bs])
+            loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+    return loss / max(len(val.y), 1), correct / max(len(val.y), 1)
 
 
 def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, confident_bed: str | None = None,
@@ -182,11 +186,6 @@ def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, conf
     The recipe is ``cfg``'s ``train_*`` fields (and ``val_fraction``); candidates are found with its calling
     fields, as ``raygen call`` finds them.
     """
-    import ray
-
-    from raygen.calling.cnn import META, WEIGHTS, PileupCNN
-    from raygen.io.atomic import atomic_dir
-
     cfg = cfg or CallConfig()
     t0 = time.time()
     train, val, info = build_examples(bam, reference, truth_vcf, confident_bed=confident_bed, regions=regions,

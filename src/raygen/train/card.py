@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from raygen import __version__
+from raygen.models.arch import get_recipe
 
 
 def git_commit() -> str:
@@ -29,8 +30,6 @@ def _fmt_regions(regions: list, limit: int = 20) -> str:
 
 def write_model_card(path: Path, job, summary: dict, extra: dict) -> None:
     """Write the card for a :class:`raygen.train.pretrain.PretrainJob` and its final metrics."""
-    from raygen.models.arch import get_recipe
-
     recipe = get_recipe(job.config.arch)
     val = summary.get("val_bits_per_base")
     bp_train = sum(e - s for _, s, e in job.train_regions)

@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from transformers import AutoModelForMaskedLM
 
+from raygen.io.fasta import Reference
 from raygen.models.tokenizer import BASE_OFFSET, MASK_ID
-from raygen.train.windows import to_token_ids
+from raygen.train.windows import load_sequences, reverse_complement, to_token_ids, whole_genome
 
 #: ASCII byte -> 0..3 for A/C/G/T, 4 for anything else.
 _IDX = np.full(256, 4, dtype=np.int64)
@@ -66,8 +69,6 @@ def fit_kmer_counts(seqs: list[np.ndarray], k_left: int, k_right: int) -> np.nda
 
     Both strands are counted (each sequence and its reverse complement), matching RC-augmented training.
     """
-    from raygen.train.windows import reverse_complement
-
     counts = np.zeros((4 ** (k_left + k_right), 4), dtype=np.int64)
     for s in seqs:
         for strand in (s, reverse_complement(s)):
@@ -98,8 +99,6 @@ def kmer_bits(counts: np.ndarray, ev: EvalSet, k_left: int, k_right: int, pseudo
 
 def model_bits(model, ev: EvalSet, *, batch_size: int = 128, device: str = "cpu") -> float:
     """Bits per base of a single-nucleotide masked LM on ``ev`` (all of a window's positions masked at once)."""
-    import torch
-
     model.eval()
     ids = to_token_ids(ev.windows)
     masked = ids.copy()
@@ -128,8 +127,6 @@ def kmer_table(train_seqs: list[np.ndarray], ev: EvalSet, ks: tuple[int, ...] = 
 
 def clm_bits(model, windows: np.ndarray, *, batch_size: int = 128, device: str = "cpu") -> float:
     """Bits per base of a causal LM predicting each base of ``windows`` (uint8 ASCII [W, L]) from its prefix."""
-    import torch
-
     model.eval()
     ids = to_token_ids(windows)
     total, count = 0.0, 0
@@ -153,16 +150,11 @@ def evaluate_model_vs_kmers(model_dir: str | None, reference: str, train_contigs
 
     Returns ``{"positions": P, "bits_per_base": {predictor: bits}}`` over the same held-out positions.
     """
-    from raygen.io.fasta import Reference
-    from raygen.train.windows import load_sequences, whole_genome
-
     with Reference(reference) as ref:
         train_r, eval_r = whole_genome(ref, train_contigs), whole_genome(ref, eval_contigs)
     ev = make_eval_set(load_sequences(reference, eval_r), context, max_windows=windows, seed=seed)
     table: dict[str, float] = {"uniform": 2.0}
     if model_dir:
-        from transformers import AutoModelForMaskedLM
-
         table["model"] = model_bits(AutoModelForMaskedLM.from_pretrained(model_dir), ev)
     table.update(kmer_table(load_sequences(reference, train_r), ev, ks))
     return {"positions": int(len(ev.rows)), "windows": int(len(ev.windows)), "context": context,

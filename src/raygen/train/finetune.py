@@ -18,9 +18,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
 
 from raygen.config import FinetuneConfig
 from raygen.errors import InputError
+from raygen.io.atomic import atomic_dir
+from raygen.io.fasta import Reference
+from raygen.models.head import VariantHead, head_features
+from raygen.models.load import load_model
+from raygen.scoring.masked import masked_site_outputs
+from raygen.train.labels import LabelTable, read_labels, region_split
 from raygen.train.metrics import auprc, auroc, spearman
 from raygen.train.trainer import Scaling, call_hooks, fit, report
 
@@ -39,9 +47,6 @@ def snv_features(loaded, reference, chrom: np.ndarray, pos: np.ndarray, ref: np.
     Window placement follows the scoring contract: 0-based start ``pos - 1 - window // 2``, variant at index
     ``window // 2``; contig edges are padded with N.
     """
-    from raygen.models.head import head_features
-    from raygen.scoring.masked import masked_site_outputs
-
     half = window // 2
     windows = [reference.fetch(c, p - 1 - half, p - 1 - half + window) for c, p in zip(chrom, pos)]
     logp, hidden = masked_site_outputs(loaded, windows, half)
@@ -77,17 +82,29 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, t_range: tuple[float, flo
 
 def head_train_loop(config: dict) -> None:
     """Ray Train worker: train the head with early stopping, fit the temperature, report a checkpoint."""
-    import torch
-    from safetensors.torch import save_file
-
-    from raygen.models.head import VariantHead
-
     cfg: FinetuneConfig = config["cfg"]
     x_tr, y_tr = np.asarray(config["x_train"], np.float32), np.asarray(config["y_train"], np.float32)
     x_va, y_va = np.asarray(config["x_val"], np.float32), np.asarray(config["y_val"], np.float32)
     torch.manual_seed(cfg.seed)
     head = VariantHead(x_tr.shape[1], cfg.hidden_units)
     head.set_standardization(x_tr)
+    best, history = _train_with_early_stopping(head, cfg, x_tr, y_tr, x_va, y_va)
+    with torch.no_grad():
+        val_logits = head(torch.from_numpy(x_va)).numpy()
+    head.temperature.fill_(fit_temperature(val_logits.astype(np.float64), y_va, cfg.temperature_range,
+                                           cfg.temperature_steps))
+
+    def save(d: Path) -> None:
+        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(d / "head.safetensors"))
+        (d / "history.json").write_text(json.dumps(history))
+
+    report({"epochs_run": len(history), "best_val_auroc": best, "temperature": float(head.temperature)}, save)
+
+
+def _train_with_early_stopping(head: VariantHead, cfg: FinetuneConfig, x_tr: np.ndarray, y_tr: np.ndarray,
+                               x_va: np.ndarray, y_va: np.ndarray) -> tuple[float, list[dict]]:
+    """Train ``head`` until validation AUROC stops improving (``patience`` epochs), then restore its best
+    epoch's weights and leave it in eval mode. Returns (best validation AUROC, one record per epoch)."""
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # Plain BCE (no class re-weighting): the logits keep the real base rate, so a temperature alone can
     # calibrate them; re-weighting would shift every logit and temperature scaling cannot undo a shift.
@@ -108,12 +125,9 @@ def head_train_loop(config: dict) -> None:
             total += float(loss.detach()) * len(idx)
         head.eval()
         with torch.no_grad():
-            val_logits = head(xv).numpy()
-        val_auc = auroc(y_va, val_logits)
-        rec = {"epoch": epoch, "train_loss": total / len(xt), "val_auroc": val_auc}
-        history.append(rec)
-        improved = np.isfinite(val_auc) and val_auc > best + cfg.min_improvement
-        if improved or best_state is None:
+            val_auc = auroc(y_va, head(xv).numpy())
+        history.append({"epoch": epoch, "train_loss": total / len(xt), "val_auroc": val_auc})
+        if (np.isfinite(val_auc) and val_auc > best + cfg.min_improvement) or best_state is None:
             best, bad = (val_auc if np.isfinite(val_auc) else best), 0
             best_state = {k: v.clone() for k, v in head.state_dict().items()}
         else:
@@ -122,24 +136,11 @@ def head_train_loop(config: dict) -> None:
             break
     head.load_state_dict(best_state)
     head.eval()
-    with torch.no_grad():
-        val_logits = head(xv).numpy()
-    head.temperature.fill_(fit_temperature(val_logits.astype(np.float64), y_va, cfg.temperature_range,
-                                           cfg.temperature_steps))
-
-    def save(d: Path) -> None:
-        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(d / "head.safetensors"))
-        (d / "history.json").write_text(json.dumps(history))
-
-    report({"epochs_run": len(history), "best_val_auroc": best, "temperature": float(head.temperature)}, save)
+    return best, history
 
 
 def train_head(x_train, y_train, x_val, y_val, cfg: FinetuneConfig, storage: Path):
     """Train a :class:`VariantHead` in a one-worker Ray Train run; returns (head, history)."""
-    from safetensors.torch import load_file
-
-    from raygen.models.head import VariantHead
-
     config = {"cfg": cfg, "x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
     result = fit(head_train_loop, config, name="finetune", label="head training",
                  scaling=Scaling(workers=1, cpus_per_worker=cfg.cpus), storage_dir=storage)
@@ -169,16 +170,10 @@ def run_finetune(base: str, labels: str, reference: str, out: str, cfg: Finetune
     ``window``: reference bases around each SNV, as the scorer will use them; the rest of the recipe
     (split, head, optimizer, early stopping, calibration) is ``cfg``.
     """
-    from raygen.io.atomic import atomic_dir
-    from raygen.io.fasta import Reference
-    from raygen.models.load import load_model
-
     loaded = load_model(base, revision=revision, trust_remote_code=trust_remote_code, device=device)
     if loaded.kind != "mlm":
         raise InputError(f"{base!r} is a causal LM: the variant head needs a masked LM's masked-site outputs")
     with Reference(reference) as ref:
-        from raygen.train.labels import read_labels, region_split
-
         table = read_labels(labels, ref, skip_mismatches=skip_mismatches)
         log.info("labels: %d SNVs (%d positive), %d rows skipped", len(table), int(table.label.sum()), len(table.rejects))
         feats, llr = snv_features(loaded, ref, table.chrom, table.pos, table.ref, table.alt, window)
@@ -187,23 +182,11 @@ def run_finetune(base: str, labels: str, reference: str, out: str, cfg: Finetune
         if len(np.unique(table.label[idx])) < 2:
             raise InputError(f"the {name} split has only one class ({len(idx)} variants); add labelled variants of "
                              "both classes in more regions, or change --region-bp/--val-fraction")
-    out_p = Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="raygen-finetune-") as storage:
         head, history = train_head(feats[tr], table.label[tr], feats[va], table.label[va], cfg, Path(storage))
-    score = table.score
-    summary = {
-        "base_model": base, "labels": str(labels), "reference": str(reference), "window": window,
-        "split": {"by": f"genomic region ({cfg.region_bp} bp)", "train_variants": int(len(tr)), "val_variants": int(len(va))},
-        "rows": {"used": len(table), "skipped": len(table.rejects),
-                 "skipped_by_reason": {r: sum(1 for x in table.rejects if x[1] == r) for r in {x[1] for x in table.rejects}}},
-        "temperature": float(head.temperature), "epochs_run": len(history),
-        "train": classification_metrics(table.label[tr], head.predict_proba(feats[tr]), None if score is None else score[tr]),
-        "validation": classification_metrics(table.label[va], head.predict_proba(feats[va]),
-                                             None if score is None else score[va]),
-        "validation_zero_shot": {"auroc_neg_llr": auroc(table.label[va], -llr[va]),
-                                 "auroc_abs_llr": auroc(table.label[va], np.abs(llr[va]))},
-    }
-    with atomic_dir(out_p) as tmp:
+    summary = {"base_model": base, "labels": str(labels), "reference": str(reference), "window": window,
+               **_split_metrics(table, tr, va, head, feats, llr, cfg), "epochs_run": len(history)}
+    with atomic_dir(Path(out).resolve()) as tmp:
         copy_base(base, loaded, tmp)
         head.save(tmp, {"base_model": base, "window": window, "metrics": summary})
         with open(tmp / HISTORY_FILE, "w") as fh:
@@ -214,6 +197,22 @@ def run_finetune(base: str, labels: str, reference: str, out: str, cfg: Finetune
                 fh.writelines(f"{ln}\t{why}\t{raw}\n" for ln, why, raw in table.rejects)
         _append_card(tmp / "README.md", summary)
     return summary
+
+
+def _split_metrics(table: LabelTable, tr: np.ndarray, va: np.ndarray, head: VariantHead, feats: np.ndarray,
+                   llr: np.ndarray, cfg: FinetuneConfig) -> dict:
+    """The summary's split, row counts, temperature and metrics: head on both splits, zero-shot LLR on validation."""
+    y, score = table.label, table.score
+    reasons = [x[1] for x in table.rejects]
+    return {
+        "split": {"by": f"genomic region ({cfg.region_bp} bp)", "train_variants": int(len(tr)), "val_variants": int(len(va))},
+        "rows": {"used": len(table), "skipped": len(table.rejects),
+                 "skipped_by_reason": {r: reasons.count(r) for r in set(reasons)}},
+        "temperature": float(head.temperature),
+        "train": classification_metrics(y[tr], head.predict_proba(feats[tr]), None if score is None else score[tr]),
+        "validation": classification_metrics(y[va], head.predict_proba(feats[va]), None if score is None else score[va]),
+        "validation_zero_shot": {"auroc_neg_llr": auroc(y[va], -llr[va]), "auroc_abs_llr": auroc(y[va], np.abs(llr[va]))},
+    }
 
 
 def _append_card(path: Path, s: dict) -> None:

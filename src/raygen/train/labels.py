@@ -35,10 +35,6 @@ class LabelTable:
     def __len__(self) -> int:
         return len(self.pos)
 
-    def subset(self, idx: np.ndarray) -> "LabelTable":
-        return LabelTable(self.chrom[idx], self.pos[idx], self.ref[idx], self.alt[idx], self.label[idx],
-                          None if self.score is None else self.score[idx], self.lines[idx], [])
-
 
 def read_labels(path: str, reference, *, skip_mismatches: bool = False) -> LabelTable:
     """Parse and check a labels TSV against ``reference`` (a :class:`raygen.io.fasta.Reference`).
@@ -58,46 +54,14 @@ def read_labels(path: str, reference, *, skip_mismatches: bool = False) -> Label
             line = raw.rstrip("\r\n")
             if not line.strip() or line.startswith("#") or (lineno == 1 and line.lower().startswith("chrom")):
                 continue
-            cols = line.split("\t")
-            where = f"{path}:{lineno}"
-            if len(cols) < 5 or any(not c.strip() for c in cols[:5]):
-                raise InputError(f"{where}: expected tab-separated chrom, pos, ref, alt, label [score]; got {len(cols)} "
-                                 f"column(s) or an empty one: {line[:80]!r}")
-            chrom, pos_s, ref, alt, lab = (c.strip() for c in cols[:5])
-            try:
-                pos = int(pos_s)
-            except ValueError:
-                raise InputError(f"{where}: pos {pos_s!r} is not an integer") from None
-            if pos < 1:
-                raise InputError(f"{where}: pos {pos} is not 1-based (must be >= 1)")
-            if lab.lower() not in _LABEL_WORDS:
-                raise InputError(f"{where}: label {lab!r} is not 0/1 (or true/false)")
-            score = math.nan
-            row_has_score = len(cols) > 5
+            row, row_has_score = _parse_row(line, f"{path}:{lineno}")
             if has_score is None:
-                has_score = row_has_score
-            if row_has_score and cols[5].strip():
-                try:
-                    score = float(cols[5])
-                except ValueError:
-                    raise InputError(f"{where}: score {cols[5]!r} is not a number") from None
-            ref, alt = ref.upper(), alt.upper()
-            if len(ref) != 1 or len(alt) != 1 or ref not in BASES or alt not in BASES or ref == alt:
-                rejects.append((lineno, "not_snv", line))
-                continue
-            if chrom not in reference:
-                if not skip_mismatches:
-                    raise InputError(f"{where}: contig {chrom!r} is not in the reference {reference.path!r}")
-                rejects.append((lineno, "unknown_contig", line))
-                continue
-            actual = reference.fetch(chrom, pos - 1, pos)
-            if actual != ref:
-                if not skip_mismatches:
-                    raise InputError(f"{where}: REF {ref} disagrees with the reference base {actual} at {chrom}:{pos} "
-                                     "(wrong genome build or coordinates?); pass --skip-mismatches to skip such rows")
-                rejects.append((lineno, "ref_mismatch", line))
-                continue
-            rows.append((chrom, pos, ref, alt, _LABEL_WORDS[lab.lower()], score, lineno))
+                has_score = row_has_score  # the first data row decides whether the table has scores
+            why = _reject_reason(row, reference, f"{path}:{lineno}", skip_mismatches)
+            if why:
+                rejects.append((lineno, why, line))
+            else:
+                rows.append((*row, lineno))
     if not rows:
         raise InputError(f"labels {path!r} has no usable SNV rows ({len(rejects)} skipped)")
     cols_ = list(zip(*rows))
@@ -108,6 +72,54 @@ def read_labels(path: str, reference, *, skip_mismatches: bool = False) -> Label
         score=np.array(cols_[5], dtype=np.float64) if has_score else None,
         lines=np.array(cols_[6], dtype=np.int64), rejects=rejects,
     )
+
+
+def _parse_row(line: str, where: str) -> tuple[tuple, bool]:
+    """((chrom, pos, REF, ALT upper-cased, label 0/1, score or NaN), whether the row has a score column).
+
+    Raises InputError naming ``where`` (file:line) for missing or malformed columns.
+    """
+    cols = line.split("\t")
+    if len(cols) < 5 or any(not c.strip() for c in cols[:5]):
+        raise InputError(f"{where}: expected tab-separated chrom, pos, ref, alt, label [score]; got {len(cols)} "
+                         f"column(s) or an empty one: {line[:80]!r}")
+    chrom, pos_s, ref, alt, lab = (c.strip() for c in cols[:5])
+    try:
+        pos = int(pos_s)
+    except ValueError:
+        raise InputError(f"{where}: pos {pos_s!r} is not an integer") from None
+    if pos < 1:
+        raise InputError(f"{where}: pos {pos} is not 1-based (must be >= 1)")
+    if lab.lower() not in _LABEL_WORDS:
+        raise InputError(f"{where}: label {lab!r} is not 0/1 (or true/false)")
+    score = math.nan
+    if len(cols) > 5 and cols[5].strip():
+        try:
+            score = float(cols[5])
+        except ValueError:
+            raise InputError(f"{where}: score {cols[5]!r} is not a number") from None
+    return (chrom, pos, ref.upper(), alt.upper(), _LABEL_WORDS[lab.lower()], score), len(cols) > 5
+
+
+def _reject_reason(row: tuple, reference, where: str, skip_mismatches: bool) -> str | None:
+    """Why a parsed row is skipped (``not_snv``, ``unknown_contig``, ``ref_mismatch``), or None to keep it.
+
+    Without ``skip_mismatches`` an unknown contig or a REF that disagrees with the reference raises InputError.
+    """
+    chrom, pos, ref, alt = row[:4]
+    if len(ref) != 1 or len(alt) != 1 or ref not in BASES or alt not in BASES or ref == alt:
+        return "not_snv"
+    if chrom not in reference:
+        if not skip_mismatches:
+            raise InputError(f"{where}: contig {chrom!r} is not in the reference {reference.path!r}")
+        return "unknown_contig"
+    actual = reference.fetch(chrom, pos - 1, pos)
+    if actual != ref:
+        if not skip_mismatches:
+            raise InputError(f"{where}: REF {ref} disagrees with the reference base {actual} at {chrom}:{pos} "
+                             "(wrong genome build or coordinates?); pass --skip-mismatches to skip such rows")
+        return "ref_mismatch"
+    return None
 
 
 def region_split(table: LabelTable, region_bp: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
