@@ -9,7 +9,7 @@ transcript lies on its gene's contig and spans its own start-end, widened to cov
 
 A record is right-aligned when the transcripts overlapping ``[POS0, POS0 + rlen]`` (0-based, inclusive, as
 bcftools queries them) include one on the forward strand and none on the reverse strand.
-Not reproduced: bcftools stops on CDS phases inconsistent with their lengths; raygen does not check phases.
+bcftools stops on a CDS whose phase does not continue the reading frame (``tscript_init_cds``); so does raygen.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def read_transcripts(path: str | os.PathLike[str]) -> TranscriptIndex:
         if f.type in _SUBFEATURES:
             if f.seqid not in seqs:
                 seqs.append(f.seqid)
-            subs.append((parent, f.start, f.end - 1, f.strand, f.type))
+            subs.append((parent, f.start, f.end - 1, f.strand, f.type, f.phase))
             continue
         biotype = _biotype(f.attrs)
         if not known_biotype(biotype) and not known_biotype(f.type):
@@ -142,6 +142,44 @@ def read_transcripts(path: str | os.PathLike[str]) -> TranscriptIndex:
             raise InputError(f"{path}:{f.line}: neither \"ID=transcript:\" nor \"ID=\" is present (bcftools stops)")
         txs[_strip(ident, "transcript:")] = _Tx(parent, f.strand, f.start, f.end - 1)
     return _index(txs, subs, gene_chrom, seqs, path)
+
+
+_PHASES = {"0": 0, "1": 1, "2": 2}
+
+
+def _check_phases(tid: str, strand: str, cds: list[list], path) -> None:
+    """bcftools' reading-frame check of a transcript's CDS (``tscript_init_cds``; ``cds``: ``[beg0, len,
+    phase or None]`` sorted by start): the phase of each CDS must continue the frame of the ones before it,
+    counted from the 5' end (the first CDS's own phase trimmed off); bcftools norm stops otherwise."""
+    if strand == "+":
+        first = cds[0]
+        if first[2] is not None:
+            first[0] += first[2]
+            first[1] -= first[2]
+            first[2] = 0
+        order = cds
+    elif strand == "-":
+        i = len(cds) - 1
+        if cds[i][2] is not None:
+            phase = cds[i][2]
+            while i >= 0 and phase > cds[i][1]:
+                phase -= cds[i][1]
+                cds[i][2], cds[i][1] = 0, 0
+                i -= 1
+            if i >= 0:
+                cds[i][1] -= cds[i][2] or 0
+                cds[i][2] = 0
+        order = cds[::-1]
+    else:
+        return
+    done = 0
+    for beg, length, phase in order:
+        if phase is not None:
+            want = 3 - phase if phase else 0
+            if want != done % 3:
+                raise InputError(f"{path}: GFF3 assumption failed for transcript {tid}, CDS={beg + 1}: phase!=len%3 "
+                                 f"(phase={want}, len={done}) (bcftools stops)")
+        done += length
 
 
 def _biotype(attrs: dict[str, list[str]]) -> str | None:
@@ -154,13 +192,18 @@ def _biotype(attrs: dict[str, list[str]]) -> str | None:
 
 
 def _index(txs: dict[str, _Tx], subs, gene_chrom: dict[str, str], seqs: list[str], path) -> TranscriptIndex:
-    for parent, beg, end, strand, kind in subs:
+    cds: dict[str, list[list]] = {}
+    for parent, beg, end, strand, kind, phase in subs:
         tx = txs.get(parent)
         if tx is None:
             continue
         tx.beg, tx.end = min(tx.beg, beg), max(tx.end, end)
-        if kind == "CDS" and strand != tx.strand:
-            raise InputError(f"{path}: conflicting strand in transcript {parent} (bcftools stops)")
+        if kind == "CDS":
+            if strand != tx.strand:
+                raise InputError(f"{path}: conflicting strand in transcript {parent} (bcftools stops)")
+            cds.setdefault(parent, []).append([beg, end - beg + 1, _PHASES.get(phase[:1])])
+    for tid, parts in cds.items():
+        _check_phases(tid, txs[tid].strand, sorted(parts, key=lambda c: c[0]), path)
     idx = TranscriptIndex()
     for tx in txs.values():
         chrom = gene_chrom.get(tx.gene, seqs[0] if seqs else None)

@@ -653,7 +653,8 @@ _GFF_BIOTYPES = ("protein_coding", "protein_coding", "lncRNA", "miRNA", "nonsens
 
 def generate_gff(gen: GeneratedVcf, seed: int) -> str:
     """A GFF3 over ``gen``'s contigs for ``-g``: genes with forward/reverse/unknown-strand transcripts (some
-    overlapping each other), exons and CDS with consistent phases, Ensembl-style ``ID=transcript:``/
+    overlapping each other), exons and CDS with consistent phases (some unknown, ``.``; about one CDS in 70 out
+    of frame, which bcftools refuses), Ensembl-style ``ID=transcript:``/
     ``Parent=gene:`` prefixes or plain IDs, ``mRNA``/``transcript`` types, biotypes bcftools knows and one it
     ignores. 1-based closed coordinates, as GFF3 has them."""
     rng = random.Random(f"gffgen:{gen.profile}:{seed}")
@@ -683,8 +684,11 @@ def generate_gff(gen: GeneratedVcf, seed: int) -> str:
                 if cds:
                     phases[a] = (3 - done % 3) % 3
                     done += e - a + 1
+            # now and then a CDS without phase ('.'), rarely one out of frame (bcftools -g then stops)
+            shown = {a: ("." if rng.random() < 0.1 else str((ph + 1) % 3) if rng.random() < 0.015 else str(ph))
+                     for a, ph in phases.items()}
             for a, e, cds in exons:
                 lines.append(f"{chrom}\tgen\texon\t{a}\t{e}\t.\t{strand}\t.\tParent={tid}")
                 if cds:
-                    lines.append(f"{chrom}\tgen\tCDS\t{a}\t{e}\t.\t{strand}\t{phases[a]}\tParent={tid}")
+                    lines.append(f"{chrom}\tgen\tCDS\t{a}\t{e}\t.\t{strand}\t{shown[a]}\tParent={tid}")
     return "\n".join(lines) + "\n"
