@@ -10,6 +10,7 @@ import pyarrow as pa
 from raygen.expr.compile import compile_expr
 from raygen.expr.evaluate import GenotypeCache, evaluate
 from raygen.expr.slots import ReaderSlots
+from raygen.expr.vector import vector_mask
 from raygen.io.header import VcfHeader
 from raygen.normalize import bcfrec
 
@@ -40,8 +41,6 @@ class Expression:
 
     def mask(self, table: pa.Table) -> np.ndarray:
         """Kept rows of a text table (bool per row), the rows being the next records of the stream."""
-        from raygen.expr.vector import vector_mask
-
         got = vector_mask(self, table)
         if got is not None:
             return got

@@ -8,7 +8,7 @@ token holds ``nsamples * nval1`` values (or one string per sample in ``strs``). 
 from __future__ import annotations
 
 from raygen.expr.compile import Tok
-from raygen.normalize.bcfrec import Rec, format_gt, gt_allele, variant_types
+from raygen.normalize.bcfrec import Rec, format_gt, gt_allele, string_width, variant_types
 
 END = "END"  # htslib's vector-end marker inside value lists
 INT32_MISSING = -2147483648.0
@@ -208,8 +208,6 @@ def _pick_sample(flat: list, tok: Tok, ctx, i: int, width: int) -> list:
 
 
 def _format_string(tok: Tok, vals: list, ctx) -> None:
-    from raygen.normalize.bcfrec import string_width
-
     if tok.idx == -3 and not ctx.cache_genotypes():
         tok.strs, tok.nvalues = [], 0
         return

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from raygen.io.fasta import Reference, clean_keep_case
+from raygen.normalize.bcfrec import VCF_BND, variant_type
 from raygen.normalize.checkref import is_sequence_allele
 
 #: bcftools' alignment window: reference bases fetched at once while padding a trimmed indel on the left.
@@ -178,8 +179,6 @@ def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, *, rlen: int 
 
 def _is_bnd(ref: str, alt: str) -> bool:
     """htslib classes this ALT as a breakend (VCF_BND)."""
-    from raygen.normalize.bcfrec import VCF_BND, variant_type
-
     return variant_type(ref, alt) == VCF_BND
 
 

@@ -14,14 +14,16 @@ import sys
 from collections.abc import Callable
 
 from raygen.errors import RaygenError
+from raygen.expr import Expression
 from raygen.io.fasta import Reference, iupac_to_n
 from raygen.io.header import VcfHeader
 from raygen.normalize import bcfrec
-from raygen.normalize.atomize import atomize_record
+from raygen.normalize.atomize import Atomizer, atomize_record
 from raygen.normalize.checkref import fix_dup_alt, fix_ref
 from raygen.normalize.leftalign import Status, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
 from raygen.normalize.options import Counts, NormalizeOptions
+from raygen.normalize.transcripts import read_transcripts
 
 log = logging.getLogger("raygen.normalize")
 
@@ -124,19 +126,13 @@ class RecordNormalizer:
         #: the FASTA of ``opts.fasta``, read a whole contig at a time (None: no reference work)
         self.reference = reference if reference is not None else (Reference(opts.fasta) if opts.fasta else None)
         self.warn = lambda msg: print(msg, file=sys.stderr)
-        from raygen.normalize.atomize import Atomizer
-
         #: -g: bcftools' transcript index (records in forward-strand transcripts are right-aligned)
         self.transcripts = None
         if opts.gff:
-            from raygen.normalize.transcripts import read_transcripts
-
             self.transcripts = read_transcripts(opts.gff)
         #: -i/-e: the expression (raygen.expr.Expression) records must pass to be normalized, or None
         self.filter = None
         if opts.include is not None or opts.exclude is not None:
-            from raygen.expr import Expression  # compiled once per normalizer; only -i/-e runs need it
-
             text = opts.include if opts.include is not None else opts.exclude
             self.filter = Expression(text, hdr, exclude=opts.include is None)
 
