@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
+from raygen.expr import Expression
 from raygen.io import parquet as pq_io
 from raygen.io.blocks import read_shard, split_rejects
 from raygen.io.header import VcfHeader
@@ -216,10 +217,26 @@ def normalize_ray(path: str, header: VcfHeader, opts: NormalizeOptions, cfg: Nor
 # --------------------------------------------------------------------------------------------------
 # Whole command
 # --------------------------------------------------------------------------------------------------
-def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
-    """Ray pays off for big indexed inputs; ``use_ray`` forces either way (unindexed input then streams)."""
+def carries_state(opts: NormalizeOptions, header: VcfHeader) -> bool:
+    """Whether bcftools' output depends on state carried from record to record beyond one position: the
+    atomizer's buffer (``-a``, see :mod:`raygen.normalize.atomize`) and the genotype cache of an expression
+    that tests GT by sample (:mod:`raygen.expr.slots`). Shards start that state afresh, so such runs stay in
+    one process unless ``--ray`` asks otherwise."""
+    if opts.atomize:
+        return True
+    text = opts.include if opts.include is not None else opts.exclude
+    if text is None:
+        return False
+    return Expression(text, header).uses_gt_index
+
+
+def should_use_ray(path: str, use_ray: bool | None, min_bytes: int, stateful: bool = False) -> bool:
+    """Ray pays off for big indexed inputs; ``use_ray`` forces either way (unindexed input then streams).
+    ``stateful`` (:func:`carries_state`): in process unless forced, so the output stays bcftools'."""
     if use_ray is not None:
         return use_ray
+    if stateful:
+        return False
     if path == "-" or detect_format(path) not in ("bgzf", "bcf") or index_path(path) is None:
         return False
     return os.path.getsize(path) >= min_bytes
@@ -228,7 +245,7 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
 def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
                     ) -> NormalizeResult:
     header = read_header(inp)
-    if should_use_ray(inp, use_ray, cfg.ray_min_bytes):
+    if should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
         from raygen.runtime import init_ray  # imports Ray: only on the Ray path (start-up time)
 
         init_ray(runtime)
@@ -270,4 +287,4 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
 
 
 __all__ = ["NormalizeResult", "prepare_header", "normalize_block", "normalize_tables", "normalize_dataset",
-           "normalize_ray", "finish", "contig_ranks", "run_normalize", "should_use_ray", "BlockNormalizer"]
+           "normalize_ray", "finish", "contig_ranks", "run_normalize", "should_use_ray", "carries_state", "BlockNormalizer"]
