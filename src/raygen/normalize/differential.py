@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import shlex
@@ -22,6 +23,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pysam
 
 from raygen.errors import RaygenError
 from raygen.simulate.vcfgen import GeneratedVcf, generate_gff, generate_vcf
@@ -71,6 +74,7 @@ def _sets() -> list[OptionSet]:
         out += [S(f"-c {c}", "messy"), S(f"-c {c} -m -any", "messy")]
     out += [S("-c s --old-rec-tag OLD", "messy"), S("-c x -m +both", "messy"), S("-c s -a", "messy"),
             S("-c w -d exact", "messy")]
+    out += [S("-c e"), S("-c e -m -any", "dense")]
     out += [S("-N"), S("-N -m -any"), S("-N3"), S("-N -c s", "messy"), S("--do-not-normalize -m -")]
     out += [S("-m - -S lex"), S("-m -any -S lex", "dense"), S("-S lex", "dense"), S("-S pos")]
     out += [S("-m - --force", "malformed", fasta=False), S("-m -any --force", "malformed"),
@@ -107,6 +111,7 @@ class CaseResult:
     option_set: OptionSet
     raygen: Outcome
     bcftools: Outcome
+    g_format: frozenset[str] = frozenset()  # FORMAT tags of the input declared Number=G
 
     @property
     def oracle_crashed(self) -> bool:
@@ -123,7 +128,17 @@ class CaseResult:
             return self.raygen.error is not None or self.raygen.rejected > 0
         if self.raygen.error is not None:
             return False
-        return self.raygen.records == self.bcftools.records
+        return self.raygen.records == self.bcftools.records or self.stale_g_values
+
+    @property
+    def stale_g_values(self) -> bool:
+        """The records differ only where bcftools ``-m +`` copied stale buffer memory into a Number=G FORMAT
+        value (a sample whose value in a joined record was ``.`` or haploid, read for every allele past the
+        last sample: ``merge_format_numeric``) and raygen wrote missing (README: known differences)."""
+        r, b = self.raygen.records, self.bcftools.records
+        if len(r) != len(b) or not self.g_format or not any("+" in " ".join(s) for s in self.option_set.stages):
+            return False
+        return all(x == y or _only_stale_g(x, y, self.g_format) for x, y in zip(r, b))
 
     def describe(self, limit: int = 3) -> str:
         """A short account of a mismatch (first differing records) for test output and campaign logs."""
@@ -161,6 +176,34 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
 """
+
+
+def _only_stale_g(mine: str, theirs: str, g_tags: frozenset[str]) -> bool:
+    fr, fb = mine.split("\t"), theirs.split("\t")
+    if len(fr) != len(fb) or len(fr) < 10 or fr[:9] != fb[:9]:
+        return False
+    keys = fr[8].split(":")
+    for sr, sb in zip(fr[9:], fb[9:]):
+        vr, vb = sr.split(":"), sb.split(":")
+        if len(vr) != len(vb):
+            return False
+        for key, x, y in zip(keys, vr, vb):
+            if x == y:
+                continue
+            xs, ys = x.split(","), y.split(",")
+            # the stale word may be htslib's vector-end marker: bcftools' vector stops there (at a slot
+            # raygen wrote missing), and the values after it are lost
+            cut = len(ys) < len(xs) and xs[len(ys)] == "."
+            if key not in g_tags or not (len(xs) == len(ys) or cut) or any(a != c and a != "." for a, c in zip(xs, ys)):
+                return False
+    return True
+
+
+def _error_line(err: str) -> str:
+    """The line of bcftools' stderr that says why it stopped (pysam wraps it: ``... stderr=TEXT``)."""
+    msg = err.split("stderr=", 1)[-1].replace("\\n", "\n").strip().strip("'\"")
+    lines = [x for x in msg.splitlines() if x.strip().strip("'\"") and not x.startswith(" ")]
+    return (lines[-1] if lines else msg)[-300:]
 
 
 class BcftoolsOracle:
@@ -207,9 +250,7 @@ class BcftoolsOracle:
             if not ok:
                 if err.startswith("bcftools crashed"):
                     return Outcome(error=err)
-                msg = err.replace("\\n", "\n")
-                lines = [x for x in msg.splitlines() if x.strip() and not x.startswith(" ")]
-                return Outcome(error=(lines[-1] if lines else msg)[-300:])
+                return Outcome(error=_error_line(err))
             cur = out
         return Outcome(_records(cur))
 
@@ -218,7 +259,7 @@ class RaygenRunner:
     """Runs ``raygen normalize`` in this process with a parser built once (the CLI's own flag handling)."""
 
     def __init__(self) -> None:
-        from raygen.cli import build_parser
+        from raygen.cli import build_parser  # every command's parser: only when a runner is built
 
         self.parser = build_parser()
         logging.getLogger("raygen").setLevel(logging.ERROR)
@@ -269,26 +310,26 @@ def _default_oracle() -> BcftoolsOracle:
 def run_cases(seed: int, option_sets: list[OptionSet], runner: RaygenRunner, oracle: BcftoolsOracle,
               gen: GeneratedVcf | None = None, work: Path | None = None):
     """Yield a :class:`CaseResult` per option set, generating (and writing) each profile's file once."""
-    import pysam
-
     own = work is None
     work = Path(tempfile.mkdtemp(prefix="raygen-diff-", dir=_tmp_root())) if own else work
     try:
         files: dict[str, tuple[Path, Path]] = {}
+        g_tags: dict[str, frozenset[str]] = {}
         for opts in option_sets:
             if opts.profile not in files:
                 g = gen if gen is not None else generate_vcf(seed, opts.profile)
                 d = work / opts.profile
-                d.mkdir(exist_ok=True)
+                d.mkdir(parents=True, exist_ok=True)
                 vcf, fa = g.write(d)
                 (d / "gen.gff3").write_text(generate_gff(g, seed))
                 pysam.faidx(str(fa))
                 files[opts.profile] = (vcf, fa)
+                g_tags[opts.profile] = frozenset(re.findall(r"##FORMAT=<ID=(\w+),Number=G,", "\n".join(g.header)))
             vcf, fa = files[opts.profile]
             fasta = fa if opts.fasta else None
             b = oracle(vcf, fasta, opts, vcf.parent)
             r = runner(vcf, fasta, opts, vcf.parent)
-            yield CaseResult(seed, opts, r, b)
+            yield CaseResult(seed, opts, r, b, g_tags[opts.profile])
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)

@@ -380,10 +380,13 @@ def _symbolic(rng: random.Random, seq: str, p: int) -> Site | None:
     return Site(p, seq[p], alts, kind="gvcf")
 
 
-def _breakend(rng: random.Random, seq: str, p: int, contigs: list[str]) -> Site:
+def _breakend(rng: random.Random, seq: str, p: int, contigs: list[str], single: bool) -> Site:
+    """A mated breakend, or (``single``) a single breakend ``T.``/``.T``, which bcftools norm takes for a
+    non-ACGTN ALT: it stops under ``-c e``, so only profiles meant for ``-c w|x|s`` write those."""
     t = seq[p]
     mate = f"{rng.choice(contigs)}:{rng.randint(1, 100)}"
-    alt = rng.choice([f"{t}[{mate}[", f"{t}]{mate}]", f"]{mate}]{t}", f"[{mate}[{t}", f"{t}.", f".{t}"])
+    forms = [f"{t}[{mate}[", f"{t}]{mate}]", f"]{mate}]{t}", f"[{mate}[{t}"] + ([f"{t}.", f".{t}"] if single else [])
+    alt = rng.choice(forms)
     return Site(p, t, [alt], {"SVTYPE": "BND"}, kind="bnd")
 
 
@@ -398,7 +401,7 @@ def _draw_site(rng: random.Random, seq: str, p: int, prof: VcfGenProfile, contig
         return _symbolic(rng, seq, p)
     r -= prof.symbolic
     if r < prof.breakend:
-        return _breakend(rng, seq, p, contigs)
+        return _breakend(rng, seq, p, contigs, prof.messy > 0)
     r = rng.random()
     if r < 0.3:
         return _snv(rng, seq, p)
@@ -541,7 +544,10 @@ def _sample_column(rng: random.Random, keys: list[tuple], n_alt: int, ploidy: in
         elif number == "G" and ploidy > 2:
             vals.append(".")
         else:
-            vals.append(_vector(rng, number, typ, n_alt, ploidy or 2, prof))
+            # a numeric R/G field that is '.' in every sample cannot be joined (-m +) by bcftools: rarer
+            # outside the malformed profile, so that few files stop
+            whole = typ == "String" or number not in "RG" or prof.malformed > 0 or rng.random() < 0.3
+            vals.append(_vector(rng, number, typ, n_alt, ploidy or 2, prof, whole))
     if len(vals) > 1 and rng.random() < 0.06:  # trailing fields left out
         vals = vals[: rng.randint(1, len(vals) - 1)]
     return ":".join(vals)
@@ -561,10 +567,13 @@ def _info_column(rng: random.Random, site: Site, info: list[tuple], prof: VcfGen
             continue
         if typ == "Flag":
             items.append(key)
+        elif n_alt == 0 and number == "A" and typ in ("Integer", "Float") and not prof.malformed:
+            continue  # a REF-only record has no Number=A value; '.' counts one, which -m + refuses
         else:
-            # bcftools cannot split a numeric Number=A/R/G INFO value written as one '.' (it counts one value):
-            # only the malformed profile writes those on multi-allelic records
-            whole = n_alt < 2 or typ not in ("Integer", "Float") or number not in "ARG" or prof.malformed > 0
+            # bcftools cannot split (-m -) or join (-m +) a numeric Number=A/R/G INFO value written as one '.'
+            # (it counts one value): only the malformed profile writes those where one value is not the count
+            whole = (typ not in ("Integer", "Float") or number not in "ARG" or prof.malformed > 0
+                     or (n_alt < 2 and number == "A"))
             items.append(f"{key}={_vector(rng, number, typ, n_alt, 2, prof, whole)}")
     if items and rng.random() < 0.3:
         rng.shuffle(items)
@@ -635,7 +644,9 @@ def generate_vcf(seed: int, profile: str | VcfGenProfile = "clean") -> Generated
         for site in _contig_sites(rng, clean, prof, names, max(1, n_records // len(names))):
             cols = _fixed_columns(rng, c, site) + [_info_column(rng, site, info, prof)]
             if samples:
-                keys = [fmt[0]] + rng.sample(fmt[1:], rng.randint(0, len(fmt) - 1)) if rng.random() < 0.9 else fmt[1:] or fmt
+                keys = [fmt[0]] + rng.sample(fmt[1:], rng.randint(0, len(fmt) - 1)) if rng.random() < 0.97 else fmt[1:] or fmt
+                if not site.alts and not prof.malformed:  # no Number=A value to write ('.' counts one: -m + stops)
+                    keys = [k for k in keys if k[1] != "A" or k[2] == "String"] or [fmt[0]]
                 cols.append(":".join(k[0] for k in keys))
                 for si in range(n_samples):
                     pl = ploidy[si] if rng.random() < 0.9 else rng.choice([1, 2])
