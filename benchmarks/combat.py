@@ -127,7 +127,7 @@ def tools(mat: Path, sheet: Path, out: Path, inmoose: Path | None) -> dict[str, 
         "R sva": ["Rscript", str(out / "combat.R"), str(mat), str(sheet), str(out / "r.tsv")],
     }
     if inmoose is not None:
-        t["inmoose"] = [str(inmoose), str(out / "inmoose.py"), str(mat), str(sheet), str(out / "inmoose.tsv")]
+        t["inmoose"] = [str(inmoose), str(out / "run_inmoose.py"), str(mat), str(sheet), str(out / "inmoose.tsv")]
     return t
 
 
@@ -155,7 +155,7 @@ def max_diff(a: Path, b: Path) -> float:
 def bench(sizes: list[tuple[int, int]], repeats: int, workdir: Path, inmoose: Path | None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "combat.R").write_text(R_SCRIPT)
-    (workdir / "inmoose.py").write_text(INMOOSE_SCRIPT)
+    (workdir / "run_inmoose.py").write_text(INMOOSE_SCRIPT)  # not inmoose.py: it would shadow the package
     print(f"{'size':>13} {'tool':<14} {'wall s':>8} {'peak MB':>8} {'combat s':>9} {'x R wall':>8} "
           f"{'max |diff| vs R':>16} {'load':>5}", flush=True)
     for nf, ns in sizes:
@@ -163,11 +163,21 @@ def bench(sizes: list[tuple[int, int]], repeats: int, workdir: Path, inmoose: Pa
         cmds = tools(mat, sheet, workdir, inmoose)
         best: dict[str, tuple[float, float]] = {}
         names = list(cmds)
+        failed: dict[str, str] = {}
         for r in range(repeats):
             for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order each repeat
-                wall, peak, _ = run_measured(cmds[name])
+                if name in failed:
+                    continue
+                try:
+                    wall, peak, _ = run_measured(cmds[name])
+                except RuntimeError as exc:
+                    failed[name] = str(exc).splitlines()[-1][:100]
+                    continue
                 old = best.get(name)
                 best[name] = (min(wall, old[0]) if old else wall, max(peak, old[1]) if old else peak)
+        for name, why in failed.items():
+            print(f"{nf:>6}x{ns:<6} {name:<14} failed: {why}")
+            names.remove(name)
         ours_core = core_seconds(mat, sheet)
         r_out = workdir / "r.tsv"
         outs = {"raygen memory": workdir / "memory.tsv", "raygen ray": workdir / "ray.tsv", "R sva": r_out,

@@ -39,7 +39,10 @@ def raygen_cause(exc: BaseException) -> RaygenError | None:
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         if isinstance(cause, RaygenError):
-            return cause
+            # Ray's wrapper of our error is itself an instance of our class, and its text carries Ray's
+            # traceback ("raygen.errors.InputError: ..."); the original it keeps as .cause says only the message.
+            inner = getattr(cause, "cause", None)
+            return inner if isinstance(inner, RaygenError) else cause
         seen.add(id(cause))
         cause = getattr(cause, "cause", None) or cause.__cause__
     return None

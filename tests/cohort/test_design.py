@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from raygen.cohort.design import build_design, code_covariates, factor_levels, match_batches

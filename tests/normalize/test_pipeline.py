@@ -127,6 +127,11 @@ def test_simulated_matches_bcftools_in_process(simulated, tmp_path):
     assert got == want
     assert counts.realigned > 100 and counts.split > 50
     assert (tmp_path / "r.vcf.gz.tbi").exists()
+    # NormalizeConfig.batch_rows is read: tiny blocks (many KEY ranges) give the same records and counts
+    small = dataclasses.replace(DEFAULTS.normalize, batch_rows=7)
+    counts7 = run_normalize(str(gz), str(tmp_path / "r7.vcf"), NormalizeOptions(fasta=str(fa), multiallelics=("-", "any")),
+                            use_ray=False, cfg=small)
+    assert records(tmp_path / "r7.vcf") == want and counts7.as_dict() == counts.as_dict()
 
 
 @pytest.mark.timeout(180)

@@ -21,11 +21,14 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 class Chromium:
-    def __init__(self, exe: str, profile: Path, width: int = 1280, height: int = 1600):
+    def __init__(self, exe: str, profile: Path, width: int = 1280, height: int = 1600, offline: bool = False):
         from websockets.sync.client import connect
 
-        self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                                      "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # offline: every host but loopback is unresolvable, as on an air-gapped machine (no CDN either).
+        extra = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"] if offline else []
+        self.proc = subprocess.Popen([exe, *FLAGS, *extra, f"--user-data-dir={profile}",
+                                      f"--window-size={width},{height}", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port_file = profile / "DevToolsActivePort"
         deadline = time.time() + 60
         while not (port_file.exists() and port_file.read_text().strip()):

@@ -86,6 +86,21 @@ def test_ops_endpoints_and_docs(api):
     assert models[0]["max_batch_size"] == 8  # the command's flags reached the scorer
 
 
+def test_answers_name_the_model_not_where_it_lives(api):
+    """/readyz (no token needed), /v1/models and /v1/score say the model's name and revision, not its path."""
+    from pathlib import Path
+
+    client, model, ref, seqs = api
+    server_dir = str(Path(model).resolve().parent)
+    ready = httpx.get(str(client.base_url) + "/readyz", timeout=30)
+    models = client.get("/v1/models")
+    score = client.post("/v1/score", json={"variants": snvs(seqs, [321])})
+    for r in (ready, models, score):
+        assert r.status_code == 200 and server_dir not in r.text, r.text
+    assert ready.json()["model"] == Path(model).name and "revision" in ready.json()
+    assert models.json()["models"][0]["model"] == Path(model).name == score.json()["model"]["model"]
+
+
 def test_bearer_token_required_on_v1(api):
     client, model, ref, seqs = api
     body = {"variants": snvs(seqs, [200])}
@@ -149,6 +164,7 @@ def test_vcf_text_body_gives_the_json_numbers(api):
 
 @pytest.mark.parametrize("body,loc,words", [
     ({"variants": [{"chrom": "chr1", "pos": "ten", "ref": "A", "alt": "G"}]}, ["body", "variants", 0, "pos"], "integer"),
+    ({"variants": [{"chrom": "chr1", "pos": True, "ref": "A", "alt": "G"}]}, ["body", "variants", 0, "pos"], "integer"),
     ({"variants": [{"chrom": "chr1", "pos": 5, "ref": "A", "alt": "<DEL>"}]}, ["body", "variants", 0, "alt"], "A, C, G, T or N"),
     ({"variants": []}, ["body", "variants"], "at least 1"),
     ({"variants": [{"chrom": "chr1", "pos": 5, "ref": "A"}]}, ["body", "variants", 0, "alt"], "required"),

@@ -18,6 +18,15 @@ FA = "ucsc.hg19.chr20.unittest.fasta.gz"
 REGION = "chr20:10000000-10020000"
 
 
+def _header_only_bam(path, contigs: dict[str, int]) -> None:
+    import pysam
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": c, "LN": n} for c, n in contigs.items()]}
+    with pysam.AlignmentFile(str(path), "wb", header=header):
+        pass
+    pysam.index(str(path))
+
+
 @pytest.fixture(scope="module")
 def call_app(ray_session, serve_assets, shared_data, tmp_path_factory):
     """The app with a data directory holding the GIAB BAM (a copy, in the test's temp dir) and, beside it,
@@ -33,6 +42,14 @@ def call_app(ray_session, serve_assets, shared_data, tmp_path_factory):
         shutil.copy(giab / (BAM + suffix), data / ("na12878.bam" + suffix))
         shutil.copy(giab / (BAM + suffix), outside / ("secret.bam" + suffix))
     os.symlink(outside / "secret.bam", data / "escape.bam")
+    # What a real data directory may also hold: a *.bam that is no BAM (sorted first, so the UI tries it),
+    # a BAM cut off halfway with its (valid) index, and a BAM of another assembly's contig names.
+    (data / "broken.bam").write_bytes(b"this is not a BAM\n" * 64)
+    (data / "broken.bam.bai").write_bytes(b"nor an index")
+    whole = (giab / BAM).read_bytes()
+    (data / "truncated.bam").write_bytes(whole[: len(whole) // 2])
+    shutil.copy(giab / (BAM + ".bai"), data / "truncated.bam.bai")
+    _header_only_bam(data / "other_contigs.bam", {"1": 63_025_520})
     model, _, _ = serve_assets
     url = start_app("raygen_call_test", model=model, reference=str(giab / FA), token_env=None, scorer_cpus=0.25,
                     caller_cpus=0.25, data_dirs=[str(data)], max_call_bp=50_000, ism_flank=4)
@@ -131,3 +148,71 @@ def test_ui_calling_tab_shows_calls_and_a_pileup(call_app):
     except Exception as exc:  # gradio_client raises AppError with the gr.Error text
         refused = str(exc)
     assert refused is not None and "not allowed" in refused
+
+
+def test_an_unreadable_bam_in_the_data_dir_does_not_stop_the_service(call_app):
+    """The fixture's data directory holds broken.bam: the service started, lists it, and calling it says why."""
+    url, *_ = call_app
+    assert httpx.get(url + "/readyz", timeout=30).status_code == 200
+    assert httpx.get(url + "/ui/", timeout=30).status_code == 200
+    r = httpx.post(url + "/v1/call", json={"bam": "broken.bam", "region": REGION}, timeout=60)
+    assert r.status_code == 422 and "broken.bam" in r.json()["error"], r.text
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"bam": "a" * 252 + ".bam", "region": REGION}, 404, "no BAM"),           # a name too long for the filesystem
+    ({"bam": "truncated.bam", "region": "chr20:10090000-10099000"}, 422, "truncated.bam"),
+    ({"bam": "broken.bam", "region": REGION}, 422, "broken.bam"),
+    ({"bam": "other_contigs.bam", "region": REGION}, 422, "chr20"),           # contigs named otherwise
+    ('{"bam": ' + "[" * 100_000 + "]" * 100_000 + "}", 400, "parsing"),     # nested past any parser's depth
+    ("{not json", 422, "JSON"),
+])
+def test_every_call_failure_is_a_4xx_with_the_error_shape(call_app, body, status, words):
+    url, data, _, _ = call_app
+    if isinstance(body, str):
+        r = httpx.post(url + "/v1/call", content=body, headers={"content-type": "application/json"}, timeout=60)
+    else:
+        r = httpx.post(url + "/v1/call", json=body, timeout=60)
+    assert r.status_code == status, r.text[:500]
+    j = r.json()
+    assert set(j) == {"error", "detail", "request_id"} and words in j["error"], j
+    assert "Traceback" not in r.text and "raygen.errors" not in r.text and str(data.resolve()) not in r.text
+    assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+
+
+def test_mixed_normalize_and_score_load_leaves_the_service_healthy(call_app):
+    """Concurrent /v1/normalize and /v1/score on the bgzipped chr20 FASTA: one FASTA handle read by several
+    threads at once failed (BlockingIOError, [E::fai_retrieve]) and broke every later request."""
+    import asyncio
+    import random
+
+    import pysam
+
+    url, _, _, giab = call_app
+    rng = random.Random(5)
+    with pysam.FastaFile(str(giab / FA)) as fa:
+        start, end = 10_000_100, 10_099_900  # the sequenced stretch of this unittest FASTA
+        seq = fa.fetch("chr20", start, end).upper()
+    spots = [i for i in range(len(seq) - 3) if set(seq[i:i + 3]) <= set("ACGT")]
+
+    def body(kind: str) -> dict:
+        out = []
+        for i in rng.sample(spots, 150 if kind == "normalize" else 100):
+            pos, s = start + i + 1, seq[i:i + 3]
+            out.append({"chrom": "chr20", "pos": pos, "ref": s, "alt": s[0]} if kind == "normalize" else
+                       {"chrom": "chr20", "pos": pos, "ref": s[0], "alt": "A" if s[0] != "A" else "C"})
+        return {"variants": out}
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=url, timeout=120) as c:
+            codes = []
+            for _ in range(6):
+                rs = await asyncio.gather(*[c.post("/v1/normalize", json=body("normalize")) for _ in range(4)],
+                                          *[c.post("/v1/score", json=body("score")) for _ in range(4)])
+                codes += [r.status_code for r in rs]
+            return codes
+
+    codes = asyncio.run(burst())
+    assert set(codes) <= {200, 503} and codes.count(200) >= len(codes) // 2, codes
+    assert httpx.post(url + "/v1/normalize", json=body("normalize"), timeout=60).status_code == 200
+    assert httpx.post(url + "/v1/score", json=body("score"), timeout=60).status_code == 200

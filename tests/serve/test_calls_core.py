@@ -78,7 +78,8 @@ def test_list_bams_shows_only_indexed_files_inside(dirs):
     data, outside = dirs
     (data / "unindexed.bam").write_bytes(b"BAM\1")
     listed = list_bams([str(data)])
-    assert listed == [str((data / "sub" / "a.bam").resolve())]
+    assert listed == ["sub/a.bam"]  # named relative to its data directory: no server path in the page
+    assert resolve_bam(listed[0], [str(data)]) == (data / "sub" / "a.bam").resolve()
     assert has_index(data / "sub" / "a.bam") and not has_index(data / "unindexed.bam")
 
 

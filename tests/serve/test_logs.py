@@ -48,3 +48,63 @@ def test_request_log_middleware(caplog):
     assert [(x["path"], x["status"]) for x in events] == [("/v1/echo", 200), ("/v1/echo", 413), ("/v1/boom", 500)]
     assert events[0]["n_variants"] == 3 and events[0]["bytes_in"] == 50 and events[2]["request_id"] == "rid-1"
     assert any("secret internals" in x.get("exc", "") for x in lines)  # the traceback is in the log
+
+
+def _call(app, path: str) -> list:
+    """Drive the middleware as the ASGI server does, for one GET of ``path``; return what it sent."""
+    import asyncio
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("127.0.0.1", 1)}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_client_disconnects_are_not_unhandled_errors(caplog):
+    """A client that goes away (Starlette's ClientDisconnect, Serve's cancelled request) is a 499 line."""
+    import json
+    import logging
+
+    from ray.exceptions import TaskCancelledError
+    from starlette.requests import ClientDisconnect
+
+    from raygen.serve.logs import RequestLogMiddleware, _JsonFormatter
+
+    def raising(exc):
+        async def app(scope, receive, send):
+            raise exc
+        return RequestLogMiddleware(app, max_body_bytes=100)
+
+    with caplog.at_level(logging.INFO, logger="raygen.serve.requests"):
+        sent = _call(raising(ClientDisconnect()), "/v1/score") + _call(raising(TaskCancelledError()), "/v1/normalize")
+    assert sent == []  # nobody left to answer
+    lines = [json.loads(_JsonFormatter().format(r)) for r in caplog.records if r.name == "raygen.serve.requests"]
+    assert [(x["event"], x.get("status"), x.get("error")) for x in lines] == [
+        ("request", 499, "client_disconnected"), ("request", 499, "client_disconnected")]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "raygen.serve.requests")
+
+
+def test_ui_assets_are_not_logged_as_api_requests(caplog):
+    import logging
+
+    from raygen.serve.logs import RequestLogMiddleware
+
+    def answering(status):
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+        return RequestLogMiddleware(app, max_body_bytes=100)
+
+    with caplog.at_level(logging.INFO, logger="raygen.serve.requests"):
+        for path, status in (("/manifest.json", 404), ("/favicon.ico", 200), ("/ui/theme.css", 200),
+                             ("/ui/login", 401), ("/v1/models", 200)):
+            _call(answering(status), path)
+    logged = [r.msg["path"] for r in caplog.records if r.name == "raygen.serve.requests"]
+    assert logged == ["/ui/login", "/v1/models"]

@@ -126,3 +126,69 @@ def test_browser_renders_a_scored_variant(ui_app, tmp_path):
     red = ((r > 150) & (g < 90) & (b < 90)).sum()
     blue = ((b > 120) & (r < 80) & (g < 120)).sum()
     assert red > 500 and blue > 500, (red, blue)
+
+
+def test_docs_render_offline(ui_app, tmp_path):
+    """/docs in headless Chromium that can reach nothing but loopback: Swagger UI loads and lists the routes."""
+    from .browser import Chromium
+
+    exe = chromium()
+    url, _ = ui_app
+    (tmp_path / "profile").mkdir()
+    browser = Chromium(exe, tmp_path / "profile", offline=True)
+    try:
+        cdn = browser.open_and_wait("https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css",
+                                    "document.readyState === 'complete'", timeout_s=30)
+        cdn_text = browser.evaluate("document.body ? document.body.innerText : ''")
+        loaded = browser.open_and_wait(url + "/docs", "document.querySelectorAll('.opblock').length >= 4",
+                                       timeout_s=60)
+        ops = browser.evaluate("Array.from(document.querySelectorAll('.opblock-summary-path')).map(e => e.innerText)")
+        shot = browser.screenshot(tmp_path / "docs.png")
+    finally:
+        browser.close()
+    assert not (cdn and "swagger" in cdn_text.lower())  # the CDN is out of reach in this browser
+    assert loaded, f"Swagger UI never listed the operations offline: {ops}"
+    assert {"/v1/score", "/v1/normalize", "/v1/models", "/healthz"} <= {o.replace("\u200b", "") for o in ops}, ops
+    assert shot.stat().st_size > 20_000
+
+
+def test_ui_names_the_model_not_where_it_lives(ui_app, serve_assets):
+    from pathlib import Path
+
+    from gradio_client import Client
+
+    url, seqs = ui_app
+    model, _, _ = serve_assets
+    v = snvs(seqs, [1300])[0]
+    summary = Client(url + "/ui/", verbose=False).predict(f"{v['chrom']}:{v['pos']} {v['ref']}>{v['alt']}", None, 2,
+                                                          api_name="/score")[0]
+    assert f"model: `{Path(model).name}`" in summary and str(Path(model).resolve().parent) not in summary
+
+
+def test_ui_input_errors_are_one_log_line(serve_assets, caplog, capfd):
+    """A typo in the UI is the user's: one log line saying what, no Gradio traceback in the server's log."""
+    import logging
+
+    from gradio_client import Client
+
+    from raygen.config import ServeConfig
+    from raygen.io.fasta import Reference
+    from raygen.serve.ui import build_ui
+
+    from .conftest import free_port
+
+    model, ref, _ = serve_assets
+    # The error comes before any scoring: the UI runs here without a model behind it.
+    demo = build_ui(None, Reference(ref), ServeConfig(model=model, reference=ref))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with caplog.at_level(logging.INFO, logger="raygen.serve.ui"):
+            with pytest.raises(Exception, match="CHROM:POS REF>ALT"):
+                Client(f"http://127.0.0.1:{port}/", verbose=False).predict("not a variant", None, 2, api_name="/score")
+        err = capfd.readouterr().err
+    finally:
+        demo.close()
+    lines = [r for r in caplog.records if r.name == "raygen.serve.ui"]
+    assert len(lines) == 1 and lines[0].msg["event"] == "ui_input_error" and "not a variant" in lines[0].msg["msg"]
+    assert "Traceback" not in err, err[-2000:]

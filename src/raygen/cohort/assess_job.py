@@ -82,6 +82,7 @@ def draw_pca(path: str, names: list[str], embs: list[np.ndarray], batch: np.ndar
     import matplotlib.pyplot as plt
 
     keys = [("batch", batch)] + ([("label", label)] if label is not None else [])
+    size = 22 if batch.size <= 200 else 9  # small cohorts: larger points
     fig, axes = plt.subplots(len(embs), len(keys), figsize=(4.2 * len(keys), 3.4 * len(embs)), squeeze=False)
     for i, (name, emb) in enumerate(zip(names, embs)):
         for j, (kname, values) in enumerate(keys):
@@ -90,7 +91,7 @@ def draw_pca(path: str, names: list[str], embs: list[np.ndarray], batch: np.ndar
             cmap = plt.get_cmap("tab10" if levels.size <= 10 else "tab20")
             for k, lev in enumerate(levels):
                 sel = values == lev
-                ax.scatter(emb[sel, 0], emb[sel, 1], s=9, alpha=0.75, color=cmap(k % cmap.N), label=str(lev),
+                ax.scatter(emb[sel, 0], emb[sel, 1], s=size, alpha=0.75, color=cmap(k % cmap.N), label=str(lev),
                            linewidths=0)
             ax.set_title(f"{name}: coloured by {kname}", fontsize=10)
             ax.set_xticks([])

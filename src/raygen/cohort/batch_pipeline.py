@@ -124,7 +124,7 @@ def _finish(job: CombatJob, design: Design, fit: ComBatFit, features: list[str],
         excl_path = job.exclusions_out or f"{job.out}.excluded.tsv"
         _write_exclusions(excl_path, features, fit.reason)
     if job.params_out:
-        cols = tuple(design.batches) + tuple(design.covariate_names)
+        cols = tuple(f"batch:{b}" for b in design.batches) + tuple(design.covariate_names)
         save_model(job.params_out, ComBatModel(
             features, fit, design.batch_column, design.batches, tuple(design.batch_sizes().tolist()), cols,
             design.coding, None if design.ref is None else design.batches[design.ref], job.options, edges, fracs,

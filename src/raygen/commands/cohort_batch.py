@@ -203,7 +203,8 @@ def _register_vae_train(sub, common) -> None:
     _inputs(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model directory")
     p.add_argument("--covariates", nargs="+", default=[], metavar="COL",
-                   help="sheet columns given to the decoder as conditions (categorical, one-hot)")
+                   help="sheet columns given to the decoder as conditions (categorical, one-hot). Their learned effect "
+                   "is written into every corrected sample, so do not judge biology kept on a column given here")
     p.add_argument("--ref-batch", metavar="B", help="batch to decode as by default (default: the largest)")
     p.add_argument("--latent", type=int, default=V.latent, help="latent dimensions")
     p.add_argument("--hidden", type=int, default=V.hidden, help="hidden units per layer")
@@ -227,17 +228,18 @@ def run_vae_train(args: argparse.Namespace) -> int:
     from raygen.cli import runtime_config
     from raygen.errors import require
     from raygen.runtime import init_ray
-    from raygen.train.vae import VaeJob, train_vae
+    from raygen.train.vae import VaeJob, VaeSpec, train_vae
 
     require(args.latent >= 1 and args.hidden >= 1, "--latent and --hidden must be >= 1")
     require(args.epochs >= 1 and args.batch_size >= 2, "--epochs must be >= 1 and --batch-size >= 2")
     require(args.workers >= 1, "--workers must be >= 1")
+    spec = VaeSpec(latent=args.latent, hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size,
+                   lr=args.lr, beta_kl=args.beta_kl, adversary_weight=args.adversary_weight,
+                   checkpoint_every=args.checkpoint_every,
+                   time_limit_s=None if args.time_limit is None else args.time_limit * 60, seed=args.seed)
     job = VaeJob(matrix=args.matrix, sheet=args.samples, batch=args.batch, out_dir=args.out,
                  covariates=list(args.covariates), ref_batch=args.ref_batch, sample_col=args.sample_col,
-                 feature_col=args.feature_col, latent=args.latent, hidden=args.hidden, epochs=args.epochs,
-                 batch_size=args.batch_size, lr=args.lr, beta_kl=args.beta_kl,
-                 adversary_weight=args.adversary_weight, checkpoint_every=args.checkpoint_every,
-                 time_limit_s=None if args.time_limit is None else args.time_limit * 60, seed=args.seed)
+                 feature_col=args.feature_col, spec=spec)
     init_ray(runtime_config(args))
     s = train_vae(job, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
                   gpus_per_worker=args.gpus_per_worker, resume=args.resume, quiet=args.quiet)
@@ -259,6 +261,9 @@ def _register_vae_correct(sub, common) -> None:
     p.add_argument("--model", required=True, metavar="DIR", help="model directory from `vae-train`")
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="corrected matrix")
     p.add_argument("--ref-batch", metavar="B", help="decode as this batch (default: the model's reference)")
+    p.add_argument("--mode", choices=("decode", "residual"), default=V.correct_mode,
+                   help="decode: the posterior mean decoded as the reference batch (denoised); residual: the sample "
+                   "minus the decoder's batch difference (keeps its own noise, as ComBat does)")
     p.set_defaults(func=run_vae_correct)
 
 
@@ -266,7 +271,7 @@ def run_vae_correct(args: argparse.Namespace) -> int:
     from raygen.train.vae import correct_file
 
     s = correct_file(args.model, args.matrix, args.samples, args.batch, args.out, args.ref_batch,
-                     args.sample_col, args.feature_col)
+                     args.sample_col, args.feature_col, args.mode)
     print(f"{s['features']} features x {s['samples']} samples decoded as batch {s['ref_batch']}; wrote {args.out}")
     return 0
 

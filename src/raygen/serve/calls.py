@@ -7,6 +7,7 @@ Regions are ``chr:start-end``, 1-based inclusive (as ``samtools``); positions ar
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from raygen.config import CallConfig
 from raygen.errors import RaygenError
 from raygen.io.fasta import Reference
 from raygen.regions import Shard, parse_region
+
+log = logging.getLogger("raygen.serve.calls")
 
 #: Suffixes the service reads as alignments.
 ALIGNMENT_SUFFIXES = (".bam", ".cram")
@@ -71,6 +74,17 @@ def check_call_request(bam: str, region: str, data_dirs: Sequence[str], lengths:
     return str(path), f"{chrom}:{s0 + 1}-{e0}"
 
 
+def client_message(exc: BaseException, real: str, given: str, data_dirs: Sequence[str]) -> str:
+    """One line about a failed call for the client: the BAM named as the client named it (``given``, not its
+    resolved path ``real``), no server directory in it."""
+    lines = str(exc).strip().splitlines()
+    msg = lines[0] if lines else type(exc).__name__
+    msg = msg.replace(real, given)
+    for d in sorted((os.path.realpath(x) for x in data_dirs), key=len, reverse=True):
+        msg = msg.replace(d.rstrip("/") + "/", "").replace(d, "<data dir>")
+    return msg
+
+
 def resolve_bam(path: str, data_dirs: Sequence[str]) -> Path:
     """The real path of the BAM/CRAM ``path`` when it lies under one of ``data_dirs``.
 
@@ -91,19 +105,23 @@ def resolve_bam(path: str, data_dirs: Sequence[str]) -> Path:
     roots = [Path(os.path.realpath(d)) for d in data_dirs]
     tries = [Path(path)] if pure.is_absolute() else [r / path for r in roots]
     for candidate in tries:
-        real = Path(os.path.realpath(candidate))
-        if not any(real == r or real.is_relative_to(r) for r in roots):
-            raise PathRefused(f"{path!r} is outside the directories this server may read")
-        if real.is_file():
-            return real
+        try:
+            real = Path(os.path.realpath(candidate))
+            if not any(real == r or real.is_relative_to(r) for r in roots):
+                raise PathRefused(f"{path!r} is outside the directories this server may read")
+            if real.is_file():
+                return real
+        except OSError as exc:  # a name the filesystem cannot hold (too long, ...): no such BAM here
+            raise BamNotFound(f"no BAM {path[:80]!r}{'...' if len(path) > 80 else ''} under the server's data "
+                              f"directories ({exc.strerror or type(exc).__name__})") from None
     raise BamNotFound(f"no BAM {path!r} under the server's data directories")
 
 
 def list_bams(data_dirs: Sequence[str], limit: int = 200) -> list[str]:
-    """Indexed BAM/CRAM files under ``data_dirs`` (recursively, sorted, at most ``limit``), as real paths.
-
-    Only files that :func:`resolve_bam` would accept are listed (symlinks leading outside are left out).
-    """
+    """Indexed BAM/CRAM files under ``data_dirs`` (recursively, sorted, at most ``limit``), each named as a
+    request may name it: relative to its data directory (absolute only where an earlier data directory holds
+    the same relative name). Only files that :func:`resolve_bam` accepts are listed (symlinks leading outside
+    are left out)."""
     out: list[str] = []
     for d in data_dirs:
         root = Path(os.path.realpath(d))
@@ -114,11 +132,14 @@ def list_bams(data_dirs: Sequence[str], limit: int = 200) -> list[str]:
                 return out
             if p.name.endswith(ALIGNMENT_SUFFIXES) and has_index(p):
                 try:
-                    real = str(resolve_bam(str(p), data_dirs))
-                except (PathRefused, BamNotFound):
+                    real = resolve_bam(str(p), data_dirs)
+                    shown = str(real.relative_to(root))  # the server's directories stay out of the page
+                    if resolve_bam(shown, data_dirs) != real:  # an earlier data directory has the same name
+                        shown = str(real)
+                except (PathRefused, BamNotFound, ValueError):
                     continue
-                if real not in out:
-                    out.append(real)
+                if shown not in out:
+                    out.append(shown)
     return out
 
 
@@ -202,9 +223,13 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
 
 
 def default_region(bam: str, span: int) -> str | None:
-    """A region of ``span`` bp starting at the BAM's first mapped read (the UI's suggestion), or None."""
-    with pysam.AlignmentFile(bam) as af:
-        for r in af.fetch(until_eof=True):
-            if not r.is_unmapped and r.reference_name:
-                return f"{r.reference_name}:{r.reference_start + 1}-{r.reference_start + span}"
+    """A region of ``span`` bp starting at the BAM's first mapped read (the UI's suggestion), or None, also
+    for a file htslib cannot read (a ``*.bam`` that is no BAM must not stop the service: calling it says why)."""
+    try:
+        with pysam.AlignmentFile(bam) as af:
+            for r in af.fetch(until_eof=True):
+                if not r.is_unmapped and r.reference_name:
+                    return f"{r.reference_name}:{r.reference_start + 1}-{r.reference_start + span}"
+    except (OSError, ValueError) as exc:
+        log.warning({"event": "unreadable_bam", "bam": bam, "reason": str(exc) or type(exc).__name__})
     return None

@@ -28,12 +28,14 @@ from ray import serve
 from raygen.calling.candidates import open_bam
 from raygen.calling.pipeline import _bam_sample, call_region, contig_map, vcf_text
 from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
+from raygen.errors import InputError
 from raygen.io.fasta import Reference
 from raygen.scoring import Scorer  # torch and transformers load only when a Scorer loads its model
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
 from raygen.serve.options import BATCH_FIELDS
 from raygen.serve.routes import make_app
+from raygen.serve.schemas import display_name
 from raygen.variant import Variant
 
 log = logging.getLogger("raygen.serve.scorer")
@@ -59,10 +61,11 @@ class ScorerDeployment:
                              trust_remote_code=trust_remote_code, device=device,
                              batch_size=max(max_batch_size, 1), reverse_complement=reverse_complement)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raygen-scorer")
-        self._info = dict(self.scorer.info)
+        # Answers name the model, never where it lives on the server (the path is in this replica's log).
+        self._info = {**self.scorer.info, "model": display_name(model)}
         self._batch: dict[str, Any] = {}
         self.reconfigure({"max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s})
-        log.info("scorer ready: %s", self._info.get("model"))
+        log.info("scorer ready: %s (%s)", self._info["model"], model)
 
     def reconfigure(self, user_config: dict[str, Any] | None) -> None:
         """Apply batch settings (``max_batch_size`` variants, ``batch_wait_timeout_s`` seconds); keys left out
@@ -137,12 +140,15 @@ class CallerDeployment:
         return True
 
     def info(self) -> dict[str, Any]:
-        return {"model": self.model, "reference": self.reference}
+        return {"model": display_name(self.model), "reference": display_name(self.reference)}
 
     def _call(self, bam: str, region: str, vcf: bool, pass_only: bool) -> dict[str, Any]:
         cfg = self.cfg
         t0 = time.perf_counter()
-        records = call_region(bam, self.reference, region, model=self.model, cfg=cfg, models=self._models)
+        try:
+            records = call_region(bam, self.reference, region, model=self.model, cfg=cfg, models=self._models)
+        except OSError as exc:  # htslib could not read the (indexed) BAM: truncated or corrupt, the client's input
+            raise InputError(f"cannot read BAM {bam!r}: truncated or corrupt ({exc.__class__.__name__})") from None
         if pass_only:
             records = [r for r in records if r.filter == "PASS"]
         counts: dict[str, int] = {}
@@ -158,7 +164,7 @@ class CallerDeployment:
                 af.close()
             with Reference(self.reference) as ref:
                 contigs, _ = contig_map(bam, ref, None)
-            out["vcf"] = vcf_text(records, contigs, sample, self.reference, self.model, cfg)
+            out["vcf"] = vcf_text(records, contigs, sample, display_name(self.reference), display_name(self.model), cfg)
         return out
 
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]:

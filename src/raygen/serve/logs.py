@@ -8,6 +8,7 @@ request id in the body: tracebacks go to the log, never to the client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -15,6 +16,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from ray.exceptions import TaskCancelledError
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("raygen.serve.requests")
 
@@ -51,11 +55,20 @@ class BodyTooLarge(Exception):
     pass
 
 
+#: How a request whose client disconnected ends inside the app: Starlette reading the body of a closed
+#: connection, or Serve cancelling the request (its handle calls raise ray.serve's RequestCancelledError, a
+#: TaskCancelledError; the handler's own task gets asyncio.CancelledError, which goes on up).
+DISCONNECTS: tuple[type[BaseException], ...] = (ClientDisconnect, TaskCancelledError)
+#: The status logged for them (nginx's "client closed request"); no answer is sent.
+CLIENT_CLOSED = 499
+
+
 class RequestLogMiddleware:
     """Request ids, JSON access lines, a body-size cap on ``limited_prefix`` and no tracebacks to clients.
 
-    Handlers may set ``request.state.n_variants`` to have it logged. UI asset requests (everything outside
-    ``logged_prefixes``) are logged only when they fail.
+    Handlers may set ``request.state.n_variants`` to have it logged. UI requests (everything outside
+    ``logged_prefixes``) are logged only when they fail (5xx) or are refused (401/403). A client that
+    disconnects is logged as status 499, ``client_disconnected``, not as an error.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, limited_prefix: str = "/v1/",
@@ -103,13 +116,22 @@ class RequestLogMiddleware:
             await _answer(send, state, 413, {
                 "error": f"request body exceeds {self.max_body_bytes} bytes; send fewer variants per request",
                 "detail": [{"loc": ["body"], "msg": "too large", "type": "body_too_large"}], "request_id": request_id})
+        except DISCONNECTS:  # the client went away (Serve cancels its request): nobody to answer, nothing broke
+            error = "client_disconnected"
+            state["status"] = CLIENT_CLOSED
+        except asyncio.CancelledError:
+            error = "client_disconnected"
+            state["status"] = CLIENT_CLOSED
+            raise
         except Exception:  # noqa: BLE001 - the client gets a request id, the log gets the traceback
             error = "internal"
             log.exception({"event": "unhandled_error", "request_id": request_id, "path": path})
             await _answer(send, state, 500, {"error": "internal server error; quote this request id when reporting "
                                              "it", "detail": [], "request_id": request_id})
         finally:
-            if path.startswith(self.logged_prefixes) or state["status"] >= 400:
+            status = state["status"]
+            # Outside the API (UI pages and assets) only failures and refused logins are worth a line.
+            if path.startswith(self.logged_prefixes) or status >= 500 or status in (401, 403):
                 _log_request(scope, request_id, state, error, time.perf_counter() - t0)
 
 

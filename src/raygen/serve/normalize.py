@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from raygen.errors import InputError
 from raygen.normalize.leftalign import normalize_variant
-from raygen.serve.parse import FieldError
+from raygen.serve.parse import FieldError, unknown_contig
 from raygen.variant import Variant
 
 
@@ -20,6 +20,8 @@ def normalize_items(items: list, reference) -> tuple[list[dict], list[FieldError
     for i, it in enumerate(items):
         alts = it.alt.split(",")
         try:
+            if it.chrom not in reference:  # said here: the reference's own message names its path on the server
+                raise InputError(unknown_contig(it.chrom, reference))
             pos, ref, nalts = normalize_variant(it.chrom, it.pos, it.ref, alts, reference)
             err = None
         except (ValueError, InputError) as exc:
@@ -34,7 +36,7 @@ def normalize_items(items: list, reference) -> tuple[list[dict], list[FieldError
 def normalize_one(chrom: str, pos: int, ref: str, alt: str, reference) -> tuple[Variant | None, str | None]:
     """One typed variant normalized (the UI): ``(variant, None)``, or ``(None, why not)``."""
     if chrom not in reference:
-        return None, f"unknown contig {chrom!r} (reference has {', '.join(reference.contigs[:5])})"
+        return None, unknown_contig(chrom, reference)
     try:
         npos, nref, nalts = normalize_variant(chrom, pos, ref, [alt], reference)
     except (ValueError, InputError) as exc:

@@ -126,6 +126,12 @@ def read_items(body: bytes, content_type: str, model: type[BaseModel], item_mode
     return validate_items(item_model, [(("body", "line", n), rec) for n, rec in records])
 
 
+def unknown_contig(chrom: str, reference) -> str:
+    """The message for a contig the served reference lacks: which contigs it has (never where it lives)."""
+    known = ", ".join(reference.contigs[:5]) + (", ..." if len(reference.contigs) > 5 else "")
+    return f"contig {chrom!r} is not in the reference (it has: {known})"
+
+
 def reference_errors(variants: Sequence[Variant], locs: Sequence[tuple[str | int, ...]], reference) -> list[FieldError]:
     """Unknown contigs and REF alleles that differ from ``reference`` (a :class:`raygen.io.fasta.Reference`).
 
@@ -135,9 +141,7 @@ def reference_errors(variants: Sequence[Variant], locs: Sequence[tuple[str | int
     errors = []
     for v, loc in zip(variants, locs):
         if v.chrom not in reference:
-            known = ", ".join(reference.contigs[:5]) + (", ..." if len(reference.contigs) > 5 else "")
-            errors.append(FieldError(loc + ("chrom",), f"contig {v.chrom!r} is not in the reference (it has: {known})",
-                                     "unknown_contig"))
+            errors.append(FieldError(loc + ("chrom",), unknown_contig(v.chrom, reference), "unknown_contig"))
             continue
         n = reference.length(v.chrom)
         if v.end0 > n:

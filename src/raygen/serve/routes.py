@@ -16,20 +16,23 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+import fastapi_offline
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from raygen import __version__
 from raygen.errors import raygen_cause
-from raygen.io.fasta import Reference
 from raygen.serve.auth import check_bearer, resolve_token_digest
 from raygen.serve.backend import Backend
-from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request
+from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.logs import RequestLogMiddleware
 from raygen.serve.normalize import normalize_items
 from raygen.serve.parse import FieldError, RequestInvalid, read_items, reference_errors
+from raygen.serve.reference import SharedReference
 from raygen.serve.schemas import (
     CallRequest,
     CallResponse,
@@ -40,19 +43,23 @@ from raygen.serve.schemas import (
     ScoreRequest,
     ScoreResponse,
     VariantIn,
+    display_name,
 )
 from raygen.variant import Variant
 
 log = logging.getLogger("raygen.serve")
 
+#: The FastAPI favicon fastapi-offline ships beside Swagger UI's files (its /docs pages use it too).
+FAVICON = Path(fastapi_offline.__file__).parent / "static" / "favicon.png"
 VCF_EXAMPLE = "#CHROM\tPOS\tID\tREF\tALT\nchr1\t1000\t.\tA\tG\n"
 
 
 def make_app(backend: Backend, cfg) -> FastAPI:
     """The app of one ingress replica, configured by ``cfg`` (the serve options)."""
-    reference = Reference(cfg.reference)
+    reference = SharedReference(cfg.reference)
     digest = resolve_token_digest(token_file=cfg.token_file, token_env=cfg.token_env, token_sha256=cfg.token_sha256)
-    app = FastAPI(
+    # Swagger UI's script and styles come from the fastapi-offline package, not a CDN: /docs works air-gapped.
+    app = FastAPIOffline(
         title="raygen",
         version=__version__,
         description="Variant normalization (bcftools-norm-exact) and DNA language model variant scoring. "
@@ -95,8 +102,8 @@ def add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(request, str(RequestInvalid(errs)), [e.as_dict() for e in errs]),
                             status_code=422)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's (404, 405, 400)
+    async def _http(request: Request, exc: StarletteHTTPException):
         return JSONResponse(error_body(request, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
@@ -128,7 +135,7 @@ def check_count(request: Request, n: int, limit: int) -> None:
         raise HTTPException(413, f"{n} variants in one request; the limit is {limit}: split the request")
 
 
-async def ref_gate(variants: list[Variant], reference: Reference) -> None:
+async def ref_gate(variants: list[Variant], reference: SharedReference) -> None:
     """422 naming every unknown contig and REF mismatch (``on_invalid=reject``)."""
     locs = [("body", "variants", i) for i in range(len(variants))]
     # A few FASTA lookups cost less than a hop to the thread pool; big requests take the hop.
@@ -138,7 +145,7 @@ async def ref_gate(variants: list[Variant], reference: Reference) -> None:
         raise RequestInvalid(errors)
 
 
-def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: Reference) -> None:
+def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
     """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
 
     @v1.post("/score", response_model=ScoreResponse, openapi_extra=body_spec(ScoreRequest),
@@ -189,7 +196,7 @@ CALL_RESPONSES = {
 }
 
 
-def checked_call(req: CallRequest, cfg, reference: Reference) -> tuple[str, str]:
+def checked_call(req: CallRequest, cfg, reference: SharedReference) -> tuple[str, str]:
     """The real BAM path and region of a call request, or the HTTP error that refuses it."""
     try:
         return check_call_request(req.bam, req.region, cfg.data_dirs, reference.lengths, cfg.max_call_bp)
@@ -203,7 +210,7 @@ def checked_call(req: CallRequest, cfg, reference: Reference) -> tuple[str, str]
         raise RequestInvalid([FieldError(("body", exc.field), str(exc), exc.kind)]) from None
 
 
-def add_call_route(v1: APIRouter, backend: Backend, cfg, reference: Reference) -> None:
+def add_call_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
     """``POST /v1/call``: variant calls in a region of a BAM under the data directories."""
 
     @v1.post("/call", response_model=CallResponse, responses=CALL_RESPONSES,
@@ -216,13 +223,12 @@ def add_call_route(v1: APIRouter, backend: Backend, cfg, reference: Reference) -
             cause = raygen_cause(exc)
             if cause is None:
                 raise
-            msg = str(cause).strip().splitlines()
-            raise RequestInvalid([FieldError(("body", "bam"), msg[-1] if msg else type(cause).__name__,
+            raise RequestInvalid([FieldError(("body", "bam"), client_message(cause, bam, req.bam, cfg.data_dirs),
                                              "call_error")]) from None
         request.state.n_variants = len(out["calls"])
         if req.format == "vcf":
             return PlainTextResponse(out["vcf"], media_type="text/plain; charset=utf-8")
-        return {"bam": req.bam, "region": region, "model": cfg.call_model, "counts": out["counts"],
+        return {"bam": req.bam, "region": region, "model": display_name(cfg.call_model), "counts": out["counts"],
                 "seconds": out["seconds"], "calls": out["calls"]}
 
 
@@ -243,7 +249,18 @@ def add_ops_routes(app: FastAPI, backend: Backend, cfg) -> None:
             ok, info = False, {}
         if not ok:
             return JSONResponse(error_body(request, "model not ready"), status_code=503)
-        return {"ready": True, "model": info.get("model"), "reference": Path(cfg.reference).name}
+        return {"ready": True, "model": info.get("model"), "revision": info.get("revision", ""),
+                "reference": Path(cfg.reference).name}
+
+    # What browsers ask of any site (the UI's pages link /manifest.json): answered, so they are not 404 noise.
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(FAVICON, media_type="image/png")
+
+    @app.get("/manifest.json", include_in_schema=False)
+    async def manifest() -> dict:
+        return {"name": "raygen variant explorer", "short_name": "raygen", "start_url": "/ui/",
+                "display": "standalone", "icons": [{"src": "/favicon.ico", "type": "image/png", "sizes": "32x32"}]}
 
 
 def openapi_schema(app: FastAPI) -> dict:

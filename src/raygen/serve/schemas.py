@@ -6,6 +6,7 @@ Positions are 1-based like VCF POS; REF starts at ``pos``. Validation errors bec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +27,7 @@ class VariantIn(BaseModel):
 
     chrom: str = Field(min_length=1, max_length=256, pattern=CHROM_PATTERN, examples=["chr1"],
                        description="contig name as in the reference FASTA")
-    pos: int = Field(ge=1, le=2**31 - 1, examples=[1000], description="1-based position of REF's first base")
+    pos: int = Field(ge=1, le=2**31 - 1, strict=True, examples=[1000], description="1-based position of REF's first base")
     ref: str = Field(min_length=1, max_length=1000, pattern=ALLELE_PATTERN, examples=["A"],
                      description="reference allele (A/C/G/T/N); must match the reference FASTA")
     alt: str = Field(min_length=1, max_length=1000, pattern=ALLELE_PATTERN, examples=["G"],
@@ -69,7 +70,7 @@ class NormalizeVariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     chrom: str = Field(min_length=1, max_length=256, pattern=CHROM_PATTERN, examples=["chr1"])
-    pos: int = Field(ge=1, le=2**31 - 1, examples=[1000])
+    pos: int = Field(ge=1, le=2**31 - 1, strict=True, examples=[1000])
     ref: str = Field(min_length=1, max_length=10_000, pattern=NORM_ALT_PATTERN, examples=["CA"])
     alt: str = Field(min_length=1, max_length=10_000, pattern=NORM_ALT_PATTERN, examples=["C"])
 
@@ -138,3 +139,10 @@ class CallResponse(BaseModel):
     counts: dict[str, int] = Field(description="calls per FILTER value")
     seconds: float
     calls: list[CallOut]
+
+
+def display_name(name_or_path: str) -> str:
+    """What answers call a model or file: a local path's last component (``/srv/models/raygen-small`` ->
+    ``raygen-small``), a hub id or ``classical`` as it is."""
+    p = Path(name_or_path)
+    return p.name if p.is_absolute() or p.exists() else name_or_path

@@ -23,14 +23,17 @@ from raygen.serve.calls import (
     CallRequestInvalid,
     PathRefused,
     check_call_request,
+    client_message,
     default_region,
     list_bams,
     load_pileup_view,
+    resolve_bam,
 )
 from raygen.serve.figures import heatmap_image, pileup_image, window_html
 from raygen.serve.ism import BASES, ism_layout
 from raygen.serve.normalize import normalize_one
 from raygen.serve.parse import RequestInvalid, parse_variant_text, parse_vcf_text
+from raygen.serve.schemas import display_name
 from raygen.variant import Variant
 
 log = logging.getLogger("raygen.serve.ui")
@@ -39,6 +42,12 @@ COLUMNS = ["chrom", "pos", "ref", "alt", "normalized", "llr", "prob", "skip_reas
 CALL_COLUMNS = ["chrom", "pos", "ref", "alt", "gt", "gq", "dp", "ad", "vaf", "qual", "filter"]
 
 Record = tuple[str, int, str, str]  # (chrom, pos 1-based, REF, ALT) as typed or read from the VCF
+
+
+def input_error(message: str) -> gr.Error:
+    """The error a user's input gets: shown in the page, logged as one line (not Gradio's traceback)."""
+    log.info({"event": "ui_input_error", "msg": message})
+    return gr.Error(message, print_exception=False)
 
 
 def mount_ui(app, backend, reference, cfg, digest: str | None) -> None:
@@ -71,21 +80,21 @@ def read_records(text: str, vcf_path: str | None, cfg, example: str) -> list[Rec
         try:
             records.append(parse_variant_text(text))
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            raise input_error(str(exc)) from None
     if vcf_path:
         with open(vcf_path, encoding="utf-8", errors="replace") as fh:
             content = fh.read(cfg.max_body_bytes + 1)
         if len(content) > cfg.max_body_bytes:
-            raise gr.Error(f"the VCF is larger than {cfg.max_body_bytes} bytes; use the batch CLI (raygen score)")
+            raise input_error(f"the VCF is larger than {cfg.max_body_bytes} bytes; use the batch CLI (raygen score)")
         try:
             records += [(r["chrom"], int(r["pos"]), r["ref"].upper(), r["alt"].upper())
                         for _, r in parse_vcf_text(content, split_alts=True)]
         except RequestInvalid as exc:
-            raise gr.Error(f"cannot read the VCF: {exc}") from None
+            raise input_error(f"cannot read the VCF: {exc}") from None
     if not records:
-        raise gr.Error(f"enter a variant (e.g. {example}) or upload a small VCF")
+        raise input_error(f"enter a variant (e.g. {example}) or upload a small VCF")
     if len(records) > cfg.max_variants_per_request:
-        raise gr.Error(f"{len(records)} variants; the UI takes at most {cfg.max_variants_per_request}")
+        raise input_error(f"{len(records)} variants; the UI takes at most {cfg.max_variants_per_request}")
     return records
 
 
@@ -140,7 +149,7 @@ class ScoreTab:
         if focus is None:
             reasons = "; ".join(r[-1] for r in rows if r[-1])
             if len(records) == 1:
-                raise gr.Error(f"cannot score {records[0][0]}:{records[0][1]} {records[0][2]}>{records[0][3]}: {reasons}")
+                raise input_error(f"cannot score {records[0][0]}:{records[0][1]} {records[0][2]}>{records[0][3]}: {reasons}")
             return (f"None of the {len(records)} variants could be scored: {reasons}", rows, "", None)
         llr, prob, _ = scores[focus]
         src = next(r for r, (v, _e) in zip(records, normed) if v == focus)
@@ -189,11 +198,19 @@ class CallTab:
         self.backend, self.reference, self.cfg = backend, reference, cfg
         self.bams = list_bams(cfg.data_dirs)
 
+    def first_region(self) -> str | None:
+        """A region to suggest: from the first of the listed BAMs that can be read."""
+        for bam in self.bams[:5]:
+            region = default_region(str(resolve_bam(bam, self.cfg.data_dirs)), 10_000)
+            if region:
+                return region
+        return None
+
     def checked(self, bam: str, region: str) -> tuple[str, str]:
         try:
             return check_call_request(bam, region, self.cfg.data_dirs, self.reference.lengths, self.cfg.max_call_bp)
         except (PathRefused, BamNotFound, CallRequestInvalid) as exc:
-            raise gr.Error(str(exc)) from None
+            raise input_error(str(exc)) from None
 
     async def show_pileup(self, bam: str, choice: str | None, calls: list[dict]):
         call = next((c for c in calls if call_label(c) == choice), None)
@@ -212,13 +229,13 @@ class CallTab:
             cause = raygen_cause(exc)
             if cause is None:
                 raise
-            raise gr.Error(str(cause).strip().splitlines()[-1]) from None
+            raise input_error(client_message(cause, path, bam, self.cfg.data_dirs)) from None
         calls = out["calls"]
         rows = [[c["chrom"], c["pos"], c["ref"], c["alt"], c["gt"], c["gq"], c["dp"], ",".join(map(str, c["ad"])),
                  c["vaf"], c["qual"], c["filter"]] for c in calls]
         labels = [call_label(c) for c in calls]
         first = next((call_label(c) for c in calls if c["filter"] == "PASS"), labels[0] if labels else None)
-        summary = (f"### {len(calls)} records in {reg} ({out['seconds']:.2f} s, model `{self.cfg.call_model}`)\n"
+        summary = (f"### {len(calls)} records in {reg} ({out['seconds']:.2f} s, model `{display_name(self.cfg.call_model)}`)\n"
                    + (", ".join(f"{k}: {v}" for k, v in sorted(out["counts"].items())) or "no candidates")
                    + "\n\nChoose a call below to see its reads.")
         image = await self.show_pileup(path, first, calls) if first else None
@@ -228,14 +245,13 @@ class CallTab:
         bams, cfg = self.bams, self.cfg
         with gr.Tab("Call variants from a BAM"):
             gr.Markdown(f"Call variants in a region of a BAM under the server's data directories (`raygen call`'s "
-                        f"caller, model `{cfg.call_model}`; at most {cfg.max_call_bp:,} bp at once), then look at "
+                        f"caller, model `{display_name(cfg.call_model)}`; at most {cfg.max_call_bp:,} bp at once), then look at "
                         "the reads around any call.")
             with gr.Row():
                 bam = gr.Dropdown(choices=bams, value=bams[0] if bams else None, allow_custom_value=True,
                                   label="BAM (under the data directories)")
                 region = gr.Textbox(label="Region (CHROM:START-END, 1-based)", max_lines=1,
-                                    value=(default_region(bams[0], 10_000) if bams else None) or "",
-                                    placeholder="chr20:10000000-10010000")
+                                    value=self.first_region() or "", placeholder="chr20:10000000-10010000")
                 pass_only = gr.Checkbox(label="PASS calls only", value=False)
             call_button = gr.Button("Call", variant="primary")
             call_summary = gr.Markdown()

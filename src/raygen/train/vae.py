@@ -3,8 +3,9 @@
 The driver standardises the cohort (per-feature training mean and SD) into ``DIR/train_data.npz``; every
 ``TorchTrainer`` worker loads it, takes its share of each epoch's shuffled samples and steps a DDP-wrapped
 model. Rank 0 appends one JSON line per epoch to ``DIR/metrics.jsonl`` and reports a checkpoint (weights,
-optimizer, epoch, training seconds) every ``checkpoint_every`` epochs and at the end; a failed worker
-restarts the group from the latest checkpoint, and ``--resume`` continues a killed run. ``time_limit_s``
+optimizer, epoch, training seconds) every ``checkpoint_every`` epochs and at the end, all through the
+house's one Ray Train wrapper (:mod:`raygen.train.trainer`): a failed worker restarts the group from the
+latest checkpoint, and ``--resume`` continues a killed run. ``time_limit_s``
 counts training-loop seconds, carried across restarts. The model dir gets ``model.pt`` (weights),
 ``model.json`` (shape, features, batches, standardisation, covariate coding, reference batch) and a
 model card ``README.md``.
@@ -15,19 +16,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+import ray.train.torch
+
 from raygen.config import VaeConfig
-from raygen.errors import InputError, RaygenError, UsageError
+from raygen.errors import InputError, UsageError
+from raygen.train.trainer import (
+    Scaling, any_rank, call_hooks, fit, prepare_model, rank_and_world, report, resume_checkpoint,
+)
 
 log = logging.getLogger("raygen.train.vae")
 V = VaeConfig()
@@ -132,53 +136,34 @@ def data_from_files(matrix: str, sheet_path: str, batch: str, covariates: list[s
 # ----------------------------------------------------------------------------------------------- worker
 
 
-def _latest_checkpoint(run_dir: Path) -> Path | None:
-    dirs = sorted((d for d in run_dir.glob("epoch_*") if (d / CKPT_FILE).is_file()), key=lambda d: d.name)
-    return dirs[-1] if dirs else None
-
-
-def _restore(job_dir: Path):
-    """(state dict or None) from Ray's registered checkpoint or the newest one on disk, whichever is later."""
-    import ray.train
-    import torch
-
-    ckpt = ray.train.get_checkpoint()
-    stored = _latest_checkpoint(job_dir / STATE_DIR / RUN_NAME)
-    with (ckpt.as_directory() if ckpt is not None else nullcontext(None)) as registered:
-        cands = [Path(d) for d in (registered, stored) if d is not None]
-        if not cands:
-            return None
-        return torch.load(max(cands, key=lambda d: d.name) / CKPT_FILE, map_location="cpu", weights_only=False)
+def _complete(d: Path) -> bool:
+    return (d / CKPT_FILE).is_file() and (d / CKPT_FILE).stat().st_size > 0
 
 
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point: epochs of shuffled minibatches until ``epochs`` or the time budget."""
-    import ray.train
-    import ray.train.torch
     import torch
 
     from raygen.models.cvae import ConditionalVAE, CvaeShape
 
     spec = VaeSpec(**config["spec"])
     out = Path(config["out_dir"])
-    torch.set_num_threads(max(1, int(config["threads"])))
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    rank, world = rank_and_world()
     device = ray.train.torch.get_device()
     torch.manual_seed(spec.seed)
     d = np.load(out / DATA_FILE)
     x, mask, b, cov = (torch.from_numpy(d[k]) for k in ("x", "mask", "batch", "cov"))
     b = b.long()
-    model = ConditionalVAE(CvaeShape(**config["shape"]))
-    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    net = ConditionalVAE(CvaeShape(**config["shape"]))
+    opt = torch.optim.AdamW(net.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     epoch, train_s = 0, 0.0
-    state = _restore(out)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        epoch, train_s = state["epoch"], state["train_s"]
-    model = ray.train.torch.prepare_model(model)
-    core = model.module if hasattr(model, "module") else model
+    with resume_checkpoint(out / STATE_DIR / RUN_NAME, _complete) as ckpt:
+        if ckpt is not None:
+            state = torch.load(ckpt / CKPT_FILE, map_location="cpu", weights_only=False)
+            net.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            epoch, train_s = state["epoch"], state["train_s"]
+    model, core = prepare_model(net)
     metrics_fh = open(out / METRICS_FILE, "a", encoding="utf-8") if rank == 0 else None
     if metrics_fh and epoch:
         metrics_fh.write(json.dumps({"event": "resumed", "epoch": epoch, "train_s": round(train_s, 2)}) + "\n")
@@ -187,24 +172,17 @@ def train_loop_per_worker(config: dict) -> None:
     steps = max(1, -(-per_rank // spec.batch_size))
 
     def save(final: bool, metrics: dict) -> None:
-        if rank == 0:
-            with tempfile.TemporaryDirectory() as tmp:
-                torch.save({"model": core.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                            "train_s": train_s}, os.path.join(tmp, CKPT_FILE))
-                ray.train.report({**metrics, "final": final}, checkpoint=ray.train.Checkpoint.from_directory(tmp),
-                                 checkpoint_dir_name=f"epoch_{epoch:06d}{'_final' if final else ''}")
-        else:
-            ray.train.report({**metrics, "final": final})
+        def write(folder: Path) -> None:
+            torch.save({"model": core.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                        "train_s": train_s}, folder / CKPT_FILE)
+
+        report({**metrics, "final": final}, write if rank == 0 else None,
+               f"epoch_{epoch:06d}{'_final' if final else ''}")
 
     last: dict = {"epoch": epoch, "train_s": train_s}
-    while True:
-        stop = epoch >= spec.epochs or (spec.time_limit_s is not None and train_s >= spec.time_limit_s)
-        if world > 1:  # all ranks stop at the same epoch, or DDP would hang
-            flag = torch.tensor([float(stop)], device=device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            stop = bool(flag.item())
-        if stop:
-            break
+    while not any_rank(epoch >= spec.epochs or (spec.time_limit_s is not None and train_s >= spec.time_limit_s),
+                       device, world):  # all ranks stop at the same epoch, or DDP would hang
+        call_hooks("epoch", epoch=epoch + 1)
         t0 = time.perf_counter()
         model.train()
         perm = torch.from_numpy(np.random.default_rng((spec.seed, epoch)).permutation(n))
@@ -268,24 +246,6 @@ def _progress(path: Path, spec: VaeSpec, done: threading.Event, quiet: bool) -> 
     bar.close()
 
 
-def fit_with_ray_train(loop, config: dict, out: Path, workers: int, cpus_per_worker: float, gpus_per_worker: float,
-                       max_failures: int):
-    """One TorchTrainer run (kept in one function so the house's shared trainer wrapper can replace it)."""
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
-    use_gpu = gpus_per_worker > 0
-    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if use_gpu else {})}
-    trainer = TorchTrainer(
-        loop, train_loop_config=config,
-        scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
-        run_config=ray.train.RunConfig(name=RUN_NAME, storage_path=str(out / STATE_DIR),
-                                       failure_config=ray.train.FailureConfig(max_failures=max_failures),
-                                       checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
-    )
-    return trainer.fit()
-
-
 def train(data: VaeData, spec: VaeSpec, out_dir: str, *, workers: int = V.workers, cpus_per_worker: float = V.cpus_per_worker,
           gpus_per_worker: float = V.gpus_per_worker, resume: bool = False, quiet: bool = False,
           covariate_names: list[str] | None = None) -> dict:
@@ -293,33 +253,22 @@ def train(data: VaeData, spec: VaeSpec, out_dir: str, *, workers: int = V.worker
     from raygen.models.cvae import CvaeShape
 
     out = Path(out_dir).resolve()
-    if (out / STATE_DIR / RUN_NAME).exists() and not resume:
+    if (out / STATE_DIR / RUN_NAME).exists() and not resume:  # before the data file is overwritten
         raise UsageError(f"{out} already holds a VAE run: pass --resume to continue it, or choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
     if not (resume and (out / DATA_FILE).exists()):
         np.savez(out / DATA_FILE, x=data.x, mask=data.mask, batch=data.batch, cov=data.cov)
     shape = CvaeShape(data.x.shape[1], len(data.batches), data.cov.shape[1], spec.latent, spec.hidden, spec.dropout)
-    config = {"spec": asdict(spec), "shape": shape.to_dict(), "out_dir": str(out), "threads": max(1, round(cpus_per_worker))}
-    done = threading.Event()
-    watcher = threading.Thread(target=_progress, args=(out / METRICS_FILE, spec, done, quiet), daemon=True)
-    watcher.start()
+    config = {"spec": asdict(spec), "shape": shape.to_dict(), "out_dir": str(out)}
     t0 = time.time()
-    try:
-        result = fit_with_ray_train(train_loop_per_worker, config, out, workers, cpus_per_worker, gpus_per_worker,
-                                    V.max_failures)
-    except Exception as exc:  # Ray wraps worker errors: report the worker's own last line
-        lines = [re.sub(r"\x1b\[[0-9;]*m|\(\w+ pid=\d+\)|\[repeated .*\]", "", ln).strip() for ln in str(exc).splitlines()]
-        raise RaygenError(f"VAE training failed: {next((ln for ln in reversed(lines) if ln), 'unknown error')}") from exc
-    finally:
-        done.set()
-        watcher.join()
-    if result.checkpoint is None:
-        raise RaygenError("VAE training finished without a checkpoint")
-    summary = dict(result.metrics or {})
+    result = fit(train_loop_per_worker, config, name=RUN_NAME, label="VAE training",
+                 scaling=Scaling(workers, cpus_per_worker, gpus_per_worker), storage_dir=out / STATE_DIR,
+                 resume=resume, max_failures=V.max_failures, keep_checkpoints=2,
+                 progress=lambda done: _progress(out / METRICS_FILE, spec, done, quiet))
+    summary = dict(result.metrics)
     summary["wall_s"] = round(time.time() - t0, 1)
     summary["ref_batch"] = data.batches[data.ref]
-    with result.checkpoint.as_directory() as ckpt:
-        _export(Path(ckpt), out, data, spec, shape, summary, workers)
+    _export(result.checkpoint, out, data, spec, shape, summary, workers)
     return summary
 
 
@@ -409,7 +358,7 @@ def load_vae(model_dir: str):
 
 
 def correct_arrays(model_dir: str, y: np.ndarray, batch: list[str], covariates: dict[str, list[str]] | None = None,
-                   ref_batch: str | None = None, mode: str = "decode", chunk: int = 1024) -> np.ndarray:
+                   ref_batch: str | None = None, mode: str = V.correct_mode, chunk: int = 1024) -> np.ndarray:
     """Corrected ``y`` (features x samples); NaN stays NaN. ``mode`` "decode": the posterior mean decoded as
     the reference batch (denoised); "residual": the sample itself minus the decoder's batch difference,
     ``x + dec(z, ref) - dec(z, own batch)`` (keeps the sample's own residual, as ComBat does)."""
@@ -446,7 +395,7 @@ def correct_arrays(model_dir: str, y: np.ndarray, batch: list[str], covariates: 
 
 
 def correct_file(model_dir: str, matrix: str, sheet_path: str, batch: str, out: str, ref_batch: str | None,
-                 sample_col: str | None, feature_col: str | None) -> dict:
+                 sample_col: str | None, feature_col: str | None, mode: str = V.correct_mode) -> dict:
     from raygen.cohort.matrix import MatrixWriter, align_sheet, read_matrix, read_sheet
 
     _, meta = load_vae(model_dir)
@@ -461,7 +410,8 @@ def correct_file(model_dir: str, matrix: str, sheet_path: str, batch: str, out: 
     for c, _ in meta["coding"]:
         if c not in aligned:
             raise UsageError(f"{sheet_path}: the model needs covariate column {c!r}")
-    res = correct_arrays(model_dir, m.values, aligned[batch], {c: aligned[c] for c, _ in meta["coding"]}, ref_batch)
+    res = correct_arrays(model_dir, m.values, aligned[batch], {c: aligned[c] for c, _ in meta["coding"]}, ref_batch,
+                         mode)
     with MatrixWriter(out, m.layout, m.samples) as w:
         w.write(m.features, res)
     return {"features": len(m.features), "samples": len(m.samples), "ref_batch": ref_batch or meta["ref_batch"]}
@@ -479,26 +429,14 @@ class VaeJob:
     ref_batch: str | None = None
     sample_col: str | None = None
     feature_col: str | None = None
-    latent: int = V.latent
-    hidden: int = V.hidden
-    epochs: int = V.epochs
-    batch_size: int = V.batch_size
-    lr: float = V.lr
-    beta_kl: float = V.beta_kl
-    adversary_weight: float = V.adversary_weight
-    checkpoint_every: int = V.checkpoint_every
-    time_limit_s: float | None = None
-    seed: int = V.seed
+    spec: VaeSpec = field(default_factory=VaeSpec)
 
 
 def train_vae(job: VaeJob, *, workers: int, cpus_per_worker: float, gpus_per_worker: float, resume: bool,
               quiet: bool) -> dict:
     data = data_from_files(job.matrix, job.sheet, job.batch, job.covariates, job.ref_batch, job.sample_col,
                            job.feature_col)
-    spec = VaeSpec(latent=job.latent, hidden=job.hidden, epochs=job.epochs, batch_size=job.batch_size, lr=job.lr,
-                   beta_kl=job.beta_kl, adversary_weight=job.adversary_weight, checkpoint_every=job.checkpoint_every,
-                   time_limit_s=job.time_limit_s, seed=job.seed)
-    s = train(data, spec, job.out_dir, workers=workers, cpus_per_worker=cpus_per_worker,
+    s = train(data, job.spec, job.out_dir, workers=workers, cpus_per_worker=cpus_per_worker,
               gpus_per_worker=gpus_per_worker, resume=resume, quiet=quiet)
     return {"epochs": s.get("epoch", 0), "train_s": s.get("train_s", 0.0), "loss": s.get("loss", float("nan")),
             "recon": s.get("recon", float("nan")), "kl": s.get("kl", float("nan")), "ref_batch": s["ref_batch"]}
