@@ -141,16 +141,110 @@ def make_vcf(path: Path, fasta: Path, n_records: int, seed: int = 7) -> None:
                 fh.write(line + "\n")
 
 
-def ensure_input(cache: Path, n_records: int) -> Path:
+#: Variant mixes (fractions of sites): ``repeats`` is the benchmark's first input (indels in repeats with
+#: padding); ``issue13`` the independent shape of issue #13 (70% SNVs, 15% indels right-shifted in homopolymer
+#: runs, 10% SNV + deletion with a padded 3-base REF, 5% MNPs, INFO AC/DP); ``multi_mnv`` is dominated by
+#: multi-allelic and MNV records.
+MIXES = {
+    "repeats": None,  # make_vcf's own draw
+    "issue13": {"snv": 0.70, "indel": 0.15, "snv_del": 0.10, "mnp": 0.05},
+    "multi_mnv": {"snv": 0.15, "indel": 0.10, "snv_del": 0.20, "snv_snv": 0.15, "tri": 0.10, "mnp": 0.30},
+}
+_KINDS = ("snv", "indel", "snv_del", "snv_snv", "tri", "mnp")
+
+
+def _other(b: str, k: int) -> str:
+    return "ACGT"[("ACGT".index(b) + k) % 4]
+
+
+def _mix_record(s: str, p: int, kind: str, r: np.ndarray) -> tuple[int, str, str]:
+    """(0-based POS, REF, ALT) of one site of ``kind`` at ``p``; ``r``: 3 random ints in [1, 4)."""
+    b = s[p]
+    if kind == "snv":
+        return p, b, _other(b, r[0])
+    if kind == "indel":  # p starts a homopolymer run: delete or insert run bases, written at the run's end
+        q = p
+        while s[q + 1] == b:
+            q += 1
+        n = int(min(r[0], q - p + 1))
+        if r[1] == 1:  # insertion of n bases
+            return q, b, b * (n + 1)
+        return q - n, s[q - n: q + 1], s[q - n]
+    if kind == "snv_del":
+        return p, s[p: p + 3], f"{_other(b, r[0])}{s[p + 1: p + 3]},{b}"
+    if kind == "snv_snv":
+        return p, b, f"{_other(b, 1)},{_other(b, 2)}"
+    if kind == "tri":
+        return p, b, f"{_other(b, 1)},{_other(b, 2)},{_other(b, 3)}"
+    n = 2 + int(r[2] == 3)  # MNP of 2 or 3 bases, every base changed
+    return p, s[p: p + n], "".join(_other(c, r[i]) for i, c in enumerate(s[p: p + n]))
+
+
+def make_mix_vcf(path: Path, fasta: Path, n_records: int, mix: dict[str, float], seed: int = 13) -> None:
+    """Write an un-normalized VCF of ``mix`` (plain text, sorted by POS; the caller bgzips and indexes it):
+    INFO AC (Number=A) and DP, two samples GT:AD."""
+    rng = np.random.default_rng(seed)
+    contigs = _contigs(fasta)
+    per = n_records // len(contigs) + 1
+    probs = np.array([mix.get(k, 0.0) for k in _KINDS])
+    out = []
+    for chrom, seq_b in contigs.items():
+        seq = np.frombuffer(seq_b, dtype=np.uint8)
+        acgt = np.isin(seq, BASES)
+        ok = acgt.copy()
+        ok[:50] = ok[-50:] = False
+        ok[:-3] &= acgt[1:-2] & acgt[2:-1] & acgt[3:]
+        run = np.zeros(len(seq), dtype=bool)  # homopolymer starts (>= 3 equal bases)
+        run[1:-3] = (seq[1:-3] == seq[2:-2]) & (seq[1:-3] == seq[3:-1]) & (seq[1:-3] != seq[:-4]) & ok[1:-3]
+        cand, runs = np.flatnonzero(ok), np.flatnonzero(run)
+        kind = rng.choice(len(_KINDS), size=per, p=probs / probs.sum())
+        pos0 = rng.choice(cand, size=per, replace=False)
+        ind = kind == 1
+        pos0[ind] = runs[rng.integers(0, len(runs), size=int(ind.sum()))]
+        rnd = rng.integers(1, 4, size=(per, 3))
+        gts = np.array(["0/1", "1/1", "0/0", "0|1", "./."])[rng.choice(5, size=(per, 2), p=[.4, .25, .2, .1, .05])]
+        ad = rng.integers(0, 40, size=(per, 2, 4))
+        dp = rng.integers(1, 200, size=per)
+        s = seq_b.decode()
+        recs = []
+        for i in range(per):
+            p, ref, alt = _mix_record(s, int(pos0[i]), _KINDS[kind[i]], rnd[i])
+            n_alt = alt.count(",") + 1
+            ac = ",".join(str(x) for x in ad[i, 0, 1: 1 + n_alt])
+            smp = []
+            for j in range(2):
+                g = gts[i, j] if n_alt == 1 or j else "1/2"
+                smp.append(f"{g}:" + ",".join(str(x) for x in ad[i, j, : n_alt + 1]))
+            recs.append((p, f"{chrom}\t{p + 1}\t.\t{ref}\t{alt}\t50\tPASS\tAC={ac};DP={dp[i]}\tGT:AD\t"
+                            + "\t".join(smp)))
+        recs.sort(key=lambda x: x[0])
+        seen = set()
+        out += [line for p, line in recs if not (p in seen or seen.add(p))]  # one record per POS
+    contig_lines = "".join(f"##contig=<ID={c},length={len(v)}>\n" for c, v in contigs.items())
+    with open(path, "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\">\n" + contig_lines
+                 + '##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count">\n'
+                 '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+                 '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                 '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n")
+        fh.write("\n".join(out) + "\n")
+
+
+def ensure_input(cache: Path, n_records: int, mix: str = "repeats") -> Path:
     import pysam
 
     cache.mkdir(parents=True, exist_ok=True)
-    gz = cache / f"denorm_{n_records}.vcf.gz"
+    stem = f"denorm_{n_records}" if mix == "repeats" else f"{mix}_{n_records}"
+    gz = cache / f"{stem}.vcf.gz"
     if gz.exists() and Path(str(gz) + ".tbi").exists():
         return gz
-    plain = cache / f"denorm_{n_records}.vcf"
+    plain = cache / f"{stem}.vcf"
     t0 = time.perf_counter()
-    make_vcf(plain, FASTA, n_records)
+    if MIXES[mix] is None:
+        make_vcf(plain, FASTA, n_records)
+    else:
+        make_mix_vcf(plain, FASTA, n_records, MIXES[mix])
     pysam.tabix_index(str(plain), preset="vcf", force=True)
     print(f"generated {gz} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return gz

@@ -206,13 +206,17 @@ def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: s
 def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
     """``-m -both/-any`` in bulk for the common shapes; returns (split tables, rows left for Python).
 
-    Taken here: INFO without Number=A/R/G tags, FORMAT tags that are GT, fixed-count or Number=A/R with
-    exactly the expected number of values in every sample. Anything else (G tags, missing or malformed
-    vectors, ``--old-rec-tag``/``--keep-sum``) is left to :func:`~raygen.normalize.multiallelic.split_record`.
+    Taken here: INFO whose Number=A/R tags are numeric with exactly the expected number of values, none
+    missing (:func:`_info_ok`), FORMAT tags that are GT, fixed-count or Number=A/R with exactly the expected
+    number of values in every sample. Anything else (G tags, missing or malformed vectors,
+    ``--old-rec-tag``/``--keep-sum``) is left to :func:`~raygen.normalize.multiallelic.split_record`.
     """
     hdr = normalizer.hdr
     other = "." if normalizer.opts.multi_overlaps == "." else "0"
-    elig = _plain_info(t, hdr)
+    info = _as_array(t["INFO"])
+    elig = ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False) & ~_repeated_key(info)
+    info_tags = _info_split_tags(info, hdr)
+    elig &= ~info_tags[1]
     n_alt = (pc.count_substring(_as_array(t["ALT"]), ",").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
     fmt = _as_array(t["FORMAT"])
     nsamp = len(hdr.samples)
@@ -233,24 +237,72 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
                 ok, per_sample = _sample_fields(sub, len(keys), plan, int(m), nsamp)
             else:
                 ok, per_sample = np.ones(len(rows), dtype=bool), []
+            ok &= _info_ok(_as_array(sub["INFO"]), info_tags[0], int(m))
             if not ok.any():
                 continue
-            done.extend(_split_alts(sub, ok, int(m), per_sample, other))
+            done.extend(_split_alts(sub, ok, int(m), per_sample, other, info_tags[0]))
             normalizer.counts.split += int(ok.sum())
             elig[rows[ok]] = False  # handled
     return done, t.filter(pa.array(~_handled_rows(t, done)))
 
 
-def _plain_info(t: pa.Table, hdr) -> np.ndarray:
-    """Rows whose INFO holds no Number=A/R/G tag and no empty ``KEY=`` (htslib rewrites those)."""
-    elig = np.ones(t.num_rows, dtype=bool)
-    arg_keys = [k for k, v in hdr.info_number.items() if v in ("A", "R", "G")]
-    info = _as_array(t["INFO"])
-    if arg_keys:
-        pat = "(^|;)(" + "|".join(re.escape(k) for k in arg_keys) + ")(=|;|$)"
-        elig &= ~pc.match_substring_regex(info, pat).to_numpy(zero_copy_only=False)
-    elig &= ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False)
-    return elig
+#: One value of a numeric INFO vector that is not missing (the bulk split slices those as text).
+_PIECE = r"(?:[^;,.][^;,]*|\.[^;,]+)"
+
+
+def _info_split_tags(info: pa.Array, hdr) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(numeric Number=A/R INFO tags present in ``info``, as ``(tag, number)``; rows holding a tag the bulk
+    split leaves to Python: Number=G, or A/R of a type other than Integer/Float)."""
+    tags, other = [], np.zeros(len(info), dtype=bool)
+    for key, num in hdr.info_number.items():
+        if num not in ("A", "R", "G"):
+            continue
+        has = pc.match_substring_regex(info, f"(^|;){re.escape(key)}(=|;|$)").to_numpy(zero_copy_only=False)
+        if not has.any():
+            continue
+        if num == "G" or hdr.info_type.get(key) not in ("Integer", "Float"):
+            other |= has
+        else:
+            tags.append((key, num))
+    return tags, other
+
+
+def _repeated_key(info: pa.Array) -> np.ndarray:
+    """Rows whose INFO names a key twice (bcftools' split keeps the first copy only: per-record path)."""
+    items = pc.split_pattern(info, ";")
+    keys = pc.replace_substring_regex(pc.list_flatten(items), pattern="=.*", replacement="")
+    pairs = pa.table({"row": pc.list_parent_indices(items), "key": keys})
+    counts = pairs.group_by(["row", "key"]).aggregate([("key", "count")])
+    out = np.zeros(len(info), dtype=bool)
+    out[counts.filter(pc.greater(counts["key_count"], 1))["row"].to_numpy()] = True
+    return out
+
+
+def _info_ok(info: pa.Array, tags: list[tuple[str, str]], m: int) -> np.ndarray:
+    """Rows whose numeric A/R INFO tags (``tags``) each occur at most once with exactly ``m`` (A) or ``m + 1``
+    (R) values, none missing: bcftools takes value ``k`` (A) or values 0 and ``k`` (R) for ALT ``k`` there, so
+    slicing htslib's text is exact (a missing value or a wrong count goes to the per-record split)."""
+    ok = np.ones(len(info), dtype=bool)
+    for key, num in tags:
+        k = re.escape(key)
+        n = m if num == "A" else m + 1
+        count = pc.count_substring_regex(info, f"(^|;){k}(=|;|$)").to_numpy(zero_copy_only=False)
+        full = pc.match_substring_regex(info, f"(^|;){k}={_PIECE}(?:,{_PIECE}){{{n - 1}}}(;|$)")
+        ok &= (count == 0) | ((count == 1) & full.to_numpy(zero_copy_only=False))
+    return ok
+
+
+def _slice_info(info: pa.Array, tags: list[tuple[str, str]], k: int) -> pa.Array:
+    """INFO of ALT ``k`` (1-based) of rows :func:`_info_ok` accepted: each A tag keeps value ``k``, each R
+    tag values 0 and ``k``; everything else stays as written."""
+    for key, num in tags:
+        skip = f"(?:[^;,]*,){{{k - 1}}}"
+        if num == "A":
+            pat, rep = f"(^|;)({re.escape(key)}=){skip}([^;,]*)(?:,[^;]*)?(;|$)", r"\1\2\3\4"
+        else:
+            pat, rep = f"(^|;)({re.escape(key)}=)([^;,]*),{skip}([^;,]*)(?:,[^;]*)?(;|$)", r"\1\2\3,\4\5"
+        info = pc.replace_substring_regex(info, pattern=pat, replacement=rep)
+    return info
 
 
 def _format_plan(keys: list[str], hdr) -> list[str] | None:
@@ -299,15 +351,20 @@ def _sample_fields(sub: pa.Table, n_keys: int, plan: list[str], m: int, nsamp: i
     return ok, per_sample
 
 
-def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: str) -> list[pa.Table]:
-    """One table per ALT ``k`` (1..m) of the rows ``ok``: ALT k alone, KEY + k - 1, samples subset to it."""
+def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: str,
+                info_tags: list[tuple[str, str]]) -> list[pa.Table]:
+    """One table per ALT ``k`` (1..m) of the rows ``ok``: ALT k alone, KEY + k - 1, INFO and samples subset
+    to it."""
     keep = pa.array(ok)
     sub = sub.filter(keep)
     alts = pc.split_pattern(_as_array(sub["ALT"]), ",")
     base_key = sub["KEY"].to_numpy()
+    info = _as_array(sub["INFO"])
     out_tables = []
     for k in range(1, m + 1):
         out = sub.set_column(sub.schema.get_field_index("ALT"), "ALT", pc.list_element(alts, k - 1))
+        if info_tags:
+            out = out.set_column(out.schema.get_field_index("INFO"), "INFO", _slice_info(info, info_tags, k))
         out = out.set_column(out.schema.get_field_index("KEY"), "KEY", pa.array(base_key + (k - 1)))
         if per_sample:
             smp_cols = []

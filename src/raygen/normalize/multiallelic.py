@@ -94,7 +94,11 @@ def split_record(f: Sequence[str], hdr: VcfHeader, *, missing_overlaps: bool = F
     for ialt in range(len(rec.alleles) - 1):
         dst = bcfrec.Rec(rec.chrom, rec.pos, rec.id, [rec.alleles[0], rec.alleles[ialt + 1]], rec.qual,
                          rec.filters, [], [], rec.n_sample)
+        seen: set[str] = set()
         for item in rec.info:
+            if item[0] in seen:  # bcftools reads and updates a repeated tag's first copy: the rest go
+                continue
+            seen.add(item[0])
             new = _split_info(item, rec, ialt, hdr, keep_sum, force)
             if new is not None:
                 dst.info.append(new)
