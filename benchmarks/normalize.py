@@ -1,14 +1,17 @@
 """Benchmark: ``raygen normalize -m -any -f REF`` vs ``bcftools norm -m -any -f REF`` (pysam's bcftools 1.24).
 
-Generates (once, cached) an un-normalized VCF of >= 1M records over real sequence
-(``../shared/data/pretrain/grch38.chr20_and_21_10M.fa.gz``): SNVs, indels inside repeats written
-right-shifted and with redundant trailing bases, multi-allelic sites (SNV+SNV and SNV+indel), two samples
-with GT:AD. Both tools read the same bgzipped, indexed input and write bgzipped VCF plus a .tbi index;
-each is timed as a whole command (subprocess, wall clock), best of ``--repeats``. Prints wall time,
-records/s, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least as fast) and whether
-the output records are identical.
+Generates (once, cached) un-normalized VCFs of ~1.04M records over real sequence
+(``../shared/data/pretrain/grch38.chr20_and_21_10M.fa.gz``), one per variant mix of :data:`MIXES`:
+``issue13`` (issue #13's independent shape: 70% SNVs, 15% indels right-shifted in homopolymer runs, 10% SNV +
+deletion with a padded 3-base REF, 5% MNPs, INFO AC/DP, two samples GT:AD), ``multi_mnv`` (dominated by
+multi-allelic and MNV records) and ``repeats`` (the first input of this benchmark: indels in repeats
+written right-shifted with redundant trailing bases, multi-allelics, GT:AD). Both tools read the same
+bgzipped, indexed input and write bgzipped VCF plus a .tbi index; each is timed as a whole command
+(subprocess, wall clock and CPU), interleaved, best of ``--repeats``. Prints one table row per mix: both
+times, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least as fast), whether the output
+records are identical, and the 1-minute load average over the runs.
 
-    .venv/bin/python benchmarks/normalize.py [--records 1100000] [--repeats 3] [--cache DIR]
+    .venv/bin/python benchmarks/normalize.py [--mixes issue13,multi_mnv,repeats] [--records 1040000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -270,44 +273,66 @@ def records(path: Path) -> list[bytes]:
         return [line for line in fh.read().split(b"\n") if line and not line.startswith(b"#")]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=1_100_000, help="records to generate (before dedup of sites)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the best is reported")
-    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
-                    help="where the generated input is kept between runs (outside the repo)")
-    ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
-    args = ap.parse_args()
-    if not FASTA.exists():
-        raise SystemExit(f"{FASTA} is absent (set RAYGEN_SHARED_DATA)")
-    inp = ensure_input(args.cache, args.records)
-    n_in = sum(1 for _ in records(inp))
-    out_dir = args.cache / "out"
+def _compile_sources() -> None:
+    """Byte-compile raygen's sources once, as an installed (non-editable) package is: otherwise a shell with
+    PYTHONDONTWRITEBYTECODE makes every raygen run recompile its modules (~0.4 s) and bcftools has no such
+    cost."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "src" / "raygen"), quiet=1)
+
+
+def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str) -> dict:
+    """Time both tools on one mix (interleaved, best of ``repeats``); outputs compared record for record."""
+    inp = ensure_input(cache, n_records, mix)
+    out_dir = cache / "out"
     out_dir.mkdir(exist_ok=True)
-    out_b, out_r = out_dir / "bcftools.vcf.gz", out_dir / "raygen.vcf.gz"
+    out_b, out_r = out_dir / f"bcftools_{mix}.vcf.gz", out_dir / f"raygen_{mix}.vcf.gz"
     bcf_cmd = [sys.executable, "-c",
                "import sys, pysam.bcftools; pysam.bcftools.norm(*sys.argv[1:], catch_stdout=False)",
                "-m", "-any", "-f", str(FASTA), "-Oz", "-W=tbi", "-o", str(out_b), str(inp)]
     ray_cmd = [str(REPO / ".venv" / "bin" / "raygen"), "normalize", str(inp), "-m", "-any", "-f", str(FASTA),
-               "-o", str(out_r), "-q", *args.extra.split()]
+               "-o", str(out_r), "-q", *extra.split()]
     # interleaved, so both tools see the same background load on a shared machine; best run of each
-    runs_b, runs_r = [], []
-    for _ in range(args.repeats):
+    runs_b, runs_r, loads = [], [], []
+    for _ in range(repeats):
+        loads.append(os.getloadavg()[0])
         runs_b.append(timed(bcf_cmd))
         runs_r.append(timed(ray_cmd))
-    t_b, c_b = min(runs_b)
-    t_r, c_r = min(runs_r)
-    same = records(out_b) == records(out_r)
-    n_out = sum(1 for _ in records(out_r))
-    print(f"input: {inp} ({n_in} records; output {n_out} records)")
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    print(f"bcftools norm -m -any -f REF (pysam {__import__('pysam').__version__}): {t_b:8.2f} s wall  "
-          f"{c_b:8.2f} s CPU  {n_in / t_b:12,.0f} records/s")
-    print(f"raygen normalize -m -any -f REF:                {t_r:8.2f} s wall  {c_r:8.2f} s CPU  "
-          f"{n_in / t_r:12,.0f} records/s")
-    print(f"ratio (bcftools time / raygen time): {t_b / t_r:.2f}x wall, {c_b / c_r:.2f}x CPU  "
-          "(>= 1.0: raygen at least as fast)")
-    print(f"outputs identical (records): {same}")
+    rb, rr = records(out_b), records(out_r)
+    return {"mix": mix, "n_in": sum(1 for _ in records(inp)), "n_out": len(rr), "bcftools": min(runs_b),
+            "raygen": min(runs_r), "same": rb == rr, "load": (min(loads), max(loads)),
+            "all_b": [round(t, 2) for t, _ in runs_b], "all_r": [round(t, 2) for t, _ in runs_r]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=1_040_000, help="records to generate per mix (before dedup of sites)")
+    ap.add_argument("--mixes", default="issue13,multi_mnv,repeats", help=f"comma-separated, of {sorted(MIXES)}")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the best is reported")
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
+                    help="where the generated inputs are kept between runs (outside the repo)")
+    ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
+    args = ap.parse_args()
+    if not FASTA.exists():
+        raise SystemExit(f"{FASTA} is absent (set RAYGEN_SHARED_DATA)")
+    _compile_sources()
+    print(f"machine: {os.cpu_count()} CPUs; pysam {__import__('pysam').__version__} (bcftools 1.24); "
+          f"both: -m -any -f REF, bgzipped VCF + .tbi; best of {args.repeats}, interleaved")
+    print(f"| {'mix':<10} | {'records in':>10} | {'out':>9} | {'bcftools s':>10} | {'CPU s':>6} | {'raygen s':>8} | "
+          f"{'CPU s':>6} | {'ratio wall':>10} | {'ratio CPU':>9} | {'identical':>9} | {'load 1-min':>11} |")
+    print("|" + "|".join("-" * (w + 2) for w in (10, 10, 9, 10, 6, 8, 6, 10, 9, 9, 11)) + "|")
+    same = True
+    for mix in args.mixes.split(","):
+        r = bench_mix(mix, args.records, args.repeats, args.cache, args.extra)
+        (tb, cb), (tr, cr) = r["bcftools"], r["raygen"]
+        same &= r["same"]
+        print(f"| {mix:<10} | {r['n_in']:>10} | {r['n_out']:>9} | {tb:>10.2f} | {cb:>6.2f} | {tr:>8.2f} | {cr:>6.2f} | "
+              f"{tb / tr:>9.2f}x | {cb / cr:>8.2f}x | {str(r['same']):>9} | {r['load'][0]:>5.1f}-{r['load'][1]:<5.1f} |",
+              flush=True)
+        print(f"    runs (s): bcftools {r['all_b']}, raygen {r['all_r']}", file=sys.stderr)
+    print("ratio = bcftools time / raygen time (>= 1.0: raygen at least as fast); CPU = user + system of all "
+          f"threads; load after: {os.getloadavg()}")
     return 0 if same else 1
 
 

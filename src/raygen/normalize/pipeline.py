@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
 from raygen.expr import Expression
-from raygen.io import parquet as pq_io
 from raygen.io.blocks import read_shard, split_rejects
 from raygen.io.header import VcfHeader
 from raygen.io.vcf import detect_format, format_lines, index_path, read_header, report_rejects, write_vcf
@@ -280,6 +279,9 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
     else:
         write_vcf(result.header, records, out, index=index)
     if parquet_dir:
+        # here, not at module top: pyarrow.dataset pulls in pandas (~0.5 s of start-up every run would pay)
+        from raygen.io import parquet as pq_io
+
         recs = records.append_column("LINE", pa.nulls(records.num_rows, pa.int64()))  # output records have no source line
         pq_io.write_parquet(recs, result.header, parquet_dir)
     report_rejects(result.rejects, rejects_path, log)
