@@ -158,6 +158,17 @@ def _table(atoms: list[Atom], nori: int) -> tuple[list[Atom], list[list[int]], l
     return rows, tbl, overlaps
 
 
+def _summed(first, vals: list, ial: int, nori: int, types: list) -> str:
+    """An atom's ALT entry of a summed Number=R vector (AD/QS): ``first`` plus the values of the source ALTs
+    from ``ial`` on that the atom's table row marks 1 (``types``: :func:`_table`), in int32 arithmetic as
+    abuf.c adds them."""
+    x = _num(first)
+    for i in range(ial, nori):
+        if types[i] == 1:
+            x = _int32(x + _num(vals[i + 1]))
+    return _txt(x)
+
+
 def _int32(x: int) -> int:
     return (x + 2 ** 31) % 2 ** 32 - 2 ** 31
 
@@ -192,11 +203,7 @@ def _info(rec: Rec, rows, tbl, stars, hdr: VcfHeader) -> list[list[list]]:
                 else:
                     v = [val[0], val[atom.ial]]
                     if sums:
-                        x = _num(v[1])
-                        for i in range(atom.ial, nori):
-                            if t[i] == 1:
-                                x = _int32(x + _num(val[i + 1]))
-                        v[1] = _txt(x)
+                        v[1] = _summed(v[1], val, atom.ial, nori, t)
                 out[r].append([key, kind, v + ([None] if star else [])])
             else:
                 fields = ["."] * ((1 if number == "A" else 2) + star)
@@ -250,11 +257,7 @@ def _format_numeric(key, kind, number, vals, rec, rows, tbl, stars, width) -> li
             elif number == "R":
                 o = [v[0], v[atom.ial]]
                 if sums:
-                    x = _num(o[1])
-                    for j in range(atom.ial, nori):
-                        if t[j] == 1:
-                            x = _int32(x + _num(v[j + 1]))
-                    o[1] = _txt(x)
+                    o[1] = _summed(o[1], v, atom.ial, nori, t)
                 o += [None] if star else []
             else:
                 o = _g_values(v, atom.ial, n, width, star, key, rec)
