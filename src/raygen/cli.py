@@ -15,6 +15,7 @@ import sys
 from raygen import __version__
 from raygen.config import DEFAULTS, RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError
+from raygen.raylogs import set_loud
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate", "cohort")
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
+    set_loud(args.verbose > 0)  # -v: Ray's own warnings too (raygen.raylogs)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.verbose < 2:

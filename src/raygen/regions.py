@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from raygen.errors import InputError, UsageError
+from raygen.io.pairs import read_pairs
 
 __all__ = [
     "Region",
@@ -317,16 +318,7 @@ def rename_map(spec: str | None, contigs: Sequence[str]) -> dict[str, str]:
         return {c: c[3:] if c.startswith("chr") else c for c in contigs}
     if not os.path.exists(spec):
         raise UsageError(f"--rename-contigs {spec!r}: expected add-chr, strip-chr or a TSV file")
-    out = {}
-    with open(spec, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.rstrip("\r\n").split("\t")
-            if len(parts) != 2:
-                raise InputError(f"{spec}:{lineno}: expected 'input_name<TAB>reference_name'")
-            out[parts[0]] = parts[1]
-    return out
+    return dict(read_pairs(spec, "input_name<TAB>reference_name"))
 
 
 def naming_hint(names: Iterable[str], ref_contigs: Mapping[str, int] | Iterable[str]) -> str:

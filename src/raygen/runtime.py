@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from raygen.config import RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError, UsageError
+from raygen.raylogs import apply_ray_env, quiet_process
 
 log = logging.getLogger("raygen.runtime")
 
@@ -32,18 +33,6 @@ class RayInfo:
     def describe(self) -> str:
         where = {"cluster": "Ray cluster", "local": "embedded local Ray", "existing": "current Ray session"}[self.mode]
         return f"running on {where} at {self.address}: {self.nodes} node(s), {self.cpus:g} CPU, {self.gpus:g} GPU"
-
-
-#: Loggers whose warnings only mean "this Ray has no dashboard": Ray Train's placement-group cleaner asks the
-#: dashboard's State API whether the training controller is alive and warns every few seconds when it cannot.
-_NO_DASHBOARD_NOISE = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
-
-
-def quiet_worker_logs() -> None:
-    """Worker start-up hook of the embedded (dashboard-less) Ray: silence warnings that only say the
-    dashboard is off, so progress bars stay readable. Errors still come through."""
-    for name in _NO_DASHBOARD_NOISE:
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def resolve_address(address: str | None) -> str | None:
@@ -142,6 +131,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
         else:
             # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            apply_ray_env()  # before ray.init: the Ray processes it starts inherit the environment
             ray.init(
                 # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
                 # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
@@ -151,7 +141,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
                 include_dashboard=cfg.include_dashboard,
                 object_store_memory=cfg.object_store_memory,
                 configure_logging=False,
-                runtime_env=None if cfg.include_dashboard else {"worker_process_setup_hook": quiet_worker_logs},
+                runtime_env={"worker_process_setup_hook": quiet_process},
             )
             mode = "local"
     res = ray.cluster_resources()

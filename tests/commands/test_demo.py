@@ -13,11 +13,13 @@ from raygen.commands.demo import demo_model_dir
 @pytest.mark.timeout(400)
 def test_demo_end_to_end_without_service(ray_session, run_cli, tmp_path):
     out, cache = tmp_path / "demo", tmp_path / "cache"
+    scores = tmp_path / "scores"
     rc, stdout, _ = run_cli("demo", "--out", out, "--no-serve", "--length", "60k", "--model-cache", cache,
-                            "--train-minutes", "0.2", "--train-steps", "4")
+                            "--score-cache", scores, "--train-minutes", "0.2", "--train-steps", "4")
     assert rc == 0
-    assert "training the default DNA language model once" in stdout
+    assert "training the demo DNA language model once" in stdout and "reused the outputs" not in stdout
     model = demo_model_dir(cache, None, 0.2, 4)
+    assert '"architectures": [\n    "RoFormerForCausalLM"' in (model / "config.json").read_text()
     assert (model / "config.json").exists() and (model / "README.md").exists()
     assert (out / "model").resolve() == model.resolve()  # serve_configs/local.yaml serves demo_out/model
 
@@ -33,8 +35,18 @@ def test_demo_end_to_end_without_service(ray_session, run_cli, tmp_path):
     table = ds.dataset(out / "scored.parquet", format="parquet", partitioning="hive").to_table()
     assert table.num_rows == len(scored)
 
-    # A second run reuses the cached model instead of training again.
+    first = (out / "scored.vcf.gz").read_bytes()
+
+    # A second run reuses the cached model instead of training again, and the scores of the same input
+    # (byte-identical to scoring again); --no-cache scores again, to the same bytes.
+    (out / "scored.vcf.gz").unlink()
     rc, stdout, _ = run_cli("demo", "--out", out, "--no-serve", "--length", "60k", "--model-cache", cache,
-                            "--train-minutes", "0.2", "--train-steps", "4")
+                            "--score-cache", scores, "--train-minutes", "0.2", "--train-steps", "4")
     assert rc == 0
-    assert "using the cached demo model" in stdout and "training the default" not in stdout
+    assert "using the cached demo model" in stdout and "training the demo" not in stdout
+    assert "reused the outputs of an earlier run" in stdout
+    assert (out / "scored.vcf.gz").read_bytes() == first
+    rc, stdout, _ = run_cli("demo", "--out", out, "--no-serve", "--length", "60k", "--model-cache", cache,
+                            "--score-cache", scores, "--train-minutes", "0.2", "--train-steps", "4", "--no-cache")
+    assert rc == 0 and "reused the outputs" not in stdout
+    assert gzip.decompress((out / "scored.vcf.gz").read_bytes()) == gzip.decompress(first)

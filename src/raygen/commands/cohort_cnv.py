@@ -8,6 +8,7 @@ import dataclasses
 import os
 
 from raygen.config import DEFAULTS
+from raygen.io.pairs import read_pairs
 
 _SEX_CHOICES = ("m", "y", "male", "Male", "f", "x", "female", "Female")
 
@@ -256,18 +257,7 @@ def run_antitarget(args: argparse.Namespace) -> int:
 
 
 def _sample_sheet(path: str) -> list[tuple[str, str]]:
-    from raygen.errors import InputError
-
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.rstrip("\r\n").split("\t")
-            if len(parts) != 2:
-                raise InputError(f"{path}:{lineno}: expected 'sample_id<TAB>bam_path'")
-            out.append((parts[0], parts[1]))
-    return out
+    return read_pairs(path, "sample_id<TAB>bam_path")
 
 
 def run_coverage(args: argparse.Namespace) -> int:

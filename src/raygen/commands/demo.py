@@ -1,19 +1,32 @@
 """``raygen demo``: the main job end to end on generated data, then the service.
 
-simulate -> normalize -> (train the default model once, cached) -> score -> serve. Each step runs the same
-subcommand a user would type, in this process and on one Ray session, so the demo exercises exactly the
+simulate -> normalize -> (train the demo model once, cached) -> score (cached) -> serve. Each step runs the
+same subcommand a user would type, in this process and on one Ray session, so the demo exercises exactly the
 code paths of the CLI and prints the commands it runs.
+
+Why the demo model is a causal LM (``--objective clm``): its score of any variant is two forward passes (the
+REF and ALT windows), where a masked LM scores an indel by pseudo-log-likelihood, one forward per token of both
+windows (about 2 x 128 forwards); the demo genome's 45 indels made a masked LM's scoring step take minutes on
+2 cores. Both definitions are exact as the README states them; ``--objective mlm`` trains the masked one.
+
+Caches (under ``$RAYGEN_CACHE``, default ``~/.cache/raygen``): the trained model, keyed by its training
+inputs and settings; and the scoring step's outputs, keyed by the SHA-256 of its inputs' bytes and flags
+(:mod:`raygen.stepcache`), so a rerun on the same genome and model copies byte-identical outputs instead of
+starting a scorer.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import logging
 import os
 import shlex
 import time
 from pathlib import Path
 
+from raygen import stepcache
 from raygen.config import DEFAULTS, ServeConfig
 from raygen.errors import RaygenError
 
@@ -41,8 +54,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="where the trained demo model is kept between runs ($RAYGEN_CACHE/models)")
     p.add_argument("--train-fasta", metavar="FA",
                    help="train the demo model on this FASTA (e.g. real GRCh38 sequence) instead of the simulated genome")
-    p.add_argument("--train-minutes", type=float, default=3.0, help="training time for the demo model")
+    p.add_argument("--train-minutes", type=float, default=1.5, help="training time for the demo model")
     p.add_argument("--train-steps", type=int, default=5000, help="upper bound on training steps")
+    p.add_argument("--objective", choices=("clm", "mlm"), default="clm",
+                   help="demo model: causal LM (every variant is 2 forward passes) or masked LM (indels cost ~2W)")
+    p.add_argument("--score-cache", default=str(DEFAULT_CACHE / "scores"), metavar="DIR",
+                   help="where the scoring step's outputs are kept, keyed by its inputs and flags ($RAYGEN_CACHE/scores)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="score again even when an earlier run scored the same input with the same model and flags")
     p.add_argument("--no-serve", action="store_true", help="stop after scoring; do not start the service")
     p.add_argument("--host", default=DEFAULTS.serve.host, help="service host")
     p.add_argument("--port", type=int, default=DEFAULTS.serve.port, help="service port")
@@ -58,10 +77,33 @@ def _step(title: str, argv: list[str], common: list[str]) -> None:
         raise RaygenError(f"demo step '{title}' failed (exit {rc}); the command above reproduces it")
 
 
-def demo_model_dir(cache: Path, fasta: str | None, minutes: float, steps: int) -> Path:
+def demo_model_dir(cache: Path, fasta: str | None, minutes: float, steps: int, objective: str = "clm") -> Path:
     """Cache folder of the demo model trained on ``fasta`` (None: the simulated genome) for this budget."""
     source = Path(fasta).name if fasta else "simulated"
-    return cache / f"raygen-small-{source}-{minutes:g}min-{steps}steps"
+    return cache / f"raygen-small-{objective}-{source}-{minutes:g}min-{steps}steps"
+
+
+#: What the scoring step writes into the demo's folder (and keeps in the step cache).
+SCORE_OUTPUTS = ["scored.vcf.gz", "scored.vcf.gz.tbi", "scored.parquet", "score.rejects.tsv"]
+
+
+def _score_step(out: Path, ref: str, model: str, common: list[str], cache: Path | None) -> None:
+    """``raygen score`` of the normalized VCF, or a copy of its outputs from an earlier identical run."""
+    argv = ["score", str(out / "normalized.vcf.gz"), "-f", ref, "--model", model, "-o", str(out / "scored.vcf.gz"),
+            "--parquet", str(out / "scored.parquet"), "--rejects", str(out / "score.rejects.tsv")]
+    title = "score every variant zero-shot with the model"
+    if cache is None:
+        _step(title, argv, common)
+        return
+    model_files = [Path(model) / n for n in ("config.json", "model.safetensors", "tokenizer.json")]
+    key = stepcache.step_key([out / "normalized.vcf.gz", ref, *[f for f in model_files if f.exists()]],
+                             [a for a in argv if not a.startswith(str(out))] + common)
+    if stepcache.restore(cache, key, out, SCORE_OUTPUTS):
+        print(f"\n== {title}\n$ raygen {shlex.join(argv)}\n(reused the outputs of an earlier run with the same input "
+              f"bytes, model and flags: {cache / key[:12]}...; --no-cache scores again)", flush=True)
+        return
+    _step(title, argv, common)
+    stepcache.store(cache, key, out, SCORE_OUTPUTS)
 
 
 def _link_model(link: Path, target: Path) -> None:
@@ -72,6 +114,18 @@ def _link_model(link: Path, target: Path) -> None:
         else:
             return  # a real directory a user put there: leave it alone
     link.symlink_to(target.resolve(), target_is_directory=True)
+
+
+def _example_snv(vcf: Path) -> tuple[str, int, str, str] | None:
+    """(chrom, 1-based pos, ref, alt) of the first scored SNV in the demo's output, for the printed curl line."""
+    with gzip.open(vcf, "rt") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                continue
+            f = line.split("\t", 8)
+            if len(f[3]) == 1 and len(f[4]) == 1 and "RAYGEN_LLR=" in f[7]:
+                return f[0], int(f[1]), f[3], f[4]
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,32 +147,41 @@ def run(args: argparse.Namespace) -> int:
 
     model = args.model
     if model is None:
-        cached = demo_model_dir(Path(args.model_cache), args.train_fasta, args.train_minutes, args.train_steps)
+        cached = demo_model_dir(Path(args.model_cache), args.train_fasta, args.train_minutes, args.train_steps,
+                                args.objective)
         if (cached / "config.json").exists():
             print(f"\n== using the cached demo model {cached}")
         else:
-            print(f"\n== training the default DNA language model once (about {args.train_minutes:g} min); "
+            print(f"\n== training the demo DNA language model once (about {args.train_minutes:g} min); "
                   f"it is cached in {cached} for later runs")
-            _step("pretrain raygen-small (masked LM)",
-                  ["train", "pretrain", "-f", args.train_fasta or ref, "--out", str(cached),
+            kind = "causal LM" if args.objective == "clm" else "masked LM"
+            # Two single-thread DDP ranks on 2+ cores: on a loaded 2-core box they made 3.5x the tokens/s of one
+            # worker with 2 torch threads (measured in #20: 3100 vs 890 tokens/s at load 21-28).
+            _step(f"pretrain raygen-small ({kind})",
+                  ["train", "pretrain", "-f", args.train_fasta or ref, "--out", str(cached), "--objective", args.objective,
                    "--time-limit", str(args.train_minutes), "--steps", str(args.train_steps),
                    "--workers", "1" if info.cpus < 2 else "2"], common)
         model = str(cached)
         _link_model(out / "model", cached)
 
-    _step("score every variant zero-shot with the model",
-          ["score", str(out / "normalized.vcf.gz"), "-f", ref, "--model", model, "-o", str(out / "scored.vcf.gz"),
-           "--parquet", str(out / "scored.parquet"), "--rejects", str(out / "score.rejects.tsv")], common)
+    _score_step(out, ref, str(model), common, None if args.no_cache else Path(args.score_cache))
 
     print(f"\n== demo outputs in {out} ({time.perf_counter() - t0:.0f} s):")
     for name in ("sim/reference.fa", "sim/truth.vcf.gz", "sim/truth.denorm.vcf.gz", "normalized.vcf.gz",
                  "normalized.parquet", "scored.vcf.gz", "scored.parquet") + (("model",) if args.model is None else ()):
         print(f"  {out / name}")
+    example = _example_snv(out / "scored.vcf.gz")
     if args.no_serve:
         return 0
     from raygen.serve.service import run_service  # Ray Serve loads only when the demo serves
 
     print("\n== starting the service (Ctrl-C stops it)")
+    if example:
+        chrom, pos, r, a = example
+        body = json.dumps({"variants": [{"chrom": chrom, "pos": pos, "ref": r, "alt": a}]})
+        print(f"   try, once it serves (a variant of this genome):\n   curl -s {args.host}:{args.port}/v1/score "
+              f"-H 'content-type: application/json' -d '{body}'\n"
+              f"   or open http://{args.host}:{args.port}/ui/?variant={chrom}:{pos}+{r}%3E{a}", flush=True)
     run_service(ServeConfig(model=str(model), reference=str(ref), host=args.host, port=args.port), block=True,
                 address=args.address)
     return 0

@@ -31,10 +31,10 @@ serve config's `args:` use. Auth: with --token-file F, or $RAYGEN_API_TOKEN set,
 
 EPILOG = """\
 examples:
-  raygen serve --model runs/pretrain/model -f ref.fa
+  raygen serve --model demo_out/model -f demo_out/sim/reference.fa      # make demo's model and genome
   curl -s localhost:8000/v1/score -H 'content-type: application/json' \\
-       -d '{"variants": [{"chrom": "chr1", "pos": 1000, "ref": "A", "alt": "G"}]}'
-  printf 'chr1\\t1000\\t.\\tA\\tG,T\\n' | curl -s localhost:8000/v1/score -H 'content-type: text/plain' --data-binary @-
+       -d '{"variants": [{"chrom": "chr1", "pos": 1855, "ref": "G", "alt": "T"}]}'
+  printf 'chr1\\t1855\\t.\\tG\\tT,A\\n' | curl -s localhost:8000/v1/score -H 'content-type: text/plain' --data-binary @-
   raygen serve --model runs/pretrain/model -f ref.fa --data-dirs /data/bams
   curl -s localhost:8000/v1/call -H 'content-type: application/json' \\
        -d '{"bam": "NA12878.bam", "region": "chr20:10000000-10010000"}'

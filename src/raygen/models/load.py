@@ -104,6 +104,30 @@ def _hub_error(name: str, exc: Exception) -> InputError:
     )
 
 
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def _model_source(name_or_dir: str) -> tuple[str, bool]:
+    """(what to hand to from_pretrained, whether it is a local directory); InputError for a local path that is
+    not a complete save_pretrained directory (missing, no config.json, no weights file)."""
+    if not _is_local(name_or_dir):
+        return name_or_dir, False
+    src = str(Path(name_or_dir).expanduser())
+    p = Path(src)
+    if not p.is_dir():
+        raise InputError(
+            f"model directory {src!r} does not exist; train one with `raygen train pretrain`, build a "
+            "tiny test model with raygen.models.tiny.build_tiny_model, or pass a hub id"
+        )
+    if not (p / "config.json").is_file():
+        raise InputError(f"{src!r} is not a model directory (no config.json); point --model at a directory "
+                         "written by save_pretrained (e.g. the output of `raygen train pretrain`)")
+    if not any((p / f).is_file() for f in _WEIGHT_FILES):
+        raise InputError(f"model directory {src!r} has no weights ({' / '.join(_WEIGHT_FILES[::2])}); "
+                         "re-save the model with save_pretrained")
+    return src, True
+
+
 def load_model(name_or_dir: str, *, revision: str | None = None, trust_remote_code: bool = False,
                device: str = "auto", dtype: Any = None) -> LoadedModel:
     """Load a masked or causal DNA LM and its tokenizer for inference.
@@ -118,20 +142,7 @@ def load_model(name_or_dir: str, *, revision: str | None = None, trust_remote_co
 
     hf_logging.disable_progress_bar()
     dev = resolve_device(device)
-    local = _is_local(name_or_dir)
-    src = str(Path(name_or_dir).expanduser()) if local else name_or_dir
-    if local:
-        p = Path(src)
-        if not p.is_dir():
-            raise InputError(
-                f"model directory {src!r} does not exist; train one with `raygen train pretrain`, build a "
-                "tiny test model with raygen.models.tiny.build_tiny_model, or pass a hub id"
-            )
-        if not (p / "config.json").is_file():
-            raise InputError(
-                f"{src!r} is not a model directory (no config.json); point --model at a directory written by "
-                "save_pretrained (e.g. the output of `raygen train pretrain`)"
-            )
+    src, local = _model_source(name_or_dir)
     kw = dict(revision=revision, trust_remote_code=trust_remote_code)
     try:
         config = AutoConfig.from_pretrained(src, **kw)
@@ -161,17 +172,11 @@ def load_model(name_or_dir: str, *, revision: str | None = None, trust_remote_co
     model.to(dev)
     head = None
     if local:
-        try:
-            from raygen.models.head import VariantHead
-        except ImportError:  # the training area's head module is optional for zero-shot scoring
-            VariantHead = None
-        if VariantHead is not None:
-            head = VariantHead.load(src)
+        from raygen.models.head import VariantHead  # imports torch: only once a model is really loaded
+
+        head = VariantHead.load(src)
     return LoadedModel(model=model, tokenizer=tokenizer, kind=kind, scheme=scheme, k=k, name=name_or_dir,
                        revision=revision, device=dev, head=head)
-
-
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 def describe_model(name_or_dir: str, *, revision: str | None = None, trust_remote_code: bool = False) -> dict:
@@ -183,21 +188,7 @@ def describe_model(name_or_dir: str, *, revision: str | None = None, trust_remot
 
     from raygen.models.kmer import detect_scheme
 
-    local = _is_local(name_or_dir)
-    src = str(Path(name_or_dir).expanduser()) if local else name_or_dir
-    if local:
-        p = Path(src)
-        if not p.is_dir():
-            raise InputError(
-                f"model directory {src!r} does not exist; train one with `raygen train pretrain`, build a "
-                "tiny test model with raygen.models.tiny.build_tiny_model, or pass a hub id"
-            )
-        if not (p / "config.json").is_file():
-            raise InputError(f"{src!r} is not a model directory (no config.json); point --model at a directory "
-                             "written by save_pretrained (e.g. the output of `raygen train pretrain`)")
-        if not any((p / f).is_file() for f in _WEIGHT_FILES):
-            raise InputError(f"model directory {src!r} has no weights ({' / '.join(_WEIGHT_FILES[::2])}); "
-                             "re-save the model with save_pretrained")
+    src, local = _model_source(name_or_dir)
     kw = dict(revision=revision, trust_remote_code=trust_remote_code)
     try:
         config = AutoConfig.from_pretrained(src, **kw)

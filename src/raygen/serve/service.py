@@ -16,6 +16,7 @@ from ray import serve
 
 from raygen.config import SERVE_LOGGING, RuntimeConfig, ServeConfig
 from raygen.errors import RaygenError, UsageError
+from raygen.raylogs import loud
 from raygen.runtime import init_ray
 from raygen.serve.app import build_application
 from raygen.serve.auth import resolve_token_digest
@@ -77,7 +78,10 @@ def run_service(cfg: ServeConfig, *, block: bool = True, address: str | None = N
     owns_ray = info.mode == "local"
     if owns_ray and not _port_free(cfg.host, cfg.port):
         raise UsageError(f"port {cfg.port} on {cfg.host} is in use; pass another --port")
-    serve.start(http_options={"host": cfg.host, "port": cfg.port}, logging_config=SERVE_LOGGING)
+    # The controller and proxy: on a busy laptop they warn that a replica "has taken more than 30s to initialize"
+    # while the model loads (we print that we are loading it); -v keeps their warnings (raygen.raylogs).
+    serve.start(http_options={"host": cfg.host, "port": cfg.port},
+                logging_config={**SERVE_LOGGING, "log_level": "WARNING" if loud() else "ERROR"})
     urls = service_urls(cfg.host, cfg.port)
     print_fn(f"starting raygen service ({info.describe()}); loading model {cfg.model} ...")
     # SIGTERM (from a supervisor or `kill`) stops the service like Ctrl-C, also while the model loads.

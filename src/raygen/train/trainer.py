@@ -37,6 +37,7 @@ import torch
 from ray.train.torch import TorchTrainer
 
 from raygen.errors import RaygenError, UsageError, raygen_cause
+from raygen.raylogs import train_log_level
 
 log = logging.getLogger("raygen.train.trainer")
 
@@ -102,6 +103,7 @@ def fit(loop_fn: Callable[[dict], None], loop_config: dict, *, name: str, scalin
             name=name, storage_path=str(storage),
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=keep_checkpoints),
+            logging_config=ray.train.LoggingConfig(log_level=train_log_level()),  # raygen.raylogs: why
         ),
     )
     done = threading.Event()
