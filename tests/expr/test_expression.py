@@ -151,3 +151,36 @@ def test_what_raygen_cannot_evaluate_is_a_usage_error_naming_the_token(case, exp
         for cols in lines:
             e.passes_columns(cols)
     assert token in str(err.value), (expr, str(err.value))
+
+
+def test_computed_allele_frequencies_read_info_ac_an_as_bcf_calc_ac(tmp_path):
+    """MAF/AF/AC from INFO/AN and INFO/AC as bcftools' ``bcf_calc_ac`` reads them: a missing AC value counts
+    as htslib's stored sentinel (int8 -128: MAF < 0), a negative AN falls back to counting GT, and AN below
+    the sum of AC stops the run (both tools refuse)."""
+    head = ("##fileformat=VCFv4.2\n##contig=<ID=1,length=1000>\n"
+            '##INFO=<ID=AC,Number=A,Type=Integer,Description=".">\n'
+            '##INFO=<ID=AN,Number=1,Type=Integer,Description=".">\n'
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description=".">\n'
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n")
+    body = ("1\t10\t.\tA\tC\t.\t.\tAC=.;AN=4\tGT\t0/1\t0/0\n"
+            "1\t20\t.\tA\tC\t.\t.\tAC=47;AN=-3\tGT\t1|1\t1|1\n"
+            "1\t30\t.\tA\tC\t.\t.\tAC=1;AN=4\tGT\t0/1\t0/0\n"
+            "1\t40\t.\tA\tC,G\t.\t.\tAC=.,300;AN=400\tGT\t0/1\t0/2\n")
+    vcf = tmp_path / "ac.vcf"
+    vcf.write_text(head + body)
+    hdr = VcfHeader.from_text(head)
+    lines = [x.split("\t") for x in body.splitlines()]
+    oracle = BcftoolsOracle()
+    try:
+        for expr in ("MAF<0", "AF>0.9", "AC<0", "MAC>0"):
+            want = _bcftools_kept(expr, False, vcf, lines, oracle, tmp_path / "o.vcf")
+            assert _raygen_kept(expr, False, hdr, lines, tmp_path) == want, expr
+        assert _raygen_kept("MAF<0", False, hdr, lines, tmp_path) == [0, 3]
+        bad = tmp_path / "bad.vcf"
+        bad.write_text(head + "1\t10\t.\tA\tC\t.\t.\tAC=5;AN=2\tGT\t0/1\t0/0\n")
+        refused = _bcftools_kept("MAF<0", False, bad, [["1", "10", ".", "A", "C"]], oracle, tmp_path / "o2.vcf")
+        assert isinstance(refused, str)
+        assert "Incorrect AN/AC" in _raygen_kept("MAF<0", False, hdr, [["1", "10", ".", "A", "C", ".", ".",
+                                                                          "AC=5;AN=2", "GT", "0/1", "0/0"]], tmp_path)
+    finally:
+        oracle.close()

@@ -7,6 +7,7 @@ token holds ``nsamples * nval1`` values (or one string per sample in ``strs``). 
 
 from __future__ import annotations
 
+from raygen.errors import InputError
 from raygen.expr.compile import Tok
 from raygen.normalize.bcfrec import Rec, format_gt, gt_allele, string_width, variant_types
 
@@ -299,15 +300,26 @@ def _nmissing(tok: Tok, rec: Rec, ctx) -> None:
     tok.nvalues = 1
 
 
+def _stored_ints(vals: list) -> list[int]:
+    """An Integer vector as htslib stores it: a missing value is the sentinel of the smallest BCF integer
+    type that holds the others (int8 -128, int16 -32768, int32 -2^31), which bcf_calc_ac adds like a count."""
+    known = [int(v) for v in vals if v is not None]
+    lo, hi = min(known, default=0), max(known, default=0)
+    miss = -128 if lo >= -120 and hi <= 127 else (-32768 if lo >= -32760 and hi <= 32767 else -2 ** 31)
+    return [miss if v is None else int(v) for v in vals]
+
+
 def _ac_stats(rec: Rec, ctx) -> tuple[list[int], int] | None:
     """Allele counts and AN as bcftools' ``filters_cache_AC_stats``: INFO/AN and INFO/AC when the header
     and the record have both (``bcf_calc_ac``), else counted from GT."""
     n = len(rec.alleles)
     if "AN" in ctx.hdr.info_type and "AC" in ctx.hdr.info_type:
         an_it, ac_it = _info_item(rec, "AN"), _info_item(rec, "AC")
-        if an_it and ac_it and an_it[1] == "int" and ac_it[1] == "int" and an_it[2] and an_it[2][0] is not None:
-            acs = [int(v) if v is not None else 0 for v in ac_it[2]]
-            an = int(an_it[2][0])
+        an = int(an_it[2][0]) if an_it and an_it[1] == "int" and an_it[2] and an_it[2][0] is not None else -1
+        if an >= 0 and ac_it and ac_it[1] == "int":  # a negative or missing AN: counted from GT, as bcftools
+            acs = _stored_ints(ac_it[2])
+            if an < sum(acs):
+                raise InputError(f"Incorrect AN/AC counts at {rec.chrom}:{rec.pos} (bcftools stops here too)")
             ac = [an - sum(acs)] + acs[: n - 1] + [0] * max(0, n - 1 - len(acs))
             return ac, sum(ac)
     codes = ctx.gt_codes()
