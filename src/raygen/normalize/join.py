@@ -136,7 +136,9 @@ def _merge_info(recs: list[Rec], maps, n_dst: int, hdr: VcfHeader) -> list[list]
             out.append([key, kind, _merge_info_numeric(key, kind, number, recs, maps, n_dst)])
         elif kind == "str" and number in ("A", "R", "G"):
             vals = [(it[2] if it is not None and it[1] == "str" else None) for it in (r.info_item(key) for r in recs)]
-            out.append([key, "str", _merge_string_fields(vals, recs, maps, number, n_dst)])
+            text = _merge_string_fields(vals, recs, maps, number, n_dst)
+            if text:  # an empty string removes the tag (htslib's update with length 0)
+                out.append([key, "str", text])
         else:
             out.append([key, kind, val if not isinstance(val, list) else list(val)])
     return out
@@ -308,7 +310,11 @@ def _merge_format(recs: list[Rec], maps, n_dst: int, hdr: VcfHeader) -> list[lis
         elif kind in ("int", "float"):
             out.append([key, kind, _merge_format_numeric(key, kind, number, recs, maps, n_dst)])
         elif kind == "str":
-            out.append([key, kind, _merge_string_fields_fmt(key, number, recs, maps, n_dst)])
+            merged = _merge_string_fields_fmt(key, number, recs, maps, n_dst)
+            # empty in every sample (the first record's empty field took the only '.' slot): bcftools writes
+            # width 0, which removes the tag
+            if any(merged):
+                out.append([key, kind, merged])
         else:
             out.append([key, kind, list(vals)])
     return out
