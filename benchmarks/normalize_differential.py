@@ -83,9 +83,9 @@ def _expr_worker(args: tuple[int, int, int]) -> dict:
     return {"stats": stats, "failures": failures}
 
 
-def _chunks(n: int, workers: int, per: int) -> list[tuple[int, int, int]]:
+def _chunks(n: int, workers: int, per: int, first: int = 0) -> list[tuple[int, int, int]]:
     step = max(1, n // (workers * 8) or 1)
-    return [(a, min(n, a + step), per) for a in range(0, n, step)]
+    return [(a, min(first + n, a + step), per) for a in range(first, first + n, step)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,18 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--expr-seeds", type=int, default=250, help="generated files for expressions (default 250)")
     ap.add_argument("--exprs-per-seed", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run from here (a campaign can continue another)")
     a = ap.parse_args(argv)
     t0 = time.time()
     print(f"load before: {os.getloadavg()}", flush=True)
     totals: dict = collections.defaultdict(lambda: [0] * len(COLUMNS))
     failures: list[str] = []
     with mp.get_context("spawn").Pool(a.workers) as pool:
-        for out in pool.imap_unordered(_norm_worker, _chunks(a.seeds, a.workers, 0)):
+        for out in pool.imap_unordered(_norm_worker, _chunks(a.seeds, a.workers, 0, a.first_seed)):
             for k, v in out["stats"].items():
                 totals[k] = [x + y for x, y in zip(totals[k], v)]
             failures += out["failures"]
         expr = [0, 0, 0, 0]
-        for out in pool.imap_unordered(_expr_worker, _chunks(a.expr_seeds, a.workers, a.exprs_per_seed)):
+        for out in pool.imap_unordered(_expr_worker, _chunks(a.expr_seeds, a.workers, a.exprs_per_seed, a.first_seed)):
             expr = [x + y for x, y in zip(expr, out["stats"])]
             failures += out["failures"]
     print(f"\n| {'option set':<56} | " + " | ".join(f"{c:>11}" for c in COLUMNS) + " |")
