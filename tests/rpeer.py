@@ -25,10 +25,14 @@ for (i in seq_len(nrow(man))) {
   for (col in strsplit(m$numeric, ",")[[1]]) sh[[col]] <- as.numeric(sh[[col]])
   mod <- if (m$formula == "") NULL else model.matrix(as.formula(m$formula), data=sh)
   ref <- if (m$ref == "") NULL else m$ref
-  t <- system.time(out <- suppressMessages(capture.output(r <- ComBat(dat, sh$batch, mod=mod,
-         par.prior=as.logical(m$par), mean.only=as.logical(m$mean_only), ref.batch=ref))))
-  write.table(matrix(sprintf("%.17g", r), nrow(r)), m$out, sep="\t", quote=FALSE, row.names=FALSE, col.names=FALSE)
-  writeLines(sprintf("%.6f", t[["elapsed"]]), paste0(m$out, ".seconds"))
+  err <- tryCatch({  # one failing case (sva stops on some inputs) must not end the session
+    t <- system.time(out <- suppressMessages(capture.output(r <- ComBat(dat, sh$batch, mod=mod,
+           par.prior=as.logical(m$par), mean.only=as.logical(m$mean_only), ref.batch=ref))))
+    write.table(matrix(sprintf("%.17g", r), nrow(r)), m$out, sep="\t", quote=FALSE, row.names=FALSE, col.names=FALSE)
+    writeLines(sprintf("%.6f", t[["elapsed"]]), paste0(m$out, ".seconds"))
+    NULL
+  }, error=function(e) conditionMessage(e))
+  if (!is.null(err)) writeLines(err, paste0(m$out, ".error"))
 }
 """
 
@@ -76,8 +80,10 @@ def _read_numbers(path: Path) -> np.ndarray:
                          for r in csv.reader(fh, delimiter="\t")])
 
 
-def r_combat(rscript: str, cases: list[RCombatCase], workdir: Path, timeout: float = 600) -> list[tuple[np.ndarray, float]]:
-    """Run every case through sva::ComBat in one R session; returns (adjusted matrix, ComBat seconds) each."""
+def r_combat(rscript: str, cases: list[RCombatCase], workdir: Path, timeout: float = 600,
+             keep_going: bool = False) -> list[tuple[np.ndarray | None, float | str]]:
+    """Run every case through sva::ComBat in one R session; returns (adjusted matrix, ComBat seconds) each.
+    A case sva stops on raises, or with ``keep_going`` gives (None, R's error message)."""
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for k, c in enumerate(cases):
@@ -101,7 +107,16 @@ def r_combat(rscript: str, cases: list[RCombatCase], workdir: Path, timeout: flo
     proc = subprocess.run([rscript, str(script), str(manifest)], capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"R sva::ComBat failed:\n{proc.stderr[-3000:]}")
-    return [(_read_numbers(Path(r[-1])), float(Path(r[-1] + ".seconds").read_text())) for r in rows]
+    out: list[tuple[np.ndarray | None, float | str]] = []
+    for k, r in enumerate(rows):
+        err = Path(r[-1] + ".error")
+        if err.exists():
+            if not keep_going:
+                raise RuntimeError(f"R sva::ComBat failed on case {k}: {err.read_text().strip()}")
+            out.append((None, err.read_text().strip()))
+        else:
+            out.append((_read_numbers(Path(r[-1])), float(Path(r[-1] + ".seconds").read_text())))
+    return out
 
 
 def r_size_factors(rscript: str, matrices: list[np.ndarray], workdir: Path,

@@ -18,7 +18,7 @@ from raygen.errors import RaygenError
 from raygen.raylogs import set_loud
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "evaluate", "cohort")
+COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "train", "serve", "call", "profile", "evaluate", "cohort")
 
 EPILOG = """\
 Every command that uses Ray joins the cluster named by --address or $RAY_ADDRESS (so it runs unchanged

@@ -151,7 +151,10 @@ class ServeConfig:
     max_batch_size: int = 32  # variants per model batch across requests
     batch_wait_timeout_s: float = 0.005
     max_ongoing_requests: int = 64  # per replica; at least max_batch_size, or batches never fill
-    max_queued_requests: int = 256  # beyond this Serve answers 503 at once; -1: unbounded
+    # beyond this Serve answers 503 at once (-1: unbounded). Small on purpose: a long queue turns overload into
+    # client timeouts (benchmarks/serve_overload.py: 256 queued -> half the requests at 2x load timed out)
+    max_queued_requests: int = 16
+    retry_after_s: float = 1.0  # Retry-After (seconds, rounded up) on those 503 answers; 0: no header
     max_variants_per_request: int = 1000  # more in one request gives 413
     max_body_bytes: int = 1_000_000  # request bodies on /v1/* above this give 413
     token_env: str | None = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
@@ -175,7 +178,7 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,
-                   "max_queued_requests": -1, "max_variants_per_request": 1, "max_body_bytes": 1024,
+                   "max_queued_requests": -1, "retry_after_s": 0, "max_variants_per_request": 1, "max_body_bytes": 1024,
                    "scorer_replicas": 1, "scorer_cpus": 0, "scorer_gpus": 0, "ingress_cpus": 0, "ism_flank": 1,
                    "ism_max_flank": 1, "max_call_bp": 1, "caller_cpus": 0, "caller_max_ongoing_requests": 1,
                    "pileup_flank": 1, "pileup_max_reads": 1}
@@ -218,7 +221,16 @@ class CallConfig:
     cluster_window: int = 30  # bp each side: low-VAF het SNVs with >= cluster_min_sites low-VAF sites around -> LowQual
     cluster_min_sites: int = 3
     cluster_max_vaf: float = 0.33
-    min_qual: float = 10.0  # QUAL below this (non-ref genotype) -> FILTER LowQual
+    min_qual: float = 10.0  # classical QUAL below this (non-ref genotype) -> FILTER LowQual (no site model)
+    # With a site model QUAL is -10 log10 P(not real) by that model, and a PASS call needs this QUAL (None: the
+    # threshold the model's cross-validation chose on its own training data)
+    site_min_qual: float | None = None
+    site_model: str = "default"  # QUAL/FILTER recalibration: the shipped model, a site_model.json path, or "none"
+    # error profile measured on the BAM itself before calling (raygen.calling.profile): quality calibration,
+    # indel error per repeat length, artifact and het allele-fraction priors; False: the fixed defaults above
+    self_profile: bool = True
+    profile_max_bp: int = 200_000  # bp of evenly spaced windows the profile reads at most (per call; 200 kb at 30x
+    # is ~6M bases at clean sites, plenty for every table, and keeps the profile a small share of a call)
     max_gq: int = 99
     window: int = 33  # pileup tensor width in bp, centred on the candidate
     max_reads: int = 64  # pileup tensor height (reads beyond this are subsampled deterministically)
@@ -275,6 +287,9 @@ class CohortBatchConfig:
     drift_bins: int = 10  # reference distribution per feature: deciles of the corrected training data
     psi_alert: float = 0.25  # a feature's PSI above this counts as drifted ("significant shift")
     drift_max_fraction: float = 0.10  # assess --against fails when more features than this have drifted
+    drift_null_quantile: float = 0.99  # a feature drifts past this quantile of its no-drift PSI (batch size, bins)
+    drift_judge_max_psi: float = 1.0  # a batch whose no-drift cut exceeds this is too small to judge
+    drift_null_reps: int = 2000  # simulated no-drift PSIs per batch size
     prior_count: float = 2.0  # log-CPM prior count (edgeR's default)
     pca_components: int = 20  # assess: metrics are computed on this many principal components
     kbet_alpha: float = 0.05  # kBET: a neighbourhood is accepted when its chi-square p-value is >= this

@@ -71,3 +71,10 @@ def test_train_caller_few_steps_and_load_back(shared_data: Path, tmp_path: Path,
 def test_load_caller_missing_dir(tmp_path: Path):
     with pytest.raises(InputError, match="not a caller model dir"):
         load_caller(tmp_path)
+
+
+def test_load_caller_from_before_the_evidence_features_says_retrain(tmp_path: Path):
+    (tmp_path / "caller.json").write_text('{"shape": {"channels": 8, "width": 33, "n_features": 9, "hidden": 16}}')
+    (tmp_path / "caller.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match="retrain it"):
+        load_caller(tmp_path)

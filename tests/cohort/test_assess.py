@@ -86,3 +86,37 @@ def test_assess_table_picture_and_drift_gate(tmp_path, run_cli):
     rc, out, err = run_cli("cohort", "assess", tmp_path / "shifted.tsv", "--samples", tmp_path / "s.tsv", "--batch",
                            "batch", "--against", tmp_path / "p.parquet")
     assert rc == 3 and "DRIFT" in out, out + err
+
+
+def test_drift_gate_allows_for_small_batches(tmp_path):
+    """Drift-free batches of 5 and 30 new samples must not fail the gate (a fixed PSI alert level flagged
+    most features of such batches by chance alone); a 1.5 SD shift in 40% of features must still fail at 30."""
+    from raygen.cohort.assess_job import drift_report, null_psi_cut
+    from raygen.cohort.batch_pipeline import CombatJob, run_combat
+    from raygen.cohort.design import match_batches
+    from raygen.cohort.params import load_model
+
+    c = simulate_cohort("linear", 5, n_samples=1200, n_features=120)
+    sh = c.sheet()
+    _write(tmp_path / "train.tsv", c.y[:, :600], sh["sample"][:600])
+    with open(tmp_path / "s.tsv", "w") as fh:
+        fh.write("sample\tbatch\n")
+        fh.writelines(f"{s}\t{b}\n" for s, b in zip(sh["sample"], sh["batch"]))
+    run_combat(CombatJob(str(tmp_path / "train.tsv"), str(tmp_path / "s.tsv"), "batch", str(tmp_path / "o.tsv"),
+                         params_out=str(tmp_path / "p.parquet"), engine="memory", quiet=True))
+    model = load_model(tmp_path / "p.parquet")
+    batch = np.asarray(sh["batch"])
+    rng = np.random.default_rng(3)
+    for n in (5, 30):
+        pick = np.concatenate([rng.choice(np.flatnonzero(batch[600:] == lev) + 600, n, replace=False)
+                               for lev in model.batches])
+        bidx = match_batches(list(batch[pick]), model.batches, "batch")
+        rows = drift_report(c.y[:, pick], bidx, np.zeros((pick.size, 0)), model, 0.25, 0.10)
+        assert all(r["passed"] for r in rows), (n, rows)
+        assert all(r["judged"] == (n == 30) for r in rows), (n, rows)
+        assert all(r["psi_cut"] >= 0.25 for r in rows)
+    shifted = c.y[:, pick].copy()
+    shifted[:48] += 1.5 * np.std(c.y[:48, :600], axis=1, keepdims=True)
+    rows = drift_report(shifted, bidx, np.zeros((pick.size, 0)), model, 0.25, 0.10)
+    assert not any(r["passed"] for r in rows) and all(r["drifted_fraction"] > 0.2 for r in rows), rows
+    assert null_psi_cut(30, 60) > null_psi_cut(30, 600) > null_psi_cut(200, 600)  # chance shrinks with either size

@@ -159,3 +159,27 @@ def test_bladder_uncorrected_count(bladder):
     n = m.values.shape[1]
     p = f_pvalues(m.values, np.hstack([np.ones((n, 1)), cancer]), np.ones((n, 1)))
     assert int(np.sum(p <= 0.05)) == 15808
+
+
+@pytest.mark.shared
+def test_combat_apply_command_reproduces_the_training_case(combat_dir, shared_data, tmp_path, run_cli):
+    """The shared train-then-apply case end to end: `combat --save-params` on the 10 training samples, then
+    `combat-apply` on V1, V2, V6, V7 from a file of their own (neuroCombat's from-training mode)."""
+    case = _cases(shared_data)["comharm_training_scenario2"]
+    src = combat_dir / "comharm" / "testdata.csv"
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample\tbatch\tpheno\n" + "".join(
+        f"V{j + 1}\t{b}\t{p}\n" for j, (b, p) in enumerate(zip(COMHARM_BATCH, COMHARM_PHENO))))
+    rc, _, err = run_cli("cohort", "combat", src, "--samples", sheet, "--batch", "batch", "--covariates", "pheno",
+                         "--save-params", tmp_path / "p.parquet", "-o", tmp_path / "fit.csv")
+    assert rc == 0, err
+    rows = [ln.split(",") for ln in src.read_text().splitlines()]
+    (tmp_path / "test.csv").write_text("".join(",".join(r[j] for j in (0, 1, 5, 6)) + "\n" for r in rows))
+    rc, _, err = run_cli("cohort", "combat-apply", tmp_path / "test.csv", "--samples", sheet, "--params",
+                         tmp_path / "p.parquet", "-o", tmp_path / "applied.csv")
+    assert rc == 0, err
+    got = read_matrix(tmp_path / "applied.csv")
+    expected = read_matrix(combat_dir / case["expected_output"]).values
+    assert got.samples == ["V1", "V2", "V6", "V7"] and got.values.shape == expected.shape
+    assert np.abs(got.values - expected).max() < TOL
+    assert np.abs(got.values - read_matrix(tmp_path / "test.csv").values).max() > 0.1  # it did adjust

@@ -214,8 +214,9 @@ def test_check_ref_e_stops_naming_the_record(simulated, tmp_path, run_cli):
     s = seqs["c1"]
     vcf = _write(tmp_path / "m.vcf", HEADER + f"c1\t400\t.\t{'T' if s[399] != 'T' else 'G'}\tA\t.\t.\t.\n")
     rc, _, err = run_cli("normalize", vcf, "-f", fa, "-o", tmp_path / "o.vcf")
-    assert rc == 1
+    assert rc == 2  # bad input (issue 19): exit 2, naming file and line
     assert "Reference allele mismatch at c1:400" in err
+    assert f"{vcf}: line {len(HEADER.splitlines()) + 1}:" in err
     assert not (tmp_path / "o.vcf").exists()
 
 

@@ -17,6 +17,7 @@ import pysam
 
 from raygen.config import CallConfig
 from raygen.errors import InputError
+from raygen.io.bgzf import has_eof_block
 from raygen.regions import Shard
 
 BASES = "ACGTN"
@@ -69,6 +70,8 @@ class Pileup:
     read_end: np.ndarray  # int64 [R], exclusive
     read_mapq: np.ndarray  # uint8 [R]
     read_reverse: np.ndarray  # bool [R]
+    read_clip: np.ndarray  # int32 [R, 2], soft-clipped bases before the first / after the last aligned base
+    read_tlen: np.ndarray  # int64 [R], template length of the leftmost mate of a proper pair, else 0
     read_offset: np.ndarray  # int64 [R+1], entry offsets per read
     read_qoff: np.ndarray  # int64 [R+1], offsets of each read's full query in ``query_base``/``query_qual``
     query_base: np.ndarray  # uint8 [Q], every query base (soft clips included)
@@ -80,6 +83,11 @@ class Pileup:
     read: np.ndarray  # int32 [E]
     indel_reads: dict[tuple[int, str, str], list[int]] = field(default_factory=dict)
     stats: ReadStats = field(default_factory=ReadStats)
+    _per_entry: dict = field(default_factory=dict, repr=False)  # read-level columns expanded to entries, cached
+    #: aligned spans ``[start, end)`` (sorted by start) of the reads skipped for MAPQ below the threshold:
+    #: what a site's low-MAPQ depth is counted from
+    lowmq_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lowmq_end: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def ref_base(self, pos0: int) -> str:
         return self.ref_seq[pos0 - self.ref_start0]
@@ -128,6 +136,8 @@ class _Reads:
     ends: list = field(default_factory=list)
     mapqs: list = field(default_factory=list)
     revs: list = field(default_factory=list)
+    clips: list = field(default_factory=list)
+    tlens: list = field(default_factory=list)
     seqs: list = field(default_factory=list)
     quals: list = field(default_factory=list)
     blk_r: list = field(default_factory=list)  # reference start of each aligned block
@@ -171,6 +181,10 @@ class _Reads:
         self.ends.append(rp)
         self.mapqs.append(r.mapping_quality)
         self.revs.append(bool(r.flag & 0x10))
+        cig = [c for c in r.cigartuples if c[0] != 5]  # hard clips carry no bases
+        self.clips.append((cig[0][1] if cig[0][0] == 4 else 0, cig[-1][1] if cig[-1][0] == 4 else 0))
+        tl = r.template_length
+        self.tlens.append(tl if (r.flag & 0x2) and tl > 0 else 0)
         self.seqs.append(seq)
         self.quals.append(r.qual)
         self.qoff += len(seq)
@@ -187,17 +201,24 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     ref_seq = reference.fetch(contig_alias or shard.chrom, ref_start0, shard.fetch_end0 + pad + 1000)
     stats = ReadStats()
     reads = _Reads()
+    low: list[tuple[int, int]] = []
     try:
         for r in bam.fetch(shard.chrom, shard.fetch_start0, shard.fetch_end0):
             stats.total += 1
             if _skipped(r, cfg, stats):
+                if r.mapping_quality < cfg.min_mapping_quality and not r.flag & 0xF04 and r.reference_end:
+                    low.append((r.reference_start, r.reference_end))
                 continue
             stats.used += 1
             reads.add(r, ref_seq, ref_start0)
     except OSError as exc:
         raise InputError(f"BAM {bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: "
                          f"cannot read {shard} ({exc}); the file may be truncated or corrupt") from None
-    return _as_pileup(shard.chrom, ref_start0, ref_seq, reads, stats)
+    p = _as_pileup(shard.chrom, ref_start0, ref_seq, reads, stats)
+    if low:
+        arr = np.asarray(low, dtype=np.int64)
+        p.lowmq_start, p.lowmq_end = arr[:, 0], arr[:, 1]
+    return p
 
 
 def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: ReadStats) -> Pileup:
@@ -221,6 +242,8 @@ def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: 
         chrom=chrom, ref_start0=ref_start0, ref_seq=ref_seq, ref_codes=encode(ref_seq),
         read_start=np.asarray(reads.starts, dtype=np.int64), read_end=np.asarray(reads.ends, dtype=np.int64),
         read_mapq=np.asarray(reads.mapqs, dtype=np.uint8), read_reverse=np.asarray(reads.revs, dtype=bool),
+        read_clip=np.asarray(reads.clips, dtype=np.int32).reshape(nread, 2),
+        read_tlen=np.asarray(reads.tlens, dtype=np.int64),
         read_offset=offs, read_qoff=qoffs, query_base=seq_all, query_qual=qual_all,
         pos=pos, qpos=qpos, base=seq_all[qpos], qual=qual_all[qpos], read=read,
         indel_reads=reads.indel_reads, stats=stats,
@@ -256,24 +279,66 @@ class SiteTables:
     log_half: np.ndarray  # float [L, 5] sum of log((1 - e) / 2 + e / 6)
 
 
-def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig) -> SiteTables:
-    """Allele counts and base-quality likelihood sums over ``[lo0, hi0)``; e = P(base wrong) from BQ and MAPQ."""
+def per_entry(p: Pileup, name: str) -> np.ndarray:
+    """A per-read column expanded to every pileup entry (entries are grouped by read in ``read_offset`` order,
+    so a repeat replaces a gather): ``"reverse"``, ``"mapq"``, ``"qlen"`` or ``"cycle"`` (0-based position
+    of the entry's base in sequencing direction). Cached on ``p``."""
+    got = p._per_entry.get(name)
+    if got is not None:
+        return got
+    cnt = np.diff(p.read_offset)
+    if name == "cycle":
+        ql = per_entry(p, "qlen")
+        c = (p.qpos - np.repeat(p.read_qoff[:-1], cnt)).astype(np.int32)
+        got = np.where(per_entry(p, "reverse"), ql - 1 - c, c)
+    else:
+        col = {"reverse": p.read_reverse, "mapq": p.read_mapq, "qlen": np.diff(p.read_qoff).astype(np.int32)}[name]
+        got = np.repeat(col, cnt)
+    p._per_entry[name] = got
+    return got
+
+
+def entry_cycle_bins(p: Pileup, entries: np.ndarray | slice, bins: int) -> np.ndarray:
+    """Read-cycle bin (0 .. bins-1, in sequencing direction) of the given entries of ``p`` (int64)."""
+    key = f"cycle_bins{bins}"
+    cb = p._per_entry.get(key)
+    if cb is None:
+        ql = per_entry(p, "qlen")
+        cb = np.minimum(per_entry(p, "cycle") * bins // np.maximum(ql, 1), bins - 1).astype(np.int8)
+        p._per_entry[key] = cb
+    return cb[entries].astype(np.int64)
+
+
+def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.ndarray | None = None) -> SiteTables:
+    """Allele counts and base-quality likelihood sums over ``[lo0, hi0)``.
+
+    e = P(base wrong) combines the base error and the mapping error 10^(-MAPQ/10). The base error is
+    ``bq_error[cycle_bin, BQ]`` (the BAM's calibrated rates, :class:`raygen.calling.errormodel.ErrorModel`)
+    or, without it, what the quality states (10^(-BQ/10), capped at ``cfg.max_base_quality``).
+    """
     L = hi0 - lo0
-    keep = (p.pos >= lo0) & (p.pos < hi0) & (p.qual >= cfg.min_base_quality) & (p.base < 4)
+    keep = np.flatnonzero((p.pos >= lo0) & (p.pos < hi0) & (p.qual >= cfg.min_base_quality) & (p.base < 4))
     pos = p.pos[keep] - lo0
     base = p.base[keep].astype(np.int64)
     idx = pos * 5 + base
-    rd = p.read[keep]
-    # Every (BQ, MAPQ) pair maps to one error rate: look the three log terms up in small tables
+    # Every (cycle bin, BQ, MAPQ) maps to one error rate: look the three log terms up in small tables
     # instead of computing powers and logs per base.
-    mb, mm = cfg.max_base_quality, cfg.max_mapping_quality
-    e_bq = 10.0 ** (-np.arange(mb + 1) / 10.0)
+    mm = cfg.max_mapping_quality
+    if bq_error is None:
+        mb = cfg.max_base_quality
+        e_bq = 10.0 ** (-np.arange(mb + 1) / 10.0)[None, :]
+        cb = np.zeros(len(keep), dtype=np.int64)
+    else:
+        mb = bq_error.shape[1] - 1
+        e_bq = bq_error
+        cb = entry_cycle_bins(p, keep, bq_error.shape[0])
     e_mq = 10.0 ** (-np.arange(mm + 1) / 10.0)
-    e_tab = np.clip(e_bq[:, None] + e_mq[None, :] - e_bq[:, None] * e_mq[None, :], 1e-6, 0.75).ravel()
-    k = np.minimum(p.qual[keep], mb).astype(np.int64) * (mm + 1) + np.minimum(p.read_mapq[rd], mm)
+    e_tab = np.clip(e_bq[:, :, None] + e_mq[None, None, :] - e_bq[:, :, None] * e_mq[None, None, :], 1e-6, 0.75).ravel()
+    k = (cb * (mb + 1) + np.minimum(p.qual[keep], mb).astype(np.int64)) * (mm + 1) \
+        + np.minimum(per_entry(p, "mapq")[keep], mm)
     n = L * 5
     counts = np.bincount(idx, minlength=n).reshape(L, 5)
-    counts_rev = np.bincount(idx, weights=p.read_reverse[rd], minlength=n).reshape(L, 5).astype(np.int64)
+    counts_rev = np.bincount(idx, weights=per_entry(p, "reverse")[keep], minlength=n).reshape(L, 5).astype(np.int64)
     log_match = np.bincount(idx, weights=np.log1p(-e_tab)[k], minlength=n).reshape(L, 5)
     log_mis = np.bincount(idx, weights=np.log(e_tab / 3.0)[k], minlength=n).reshape(L, 5)
     log_half = np.bincount(idx, weights=np.log((1.0 - e_tab) / 2.0 + e_tab / 6.0)[k], minlength=n).reshape(L, 5)
@@ -327,6 +392,19 @@ def find_candidates(p: Pileup, tables: SiteTables, shard: Shard, cfg: CallConfig
     return out
 
 
+def _bam_problem(path: str) -> str:
+    """Why samtools could not index ``path``, in words (read from the file itself)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] != b"\x1f\x8b":
+        what = "SAM text" if head[:1] == b"@" else "not BGZF-compressed"
+        return f"it is {what}, not BAM (convert: `samtools sort -o sorted.bam {path}`)"
+    if not has_eof_block(path):
+        return "it is truncated (the BGZF end-of-file block is missing): copy it again"
+    return ("it must be coordinate-sorted: run `samtools sort -o sorted.bam in.bam && samtools index "
+            "sorted.bam`")
+
+
 def open_bam(path: str) -> pysam.AlignmentFile:
     """Open an indexed BAM/CRAM; build a missing index (or say how when that fails)."""
     if not os.path.exists(path):
@@ -335,16 +413,18 @@ def open_bam(path: str) -> pysam.AlignmentFile:
         # A truncated BAM still opens: the shards before the damage are called, the others fail and are counted.
         af = pysam.AlignmentFile(path, "rb" if not path.endswith(".cram") else "rc", ignore_truncation=True)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot open BAM {path!r}: {exc}") from None
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        why = ("the file is empty" if not head else
+               "it is not a BAM or CRAM file" if head != b"\x1f\x8b" and not path.endswith(".cram") else str(exc))
+        raise InputError(f"cannot open BAM {path!r}: {why}") from None
     if not af.has_index():
         af.close()
         try:
             pysam.index(path)
-        except pysam.SamtoolsError as exc:
-            raise InputError(
-                f"BAM {path!r} has no index and indexing it failed ({str(exc).strip()[:200]}); it must be "
-                "coordinate-sorted: run `samtools sort -o sorted.bam in.bam && samtools index sorted.bam`"
-            ) from None
+        except pysam.SamtoolsError:
+            # samtools' own text here is errno noise ("No such file or directory" for an unsorted BAM)
+            raise InputError(f"BAM {path!r} has no index and cannot be indexed: {_bam_problem(path)}") from None
         except OSError as exc:
             raise InputError(f"BAM {path!r} has no index and its directory is not writable ({exc}); "
                              f"run `samtools index {path}` where you can write, or copy it") from None

@@ -5,8 +5,12 @@ turns into each other base with probability e/3. P(base | a1/a2) = (P(base | a1)
 the per-position sums of log(1 - e), log(e/3) and log((1 - e)/2 + e/6) computed once per shard
 (:func:`raygen.calling.candidates.site_tables`) give every genotype's log-likelihood without per-read
 Python. Indels: each informative read supports REF or ALT with error rate eps that grows with the length
-of the repeat tract the indel lies in (polymerase slippage). Priors are heterozygosity rates; QUAL is
-the posterior of hom-ref in Phred. No training is needed; this is the baseline the CNN must beat.
+of the repeat tract the indel lies in (polymerase slippage). The error rates come from an
+:class:`raygen.calling.errormodel.ErrorModel`: the BAM's own profile (calibrated base errors per read cycle and
+reported quality, indel errors per homopolymer length and STR span, the artifact-site prior, the het
+allele-count dispersion) or the config's fixed defaults. Priors are heterozygosity rates; QUAL here is the
+posterior of hom-ref in Phred, which :mod:`raygen.calling.sitemodel` then recalibrates with the evidence
+features.
 """
 
 from __future__ import annotations
@@ -16,27 +20,30 @@ import dataclasses
 import numpy as np
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
+from raygen.calling.errormodel import ErrorModel
 from raygen.calling.realign import assign_site, recount_snv, snv_loglik
 from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik
 from raygen.calling.repeats import repeat_span
+from raygen.calling.vafmix import het_dispersion_penalty
 from raygen.config import CallConfig
 
 
-def indel_error(p: Pileup, c: Candidate, cfg: CallConfig) -> float:
-    """Per-read indel error rate at ``c``: base rate plus a term per bp of the surrounding repeat tract."""
+def indel_error(p: Pileup, c: Candidate, cfg: CallConfig, em: ErrorModel) -> float:
+    """Per-read indel error rate at ``c`` from the homopolymer / tandem-repeat tract it lies in."""
     unit = c.ref[1:] if len(c.ref) > len(c.alt) else c.alt[1:]
     i = c.pos0 + 1 - p.ref_start0
     span = repeat_span(p.ref_seq, i, unit)
-    # A 1-bp unit is a homopolymer; longer units (STRs) also count their own period.
     hp = repeat_span(p.ref_seq, i, p.ref_seq[i]) if i < len(p.ref_seq) else 0
-    tract = max(span, hp)
-    return float(min(cfg.max_indel_error, cfg.indel_error + cfg.indel_error_per_repeat_bp * tract))
+    if len(unit) > 1 and len(set(unit)) == 1:
+        hp = max(hp, span)  # a multi-base unit of one base ("TT") is a homopolymer
+    str_span = span if len(set(unit)) > 1 and span >= 2 * len(unit) else 0
+    return em.indel_error(max(hp, 1), str_span, cfg)
 
 
-def candidate_loglik(p: Pileup, t: SiteTables, c: Candidate, cfg: CallConfig) -> np.ndarray:
+def candidate_loglik(p: Pileup, t: SiteTables, c: Candidate, cfg: CallConfig, em: ErrorModel) -> np.ndarray:
     """Natural-log likelihoods of the reads under 0/0, 0/1, 1/1 for one candidate."""
     if c.is_indel:
-        eps = indel_error(p, c, cfg)
+        eps = indel_error(p, c, cfg, em)
         r, a = c.ref_count, c.alt_count
         return np.array([
             a * np.log(eps) + r * np.log1p(-eps),
@@ -53,15 +60,16 @@ def candidate_loglik(p: Pileup, t: SiteTables, c: Candidate, cfg: CallConfig) ->
     return np.array([ll00, ll01, ll11])
 
 
-def with_artifacts(ll: np.ndarray, c: Candidate, cfg: CallConfig) -> np.ndarray:
-    """Mix a systematic-artifact model into the homozygous likelihoods.
+def with_artifacts(ll: np.ndarray, c: Candidate, em: ErrorModel) -> np.ndarray:
+    """Mix a systematic-artifact model into the homozygous likelihoods, and over-dispersion into the het one.
 
     Base qualities do not describe systematic errors (paralogous reads, sequence-specific errors): a
     hom-ref site can show a few alt reads at once. With weight ``artifact_weight`` the alt reads of a
     hom-ref site (or the ref reads of a hom-alt site) are drawn at rate ``artifact_fraction`` instead,
-    so a 4-in-32 allele is not a confident het while a 13-in-44 allele still is.
+    so a 4-in-32 allele is not a confident het while a 13-in-44 allele still is. Both numbers, and the het
+    allele-count concentration, are the BAM's own (:mod:`raygen.calling.vafmix`) when it was profiled.
     """
-    w, f = cfg.artifact_weight, cfg.artifact_fraction
+    w, f = em.artifact_weight, em.artifact_fraction
     r, a = c.ref_count, c.alt_count
     # Reads showing neither allele cost the same under every model: carry their term over.
     other = ll[1] - (r + a) * np.log(0.5) if not c.is_indel else 0.0
@@ -71,6 +79,7 @@ def with_artifacts(ll: np.ndarray, c: Candidate, cfg: CallConfig) -> np.ndarray:
     out = ll.copy()
     out[0] = np.logaddexp(np.log1p(-w) + ll[0], sys00)
     out[2] = np.logaddexp(np.log1p(-w) + ll[2], sys11)
+    out[1] += het_dispersion_penalty(r, a, em.het_concentration)
     return out
 
 
@@ -90,8 +99,10 @@ def make_record(chrom: str, c: Candidate, loglik: np.ndarray, log_post: np.ndarr
                       (c.ref_count, c.alt_count), vaf, qual, filt)
 
 
-def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig) -> tuple[list[Candidate], list[np.ndarray]]:
-    """Candidates with read support re-counted by haplotype re-scoring near indels, and their log-likelihoods.
+def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em: ErrorModel
+           ) -> tuple[list[Candidate], list[np.ndarray], list]:
+    """Candidates with read support re-counted by haplotype re-scoring near indels, their log-likelihoods, and
+    per candidate the (ALT reads, REF reads) index arrays of an indel's re-scoring (None for SNVs).
 
     Indel alleles sharing an anchor are scored together (:func:`raygen.calling.realign.assign_site`); SNVs
     inside an indel window with real indel support are re-counted through the reads' haplotypes.
@@ -101,17 +112,18 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig) ->
         if c.is_indel:
             by_anchor.setdefault(c.pos0, []).append(c)
     sites = []
-    new: dict[int, tuple[Candidate, np.ndarray]] = {}
+    new: dict[int, tuple[Candidate, np.ndarray, object]] = {}
     for a0, group in by_anchor.items():
         a = assign_site(p, a0, [(c.ref, c.alt) for c in group])
         n_ref = int((a.hap == 0).sum())
         informative = int((a.hap >= 0).sum())
+        ref_reads = a.reads[a.hap == 0]
         best_alt = 0
         for j, c in enumerate(group, start=1):
             n_alt = int((a.hap == j).sum())
             best_alt = max(best_alt, n_alt)
             c2 = Candidate(c.pos0, c.ref, c.alt, max(informative, c.depth), n_ref, n_alt, c.alt_reverse)
-            new[id(c)] = (c2, candidate_loglik(p, t, c2, cfg))
+            new[id(c)] = (c2, candidate_loglik(p, t, c2, cfg, em), (a.reads[a.hap == j], ref_reads))
         if best_alt >= cfg.min_alt_count:
             sites.append((a, best_alt))
     for c in cands:
@@ -122,64 +134,34 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig) ->
             continue
         _, a = max(inside, key=lambda x: x[0])
         c2, bs, es = recount_snv(p, a, c)
-        new[id(c)] = (c2, snv_loglik(bs, es, "ACGT".index(c.ref), "ACGT".index(c.alt)))
-    out_c, out_ll = [], []
+        new[id(c)] = (c2, snv_loglik(bs, es, "ACGT".index(c.ref), "ACGT".index(c.alt)), None)
+    out_c, out_ll, out_s = [], [], []
     for c in cands:
-        if id(c) in new:
-            c2, ll = new[id(c)]
-        else:
-            c2, ll = c, candidate_loglik(p, t, c, cfg)
+        c2, ll, sup = new[id(c)] if id(c) in new else (c, candidate_loglik(p, t, c, cfg, em), None)
         out_c.append(c2)
         out_ll.append(ll)
-    return out_c, out_ll
+        out_s.append(sup)
+    return out_c, out_ll, out_s
 
 
-def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str) -> list[CallRecord]:
-    """Genotype every candidate with the Bayesian model; one record per candidate (incl. RefCall)."""
-    cands, lls = refine(p, t, cands, cfg)
-    out = []
-    for c, ll in zip(cands, lls):
-        ll = with_artifacts(ll, c, cfg)
-        out.append(make_record(chrom, c, ll, ll + log_prior(c, cfg), cfg))
-    out = fix_multiallelic(p, t, cands, out, cfg)
-    return cluster_filter(t, cands, out, cfg)
-
-
-def low_vaf_sites(t: SiteTables, cfg: CallConfig) -> np.ndarray:
-    """Positions (0-based) whose best non-reference base sits at a het-implausible fraction (paralog signal)."""
-    c = t.counts[:, :4]
-    depth = c.sum(axis=1)
-    top2 = np.sort(c, axis=1)[:, -2]  # second most frequent base: the alt at a ref-majority site
-    frac = np.divide(top2, depth, out=np.zeros(len(c)), where=depth > 0)
-    hit = (depth >= 10) & (top2 >= 3) & (frac >= 0.1) & (frac < cfg.cluster_max_vaf)
-    return np.nonzero(hit)[0] + t.start0
-
-
-def cluster_filter(t: SiteTables, cands: list[Candidate], recs: list[CallRecord], cfg: CallConfig) -> list[CallRecord]:
-    """LowQual for low-VAF het SNVs in a cluster of low-VAF sites (mis-mapped reads from a paralog).
-
-    Like GATK's SnpCluster: ``cluster_min_sites`` or more such sites within ``cluster_window`` bp. The
-    site tables span the shard plus margins, so the verdict does not depend on shard boundaries.
-    """
-    sites = low_vaf_sites(t, cfg)
-    if len(sites) < cfg.cluster_min_sites:
-        return recs
-    out = []
-    for c, r in zip(cands, recs):
-        if r.filter == "PASS" and not c.is_indel and r.gt == (0, 1) and r.vaf < cfg.cluster_max_vaf:
-            lo = np.searchsorted(sites, c.pos0 - cfg.cluster_window)
-            hi = np.searchsorted(sites, c.pos0 + cfg.cluster_window, side="right")
-            if hi - lo >= cfg.cluster_min_sites:
-                r = dataclasses.replace(r, filter="LowQual")
-        out.append(r)
-    return out
+def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str,
+                       em: ErrorModel | None = None) -> tuple[list[Candidate], list[CallRecord], list, list]:
+    """Genotype every candidate with the Bayesian model: the re-scored candidates, one record per candidate
+    (incl. RefCall; QUAL is the model's own, before :mod:`raygen.calling.sitemodel`), the read supports and the
+    genotype log-likelihoods (natural log, 0/0 0/1 1/1, artifact model included)."""
+    em = em or ErrorModel.build(cfg)
+    cands, lls, sups = refine(p, t, cands, cfg, em)
+    lls = [with_artifacts(ll, c, em) for c, ll in zip(cands, lls)]
+    out = [make_record(chrom, c, ll, ll + log_prior(c, cfg), cfg) for c, ll in zip(cands, lls)]
+    return cands, fix_multiallelic(p, t, cands, out, cfg, em), sups, lls
 
 
 def _pairs(k: int) -> list[tuple[int, int]]:
     return [(x, y) for x in range(k) for y in range(x, k)]
 
 
-def fix_multiallelic(p: Pileup, t: SiteTables, cands: list[Candidate], recs: list[CallRecord], cfg: CallConfig) -> list[CallRecord]:
+def fix_multiallelic(p: Pileup, t: SiteTables, cands: list[Candidate], recs: list[CallRecord], cfg: CallConfig,
+                     em: ErrorModel) -> list[CallRecord]:
     """Genotype sites with two ALT candidates jointly; where ALT1/ALT2 wins, both records become het.
 
     Biallelic genotyping of each ALT alone reads a 1/2 site as two hom-alts (no REF reads). The joint
@@ -195,7 +177,7 @@ def fix_multiallelic(p: Pileup, t: SiteTables, cands: list[Candidate], recs: lis
         idx = sorted(idx, key=lambda i: -cands[i].alt_count)[:2]
         pairs = _pairs(3)
         if is_indel:
-            eps = max(indel_error(p, cands[i], cfg) for i in idx)
+            eps = max(indel_error(p, cands[i], cfg, em) for i in idx)
             n = np.array([cands[idx[0]].ref_count, cands[idx[0]].alt_count, cands[idx[1]].alt_count], dtype=np.float64)
             ll = []
             for x, y in pairs:
@@ -218,3 +200,34 @@ def fix_multiallelic(p: Pileup, t: SiteTables, cands: list[Candidate], recs: lis
             for i in idx:
                 recs[i] = dataclasses.replace(recs[i], gt=(0, 1))
     return recs
+
+
+def low_vaf_sites(t: SiteTables, cfg: CallConfig) -> np.ndarray:
+    """Positions (0-based) whose best non-reference base sits at a het-implausible fraction (paralog signal)."""
+    c = t.counts[:, :4]
+    depth = c.sum(axis=1)
+    top2 = np.sort(c, axis=1)[:, -2]  # second most frequent base: the alt at a ref-majority site
+    frac = np.divide(top2, depth, out=np.zeros(len(c)), where=depth > 0)
+    hit = (depth >= 10) & (top2 >= 3) & (frac >= 0.1) & (frac < cfg.cluster_max_vaf)
+    return np.nonzero(hit)[0] + t.start0
+
+
+def cluster_filter(t: SiteTables, cands: list[Candidate], recs: list[CallRecord], cfg: CallConfig) -> list[CallRecord]:
+    """LowQual for low-VAF het SNVs in a cluster of low-VAF sites (mis-mapped reads from a paralog): the
+    classical path's stand-in for the site model's Paralog evidence.
+
+    Like GATK's SnpCluster: ``cluster_min_sites`` or more such sites within ``cluster_window`` bp. The
+    site tables span the shard plus margins, so the verdict does not depend on shard boundaries.
+    """
+    sites = low_vaf_sites(t, cfg)
+    if len(sites) < cfg.cluster_min_sites:
+        return recs
+    out = []
+    for c, r in zip(cands, recs):
+        if r.filter == "PASS" and not c.is_indel and r.gt == (0, 1) and r.vaf < cfg.cluster_max_vaf:
+            lo = np.searchsorted(sites, c.pos0 - cfg.cluster_window)
+            hi = np.searchsorted(sites, c.pos0 + cfg.cluster_window, side="right")
+            if hi - lo >= cfg.cluster_min_sites:
+                r = dataclasses.replace(r, filter="LowQual")
+        out.append(r)
+    return out

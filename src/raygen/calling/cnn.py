@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
-from raygen.calling.classical import log_prior, make_record, refine, with_artifacts
+from raygen.calling.classical import genotype_classical, log_prior, make_record
+from raygen.calling.errormodel import ErrorModel
+from raygen.calling.features import evidence_features
 from raygen.calling.records import CallRecord
 from raygen.calling.tensors import N_FEATURES, pileup_tensors, site_features
 from raygen.config import CallConfig
@@ -73,6 +75,13 @@ def load_caller(model_dir: str | Path) -> PileupCNN:
                          "`raygen train caller` or use --model classical")
     try:
         meta = json.loads((d / META).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load caller model {str(d)!r}: {exc}") from None
+    nf = meta.get("shape", {}).get("n_features")
+    if nf != N_FEATURES:
+        raise InputError(f"caller model {str(d)!r} reads {nf} site features, this raygen computes {N_FEATURES} "
+                         "(the evidence features were added): retrain it with `raygen train caller`")
+    try:
         net = PileupCNN(**meta["shape"])
         net.load_state_dict(load_file(str(d / WEIGHTS)))
     except Exception as exc:  # noqa: BLE001 - any corruption becomes one clear message
@@ -91,18 +100,25 @@ def predict(net: PileupCNN, x: np.ndarray, f: np.ndarray, batch: int = 256) -> n
     return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
 
 
-def featurize(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig):
-    """Re-scored candidates, classical log-posteriors, tensors and site features for a shard."""
-    cands2, lls = refine(p, t, cands, cfg)
-    lps = [with_artifacts(ll, c, cfg) + log_prior(c, cfg) for c, ll in zip(cands2, lls)]
-    x = pileup_tensors(p, cands2, cfg)
-    f = site_features(cands2, lps)
-    return cands2, lps, x, f
+def featurize(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em: ErrorModel | None = None):
+    """Re-scored candidates, their classical records, tensors and site features for a shard.
+
+    Features: the classical posteriors and counts (:func:`raygen.calling.tensors.site_features`), then the
+    evidence features of :mod:`raygen.calling.features`."""
+    em = em or ErrorModel.build(cfg)
+    cands2, recs, sups, lls = genotype_classical(p, t, cands, cfg, "", em)
+    lps = [ll + log_prior(c, cfg) for c, ll in zip(cands2, lls)]
+    supports = [set(s[0].tolist()) if s is not None else None for s in sups]
+    x = pileup_tensors(p, cands2, cfg, supports)
+    ev = evidence_features(p, t, cands2, recs, sups, cfg, em.depth_median)
+    f = np.concatenate([site_features(cands2, lps), ev], axis=1).astype(np.float32)
+    return cands2, recs, x, f
 
 
-def genotype_cnn(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, net: PileupCNN) -> list[CallRecord]:
+def genotype_cnn(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, net: PileupCNN,
+                 em: ErrorModel | None = None) -> list[CallRecord]:
     """Genotype candidates with the CNN: probabilities become PL, QUAL and GQ like the classical model's."""
-    cands2, _, x, f = featurize(p, t, cands, cfg)
+    cands2, _, x, f = featurize(p, t, cands, cfg, em)
     probs = predict(net, x, f)
     out = []
     for c, pr in zip(cands2, probs):

@@ -20,8 +20,10 @@ from tqdm import tqdm
 
 from raygen import __version__
 from raygen.calling.candidates import ReadStats, find_candidates, load_pileup, open_bam, site_tables
-from raygen.calling.classical import genotype_classical
+from raygen.calling.errormodel import ErrorModel
+from raygen.calling.profile import ErrorProfile, estimate_profile
 from raygen.calling.records import CallRecord, calls_text_table
+from raygen.calling.sitemodel import FILTER_DESCRIPTIONS, genotype_sites, load_site_model
 from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
 from raygen.io.atomic import atomic_path
@@ -59,32 +61,56 @@ def contig_map(bam_path: str, ref, rename: str | None) -> tuple[dict[str, int], 
 
 
 def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classical", cfg: CallConfig | None = None,
-               contig_alias: str | None = None, _cache: dict | None = None) -> ShardResult:
-    """Call one shard: pileup -> candidates -> genotypes. Records carry the BAM's contig name."""
+               contig_alias: str | None = None, _cache: dict | None = None,
+               profile: ErrorProfile | None = None) -> ShardResult:
+    """Call one shard: pileup -> candidates -> genotypes. Records carry the BAM's contig name.
+
+    ``profile`` is the BAM's error profile (:func:`bam_profile`; None: the config's fixed error rates)."""
     cfg = cfg or CallConfig()
     t0 = time.perf_counter()
     res = ShardResult(shard)
+    em = ErrorModel.build(cfg, profile)
     af = open_bam(bam_path)
     ref = Reference(ref_path)
     try:
         p = load_pileup(af, ref, shard, cfg, contig_alias)
         res.stats = p.stats
-        t = site_tables(p, max(0, shard.start0 - cfg.cluster_window), shard.end0 + cfg.cluster_window, cfg)
+        t = shard_tables(p, shard, cfg, em)
         cands = find_candidates(p, t, shard, cfg)
         res.candidates = len(cands)
         if model == "classical":
-            res.records = genotype_classical(p, t, cands, cfg, shard.chrom)
+            res.records = genotype_sites(p, t, cands, cfg, shard.chrom, em, load_site_model(cfg.site_model))
         else:
             from raygen.calling.cnn import genotype_cnn, load_caller  # imports torch: only for a trained model
 
             net = (_cache or {}).get(model) or load_caller(model)
-            res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net)
+            res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net, em)
         res.records = _normalized(res.records, ref, contig_alias or shard.chrom)
     finally:
         af.close()
         ref.close()
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def shard_tables(p, shard: Shard, cfg: CallConfig, em: ErrorModel):
+    """Site tables over the shard's whole fetched span (``margin_bp`` each side): every read that covers a
+    candidate of the shard (reads up to ``margin_bp`` long) lies inside, with complete counts at each of its
+    positions, so the evidence features (per-read mismatch rates, nearby noisy sites, GC) do not depend on
+    where the shard boundaries fall."""
+    return site_tables(p, shard.fetch_start0, shard.fetch_end0, cfg, em.bq_error)
+
+
+def bam_profile(bam: str, reference: str, regions: list[Region], cfg: CallConfig,
+                alias: dict[str, str] | None = None) -> ErrorProfile | None:
+    """The error profile a call uses: measured on ``bam`` over (up to ``cfg.profile_max_bp`` of) ``regions``,
+    or None when ``cfg.self_profile`` is off or the regions hold too few reads to measure anything."""
+    if not cfg.self_profile:
+        return None
+    try:
+        return estimate_profile(bam, reference, regions, cfg=cfg, alias=alias)
+    except (InputError, OSError):  # unreadable parts: the shards that read them report it, with their region
+        return None
 
 
 def _normalized(records: list[CallRecord], ref, fasta_chrom: str) -> list[CallRecord]:
@@ -115,7 +141,8 @@ def call_region(bam: str, reference: str, region: str, model: str = "classical",
     if r.chrom not in contigs:
         raise InputError(f"contig {r.chrom!r} is not in both the BAM and the reference")
     shard = Shard(r.chrom, r.start, r.end, cfg.margin_bp)
-    recs = call_shard(bam, reference, shard, model, cfg, alias[r.chrom], models).records
+    prof = bam_profile(bam, reference, [r], cfg, alias)
+    recs = call_shard(bam, reference, shard, model, cfg, alias[r.chrom], models, prof).records
     return sort_records(recs, {r.chrom: 0})
 
 
@@ -151,21 +178,25 @@ def call_bam(
     af = open_bam(bam)
     sample = sample or _bam_sample(af) or "SAMPLE"
     af.close()
-    results = _run_shards(bam, reference, shards, model, cfg, alias, progress)
+    prof = bam_profile(bam, reference, regs, cfg, alias)
+    results = _run_shards(bam, reference, shards, model, cfg, alias, progress, prof)
     results.sort(key=lambda r: (list(contigs).index(r.shard.chrom), r.shard.start0))
     records = [rec for r in results if r.error is None for rec in r.records]
     write_calls(out_vcf, records, {c: ref_lengths[alias[c]] for c in contigs}, sample, reference, model, cfg)
     failed = [r for r in results if r.error is not None]
     if failed:
         _write_failed_bed(out_vcf + ".failed_shards.bed", failed)
-    return _call_summary(out_vcf, sample, model, shards, regs, results, records)
+    summary = _call_summary(out_vcf, sample, model, shards, regs, results, records)
+    summary["bam"] = bam
+    return summary
 
 
 def _run_shards(bam: str, reference: str, shards: list[Shard], model: str, cfg: CallConfig,
-                alias: dict[str, str], progress: bool) -> list[ShardResult]:
+                alias: dict[str, str], progress: bool, profile: ErrorProfile | None) -> list[ShardResult]:
     """One Ray task per shard (``cfg.cpus_per_shard`` CPUs each); a failed shard becomes a result with its error."""
     task = ray.remote(num_cpus=cfg.cpus_per_shard)(_shard_task)
-    refs = {task.remote(bam, reference, s, model, cfg, alias[s.chrom]): s for s in shards}
+    prof_ref = ray.put(profile)
+    refs = {task.remote(bam, reference, s, model, cfg, alias[s.chrom], prof_ref): s for s in shards}
     results: list[ShardResult] = []
     pending = list(refs)
     bar = _progress(len(pending), progress)
@@ -193,9 +224,10 @@ def _call_summary(out_vcf: str, sample: str, model: str, shards: list[Shard], re
     stats = ReadStats()
     for r in results:
         stats.add(r.stats)
-    by_filter: dict[str, int] = {}
+    by_filter: dict[str, int] = {}  # per filter name: a "LowQual;StrandBias" record counts under both
     for rec in records:
-        by_filter[rec.filter] = by_filter.get(rec.filter, 0) + 1
+        for f in rec.filter.split(";"):
+            by_filter[f] = by_filter.get(f, 0) + 1
     failed = [r for r in results if r.error is not None]
     return {
         "out": out_vcf, "sample": sample, "model": model, "shards": len(shards), "failed_shards": len(failed),
@@ -205,16 +237,21 @@ def _call_summary(out_vcf: str, sample: str, model: str, shards: list[Shard], re
     }
 
 
-def _shard_task(bam, reference, shard, model, cfg, alias):
+def _shard_task(bam, reference, shard, model, cfg, alias, profile):
     import torch  # only to pin one intra-op thread per task; importing it at module top slows every import of this module
 
     torch.set_num_threads(1)
-    return call_shard(bam, reference, shard, model, cfg, alias)
+    return call_shard(bam, reference, shard, model, cfg, alias, profile=profile)
 
 
 def _one_line(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None) or exc
-    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+    text = str(cause).strip().splitlines()[-1] if str(cause).strip() else ""
+    if isinstance(cause, OSError):
+        # htslib's read errors arrive as OSError with errno noise ("Closing failed: No such file")
+        # (its errno text is noise: "Closing failed: No such file or directory" for a truncated block)
+        return "htslib could not read the reads there (BAM truncated or corrupt, or its index stale?)"
+    return f"{type(cause).__name__}: {text}"
 
 
 def _bam_sample(af) -> str | None:
@@ -237,7 +274,7 @@ def _progress(total: int, show: bool):
 VCF_HEADER = [
     '##FILTER=<ID=PASS,Description="All filters passed">',
     '##FILTER=<ID=RefCall,Description="Genotyping model thinks this site is reference (candidate kept for review)">',
-    '##FILTER=<ID=LowQual,Description="Non-reference genotype with QUAL below {min_qual:g}">',
+    *(f'##FILTER=<ID={k},Description="{v}{{qual_note}}">' for k, v in FILTER_DESCRIPTIONS.items()),
     '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
     '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Conditional genotype quality (Phred)">',
     '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Informative read depth at the site">',
@@ -252,7 +289,10 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
     meta = ["##fileformat=VCFv4.2", VCF_HEADER[0], f"##fileDate={time.strftime('%Y%m%d')}",
             f"##source=raygen-{__version__} call --model {model}", f"##reference=file://{os.path.abspath(reference)}"]
     meta += [f"##contig=<ID={c},length={n}>" for c, n in contigs.items()]
-    meta += [line.format(min_qual=cfg.min_qual) for line in VCF_HEADER[1:]]
+    site = load_site_model(cfg.site_model) if model == "classical" else None
+    note = f" ({cfg.min_qual:g}; no site model)" if site is None else \
+        f" ({site.min_qual if cfg.site_min_qual is None else cfg.site_min_qual:.2f}; site model {cfg.site_model})"
+    meta += [line.format(qual_note=note if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]
     return VcfHeader.from_lines([*meta, "#" + "\t".join([*FIXED_COLUMNS, "FORMAT", sample])])
 
 
@@ -284,7 +324,8 @@ def shard_error_summary(summary: dict) -> None:
     """Raise :class:`RaygenError` listing failed shards (after the VCF of the finished ones was written)."""
     if summary["failed_shards"]:
         raise RaygenError(
-            f"{summary['failed_shards']} of {summary['shards']} shards failed and were skipped (calls of the other "
+            f"{summary['failed_shards']} of {summary['shards']} shards of {summary.get('bam', 'the BAM')} failed and "
+            "were skipped (calls of the other "
             f"shards are in {summary['out']}; failed regions in {summary['out']}.failed_shards.bed): "
             + "; ".join(summary["failures"][:3])
         )

@@ -8,9 +8,9 @@ candidate's first base (0-based column ``W // 2``). Channels, all 0 where a read
 4 read supports the candidate ALT (+1) or not (-1)  5 base differs from the reference  6 reference base
 (every row)  7 indel in the read anchored at this column (+1 insertion, -1 deletion)
 
-Site features ``[N, F]``: is-indel, length change, log depth, re-scored VAF, log REF/ALT counts and the
+Site features ``[N, N_SITE]``: is-indel, length change, log depth, re-scored VAF, log REF/ALT counts and the
 classical genotyper's three posteriors, so the network refines the Bayesian call rather than starting
-from nothing.
+from nothing; the network also reads the evidence features of :mod:`raygen.calling.features`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ from __future__ import annotations
 import numpy as np
 
 from raygen.calling.candidates import Candidate, Pileup
+from raygen.calling.features import N_EVIDENCE
 from raygen.config import CallConfig
 
-N_FEATURES = 9
+#: Columns of :func:`site_features`; the CNN's feature input adds the evidence features after them.
+N_SITE = 9
+N_FEATURES = N_SITE + N_EVIDENCE
 
 
 def site_features(cands: list[Candidate], log_posts: list[np.ndarray]) -> np.ndarray:
-    """``[N, N_FEATURES]`` float32 candidate-level features (see module doc)."""
-    out = np.zeros((len(cands), N_FEATURES), dtype=np.float32)
+    """``[N, N_SITE]`` float32 candidate-level features (see module doc)."""
+    out = np.zeros((len(cands), N_SITE), dtype=np.float32)
     for i, (c, lp) in enumerate(zip(cands, log_posts)):
         inf = c.ref_count + c.alt_count
         post = np.exp(lp - np.logaddexp.reduce(lp))

@@ -32,6 +32,7 @@ import numpy as np
 
 from raygen.cohort.design import Design, rank
 from raygen.config import CohortBatchConfig
+from raygen.errors import InputError
 
 log = logging.getLogger("raygen.cohort.combat")
 
@@ -80,6 +81,11 @@ def combat_design(design: Design, opts: ComBatOptions) -> ComBatDesign:
     b = design.n_batches
     sizes = design.batch_sizes()
     mean_only = opts.mean_only
+    if design.ref is not None and sizes[design.ref] < 2:
+        # var.pooled comes from the reference batch's residuals alone, and one sample's residual is exactly 0
+        # (R stops on the singular system; we used to leave nearly every feature unchanged, the rest garbage)
+        raise InputError(f"reference batch {design.batches[design.ref]!r} has a single sample: ComBat's pooled "
+                         "variance comes from the reference batch alone and needs at least two samples")
     if np.any(sizes == 1) and not mean_only:
         single = [design.batches[i] for i in np.flatnonzero(sizes == 1)]
         log.warning("batch(es) %s have a single sample: using the mean-only adjustment for every batch, as sva "

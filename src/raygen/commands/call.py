@@ -22,8 +22,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "as a Ray task, and write one bgzipped, tabix-indexed VCF 4.2 (atomically). Candidates come from "
         "pileups of reads passing the filters (unmapped, secondary, supplementary, duplicate and QC-fail reads "
         "and MAPQ < --min-mapq are skipped; bases below --min-bq are not counted); indels are left-aligned and "
-        "reads are re-scored against the REF and ALT haplotypes around each indel. Every candidate is written: "
-        "FILTER PASS (variant), LowQual (variant with QUAL < min), RefCall (genotyped hom-ref). FORMAT: GT GQ DP "
+        "reads are re-scored against the REF and ALT haplotypes around each indel. Error rates come from the BAM's "
+        "own error profile (see `raygen profile`); a site model (--site-model) turns the evidence at each call "
+        "(strand, MAPQ, soft clips and extra mismatches of the ALT reads, depth, repeats) into QUAL = P(real) "
+        "in Phred and vetoes calls below its threshold. Every candidate is written: FILTER PASS (variant), "
+        "LowQual[;reasons] (variant below the threshold), RefCall (genotyped hom-ref). FORMAT: GT GQ DP "
         "AD VAF PL. If a shard fails (e.g. a truncated BAM), the other shards are still written and the failed "
         "regions go to OUT.failed_shards.bed; the exit code is then 1.",
     )
@@ -38,7 +41,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--margin-bp", type=int, default=c.margin_bp, help=f"reads fetched beyond each shard (default {c.margin_bp})")
     p.add_argument("--min-bq", type=int, default=c.min_base_quality, help=f"minimum base quality (default {c.min_base_quality})")
     p.add_argument("--min-mapq", type=int, default=c.min_mapping_quality, help=f"minimum mapping quality (default {c.min_mapping_quality})")
-    p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"QUAL below this gives FILTER LowQual (default {c.min_qual:g})")
+    p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"without a site model: QUAL below this gives FILTER LowQual (default {c.min_qual:g})")
+    p.add_argument("--site-model", default=c.site_model, metavar="default|none|FILE",
+                   help="QUAL/FILTER model over the evidence features: the shipped one (fitted on GIAB NA12878, see "
+                        "raygen/calling/models/MODEL_CARD.md), 'none' (classical QUAL and --min-qual), or a JSON file")
+    p.add_argument("--site-min-qual", type=float, default=None,
+                   help="with a site model: QUAL a PASS call needs (default: the model's cross-validated threshold)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.set_defaults(func=run)
 
@@ -51,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--shard-bp must be >= 1000 and --margin-bp >= 0")
     cfg = dataclasses.replace(
         DEFAULTS.call, shard_bp=args.shard_bp, margin_bp=args.margin_bp, min_base_quality=args.min_bq,
-        min_mapping_quality=args.min_mapq, min_qual=args.min_qual,
+        min_mapping_quality=args.min_mapq, min_qual=args.min_qual, site_model=args.site_model,
+        site_min_qual=args.site_min_qual,
     )
     init_ray(runtime_config(args))
     summary = call_bam(

@@ -293,7 +293,8 @@ def _register_assess(sub, common) -> None:
         "--against P.parquet instead checks new samples for drift against a fitted ComBat model: each feature's "
         "corrected values are compared with the training reference (PSI on its deciles, location and scale "
         "shift); the command exits 3 when more than --max-drift-fraction of the features have PSI above "
-        "--psi-alert, so a scheduled job can stop before it corrupts a study.",
+        "--psi-alert (or, in a small batch, above what chance gives it), so a scheduled job can stop before it "
+        "corrupts a study.",
     )
     _inputs(p)
     p.add_argument("--label", metavar="COL", help="sheet column with the biology to keep (e.g. cell type, status)")
@@ -303,7 +304,9 @@ def _register_assess(sub, common) -> None:
     p.add_argument("--components", type=int, default=CB.pca_components, help="principal components for the metrics")
     p.add_argument("--json", metavar="FILE", help="also write the table (or the drift report) as JSON")
     p.add_argument("--against", metavar="P.parquet", help="drift check against a fitted ComBat model")
-    p.add_argument("--psi-alert", type=float, default=CB.psi_alert, help="PSI above which a feature has drifted")
+    p.add_argument("--psi-alert", type=float, default=CB.psi_alert,
+                   help="PSI above which a feature has drifted (raised, for a small batch, to the PSI that chance "
+                        "gives a drift-free feature 1 time in 100)")
     p.add_argument("--max-drift-fraction", type=float, default=CB.drift_max_fraction,
                    help="fraction of drifted features above which the check fails (exit 3)")
     p.add_argument("--seed", type=int, default=CB.seed)

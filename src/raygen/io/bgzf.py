@@ -27,6 +27,17 @@ DEFAULT_LEVEL = 6
 _HEADER = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
 
 
+def has_eof_block(path: str | os.PathLike[str]) -> bool:
+    """True when the file ends with the BGZF end-of-file block (a BGZF file without it was cut short, or
+    written by a tool too old to add it)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() < len(EOF_BLOCK):
+            return False
+        fh.seek(-len(EOF_BLOCK), os.SEEK_END)
+        return fh.read() == EOF_BLOCK
+
+
 def compress_block(data: bytes, level: int = DEFAULT_LEVEL) -> bytes:
     """One BGZF block (gzip member with the BC extra field) holding ``data`` (at most BLOCK_SIZE bytes)."""
     deflated = zlib_ng.compress(data, level, wbits=-15)

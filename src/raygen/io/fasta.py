@@ -125,8 +125,21 @@ class Reference:
         lo, hi = max(0, start0), min(n, end0)
         if hi <= lo:
             return "N" * max(0, end0 - start0)
-        seq = self._fa.fetch(chrom, lo, hi)
+        seq = self._read(chrom, lo, hi)
         return "N" * (lo - start0) + (seq if keep_case else seq.upper()) + "N" * (end0 - hi)
+
+    def _read(self, chrom: str, start0: int, end0: int) -> str:
+        """htslib's read, its failures worded for the user: an index that does not fit the file (edited or
+        replaced FASTA, stale ``.fai``) or a file that became unreadable."""
+        try:
+            seq = self._fa.fetch(chrom, start0, end0)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"reference {self.path!r}: cannot read {chrom}:{start0 + 1}-{end0} ({exc}); if the "
+                             f"FASTA changed, delete its index {self.path + '.fai'!r} so it is rebuilt") from None
+        if len(seq) != end0 - start0:
+            raise InputError(f"reference {self.path!r}: {chrom} is shorter than its index says ({len(seq)} of "
+                             f"{end0 - start0} bp read); delete {self.path + '.fai'!r} so it is rebuilt")
+        return seq
 
     # ---- whole contig, one at a time ------------------------------------------------------------------
     def load(self, chrom: str) -> str:
@@ -135,7 +148,7 @@ class Reference:
         if chrom != self.chrom:
             if chrom not in self.lengths:
                 raise KeyError(chrom)
-            self.raw = clean_keep_case(self._fa.fetch(chrom))
+            self.raw = clean_keep_case(self._read(chrom, 0, self.lengths[chrom]))
             self.seq = self.raw.upper()
             self.has_lower = self.raw != self.seq
             self.chrom = chrom

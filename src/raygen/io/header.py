@@ -9,10 +9,13 @@ writer never emits a field that the header does not declare.
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from dataclasses import dataclass, field
 
 from raygen.errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: Columns of the ``#CHROM`` line before the sample names.
 FIXED_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
@@ -51,6 +54,17 @@ def parse_structured(body: str) -> dict[str, str]:
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_samples(samples: list[str], source: str) -> None:
+    """Sample names must be non-empty and unique (htslib cannot read a header otherwise)."""
+    seen: set[str] = set()
+    for i, name in enumerate(samples):
+        if not name.strip():
+            raise InputError(f"{source}: #CHROM line: sample column {10 + i} has an empty name")
+        if name in seen:
+            raise InputError(f"{source}: #CHROM line: sample name {name!r} appears twice (sample names must be unique)")
+        seen.add(name)
 
 
 @dataclass
@@ -106,7 +120,14 @@ class VcfHeader:
         has_format = len(cols) > 8
         if has_format and cols[8] != "FORMAT":
             raise InputError(f"{source}: 9th column of the #CHROM line must be FORMAT, got {cols[8]!r}")
-        h = cls(meta=meta, samples=cols[9:], has_format_column=has_format)
+        samples = cols[9:]
+        _check_samples(samples, source)
+        if not meta or not meta[0].startswith("##fileformat="):
+            # htslib refuses a VCF whose first line is not ##fileformat (our output would be unreadable):
+            # say so and write the version every reader accepts.
+            log.warning("%s: the first header line is not '##fileformat=VCFv4.x'; writing ##fileformat=VCFv4.2", source)
+            meta = ["##fileformat=VCFv4.2", *(m for m in meta if not m.startswith("##fileformat="))]
+        h = cls(meta=meta, samples=samples, has_format_column=has_format)
         h._reparse()
         return h
 

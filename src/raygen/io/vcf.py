@@ -48,8 +48,9 @@ import pysam.bcftools
 
 from raygen.errors import InputError, RaygenError, UsageError
 from raygen.io.atomic import atomic_paths
-from raygen.io.bgzf import BgzfWriter
+from raygen.io.bgzf import BgzfWriter, has_eof_block
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
+from raygen.io.samplecheck import samples_ok
 from raygen.schema import MAX_REJECT_TEXT, REJECTS_SCHEMA, TEXT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ CHUNK_BYTES = 32 << 20
 #: Contigs longer than this (2^29 bp) cannot be indexed by .tbi; the writer switches to CSI.
 TBI_MAX_LENGTH = 1 << 29
 
-_POS_RE = r"^[0-9]+$"
+#: At most 18 digits: every such POS fits int64 (htslib's 64-bit positions); longer is a reject, not a crash.
+_POS_RE = r"^[0-9]{1,18}$"
 _REF_RE = r"^(?:[A-Za-z]+|\.)$"  # "." is legal: bcftools norm -c s sets it from the FASTA
 # An ALT allele: bases (or '*'), a symbolic <ID>, a breakend (t[p[ / ]p]t / .t / t.), or a lone '.'.
 _ALLELE = r"(?:[A-Za-z*]+|<[^,<>]+>|[A-Za-z]*[\[\]][^,\[\]]+[\[\]][A-Za-z]*|\.[A-Za-z]+|[A-Za-z]+\.)"
@@ -154,9 +156,6 @@ def _open_text(path: Path, fmt: str) -> BinaryIO:
     return open(path, "rb")
 
 
-_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-
-
 def _open_bcf(source: str) -> pysam.VariantFile:
     """Open a BCF even when its end is missing: we read what is there and report the break ourselves."""
     try:
@@ -178,15 +177,6 @@ def _is_gzip_like(path: Path) -> bool:
     """True when the file starts like a gzip/BGZF member (a compressed BCF does, an uncompressed one not)."""
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
-
-
-def _has_bgzf_eof(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() < len(_BGZF_EOF):
-            return False
-        fh.seek(-len(_BGZF_EOF), os.SEEK_END)
-        return fh.read() == _BGZF_EOF
 
 
 def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
@@ -294,6 +284,14 @@ def _read_chunk(data: bytes, names: list[str]) -> tuple[pa.Table, list[tuple[int
             return None
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
     """``abs_lines(rel)``: source line numbers (1-based) of lines numbered ``rel`` (1-based) within a chunk."""
     def abs_lines(rel: np.ndarray) -> pa.Array:
@@ -306,13 +304,15 @@ def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
     return abs_lines
 
 
-def _field_checks(table: pa.Table) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+def _field_checks(table: pa.Table, header: VcfHeader) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
     """(blank-line mask, [(row passes, reason if not)]) for the rows of a parsed chunk; a later check that
     fails names the reason. Cheap vectorized tests pass almost every record; only the rest meet the full
     regular expressions."""
     chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
     blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
     checks = [  # increasing priority
+        (_samples_ok(table, header), "malformed sample column: a value does not fit its FORMAT key's Type, "
+                                     "an empty value between ':', or more values than FORMAT keys"),
         (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
         (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
          "illegal ALT allele (allowed: bases A-Z/a-z, '*', <ID>, breakends, '.')"),
@@ -344,7 +344,11 @@ def parse_record_lines(
     if b"\r" in data:  # CRLF files: the '\r' would otherwise end up inside the last column
         data = data.replace(b"\r\n", b"\n")
     names = _csv_columns(header)
-    parsed = _read_chunk(data, names)
+    # A control character left (a lone CR, NUL, ESC...) would split a line in Arrow's reader (CR) or make
+    # output htslib cannot read; invalid UTF-8 makes Arrow fail (in a row with the wrong column count its
+    # handler cannot even decode the row). Such chunks go line by line: those lines become rejects.
+    clean = not data.translate(None, _NOT_CONTROL) and _is_utf8(data)
+    parsed = _read_chunk(data, names) if clean else None
     if parsed is None:
         return _parse_slow(data, header, source=source, first_line=first_line, line_numbers=line_numbers)
     table, bad_rows = parsed
@@ -360,7 +364,7 @@ def parse_record_lines(
         (abs_lines(np.array([num]))[0].as_py(),
          f"wrong number of columns: {actual}, expected {len(names)} (tab-separated, from the #CHROM line)", text)
         for num, text, actual in bad_rows]
-    blank, checks = _field_checks(table)
+    blank, checks = _field_checks(table, header)
     bad = np.zeros(table.num_rows, dtype=bool)
     for ok, _ in checks:
         bad |= ~ok
@@ -383,6 +387,27 @@ def parse_record_lines(
     return records, _rejects(source, lines, reasons, texts)
 
 
+#: Every byte but the control characters other than TAB and LF (``bytes.translate`` deletes these,
+#: leaving only the control bytes: a cheap test for "any control character in this chunk").
+_NOT_CONTROL = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in (0x09, 0x0A))
+
+
+def _control_char(raw: bytes) -> str | None:
+    """Reason to reject a line holding a control character (other than TAB), or None."""
+    bad = raw.translate(None, _NOT_CONTROL)
+    if not bad:
+        return None
+    at = raw.index(bad[:1])
+    return f"control character {bad[:1]!r} at byte {at} (CR, NUL and other control characters are not allowed in records)"
+
+
+def _samples_ok(table: pa.Table, header: VcfHeader) -> np.ndarray:
+    if "FORMAT" not in table.column_names or not header.samples:
+        return np.ones(table.num_rows, dtype=bool)
+    return samples_ok(_as_array(table["FORMAT"]),
+                      [_as_array(table[f"S{i}"]) for i in range(len(header.samples))], header)
+
+
 def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Boolean mask as numpy, null -> False."""
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
@@ -398,10 +423,8 @@ def _valid(col: pa.Array, fast, regex: str) -> np.ndarray:
 
 
 def _pos_fast(col: pa.Array) -> np.ndarray:
-    try:
-        return _np_bool(pc.greater_equal(pc.cast(col, pa.int64()), 0))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return np.zeros(len(col), dtype=bool)
+    # Only digits (Arrow's cast alone would take "0x10" as 16 and "+5" as 5), and few enough for int64.
+    return _np_bool(pc.and_(pc.ascii_is_decimal(col), pc.less_equal(pc.binary_length(col), 18)))
 
 
 def _qual_fast(col: pa.Array) -> np.ndarray:
@@ -446,7 +469,8 @@ def _as_array(col: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _parse_slow(
     data: bytes, header: VcfHeader, *, source: str, first_line: int | None, line_numbers: np.ndarray | None
 ) -> tuple[pa.Table, pa.Table]:
-    """Per-line fallback for a chunk that Arrow refuses as a whole (invalid UTF-8): rejects the bad lines."""
+    """Per-line fallback for a chunk that Arrow cannot take as a whole (invalid UTF-8, control characters):
+    rejects those lines and parses the rest."""
     good: list[bytes] = []
     good_nums: list[int] = []
     rej_l: list[int | None] = []
@@ -456,9 +480,12 @@ def _parse_slow(
         num = int(line_numbers[i]) if line_numbers is not None else (None if first_line is None else first_line + i)
         try:
             raw.decode("utf-8")
+            reason = _control_char(raw)
         except UnicodeDecodeError as exc:
+            reason = f"not valid UTF-8 text ({exc.reason} at byte {exc.start})"
+        if reason is not None:
             rej_l.append(num)
-            rej_r.append(f"not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+            rej_r.append(reason)
             rej_t.append(raw.decode("utf-8", "replace"))
             continue
         good.append(raw)
@@ -523,7 +550,7 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
                 return
             if not pieces:
                 # A cut exactly between two BGZF blocks decompresses cleanly: only the marker tells.
-                cut_short = fmt == "bgzf" and not _has_bgzf_eof(path)
+                cut_short = fmt == "bgzf" and not has_eof_block(path)
                 partial = b""
                 if cut_short:
                     cut = carry.rfind(b"\n") + 1
@@ -621,7 +648,7 @@ def iter_text_batches(
             yield from _iter_lines_batches(lines, header, source, batch_rows, first)
         finally:
             _close_quietly(vf)
-        if region is None and not errors and _is_gzip_like(p) and not _has_bgzf_eof(p):
+        if region is None and not errors and _is_gzip_like(p) and not has_eof_block(p):
             errors.append("BGZF end-of-file marker is missing: the BCF may have been cut short after the last record read")
         if errors:
             log.warning("%s: %s", source, errors[0])
@@ -910,6 +937,15 @@ def write_rejects(rejects: pa.Table | Iterable[pa.Table], path: str | os.PathLik
                         row["REASON"] or "",
                         row["TEXT"] or "",
                     ]
-                    fh.write("\t".join(f.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") for f in fields) + "\n")
+                    fh.write("\t".join(_escape(f) for f in fields) + "\n")
                     n += 1
     return n
+
+
+def _escape(field: str) -> str:
+    """A rejects-TSV field on one line: backslash, TAB, LF and CR escaped (a CR would end the line for
+    many readers), other control characters as ``\\xNN``."""
+    out = field.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if out.isprintable():
+        return out
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in out)

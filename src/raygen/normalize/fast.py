@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from raygen.normalize.htsfmt import reprint_table
 from raygen.normalize.multiallelic import split_gt
-from raygen.normalize.records import RecordNormalizer, RecordRejected
+from raygen.normalize.records import RecordNormalizer, RecordRejected, RefCheckError
 from raygen.normalize.vecalign import realign_biallelic
 from raygen.schema import NORMALIZED_SCHEMA, TEXT_COLUMNS
 
@@ -180,14 +180,17 @@ def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: s
     """With a reference: bulk REF check of SNVs, vectorised left-alignment of biallelic sequence rows, and the
     per-record path for the rest."""
     opts = normalizer.opts
-    mask = fast_mask(base, normalizer)
+    outside = _outside_contigs(base, normalizer)  # the per-record path rejects these, naming the contig
+    mask = fast_mask(base, normalizer) & ~outside
     if mask.any():
         mask = _check_ref_bulk(base, mask, normalizer)
     out = [base.filter(pa.array(mask)).drop_columns(["LINE"])]
-    rest = base.filter(pa.array(~mask))
+    rest = base.filter(pa.array(~mask & ~outside))
     if rest.num_rows and opts.realign and opts.max_indel_len is None and not opts.old_rec_tag and not opts.gff:
         vec_out, rest = _vector_realign(rest, normalizer)
         out.extend(vec_out)
+    if outside.any():
+        rest = pa.concat_tables([rest, base.filter(pa.array(outside))])
     if rest.num_rows:
         rows, rkeys = [], []
         for f, key, line in _py_rows(rest):
@@ -196,6 +199,8 @@ def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: s
             except RecordRejected as exc:
                 rejects.append((key, line, exc.reason, "\t".join(f)))
                 continue
+            except RefCheckError as exc:
+                raise exc.at(normalizer.source, line) from None
             if r is not None:
                 rows.append(r)
                 rkeys.append(key)
@@ -405,6 +410,8 @@ def _all_python(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> 
         except RecordRejected as exc:
             rejects.append((key, line, exc.reason, "\t".join(f)))
             continue
+        except RefCheckError as exc:
+            raise exc.at(normalizer.source, line) from None
         for rec, reason in normalizer.partial_rejects:
             rejects.append((key, line, reason, "\t".join(rec)))
         normalizer.partial_rejects.clear()
@@ -484,6 +491,18 @@ def _rows_to_table(rows: list[list], keys: list[int]) -> pa.Table:
         *(pa.array(col(i), pa.string()) for i in range(2, 8)),
         pa.array(fmt, pa.string()), pa.array(smp, pa.string()), pa.array(keys, pa.int64()),
     ], schema=NORMALIZED_SCHEMA)
+
+
+def _outside_contigs(table: pa.Table, normalizer: RecordNormalizer) -> np.ndarray:
+    """Rows whose REF reaches past the end of their contig in the reference (contigs it has)."""
+    chrom = _as_array(table["CHROM"])
+    end = table["POS"].to_numpy() - 1 + np.maximum(pc.binary_length(_as_array(table["REF"])).to_numpy(), 1)
+    outside = np.zeros(table.num_rows, dtype=bool)
+    for c in pc.unique(chrom).to_pylist():
+        if c in normalizer.reference:
+            rows = pc.equal(chrom, c).to_numpy(zero_copy_only=False)
+            outside |= rows & (end > normalizer.reference.length(c))
+    return outside
 
 
 def _check_ref_bulk(table: pa.Table, mask: np.ndarray, normalizer: RecordNormalizer) -> np.ndarray:

@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from raygen.errors import RaygenError
+from raygen.errors import InputError
 from raygen.expr import Expression
 from raygen.io.fasta import Reference, iupac_to_n
 from raygen.io.header import VcfHeader
@@ -39,8 +39,13 @@ class RecordRejected(Exception):
         self.reason = reason
 
 
-class RefCheckError(RaygenError):
-    """``-c e`` found a REF that differs from the reference: the job stops, naming the record."""
+class RefCheckError(InputError):
+    """``-c e`` found a REF that differs from the reference: the job stops (exit 2), naming the record."""
+
+    def at(self, source: str, line: int | None) -> "RefCheckError":
+        """The same error naming the input file and line (the per-record loops know them, not the check)."""
+        where = f"{source}: line {line}" if line is not None else source
+        return RefCheckError(f"{where}: {self}")
 
 
 def validate(f: list[str], n_columns: int) -> None:
@@ -209,6 +214,7 @@ class RecordNormalizer:
         """
         opts = self.opts
         fetch = self.fetcher(f[0])
+        self._check_inside(f)
         orig = (f[0], f[1], f[3], f[4])
         if "s" in opts.check_ref:
             f, action = fix_ref(f, fetch)
@@ -261,6 +267,19 @@ class RecordNormalizer:
         if new_end is not None:
             f[7] = info_set(f[7], "END", str(new_end))
         return f
+
+    def _check_inside(self, f: list[str]) -> None:
+        """A record whose REF reaches past the end of its contig in the FASTA: the VCF and the FASTA do not
+        match there. bcftools calls it a REF mismatch (REF_SEQ '') and would still realign it through the
+        padding; here it is a reject (``-c e``: the error that stops the job)."""
+        n = self.reference.length(f[0])
+        end = int(f[1]) - 1 + max(len(f[3]), 1)  # 0-based exclusive end of REF
+        if end > n:
+            what = (f"{f[0]}:{f[1]} (REF {len(f[3])} bp) reaches past the end of contig {f[0]!r}, "
+                    f"{n} bp in the reference {self.opts.fasta}")
+            if self.opts.check_ref == "e":
+                raise RefCheckError(what)
+            raise RecordRejected(what)
 
     def _mismatch(self, f: list[str], fetch, status: Status) -> list[str] | None:
         opts = self.opts

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import ray
 
@@ -36,7 +37,8 @@ from raygen.io.parquet import read_parquet, write_parquet
 from raygen.io.vcf import output_kind, read_header, report_rejects, write_vcf
 from raygen.models.load import describe_model
 from raygen.normalize.options import Counts, NormalizeOptions
-from raygen.normalize.pipeline import finish, normalize_dataset, prepare_header
+from raygen.normalize.pipeline import contig_ranks, finish, normalize_dataset, prepare_header
+from raygen.normalize.postprocess import sort_records
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
 from raygen.scoring.annotate import add_header_lines, count_outcomes
 from raygen.scoring.scorer import SCORE_DEFINITION, Scorer
@@ -159,11 +161,19 @@ def _in_order(table: pa.Table, source: str, header: VcfHeader, opts: NormalizeOp
     if opts is None:
         table = table.sort_by([("SHARD", "ascending"), ("SHARD_ROW", "ascending")])
         records, rejects = split_rejects(table, source)
-        return records.drop_columns(["SHARD", "SHARD_ROW"]), rejects
+        return _indexable(records.drop_columns(["SHARD", "SHARD_ROW"])), rejects
     result = finish([table], Counts(), header, opts, source)
     records = result.records.drop_columns(["KEY"])
     # normalized records have no source line (as in `raygen normalize --parquet`)
     return records.append_column("LINE", pa.nulls(records.num_rows, pa.int64())), result.rejects
+
+
+def _indexable(records: pa.Table) -> pa.Table:
+    """Records in input order, unless that order cannot be indexed (POS going back within a contig, a contig
+    coming back after another): then sorted as ``raygen normalize`` sorts (contigs in order of first
+    appearance, POS, input order), so the .tbi/.csi can be built instead of failing after all the work."""
+    keyed = records.append_column("KEY", pa.array(np.arange(records.num_rows, dtype=np.int64)))
+    return sort_records(keyed, contig_ranks(keyed)).drop_columns(["KEY"])
 
 
 def _scored_header(header: VcfHeader, model: str, revision: str | None, desc: dict, cfg: ScoreConfig) -> VcfHeader:

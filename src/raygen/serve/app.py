@@ -89,6 +89,9 @@ def build_application(cfg: ServeConfig, deployment_options: dict[str, dict[str, 
         caller = CallerDeployment.options(**caller_opts).bind(a.reference, a.call_model, a.call)
     ingress_opts: dict[str, Any] = {"max_ongoing_requests": a.max_ongoing_requests,
                                     "max_queued_requests": a.max_queued_requests,
+                                    # overload answers: 503 at once, telling clients when to come back
+                                    "backpressure_config": {"status_code": 503,
+                                                            "retry_after_s": a.retry_after_s or None},
                                     "ray_actor_options": {"num_cpus": a.ingress_cpus}, **extra.get("Ingress", {})}
     return Ingress.options(**ingress_opts).bind(scorer, a, caller)
 

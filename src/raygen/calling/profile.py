@@ -1,0 +1,391 @@
+"""The error profile of a BAM, estimated from the BAM itself (no truth set): what `raygen profile` writes and
+what `raygen call` calibrates its error model with (:mod:`raygen.calling.errormodel`; the caller reads the
+quality calibration, the repeat indel rates, the allele-fraction mixture and the depth median; the rest is
+measured for the user and for a profile-driven simulator, which does not exist yet).
+
+Measured over windows of the regions (evenly spaced, up to ``max_bp`` in all, so the result does not depend
+on how a later call is sharded), from reads of every MAPQ:
+
+- base qualities: the reported-quality histogram per read-cycle bin, and the empirical mismatch rate per
+  (cycle bin, reported quality) at *clean* sites (reference base known, no non-reference base above 20% of
+  the reads: germline variants are not errors); mismatch rate by the two preceding bases in sequencing
+  direction, per strand (context and strand-specific errors);
+- indel errors: per homopolymer length and per short-tandem-repeat span, the fraction of spanning reads with
+  an indel there (sites where 20% or more of the reads carry one are germline and skipped);
+- mapping: the MAPQ histogram and the mismatch rate of low-MAPQ (< 30) vs other reads (mis-mapped paralogs);
+- soft clips: clip-length histogram per read end; insert sizes; reverse-strand fraction;
+- coverage: the depth median and relative fragment coverage per GC bin;
+- site allele fractions: an EM fit of how often a hom-ref site shows a systematic artifact allele and at
+  what fraction, and how over-dispersed heterozygous allele counts are (a beta-binomial concentration).
+
+Coordinates: windows are 0-based half-open. Quality tables are indexed ``[cycle_bin, phred]``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from raygen.calling.candidates import Pileup, entry_cycle_bins, load_pileup, open_bam, per_entry
+from raygen.calling.repeats import homopolymer_runs, tandem_tracts
+from raygen.calling.vafmix import fit_vaf_mixture
+from raygen.config import CallConfig
+from raygen.errors import InputError
+from raygen.io.atomic import atomic_path
+from raygen.io.fasta import Reference
+from raygen.regions import Region, Shard, make_shards
+
+FORMAT = "raygen-error-profile/1"
+CYCLE_BINS = 10
+Q_MAX = 63
+MAX_HP = 20  # homopolymers of this length or longer are pooled
+MAX_STR_SPAN = 40  # STR spans (bp) pooled beyond this
+GC_BINS = 20
+CLEAN_MAX_FRACTION = 0.2  # a site with a non-reference allele above this fraction is not used for error rates
+GERMLINE_INDEL_FRACTION = 0.2
+LOW_MAPQ = 30
+
+
+@dataclass
+class ErrorProfile:
+    """Counts measured on one BAM (arrays are numpy; JSON holds lists). Rates come from the methods."""
+
+    source: str = ""
+    bp: int = 0  # reference bp profiled
+    reads: int = 0
+    read_length: int = 150
+    fragment_mean: float = 400.0
+    fragment_sd: float = 50.0
+    reverse_fraction: float = 0.5
+    q_hist: np.ndarray = field(default_factory=lambda: np.zeros((CYCLE_BINS, Q_MAX + 1)))  # all bases
+    q_obs: np.ndarray = field(default_factory=lambda: np.zeros((CYCLE_BINS, Q_MAX + 1)))  # bases at clean sites
+    q_err: np.ndarray = field(default_factory=lambda: np.zeros((CYCLE_BINS, Q_MAX + 1)))  # of those, mismatches
+    ctx_obs: np.ndarray = field(default_factory=lambda: np.zeros((2, 16)))  # [strand, 4*prev1 + prev2]
+    ctx_err: np.ndarray = field(default_factory=lambda: np.zeros((2, 16)))
+    hp_obs: np.ndarray = field(default_factory=lambda: np.zeros(MAX_HP + 1))  # spanning reads by run length
+    hp_err: np.ndarray = field(default_factory=lambda: np.zeros(MAX_HP + 1))
+    str_obs: np.ndarray = field(default_factory=lambda: np.zeros(MAX_STR_SPAN + 1))
+    str_err: np.ndarray = field(default_factory=lambda: np.zeros(MAX_STR_SPAN + 1))
+    mapq_hist: np.ndarray = field(default_factory=lambda: np.zeros(61))
+    mismatch_mapq: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))  # [low, high MAPQ] x [mis, bases]
+    clip_hist: np.ndarray = field(default_factory=lambda: np.zeros(301))  # read ends by soft-clip length
+    gc_obs: np.ndarray = field(default_factory=lambda: np.zeros(GC_BINS))
+    gc_exp: np.ndarray = field(default_factory=lambda: np.zeros(GC_BINS))
+    depth_median: float = 0.0
+    mixture: dict = field(default_factory=dict)  # fit_vaf_mixture's result
+
+    # -- rates -------------------------------------------------------------------------------------------
+    def error_table(self, prior: float = 200.0) -> np.ndarray:
+        """Empirical P(base wrong) per ``[cycle_bin, reported phred]``: shrunk toward the per-quality rate
+        over all cycles, which is shrunk toward what the quality states (``prior`` pseudo-bases each)."""
+        stated = 10.0 ** (-np.arange(Q_MAX + 1) / 10.0)
+        obs_q, err_q = self.q_obs.sum(axis=0), self.q_err.sum(axis=0)
+        per_q = (err_q + prior * stated) / (obs_q + prior)
+        table = (self.q_err + prior * per_q[None, :]) / (self.q_obs + prior)
+        return np.clip(table, 1e-5, 0.75)
+
+    def context_multiplier(self, prior: float = 2000.0) -> np.ndarray:
+        """``[strand, context]`` error rate relative to the strand's mean (1 = no context effect)."""
+        mean = self.ctx_err.sum() / max(self.ctx_obs.sum(), 1.0)
+        rate = (self.ctx_err + prior * mean) / (self.ctx_obs + prior)
+        return rate / max(mean, 1e-9)
+
+    def hp_indel_rate(self, prior: float = 500.0) -> np.ndarray:
+        """Per-read indel error in a homopolymer of length ``h`` (index; pooled from ``MAX_HP``), made
+        non-decreasing in ``h`` and shrunk toward the next shorter length."""
+        out = np.zeros(MAX_HP + 1)
+        prev = (self.hp_err[1] + 1.0) / (self.hp_obs[1] + 1e4)
+        for h in range(1, MAX_HP + 1):
+            prev = max(prev, (self.hp_err[h] + prior * prev) / (self.hp_obs[h] + prior))
+            out[h] = prev
+        out[0] = out[1]
+        return np.clip(out, 1e-5, 0.3)
+
+    def str_indel_rate(self, prior: float = 500.0) -> np.ndarray:
+        """Per-read indel error in a short tandem repeat spanning ``s`` bp (index), non-decreasing in ``s``."""
+        base = self.hp_indel_rate()[1]
+        out = np.zeros(MAX_STR_SPAN + 1)
+        prev = base
+        for s in range(MAX_STR_SPAN + 1):
+            prev = max(prev, (self.str_err[s] + prior * prev) / (self.str_obs[s] + prior))
+            out[s] = prev
+        return np.clip(out, 1e-5, 0.3)
+
+    def gc_coverage(self) -> np.ndarray:
+        """Relative fragment coverage per GC bin (1 = average; bins without sequence read 1)."""
+        ok = self.gc_exp >= 50
+        rel = np.ones(GC_BINS)
+        if ok.any():
+            rel[ok] = (self.gc_obs[ok] / self.gc_exp[ok]) / (self.gc_obs[ok].sum() / self.gc_exp[ok].sum())
+        return rel
+
+    def low_mapq_excess(self) -> float:
+        """Mismatches per base of low-MAPQ reads beyond those of the others (paralog divergence)."""
+        (lm, lb), (hm, hb) = self.mismatch_mapq
+        return float(max(0.0, lm / max(lb, 1.0) - hm / max(hb, 1.0)))
+
+    def clip_fraction(self) -> float:
+        """Fraction of read ends that are soft-clipped."""
+        return float(self.clip_hist[1:].sum() / max(self.clip_hist.sum(), 1.0))
+
+    # -- files -------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
+        return {"format": FORMAT, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ErrorProfile":
+        if d.get("format") != FORMAT:
+            raise InputError(f"not a raygen error profile (format {d.get('format')!r}, expected {FORMAT!r})")
+        proto = cls()
+        kw = {}
+        for k in proto.__dataclass_fields__:
+            if k in d:
+                v = d[k]
+                kw[k] = np.asarray(v, dtype=np.float64) if isinstance(getattr(proto, k), np.ndarray) else v
+        return cls(**kw)
+
+    def save(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ErrorProfile":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read error profile {str(path)!r}: {exc}") from None
+
+
+def summary(prof: ErrorProfile) -> dict:
+    """The headline numbers of a profile (what `raygen profile` prints): plain floats, JSON-ready."""
+    obs = prof.q_obs.sum()
+    hp = prof.hp_indel_rate()
+    mix = prof.mixture or {}
+    return {
+        "bp_profiled": int(prof.bp), "reads": int(prof.reads), "read_length": int(prof.read_length),
+        "fragment_mean_sd": [round(prof.fragment_mean, 1), round(prof.fragment_sd, 1)],
+        "depth_median": round(prof.depth_median, 1),
+        "mismatch_rate_clean_sites": round(float(prof.q_err.sum() / max(obs, 1.0)), 5),
+        "stated_error_rate": round(float((prof.q_obs * 10.0 ** (-np.arange(Q_MAX + 1) / 10.0)).sum() / max(obs, 1.0)), 5),
+        "indel_error_hp_1_6_12": [round(float(hp[i]), 5) for i in (1, 6, 12)],
+        "low_mapq_excess_mismatch": round(prof.low_mapq_excess(), 5),
+        "clipped_read_end_fraction": round(prof.clip_fraction(), 4),
+        "max_context_multiplier": round(float(prof.context_multiplier().max()), 2),
+        "gc_coverage_min_max": [round(float(x), 2) for x in (prof.gc_coverage().min(), prof.gc_coverage().max())],
+        "artifact_weight_fraction": [round(mix.get("artifact_weight", 0.0), 5), round(mix.get("artifact_fraction", 0.0), 3)],
+        "het_concentration": mix.get("het_concentration"),
+    }
+
+
+def profile_windows(regions: list[Region], window_bp: int, max_bp: int) -> list[Shard]:
+    """Windows of ``window_bp`` over ``regions``, evenly thinned to at most ``max_bp`` in all (deterministic)."""
+    shards = make_shards(regions, window_bp, 0)
+    total = sum(s.end0 - s.start0 for s in shards)
+    if total <= max_bp:
+        return shards
+    k = max(1, int(max_bp // window_bp))
+    pick = np.unique(np.linspace(0, len(shards) - 1, k).round().astype(int))
+    return [shards[i] for i in pick]
+
+
+@dataclass
+class _Acc:
+    """Per-window arrays kept until the end: read lengths, insert sizes, strands, site depths and top
+    non-reference counts (for the depth median and the allele-fraction mixture)."""
+
+    lengths: list = field(default_factory=list)
+    tlens: list = field(default_factory=list)
+    revs: list = field(default_factory=list)
+    depth: list = field(default_factory=list)
+    top_alt: list = field(default_factory=list)
+
+
+def estimate_profile(bam: str, reference: str, regions: list[Region], *, cfg: CallConfig | None = None,
+                     alias: dict[str, str] | None = None, max_bp: int | None = None, window_bp: int = 100_000,
+                     source: str | None = None) -> ErrorProfile:
+    """Measure the error profile of ``bam`` over (a deterministic subset of) ``regions`` (0-based half-open).
+
+    ``alias`` maps BAM contig names to FASTA names. ``max_bp`` caps the bp profiled (default
+    ``cfg.profile_max_bp``). Raises :class:`InputError` when no read could be used.
+    """
+    cfg = cfg or CallConfig()
+    max_bp = cfg.profile_max_bp if max_bp is None else max_bp
+    load_cfg = _all_reads(cfg)
+    prof = ErrorProfile(source=source or str(bam))
+    acc = _Acc()
+    af = open_bam(bam)
+    ref = Reference(reference)
+    try:
+        for w in profile_windows(regions, window_bp, max_bp):
+            p = load_pileup(af, ref, w, load_cfg, (alias or {}).get(w.chrom))
+            _add_window(prof, acc, p, w, cfg)
+    finally:
+        af.close()
+        ref.close()
+    if prof.reads == 0:
+        raise InputError(f"BAM {bam!r}: no mapped reads in the profiled regions")
+    _finish(prof, acc)
+    return prof
+
+
+def _all_reads(cfg: CallConfig) -> CallConfig:
+    """The load settings of the profile: every MAPQ and base quality (the filters are applied per table)."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, min_mapping_quality=0, min_base_quality=0)
+
+
+def _finish(prof: ErrorProfile, acc: _Acc) -> None:
+    prof.read_length = int(np.bincount(np.concatenate(acc.lengths)).argmax())
+    prof.reverse_fraction = float(np.concatenate(acc.revs).mean())
+    tl = np.concatenate(acc.tlens)
+    tl = tl[(tl > 0) & (tl < 5000)]
+    if len(tl) >= 20:
+        med = float(np.median(tl))
+        prof.fragment_mean = med
+        prof.fragment_sd = float(1.4826 * np.median(np.abs(tl - med)))
+    depth = np.concatenate(acc.depth)
+    prof.depth_median = float(np.median(depth[depth > 0])) if np.any(depth > 0) else 0.0
+    prof.mixture = fit_vaf_mixture(depth, np.concatenate(acc.top_alt))
+
+
+def _add_window(prof: ErrorProfile, acc: _Acc, p: Pileup, w: Shard, cfg: CallConfig) -> None:
+    """Add one window's counts (entries in ``[w.start0, w.end0)``; reads whose start lies in it)."""
+    own = (p.read_start >= w.start0) & (p.read_start < w.end0)
+    prof.bp += w.end0 - w.start0
+    prof.reads += int(own.sum())
+    if not own.any():
+        return
+    qlen = np.diff(p.read_qoff)
+    acc.lengths.append(qlen[own])
+    acc.tlens.append(p.read_tlen[own])
+    acc.revs.append(p.read_reverse[own])
+    prof.mapq_hist += np.bincount(np.minimum(p.read_mapq[own], 60), minlength=61)
+    clips = np.minimum(p.read_clip[own].ravel(), len(prof.clip_hist) - 1)
+    prof.clip_hist += np.bincount(clips, minlength=len(prof.clip_hist))
+    clean, depth, top = _site_counts(p, w, cfg)
+    acc.depth.append(depth)
+    acc.top_alt.append(top)
+    _base_errors(prof, p, w, clean)
+    _indel_errors(prof, p, w)
+    _gc_coverage(prof, p, w, own)
+
+
+def _in_window(p: Pileup, w: Shard) -> np.ndarray:
+    return (p.pos >= w.start0) & (p.pos < w.end0)
+
+
+def _site_counts(p: Pileup, w: Shard, cfg: CallConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clean-site mask over the window, caller-filtered depth, top non-reference count) per position."""
+    L = w.end0 - w.start0
+    m = _in_window(p, w) & (p.base < 4)
+    i = p.pos[m] - w.start0
+    allc = np.bincount(i * 4 + p.base[m], minlength=L * 4).reshape(L, 4)
+    refc = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0].astype(np.int64)
+    known = refc < 4
+    nonref = allc.copy()
+    nonref[np.arange(L)[known], refc[known]] = 0
+    tot = allc.sum(axis=1)
+    clean = known & (tot >= 4) & (nonref.max(axis=1) <= CLEAN_MAX_FRACTION * np.maximum(tot, 1))
+    f = m & (p.qual >= cfg.min_base_quality) & (p.read_mapq[p.read] >= cfg.min_mapping_quality)
+    j = p.pos[f] - w.start0
+    fc = np.bincount(j * 4 + p.base[f], minlength=L * 4).reshape(L, 4)
+    depth = fc.sum(axis=1)
+    fc[np.arange(L)[known], refc[known]] = 0
+    depth[~known] = 0
+    return clean, depth, fc.max(axis=1)
+
+
+def _base_errors(prof: ErrorProfile, p: Pileup, w: Shard, clean: np.ndarray) -> None:
+    """Quality calibration, context and MAPQ mismatch tables from the entries at clean sites."""
+    allq = _in_window(p, w)
+    m = allq & (p.base < 4)
+    m[m] = clean[p.pos[m] - w.start0]
+    mis = p.base[m] != p.ref_codes[p.pos[m] - p.ref_start0]
+    mq = per_entry(p, "mapq")[m]
+    low = mq < LOW_MAPQ
+    for k, sel in enumerate((low, ~low)):
+        prof.mismatch_mapq[k] += [float(mis[sel].sum()), float(sel.sum())]
+    good = mq >= LOW_MAPQ  # sequencing errors, not mapping errors
+    q = np.minimum(p.qual[m], Q_MAX).astype(np.int64)
+    rev = per_entry(p, "reverse")[m]
+    cyc = per_entry(p, "cycle")[m]
+    cb = entry_cycle_bins(p, m, CYCLE_BINS)
+    qa = np.minimum(p.qual[allq], Q_MAX).astype(np.int64)
+    cba = entry_cycle_bins(p, allq, CYCLE_BINS)
+    n = CYCLE_BINS * (Q_MAX + 1)
+    prof.q_hist += np.bincount(cba * (Q_MAX + 1) + qa, minlength=n).reshape(CYCLE_BINS, Q_MAX + 1)
+    k = (cb * (Q_MAX + 1) + q)[good]
+    prof.q_obs += np.bincount(k, minlength=n).reshape(CYCLE_BINS, Q_MAX + 1)
+    prof.q_err += np.bincount(k, weights=mis[good], minlength=n).reshape(CYCLE_BINS, Q_MAX + 1)
+    _context_errors(prof, p, m, good, mis, rev, cyc)
+
+
+def _context_errors(prof: ErrorProfile, p: Pileup, m: np.ndarray, good: np.ndarray, mis: np.ndarray,
+                    rev: np.ndarray, cyc: np.ndarray) -> None:
+    """Mismatch rate by the two read bases sequenced just before, per strand (reverse reads: complemented)."""
+    qp = p.qpos[m]
+    ok = good & (cyc >= 2)
+    step = np.where(rev, 1, -1)
+    b1 = p.query_base[np.clip(qp + step, 0, len(p.query_base) - 1)]
+    b2 = p.query_base[np.clip(qp + 2 * step, 0, len(p.query_base) - 1)]
+    ok &= (b1 < 4) & (b2 < 4)
+    comp = np.array([3, 2, 1, 0, 4], dtype=np.int64)
+    b1 = np.where(rev, comp[b1], b1)
+    b2 = np.where(rev, comp[b2], b2)
+    ctx = (b1 * 4 + b2)[ok]
+    s = rev[ok].astype(np.int64)
+    prof.ctx_obs += np.bincount(s * 16 + ctx, minlength=32).reshape(2, 16)
+    prof.ctx_err += np.bincount(s * 16 + ctx, weights=mis[ok], minlength=32).reshape(2, 16)
+
+
+def spanning_reads(p: Pileup, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Reads (approximately: reads longer than the interval) covering ``[lo, hi)`` with one base each side."""
+    starts = np.sort(p.read_start)
+    ends = np.sort(p.read_end)
+    return np.maximum(0, np.searchsorted(starts, lo - 1, side="right") - np.searchsorted(ends, hi + 1, side="left"))
+
+
+def _indel_errors(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
+    """Indel error per homopolymer length and STR span: reads with an indel anchored just before the tract."""
+    by_anchor: dict[int, set] = {}
+    for (a0, _, _), reads in p.indel_reads.items():
+        by_anchor.setdefault(a0, set()).update(reads)
+    codes = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0]
+    hs, hl = homopolymer_runs(codes)
+    ts, te, _ = tandem_tracts(codes)
+    for starts, lens, obs, err, cap in ((hs, hl, prof.hp_obs, prof.hp_err, MAX_HP),
+                                        (ts, te - ts, prof.str_obs, prof.str_err, MAX_STR_SPAN)):
+        s0 = starts + w.start0
+        span = spanning_reads(p, s0, s0 + lens)
+        n_ind = np.array([len(by_anchor.get(int(a) - 1, ())) for a in s0], dtype=np.float64) if by_anchor else np.zeros(len(s0))
+        ok = (span >= 4) & (n_ind < GERMLINE_INDEL_FRACTION * np.maximum(span, 1))
+        idx = np.minimum(lens[ok], cap)
+        obs += np.bincount(idx, weights=span[ok], minlength=cap + 1)[: cap + 1]
+        err += np.bincount(idx, weights=n_ind[ok], minlength=cap + 1)[: cap + 1]
+
+
+def _gc_coverage(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> None:
+    """Fragments per GC bin (leftmost mates of proper pairs starting in the window) vs positions per GC bin."""
+    tl = p.read_tlen[own]
+    st = p.read_start[own]
+    ok = (tl > 0) & (tl < 2000)
+    if ok.sum() < 20:
+        return
+    flen = int(np.median(tl[ok]))
+    codes = p.ref_codes
+    gc = np.concatenate([[0], np.cumsum((codes == 1) | (codes == 2))])
+    nn = np.concatenate([[0], np.cumsum(codes == 4)])
+    a = st[ok] - p.ref_start0
+    b = np.minimum(a + tl[ok], len(codes))
+    frac = (gc[b] - gc[a]) / np.maximum(b - a, 1)
+    prof.gc_obs += np.bincount(np.minimum((frac * GC_BINS).astype(int), GC_BINS - 1), minlength=GC_BINS)
+    x = np.arange(w.start0, w.end0) - p.ref_start0
+    x = x[x + flen <= len(codes)]
+    clean = nn[x + flen] - nn[x] == 0
+    fx = (gc[x + flen] - gc[x])[clean] / flen
+    prof.gc_exp += np.bincount(np.minimum((fx * GC_BINS).astype(int), GC_BINS - 1), minlength=GC_BINS)

@@ -1,0 +1,225 @@
+"""The site model: a calibrated P(the allele is real) from the classical call and its evidence features, and a
+FILTER that says why a call failed.
+
+A logistic regression over the standardized :data:`raygen.calling.features.FEATURES` (plus a few products
+with ``is_indel``, so SNVs and indels weigh the evidence differently), L2-regularized, fitted on labelled
+candidates (:func:`fit_site_model`; the protocol that fits the shipped model is in docs/call.md's calling
+section). QUAL = -10 log10 P(not real), so a QUAL threshold is a precision threshold on data like the
+training data. A call below ``site_min_qual`` gets FILTER ``LowQual`` plus the evidence groups that pulled it
+down (:data:`FILTER_GROUPS`), each declared in the VCF header.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from raygen.calling.candidates import Candidate, Pileup, SiteTables
+from raygen.calling.classical import cluster_filter, genotype_classical
+from raygen.calling.errormodel import ErrorModel
+from raygen.calling.features import FEATURES, evidence_features
+from raygen.calling.records import CallRecord
+from raygen.config import CallConfig
+from raygen.errors import InputError
+from raygen.io.atomic import atomic_path
+
+FORMAT = "raygen-site-model/1"
+#: The model shipped with raygen (fitted by `benchmarks/call.py fit`; its card is MODEL_CARD.md beside it).
+DEFAULT_PATH = Path(__file__).parent / "models" / "site_model.json"
+#: Features multiplied by ``is_indel`` as extra columns (indel evidence differs from SNV evidence).
+INDEL_INTERACTIONS = ("lod", "vaf", "vaf_dev", "hp_len", "str_span", "noise_alt", "strand_alt", "clip_alt")
+#: FILTER names and the features whose contribution they sum; a filtered call lists every group whose
+#: contribution, against a typical true variant's, is below -1 (its odds fell by more than e).
+FILTER_GROUPS = {
+    "LowMQ": ("lowmq_frac", "mq_alt", "mq_diff"),
+    "StrandBias": ("strand_alt", "sor"),
+    "Paralog": ("noise_alt", "noise_diff", "density", "depth_ratio"),
+    "SoftClip": ("clip_alt", "clip_diff", "readpos_alt"),
+    "LowComplexity": ("hp_len", "str_span", "complexity", "gc"),
+}
+FILTER_DESCRIPTIONS = {
+    "LowQual": "QUAL below the threshold",
+    "LowMQ": "ALT reads mapped with low MAPQ, or many reads below the MAPQ threshold (multi-mapping)",
+    "StrandBias": "ALT reads on one strand only, or allele and strand associated",
+    "Paralog": "ALT reads carry extra low-fraction mismatches, or clustered noisy sites or excess depth "
+               "(mis-mapped paralog or collapsed duplication)",
+    "SoftClip": "ALT reads soft-clipped or the allele only near read ends",
+    "LowComplexity": "homopolymer, tandem repeat or low-complexity sequence",
+}
+MAX_QUAL = 99.0
+
+
+#: Features the site model does not read: absolute levels that differ between sequencing runs (depth 30x vs
+#: 60x, one aligner's MAPQ scale, a run's error and soft-clip rates, read length) and would not transfer to
+#: another BAM. The model reads their relative forms instead: ALT reads against the same site's REF reads
+#: (``mq_diff``, ``noise_diff``, ``clip_diff``) and depth against the BAM's own median (``depth_ratio``).
+NOT_TRANSFERABLE = ("log_depth", "mq_alt", "noise_alt", "clip_alt")
+
+
+def design(X: np.ndarray) -> np.ndarray:
+    """Feature matrix ``[N, len(FEATURES)]`` -> the model's columns (features, then indel interactions);
+    :data:`NOT_TRANSFERABLE` columns are zeroed (a zero column gets a zero coefficient)."""
+    X = np.array(X, dtype=np.float64)
+    X[:, [FEATURES.index(f) for f in NOT_TRANSFERABLE]] = 0.0
+    ind = X[:, FEATURES.index("is_indel")][:, None]
+    extra = X[:, [FEATURES.index(f) for f in INDEL_INTERACTIONS]] * ind
+    return np.concatenate([X, extra], axis=1).astype(np.float64)
+
+
+@dataclass
+class SiteModel:
+    """Fitted coefficients over :func:`design` columns (standardized with ``mean``/``scale``)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    typical: np.ndarray  # mean standardized columns of the true variants it was fitted on
+    card: dict = field(default_factory=dict)  # what it was fitted on
+
+    @property
+    def min_qual(self) -> float:
+        """The QUAL a PASS call needs: Phred of the P(real) threshold chosen on the training data (card)."""
+        return float(qual_from_p(np.array([self.card.get("threshold", 0.5)]))[0])
+
+    def logit(self, X: np.ndarray) -> np.ndarray:
+        z = (design(X) - self.mean) / self.scale
+        return z @ self.coef + self.intercept
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """P(real) per row of ``X`` (features in :data:`FEATURES` order)."""
+        return 1.0 / (1.0 + np.exp(-self.logit(X)))
+
+    def reasons(self, x: np.ndarray) -> list[str]:
+        """FILTER groups that pull one row's odds down by more than e against a typical true variant, the
+        strongest first."""
+        z = (design(x[None, :])[0] - self.mean) / self.scale
+        contrib = self.coef * (z - self.typical)
+        names = list(FEATURES) + [f"{f}*is_indel" for f in INDEL_INTERACTIONS]
+        sums = {g: float(contrib[[i for i, n in enumerate(names) if n.split("*")[0] in feats]].sum())
+                for g, feats in FILTER_GROUPS.items()}
+        return sorted((g for g, v in sums.items() if v < -1.0), key=lambda g: sums[g])
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "features": list(FEATURES), "interactions": list(INDEL_INTERACTIONS),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": self.intercept, "typical": self.typical.tolist(), "card": self.card}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SiteModel":
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read site model {str(path)!r}: {exc}") from None
+        if d.get("format") != FORMAT or tuple(d.get("features", ())) != FEATURES \
+                or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS:
+            raise InputError(f"{str(path)!r} is not a {FORMAT} model for this raygen's features; refit it "
+                             "(`raygen train site-model`)")
+        arr = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef", "typical")}
+        return cls(intercept=float(d["intercept"]), card=d.get("card", {}), **arr)
+
+
+@functools.lru_cache(maxsize=8)
+def load_site_model(spec: str) -> SiteModel | None:
+    """``"default"`` (the shipped model), ``"none"`` (no recalibration) or a path; cached per process."""
+    if spec == "none":
+        return None
+    path = DEFAULT_PATH if spec == "default" else Path(spec)
+    if spec == "default" and not path.exists():
+        return None
+    return SiteModel.load(path)
+
+
+def fit_site_model(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, weights: np.ndarray | None = None,
+                   card: dict | None = None) -> SiteModel:
+    """Fit P(real) = sigmoid(z . coef + b) by L-BFGS on the weighted log loss plus ``l2`` / 2 |coef|^2.
+
+    ``X``: ``[N, len(FEATURES)]``; ``y``: 1 real, 0 not; ``weights`` per row (default 1).
+    """
+    D = design(X)
+    mean = D.mean(axis=0)
+    scale = D.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    Z = (D - mean) / scale
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    y = np.asarray(y, np.float64)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        b, c = theta[0], theta[1:]
+        s = Z @ c + b
+        lse = np.logaddexp(0.0, s)
+        val = float((w * (lse - y * s)).sum() + 0.5 * l2 * (c @ c))
+        g = w * (1.0 / (1.0 + np.exp(-s)) - y)
+        return val, np.concatenate([[g.sum()], Z.T @ g + l2 * c])
+
+    res = minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    typical = Z[y > 0.5].mean(axis=0) if (y > 0.5).any() else np.zeros(Z.shape[1])
+    return SiteModel(mean, scale, res.x[1:], float(res.x[0]), typical, dict(card or {}))
+
+
+def qual_from_p(p: np.ndarray) -> np.ndarray:
+    """QUAL = -10 log10(1 - p), capped at :data:`MAX_QUAL`."""
+    return np.minimum(-10.0 * np.log10(np.clip(1.0 - p, 1e-12, 1.0)), MAX_QUAL)
+
+
+def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, model: SiteModel,
+                min_qual: float | None = None) -> list[CallRecord]:
+    """Records with QUAL from the site model and FILTER PASS / RefCall / LowQual[;reasons].
+
+    The site model is a veto: a call stays PASS only if the classical model called it (non-ref genotype, PASS)
+    and its QUAL reaches ``min_qual`` (None: the model's own threshold, fitted by cross-validation on its
+    training data, :func:`raygen.calling.sitefit.cross_fit`). It never turns a classical RefCall into a call:
+    on held-out data that added more false calls than true ones. GQ becomes P(this genotype wrong) =
+    P(not real) + P(real, the other non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
+    if not recs:
+        return recs
+    p = model.predict(X)
+    quals = qual_from_p(p)
+    min_qual = model.min_qual if min_qual is None else min_qual
+    out = []
+    for r, ll, x, q, pr in zip(recs, lls, X, quals, p):
+        q = float(round(q, 2))
+        gq = r.gq
+        if r.gt != (0, 0):
+            other = ll[2] if r.gt == (0, 1) else ll[1]
+            p_other = float(np.exp(other - np.logaddexp(ll[1], ll[2])))
+            p_wrong = (1.0 - pr) + pr * p_other
+            gq = int(min(gq, round(-10.0 * np.log10(max(p_wrong, 1e-10)))))
+        if r.gt == (0, 0):
+            filt = "RefCall"
+        elif r.filter == "PASS" and q >= min_qual:
+            filt = "PASS"
+        else:
+            filt = ";".join(["LowQual", *model.reasons(x)])
+        out.append(dataclasses.replace(r, qual=q, gq=max(gq, 0), filter=filt))
+    return out
+
+
+def site_evidence(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel
+                  ) -> tuple[list[CallRecord], list[np.ndarray], np.ndarray]:
+    """The classical records (QUAL the Bayesian model's own), their genotype log-likelihoods and the evidence
+    features ``[N, len(FEATURES)]``: what the site model reads, and what :mod:`raygen.calling.sitefit` labels."""
+    cands2, recs, sups, lls = genotype_classical(p, t, cands, cfg, chrom, em)
+    return recs, lls, evidence_features(p, t, cands2, recs, sups, cfg, em.depth_median)
+
+
+def genotype_sites(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel,
+                   model: SiteModel | None) -> list[CallRecord]:
+    """The classical genotyper, then (with a model) the recalibrated QUAL/FILTER; without one, the classical
+    QUAL with ``cfg.min_qual`` and the SNV-cluster filter."""
+    if model is None:
+        cands2, recs, _, _ = genotype_classical(p, t, cands, cfg, chrom, em)
+        return cluster_filter(t, cands2, recs, cfg)
+    recs, lls, X = site_evidence(p, t, cands, cfg, chrom, em)
+    return recalibrate(recs, lls, X, model, cfg.site_min_qual)
