@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from raygen.errors import InputError
 from raygen.normalize.htsfmt import reprint_table
 from raygen.normalize.multiallelic import split_gt
 from raygen.normalize.records import RecordNormalizer, RecordRejected, RefCheckError
@@ -412,6 +413,9 @@ def _all_python(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> 
             continue
         except RefCheckError as exc:
             raise exc.at(normalizer.source, line) from None
+        except InputError as exc:  # a bad record where bcftools stops (-a's out-of-bounds genotypes): a reject
+            rejects.append((key, line, str(exc), "\t".join(f)))
+            continue
         for rec, reason in normalizer.partial_rejects:
             rejects.append((key, line, reason, "\t".join(rec)))
         normalizer.partial_rejects.clear()
