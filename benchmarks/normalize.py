@@ -1,14 +1,17 @@
 """Benchmark: ``raygen normalize -m -any -f REF`` vs ``bcftools norm -m -any -f REF`` (pysam's bcftools 1.24).
 
-Generates (once, cached) an un-normalized VCF of >= 1M records over real sequence
-(``../shared/data/pretrain/grch38.chr20_and_21_10M.fa.gz``): SNVs, indels inside repeats written
-right-shifted and with redundant trailing bases, multi-allelic sites (SNV+SNV and SNV+indel), two samples
-with GT:AD. Both tools read the same bgzipped, indexed input and write bgzipped VCF plus a .tbi index;
-each is timed as a whole command (subprocess, wall clock), best of ``--repeats``. Prints wall time,
-records/s, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least as fast) and whether
-the output records are identical.
+Generates (once, cached) un-normalized VCFs of ~1.04M records over real sequence
+(``../shared/data/pretrain/grch38.chr20_and_21_10M.fa.gz``), one per variant mix of :data:`MIXES`:
+``issue13`` (issue #13's independent shape: 70% SNVs, 15% indels right-shifted in homopolymer runs, 10% SNV +
+deletion with a padded 3-base REF, 5% MNPs, INFO AC/DP, two samples GT:AD), ``multi_mnv`` (dominated by
+multi-allelic and MNV records) and ``repeats`` (the first input of this benchmark: indels in repeats
+written right-shifted with redundant trailing bases, multi-allelics, GT:AD). Both tools read the same
+bgzipped, indexed input and write bgzipped VCF plus a .tbi index; each is timed as a whole command
+(subprocess, wall clock and CPU), interleaved, best of ``--repeats``. Prints one table row per mix: both
+times, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least as fast), whether the output
+records are identical, and the 1-minute load average over the runs.
 
-    .venv/bin/python benchmarks/normalize.py [--records 1100000] [--repeats 3] [--cache DIR]
+    .venv/bin/python benchmarks/normalize.py [--mixes issue13,multi_mnv,repeats] [--records 1040000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -141,16 +144,110 @@ def make_vcf(path: Path, fasta: Path, n_records: int, seed: int = 7) -> None:
                 fh.write(line + "\n")
 
 
-def ensure_input(cache: Path, n_records: int) -> Path:
+#: Variant mixes (fractions of sites): ``repeats`` is the benchmark's first input (indels in repeats with
+#: padding); ``issue13`` the independent shape of issue #13 (70% SNVs, 15% indels right-shifted in homopolymer
+#: runs, 10% SNV + deletion with a padded 3-base REF, 5% MNPs, INFO AC/DP); ``multi_mnv`` is dominated by
+#: multi-allelic and MNV records.
+MIXES = {
+    "repeats": None,  # make_vcf's own draw
+    "issue13": {"snv": 0.70, "indel": 0.15, "snv_del": 0.10, "mnp": 0.05},
+    "multi_mnv": {"snv": 0.15, "indel": 0.10, "snv_del": 0.20, "snv_snv": 0.15, "tri": 0.10, "mnp": 0.30},
+}
+_KINDS = ("snv", "indel", "snv_del", "snv_snv", "tri", "mnp")
+
+
+def _other(b: str, k: int) -> str:
+    return "ACGT"[("ACGT".index(b) + k) % 4]
+
+
+def _mix_record(s: str, p: int, kind: str, r: np.ndarray) -> tuple[int, str, str]:
+    """(0-based POS, REF, ALT) of one site of ``kind`` at ``p``; ``r``: 3 random ints in [1, 4)."""
+    b = s[p]
+    if kind == "snv":
+        return p, b, _other(b, r[0])
+    if kind == "indel":  # p starts a homopolymer run: delete or insert run bases, written at the run's end
+        q = p
+        while s[q + 1] == b:
+            q += 1
+        n = int(min(r[0], q - p + 1))
+        if r[1] == 1:  # insertion of n bases
+            return q, b, b * (n + 1)
+        return q - n, s[q - n: q + 1], s[q - n]
+    if kind == "snv_del":
+        return p, s[p: p + 3], f"{_other(b, r[0])}{s[p + 1: p + 3]},{b}"
+    if kind == "snv_snv":
+        return p, b, f"{_other(b, 1)},{_other(b, 2)}"
+    if kind == "tri":
+        return p, b, f"{_other(b, 1)},{_other(b, 2)},{_other(b, 3)}"
+    n = 2 + int(r[2] == 3)  # MNP of 2 or 3 bases, every base changed
+    return p, s[p: p + n], "".join(_other(c, r[i]) for i, c in enumerate(s[p: p + n]))
+
+
+def make_mix_vcf(path: Path, fasta: Path, n_records: int, mix: dict[str, float], seed: int = 13) -> None:
+    """Write an un-normalized VCF of ``mix`` (plain text, sorted by POS; the caller bgzips and indexes it):
+    INFO AC (Number=A) and DP, two samples GT:AD."""
+    rng = np.random.default_rng(seed)
+    contigs = _contigs(fasta)
+    per = n_records // len(contigs) + 1
+    probs = np.array([mix.get(k, 0.0) for k in _KINDS])
+    out = []
+    for chrom, seq_b in contigs.items():
+        seq = np.frombuffer(seq_b, dtype=np.uint8)
+        acgt = np.isin(seq, BASES)
+        ok = acgt.copy()
+        ok[:50] = ok[-50:] = False
+        ok[:-3] &= acgt[1:-2] & acgt[2:-1] & acgt[3:]
+        run = np.zeros(len(seq), dtype=bool)  # homopolymer starts (>= 3 equal bases)
+        run[1:-3] = (seq[1:-3] == seq[2:-2]) & (seq[1:-3] == seq[3:-1]) & (seq[1:-3] != seq[:-4]) & ok[1:-3]
+        cand, runs = np.flatnonzero(ok), np.flatnonzero(run)
+        kind = rng.choice(len(_KINDS), size=per, p=probs / probs.sum())
+        pos0 = rng.choice(cand, size=per, replace=False)
+        ind = kind == 1
+        pos0[ind] = runs[rng.integers(0, len(runs), size=int(ind.sum()))]
+        rnd = rng.integers(1, 4, size=(per, 3))
+        gts = np.array(["0/1", "1/1", "0/0", "0|1", "./."])[rng.choice(5, size=(per, 2), p=[.4, .25, .2, .1, .05])]
+        ad = rng.integers(0, 40, size=(per, 2, 4))
+        dp = rng.integers(1, 200, size=per)
+        s = seq_b.decode()
+        recs = []
+        for i in range(per):
+            p, ref, alt = _mix_record(s, int(pos0[i]), _KINDS[kind[i]], rnd[i])
+            n_alt = alt.count(",") + 1
+            ac = ",".join(str(x) for x in ad[i, 0, 1: 1 + n_alt])
+            smp = []
+            for j in range(2):
+                g = gts[i, j] if n_alt == 1 or j else "1/2"
+                smp.append(f"{g}:" + ",".join(str(x) for x in ad[i, j, : n_alt + 1]))
+            recs.append((p, f"{chrom}\t{p + 1}\t.\t{ref}\t{alt}\t50\tPASS\tAC={ac};DP={dp[i]}\tGT:AD\t"
+                            + "\t".join(smp)))
+        recs.sort(key=lambda x: x[0])
+        seen = set()
+        out += [line for p, line in recs if not (p in seen or seen.add(p))]  # one record per POS
+    contig_lines = "".join(f"##contig=<ID={c},length={len(v)}>\n" for c, v in contigs.items())
+    with open(path, "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\">\n" + contig_lines
+                 + '##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count">\n'
+                 '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+                 '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                 '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n")
+        fh.write("\n".join(out) + "\n")
+
+
+def ensure_input(cache: Path, n_records: int, mix: str = "repeats") -> Path:
     import pysam
 
     cache.mkdir(parents=True, exist_ok=True)
-    gz = cache / f"denorm_{n_records}.vcf.gz"
+    stem = f"denorm_{n_records}" if mix == "repeats" else f"{mix}_{n_records}"
+    gz = cache / f"{stem}.vcf.gz"
     if gz.exists() and Path(str(gz) + ".tbi").exists():
         return gz
-    plain = cache / f"denorm_{n_records}.vcf"
+    plain = cache / f"{stem}.vcf"
     t0 = time.perf_counter()
-    make_vcf(plain, FASTA, n_records)
+    if MIXES[mix] is None:
+        make_vcf(plain, FASTA, n_records)
+    else:
+        make_mix_vcf(plain, FASTA, n_records, MIXES[mix])
     pysam.tabix_index(str(plain), preset="vcf", force=True)
     print(f"generated {gz} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return gz
@@ -176,44 +273,66 @@ def records(path: Path) -> list[bytes]:
         return [line for line in fh.read().split(b"\n") if line and not line.startswith(b"#")]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=1_100_000, help="records to generate (before dedup of sites)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the best is reported")
-    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
-                    help="where the generated input is kept between runs (outside the repo)")
-    ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
-    args = ap.parse_args()
-    if not FASTA.exists():
-        raise SystemExit(f"{FASTA} is absent (set RAYGEN_SHARED_DATA)")
-    inp = ensure_input(args.cache, args.records)
-    n_in = sum(1 for _ in records(inp))
-    out_dir = args.cache / "out"
+def _compile_sources() -> None:
+    """Byte-compile raygen's sources once, as an installed (non-editable) package is: otherwise a shell with
+    PYTHONDONTWRITEBYTECODE makes every raygen run recompile its modules (~0.4 s) and bcftools has no such
+    cost."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "src" / "raygen"), quiet=1)
+
+
+def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str) -> dict:
+    """Time both tools on one mix (interleaved, best of ``repeats``); outputs compared record for record."""
+    inp = ensure_input(cache, n_records, mix)
+    out_dir = cache / "out"
     out_dir.mkdir(exist_ok=True)
-    out_b, out_r = out_dir / "bcftools.vcf.gz", out_dir / "raygen.vcf.gz"
+    out_b, out_r = out_dir / f"bcftools_{mix}.vcf.gz", out_dir / f"raygen_{mix}.vcf.gz"
     bcf_cmd = [sys.executable, "-c",
                "import sys, pysam.bcftools; pysam.bcftools.norm(*sys.argv[1:], catch_stdout=False)",
                "-m", "-any", "-f", str(FASTA), "-Oz", "-W=tbi", "-o", str(out_b), str(inp)]
     ray_cmd = [str(REPO / ".venv" / "bin" / "raygen"), "normalize", str(inp), "-m", "-any", "-f", str(FASTA),
-               "-o", str(out_r), "-q", *args.extra.split()]
+               "-o", str(out_r), "-q", *extra.split()]
     # interleaved, so both tools see the same background load on a shared machine; best run of each
-    runs_b, runs_r = [], []
-    for _ in range(args.repeats):
+    runs_b, runs_r, loads = [], [], []
+    for _ in range(repeats):
+        loads.append(os.getloadavg()[0])
         runs_b.append(timed(bcf_cmd))
         runs_r.append(timed(ray_cmd))
-    t_b, c_b = min(runs_b)
-    t_r, c_r = min(runs_r)
-    same = records(out_b) == records(out_r)
-    n_out = sum(1 for _ in records(out_r))
-    print(f"input: {inp} ({n_in} records; output {n_out} records)")
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    print(f"bcftools norm -m -any -f REF (pysam {__import__('pysam').__version__}): {t_b:8.2f} s wall  "
-          f"{c_b:8.2f} s CPU  {n_in / t_b:12,.0f} records/s")
-    print(f"raygen normalize -m -any -f REF:                {t_r:8.2f} s wall  {c_r:8.2f} s CPU  "
-          f"{n_in / t_r:12,.0f} records/s")
-    print(f"ratio (bcftools time / raygen time): {t_b / t_r:.2f}x wall, {c_b / c_r:.2f}x CPU  "
-          "(>= 1.0: raygen at least as fast)")
-    print(f"outputs identical (records): {same}")
+    rb, rr = records(out_b), records(out_r)
+    return {"mix": mix, "n_in": sum(1 for _ in records(inp)), "n_out": len(rr), "bcftools": min(runs_b),
+            "raygen": min(runs_r), "same": rb == rr, "load": (min(loads), max(loads)),
+            "all_b": [round(t, 2) for t, _ in runs_b], "all_r": [round(t, 2) for t, _ in runs_r]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=1_040_000, help="records to generate per mix (before dedup of sites)")
+    ap.add_argument("--mixes", default="issue13,multi_mnv,repeats", help=f"comma-separated, of {sorted(MIXES)}")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the best is reported")
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
+                    help="where the generated inputs are kept between runs (outside the repo)")
+    ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
+    args = ap.parse_args()
+    if not FASTA.exists():
+        raise SystemExit(f"{FASTA} is absent (set RAYGEN_SHARED_DATA)")
+    _compile_sources()
+    print(f"machine: {os.cpu_count()} CPUs; pysam {__import__('pysam').__version__} (bcftools 1.24); "
+          f"both: -m -any -f REF, bgzipped VCF + .tbi; best of {args.repeats}, interleaved")
+    print(f"| {'mix':<10} | {'records in':>10} | {'out':>9} | {'bcftools s':>10} | {'CPU s':>6} | {'raygen s':>8} | "
+          f"{'CPU s':>6} | {'ratio wall':>10} | {'ratio CPU':>9} | {'identical':>9} | {'load 1-min':>11} |")
+    print("|" + "|".join("-" * (w + 2) for w in (10, 10, 9, 10, 6, 8, 6, 10, 9, 9, 11)) + "|")
+    same = True
+    for mix in args.mixes.split(","):
+        r = bench_mix(mix, args.records, args.repeats, args.cache, args.extra)
+        (tb, cb), (tr, cr) = r["bcftools"], r["raygen"]
+        same &= r["same"]
+        print(f"| {mix:<10} | {r['n_in']:>10} | {r['n_out']:>9} | {tb:>10.2f} | {cb:>6.2f} | {tr:>8.2f} | {cr:>6.2f} | "
+              f"{tb / tr:>9.2f}x | {cb / cr:>8.2f}x | {str(r['same']):>9} | {r['load'][0]:>5.1f}-{r['load'][1]:<5.1f} |",
+              flush=True)
+        print(f"    runs (s): bcftools {r['all_b']}, raygen {r['all_r']}", file=sys.stderr)
+    print("ratio = bcftools time / raygen time (>= 1.0: raygen at least as fast); CPU = user + system of all "
+          f"threads; load after: {os.getloadavg()}")
     return 0 if same else 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata as md
 import platform
 
 from raygen import __version__
@@ -27,6 +26,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def versions() -> dict[str, str]:
     """Installed versions of raygen's main dependencies ("missing" where not installed)."""
+    # here, not at module top: every command's start-up imports this module (the CLI registers them all),
+    # and importlib.metadata pulls in the email package
+    import importlib.metadata as md
+
     out = {"raygen": __version__, "python": platform.python_version()}
     for name in PACKAGES:
         try:

@@ -31,7 +31,8 @@ go to --rejects FILE with file, line and reason; the job finishes and the summar
 total/split/joined/realigned/... and rejected counts. -c e (the default with -f) stops at the first REF
 mismatch naming the record, as bcftools does.
 
-Not supported (rejected with exit 2): -i/-e filter expressions, -g GFF right-alignment, -r/-R/-t/-T."""
+-i/-e take bcftools' filtering expressions (records they leave out pass through untouched); -g takes a GFF3
+and right-aligns indels in forward-strand transcripts. Not supported (rejected with exit 2): -r/-R/-t/-T."""
 
 EXAMPLES = """\
 examples:
@@ -65,8 +66,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("-N", "--do-not-normalize", "--no-realign", dest="no_realign", action="store_true",
                    help="skip realignment (only REF check/fix); -NNUM (glued) skips only events longer than NUM bp")
     p.add_argument("--max-realign-len", dest="max_indel_len", type=int, help=argparse.SUPPRESS)
-    p.add_argument("-S", "--sort", default="chr_pos", choices=["chr_pos", "lex"],
-                   help="order of records at one position: input order (chr_pos, default) or REF/ALT text (lex)")
+    p.add_argument("-S", "--sort", default="chr_pos", choices=["chr_pos", "pos", "lex"], type=str.lower,
+                   help="order of records at one position: input order (pos or chr_pos, default) or REF/ALT text (lex)")
     p.add_argument("-s", "--strict-filter", action="store_true", help="with -m +: joined site is PASS only if all parts PASS")
     p.add_argument("--force", action="store_true", help="drop malformed Number=A/R/G tags instead of rejecting the record")
     p.add_argument("-w", "--site-win", type=int, default=1000, help="accepted for compatibility; raygen sorts the whole output")
@@ -84,7 +85,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="run as a Ray Data job sharded by region (needs a bgzipped, indexed input)")
     g.add_argument("--no-ray", dest="use_ray", action="store_const", const=False, help="process in this process")
     p.add_argument("--shard-bp", type=int, default=cfg.shard_bp, help=f"region size of a Ray shard (default {cfg.shard_bp})")
-    for flag in ("-i", "--include", "-e", "--exclude", "-g", "--gff-annot", "-r", "--regions", "-R", "--regions-file",
+    p.add_argument("-i", "--include", metavar="EXPR", help="normalize only records for which EXPR holds (bcftools' "
+                   "expression language; other records pass through untouched)")
+    p.add_argument("-e", "--exclude", metavar="EXPR", help="normalize only records for which EXPR does not hold")
+    p.add_argument("-g", "--gff-annot", metavar="FILE", help="GFF3 annotation: right-align indels in forward-strand "
+                   "transcripts (HGVS 3' rule), as bcftools norm -g")
+    for flag in ("-r", "--regions", "-R", "--regions-file",
                  "-t", "--targets", "-T", "--targets-file"):
         p.add_argument(flag, dest=f"unsupported_{flag.lstrip('-').replace('-', '_')}", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -92,22 +98,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _accept_bcftools_spellings(p: argparse.ArgumentParser) -> None:
-    """Let argparse read bcftools' spellings: ``-m -any`` (a value starting with '-') and ``-N1000``."""
+    """Let argparse read bcftools' spellings: ``-m -any`` (a value starting with '-') and ``-N1000``
+    (``-Nc`` is ``-N`` with the argument ``c`` there, an error, as in bcftools 1.24)."""
     orig = p._parse_optional
 
     def parse_optional(arg: str):
         if arg in ("-any", "-both", "-snps", "-indels"):
             return None  # a value of -m, not an option
-        if arg.startswith("-N") and arg[2:].isdigit():
-            return orig(f"--max-realign-len={arg[2:]}")
+        glued = arg[2:] if arg.startswith("-N") and len(arg) > 2 else (
+            arg.split("=", 1)[1] if arg.startswith("--no-realign=") else None)
+        if glued is not None:  # bcftools reads -NNUM / --no-realign=NUM with strtod, and nothing else
+            try:
+                value = float(glued)
+            except ValueError:
+                value = -1.0
+            if not 0 <= value <= 2 ** 32 - 1:
+                p.error(f"could not parse argument: -N, --no-realign {glued} (a number glued to -N, e.g. -N1000)")
+            return orig(f"--max-realign-len={int(value)}")
         return orig(arg)
 
     p._parse_optional = parse_optional  # type: ignore[method-assign]
 
 
 def _unsupported(args: argparse.Namespace) -> None:
-    names = {"i": "-i/--include", "include": "-i/--include", "e": "-e/--exclude", "exclude": "-e/--exclude",
-             "g": "-g/--gff-annot", "gff_annot": "-g/--gff-annot", "r": "-r/--regions", "regions": "-r/--regions",
+    names = {"r": "-r/--regions", "regions": "-r/--regions",
              "R": "-R/--regions-file", "regions_file": "-R/--regions-file", "t": "-t/--targets",
              "targets": "-t/--targets", "T": "-T/--targets-file", "targets_file": "-T/--targets-file"}
     for key, flag in names.items():
@@ -126,13 +140,16 @@ def options_from_args(args: argparse.Namespace):
         atomize=args.atomize,
         atom_overlaps=args.atom_overlaps,
         old_rec_tag=args.old_rec_tag,
-        keep_sum=tuple(t for t in args.keep_sum.split(",") if t),
+        keep_sum=tuple(t.upper() if t.upper() == "AD" else t for t in args.keep_sum.split(",") if t),
         multi_overlaps=args.multi_overlaps,
         realign=not args.no_realign,
         max_indel_len=args.max_indel_len,
         sort=args.sort,
         force=args.force,
         strict_filter=args.strict_filter,
+        gff=args.gff_annot,
+        include=args.include,
+        exclude=args.exclude,
     ).validate()
 
 

@@ -49,6 +49,7 @@ class Feature:
     strand: str
     attrs: dict[str, list[str]]
     line: int
+    phase: str = "."  # the 8th column (CDS codon phase: 0, 1, 2 or .)
 
 
 def _open(path: Path):
@@ -109,7 +110,7 @@ def read_features(path: str | os.PathLike[str]) -> Iterator[Feature]:
                                      else f"{p}:{lineno}: start/end must be integers") from None
                 if end <= start or cols[6] not in "+-.?":
                     raise InputError(f"{p}:{lineno}: bad interval {cols[3]}-{cols[4]} or strand {cols[6]!r}")
-                yield Feature(cols[0], cols[2], start, end, cols[6], attrs, lineno)
+                yield Feature(cols[0], cols[2], start, end, cols[6], attrs, lineno, cols[7])
         except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
             raise InputError(f"{p}: not a readable GFF3/GTF text file ({exc})") from None
 

@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from raygen.errors import InputError
+from raygen.normalize.htsfmt import reprint_table
 from raygen.normalize.multiallelic import split_gt
 from raygen.normalize.records import RecordNormalizer, RecordRejected, RefCheckError
 from raygen.normalize.vecalign import realign_biallelic
@@ -26,6 +28,8 @@ from raygen.schema import NORMALIZED_SCHEMA, TEXT_COLUMNS
 
 #: Records one input row may become (split ALTs) before KEYs of neighbouring rows collide.
 SUB_SLOTS = 256
+#: Sub-slot of a row that -i/-e left out (never split or atomized, so no other part uses it).
+FILTERED_SUB = SUB_SLOTS - 1
 ROW_SLOTS = 1 << 24  # rows per batch
 
 _BASES = np.zeros(256, dtype=bool)
@@ -85,18 +89,48 @@ def normalize_batch(table: pa.Table, normalizer: RecordNormalizer, batch_key: in
     """Normalize one text-table batch (rows in input order); see the module docstring for ``KEY``.
 
     ``keys``: the KEY of each input row (increasing, multiples of :data:`SUB_SLOTS`); default
-    ``batch_key + row * SUB_SLOTS``.
+    ``batch_key + row * SUB_SLOTS``. With ``-i/-e`` (``normalizer.filter``), rows the expression does not
+    keep are passed through untouched (as bcftools: not split, checked, realigned or atomized) with KEY
+    ``+ FILTERED_SUB`` so that -m + and -d, later, leave them alone too.
+    """
+    n = table.num_rows
+    if n >= ROW_SLOTS:
+        raise ValueError(f"batches are limited to {ROW_SLOTS} rows")
+    if keys is None:
+        keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
+    keys = np.asarray(keys, dtype=np.int64)
+    passed = None
+    if normalizer.filter is not None and n:
+        keep = normalizer.filter.mask(table)
+        if not keep.all():
+            hdr = normalizer.hdr
+            out = reprint_table(table.filter(pa.array(~keep)), hdr.info_type, hdr.format_type, len(hdr.samples))
+            passed = out.select(list(TEXT_COLUMNS)).append_column("KEY", pa.array(keys[~keep] + FILTERED_SUB))
+            normalizer.counts.skipped += int((~keep).sum())
+            table, keys = table.filter(pa.array(keep)), keys[keep]
+    res = _normalize_rows(table, normalizer, keys)
+    if passed is not None:
+        res.records = pa.concat_tables([res.records, passed.cast(NORMALIZED_SCHEMA)])
+    return res
+
+
+def is_filtered(keys: np.ndarray) -> np.ndarray:
+    """Rows that ``-i/-e`` left out (see :func:`normalize_batch`)."""
+    return keys % SUB_SLOTS == FILTERED_SUB
+
+
+def _normalize_rows(table: pa.Table, normalizer: RecordNormalizer, keys: np.ndarray) -> BatchResult:
+    """The rows of a batch that are normalized (``keys``: their KEYs).
 
     Stages: split multi-allelic rows (per record, text slicing); then, with a reference, bulk REF check of
     SNVs, vectorised left-alignment of biallelic sequence indels/MNVs, and the per-record path for the rest.
     """
     n = table.num_rows
-    if n >= ROW_SLOTS:
-        raise ValueError(f"batches are limited to {ROW_SLOTS} rows")
     opts = normalizer.opts
+    hdr = normalizer.hdr
+    # records enter as htslib reads them (its number spelling, filled sample fields): bcftools prints that
+    table = reprint_table(table, hdr.info_type, hdr.format_type, len(hdr.samples))
     rejects: list[tuple[int, int | None, str, str]] = []
-    if keys is None:
-        keys = batch_key + np.arange(n, dtype=np.int64) * SUB_SLOTS
     lines_col = table["LINE"] if "LINE" in table.column_names else pa.nulls(n, pa.int64())
     base = table.select(list(TEXT_COLUMNS)).append_column("KEY", pa.array(keys, pa.int64())).append_column("LINE", lines_col)
     if opts.atomize:  # per record: atomize needs every allele of a record together
@@ -153,7 +187,7 @@ def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: s
         mask = _check_ref_bulk(base, mask, normalizer)
     out = [base.filter(pa.array(mask)).drop_columns(["LINE"])]
     rest = base.filter(pa.array(~mask & ~outside))
-    if rest.num_rows and opts.realign and opts.max_indel_len is None and not opts.old_rec_tag:
+    if rest.num_rows and opts.realign and opts.max_indel_len is None and not opts.old_rec_tag and not opts.gff:
         vec_out, rest = _vector_realign(rest, normalizer)
         out.extend(vec_out)
     if outside.any():
@@ -178,13 +212,17 @@ def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: s
 def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Table], pa.Table]:
     """``-m -both/-any`` in bulk for the common shapes; returns (split tables, rows left for Python).
 
-    Taken here: INFO without Number=A/R/G tags, FORMAT tags that are GT, fixed-count or Number=A/R with
-    exactly the expected number of values in every sample. Anything else (G tags, missing or malformed
-    vectors, ``--old-rec-tag``/``--keep-sum``) is left to :func:`~raygen.normalize.multiallelic.split_record`.
+    Taken here: INFO whose Number=A/R tags are numeric with exactly the expected number of values, none
+    missing (:func:`_info_ok`), FORMAT tags that are GT, fixed-count or Number=A/R with exactly the expected
+    number of values in every sample. Anything else (G tags, missing or malformed vectors,
+    ``--old-rec-tag``/``--keep-sum``) is left to :func:`~raygen.normalize.multiallelic.split_record`.
     """
     hdr = normalizer.hdr
     other = "." if normalizer.opts.multi_overlaps == "." else "0"
-    elig = _plain_info(t, hdr)
+    info = _as_array(t["INFO"])
+    elig = ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False) & ~_repeated_key(info)
+    info_tags = _info_split_tags(info, hdr)
+    elig &= ~info_tags[1]
     n_alt = (pc.count_substring(_as_array(t["ALT"]), ",").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
     fmt = _as_array(t["FORMAT"])
     nsamp = len(hdr.samples)
@@ -205,24 +243,72 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
                 ok, per_sample = _sample_fields(sub, len(keys), plan, int(m), nsamp)
             else:
                 ok, per_sample = np.ones(len(rows), dtype=bool), []
+            ok &= _info_ok(_as_array(sub["INFO"]), info_tags[0], int(m))
             if not ok.any():
                 continue
-            done.extend(_split_alts(sub, ok, int(m), per_sample, other))
+            done.extend(_split_alts(sub, ok, int(m), per_sample, other, info_tags[0]))
             normalizer.counts.split += int(ok.sum())
             elig[rows[ok]] = False  # handled
     return done, t.filter(pa.array(~_handled_rows(t, done)))
 
 
-def _plain_info(t: pa.Table, hdr) -> np.ndarray:
-    """Rows whose INFO holds no Number=A/R/G tag and no empty ``KEY=`` (htslib rewrites those)."""
-    elig = np.ones(t.num_rows, dtype=bool)
-    arg_keys = [k for k, v in hdr.info_number.items() if v in ("A", "R", "G")]
-    info = _as_array(t["INFO"])
-    if arg_keys:
-        pat = "(^|;)(" + "|".join(re.escape(k) for k in arg_keys) + ")(=|;|$)"
-        elig &= ~pc.match_substring_regex(info, pat).to_numpy(zero_copy_only=False)
-    elig &= ~pc.match_substring_regex(info, "=(;|$)").to_numpy(zero_copy_only=False)
-    return elig
+#: One value of a numeric INFO vector that is not missing (the bulk split slices those as text).
+_PIECE = r"(?:[^;,.][^;,]*|\.[^;,]+)"
+
+
+def _info_split_tags(info: pa.Array, hdr) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(numeric Number=A/R INFO tags present in ``info``, as ``(tag, number)``; rows holding a tag the bulk
+    split leaves to Python: Number=G, or A/R of a type other than Integer/Float)."""
+    tags, other = [], np.zeros(len(info), dtype=bool)
+    for key, num in hdr.info_number.items():
+        if num not in ("A", "R", "G"):
+            continue
+        has = pc.match_substring_regex(info, f"(^|;){re.escape(key)}(=|;|$)").to_numpy(zero_copy_only=False)
+        if not has.any():
+            continue
+        if num == "G" or hdr.info_type.get(key) not in ("Integer", "Float"):
+            other |= has
+        else:
+            tags.append((key, num))
+    return tags, other
+
+
+def _repeated_key(info: pa.Array) -> np.ndarray:
+    """Rows whose INFO names a key twice (bcftools' split keeps the first copy only: per-record path)."""
+    items = pc.split_pattern(info, ";")
+    keys = pc.replace_substring_regex(pc.list_flatten(items), pattern="=.*", replacement="")
+    pairs = pa.table({"row": pc.list_parent_indices(items), "key": keys})
+    counts = pairs.group_by(["row", "key"]).aggregate([("key", "count")])
+    out = np.zeros(len(info), dtype=bool)
+    out[counts.filter(pc.greater(counts["key_count"], 1))["row"].to_numpy()] = True
+    return out
+
+
+def _info_ok(info: pa.Array, tags: list[tuple[str, str]], m: int) -> np.ndarray:
+    """Rows whose numeric A/R INFO tags (``tags``) each occur at most once with exactly ``m`` (A) or ``m + 1``
+    (R) values, none missing: bcftools takes value ``k`` (A) or values 0 and ``k`` (R) for ALT ``k`` there, so
+    slicing htslib's text is exact (a missing value or a wrong count goes to the per-record split)."""
+    ok = np.ones(len(info), dtype=bool)
+    for key, num in tags:
+        k = re.escape(key)
+        n = m if num == "A" else m + 1
+        count = pc.count_substring_regex(info, f"(^|;){k}(=|;|$)").to_numpy(zero_copy_only=False)
+        full = pc.match_substring_regex(info, f"(^|;){k}={_PIECE}(?:,{_PIECE}){{{n - 1}}}(;|$)")
+        ok &= (count == 0) | ((count == 1) & full.to_numpy(zero_copy_only=False))
+    return ok
+
+
+def _slice_info(info: pa.Array, tags: list[tuple[str, str]], k: int) -> pa.Array:
+    """INFO of ALT ``k`` (1-based) of rows :func:`_info_ok` accepted: each A tag keeps value ``k``, each R
+    tag values 0 and ``k``; everything else stays as written."""
+    for key, num in tags:
+        skip = f"(?:[^;,]*,){{{k - 1}}}"
+        if num == "A":
+            pat, rep = f"(^|;)({re.escape(key)}=){skip}([^;,]*)(?:,[^;]*)?(;|$)", r"\1\2\3\4"
+        else:
+            pat, rep = f"(^|;)({re.escape(key)}=)([^;,]*),{skip}([^;,]*)(?:,[^;]*)?(;|$)", r"\1\2\3,\4\5"
+        info = pc.replace_substring_regex(info, pattern=pat, replacement=rep)
+    return info
 
 
 def _format_plan(keys: list[str], hdr) -> list[str] | None:
@@ -271,15 +357,20 @@ def _sample_fields(sub: pa.Table, n_keys: int, plan: list[str], m: int, nsamp: i
     return ok, per_sample
 
 
-def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: str) -> list[pa.Table]:
-    """One table per ALT ``k`` (1..m) of the rows ``ok``: ALT k alone, KEY + k - 1, samples subset to it."""
+def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: str,
+                info_tags: list[tuple[str, str]]) -> list[pa.Table]:
+    """One table per ALT ``k`` (1..m) of the rows ``ok``: ALT k alone, KEY + k - 1, INFO and samples subset
+    to it."""
     keep = pa.array(ok)
     sub = sub.filter(keep)
     alts = pc.split_pattern(_as_array(sub["ALT"]), ",")
     base_key = sub["KEY"].to_numpy()
+    info = _as_array(sub["INFO"])
     out_tables = []
     for k in range(1, m + 1):
         out = sub.set_column(sub.schema.get_field_index("ALT"), "ALT", pc.list_element(alts, k - 1))
+        if info_tags:
+            out = out.set_column(out.schema.get_field_index("INFO"), "INFO", _slice_info(info, info_tags, k))
         out = out.set_column(out.schema.get_field_index("KEY"), "KEY", pa.array(base_key + (k - 1)))
         if per_sample:
             smp_cols = []
@@ -322,6 +413,9 @@ def _all_python(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> 
             continue
         except RefCheckError as exc:
             raise exc.at(normalizer.source, line) from None
+        except InputError as exc:  # a bad record where bcftools stops (-a's out-of-bounds genotypes): a reject
+            rejects.append((key, line, str(exc), "\t".join(f)))
+            continue
         for rec, reason in normalizer.partial_rejects:
             rejects.append((key, line, reason, "\t".join(rec)))
         normalizer.partial_rejects.clear()

@@ -24,7 +24,8 @@ import enum
 import os
 from collections.abc import Callable, Sequence
 
-from raygen.io.fasta import Reference, clean_keep_case, iupac_to_n
+from raygen.io.fasta import Reference, clean_keep_case
+from raygen.normalize.bcfrec import VCF_BND, variant_type
 from raygen.normalize.checkref import is_sequence_allele
 
 #: bcftools' alignment window: reference bases fetched at once while padding a trimmed indel on the left.
@@ -49,10 +50,6 @@ class Status(enum.IntEnum):
 
 def has_non_acgtn(allele: str) -> bool:
     return not set(allele) <= ACGTN
-
-
-def _is_breakend(allele: str) -> bool:
-    return "[" in allele or "]" in allele or allele.startswith(".") or allele.endswith(".")
 
 
 def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch | None, aln_win: int = ALN_WIN) -> tuple[int, list[str]]:
@@ -109,81 +106,117 @@ def trim_and_shift(pos0: int, alleles: list[str], fetch: Fetch | None, aln_win: 
     return pos0, als
 
 
-def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, info_end: int | None = None,
-            svlen: int | None = None, fix_iupac_alts: bool = False,
-            aln_win: int = ALN_WIN, check_alt_bases: bool = True) -> tuple[Status, int, str, list[str], int | None]:
-    """Check REF against the reference and left-align/trim one record, as bcftools' ``realign()``.
+def realign(pos: int, ref: str, alts: Sequence[str], fetch: Fetch, *, rlen: int | None = None,
+            dup_svlen: int | None = None, has_end: bool = False, check_alt_bases: bool = True,
+            right_align: bool = False, contig_len: int | None = None,
+            aln_win: int = ALN_WIN) -> tuple[Status, int, str, list[str], int | None]:
+    """Check REF against the reference and left-align/trim one record, as bcftools 1.24's ``realign()``.
 
-    ``pos`` is 1-based. ``info_end`` (INFO/END, 1-based inclusive) and ``svlen`` are used for ``<DEL>`` and
-    ``<DUP>`` records. Returns ``(status, pos, ref, alts, new_end)`` where ``new_end`` is the INFO/END the
-    record should carry after the change (``None``: leave INFO/END alone). When ``status`` is not OK the
-    record is returned unchanged. ``check_alt_bases=False`` skips the non-ACGTN ALT check, as bcftools does
-    (by accident of an unset length) for the records it has just split from a multi-allelic one.
+    ``pos`` is 1-based. ``rlen`` is htslib's reference span of the record (REF, INFO/END, SVLEN of
+    <DEL>/<DUP>; default ``len(ref)``), ``dup_svlen`` INFO/SVLEN when it holds exactly one value (a <DUP>
+    shifts by it), ``has_end`` whether INFO/END holds one value (it is then moved with the record).
+    Returns ``(status, pos, ref, alts, new_end)``; ``new_end`` is the INFO/END to write (None: leave it).
+    When ``status`` is not OK the record is returned unchanged. ``check_alt_bases=False`` skips the
+    non-ACGTN ALT check, as bcftools does (by accident of an unset length) for records it has just split.
+    ``right_align`` shifts right instead (``-g``: HGVS 3' rule in forward-strand transcripts).
     """
     alts = list(alts)
     pos0 = pos - 1
     reflen = len(ref)
-    ref_seq = iupac_to_n(fetch(pos0, pos0 + reflen))
+    rlen = reflen if rlen is None else rlen
+    ref_seq = fetch(pos0, pos0 + reflen).upper()
     if has_non_acgtn(ref):
         return Status.NON_ACGTN_REF, pos, ref, alts, None
     if ref.upper() != ref_seq:
         return Status.REF_MISMATCH, pos, ref, alts, None
-    if not alts or (len(alts) == 1 and alts[0] == "."):
-        if reflen > 1:
-            return Status.OK, pos, ref[0], alts, None
-        return Status.OK, pos, ref, alts, None
-    # A lone symbolic <DEL>/<DUP> is realigned as the indel it stands for.
-    if len(alts) == 1 and alts[0] in ("<DEL>", "<DUP>") and reflen >= 1:
-        return _realign_symbolic(pos0, ref, alts[0], fetch, info_end, svlen, aln_win)
-    for a in alts:
-        if a.startswith("<") or _is_breakend(a):
-            return Status.SYMBOLIC, pos, ref, alts, None
-        if a == "*":
+    if not alts:
+        return Status.OK, pos, (ref[0] if rlen > 1 else ref), alts, None
+    if all(_is_bnd(ref, a) for a in alts):
+        return Status.SYMBOLIC, pos, ref, alts, None
+    als = [ref.upper()]
+    sym: dict[int, str] = {}
+    symbolic_alts = True
+    for i, a in enumerate([ref, *alts]):
+        if a.startswith("<"):
+            sv_len = -rlen if a.startswith("<DEL") else ((dup_svlen or 0) if a.startswith("<DUP") else 0)
+            if not sv_len:
+                return Status.SYMBOLIC, pos, ref, alts, None
+            if sv_len < 0:
+                if len(als[0]) < rlen:  # <DEL>: REF becomes the deleted sequence, the ALT its first base
+                    reflen = rlen
+                    als[0] = fetch(pos0, pos0 + rlen).upper()
+                als.append(als[0][:1])
+            else:  # <DUP>: the ALT becomes REF plus the duplicated sequence
+                als.append(fetch(pos0, pos0 + sv_len + 1).upper())
+            sym[i] = a
+            continue
+        if i > 0:
+            symbolic_alts = False
+        if a.startswith("*"):
             return Status.SPANNING_DELETION, pos, ref, alts, None
-    for i, a in enumerate(alts):
+        if i == 0:
+            continue
         if check_alt_bases and has_non_acgtn(a):
-            if fix_iupac_alts:
-                alts[i] = iupac_to_n(a)
-            else:
-                return Status.NON_ACGTN_ALT, pos, ref, alts, None
-    for a in alts:
-        if len(a) == len(ref) and a.upper() == ref.upper():
+            return Status.NON_ACGTN_ALT, pos, ref, alts, None
+        up = a.upper()
+        if len(up) == len(als[0]) and up == als[0]:
             return Status.DUP_ALLELE, pos, ref, alts, None
-    # bcftools realigns upper-cased copies and writes them only when REF or POS changed.
-    new_pos0, als = trim_and_shift(pos0, [ref.upper(), *(a.upper() for a in alts)], fetch, aln_win)
+        als.append(up)
+    if right_align:
+        new_pos0, als = realign_right(pos0, als, fetch, rlen, contig_len, aln_win)
+    else:
+        new_pos0, als = trim_and_shift(pos0, als, fetch, aln_win)
+    new_reflen = len(als[0])
+    if symbolic_alts:
+        als[0] = als[0][:1]
+        new_reflen = rlen
     if new_pos0 == pos0 and als[0].upper() == ref.upper():
         return Status.OK, pos, ref, alts, None
-    new_end = None
-    if info_end is not None and (new_pos0 != pos0 or len(als[0]) != reflen):
-        new_end = new_pos0 + len(als[0])
-    return Status.OK, new_pos0 + 1, als[0], als[1:], new_end
+    out = [sym.get(i + 1, x) for i, x in enumerate(als[1:])]
+    new_end = new_pos0 + new_reflen if has_end and (new_pos0 != pos0 or reflen != new_reflen) else None
+    return Status.OK, new_pos0 + 1, als[0], out, new_end
 
 
-def _realign_symbolic(pos0: int, ref: str, alt: str, fetch: Fetch, info_end: int | None, svlen: int | None,
-                      aln_win: int) -> tuple[Status, int, str, list[str], int | None]:
-    if alt == "<DEL>":
-        if info_end is not None and info_end > pos0 + 1:
-            dlen = info_end - (pos0 + 1)
-        elif svlen:
-            dlen = abs(svlen)
-        else:
-            return Status.SYMBOLIC, pos0 + 1, ref, [alt], None
-        seq = iupac_to_n(fetch(pos0, pos0 + 1 + dlen))
-        new_pos0, als = trim_and_shift(pos0, [seq, seq[0]], fetch, aln_win)
-        if new_pos0 == pos0:
-            return Status.OK, pos0 + 1, ref, [alt], None
-        new_ref = iupac_to_n(fetch(new_pos0, new_pos0 + 1))
-        return Status.OK, new_pos0 + 1, new_ref, [alt], (new_pos0 + len(als[0])) if info_end is not None else None
-    if svlen is None or svlen == 0:
-        return Status.SYMBOLIC, pos0 + 1, ref, [alt], None
-    n = abs(svlen)
-    dup = iupac_to_n(fetch(pos0 + 1, pos0 + 1 + n))
-    first = iupac_to_n(fetch(pos0, pos0 + 1))
-    new_pos0, _ = trim_and_shift(pos0, [first, first + dup], fetch, aln_win)
-    if new_pos0 == pos0:
-        return Status.OK, pos0 + 1, ref, [alt], None
-    new_ref = iupac_to_n(fetch(new_pos0, new_pos0 + 1))
-    return Status.OK, new_pos0 + 1, new_ref, [alt], None
+def _is_bnd(ref: str, alt: str) -> bool:
+    """htslib classes this ALT as a breakend (VCF_BND)."""
+    return variant_type(ref, alt) == VCF_BND
+
+
+def realign_right(pos0: int, als: list[str], fetch: Fetch, rlen: int, contig_len: int | None,
+                  aln_win: int = ALN_WIN) -> tuple[int, list[str]]:
+    """bcftools' ``realign_right``: trim from the left (padding from the right ``aln_win`` + 1 bases at a
+    time, as its inclusive fetch does), keep one shared base for an indel, then trim from the right."""
+    als = list(als)
+    ntrim, npad, has_indel = 0, rlen, 0
+    end = contig_len if contig_len is not None else 1 << 62
+    while True:
+        if any(ntrim >= len(a) for a in als):
+            break
+        c0 = als[0][ntrim].upper()
+        min_len = len(als[0]) - ntrim
+        same = True
+        for a in als[1:]:
+            if len(a) != len(als[0]):
+                has_indel = 1
+            if a[ntrim].upper() != c0:
+                same = False
+                break
+            min_len = min(min_len, len(a) - ntrim)
+        if not same:
+            break
+        ntrim += 1
+        if min_len <= 1:
+            lo, hi = pos0 + npad, min(end, pos0 + npad + aln_win + 1)
+            pad = fetch(lo, hi) if hi > lo else ""
+            npad += aln_win
+            als = [a + pad for a in als]
+    ntrim -= has_indel
+    if ntrim > 0:
+        als = [a[ntrim:] for a in als]
+        pos0 += ntrim
+    while min(len(a) for a in als) > 1 and len({a[-1].upper() for a in als}) == 1:
+        als = [a[:-1] for a in als]
+    return pos0, als
 
 
 def normalize_variant(chrom: str, pos: int, ref: str, alts: Sequence[str], fasta) -> tuple[int, str, list[str]]:
@@ -207,7 +240,7 @@ def normalize_variant(chrom: str, pos: int, ref: str, alts: Sequence[str], fasta
     """
     if isinstance(fasta, str):
         fasta = Reference(fasta)
-    status, npos, nref, nalts, _ = realign(pos, ref, alts, lambda a, b: fasta.fetch(chrom, a, b))
+    status, npos, nref, nalts, _ = realign(pos, ref, alts, _fetch_of(fasta, chrom))
     if status in (Status.REF_MISMATCH, Status.NON_ACGTN_REF):
         seq = fasta.fetch(chrom, pos - 1, pos - 1 + len(ref))
         raise ValueError(f"Reference allele mismatch at {chrom}:{pos} .. REF_SEQ:'{seq}' vs VCF:'{ref}'")
@@ -229,7 +262,7 @@ def normalize_allele(chrom: str, pos: int, ref: str, alt: str, reference: Refere
     ``*`` and ``.`` come back as they are (upper case).
     """
     if reference is not None and chrom in reference and is_sequence_allele(alt):
-        status, npos, nref, nalts, _ = realign(pos, ref, [alt], lambda a, b: reference.fetch(chrom, a, b))
+        status, npos, nref, nalts, _ = realign(pos, ref, [alt], _fetch_of(reference, chrom))
         if status not in (Status.REF_MISMATCH, Status.NON_ACGTN_REF, Status.NON_ACGTN_ALT):
             return npos, nref, nalts[0]
     ref, alt = ref.upper(), alt.upper()
@@ -237,3 +270,11 @@ def normalize_allele(chrom: str, pos: int, ref: str, alt: str, reference: Refere
         return pos, ref, alt
     pos0, (ref, alt) = trim_and_shift(pos - 1, [ref, alt], None)
     return pos0 + 1, ref, alt
+
+
+def _fetch_of(fasta, chrom: str) -> Fetch:
+    """``fetch(start0, end0)`` of one contig as :func:`realign` reads it: IUPAC codes as their first base,
+    case kept (bases padded in from a soft-masked reference stay lower case)."""
+    if isinstance(fasta, Reference):
+        return lambda a, b: clean_keep_case(fasta.fetch(chrom, a, b, keep_case=True))
+    return lambda a, b: clean_keep_case(fasta.fetch(chrom, a, b))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 import re
 
-import numpy as np
 from collections.abc import Sequence
 
+from raygen.normalize import bcfrec
 from raygen.io.header import VcfHeader
 
 _GT_SPLIT = re.compile(r"([/|])")
@@ -62,99 +62,6 @@ def info_set(info: str, key: str, value: str | None, overwrite: bool = True) -> 
     return join_info(items)
 
 
-def htslib_float(v: str) -> str:
-    """A Float value as htslib writes it after parsing (single precision, ``%g``): ``4.0`` -> ``4``."""
-    if v in (".", ""):
-        return v
-    try:
-        x = float(np.float32(float(v)))
-    except ValueError:
-        return v
-    if x != x or x in (float("inf"), float("-inf")):
-        return v
-    return f"{x:g}"
-
-
-def htslib_int(v: str) -> str:
-    """An Integer value as htslib writes it after parsing: ``00`` -> ``0``."""
-    try:
-        return str(int(v))
-    except ValueError:
-        return v
-
-
-_REFORMAT = {"Float": htslib_float, "Integer": htslib_int}
-
-
-def reformat_floats(rec: list[str], hdr: VcfHeader) -> list[str]:
-    """Rewrite Float/Integer INFO/FORMAT values of a record that htslib would have re-serialized."""
-    float_info = [k for k, t in hdr.info_type.items() if t in _REFORMAT]
-    if float_info and rec[7] != ".":
-        items = parse_info(rec[7])
-        for it in items:
-            fn = _REFORMAT.get(hdr.info_type.get(it[0], ""))
-            if it[1] is not None and fn is not None:
-                it[1] = ",".join(fn(x) for x in it[1].split(","))
-        rec[7] = join_info(items)
-    if len(rec) > 9:
-        keys = rec[8].split(":")
-        fl = [(j, _REFORMAT[hdr.format_type[k]]) for j, k in enumerate(keys) if hdr.format_type.get(k) in _REFORMAT]
-        if fl:
-            for si in range(9, len(rec)):
-                parts = rec[si].split(":")
-                for j, fn in fl:
-                    if j < len(parts):
-                        parts[j] = ",".join(fn(x) for x in parts[j].split(","))
-                rec[si] = ":".join(parts)
-    return rec
-
-
-def g_indices(k: int, ploidy: int) -> list[int]:
-    """Indices of the Number=G values of genotypes 0/0, 0/k, k/k (diploid) or 0, k (haploid)."""
-    if ploidy == 1:
-        return [0, k]
-    base = k * (k + 1) // 2
-    return [0, base, base + k]
-
-
-def _subset(values: list[str], number: str, k: int, n_alleles: int, ploidy: int,
-            lenient: bool = False) -> list[str] | None:
-    """Values kept for ALT ``k``; None when the count is wrong for the tag's Number.
-
-    ``lenient`` (INFO strings, which htslib does not count): index without checking the count.
-    """
-    if values == ["."]:
-        return values
-    if lenient:  # htslib keeps a string with more values than needed, not with fewer
-        need = {"A": n_alleles - 1, "R": n_alleles, "G": n_alleles * (n_alleles + 1) // 2}[number]
-        idx = {"A": [k - 1], "R": [0, k], "G": g_indices(k, 2)}[number]
-        return [values[i] for i in idx] if len(values) >= need else None
-    if number == "A":
-        return [values[k - 1]] if len(values) == n_alleles - 1 else None
-    if number == "R":
-        return [values[0], values[k]] if len(values) == n_alleles else None
-    if number == "G":
-        if ploidy == 1 and len(values) == n_alleles:
-            return [values[i] for i in g_indices(k, 1)]
-        if len(values) == n_alleles * (n_alleles + 1) // 2:
-            return [values[i] for i in g_indices(k, 2)]
-        if len(values) == n_alleles:  # haploid values where GT does not say
-            return [values[i] for i in g_indices(k, 1)]
-        return None
-    return values
-
-
-def _keep_sum(values: list[str], kept: list[str]) -> list[str]:
-    """Number=R values for ALT k with the REF entry made the sum of all other alleles (``--keep-sum``)."""
-    try:
-        nums = [float(v) for v in values]
-    except ValueError:
-        return kept
-    total = sum(nums) - float(kept[1])
-    ref = str(int(total)) if total == int(total) and all("." not in v and "e" not in v for v in values) else f"{total:g}"
-    return [ref, kept[1]]
-
-
 @functools.lru_cache(maxsize=65536)
 def split_gt(gt: str, k: int, other: str) -> str:
     """GT for the biallelic record of ALT ``k``: k -> 1, 0 -> 0, other ALTs -> ``other`` ('0' or '.')."""
@@ -172,108 +79,207 @@ def split_gt(gt: str, k: int, other: str) -> str:
     return "".join(parts)
 
 
-def _ploidy(gt: str | None) -> int:
-    if gt is None or gt == "":
-        return 2
-    return gt.count("/") + gt.count("|") + 1
-
-
 def split_record(f: Sequence[str], hdr: VcfHeader, *, missing_overlaps: bool = False,
                  keep_sum: Sequence[str] = (), old_rec_tag: str | None = None,
                  force: bool = False) -> list[list[str]]:
-    """Split one multi-allelic record (VCF text columns) into one record per ALT, in ALT order.
+    """Split one multi-allelic record (VCF text columns) into one record per ALT, in ALT order, exactly as
+    bcftools 1.24's ``split_multiallelic_to_biallelics`` does on htslib's parsed record.
 
-    Raises :class:`MalformedTag` when a Number=A/R/G tag has the wrong count, unless ``force`` (then the tag
-    is dropped from the affected records, as bcftools --force does).
+    Raises :class:`MalformedTag` where bcftools stops (a numeric Number=A/R/G tag with the wrong count, an
+    INFO one written as a single ``.`` included), unless ``force`` (the tag is then left out, as --force does).
     """
-    alts = f[4].split(",")
-    n_alleles = len(alts) + 1
-    info = parse_info(f[7])
-    has_fmt = len(f) > 8
-    fmt_keys = f[8].split(":") if has_fmt else []
-    samples = [s.split(":") for s in f[9:]]
-    gt_i = fmt_keys.index("GT") if "GT" in fmt_keys else -1
-    ploidies = [_ploidy(s[gt_i] if 0 <= gt_i < len(s) else None) for s in samples]
-    other = "." if missing_overlaps else "0"
+    rec = bcfrec.parse(list(f), hdr)
     old = f"{f[0]}|{f[1]}|{f[3]}|{f[4]}" if old_rec_tag else None
-
-    # Per FORMAT key: what to do with it (0: copy, 1: GT, 2: Number=A/R/G); values split once per sample.
-    plan = []
-    for j, key in enumerate(fmt_keys):
-        number = hdr.format_number.get(key, ".")
-        kind = 1 if key == "GT" else (2 if number in ("A", "R", "G") else 0)
-        vals = [(s[j].split(",") if j < len(s) else None) for s in samples] if kind == 2 else None
-        plan.append((j, key, number, kind, vals))
-    info_plan = []
-    for key, val in info:
-        number = hdr.info_number.get(key, ".")
-        if val is None or number not in ("A", "R", "G"):
-            info_plan.append((key, val, None, None))
-        else:
-            info_plan.append((key, val, number, val.split(",")))
-    nsamp = len(samples)
     out = []
-    for k in range(1, n_alleles):
-        new_info = []
-        for key, val, number, vals in info_plan:
-            if number is None:
-                new_info.append([key, val])
+    for ialt in range(len(rec.alleles) - 1):
+        dst = bcfrec.Rec(rec.chrom, rec.pos, rec.id, [rec.alleles[0], rec.alleles[ialt + 1]], rec.qual,
+                         rec.filters, [], [], rec.n_sample)
+        seen: set[str] = set()
+        for item in rec.info:
+            if item[0] in seen:  # bcftools reads and updates a repeated tag's first copy: the rest go
                 continue
-            kept = _subset(vals, number, k, n_alleles, 2, lenient=hdr.info_type.get(key) == "String")
-            if kept is None:
-                if force:
-                    continue
-                raise MalformedTag(f"INFO/{key} has {len(vals)} values, Number={number} with {n_alleles} alleles")
-            if number == "R" and key in keep_sum and kept != ["."]:
-                kept = _keep_sum(vals, kept)
-            new_info.append([key, ",".join(kept)])
-        if old_rec_tag and not any(key == old_rec_tag for key, _ in new_info):
-            new_info.append([old_rec_tag, f"{old}|{k}"])
-        rec = [f[0], f[1], f[2], f[3], alts[k - 1], f[5], f[6], join_info(new_info)]
-        if has_fmt:
-            keep_keys = []
-            cols = []
-            for j, key, number, kind, vals in plan:
-                if kind == 1:
-                    keep_keys.append(key)
-                    cols.append([split_gt(s[j], k, other) if j < len(s) else None for s in samples])
-                    continue
-                if kind == 0:
-                    keep_keys.append(key)
-                    cols.append([s[j] if j < len(s) else None for s in samples])
-                    continue
-                col = []
-                bad = False
-                for si in range(nsamp):
-                    v = vals[si]
-                    if v is None:
-                        col.append(_missing(number, ploidies[si]))
-                        continue
-                    if v == ["."]:
-                        col.append(_missing(number, ploidies[si]))
-                        continue
-                    kept = _subset(v, number, k, n_alleles, ploidies[si])
-                    if kept is None:
-                        bad = True
-                        break
-                    if number == "R" and key in keep_sum:
-                        kept = _keep_sum(v, kept)
-                    col.append(",".join(kept))
-                if bad:
-                    if force:
-                        continue
-                    raise MalformedTag(f"FORMAT/{key} has the wrong number of values for Number={number} "
-                                       f"with {n_alleles} alleles")
-                keep_keys.append(key)
-                cols.append(col)
-            rec.append(":".join(keep_keys))
-            for si in range(nsamp):
-                vals_ = [c[si] for c in cols]
-                rec.append(":".join(v if v is not None else "." for v in vals_) if vals_ else ".")
-        out.append(reformat_floats(rec, hdr))
+            seen.add(item[0])
+            new = _split_info(item, rec, ialt, hdr, keep_sum, force)
+            if new is not None:
+                dst.info.append(new)
+        if old_rec_tag and dst.info_item(old_rec_tag) is None:
+            dst.info.append([old_rec_tag, "str", f"{old}|{ialt + 1}"])
+        for item in rec.fmt:
+            new = _split_format(item, rec, ialt, hdr, keep_sum, force, not missing_overlaps)
+            if new is not None:
+                dst.fmt.append(new)
+        out.append(bcfrec.format_columns(dst))
     return out
 
 
-def _missing(number: str, ploidy: int) -> str:
-    """htslib's text for an all-missing Number=A/R/G vector of a biallelic record."""
-    return "." if number == "A" else (".,." if number == "R" or ploidy == 1 else ".,.,.")
+def _gt_index(a: int, b: int) -> int:
+    """``bcf_alleles2gt``: index of genotype a/b in a Number=G vector."""
+    return b * (b + 1) // 2 + a if a <= b else a * (a + 1) // 2 + b
+
+
+def _wrong_count(where: str, key: str, rec: bcfrec.Rec, want: int, got: int, force: bool) -> None:
+    if not force:
+        raise MalformedTag(f"wrong number of fields in {where}/{key} at {rec.chrom}:{rec.pos}, expected {want}, "
+                           f"found {got}")
+
+
+def _keep_sum(vals: list, ialt: int, kind: str):
+    """REF entry of a split Number=R vector under --keep-sum: itself plus the other ALTs' values, in
+    htslib's storage arithmetic (a missing REF entry is the int32 sentinel, as bcftools adds to it)."""
+    if kind == "int":
+        total = -2147483648 if vals[0] is None else int(vals[0])
+        for j in range(1, len(vals)):
+            if j != ialt + 1 and vals[j] is not None:
+                total = (total + int(vals[j]) + 2 ** 31) % 2 ** 32 - 2 ** 31
+        return None if total == -2147483648 else str(total)
+    import numpy as np
+
+    total = np.float32("nan") if vals[0] is None else np.float32(vals[0])
+    for j in range(1, len(vals)):
+        if j != ialt + 1 and vals[j] is not None:
+            total = np.float32(total + np.float32(vals[j]))
+    return bcfrec.number_text(float(total), "float")
+
+
+def _split_info(item: list, rec: bcfrec.Rec, ialt: int, hdr: VcfHeader, keep_sum, force: bool) -> list | None:
+    key, kind, val = item
+    number = hdr.info_number.get(key, "1")
+    n = len(rec.alleles)
+    if hdr.info_type.get(key) == "Flag":
+        return [key, "flag", None]  # a Flag written with a value loses it
+    if kind in ("int", "float") and number in ("A", "R", "G"):
+        want = {"A": n - 1, "R": n, "G": n * (n + 1) // 2}[number]
+        if len(val) != want:
+            _wrong_count("INFO", key, rec, want, len(val), force)
+            return None
+        if number == "A":
+            return [key, kind, [val[ialt]]]
+        if number == "R":
+            first = _keep_sum(val, ialt, kind) if key in keep_sum else val[0]
+            return [key, kind, [first, val[ialt + 1]]]
+        return [key, kind, [val[0], val[_gt_index(0, ialt + 1)], val[_gt_index(ialt + 1, ialt + 1)]]]
+    if kind == "str" and number in ("A", "R", "G"):
+        text = _pick_fields(val, number, ialt)
+        return [key, "str", text] if text else None  # an empty string removes the tag (htslib)
+    return list(item)
+
+
+def _nth(fields: list[str], k: int) -> str | None:
+    """bcftools' ``string_move_nth``: field ``k`` of a comma-separated text, None where it finds none (past
+    the end, or an empty last field)."""
+    if k >= len(fields) or (k == len(fields) - 1 and fields[k] == ""):
+        return None
+    return fields[k]
+
+
+def _pick_fields(text: str, number: str, ialt: int) -> str:
+    """Fields of a String vector kept for ALT ``ialt`` (0-based); ``.`` when one is missing."""
+    fields = text.split(",") if text else []
+    if number == "A":
+        v = _nth(fields, ialt)
+        return "." if v is None else v
+    idx = [0, ialt + 1] if number == "R" else [0, _gt_index(0, ialt + 1), _gt_index(ialt + 1, ialt + 1)]
+    got, start = [], 0
+    for k in idx:
+        v = _nth(fields[start:], k - start) if k >= start else None
+        if v is None:
+            return "."
+        got.append(v)
+        start = k + 1
+    return ",".join(got)
+
+
+def _split_gt(codes: list[int], ialt: int, use_ref: bool) -> list[int]:
+    out = []
+    for c in codes:
+        a = bcfrec.gt_allele(c)
+        if a is None or a == 0:
+            out.append(c)
+        elif a == ialt + 1:
+            out.append(bcfrec.make_gt(1, c))
+        else:
+            out.append(bcfrec.make_gt(0 if use_ref else None, c))
+    return out
+
+
+def _split_format(item: list, rec: bcfrec.Rec, ialt: int, hdr: VcfHeader, keep_sum, force: bool,
+                  use_ref: bool) -> list | None:
+    key, kind, vals = item
+    if kind == "gt":
+        return [key, kind, [_split_gt(v, ialt, use_ref) for v in vals]]
+    if kind == "str" and all(v is None for v in vals):
+        return None  # width 0: bcftools' split leaves the field out
+    number = hdr.format_number.get(key, "1")
+    if number not in ("A", "R", "G"):
+        return [key, kind, list(vals)]
+    if kind in ("int", "float"):
+        return _split_format_numeric(key, kind, number, vals, rec, ialt, keep_sum, force)
+    if number == "G":
+        return _split_format_string_g(key, vals, rec, ialt, force)
+    return [key, kind, [_pick_fields(v, number, ialt) for v in vals]]
+
+
+def _split_format_numeric(key, kind, number, vals, rec, ialt, keep_sum, force) -> list | None:
+    n = len(rec.alleles)
+    width = max((len(v) for v in vals), default=0)
+    if width == 1:  # bcftools: "all values are missing" (one value per sample): copied as they are
+        return [key, kind, [list(v) for v in vals]]
+    if number == "A":
+        if width != n - 1:
+            _wrong_count("FORMAT", key, rec, n - 1, width, force)
+            return None
+        return [key, kind, [[v[ialt] if ialt < len(v) else None] for v in vals]]
+    if number == "R":
+        if width != n:
+            _wrong_count("FORMAT", key, rec, n, width, force)
+            return None
+        out = []
+        for v in vals:
+            first = _keep_sum(v, ialt, kind) if key in keep_sum else v[0]
+            out.append([first, v[ialt + 1] if ialt + 1 < len(v) else None])
+        return [key, kind, out]
+    if width not in (n * (n + 1) // 2, n):
+        _wrong_count("FORMAT", key, rec, n * (n + 1) // 2, width, force)
+        return None
+    all_haploid = width == n
+    out = []
+    for v in vals:
+        if all_haploid or len(v) < width:  # a sample whose vector ends early counts as haploid
+            out.append([v[0]] + ([v[ialt + 1]] if ialt + 1 < len(v) else []))
+        else:
+            out.append([v[0], v[_gt_index(0, ialt + 1)], v[_gt_index(ialt + 1, ialt + 1)]])
+    return [key, kind, out]
+
+
+def _split_format_string_g(key, vals, rec, ialt, force) -> list | None:
+    """Number=G strings, as bcftools 1.24 does them, including its slip: after a sample written ``.`` it does
+    not move on, so later samples keep their text (cut to the new width)."""
+    n = len(rec.alleles)
+    blen = max((len(v) for v in vals), default=0)
+    slots = list(vals)
+    i_slot, maxlen = 0, 0
+    for _ in range(len(vals)):
+        v = slots[i_slot]
+        fields = v.split(",")
+        if v == ".":
+            continue
+        if len(fields) not in (n * (n + 1) // 2, n):
+            _wrong_count("FORMAT", key, rec, n * (n + 1) // 2, len(fields), force)
+            return None
+        idx = [0, ialt + 1] if len(fields) == n else [0, _gt_index(0, ialt + 1), _gt_index(ialt + 1, ialt + 1)]
+        got, start = [], 0
+        for k in idx:
+            x = _nth(fields[start:], k - start)
+            if x is None:
+                got = None
+                break
+            got.append(x)
+            start = k + 1
+        slots[i_slot] = "." if got is None else ",".join(got)
+        maxlen = max(maxlen, len(slots[i_slot]))
+        i_slot += 1
+    if maxlen == 0:
+        return None  # nothing written: bcftools' update with no values removes the tag
+    if maxlen < blen:
+        slots = [s[:maxlen] for s in slots]
+    return [key, "str", slots]

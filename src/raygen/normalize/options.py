@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from raygen.errors import UsageError
 
 MROWS_TYPES = ("snps", "indels", "both", "any")
-RMDUP_TYPES = ("snps", "indels", "both", "all", "exact", "none")
+RMDUP_TYPES = ("snps", "indels", "both", "all", "any", "exact", "none")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,16 @@ class NormalizeOptions:
     sort: str = "chr_pos"
     force: bool = False
     strict_filter: bool = False
+    gff: str | None = None  # -g FILE: right-align in forward-strand transcripts
+    include: str | None = None  # -i EXPR: normalize only records for which EXPR holds
+    exclude: str | None = None  # -e EXPR: normalize only records for which EXPR does not hold
+
+    @property
+    def realign_below(self) -> int:
+        """bcftools realigns (and checks REF of) records whose reference span is below this (-N: 0)."""
+        if not self.realign:
+            return 0
+        return self.max_indel_len if self.max_indel_len is not None else (1 << 32) - 1
 
     @property
     def split(self) -> str | None:
@@ -50,8 +60,12 @@ class NormalizeOptions:
             raise UsageError(f"--atom-overlaps takes '*' or '.', not {self.atom_overlaps!r}")
         if self.multi_overlaps not in ("0", "."):
             raise UsageError(f"--multi-overlaps takes 0 or '.', not {self.multi_overlaps!r}")
-        if self.sort not in ("chr_pos", "lex"):
-            raise UsageError(f"-S/--sort takes chr_pos or lex, not {self.sort!r}")
+        if self.include is not None and self.exclude is not None:
+            raise UsageError("only one -i or -e expression can be given, and they cannot be combined")
+        if self.keep_sum and [k.upper() for k in self.keep_sum] != ["AD"]:
+            raise UsageError("--keep-sum takes AD only (as bcftools 1.24: only --keep-sum AD is supported)")
+        if self.sort not in ("chr_pos", "pos", "lex"):
+            raise UsageError(f"-S/--sort takes pos (chr_pos) or lex, not {self.sort!r}")
         return self
 
 

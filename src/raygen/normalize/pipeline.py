@@ -25,11 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raygen.config import DEFAULTS, NormalizeConfig
-from raygen.io import parquet as pq_io
+from raygen.errors import InputError
+from raygen.expr import Expression
 from raygen.io.blocks import read_shard, split_rejects
 from raygen.io.header import VcfHeader
 from raygen.io.vcf import detect_format, format_lines, index_path, read_header, report_rejects, write_vcf
 from raygen.normalize.fast import SUB_SLOTS, normalize_batch
+from raygen.normalize.htsfmt import fill_table
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.postprocess import sort_records
 from raygen.normalize.records import RecordNormalizer
@@ -58,6 +60,8 @@ class NormalizeResult:
 
 def prepare_header(header: VcfHeader, opts: NormalizeOptions) -> VcfHeader:
     """Copy of the input header with the lines this run adds (``--old-rec-tag``)."""
+    if opts.keep_sum and "AD" not in header.info_type and "AD" not in header.format_type:
+        raise InputError("--keep-sum AD requested but the tag AD is not in the header (bcftools stops too)")
     header = header.copy()
     if opts.old_rec_tag:
         header.add_info(opts.old_rec_tag, "1", "String", OLD_REC_DESCRIPTION)
@@ -134,6 +138,7 @@ def finish(tables: Iterable[pa.Table], counts: Counts, header: VcfHeader, opts: 
     records, _ = split_rejects(table, source)
     records = sort_records(records.drop_columns(["LINE"]), ranks, opts.sort)
     records = join_and_dedup(records, header, opts, counts)
+    records = fill_table(records, len(header.samples))  # htslib prints every FORMAT field of every sample
     counts.rejected = rejects.num_rows
     counts.written = records.num_rows
     return NormalizeResult(records, rejects, counts, header, ranks)
@@ -212,10 +217,26 @@ def normalize_ray(path: str, header: VcfHeader, opts: NormalizeOptions, cfg: Nor
 # --------------------------------------------------------------------------------------------------
 # Whole command
 # --------------------------------------------------------------------------------------------------
-def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
-    """Ray pays off for big indexed inputs; ``use_ray`` forces either way (unindexed input then streams)."""
+def carries_state(opts: NormalizeOptions, header: VcfHeader) -> bool:
+    """Whether bcftools' output depends on state carried from record to record beyond one position: the
+    atomizer's buffer (``-a``, see :mod:`raygen.normalize.atomize`) and the genotype cache of an expression
+    that tests GT by sample (:mod:`raygen.expr.slots`). Shards start that state afresh, so such runs stay in
+    one process unless ``--ray`` asks otherwise."""
+    if opts.atomize:
+        return True
+    text = opts.include if opts.include is not None else opts.exclude
+    if text is None:
+        return False
+    return Expression(text, header).uses_gt_index
+
+
+def should_use_ray(path: str, use_ray: bool | None, min_bytes: int, stateful: bool = False) -> bool:
+    """Ray pays off for big indexed inputs; ``use_ray`` forces either way (unindexed input then streams).
+    ``stateful`` (:func:`carries_state`): in process unless forced, so the output stays bcftools'."""
     if use_ray is not None:
         return use_ray
+    if stateful:
+        return False
     if path == "-" or detect_format(path) not in ("bgzf", "bcf") or index_path(path) is None:
         return False
     return os.path.getsize(path) >= min_bytes
@@ -224,7 +245,7 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int) -> bool:
 def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
                     ) -> NormalizeResult:
     header = read_header(inp)
-    if should_use_ray(inp, use_ray, cfg.ray_min_bytes):
+    if should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
         from raygen.runtime import init_ray  # imports Ray: only on the Ray path (start-up time)
 
         init_ray(runtime)
@@ -262,6 +283,9 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
     else:
         write_vcf(result.header, records, out, index=index, provenance=prov)
     if parquet_dir:
+        # here, not at module top: pyarrow.dataset pulls in pandas (~0.5 s of start-up every run would pay)
+        from raygen.io import parquet as pq_io
+
         recs = records.append_column("LINE", pa.nulls(records.num_rows, pa.int64()))  # output records have no source line
         pq_io.write_parquet(recs, result.header, parquet_dir, provenance=prov)
     report_rejects(result.rejects, rejects_path, log)
@@ -269,4 +293,4 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
 
 
 __all__ = ["NormalizeResult", "prepare_header", "normalize_block", "normalize_tables", "normalize_dataset",
-           "normalize_ray", "finish", "contig_ranks", "run_normalize", "should_use_ray", "BlockNormalizer"]
+           "normalize_ray", "finish", "contig_ranks", "run_normalize", "should_use_ray", "carries_state", "BlockNormalizer"]

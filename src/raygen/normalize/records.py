@@ -14,13 +14,16 @@ import sys
 from collections.abc import Callable
 
 from raygen.errors import InputError
+from raygen.expr import Expression
 from raygen.io.fasta import Reference, iupac_to_n
 from raygen.io.header import VcfHeader
-from raygen.normalize.atomize import atomize_record
+from raygen.normalize import bcfrec
+from raygen.normalize.atomize import Atomizer, atomize_record
 from raygen.normalize.checkref import fix_dup_alt, fix_ref
-from raygen.normalize.leftalign import Status, has_non_acgtn, realign
+from raygen.normalize.leftalign import Status, realign
 from raygen.normalize.multiallelic import MalformedTag, info_get, info_set, split_record
 from raygen.normalize.options import Counts, NormalizeOptions
+from raygen.normalize.transcripts import read_transcripts
 
 log = logging.getLogger("raygen.normalize")
 
@@ -107,14 +110,12 @@ def should_split(ref: str, alts: list[str], kind: str) -> bool:
     return ("snp" in types) if kind == "snps" else ("indel" in types)
 
 
-def canonical_info(info: str) -> str:
-    """htslib reads ``KEY=`` (empty value) as missing and writes it back as ``KEY=.``."""
-    return ";".join(x + "." if x.endswith("=") else x for x in info.split(";"))
-
-
 def add_old_rec_tag(f: list[str], tag: str, orig: tuple[str, str, str, str]) -> None:
+    """INFO/TAG=CHR|POS|REF|ALT of the record before this step, unless an earlier step set it (bcftools
+    writes no ALT, not '.', for a REF-only record)."""
     if info_get(f[7], tag) is None:
-        f[7] = info_set(f[7], tag, "|".join(orig), overwrite=False)
+        chrom, pos, ref, alt = orig
+        f[7] = info_set(f[7], tag, f"{chrom}|{pos}|{ref}|{'' if alt == '.' else alt}", overwrite=False)
 
 
 class RecordNormalizer:
@@ -130,6 +131,18 @@ class RecordNormalizer:
         #: the FASTA of ``opts.fasta``, read a whole contig at a time (None: no reference work)
         self.reference = reference if reference is not None else (Reference(opts.fasta) if opts.fasta else None)
         self.warn = lambda msg: print(msg, file=sys.stderr)
+        #: -g: bcftools' transcript index (records in forward-strand transcripts are right-aligned)
+        self.transcripts = None
+        if opts.gff:
+            self.transcripts = read_transcripts(opts.gff)
+        #: -i/-e: the expression (raygen.expr.Expression) records must pass to be normalized, or None
+        self.filter = None
+        if opts.include is not None or opts.exclude is not None:
+            text = opts.include if opts.include is not None else opts.exclude
+            self.filter = Expression(text, hdr, exclude=opts.include is None)
+
+        #: bcftools' atom buffer, kept from record to record as bcftools keeps it (see ``atomize``)
+        self.atomizer = Atomizer()
         #: split records of which one ALT was rejected: ``(columns, reason)``; the caller drains it
         self.partial_rejects: list[tuple[list[str], str]] = []
 
@@ -151,9 +164,6 @@ class RecordNormalizer:
         except MalformedTag as exc:
             raise RecordRejected(f"{exc}; use --force to drop such tags") from None
         self.counts.split += 1
-        for line in lines:
-            if "=;" in line[7] or line[7].endswith("="):
-                line[7] = canonical_info(line[7])
         return lines
 
     def process(self, f: list[str], validated: bool = False) -> list[list[str]]:
@@ -174,9 +184,6 @@ class RecordNormalizer:
             except MalformedTag as exc:
                 raise RecordRejected(f"{exc}; use --force to drop such tags") from None
             self.counts.split += 1
-        for line in lines:
-            if "=;" in line[7] or line[7].endswith("="):
-                line[7] = canonical_info(line[7])
         if self.reference is None:
             out = lines
         elif len(lines) == 1:
@@ -195,7 +202,8 @@ class RecordNormalizer:
                     out.append(r)
         if opts.atomize:
             # bcftools atomizes what it has already checked, fixed (-c s) and realigned; atoms are not realigned.
-            out = [a for line in out for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag)]
+            out = [a for line in out for a in atomize_record(line, self.hdr, opts.atom_overlaps, opts.old_rec_tag,
+                                                             self.atomizer, just_split=split)]
         return out
 
     def normalize_line(self, f: list[str], from_split: bool = False) -> list[str] | None:
@@ -208,9 +216,6 @@ class RecordNormalizer:
         fetch = self.fetcher(f[0])
         self._check_inside(f)
         orig = (f[0], f[1], f[3], f[4])
-        if "=;" in f[7] or f[7].endswith("="):
-            f = list(f)
-            f[7] = canonical_info(f[7])
         if "s" in opts.check_ref:
             f, action = fix_ref(f, fetch)
             if action and opts.old_rec_tag:
@@ -224,20 +229,18 @@ class RecordNormalizer:
             return f
         pos = int(f[1])
         alts = f[4].split(",") if f[4] != "." else []
-        info_end = svlen = None
-        if len(alts) == 1 and alts[0] in ("<DEL>", "<DUP>"):
-            e, s = info_get(f[7], "END"), info_get(f[7], "SVLEN")
-            info_end = int(e) if e and e.lstrip("-").isdigit() else None
-            svlen = int(s) if s and s.lstrip("-").isdigit() else None
-        elif "END=" in f[7]:
-            e = info_get(f[7], "END")
-            info_end = int(e) if e and e.isdigit() else None
-        if opts.max_indel_len is not None:
-            rlen = len(f[3]) if info_end is None else max(len(f[3]), info_end - pos + 1)
-            if rlen > opts.max_indel_len:
-                return self._check_only(f, fetch)
-        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, info_end=info_end, svlen=svlen,
-                                                     check_alt_bases=not from_split)
+        items = bcfrec.parse_info(f[7], self.hdr.info_type) if ("END=" in f[7] or "SVLEN=" in f[7]) else []
+        rlen = bcfrec.rlen(pos, [f[3], *alts], items)
+        end = next((v for k, kind, v in items if k == "END" and kind == "int"), None)
+        svlen = next((v for k, kind, v in items if k == "SVLEN" and kind == "int"), None)
+        dup_svlen = int(svlen[0]) if svlen and len(svlen) == 1 and svlen[0] is not None else None
+        if rlen >= opts.realign_below:  # -N / -NNUM: bcftools neither realigns nor checks REF here
+            return f
+        right = self.transcripts is not None and self.transcripts.right_align(f[0], pos - 1, rlen)
+        status, npos, nref, nalts, new_end = realign(pos, f[3], alts, fetch, rlen=rlen, dup_svlen=dup_svlen,
+                                                     has_end=end is not None and len(end) == 1,
+                                                     check_alt_bases=not from_split, right_align=right,
+                                                     contig_len=self.reference.lengths.get(f[0]) if right else None)
         if status in (Status.REF_MISMATCH, Status.NON_ACGTN_ALT, Status.NON_ACGTN_REF):
             return self._mismatch(f, fetch, status)
         if status == Status.DUP_ALLELE:
@@ -256,12 +259,13 @@ class RecordNormalizer:
         if npos == pos and nref == f[3] and new_alt == f[4]:
             return f
         f = list(f)
-        if opts.old_rec_tag:
-            add_old_rec_tag(f, opts.old_rec_tag, orig)
+        if alts:  # bcftools trims a REF-only record's REF without counting or tagging it
+            if opts.old_rec_tag:
+                add_old_rec_tag(f, opts.old_rec_tag, orig)
+            self.counts.realigned += 1
         f[1], f[3], f[4] = str(npos), nref, new_alt
         if new_end is not None:
             f[7] = info_set(f[7], "END", str(new_end))
-        self.counts.realigned += 1
         return f
 
     def _check_inside(self, f: list[str]) -> None:
@@ -276,14 +280,6 @@ class RecordNormalizer:
             if self.opts.check_ref == "e":
                 raise RefCheckError(what)
             raise RecordRejected(what)
-
-    def _check_only(self, f: list[str], fetch) -> list[str] | None:
-        seq = iupac_to_n(fetch(int(f[1]) - 1, int(f[1]) - 1 + len(f[3])))
-        if has_non_acgtn(f[3]):
-            return self._mismatch(f, fetch, Status.NON_ACGTN_REF)
-        if f[3].upper() != seq:
-            return self._mismatch(f, fetch, Status.REF_MISMATCH)
-        return f
 
     def _mismatch(self, f: list[str], fetch, status: Status) -> list[str] | None:
         opts = self.opts

@@ -28,7 +28,7 @@ def _matrix(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
     starts, lens = off[:-1], off[1:] - off[:-1]
     m = np.zeros((len(arr), width), dtype=np.uint8)
-    for j in range(width):
+    for j in range(int(min(width, lens.max(initial=0)))):  # columns past the longest string stay zero
         v = lens > j
         m[v, j] = buf[starts[v] + j]
     return m, lens
@@ -115,29 +115,28 @@ def _shift_left(b_case, pos0, alt, A, lr, la, seq, seq_str, new_pos0, new_ref, n
     of the rows decided; returns the rows left undecided (a shift past :data:`MAX_SHIFT`, or one reaching the
     contig start: bcftools' telomere rule goes per record)."""
     n, nseq = len(pos0), len(seq)
-    rows = np.arange(n)
     undecided = np.zeros(n, dtype=bool)
     dele = b_case & (la < lr)
     ins = b_case & (lr < la)
     L = np.abs(lr - la)
-    x = pos0.copy()
+    x = pos0
     k = np.zeros(n, dtype=np.int64)
-    active = b_case.copy()
+    act = np.flatnonzero(b_case)  # rows still shifting: each step works on those only
     j = 0
-    while active.any():
+    while len(act):
         if j >= MAX_SHIFT:
-            undecided |= active
+            undecided[act] = True
             break
-        before = x - 1 - j
-        inside = before >= 0
+        xa, la_ = x[act], L[act]
+        before = xa - 1 - j
         bi = np.maximum(before, 0)
         # last base of the (rotated) indel sequence at step j
-        last_del = seq[np.clip(x + L - 1 - j, 0, nseq - 1)]
-        jl = np.clip(L - 1 - j, 0, MAX_ALLELE - 1)
-        last_ins = np.where(j < L, A[rows, jl], seq[np.clip(x - 1 - j + L, 0, nseq - 1)])
-        last = np.where(dele, last_del, last_ins)
-        active &= inside & (seq[bi] == last)
-        k += active
+        last_del = seq[np.clip(xa + la_ - 1 - j, 0, nseq - 1)]
+        jl = np.clip(la_ - 1 - j, 0, MAX_ALLELE - 1)
+        last_ins = np.where(j < la_, A[act, jl], seq[np.clip(xa - 1 - j + la_, 0, nseq - 1)])
+        last = np.where(dele[act], last_del, last_ins)
+        act = act[(before >= 0) & (seq[bi] == last)]
+        k[act] += 1
         j += 1
     xn = x - k
     undecided |= b_case & (xn - 1 < 0)
