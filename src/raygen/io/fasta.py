@@ -81,7 +81,32 @@ def ensure_fasta_index(path: str | os.PathLike[str]) -> Path:
                 f"cannot index reference FASTA {str(p)!r} ({str(exc).strip()}); if it is gzip-compressed, "
                 "recompress it with bgzip (`gunzip -c ref.fa.gz | bgzip > ref.fa.gz.new`) or decompress it"
             ) from None
+    _check_index_fits(p)
     return p
+
+
+def _check_index_fits(p: Path) -> None:
+    """InputError when a plain FASTA's ``.fai`` points past the end of the file (a stale index of an edited
+    or replaced FASTA): htslib would read such contigs short, or read neighbouring bytes, without a word.
+    Each ``.fai`` row is name, length (bp), byte offset, bases per line, bytes per line. A bgzipped FASTA's
+    offsets are into the uncompressed stream and are not checked here."""
+    if p.suffix in (".gz", ".bgz"):
+        return
+    size = p.stat().st_size
+    fai = Path(str(p) + ".fai")
+    with open(fai, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            cols = line.split("\t")
+            try:
+                length, offset, bases, width = (int(c) for c in cols[1:5])
+                end = offset + (length // bases) * width + length % bases if bases > 0 else offset + length
+            except (ValueError, IndexError):
+                raise InputError(f"{fai}:{lineno}: not a FASTA index line; delete {str(fai)!r} so it is "
+                                 "rebuilt") from None
+            if end > size:
+                raise InputError(f"reference FASTA {str(p)!r}: its index {str(fai)!r} does not fit the file "
+                                 f"(contig {cols[0]} ends at byte {end}, the file has {size}); delete the index "
+                                 "so it is rebuilt")
 
 
 class Reference:
