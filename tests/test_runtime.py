@@ -105,6 +105,17 @@ def test_stale_address_file_does_not_stop_the_embedded_ray(ray_tmpdir):
 
 
 @pytest.mark.timeout(120)
+def test_embedded_ray_that_cannot_start_is_one_line(ray_tmpdir):
+    # Ray refuses to start a node with a negative CPU count; what the user sees is one line, not Ray's traceback
+    # (the same path reports Ray's fixed 30 s node start-up timeout on an overloaded machine, after one retry).
+    proc = subprocess.run([*RAYGEN, "info", "--num-cpus", "-1"], env=_env(ray_tmpdir), capture_output=True,
+                          text=True, timeout=100)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "raygen info: error: the embedded Ray did not start (Resource quantities must be nonnegative" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.timeout(120)
 def test_dead_explicit_address_fails_in_one_line(ray_tmpdir):
     port = _closed_port()
     t0 = time.monotonic()

@@ -132,17 +132,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
             # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             apply_ray_env()  # before ray.init: the Ray processes it starts inherit the environment
-            ray.init(
-                # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
-                # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
-                address="local",
-                num_cpus=cfg.num_cpus,
-                num_gpus=cfg.num_gpus,
-                include_dashboard=cfg.include_dashboard,
-                object_store_memory=cfg.object_store_memory,
-                configure_logging=False,
-                runtime_env={"worker_process_setup_hook": quiet_process},
-            )
+            _start_local(cfg)
             mode = "local"
     res = ray.cluster_resources()
     ctx = ray.get_runtime_context()
@@ -155,6 +145,38 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
     )
     log.info(info.describe())
     return info
+
+
+def _start_local(cfg: RuntimeConfig, tries: int = 2) -> None:
+    """Start the embedded Ray. Ray waits a fixed 30 s for its own node to register and then raises a bare
+    Exception; on an overloaded machine that happens once and not again, so one more try is made before a
+    one-line :class:`RaygenError` says what happened (no Ray traceback for the user)."""
+    import ray
+
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(
+                # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
+                # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
+                address="local",
+                num_cpus=cfg.num_cpus,
+                num_gpus=cfg.num_gpus,
+                include_dashboard=cfg.include_dashboard,
+                object_store_memory=cfg.object_store_memory,
+                configure_logging=False,
+                runtime_env={"worker_process_setup_hook": quiet_process},
+            )
+            return
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for a node that did not start
+            ray.shutdown()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if attempt < tries and "timed out during startup" in first:
+                log.warning("the embedded Ray did not start in time (load average %.1f); trying once more",
+                            os.getloadavg()[0])
+                continue
+            hint = (f"; load average {os.getloadavg()[0]:.1f} on this machine: retry when it is less busy, or start "
+                    "Ray yourself (`ray start --head`) and pass --address") if "timed out" in first else ""
+            raise RaygenError(f"the embedded Ray did not start ({first}){hint}") from None
 
 
 def cuda_status() -> str:
