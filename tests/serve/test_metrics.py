@@ -23,9 +23,9 @@ pytestmark = pytest.mark.timeout(240)
 BASE_POS = list(range(100, 700, 3))  # 200 SNVs for the baseline
 
 
-def _scores(model, ref, variants) -> list[tuple]:
-    res = Scorer(model, ref, window=32).score_variants(variants)
-    return [(r.llr, r.prob, r.skip_reason) for r in res]
+def _scores(model, ref, variants) -> list[dict]:
+    """What a Scorer replica answers per variant (``as_dict()``: llr, prob, skip_reason)."""
+    return [r.as_dict() for r in Scorer(model, ref, window=32).score_variants(variants)]
 
 
 def _variants(seqs, positions):
@@ -36,7 +36,7 @@ def _variants(seqs, positions):
 def baseline(serve_assets, tmp_path_factory):
     """A drift profile of the served model's scores on 200 SNVs (model named as the service names it)."""
     model, ref, seqs = serve_assets
-    llr = np.array([r[0] for r in _scores(model, ref, _variants(seqs, BASE_POS))])
+    llr = np.array([r["llr"] for r in _scores(model, ref, _variants(seqs, BASE_POS))])
     prof = build_profile({"RAYGEN_LLR | all": llr}, [model], {"file": "test"})
     path = tmp_path_factory.mktemp("profile") / "p.json"
     path.write_text(json.dumps(prof))
