@@ -17,6 +17,8 @@ Sequence comes back upper case unless the caller asks to keep the case (``keep_c
 
 from __future__ import annotations
 
+import functools
+
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -92,8 +94,14 @@ def _check_index_fits(p: Path) -> None:
     offsets are into the uncompressed stream and are not checked here."""
     if p.suffix in (".gz", ".bgz"):
         return
-    size = p.stat().st_size
     fai = Path(str(p) + ".fai")
+    # once per (file, index) state: a task or request that opens the same reference again pays a stat only
+    _index_fits(str(p), p.stat().st_size, fai.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_fits(path: str, size: int, fai_mtime_ns: int) -> None:
+    p, fai = Path(path), Path(path + ".fai")
     with open(fai, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             cols = line.split("\t")
