@@ -33,7 +33,7 @@ def test_same_blocks_as_htslib_any_threads_and_write_sizes(tmp_path):
     with pysam.BGZFile(str(ref), "wb") as fh:
         fh.write(data)
     want = _blocks(ref.read_bytes())
-    for threads, step in [(1, len(data)), (2, 1000), (3, BLOCK_SIZE), (2, 7 * BLOCK_SIZE + 13)]:
+    for threads, step in [(0, 1000), (1, len(data)), (2, 1000), (3, BLOCK_SIZE), (2, 7 * BLOCK_SIZE + 13)]:
         out = tmp_path / f"t{threads}-{step}.gz"
         with BgzfWriter(out, threads=threads) as fh:
             for i in range(0, len(data), step):

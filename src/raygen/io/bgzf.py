@@ -64,16 +64,31 @@ class BgzfWriter:
     def __init__(self, path: str | os.PathLike[str], *, level: int = DEFAULT_LEVEL, threads: int | None = None):
         self.path = Path(path)
         self.level = level
-        self.threads = threads or default_threads()
+        # threads: worker threads that deflate beside the caller's (as bcftools --threads); 0: in the caller
+        self.threads = default_threads() if threads is None else threads
         self._fh = open(self.path, "wb")
-        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads >= 1 else None
         self._pending = bytearray()
+        self.block_csize: list[int] = []  # compressed size of each data block written (for raygen.io.tbi)
+        self._inflight: list = []  # futures of the blocks compressing in the background, in file order
 
     def _emit(self, blocks: list[bytes]) -> None:
-        if self._pool is None or len(blocks) < 2:
-            out = [compress_block(b, self.level) for b in blocks]
-        else:
-            out = list(self._pool.map(lambda b: compress_block(b, self.level), blocks))
+        """Compress ``blocks``; with threads, in the background: the blocks of the previous call are written
+        now, so the caller formats the next batch while these deflate."""
+        if self._pool is None:
+            self._write([compress_block(b, self.level) for b in blocks])
+            return
+        futures = [self._pool.submit(compress_block, b, self.level) for b in blocks]
+        self._drain()
+        self._inflight = futures
+
+    def _drain(self) -> None:
+        if self._inflight:
+            self._write([f.result() for f in self._inflight])
+            self._inflight = []
+
+    def _write(self, out: list[bytes]) -> None:
+        self.block_csize.extend(len(b) for b in out)
         self._fh.write(b"".join(out))
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -103,6 +118,7 @@ class BgzfWriter:
             if self._pending:
                 self._emit([bytes(self._pending)])
                 self._pending = bytearray()
+            self._drain()
             self._fh.write(EOF_BLOCK)
         finally:
             self._fh.close()

@@ -45,9 +45,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pysam
 import pysam.bcftools
+from zlib_ng import gzip_ng, zlib_ng
 
 from raygen.errors import InputError, RaygenError, UsageError
 from raygen.io.atomic import atomic_paths
+from raygen.io import tbi
 from raygen.io.bgzf import BgzfWriter, has_eof_block
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
 from raygen.io.samplecheck import samples_ok
@@ -152,8 +154,9 @@ def index_path(path: str | os.PathLike[str]) -> Path | None:
 
 def _open_text(path: Path, fmt: str) -> BinaryIO:
     if fmt in ("bgzf", "gzip"):
-        # gzip reads multi-member streams (BGZF is one) at zlib speed and raises EOFError on truncation.
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        # gzip_ng (the gzip module on zlib-ng, already a dependency for BGZF writes) reads multi-member streams
+        # (BGZF is one) at about half gzip's CPU and raises EOFError on truncation, zlib_ng.error on corruption.
+        return gzip_ng.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
 
 
@@ -214,7 +217,7 @@ def read_header(path: str | os.PathLike[str]) -> VcfHeader:
     try:
         with _open_text(p, fmt) as fh:
             lines = _read_header_lines(fh, str(p))
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except (EOFError, zlib.error, zlib_ng.error, gzip.BadGzipFile) as exc:
         raise InputError(f"{p}: truncated or corrupt compressed header: {exc}") from None
     return VcfHeader.from_lines(lines, str(p))
 
@@ -305,14 +308,15 @@ def _line_numbers(first_line: int | None, line_numbers: np.ndarray | None):
     return abs_lines
 
 
-def _field_checks(table: pa.Table, header: VcfHeader) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+def _field_checks(table: pa.Table, header: VcfHeader, samples: pa.Array | None = None
+                  ) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
     """(blank-line mask, [(row passes, reason if not)]) for the rows of a parsed chunk; a later check that
     fails names the reason. Cheap vectorized tests pass almost every record; only the rest meet the full
     regular expressions."""
     chrom, pos, ref, alt, qual = (_as_array(table[c]) for c in ("CHROM", "POS", "REF", "ALT", "QUAL"))
     blank = _np_bool(pc.and_(pc.equal(pc.binary_length(chrom), 0), pc.equal(pc.binary_length(pos), 0)))
     checks = [  # increasing priority
-        (_samples_ok(table, header), "malformed sample column: a value does not fit its FORMAT key's Type, "
+        (_samples_ok(table, header, samples), "malformed sample column: a value does not fit its FORMAT key's Type, "
                                      "an empty value between ':', or more values than FORMAT keys"),
         (_valid(qual, _qual_fast, _QUAL_RE), "QUAL is not a number or '.'"),
         (_valid(alt, lambda c: _np_bool(pc.ascii_is_alpha(c)), _ALT_RE),
@@ -365,7 +369,8 @@ def parse_record_lines(
         (abs_lines(np.array([num]))[0].as_py(),
          f"wrong number of columns: {actual}, expected {len(names)} (tab-separated, from the #CHROM line)", text)
         for num, text, actual in bad_rows]
-    blank, checks = _field_checks(table, header)
+    samples = _joined_samples(table, header)
+    blank, checks = _field_checks(table, header, samples)
     bad = np.zeros(table.num_rows, dtype=bool)
     for ok, _ in checks:
         bad |= ~ok
@@ -380,7 +385,8 @@ def parse_record_lines(
     keep = ~(bad | blank)
     if not keep.all():
         table, phys = table.filter(pa.array(keep)), phys[keep]
-    records = _assemble(table, header, abs_lines(phys))
+        samples = samples.filter(pa.array(keep)) if samples is not None else None
+    records = _assemble(table, header, abs_lines(phys), samples)
     if not rejected:
         return records, empty_rejects()
     rejected.sort(key=lambda r: -1 if r[0] is None else r[0])  # stable: file order
@@ -402,11 +408,19 @@ def _control_char(raw: bytes) -> str | None:
     return f"control character {bad[:1]!r} at byte {at} (CR, NUL and other control characters are not allowed in records)"
 
 
-def _samples_ok(table: pa.Table, header: VcfHeader) -> np.ndarray:
+def _joined_samples(table: pa.Table, header: VcfHeader) -> pa.Array | None:
+    """The sample columns joined by TAB (the SAMPLES column), None without samples."""
+    if not header.samples:
+        return None
+    cols = [_as_array(table[f"S{i}"]) for i in range(len(header.samples))]
+    return cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\t")
+
+
+def _samples_ok(table: pa.Table, header: VcfHeader, samples: pa.Array | None = None) -> np.ndarray:
     if "FORMAT" not in table.column_names or not header.samples:
         return np.ones(table.num_rows, dtype=bool)
     return samples_ok(_as_array(table["FORMAT"]),
-                      [_as_array(table[f"S{i}"]) for i in range(len(header.samples))], header)
+                      [_as_array(table[f"S{i}"]) for i in range(len(header.samples))], header, samples)
 
 
 def _np_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -436,13 +450,12 @@ def _qual_fast(col: pa.Array) -> np.ndarray:
         return np.zeros(len(col), dtype=bool)
 
 
-def _assemble(table: pa.Table, header: VcfHeader, lines: pa.Array) -> pa.Table:
+def _assemble(table: pa.Table, header: VcfHeader, lines: pa.Array, samples: pa.Array | None = None) -> pa.Table:
     n = table.num_rows
     nulls = pa.nulls(n, pa.string())
-    if header.samples:
-        sample_cols = [table[f"S{i}"] for i in range(len(header.samples))]
-        samples = sample_cols[0] if len(sample_cols) == 1 else pc.binary_join_element_wise(*sample_cols, "\t")
-    else:
+    if samples is None:
+        samples = _joined_samples(table, header)  # None without samples
+    if samples is None:
         samples = nulls
     fmt = table["FORMAT"] if "FORMAT" in table.column_names else nulls
     cols = [
@@ -531,7 +544,7 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
                         break
                     pieces.append(piece)
                     got += len(piece)
-            except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+            except (EOFError, zlib.error, zlib_ng.error, gzip.BadGzipFile, OSError) as exc:
                 failure = exc
             if failure is not None:
                 carry = b"".join([carry, *pieces])
@@ -739,9 +752,17 @@ def read_text_table(
 # ---------------------------------------------------------------------------------------------------
 #: Rows formatted per Arrow call when writing: keeps each joined string array far below 2 GiB of text.
 FORMAT_ROWS = 1 << 20
+#: Rows formatted per step when writing a file: small enough that BgzfWriter deflates one step on its threads
+#: while the next is formatted (and to_batches yields a record batch of a table's chunk at most).
+WRITE_ROWS = 1 << 16
 
 
 def _format_batch(batch: pa.RecordBatch) -> pa.Buffer:
+    return _format_lines(batch)[0]
+
+
+def _format_lines(batch: pa.RecordBatch) -> tuple[pa.Buffer, np.ndarray]:
+    """(the record lines of ``batch`` as one buffer, the byte offset of each line in it plus its length)."""
     dot = pa.scalar(".")
     fixed = [
         batch.column("CHROM"),
@@ -753,8 +774,9 @@ def _format_batch(batch: pa.RecordBatch) -> pa.Buffer:
     # Joining with an empty string and separator "\n" appends the newline without a Python loop.
     arr = pc.binary_join_element_wise(line, pa.scalar(""), "\n")
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32 if arr.type == pa.string() else np.int64)
-    beg, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
-    return arr.buffers()[2][beg:end]
+    offsets = offsets[arr.offset: arr.offset + len(arr) + 1]
+    beg, end = int(offsets[0]), int(offsets[-1])
+    return arr.buffers()[2][beg:end], offsets - beg
 
 
 def iter_formatted(records: pa.Table | pa.RecordBatch, header: VcfHeader | None = None) -> Iterator[pa.Buffer]:
@@ -836,17 +858,69 @@ def write_vcf(
     return out
 
 
-def _write_text(fh, head_bytes: bytes, tables, header: VcfHeader) -> int:
-    """Header then record lines to ``fh``; returns the largest ``POS + len(REF)`` seen (for the index kind)."""
+def _write_text(fh, head_bytes: bytes, tables, header: VcfHeader, layout: _Layout | None = None) -> int:
+    """Header then record lines to ``fh``; returns the largest ``POS + len(REF)`` seen (for the index kind).
+    ``layout``: collects what :mod:`raygen.io.tbi` needs to index the stream without reading it back."""
     fh.write(head_bytes)
     max_end = 0
+    at = len(head_bytes)
     for t in _tables(tables):
-        for buf in iter_formatted(t, header):
+        for batch in t.to_batches(max_chunksize=WRITE_ROWS) if isinstance(t, pa.Table) else [t]:
+            if not batch.num_rows:
+                continue
+            buf, offsets = _format_lines(batch)
             fh.write(buf)
+            if layout is not None:
+                layout.add(batch, offsets[:-1] + at)
+            at += int(offsets[-1])
         if t.num_rows:
             ends = pc.add(t["POS"], pc.cast(pc.binary_length(t["REF"]), pa.int64()))
             max_end = max(max_end, pc.max(ends).as_py() or 0)
+    if layout is not None:
+        layout.data_end = at
     return max_end
+
+
+class _Layout:
+    """Per record: CHROM, POS, len(REF), whether INFO holds ``END=``, and where its line starts in the
+    uncompressed stream (see :func:`raygen.io.tbi.build_tbi`)."""
+
+    def __init__(self) -> None:
+        self.chrom: list[pa.Array] = []
+        self.pos: list[np.ndarray] = []
+        self.ref_len: list[np.ndarray] = []
+        self.has_end: list[np.ndarray] = []
+        self.start: list[np.ndarray] = []
+        self.data_end = 0
+
+    def add(self, batch: pa.RecordBatch, starts: np.ndarray) -> None:
+        self.chrom.append(_as_array(batch.column("CHROM")))
+        self.pos.append(np.asarray(pc.fill_null(batch.column("POS"), 0).to_numpy(zero_copy_only=False), np.int64))
+        self.ref_len.append(np.asarray(pc.fill_null(pc.binary_length(batch.column("REF")), 0)
+                                       .to_numpy(zero_copy_only=False), np.int64))
+        self.has_end.append(np.asarray(pc.fill_null(pc.match_substring(batch.column("INFO"), "END="), False)
+                                       .to_numpy(zero_copy_only=False), bool))
+        self.start.append(np.asarray(starts, np.int64))
+
+    def tbi(self, block_csize: list[int]) -> bytes | None:
+        """The .tbi bytes, or None where htslib must index the file (see :func:`raygen.io.tbi.can_build`;
+        also records not sorted by contig and POS, which htslib then reports)."""
+        if not self.pos:
+            return None
+        pos, ref_len = np.concatenate(self.pos), np.concatenate(self.ref_len)
+        if not tbi.can_build(pos, ref_len, np.concatenate(self.has_end)):
+            return None
+        chrom = pa.chunked_array(self.chrom, pa.string()).combine_chunks()
+        if chrom.null_count:
+            return None
+        change = np.flatnonzero(pc.not_equal(chrom[1:], chrom[:-1]).to_numpy(zero_copy_only=False)) + 1
+        first = np.r_[0, change].astype(np.int64)
+        names = chrom.take(pa.array(first)).to_pylist()
+        same = np.ones(len(pos), dtype=bool)
+        same[first] = False
+        if len(set(names)) != len(names) or (np.diff(pos, prepend=0)[same] < 0).any():
+            return None
+        return tbi.build_tbi(names, first, pos, ref_len, np.concatenate(self.start), self.data_end, block_csize)
 
 
 def _write_bgzf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool, threads: int | None) -> None:
@@ -854,15 +928,20 @@ def _write_bgzf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, inde
     # header gives no contig lengths), so the data goes to a private temp first.
     data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
     try:
+        layout = _Layout() if index else None
         with BgzfWriter(data_tmp, threads=threads) as fh:
-            max_end = _write_text(fh, head_bytes, tables, header)
+            max_end = _write_text(fh, head_bytes, tables, header, layout)
         csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
         idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
         finals = [out] + ([idx_final] if index else [])
         with atomic_paths(*finals) as tmps:
             os.replace(data_tmp, tmps[0])
             if index:
-                _tabix(tmps[0], tmps[1], csi, out)
+                made = None if csi else layout.tbi(fh.block_csize)
+                if made is None:
+                    _tabix(tmps[0], tmps[1], csi, out)
+                else:  # built from the positions and block sizes, as htslib would: the file is not read back
+                    tmps[1].write_bytes(made)
     finally:
         if data_tmp.exists():
             data_tmp.unlink()
