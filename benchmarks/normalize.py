@@ -6,12 +6,13 @@ Generates (once, cached) un-normalized VCFs of ~1.04M records over real sequence
 deletion with a padded 3-base REF, 5% MNPs, INFO AC/DP, two samples GT:AD), ``multi_mnv`` (dominated by
 multi-allelic and MNV records) and ``repeats`` (the first input of this benchmark: indels in repeats
 written right-shifted with redundant trailing bases, multi-allelics, GT:AD). Both tools read the same
-bgzipped, indexed input and write bgzipped VCF plus a .tbi index; each is timed as a whole command
+bgzipped, indexed input and write bgzipped VCF plus a .tbi index, each with ``--threads N`` (the same N, printed;
+default raygen's own compression threads); each is timed as a whole command
 (subprocess, wall clock and CPU), interleaved, best of ``--repeats``. Prints one table row per mix: both
 times, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least as fast), whether the output
 records are identical, and the 1-minute load average over the runs.
 
-    .venv/bin/python benchmarks/normalize.py [--mixes issue13,multi_mnv,repeats] [--records 1040000] [--repeats 3]
+    .venv/bin/python benchmarks/normalize.py [--mixes issue13,multi_mnv,repeats] [--records 1040000] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ def _compile_sources() -> None:
     compileall.compile_dir(str(REPO / "src" / "raygen"), quiet=1)
 
 
-def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str) -> dict:
+def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str, threads: int) -> dict:
     """Time both tools on one mix (interleaved, best of ``repeats``); outputs compared record for record."""
     inp = ensure_input(cache, n_records, mix)
     out_dir = cache / "out"
@@ -290,9 +291,9 @@ def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str) -
     out_b, out_r = out_dir / f"bcftools_{mix}.vcf.gz", out_dir / f"raygen_{mix}.vcf.gz"
     bcf_cmd = [sys.executable, "-c",
                "import sys, pysam.bcftools; pysam.bcftools.norm(*sys.argv[1:], catch_stdout=False)",
-               "-m", "-any", "-f", str(FASTA), "-Oz", "-W=tbi", "-o", str(out_b), str(inp)]
+               "-m", "-any", "-f", str(FASTA), "-Oz", "-W=tbi", "--threads", str(threads), "-o", str(out_b), str(inp)]
     ray_cmd = [str(REPO / ".venv" / "bin" / "raygen"), "normalize", str(inp), "-m", "-any", "-f", str(FASTA),
-               "-o", str(out_r), "-q", *extra.split()]
+               "-o", str(out_r), "-q", "--threads", str(threads), *extra.split()]
     # interleaved, so both tools see the same background load on a shared machine; best run of each
     runs_b, runs_r, loads = [], [], []
     for _ in range(repeats):
@@ -313,18 +314,26 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
                     help="where the generated inputs are kept between runs (outside the repo)")
     ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="--threads N for both tools: worker threads beside the main one (bcftools: BGZF "
+                         "compression and decompression; raygen: BGZF compression). Default: raygen's own default "
+                         "(the usable cores, at most 4), so both get the same")
     args = ap.parse_args()
+    if args.threads is None:
+        from raygen.io.bgzf import default_threads
+
+        args.threads = default_threads()
     if not FASTA.exists():
         raise SystemExit(f"{FASTA} is absent (set RAYGEN_SHARED_DATA)")
     _compile_sources()
     print(f"machine: {os.cpu_count()} CPUs; pysam {__import__('pysam').__version__} (bcftools 1.24); "
-          f"both: -m -any -f REF, bgzipped VCF + .tbi; best of {args.repeats}, interleaved")
+          f"both: -m -any -f REF, bgzipped VCF + .tbi, --threads {args.threads}; best of {args.repeats}, interleaved")
     print(f"| {'mix':<10} | {'records in':>10} | {'out':>9} | {'bcftools s':>10} | {'CPU s':>6} | {'raygen s':>8} | "
           f"{'CPU s':>6} | {'ratio wall':>10} | {'ratio CPU':>9} | {'identical':>9} | {'load 1-min':>11} |")
     print("|" + "|".join("-" * (w + 2) for w in (10, 10, 9, 10, 6, 8, 6, 10, 9, 9, 11)) + "|")
     same = True
     for mix in args.mixes.split(","):
-        r = bench_mix(mix, args.records, args.repeats, args.cache, args.extra)
+        r = bench_mix(mix, args.records, args.repeats, args.cache, args.extra, args.threads)
         (tb, cb), (tr, cr) = r["bcftools"], r["raygen"]
         same &= r["same"]
         print(f"| {mix:<10} | {r['n_in']:>10} | {r['n_out']:>9} | {tb:>10.2f} | {cb:>6.2f} | {tr:>8.2f} | {cr:>6.2f} | "

@@ -84,6 +84,7 @@ def test_vector_path_equals_per_record_path(seed):
     alt = pa.array([r[2] for r in rows], pa.string())
     arr = np.frombuffer(seq.encode(), dtype=np.uint8)
     ok, changed, npos0, nref, nalt = realign_biallelic(pos0, ref, alt, arr, seq)
+    nref, nalt = nref.to_pylist(), nalt.to_pylist()
 
     def fetch(a: int, b: int) -> str:
         lo, hi = max(0, a), min(len(seq), b)

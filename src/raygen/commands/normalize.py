@@ -74,7 +74,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--no-version", action="store_true", help="do not add the ##raygen_provenance line (raygen version, command, reference checksum), as bcftools "
                    "leaves out its version and command lines")
     p.add_argument("-O", "--output-type", help="accepted for compatibility; the -o suffix decides the format")
-    p.add_argument("--threads", type=int, help="accepted for compatibility; use --num-cpus for the local Ray")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads that compress .vcf.gz output beside the main one, as bcftools' --threads "
+                        "(default: the usable cores, at most 4; 0: none); --num-cpus sizes the local Ray")
     p.add_argument("-W", "--write-index", action="store_true",
                    help="accepted for compatibility: raygen always indexes .vcf.gz/.bcf output (see --no-index)")
     p.add_argument("--no-index", action="store_true", help="do not write .tbi/.csi beside .vcf.gz/.bcf output")
@@ -164,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(DEFAULTS.normalize, shard_bp=args.shard_bp)
     counts = run_normalize(args.input, args.output, opts, rejects_path=args.rejects, parquet_dir=args.parquet,
                            use_ray=args.use_ray, cfg=cfg, index=not args.no_index, runtime=runtime_config(args),
-                           provenance=not args.no_version)
+                           provenance=not args.no_version, threads=args.threads)
     print(counts.summary_line(), file=sys.stderr)
     if "s" in opts.check_ref and opts.fasta:
         print(f"REF/ALT total/modified/added:  \t{counts.total}/{counts.ref_swapped}/{counts.ref_set}", file=sys.stderr)

@@ -210,9 +210,13 @@ def _stream_by_contig(path: str, header: VcfHeader, batch_rows: int) -> Iterator
 def split_rejects(block: pa.Table, source: str) -> tuple[pa.Table, pa.Table]:
     """Split a block (or concatenated blocks) into (its record rows, every column but REJECT_*; its reject rows
     as a :data:`raygen.schema.REJECTS_SCHEMA` table), both in the block's row order."""
-    is_rej = pc.is_valid(block["REJECT_REASON"])
-    rej = block.filter(is_rej)
-    records = block.filter(pc.invert(is_rej)).drop_columns(["REJECT_REASON", "REJECT_TEXT"])
+    if block["REJECT_REASON"].null_count == block.num_rows:  # the usual case: no copy of the records
+        rej = block.slice(0, 0)
+        records = block.drop_columns(["REJECT_REASON", "REJECT_TEXT"])
+    else:
+        is_rej = pc.is_valid(block["REJECT_REASON"])
+        rej = block.filter(is_rej)
+        records = block.filter(pc.invert(is_rej)).drop_columns(["REJECT_REASON", "REJECT_TEXT"])
     rejects = pa.table(
         {
             "SOURCE": pa.array([source] * rej.num_rows, pa.string()),

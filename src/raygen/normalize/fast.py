@@ -143,23 +143,24 @@ def _normalize_rows(table: pa.Table, normalizer: RecordNormalizer, keys: np.ndar
     return BatchResult(_reference_stage(base, normalizer, split_keys, rejects), rejects)
 
 
-def _split_stage(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> tuple[pa.Table, set[int]]:
+def _split_stage(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> tuple[pa.Table, np.ndarray]:
     """``-m -``: multi-allelic rows split (in bulk where :func:`vector_split` can, else per record); returns the
     rows and the KEYs of rows just split from a multi-allelic record (bcftools skips an ALT check there)."""
     opts = normalizer.opts
-    split_keys: set[int] = set()
+    split_keys: set[int] = set()  # of rows split in Python; the bulk split's are arrays in `bulk`
+    bulk: list[np.ndarray] = []
     if not opts.split:
-        return base, split_keys
+        return base, np.zeros(0, np.int64)
     to_split = pc.match_substring(_as_array(base["ALT"]), ",").to_numpy(zero_copy_only=False)
     if not to_split.any():
-        return base, split_keys
+        return base, np.zeros(0, np.int64)
     parts = [base.filter(pa.array(~to_split))]
     py_split = base.filter(pa.array(to_split))
     if opts.split in ("both", "any") and not opts.old_rec_tag and not opts.keep_sum:
         done, py_split = vector_split(py_split, normalizer)
         parts.extend(done)
         for part in done:
-            split_keys.update(part["KEY"].to_pylist())
+            bulk.append(part["KEY"].to_numpy())
     rows, rkeys, rlines = [], [], []
     for f, key, line in _py_rows(py_split):
         try:
@@ -174,10 +175,10 @@ def _split_stage(base: pa.Table, normalizer: RecordNormalizer, rejects: list) ->
             if len(recs) > 1:
                 split_keys.add(key + s_)
     parts.append(_rows_to_table(rows, rkeys).append_column("LINE", pa.array(rlines, pa.int64())))
-    return pa.concat_tables(parts), split_keys
+    return pa.concat_tables(parts), np.concatenate([np.fromiter(split_keys, np.int64, len(split_keys)), *bulk])
 
 
-def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: set[int], rejects: list) -> pa.Table:
+def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: np.ndarray, rejects: list) -> pa.Table:
     """With a reference: bulk REF check of SNVs, vectorised left-alignment of biallelic sequence rows, and the
     per-record path for the rest."""
     opts = normalizer.opts
@@ -194,9 +195,10 @@ def _reference_stage(base: pa.Table, normalizer: RecordNormalizer, split_keys: s
         rest = pa.concat_tables([rest, base.filter(pa.array(outside))])
     if rest.num_rows:
         rows, rkeys = [], []
-        for f, key, line in _py_rows(rest):
+        from_split = np.isin(rest["KEY"].to_numpy(), split_keys).tolist()
+        for (f, key, line), split in zip(_py_rows(rest), from_split):
             try:
-                r = normalizer.normalize_line(f, from_split=key in split_keys)
+                r = normalizer.normalize_line(f, from_split=split)
             except RecordRejected as exc:
                 rejects.append((key, line, exc.reason, "\t".join(f)))
                 continue
@@ -227,6 +229,7 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
     fmt = _as_array(t["FORMAT"])
     nsamp = len(hdr.samples)
     done = []
+    handled = np.zeros(t.num_rows, dtype=bool)
     for fv in pc.unique(fmt).to_pylist():
         keys = fv.split(":") if fv is not None else []
         plan = _format_plan(keys, hdr)
@@ -248,8 +251,9 @@ def vector_split(t: pa.Table, normalizer: RecordNormalizer) -> tuple[list[pa.Tab
                 continue
             done.extend(_split_alts(sub, ok, int(m), per_sample, other, info_tags[0]))
             normalizer.counts.split += int(ok.sum())
-            elig[rows[ok]] = False  # handled
-    return done, t.filter(pa.array(~_handled_rows(t, done)))
+            elig[rows[ok]] = False
+            handled[rows[ok]] = True
+    return done, t.filter(pa.array(~handled))
 
 
 #: One value of a numeric INFO vector that is not missing (the bulk split slices those as text).
@@ -275,13 +279,11 @@ def _info_split_tags(info: pa.Array, hdr) -> tuple[list[tuple[str, str]], np.nda
 
 def _repeated_key(info: pa.Array) -> np.ndarray:
     """Rows whose INFO names a key twice (bcftools' split keeps the first copy only: per-record path)."""
-    items = pc.split_pattern(info, ";")
-    keys = pc.replace_substring_regex(pc.list_flatten(items), pattern="=.*", replacement="")
-    pairs = pa.table({"row": pc.list_parent_indices(items), "key": keys})
-    counts = pairs.group_by(["row", "key"]).aggregate([("key", "count")])
-    out = np.zeros(len(info), dtype=bool)
-    out[counts.filter(pc.greater(counts["key_count"], 1))["row"].to_numpy()] = True
-    return out
+    # the keys of each row as one string ("AC;DP"): few distinct ones in a real file, each tested once
+    keys = pc.replace_substring_regex(info, pattern="=[^;]*", replacement="")
+    uniq = pc.unique(keys)
+    dup = pa.array([k is not None and len(set(k.split(";"))) != k.count(";") + 1 for k in uniq.to_pylist()])
+    return pc.fill_null(pc.take(dup, pc.index_in(keys, value_set=uniq)), False).to_numpy(zero_copy_only=False)
 
 
 def _info_ok(info: pa.Array, tags: list[tuple[str, str]], m: int) -> np.ndarray:
@@ -366,6 +368,14 @@ def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: 
     alts = pc.split_pattern(_as_array(sub["ALT"]), ",")
     base_key = sub["KEY"].to_numpy()
     info = _as_array(sub["INFO"])
+    # each sample value filtered once (not once per ALT); a GT's text per ALT from its distinct values
+    per_sample = [[(kind, v.filter(keep)) for kind, v in cols_] for cols_ in per_sample]
+    gt_codes = {}
+    for cols_ in per_sample:
+        for kind, v in cols_:
+            if kind == "GT":
+                uniq = pc.unique(v)
+                gt_codes[id(v)] = (uniq.to_pylist(), pc.index_in(v, value_set=uniq))
     out_tables = []
     for k in range(1, m + 1):
         out = sub.set_column(sub.schema.get_field_index("ALT"), "ALT", pc.list_element(alts, k - 1))
@@ -377,11 +387,9 @@ def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: 
             for cols_ in per_sample:
                 vals = []
                 for kind, v in cols_:
-                    v = v.filter(keep)
                     if kind == "GT":
-                        uniq = pc.unique(v)
-                        mapped = pa.array([split_gt(g, k, other) for g in uniq.to_pylist()], pa.string())
-                        vals.append(pc.take(mapped, pc.index_in(v, value_set=uniq)))
+                        uniq, codes = gt_codes[id(v)]
+                        vals.append(pc.take(pa.array([split_gt(g, k, other) for g in uniq], pa.string()), codes))
                     elif kind == "A":
                         vals.append(pc.list_element(v, k - 1))
                     elif kind == "R":
@@ -393,14 +401,6 @@ def _split_alts(sub: pa.Table, ok: np.ndarray, m: int, per_sample: list, other: 
             out = out.set_column(out.schema.get_field_index("SAMPLES"), "SAMPLES", joined)
         out_tables.append(out)
     return out_tables
-
-
-def _handled_rows(t: pa.Table, done: list[pa.Table]) -> np.ndarray:
-    keys = t["KEY"].to_numpy()
-    if not done:
-        return np.zeros(len(keys), dtype=bool)
-    got = np.concatenate([d["KEY"].to_numpy() for d in done])
-    return np.isin(keys, got)
 
 
 def _all_python(base: pa.Table, normalizer: RecordNormalizer, rejects: list) -> BatchResult:
@@ -477,8 +477,8 @@ def _vector_realign(rest: pa.Table, normalizer: RecordNormalizer) -> tuple[list[
             idx = np.flatnonzero(changed)
             ch = sub.take(pa.array(idx)).drop_columns(["LINE"])
             ch = ch.set_column(ch.schema.get_field_index("POS"), "POS", pa.array(npos0[idx] + 1, pa.int64()))
-            ch = ch.set_column(ch.schema.get_field_index("REF"), "REF", pa.array([nref[i] for i in idx], pa.string()))
-            ch = ch.set_column(ch.schema.get_field_index("ALT"), "ALT", pa.array([nalt[i] for i in idx], pa.string()))
+            ch = ch.set_column(ch.schema.get_field_index("REF"), "REF", nref.take(pa.array(idx)))
+            ch = ch.set_column(ch.schema.get_field_index("ALT"), "ALT", nalt.take(pa.array(idx)))
             normalizer.counts.realigned += len(idx)
             done.append(ch)
     return done, pa.concat_tables(todo)

@@ -97,7 +97,7 @@ def normalize_block(block: pa.Table, normalizer: RecordNormalizer) -> pa.Table:
     is_rej = pc.is_valid(block["REJECT_REASON"]).to_numpy(zero_copy_only=False)
     keys = block_keys(block)
     parts = []
-    records = block.filter(pa.array(~is_rej))
+    records = block.filter(pa.array(~is_rej)) if is_rej.any() else block  # no copy when nothing was rejected
     if records.num_rows:
         res = normalize_batch(records, normalizer, keys=keys[~is_rej])
         n = res.records.num_rows
@@ -116,11 +116,20 @@ def normalize_block(block: pa.Table, normalizer: RecordNormalizer) -> pa.Table:
 def contig_ranks(table: pa.Table) -> dict[str, int]:
     """Contig -> rank in input order: contigs ordered by the smallest KEY of their rows (reject rows with a
     CHROM count, so the order is the input's whatever normalization rejected)."""
-    known = table.filter(pc.is_valid(table["CHROM"]))
-    if known.num_rows == 0:
-        return {}
-    g = known.group_by("CHROM").aggregate([("KEY", "min")])
-    first = dict(zip(g["CHROM"].to_pylist(), g["KEY_min"].to_pylist()))
+    first: dict[str, int] = {}
+    for batch in table.select(["CHROM", "KEY"]).to_batches():
+        # per batch, not a group-by over the whole table: a block holds one contig or a few (cheap to test)
+        chrom, key = batch.column(0), batch.column(1)
+        codes = pc.dictionary_encode(chrom)
+        names = codes.dictionary.to_pylist()
+        idx = codes.indices.to_numpy(zero_copy_only=False)
+        keys = key.to_numpy(zero_copy_only=False)
+        valid = pc.is_valid(chrom).to_numpy(zero_copy_only=False) if chrom.null_count else None
+        for i, c in enumerate(names):
+            sel = idx == i if len(names) > 1 else valid
+            k = int(keys.min() if sel is None else keys[sel].min())
+            if c not in first or k < first[c]:
+                first[c] = k
     return {c: i for i, c in enumerate(sorted(first, key=first.get))}
 
 
@@ -256,12 +265,13 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
 def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_path: str | None = None,
                   parquet_dir: str | None = None, use_ray: bool | None = None,
                   cfg: NormalizeConfig = DEFAULTS.normalize, index: bool = True, runtime=None,
-                  provenance: bool = True) -> Counts:
+                  provenance: bool = True, threads: int | None = None) -> Counts:
     """Normalize ``inp`` (``-``: stdin) into ``out`` (``None``/``-``: VCF on stdout); returns the counters.
 
     ``cfg`` gives the shard size, the input size from which an indexed input runs on Ray (unless ``use_ray``
     says), the CPUs and actors of the Ray stage and the rows per block read. ``provenance``: add this run's
     ``##raygen_provenance`` line (``--no-version`` turns it off, as it turns off bcftools' command line).
+    ``threads``: BGZF compression threads of a ``.vcf.gz`` output (:class:`raygen.io.bgzf.BgzfWriter`).
     """
     stdin_tmp = None
     if inp == "-":
@@ -281,7 +291,7 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
         sys.stdout.buffer.write(format_lines(records, result.header).to_pybytes())
         sys.stdout.buffer.flush()
     else:
-        write_vcf(result.header, records, out, index=index, provenance=prov)
+        write_vcf(result.header, records, out, index=index, provenance=prov, threads=threads)
     if parquet_dir:
         # here, not at module top: pyarrow.dataset pulls in pandas (~0.5 s of start-up every run would pay)
         from raygen.io import parquet as pq_io

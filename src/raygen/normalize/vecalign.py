@@ -37,8 +37,9 @@ def _matrix(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
 def realign_biallelic(pos0: np.ndarray, ref: pa.Array, alt: pa.Array, seq: np.ndarray, seq_str: str):
     """Left-align rows of one contig. Returns ``ok, changed, new_pos0, new_ref, new_alt``.
 
-    ``pos0`` is 0-based; ``new_ref``/``new_alt`` are Python lists holding strings for changed rows (None
-    elsewhere). Only rows with ``ok`` are decided; the caller sends the others to the per-record path.
+    ``pos0`` is 0-based; ``new_ref``/``new_alt`` are string arrays holding the alleles of changed rows ('' elsewhere).
+    Only rows with ``ok`` are decided; the caller sends the others to the per-record path. ``seq_str``: the
+    contig as text (unused: ``seq`` holds the same bases; kept for callers).
     """
     n = len(pos0)
     R, lr = _matrix(ref, MAX_ALLELE)
@@ -51,16 +52,39 @@ def realign_biallelic(pos0: np.ndarray, ref: pa.Array, alt: pa.Array, seq: np.nd
     ok &= ~((lr == la) & (cs == lr))  # REF == ALT: bcftools' duplicate-allele handling
     new_pos0 = pos0.copy()
     changed = np.zeros(n, dtype=bool)
-    new_ref: list = [None] * n
-    new_alt: list = [None] * n
     mn = np.minimum(lr, la)
     # A: both alleles keep bases after the suffix is dropped -> trim the common prefix (>= 1 base left)
-    _trim_prefix(ok & (cs < mn), pos0, ref, alt, R, A, lr - cs, la - cs, cs, new_pos0, new_ref, new_alt, changed)
+    a_case = ok & (cs < mn)
+    cp = _trim_prefix(a_case, pos0, R, A, lr - cs, la - cs, cs, new_pos0, changed)
     # B: a pure deletion or insertion -> shift left through the reference
     b_case = ok & (cs >= mn)
+    shift = np.zeros(n, dtype=np.int64)
     if b_case.any():
-        ok &= ~_shift_left(b_case, pos0, alt, A, lr, la, seq, seq_str, new_pos0, new_ref, new_alt, changed)
+        undecided, shift = _shift_left(b_case, pos0, A, lr, la, seq, new_pos0, changed)
+        ok &= ~undecided
+    new_ref, new_alt = _new_alleles(n, ref, alt, seq, a_case & changed, b_case & changed, cp, lr - cs, la - cs,
+                                    new_pos0, np.abs(lr - la), shift, la < lr)
     return ok, changed, new_pos0, new_ref, new_alt
+
+
+def _new_alleles(n, ref, alt, seq, a_ch, b_ch, cp, lr2, la2, new_pos0, L, k, dele):
+    """REF and ALT of the changed rows ('' elsewhere), gathered in bulk. Case A: ``REF[cp:lr2]``,
+    ``ALT[cp:la2]``. Case B (``new_pos0`` the anchor): a deletion is ``seq[anchor: anchor + 1 + L]`` -> the
+    anchor base; an insertion of length ``L`` shifted by ``k`` is the anchor -> the anchor, then
+    ``seq[anchor + 1: anchor + 1 + min(k, L)]`` (contiguous with it), then ``ALT[:L - min(k, L)]`` (the
+    inserted sequence rotated)."""
+    zero = np.zeros(n, dtype=np.int64)
+    r_off, r_buf = _offsets(ref.cast(pa.large_string()))
+    a_off, a_buf = _offsets(alt.cast(pa.large_string()))
+    ins = b_ch & ~dele
+    kk = np.minimum(k, L)
+    anchor = np.where(b_ch, new_pos0, 0)
+    new_ref = _gather(n, [(r_buf, r_off + cp, np.where(a_ch, lr2 - cp, zero)),
+                          (seq, anchor, np.where(b_ch & dele, L + 1, np.where(ins, 1, zero)))])
+    new_alt = _gather(n, [(a_buf, a_off + cp, np.where(a_ch, la2 - cp, zero)),
+                          (seq, anchor, np.where(b_ch & dele, 1, np.where(ins, 1 + kk, zero))),
+                          (a_buf, a_off, np.where(ins, L - kk, zero))])
+    return new_ref, new_alt
 
 
 def _ref_matches(pos0: np.ndarray, R: np.ndarray, lr: np.ndarray, seq: np.ndarray) -> np.ndarray:
@@ -89,8 +113,9 @@ def _common_suffix(R: np.ndarray, lr: np.ndarray, A: np.ndarray, la: np.ndarray,
     return cs
 
 
-def _trim_prefix(a_case, pos0, ref, alt, R, A, lr2, la2, cs, new_pos0, new_ref, new_alt, changed) -> None:
-    """Case A rows: drop the common suffix ``cs`` and the common prefix (one base kept); fills the outputs."""
+def _trim_prefix(a_case, pos0, R, A, lr2, la2, cs, new_pos0, changed) -> np.ndarray:
+    """Case A rows: drop the common suffix ``cs`` and the common prefix (one base kept). Sets ``new_pos0`` and
+    ``changed``; returns the common prefix length dropped (REF/ALT keep ``[cp, lr2)`` / ``[cp, la2)``)."""
     lim = np.minimum(lr2, la2) - 1
     cp = np.zeros(len(pos0), dtype=np.int64)
     active = a_case.copy()
@@ -100,20 +125,40 @@ def _trim_prefix(a_case, pos0, ref, alt, R, A, lr2, la2, cs, new_pos0, new_ref, 
             break
         cp += active
     ch = a_case & ((cp > 0) | (cs > 0))
-    if ch.any():
-        refs, alts = ref.to_pylist(), alt.to_pylist()
-        for i in np.flatnonzero(ch):
-            new_ref[i] = refs[i][cp[i]: lr2[i]]
-            new_alt[i] = alts[i][cp[i]: la2[i]]
-        new_pos0[ch] = pos0[ch] + cp[ch]
-        changed |= ch
+    new_pos0[ch] = pos0[ch] + cp[ch]
+    changed |= ch
+    return cp
 
 
-def _shift_left(b_case, pos0, alt, A, lr, la, seq, seq_str, new_pos0, new_ref, new_alt, changed) -> np.ndarray:
+def _offsets(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(start byte of each string in the data buffer, the buffer as uint8) of a large_string array."""
+    off = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    return off[:-1], (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8))
+
+
+def _gather(n: int, pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pa.Array:
+    """``n`` strings, each the concatenation of its slices ``src[start:start + length]`` of ``pieces``
+    (``(src, start, length)`` with per-row arrays; length 0 adds nothing), without a Python loop."""
+    lens = sum(p[2] for p in pieces)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    at = offsets[:-1].copy()
+    for src, start, length in pieces:
+        tot = int(length.sum())
+        if tot:
+            ramp = np.arange(tot) - np.repeat(np.cumsum(length) - length, length)
+            out[np.repeat(at, length) + ramp] = src[np.repeat(start, length) + ramp]
+        at += length
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out)).cast(pa.string())
+
+
+def _shift_left(b_case, pos0, A, lr, la, seq, new_pos0, changed) -> tuple[np.ndarray, np.ndarray]:
     """Case B rows (a pure deletion or insertion of sequence ``S``): shift left while the base before the
-    boundary equals the last base of ``S`` (rotating ``S``), then anchor on the base before. Fills the outputs
-    of the rows decided; returns the rows left undecided (a shift past :data:`MAX_SHIFT`, or one reaching the
-    contig start: bcftools' telomere rule goes per record)."""
+    boundary equals the last base of ``S`` (rotating ``S``), then anchor on the base before. Sets ``new_pos0``
+    and ``changed`` of the rows decided; returns (the rows left undecided: a shift past :data:`MAX_SHIFT`, or one
+    reaching the contig start, where bcftools' telomere rule goes per record; the shift of each row)."""
     n, nseq = len(pos0), len(seq)
     undecided = np.zeros(n, dtype=bool)
     dele = b_case & (la < lr)
@@ -141,18 +186,6 @@ def _shift_left(b_case, pos0, alt, A, lr, la, seq, seq_str, new_pos0, new_ref, n
     xn = x - k
     undecided |= b_case & (xn - 1 < 0)
     b_ok = b_case & ~undecided
-    alts_l = alt.to_pylist() if ins.any() else None
-    for i in np.flatnonzero(b_ok):
-        xi, li = int(xn[i]), int(L[i])
-        anchor = seq_str[xi - 1]
-        if dele[i]:
-            new_ref[i] = seq_str[xi - 1: xi + li]
-            new_alt[i] = anchor
-        else:
-            kk = int(k[i])
-            s_ins = (seq_str[xi: xi + kk] + alts_l[i][:li])[:li]
-            new_ref[i] = anchor
-            new_alt[i] = anchor + s_ins
     new_pos0[b_ok] = xn[b_ok] - 1
     changed |= b_ok
-    return undecided
+    return undecided, k
