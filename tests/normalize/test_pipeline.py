@@ -284,3 +284,31 @@ def test_soft_masked_reference_matches_bcftools(simulated, tmp_path):
     got = records(tmp_path / "r.vcf")
     assert any(any(c.islower() for c in r.split("\t")[3]) for r in want)  # the case matters here
     assert got == want
+
+
+def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path):
+    """An indexed input written to .vcf.gz is finished contig by contig (stream_finished); the records,
+    rejects (in input order) and counts equal the whole-file path's (.vcf output), with -m + / -d and rejects
+    in both contigs."""
+    gz, fa, seqs = simulated
+    lines = [x for x in gzip.open(gz, "rt")]
+    head, body = [x for x in lines if x.startswith("#")], [x for x in lines if not x.startswith("#")]
+    for i in (30, len(body) - 40):  # a REF mismatch in each contig (-c x rejects it), one malformed line
+        f = body[i].split("\t")
+        f[3] = "T" if seqs[f[0]][int(f[1]) - 1] != "T" else "G"
+        f[4] = "A" if f[3] != "A" else "C"
+        body[i] = "\t".join(f)
+    f = body[len(body) // 2].split("\t")
+    f[5] = "q!"  # QUAL not a number: the reader rejects the line
+    body[len(body) // 2] = "\t".join(f)
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("".join(head + body))
+    badgz = pysam.tabix_index(str(bad), preset="vcf", force=True)
+    opts = NormalizeOptions(fasta=str(fa), check_ref="x", multiallelics=("+", "any"), rm_dup="exact")
+    outs = {}
+    for name in ("s.vcf.gz", "w.vcf"):
+        rej = tmp_path / f"{name}.rejects.tsv"
+        counts = run_normalize(badgz, str(tmp_path / name), opts, rejects_path=str(rej), use_ray=False)
+        outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict())
+    assert outs["s.vcf.gz"] == outs["w.vcf"]
+    assert outs["w.vcf"][2]["rejected"] == 3 and outs["w.vcf"][2]["joined"] > 0

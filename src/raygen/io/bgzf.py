@@ -22,6 +22,9 @@ from zlib_ng import zlib_ng
 BLOCK_SIZE = 0xFF00
 #: The empty block that ends every BGZF file (htslib warns when it is missing).
 EOF_BLOCK = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+#: Blocks that may wait or compress in the background (64 MiB of text at most): the caller goes on (formats,
+#: normalizes the next contig) while they deflate.
+MAX_INFLIGHT = 1024
 #: Compression level: htslib's default for bgzip / ``bcftools -Oz`` (zlib's 6; here zlib-ng's 6).
 DEFAULT_LEVEL = 6
 _HEADER = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
@@ -73,19 +76,22 @@ class BgzfWriter:
         self._inflight: list = []  # futures of the blocks compressing in the background, in file order
 
     def _emit(self, blocks: list[bytes]) -> None:
-        """Compress ``blocks``; with threads, in the background: the blocks of the previous call are written
-        now, so the caller formats the next batch while these deflate."""
+        """Compress ``blocks``; with threads, in the background (written in order as they finish, the caller
+        waiting only when more than :data:`MAX_INFLIGHT` are pending)."""
         if self._pool is None:
             self._write([compress_block(b, self.level) for b in blocks])
             return
-        futures = [self._pool.submit(compress_block, b, self.level) for b in blocks]
-        self._drain()
-        self._inflight = futures
+        self._inflight.extend(self._pool.submit(compress_block, b, self.level) for b in blocks)
+        self._drain(MAX_INFLIGHT)
 
-    def _drain(self) -> None:
-        if self._inflight:
-            self._write([f.result() for f in self._inflight])
-            self._inflight = []
+    def _drain(self, keep: int = 0) -> None:
+        """Write the oldest blocks until at most ``keep`` are still compressing (finished ones always)."""
+        n = 0
+        while n < len(self._inflight) and (len(self._inflight) - n > keep or self._inflight[n].done()):
+            n += 1
+        if n:
+            self._write([f.result() for f in self._inflight[:n]])
+            del self._inflight[:n]
 
     def _write(self, out: list[bytes]) -> None:
         self.block_csize.extend(len(b) for b in out)

@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,9 +27,10 @@ import pyarrow.compute as pc
 from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
 from raygen.expr import Expression
-from raygen.io.blocks import read_shard, split_rejects
+from raygen.io.blocks import is_indexed, read_shard, split_rejects
 from raygen.io.header import VcfHeader
-from raygen.io.vcf import detect_format, format_lines, index_path, read_header, report_rejects, write_vcf
+from raygen.io.vcf import (detect_format, empty_rejects, format_lines, index_path, output_kind, read_header,
+                           report_rejects, write_vcf)
 from raygen.normalize.fast import SUB_SLOTS, normalize_batch
 from raygen.normalize.htsfmt import fill_table
 from raygen.normalize.options import Counts, NormalizeOptions
@@ -164,6 +165,42 @@ def normalize_tables(blocks: Iterable[pa.Table], header: VcfHeader, opts: Normal
     return finish(outs, normalizer.counts, out_header, opts, source)
 
 
+def stream_finished(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str,
+                    counts: Counts, rejects: list[pa.Table]) -> Iterator[pa.Table]:
+    """Like :func:`normalize_tables`, but yields the finished records contig by contig, as soon as each is
+    done, so a writer deflates one contig while the next is normalized. Valid for input whose contigs are
+    contiguous (an indexed file: tabix refuses others): each run of blocks of one SHARD (the reader starts a
+    new one where CHROM changes) then holds a whole contig, and :func:`finish` over the runs in order gives
+    the records of :func:`finish` over all of them. ``counts`` accumulates; each run's rejects are appended to
+    ``rejects`` (sort them by LINE afterwards)."""
+    opts.validate()
+    normalizer = RecordNormalizer(header, opts, counts, source=source)
+    group: list[pa.Table] = []
+    shard = None
+
+    def done() -> pa.Table:
+        part = Counts()
+        res = finish(group, part, header, opts, source)
+        counts.joined += part.joined
+        counts.dup_removed += part.dup_removed
+        counts.rejected += part.rejected
+        counts.written += part.written
+        rejects.append(res.rejects)
+        return res.records
+
+    for block in blocks:
+        if block.num_rows == 0:
+            continue
+        first = block["SHARD"][0].as_py()
+        if shard is not None and first != shard and group:
+            yield done()
+            group = []
+        shard = block["SHARD"][block.num_rows - 1].as_py()
+        group.append(normalize_block(block, normalizer))
+    if group:
+        yield done()
+
+
 # --------------------------------------------------------------------------------------------------
 # Ray Data path
 # --------------------------------------------------------------------------------------------------
@@ -262,6 +299,25 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
     return normalize_tables(read_shard(inp, header, Shard(None), cfg.batch_rows), header, opts, source=inp)
 
 
+def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
+                  cfg: NormalizeConfig, index: bool, provenance: bool, threads: int | None) -> Counts:
+    """:func:`run_normalize` for an indexed input written to ``.vcf.gz``: contig by contig
+    (:func:`stream_finished`), so BGZF deflates on its threads while the next contig is normalized."""
+    out_header = prepare_header(header, opts)
+    counts, rejects = Counts(), []
+    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    prov = Provenance.for_run(reference=opts.fasta) if provenance else None
+    write_vcf(out_header, stream_finished(blocks, out_header, opts, inp, counts, rejects), out, index=index,
+              provenance=prov, threads=threads)
+    rej = pa.concat_tables(rejects) if rejects else empty_rejects()
+    if rej.num_rows:  # in input order, as finish() orders them: by LINE, then by run and KEY (the order here)
+        order = pc.sort_indices(rej.append_column("_I", pa.array(np.arange(rej.num_rows))),
+                                sort_keys=[("LINE", "ascending"), ("_I", "ascending")])
+        rej = rej.take(order)
+    report_rejects(rej, rejects_path, log)
+    return counts
+
+
 def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_path: str | None = None,
                   parquet_dir: str | None = None, use_ray: bool | None = None,
                   cfg: NormalizeConfig = DEFAULTS.normalize, index: bool = True, runtime=None,
@@ -273,6 +329,10 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
     ``##raygen_provenance`` line (``--no-version`` turns it off, as it turns off bcftools' command line).
     ``threads``: BGZF compression threads of a ``.vcf.gz`` output (:class:`raygen.io.bgzf.BgzfWriter`).
     """
+    if out not in (None, "-") and not parquet_dir and inp != "-" and output_kind(out) == "vcf.gz" and is_indexed(inp):
+        header = read_header(inp)
+        if not should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
+            return _run_streamed(inp, out, header, opts, rejects_path, cfg, index, provenance, threads)
     stdin_tmp = None
     if inp == "-":
         stdin_tmp = tempfile.NamedTemporaryFile(prefix="raygen-norm-stdin-", suffix=".vcf", delete=False)
