@@ -47,7 +47,7 @@ def _records(rng, contigs: dict[str, int], n: int, long_frac: float) -> pa.Table
     for c, length in contigs.items():
         p = np.sort(rng.integers(1, length - 2000, size=n))
         long_ = rng.random(n) < long_frac
-        r = np.where(long_, rng.integers(20, 40_000, size=n), rng.integers(1, 4, size=n))
+        r = np.where(long_, rng.integers(20, 20_000, size=n), rng.integers(1, 4, size=n))
         chrom += [c] * n
         pos.append(p)
         ref_len.append(np.minimum(r, length - p + 1))
