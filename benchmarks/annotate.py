@@ -6,7 +6,7 @@ Float, AC Number=A Integer, CLNSIG String, DB Flag) and a query of ``--query`` r
 of source alleles), all bgzipped + indexed and written normalized, plus ``--shifted`` source deletions
 written right-shifted in homopolymers (only raygen's normalized key meets those).
 
-Runs, each a whole command in a subprocess (wall clock; peak RSS of that process from ``wait4``):
+Runs, each a whole command in a subprocess (wall clock; peak RSS of that process, measured by a small launcher):
 - ``raygen cold``: the first raygen run, which normalizes the source into its Parquet cache (once per source);
 - ``raygen``: later runs (cache warm), in-process path (the default for a query of this size);
 - ``raygen --ray`` (with ``--with-ray``): the Ray Data path; its RSS is the driver's only (Ray's workers are
@@ -36,17 +36,21 @@ FIELDS = ("AF", "AC", "CLNSIG", "DB")
 PY = sys.executable
 
 
+#: A small launcher process: a child forked from this (large) benchmark process would inherit its RSS
+#: high-water mark, so each tool runs under a fresh Python that reports its one child's peak RSS.
+LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
+          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+
+
 def run(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MiB) of one command; raises with its stderr on failure."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.run([PY, "-c", LAUNCH, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.decode(errors="replace")
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, int(err.strip().splitlines()[-1]) / 1024
 
 
 def raygen_cmd(case, out: Path, ray: bool) -> list[str]:

@@ -49,3 +49,10 @@ def test_two_sources_and_empty_inputs():
     assert info.to_pylist() == ["DP=3;a_SIG=p"] and matched == [1, 0]
     empty, m = annotate_info(_rows([], [], [], pa.array([], pa.string())), [a])
     assert len(empty) == 0 and m == [0]
+
+
+def test_wanted_keys_filter_the_source_but_keep_the_first_record():
+    src = _rows([20, 10, 20], ["C", "A", "C"], ["T", "G", "T"], ["SIG=first", "SIG=other", "SIG=second"])
+    wanted = _rows([20, 20, 99], ["C", "C", "A"], ["T", "T", "G"], [".", ".", "."])
+    lk = lookup_table(src, "s", ["SIG"], HEADER, wanted=wanted).to_pylist()
+    assert lk == [{"POS": 20, "REF": "C", "ALT": "T", "s_SIG": "s_SIG=first"}]

@@ -38,12 +38,18 @@ def _value_items(info: pa.Array, key: str, out_key: str, is_flag: bool) -> pa.Ar
     return pc.binary_join_element_wise(pa.scalar(out_key), value, "=")
 
 
-def lookup_table(rows: pa.Table, prefix: str, fields: Sequence[str], header: VcfHeader) -> pa.Table:
+def lookup_table(rows: pa.Table, prefix: str, fields: Sequence[str], header: VcfHeader,
+                 wanted: pa.Table | None = None) -> pa.Table:
     """A source slice (``POS, REF, ALT, INFO``) as a lookup: one row per key (the first in source order),
-    the key columns, then one column per field holding the rendered INFO item (null where absent)."""
+    the key columns, then one column per field holding the rendered INFO item (null where absent).
+    ``wanted`` (a table with the key columns, e.g. the query's): keep only the keys it holds, so the INFO
+    text of the other source records is never parsed."""
     rows = rows.append_column("_i", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+    if wanted is not None and rows.num_rows:
+        keys = wanted.select(list(KEY_COLUMNS)).group_by(list(KEY_COLUMNS), use_threads=False).aggregate([])
+        rows = rows.join(keys, keys=list(KEY_COLUMNS), join_type="left semi", use_threads=False)
     first = rows.group_by(list(KEY_COLUMNS), use_threads=False).aggregate([("_i", "min")])["_i_min"]
-    rows = rows.take(pa.array(np.sort(first.to_numpy())))
+    rows = rows.take(pc.index_in(pa.array(np.sort(first.to_numpy()), pa.int64()), rows["_i"]))  # source order
     info = rows["INFO"].combine_chunks() if rows.num_rows else pa.array([], pa.string())
     cols = {c: rows[c] for c in KEY_COLUMNS}
     for f in fields:

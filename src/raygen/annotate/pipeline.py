@@ -64,7 +64,7 @@ def annotate_records(records: pa.Table, sources: list[PreparedSource], slices: l
         mask = pc.equal(chrom, contig)
         sub = records.filter(mask)
         mm = pc.min_max(sub["POS"]).as_py()
-        lookups = [lookup_table(sl.slice(contig, mm["min"], mm["max"]), s.spec.name, s.fields, s.header)
+        lookups = [lookup_table(sl.slice(contig, mm["min"], mm["max"]), s.spec.name, s.fields, s.header, wanted=sub)
                    for s, sl in zip(sources, slices)]
         new, _ = annotate_info(sub, lookups)
         info = pc.replace_with_mask(info, mask, new)

@@ -151,8 +151,10 @@ def _convert(path: Path, header: VcfHeader, opts: NormalizeOptions, dest: Path, 
         (tmp / "meta.json").write_text(json.dumps(meta))
 
 
-def _check_build(spec: SourceSpec, counts: dict, reference: Reference, cfg: AnnotateConfig) -> None:
-    total, rejected = counts["total"], counts["rejected"]
+def _check_build(spec: SourceSpec, counts: dict, reference: Reference, cfg: AnnotateConfig, rejects: Path) -> None:
+    # rejects are counted after multi-allelic records are split: compare with the split records
+    rejected = counts["rejected"]
+    total = max(counts["total"], counts["written"] + rejected)
     if total and rejected / total > cfg.max_source_rejected:
         names = reference.contigs
         raise InputError(
@@ -162,8 +164,8 @@ def _check_build(spec: SourceSpec, counts: dict, reference: Reference, cfg: Anno
             f"{reference.path} (contigs {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}). "
             "Use a source for the reference's build.")
     if rejected:
-        log.warning("source %s: %d of %d records rejected (first: %s)", spec.name, rejected, total,
-                    "; ".join(counts["first_rejects"]))
+        log.warning("source %s: %d of %d records rejected (first: %s; all in %s)", spec.name, rejected, total,
+                    "; ".join(counts["first_rejects"]), rejects)
 
 
 def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.annotate,
@@ -180,7 +182,7 @@ def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.
         log.info("source %s: normalizing %s into %s (once; later runs reuse it)", spec.name, path, dest)
         _convert(path, header, opts, dest, ncfg)
     counts = json.loads((dest / "meta.json").read_text())
-    _check_build(spec, counts, Reference(fasta), cfg)
+    _check_build(spec, counts, Reference(fasta), cfg, dest / "rejects.tsv")
     record = source_record(spec.name, path, fields, date=_file_date(header))
     record["sha256"] = digest
     return PreparedSource(spec, str(dest / "records"), header, fields, counts, record)
