@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,15 +32,16 @@ from raygen import __version__
 from raygen.config import DEFAULTS, AnnotateConfig, NormalizeConfig
 from raygen.errors import InputError, UsageError
 from raygen.io.atomic import atomic_dir
-from raygen.io.blocks import as_block, read_shard
+from raygen.io.blocks import as_block, is_indexed, plan_shards, read_shard
 from raygen.io.fasta import Reference
 from raygen.io.header import VcfHeader
 from raygen.io.parquet import hive_partitioning, is_parquet_dataset, iter_parquet_text, read_parquet_header, write_parquet
 from raygen.io.vcf import read_header, write_rejects
-from raygen.normalize.options import NormalizeOptions
+from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.pipeline import NormalizeResult, normalize_tables
 from raygen.provenance import cache_dir, file_sha256, source_record
 from raygen.regions import Shard
+from raygen.schema import REJECTS_SCHEMA
 
 log = logging.getLogger("raygen.annotate")
 
@@ -127,27 +129,39 @@ def _check_fields(spec: SourceSpec, header: VcfHeader) -> list[str]:
     return list(spec.fields)
 
 
-def _normalize_source(path: Path, header: VcfHeader, opts: NormalizeOptions, ncfg: NormalizeConfig) -> NormalizeResult:
-    """The source's records normalized in this process (VCF/BCF streamed by contig; Parquet contig by contig)."""
+def _normalized_parts(path: Path, header: VcfHeader, opts: NormalizeOptions, ncfg: NormalizeConfig
+                      ) -> Iterator[NormalizeResult]:
+    """The source normalized in this process, one part at a time so memory holds one contig: each contig of an
+    indexed VCF/BCF (a record moves only within its contig), each file of a Parquet dataset; an unindexed
+    file is one part."""
+    src = str(path)
     if is_parquet_dataset(path):
-        blocks = (as_block(t, shard=i) for i, t in enumerate(iter_parquet_text(path, header=header)))
+        for i, t in enumerate(iter_parquet_text(path, header=header)):
+            yield normalize_tables([as_block(t, shard=i)], header, opts, source=src)
+    elif is_indexed(path):
+        for shard in plan_shards(path, shard_bp=1 << 62, header=header):  # one shard per indexed contig
+            yield normalize_tables(read_shard(src, header, shard, ncfg.batch_rows), header, opts, source=src)
     else:
-        blocks = read_shard(str(path), header, Shard(None), ncfg.batch_rows)
-    return normalize_tables(blocks, header, opts, source=str(path))
+        yield normalize_tables(read_shard(src, header, Shard(None), ncfg.batch_rows), header, opts, source=src)
 
 
 def _convert(path: Path, header: VcfHeader, opts: NormalizeOptions, dest: Path, ncfg: NormalizeConfig) -> None:
-    result = _normalize_source(path, header, opts, ncfg)
-    records = result.records.drop_columns(["KEY"])
-    records = records.append_column("LINE", pa.nulls(records.num_rows, pa.int64()))
-    rejects = result.rejects
-    meta = {"total": result.counts.total, "written": result.counts.written, "rejected": rejects.num_rows,
-            "split": result.counts.split, "realigned": result.counts.realigned,
-            "first_rejects": [f"line {r['LINE']}: {r['REASON']}" for r in rejects.slice(0, 3).to_pylist()],
-            "contigs": sorted(set(pc.unique(records["CHROM"]).to_pylist()) if records.num_rows else set())}
+    counts, rejects = Counts(), []
+
+    def records() -> Iterator[pa.Table]:  # streamed into the Parquet writer part by part
+        for part in _normalized_parts(path, header, opts, ncfg):
+            counts.add(part.counts)
+            rejects.append(part.rejects)
+            recs = part.records.drop_columns(["KEY"])
+            yield recs.append_column("LINE", pa.nulls(recs.num_rows, pa.int64()))
+
     with atomic_dir(dest) as tmp:
-        write_parquet(records, result.header, tmp / "records")
-        write_rejects(rejects, tmp / "rejects.tsv")
+        write_parquet(records(), header, tmp / "records")
+        rej = pa.concat_tables(rejects) if rejects else REJECTS_SCHEMA.empty_table()
+        write_rejects(rej, tmp / "rejects.tsv")
+        meta = {"total": counts.total, "written": counts.written, "rejected": rej.num_rows, "split": counts.split,
+                "realigned": counts.realigned,
+                "first_rejects": [f"line {r['LINE']}: {r['REASON']}" for r in rej.slice(0, 3).to_pylist()]}
         (tmp / "meta.json").write_text(json.dumps(meta))
 
 
