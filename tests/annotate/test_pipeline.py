@@ -69,7 +69,7 @@ def test_agrees_with_bcftools_annotate_and_meets_shifted_indels(case, tmp_path, 
     assert len(list((tmp_path / "cache" / "annotate").iterdir())) == 1
 
 
-def test_header_types_and_names_the_source(case, tmp_path):
+def test_header_types_and_names_the_source(case, tmp_path, monkeypatch):
     out = tmp_path / "o.vcf"
     run_annotate(str(case.query), str(out), [parse_source(f"S={case.source}:AF,DB")], str(case.fasta), use_ray=False)
     with pysam.VariantFile(str(out)) as vf:
@@ -80,6 +80,10 @@ def test_header_types_and_names_the_source(case, tmp_path):
         meta = str(vf.header)
     assert "##raygen_annotate_source=<ID=S,File=\"source.vcf.gz\",Date=\"20260101\",SHA256=\"" in meta
     assert "Sources=\"S=source.vcf.gz date:20260101 sha256:" in meta
+    # the same files named by relative paths reuse the source's cache
+    monkeypatch.chdir(case.fasta.parent)
+    run_annotate("query.vcf.gz", str(out), [parse_source("S=source.vcf.gz:AF,DB")], "ref.fa", use_ray=False)
+    assert len(list((tmp_path / "cache" / "annotate").iterdir())) == 1
 
 
 def test_bad_query_records_are_rejected_and_counted(case, tmp_path, run_cli):

@@ -190,7 +190,9 @@ def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.
     fields = _check_fields(spec, header)
     opts = replace(SOURCE_OPTIONS, fasta=fasta).validate()
     digest = _source_digest(path)
-    key = hashlib.sha256(f"{digest}|{file_sha256(fasta)}|{__version__}|{opts}".encode()).hexdigest()[:32]
+    # the reference enters by its bytes, not its path (``opts`` names the path: a relative and an absolute
+    # spelling of one file must share the cache)
+    key = hashlib.sha256(f"{digest}|{file_sha256(fasta)}|{__version__}|{replace(opts, fasta=None)}".encode()).hexdigest()[:32]
     dest = cache_dir() / "annotate" / key
     if not (dest / "meta.json").is_file():
         log.info("source %s: normalizing %s into %s (once; later runs reuse it)", spec.name, path, dest)
