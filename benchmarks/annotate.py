@@ -39,18 +39,21 @@ PY = sys.executable
 #: A small launcher process: a child forked from this (large) benchmark process would inherit its RSS
 #: high-water mark, so each tool runs under a fresh Python that reports its one child's peak RSS.
 LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
-          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+          "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+          "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); sys.exit(rc)")
 
 
-def run(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one command; raises with its stderr on failure."""
+def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MiB, CPU seconds: user + system) of one command; raises on failure. On a
+    loaded machine CPU seconds say more than wall seconds (Ray's worker processes are not counted)."""
     t0 = time.perf_counter()
     p = subprocess.run([PY, "-c", LAUNCH, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - t0
     err = p.stderr.decode(errors="replace")
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-2000:]}")
-    return wall, int(err.strip().splitlines()[-1]) / 1024
+    rss, cpu = err.strip().splitlines()[-1].split()
+    return wall, int(rss) / 1024, float(cpu)
 
 
 def raygen_cmd(case, out: Path, ray: bool) -> list[str]:
@@ -115,24 +118,26 @@ def main() -> int:
     env = dict(os.environ, RAYGEN_CACHE=str(work / "cache"), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
     shutil.rmtree(work / "cache", ignore_errors=True)
     out = {"raygen": work / "raygen.vcf.gz", "raygen --ray": work / "raygen_ray.vcf.gz", "bcftools": work / "bcftools.vcf.gz"}
-    wall, rss = run(raygen_cmd(case, out["raygen"], False), env)
-    rows = [("raygen cold (converts the source once)", wall, rss, os.getloadavg()[0])]
+    wall, rss, cpu = run(raygen_cmd(case, out["raygen"], False), env)
+    rows = [("raygen cold (converts the source once)", wall, cpu, rss, os.getloadavg()[0])]
     tools = ["raygen", "bcftools"] + (["raygen --ray"] if args.with_ray else [])
-    best: dict[str, tuple[float, float, float]] = {}
+    best: dict[str, tuple[float, float, float, float]] = {}
     for rep in range(args.repeats):
         for tool in (tools if rep % 2 == 0 else tools[::-1]):  # interleaved, order alternating
             cmd = bcftools_cmd(case, out[tool]) if tool == "bcftools" else raygen_cmd(case, out[tool], tool.endswith("--ray"))
-            wall, rss = run(cmd, env)
+            wall, rss, cpu = run(cmd, env)
             load = os.getloadavg()[0]
-            print(f"  run {rep + 1} {tool:13s} {wall:8.2f} s  {rss:7.0f} MiB  load {load:.1f}", flush=True)
+            print(f"  run {rep + 1} {tool:13s} {wall:8.2f} s wall {cpu:8.2f} s CPU {rss:7.0f} MiB  load {load:.1f}",
+                  flush=True)
             if tool not in best or wall < best[tool][0]:
-                best[tool] = (wall, rss, load)
+                best[tool] = (wall, cpu, rss, load)
     rows += [(f"{t} (best of {args.repeats})", *best[t]) for t in tools]
     n = args.query + args.shifted
-    print(f"\n{'tool':44s} {'wall s':>8s} {'query rows/s':>13s} {'peak RSS MiB':>13s} {'load':>6s}")
-    for name, wall, rss, load in rows:
-        print(f"{name:44s} {wall:8.2f} {n / wall:13.0f} {rss:13.0f} {load:6.1f}")
-    print(f"ratio bcftools/raygen wall (>1: raygen faster): {best['bcftools'][0] / best['raygen'][0]:.2f}")
+    print(f"\n{'tool':44s} {'wall s':>8s} {'CPU s':>8s} {'query rows/s':>13s} {'peak RSS MiB':>13s} {'load':>6s}")
+    for name, wall, cpu, rss, load in rows:
+        print(f"{name:44s} {wall:8.2f} {cpu:8.2f} {n / wall:13.0f} {rss:13.0f} {load:6.1f}")
+    print(f"ratio bcftools/raygen (>1: raygen faster): wall {best['bcftools'][0] / best['raygen'][0]:.2f}, "
+          f"CPU {best['bcftools'][1] / best['raygen'][1]:.2f}")
     print(compare(out["raygen"], out["bcftools"], set(case.shifted_keys)))
     if args.with_ray:
         print(compare(out["raygen --ray"], out["raygen"], set(), ("raygen --ray", "raygen")))
