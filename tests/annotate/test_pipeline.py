@@ -140,3 +140,15 @@ def test_giab_calls_meet_truth_on_the_normalized_key(shared_data, tmp_path, monk
     ours, bcf = hits(out), hits(theirs)
     assert {k: ours[k] for k in bcf} == bcf and len(bcf) == 62
     assert set(ours) - set(bcf) == {(10004222, "C", "CA")} and summary.annotated["giab"] == 63
+
+
+def test_parquet_source_gives_the_vcf_sources_records(case, tmp_path, run_cli):
+    pq_dir = tmp_path / "source_parquet"
+    assert run_cli("normalize", case.source, "--parquet", pq_dir, "-o", tmp_path / "n.vcf", "-q")[0] == 0
+    outs = []
+    for src in (case.source, pq_dir):
+        out = tmp_path / f"o_{Path(src).name}.vcf"
+        rc, _, err = run_cli("annotate", case.query, "-f", case.fasta, "--source", f"S={src}:AF,DB", "-o", out)
+        assert rc == 0, err
+        outs.append([line for line in out.read_text().splitlines() if not line.startswith("##")])
+    assert outs[0] == outs[1] and sum("S_AF=" in line for line in outs[0]) > 100

@@ -39,7 +39,7 @@ from raygen.io.parquet import hive_partitioning, is_parquet_dataset, iter_parque
 from raygen.io.vcf import read_header, write_rejects
 from raygen.normalize.options import Counts, NormalizeOptions
 from raygen.normalize.pipeline import NormalizeResult, normalize_tables
-from raygen.provenance import cache_dir, file_sha256, source_record
+from raygen.provenance import cache_dir, file_sha256, path_sha256, source_record
 from raygen.regions import Shard
 from raygen.schema import REJECTS_SCHEMA
 
@@ -97,14 +97,6 @@ class PreparedSource:
 
     def out_keys(self) -> list[str]:
         return [self.spec.out_key(f) for f in self.fields]
-
-
-def _source_digest(path: Path) -> str:
-    """SHA-256 of a source file, or of a Parquet directory's files (``relpath sha256`` lines, sorted)."""
-    if path.is_file():
-        return file_sha256(path)
-    lines = "".join(f"{f.relative_to(path)} {file_sha256(f)}\n" for f in sorted(path.rglob("*.parquet")))
-    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def _file_date(header: VcfHeader) -> str | None:
@@ -189,7 +181,7 @@ def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.
     header = _read_source_header(path)
     fields = _check_fields(spec, header)
     opts = replace(SOURCE_OPTIONS, fasta=fasta).validate()
-    digest = _source_digest(path)
+    digest = path_sha256(path)
     # the reference enters by its bytes, not its path (``opts`` names the path: a relative and an absolute
     # spelling of one file must share the cache)
     key = hashlib.sha256(f"{digest}|{file_sha256(fasta)}|{__version__}|{replace(opts, fasta=None)}".encode()).hexdigest()[:32]
@@ -200,7 +192,6 @@ def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.
     counts = json.loads((dest / "meta.json").read_text())
     _check_build(spec, counts, Reference(fasta), cfg, dest / "rejects.tsv")
     record = source_record(spec.name, path, fields, date=_file_date(header))
-    record["sha256"] = digest
     return PreparedSource(spec, str(dest / "records"), header, fields, counts, record)
 
 
