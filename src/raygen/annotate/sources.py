@@ -177,6 +177,7 @@ def _check_build(spec: SourceSpec, counts: dict, reference: Reference, cfg: Anno
 def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.annotate,
                    ncfg: NormalizeConfig = DEFAULTS.normalize) -> PreparedSource:
     """Normalize ``spec``'s source against ``fasta`` into the cache (once per source and reference bytes)."""
+    reference = Reference(fasta)  # a missing or unreadable FASTA stops here, with its own message
     path = Path(spec.path)
     header = _read_source_header(path)
     fields = _check_fields(spec, header)
@@ -190,7 +191,7 @@ def prepare_source(spec: SourceSpec, fasta: str, cfg: AnnotateConfig = DEFAULTS.
         log.info("source %s: normalizing %s into %s (once; later runs reuse it)", spec.name, path, dest)
         _convert(path, header, opts, dest, ncfg)
     counts = json.loads((dest / "meta.json").read_text())
-    _check_build(spec, counts, Reference(fasta), cfg, dest / "rejects.tsv")
+    _check_build(spec, counts, reference, cfg, dest / "rejects.tsv")
     record = source_record(spec.name, path, fields, date=_file_date(header))
     return PreparedSource(spec, str(dest / "records"), header, fields, counts, record)
 
@@ -206,6 +207,9 @@ class SourceSlices:
         self.dataset = pads.dataset(records_dir, format="parquet", partitioning=hive_partitioning())
 
     def slice(self, chrom: str, lo: int, hi: int) -> pa.Table:
+        if "start" not in self.dataset.schema.names:  # a source without records (only its _empty.parquet)
+            return pa.table({"POS": pa.array([], pa.int64()), "REF": pa.array([], pa.string()),
+                             "ALT": pa.array([], pa.string()), "INFO": pa.array([], pa.string())})
         f = ((pc.field("contigName") == chrom) & (pc.field("start") >= lo - 1) & (pc.field("start") <= hi - 1))
         t = self.dataset.to_table(columns=["start", "referenceAllele", "alternateAlleles", "vcfText"], filter=f)
         alt = pc.binary_join(t["alternateAlleles"], ",")
