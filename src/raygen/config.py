@@ -288,7 +288,7 @@ class AnnotateConfig:
     shard_bp: int = 5_000_000  # region size of one Ray Data shard of the query
     ray_min_bytes: int = 64 << 20  # compressed query size from which an indexed query runs on Ray by default
     max_source_rejected: float = 0.05  # a source with more of its records rejected (REF/contig mismatches) is refused
-    cpus_per_task: float = 0.5  # per annotator actor (fractional: read tasks still get CPU on 2 cores)
+    cpus_per_task: float = 0.25  # per annotator actor (an Arrow join: light; read tasks and normalizers keep the CPUs)
     max_actors: int = 2  # annotator actors in the Ray pool at most
 
 
