@@ -168,7 +168,7 @@ def normalize_tables(blocks: Iterable[pa.Table], header: VcfHeader, opts: Normal
 def stream_finished(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str,
                     counts: Counts, rejects: list[pa.Table]) -> Iterator[pa.Table]:
     """Like :func:`normalize_tables`, but yields the finished records contig by contig, as soon as each is
-    done, so a writer deflates one contig while the next is normalized. Valid for input whose contigs are
+    done, so the writer never holds more than one contig's records. Valid for input whose contigs are
     contiguous (an indexed file: tabix refuses others): each run of blocks of one SHARD (the reader starts a
     new one where CHROM changes) then holds a whole contig, and :func:`finish` over the runs in order gives
     the records of :func:`finish` over all of them. ``counts`` accumulates; each run's rejects are appended to
@@ -308,7 +308,7 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
                   cfg: NormalizeConfig, index: bool, provenance: bool, threads: int | None) -> Counts:
     """:func:`run_normalize` for an indexed input written to ``.vcf.gz``: contig by contig
-    (:func:`stream_finished`), so BGZF deflates on its threads while the next contig is normalized."""
+    (:func:`stream_finished`)."""
     out_header = prepare_header(header, opts)
     counts, rejects = Counts(), []
     blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
