@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import shutil
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
          "--no-first-run", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
@@ -78,3 +81,11 @@ class Chromium:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        pytest.skip("headless browser test: Debian `chromium` is not installed and could not be installed "
+                    "(`make test` installs it with apt-get as root; or run `apt-get install -y chromium`)")
+    return exe

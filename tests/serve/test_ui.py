@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import httpx
 import numpy as np
 import pytest
 
+from .browser import chromium
 from .conftest import snvs, start_app
 
 pytestmark = pytest.mark.timeout(240)
@@ -85,14 +85,6 @@ def test_ui_calls_a_ref_facing_n_a_mismatch(ui_app):
     with pytest.raises(Exception) as exc:
         client.predict("chr2:10 A>G", None, 2, api_name="/score")
     assert "mismatch" in str(exc.value) and "chr2:10" in str(exc.value)
-
-
-def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not exe:
-        pytest.skip("headless browser test: Debian `chromium` is not installed and could not be installed "
-                    "(`make test` installs it with apt-get as root; or run `apt-get install -y chromium`)")
-    return exe
 
 
 def test_browser_renders_a_scored_variant(ui_app, tmp_path):

@@ -30,6 +30,13 @@ from raygen.config import ScoreConfig, SpliceAIConfig
 from raygen.regions import rename_map
 from raygen.variant import Variant
 
+#: Environment of every scorer process (Ray Data actors, Serve replicas), set through their ``runtime_env``:
+#: libgomp (torch's OpenMP) reads it when it loads, so it cannot be set from inside. OpenMP threads that
+#: busy-wait between parallel regions burn the cores they wait for on a shared or oversubscribed host:
+#: measured on 2 cores at load 20 (benchmarks/spliceai.py --cpu-time), 20 SpliceAI records took 59 CPU s
+#: with 2 spinning torch threads, 8.7 with PASSIVE and 6.6 with one thread.
+SCORER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
 #: ``--model`` values that select SpliceAI (the release's five networks from the installed wheel).
 SPLICEAI_NAMES = ("spliceai",)
 

@@ -151,24 +151,21 @@ class SpliceAIScorer:
             out.append([SpliceResult(tuple(s), k[0]) for s, k in zip(scores, skips)])
         return out
 
-    def detail(self, v: Variant) -> dict | None:
-        """What a page draws for one variant (JSON-ready), or None when it has no scored entry.
-
-        ``{"kind": "splice_tracks", "positions": [pos - D .. pos + D] (1-based), "distance": D, "mask",
-        "genes": [...]}``, one gene per scored ALT x gene entry in table order: ``SYMBOL``, ``strand``, the
-        typed ``DS_*``/``DP_*`` and ``info`` of :meth:`SpliceResult.as_dict`, and the REF and ALT ensemble
+    def detail(self, v: Variant) -> dict:
+        """What a page draws for one variant (JSON-ready): ``{"kind": "splice_tracks", "positions": [pos - D ..
+        pos + D] (1-based), "distance": D, "mask", "skip_reason", "genes": [...]}``, one gene per scored ALT x
+        gene entry in table order (none when the variant is skipped): ``SYMBOL``, ``strand``, the typed
+        ``DS_*``/``DP_*`` and ``info`` of :meth:`SpliceResult.as_dict`, and the REF and ALT ensemble
         probabilities ``ref_acceptor``, ``ref_donor``, ``alt_acceptor``, ``alt_donor`` aligned to
         ``positions`` as the scores see them (a deletion's deleted bases are 0 in ALT, an insertion's
         inserted bases their maximum).
         """
         import torch
 
-        _, jobs = self._plan([v])
+        skips, jobs = self._plan([v])
         todo = [j for j in jobs if j.item is not None]
-        if not todo:
-            return None
         with torch.inference_mode():
-            tracks = self.engine.tracks([j.item for j in todo])  # type: ignore[misc]
+            tracks = self.engine.tracks([j.item for j in todo]) if todo else []  # type: ignore[misc]
         cov, d = 2 * self.cfg.distance + 1, self.cfg.distance
         genes = []
         for j, (y_ref, y_alt) in zip(todo, tracks):
@@ -179,7 +176,7 @@ class SpliceAIScorer:
                           "ref_acceptor": y_ref[:, 1].tolist(), "ref_donor": y_ref[:, 2].tolist(),
                           "alt_acceptor": y_alt[:, 1].tolist(), "alt_donor": y_alt[:, 2].tolist()})
         return {"kind": "splice_tracks", "positions": list(range(v.pos - d, v.pos + d + 1)), "distance": d,
-                "mask": self.cfg.mask, "genes": genes}
+                "mask": self.cfg.mask, "skip_reason": skips[0][0], "genes": genes}
 
     def _entry(self, v: Variant, job: _Job, tracks, cov: int, mask: bool) -> GeneScore:
         name = self.genes.rows[job.row].name
