@@ -127,21 +127,13 @@ def test_browser_shows_the_spliceai_panel(service, tmp_path):
     from PIL import Image
     import numpy as np
 
-    from .browser import Chromium, chromium
+    from .browser import page_shot
 
-    exe = chromium()
     url, _ = service
     page = f"{url}/ui/?variant=20:87763+CAAAG%3EC&model=spliceai"
     ready = ("document.body && document.body.innerText.includes('donor loss') && "
              "Array.from(document.images).some(i => i.complete && i.naturalWidth > 800)")
-    (tmp_path / "profile").mkdir()
-    browser = Chromium(exe, tmp_path / "profile")
-    try:
-        loaded = browser.open_and_wait(page, ready, timeout_s=120)
-        text = browser.evaluate("document.body.innerText")
-        shot = browser.screenshot(tmp_path / "spliceai_ui.png")
-    finally:
-        browser.close()
+    loaded, text, shot = page_shot(page, ready, tmp_path, timeout_s=120)
     assert loaded, f"the page never showed the SpliceAI panel; it shows: {text[:800]!r}"
     assert "DEFB125" in text and "0.93" in text and PANEL_INFO in text and "acceptor gain" in text
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
