@@ -130,7 +130,7 @@ def pileup_image(view, focus_pos: int, label: str):
     return _figure_image(fig)
 
 
-#: SpliceAI's four deltas in track order: (name, column, gain?) for the acceptor and donor panels.
+#: The two panels per gene: (site, its gain delta, its loss delta), as the detail and the scores name them.
 SPLICE_PANELS = (("acceptor", "AG", "AL"), ("donor", "DG", "DL"))
 
 
