@@ -170,8 +170,7 @@ def splice_tracks_image(detail: dict, chrom: str, focus: Variant):
             if g_i == 0 and p_i == 0:
                 ax.legend(loc="upper right", fontsize=8, ncol=2)
     # the title sits above the panels (UIs overlay their label on an image's top-left corner)
-    fig.suptitle(f"SpliceAI around {focus}: REF (grey) vs ALT (red) splice-site probabilities", fontsize=11,
-                 x=0.98, ha="right")
+    fig.suptitle(f"SpliceAI, REF (grey) vs ALT (red): {focus}", fontsize=11, x=0.98, ha="right")
     last = axes[-1, 0]
     last.set_xlabel(f"{chrom} position (1-based); shaded: the variant's REF bases; SpliceAI scores "
                     f"+-{detail['distance']} bases around {focus}", fontsize=9)
