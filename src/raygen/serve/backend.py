@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from raygen.serve.admission import AdmissionGate
 from raygen.variant import Variant
 
 #: ``(chrom, pos, ref, alt)`` in, a plain dict out: both travel cheaply between replicas.
@@ -43,13 +44,17 @@ class ScorerBackend:
     requests into chunks of at most ``max_batch_size`` variants, each Scorer's batch size as its last
     :meth:`info` said (``@serve.batch`` then merges chunks of concurrent requests into model batches; the
     Scorer splits a chunk larger than a batch size set since); and to the Caller deployment, when the server
-    was started with data directories. ``model=None`` means the default model."""
+    was started with data directories. ``model=None`` means the default model.
 
-    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None):
+    Every score passes its model's :class:`raygen.serve.admission.AdmissionGate` (``gate`` builds one per
+    model; none: no gate) and raises :class:`raygen.serve.admission.Overloaded` when it is refused."""
+
+    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None, gate=None):
         self.handles = dict(handles)
         self.default = next(iter(self.handles))
         self.caller = caller
         self.batch = {name: max_batch_size for name in self.handles}
+        self.gates: dict[str, AdmissionGate] = {name: gate() for name in self.handles} if gate else {}
 
     def _name(self, model: str | None) -> str:
         name = self.default if model is None else model
@@ -64,6 +69,19 @@ class ScorerBackend:
 
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]:
         name = self._name(model)
+        gate = self.gates.get(name)
+        if gate is None:
+            return await self._score(name, variants)
+        ticket = gate.admit(len(variants))  # Overloaded: refused before any hop to the Scorer
+        ok = False
+        try:
+            out = await self._score(name, variants)
+            ok = True
+            return out
+        finally:
+            gate.release(ticket, ok)
+
+    async def _score(self, name: str, variants: Sequence[Variant]) -> list[ResultTuple]:
         handle, size = self.handles[name], self.batch[name]
         tuples = [(v.chrom, v.pos, v.ref, v.alt) for v in variants]
         if len(tuples) <= size:

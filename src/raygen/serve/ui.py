@@ -17,6 +17,7 @@ import gradio as gr
 from starlette.concurrency import run_in_threadpool
 
 from raygen.errors import raygen_cause
+from raygen.serve.admission import Overloaded
 from raygen.serve.auth import check_bearer
 from raygen.serve.calls import (
     BamNotFound,
@@ -148,6 +149,12 @@ class ScoreTab:
         return image, len(layout.variants)
 
     async def analyse(self, text: str, vcf_path: str | None, flank: float):
+        try:
+            return await self._analyse(text, vcf_path, flank)
+        except Overloaded as exc:  # the admission gate: the page says so instead of Gradio's bare "Error"
+            raise gr.Error(f"The server is busy: {exc}.", print_exception=False) from None
+
+    async def _analyse(self, text: str, vcf_path: str | None, flank: float):
         records = read_records(text, vcf_path, self.cfg, self.example)
         rows, scorable, scores, normed = await self.score_records(records)
         focus = next((v for v in scorable if scores[v][0] is not None), None)
