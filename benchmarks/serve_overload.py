@@ -168,9 +168,8 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ray import serve
 
-    import ray
-
-    from raygen.config import DEFAULTS, ServeConfig
+    from raygen.config import DEFAULTS, RuntimeConfig, ServeConfig
+    from raygen.runtime import init_ray
     from raygen.serve.app import build_application
 
     d = DEFAULTS.serve
@@ -182,9 +181,9 @@ def main() -> int:
     model = args.model or str(build_default_model(tmp / "model", args.arch, "mlm"))
     fasta = args.fasta or str(random_reference(tmp / "ref.fa", 50_000, 1))
     variants = random_snvs(fasta, 4096, 2, DEFAULTS.score.window)
-    # Our own local Ray, replicas' logs kept out of this process: the per-request log lines printed here
-    # would cost the load generator CPU (raygen.runtime.init_ray forwards them, as `raygen serve` wants).
-    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    # The replicas' logs stay out of this process: printing a log line per request here would cost the load
+    # generator CPU.
+    info = init_ray(RuntimeConfig(num_cpus=args.num_cpus, log_to_driver=False))
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"enable_access_log": False, "log_level": "ERROR"})
@@ -193,7 +192,7 @@ def main() -> int:
                       scorer_cpus=args.scorer_cpus, device="cpu")
     serve.run(build_application(cfg), name="overload", route_prefix="/", blocking=False)
     url = f"http://127.0.0.1:{port}"
-    print(f"local Ray, {ray.cluster_resources().get('CPU', 0):g} CPU; max_ongoing_requests={cfg.max_ongoing_requests} "
+    print(f"{info.describe()}; max_ongoing_requests={cfg.max_ongoing_requests} "
           f"max_queued_requests={queued} retry_after_s={retry} admission_factor={factor}; deadline {args.deadline_s} s; load avg {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores", flush=True)
     sequential(url, 20, variants)  # warm-up

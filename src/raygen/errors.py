@@ -26,6 +26,27 @@ class InputError(RaygenError):
     exit_code = 2
 
 
+class DiskFull(RaygenError):
+    """The filesystem ran out of space (or quota) while we wrote an output (exit 1: nothing the input can fix)."""
+
+
+#: errno values that mean "the disk is full": ENOSPC, EDQUOT.
+DISK_FULL_ERRNOS = (28, 122)
+
+
+def disk_full(exc: BaseException, target: object) -> DiskFull | None:
+    """A :class:`DiskFull` naming ``target`` if ``exc`` (or what it wraps) is a full disk, else None."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS:
+            return DiskFull(f"no space left on the device while writing {str(target)!r} ({cause.strerror}); "
+                            "any previous version of it is untouched: free some space or write elsewhere")
+        seen.add(id(cause))
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return None
+
+
 def require(condition: bool, message: str) -> None:
     """Raise :class:`UsageError` with ``message`` unless ``condition`` holds."""
     if not condition:

@@ -72,3 +72,22 @@ def test_quiet_spells_do_not_shrink_the_limit_and_factor_0_is_off():
     off = AdmissionGate(factor=0, initial=1)
     tickets = [off.admit(5) for _ in range(100)]
     assert off.in_flight == 500 and len(tickets) == 100
+
+
+def test_a_stalled_scorer_leaves_one_probe_in_flight_until_it_answers():
+    clock = Clock()
+    gate = AdmissionGate(factor=2.0, initial=32, clock=clock)
+    assert gate.timeout_s(gate.admit(1), 5.0) == 5.0  # nothing learned yet: the floor
+    gate.in_flight = 0
+    simulate(gate, clock, 33.0, 0.010, 1, 3)
+    simulate(gate, clock, 33.0, 0.010, 200, 20)
+    big = gate.admit(1000) if gate.in_flight == 0 else None
+    assert big is not None and gate.timeout_s(big, 5.0) > 5.0  # 1000 variants: 4x their expected time
+    gate.stalled(big)
+    assert gate.limit == gate.floor and gate.in_flight == 0
+    probe = gate.admit(1)
+    with pytest.raises(Overloaded):
+        gate.admit(1)
+    clock.t += 0.05
+    gate.release(probe)
+    assert gate.in_flight == 0 and gate.timeout_s(gate.admit(1), 0) is None

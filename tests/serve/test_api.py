@@ -341,6 +341,58 @@ def test_call_flags_of_raygen_serve(api, service):
     assert plain.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-400"}).status_code == 401
 
 
+def test_a_killed_scorer_replica_is_replaced_and_the_service_answers_again(api):
+    """SIGKILL the Scorer replica in the middle of a request stream: every answer is 200 or 503 (no 500, no
+    traceback, no path), and the service scores again within N s of the kill (N printed; Serve replaces the
+    replica and reloads the model)."""
+    import sys
+    import threading
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from killer import Killer  # tests/killer.py
+
+    client, model, ref, seqs = api
+    body = {"variants": snvs(seqs, [1200])}
+    answers: list[tuple[float, float, int, str]] = []  # (sent, answered, status, body)
+    stop = threading.Event()
+
+    def stream():
+        with httpx.Client(base_url=str(client.base_url), headers=client.headers, timeout=30) as c:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                try:
+                    r = c.post("/v1/score", json=body)
+                    answers.append((t0, time.monotonic(), r.status_code, r.text))
+                except httpx.HTTPError as exc:
+                    answers.append((t0, time.monotonic(), -1, repr(exc)))
+                time.sleep(0.05)
+
+    sender = threading.Thread(target=stream, daemon=True)
+    sender.start()
+    killer = Killer("ServeReplica:raygen:Scorer", delay_s=0.0, timeout_s=30)
+    time.sleep(1.0)  # the stream runs
+    killer.run()  # in this thread: kill now
+    t_kill = time.monotonic()
+    assert killer.killed, "no Scorer replica process found: the fault was not injected"
+    deadline = t_kill + 90
+    while time.monotonic() < deadline and not any(s == 200 and t0 > t_kill for t0, _, s, _ in answers):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    stop.set()
+    sender.join(timeout=35)
+    back = [t1 for t0, t1, s, _ in answers if s == 200 and t0 > t_kill]
+    assert back, f"no answer within 90 s of the kill: {[(round(t0 - t_kill, 1), s) for t0, _, s, _ in answers][-20:]}"
+    n_s = back[0] - t_kill
+    statuses = [s for _, _, s, _ in answers]
+    print(f"Scorer replica {killer.killed[0][0]} killed: scoring again after {n_s:.1f} s; answers {statuses.count(200)} "
+          f"x 200, {statuses.count(503)} x 503, other {[s for s in statuses if s not in (200, 503)]}")
+    assert set(statuses) <= {200, 503}, [(s, t[:300]) for _, _, s, t in answers if s not in (200, 503)]
+    assert all("Traceback" not in t and "/tmp/" not in t for *_, t in answers)
+    assert n_s < 60
+    assert client.post("/v1/score", json=body).status_code == 200
+
+
 def test_ctrl_c_stops_the_service_cleanly(service, api):
     """Last in this module: Ctrl-C ends `raygen serve` with exit 0 and removes the app (Serve stays: it
     runs on a cluster the process only joined)."""

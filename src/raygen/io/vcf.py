@@ -46,7 +46,7 @@ import pyarrow.csv as pacsv
 import pysam
 import pysam.bcftools
 
-from raygen.errors import InputError, RaygenError, UsageError
+from raygen.errors import InputError, RaygenError, UsageError, disk_full
 from raygen.io.atomic import atomic_paths
 from raygen.io.bgzf import BgzfWriter, has_eof_block
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
@@ -829,10 +829,13 @@ def write_vcf(
             with open(tmp, "wb") as fh:
                 _write_text(fh, head_bytes, tables, header)
         return out
-    if kind == "vcf.gz":
-        _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
-    else:
-        _write_bcf(out, head_bytes, tables, header, index=index)
+    try:
+        if kind == "vcf.gz":
+            _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
+        else:
+            _write_bcf(out, head_bytes, tables, header, index=index)
+    except OSError as exc:  # the BGZF data temp is written before atomic_paths (see _write_bgzf)
+        raise disk_full(exc, out) or exc
     return out
 
 

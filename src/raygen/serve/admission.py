@@ -104,6 +104,25 @@ class AdmissionGate:
         sample = (t.ahead + t.n) * self.factor * self.baseline_s / latency_s
         self.limit = min(self.ceiling, max(self.floor, (1 - a) * self.limit + a * sample))
 
+    def timeout_s(self, ticket: Ticket, floor_s: float) -> float | None:
+        """How long the request of ``ticket`` may take before its Scorer counts as gone: ``floor_s``, or 4x
+        what the gate expects of it (``(ahead + n)`` variants at the learned rate ``limit / target``) if
+        longer. None: no bound (gate off, or ``floor_s`` 0)."""
+        if not self.enabled or floor_s <= 0:
+            return None
+        if self.baseline_s is None:
+            return floor_s
+        rate = self.limit / (self.factor * self.baseline_s)  # variants/s (Little's law at the target)
+        return max(floor_s, 4 * (ticket.ahead + ticket.n) / rate)
+
+    def stalled(self, ticket: Ticket) -> None:
+        """The request of ``ticket`` outlived :meth:`timeout_s` (its replica died or hangs): released, and the
+        limit drops to ``floor`` so that while the Scorer is away one request probes it and the rest get 503 at
+        once; answers regrow the limit."""
+        with self._lock:
+            self.in_flight -= ticket.n
+            self.limit = self.floor
+
     def state(self) -> dict:
         """What the gate knows, for /metrics and logs."""
         with self._lock:

@@ -24,6 +24,10 @@ class UnknownModel(LookupError):
     """A request named a model this server does not serve."""
 
 
+class ScorerStalled(RuntimeError):
+    """A Scorer call outlived what the admission gate allows it (its replica died or hangs): answered 503."""
+
+
 class Backend(Protocol):
     """What the routes and the UI need from the model side."""
 
@@ -49,12 +53,13 @@ class ScorerBackend:
     Every score passes its model's :class:`raygen.serve.admission.AdmissionGate` (``gate`` builds one per
     model; none: no gate) and raises :class:`raygen.serve.admission.Overloaded` when it is refused."""
 
-    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None, gate=None):
+    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None, gate=None, stall_s: float = 0.0):
         self.handles = dict(handles)
         self.default = next(iter(self.handles))
         self.caller = caller
         self.batch = {name: max_batch_size for name in self.handles}
         self.gates: dict[str, AdmissionGate] = {name: gate() for name in self.handles} if gate else {}
+        self.stall_s = stall_s
 
     def _name(self, model: str | None) -> str:
         name = self.default if model is None else model
@@ -75,11 +80,18 @@ class ScorerBackend:
         ticket = gate.admit(len(variants))  # Overloaded: refused before any hop to the Scorer
         ok = False
         try:
-            out = await self._score(name, variants)
+            # Serve re-sends a request whose replica died to another one, and with none left waits for the
+            # replacement (tens of seconds: a new process loads the model): past the gate's bound, give up.
+            out = await asyncio.wait_for(self._score(name, variants), gate.timeout_s(ticket, self.stall_s))
             ok = True
             return out
+        except asyncio.TimeoutError:
+            gate.stalled(ticket)
+            ticket = None
+            raise ScorerStalled(f"the {name} model replica did not answer in time (restarting?)") from None
         finally:
-            gate.release(ticket, ok)
+            if ticket is not None:
+                gate.release(ticket, ok)
 
     async def _score(self, name: str, variants: Sequence[Variant]) -> list[ResultTuple]:
         handle, size = self.handles[name], self.batch[name]

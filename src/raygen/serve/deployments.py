@@ -192,4 +192,5 @@ class Ingress:
         cfg = self._cfg
         gate = functools.partial(AdmissionGate, factor=cfg.admission_factor, initial=cfg.max_batch_size,
                                  retry_after_s=cfg.retry_after_s or 1.0)
-        return make_app(ScorerBackend(self._scorers, cfg.max_batch_size, self._caller, gate=gate), cfg)
+        return make_app(ScorerBackend(self._scorers, cfg.max_batch_size, self._caller, gate=gate,
+                                      stall_s=cfg.scorer_stall_s), cfg)

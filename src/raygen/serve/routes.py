@@ -24,6 +24,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 import fastapi_offline
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import DeploymentUnavailableError, ReplicaUnavailableError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,7 +33,7 @@ from raygen import __version__
 from raygen.errors import raygen_cause
 from raygen.serve.admission import Overloaded
 from raygen.serve.auth import check_bearer, resolve_token_digest
-from raygen.serve.backend import Backend, UnknownModel
+from raygen.serve.backend import Backend, ScorerStalled, UnknownModel
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.headers import ProvenanceHeaders, provenance_headers
 from raygen.serve.ism import BASES as ISM_BASES
@@ -99,6 +101,10 @@ def make_app(backend: Backend, cfg) -> FastAPI:
     return app
 
 
+#: What a handle call raises when the replica behind it died or is being replaced (answered 503 + Retry-After).
+REPLICA_GONE = (RayActorError, ReplicaUnavailableError, DeploymentUnavailableError, ScorerStalled)
+
+
 def error_body(request: Request, message: str, detail: list[dict] | None = None) -> dict:
     """Every error answer: a one-line ``error``, ``detail`` items naming fields, and the request id."""
     return {"error": message, "detail": detail or [], "request_id": getattr(request.state, "request_id", None)}
@@ -121,6 +127,16 @@ def add_error_handlers(app: FastAPI) -> None:
     async def _overloaded(request: Request, exc: Overloaded):
         return JSONResponse(error_body(request, str(exc)), status_code=503,
                             headers={"Retry-After": str(math.ceil(exc.retry_after_s))})
+
+    async def _replica_gone(request: Request, exc: Exception):
+        # The Scorer (or Caller) replica died under the request, or Serve is replacing it: the service comes back
+        # by itself (tests/serve/test_api.py measures how soon), so this is a 503 to retry, not a 500.
+        log.warning({"event": "replica_unavailable", "reason": type(exc).__name__})
+        return JSONResponse(error_body(request, "a model replica is restarting; retry shortly"), status_code=503,
+                            headers={"Retry-After": "1"})
+
+    for gone in REPLICA_GONE:
+        app.add_exception_handler(gone, _replica_gone)
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's (404, 405, 400)
     async def _http(request: Request, exc: StarletteHTTPException):

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from raygen.errors import raygen_cause
 from raygen.serve.admission import Overloaded
 from raygen.serve.auth import check_bearer
+from raygen.serve.backend import ScorerStalled
 from raygen.serve.calls import (
     BamNotFound,
     CallRequestInvalid,
@@ -151,7 +152,7 @@ class ScoreTab:
     async def analyse(self, text: str, vcf_path: str | None, flank: float):
         try:
             return await self._analyse(text, vcf_path, flank)
-        except Overloaded as exc:  # the admission gate: the page says so instead of Gradio's bare "Error"
+        except (Overloaded, ScorerStalled) as exc:  # the page says so instead of Gradio's bare "Error"
             raise gr.Error(f"The server is busy: {exc}.", print_exception=False) from None
 
     async def _analyse(self, text: str, vcf_path: str | None, flank: float):
