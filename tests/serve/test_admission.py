@@ -91,3 +91,13 @@ def test_a_stalled_scorer_leaves_one_probe_in_flight_until_it_answers():
     clock.t += 0.05
     gate.release(probe)
     assert gate.in_flight == 0 and gate.timeout_s(gate.admit(1), 0) is None
+
+
+def test_a_large_request_may_wait_behind_about_its_own_size():
+    gate = AdmissionGate(factor=2.0, initial=8)
+    gate.admit(100)
+    gate.admit(100)  # waits behind 100: about twice what it takes alone
+    with pytest.raises(Overloaded):
+        gate.admit(100)
+    with pytest.raises(Overloaded):
+        gate.admit(1)  # would wait behind 200 variants for a one-variant answer

@@ -16,7 +16,9 @@ the hardware, so the gate learns it:
   does not shrink the limit.
 
 A request of ``n`` variants is admitted when nothing is in flight (a request larger than the limit must still be
-served on an idle service) or when ``in_flight + n <= limit``; otherwise :class:`Overloaded`. Pure Python, no Ray:
+served on an idle service) or when ``in_flight + n <= max(limit, factor x n)``: the limit bounds small requests,
+and a large one may also wait behind up to ``(factor - 1) x n`` variants, i.e. take about ``factor`` times what it
+takes alone; otherwise :class:`Overloaded`. Pure Python, no Ray:
 one gate per model in each ingress replica (asyncio, and Gradio's worker threads, hence the lock).
 """
 
@@ -66,6 +68,7 @@ class AdmissionGate:
     limit: float = 0.0
     baseline_s: float | None = None
     refused: int = 0
+    probing: bool = False  # after a stall: one request at a time until one is answered
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +81,8 @@ class AdmissionGate:
     def admit(self, n: int) -> Ticket:
         """A ticket for ``n`` variants, or :class:`Overloaded`."""
         with self._lock:
-            if self.enabled and self.in_flight and self.in_flight + n > self.limit:
+            cap = 0 if self.probing else max(self.limit, self.factor * n)
+            if self.enabled and self.in_flight and self.in_flight + n > cap:
                 self.refused += 1
                 raise Overloaded(self.in_flight, self.limit, self.retry_after_s)
             ticket = Ticket(n, self.in_flight, self.clock())
@@ -90,6 +94,7 @@ class AdmissionGate:
         with self._lock:
             self.in_flight -= ticket.n
             if ok and self.enabled:
+                self.probing = False
                 self._learn(ticket, max(self.clock() - ticket.t0, 1e-6))
 
     def _learn(self, t: Ticket, latency_s: float) -> None:
@@ -122,6 +127,7 @@ class AdmissionGate:
         with self._lock:
             self.in_flight -= ticket.n
             self.limit = self.floor
+            self.probing = True
 
     def state(self) -> dict:
         """What the gate knows, for /metrics and logs."""
