@@ -207,7 +207,8 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,
-                   "max_queued_requests": -1, "retry_after_s": 0, "admission_factor": 0, "scorer_stall_s": 0, "max_variants_per_request": 1, "max_body_bytes": 1024,
+                   "max_queued_requests": -1, "retry_after_s": 0, "admission_factor": 0, "scorer_stall_s": 0,
+                   "max_variants_per_request": 1, "max_body_bytes": 1024,
                    "scorer_replicas": 1, "scorer_cpus": 0, "scorer_gpus": 0, "ingress_cpus": 0, "ism_flank": 1,
                    "ism_max_flank": 1, "max_call_bp": 1, "caller_cpus": 0, "caller_max_ongoing_requests": 1,
                    "pileup_flank": 1, "pileup_max_reads": 1}

@@ -1,9 +1,9 @@
 """Atomic file and directory writes: write under a temporary name beside the target, rename on success.
 
 A crash or Ctrl-C leaves at most a ``.tmp-*`` name behind, never a file with the final name that looks
-complete. A full disk (ENOSPC, EDQUOT) while the block writes becomes :class:`raygen.errors.DiskFull` naming the
-final path (one line, exit 1), the temporary removed. ``os.replace`` is atomic on POSIX when source and target share a filesystem, which holds
-because the temporary lives in the target's own directory.
+complete. ``os.replace`` is atomic on POSIX when source and target share a filesystem, which holds
+because the temporary lives in the target's own directory. A full disk (ENOSPC, EDQUOT) while the block
+writes becomes :class:`raygen.errors.DiskFull` naming the final path (one line, exit 1), the temporary removed.
 """
 
 from __future__ import annotations
