@@ -164,7 +164,8 @@ def giab(model: str | None, fraction: float = 1.0) -> None:
                 q["DeepVariant golden (~10 kb)"] = str(GIAB / GOLDEN)
             cv = m.card["cross_validation"]
             print(f"\n== held-out {held} half {region[0]}:{region[1]:,}-{region[2]:,} (site model fitted on the "
-                  f"{other} half: L2 {cv['l2']:g}, threshold P>={cv['threshold']:g}, target recall "
+                  f"{other} half: L2 {cv['l2']:g}, threshold P>={cv['threshold']:g}, veto reaches classical QUAL < "
+                  f"{cv.get('protect_qual')}, target recall "
                   f"{cv['target_recall']:.4f})")
             print(f"{'caller':<28} {'TP':>4} {'FN':>3} {'FP':>3} {'recall':>7} {'precision':>9} {'F1':>7} "
                   f"{'F1 SNP':>7} {'F1 INDEL':>8} {'core-s':>7}")
