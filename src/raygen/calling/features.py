@@ -47,7 +47,8 @@ def read_entries(p: Pileup, reads: np.ndarray) -> np.ndarray:
 
 def reads_near(p: Pileup, cands: list[Candidate], supports: list, flank: int) -> np.ndarray:
     """Sorted indices of the reads that overlap a candidate (its REF span widened by ``flank`` bp each side),
-    plus every read of ``supports``: the only reads whose statistics the features read."""
+    plus every read of ``supports`` (per candidate: read-index arrays, or None) and of each indel candidate
+    without supports: the only reads whose statistics the features read."""
     lo = np.array([c.pos0 - flank for c in cands], np.int64)
     hi = np.array([c.pos0 + len(c.ref) + flank for c in cands], np.int64)
     order = np.argsort(lo)
@@ -55,8 +56,10 @@ def reads_near(p: Pileup, cands: list[Candidate], supports: list, flank: int) ->
     k = np.searchsorted(lo, p.read_end, side="left") - 1  # the last candidate starting before the read ends
     near = (k >= 0) & (hi[np.maximum(k, 0)] > p.read_start)
     for c, sup in zip(cands, supports):
-        # A left-aligned indel's anchor can lie before its reads' starts: name its reads explicitly.
-        for part in (sup or ()) if sup is not None or not c.is_indel else (p.indel_reads.get((c.pos0, c.ref, c.alt), ()),):
+        if sup is None and c.is_indel:
+            # A left-aligned indel's anchor can lie before its reads' starts: name its CIGAR reads explicitly.
+            sup = (p.indel_reads.get((c.pos0, c.ref, c.alt), ()),)
+        for part in sup or ():
             near[np.asarray(part, np.int64)] = True
     return np.flatnonzero(near)
 
