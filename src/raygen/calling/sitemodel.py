@@ -131,7 +131,7 @@ class SiteModel:
         if d.get("format") != FORMAT or tuple(d.get("features", ())) != FEATURES \
                 or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS:
             raise InputError(f"{str(path)!r} is not a {FORMAT} model for this raygen's features; refit it "
-                             "(`raygen train site-model`)")
+                             "(`python benchmarks/call.py fit --out FILE`, docs/call.md)")
         arr = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef", "typical")}
         return cls(intercept=float(d["intercept"]), card=d.get("card", {}), **arr)
 
