@@ -162,7 +162,6 @@ def _shift_left(b_case, pos0, A, lr, la, seq, new_pos0, changed) -> tuple[np.nda
     n, nseq = len(pos0), len(seq)
     undecided = np.zeros(n, dtype=bool)
     dele = b_case & (la < lr)
-    ins = b_case & (lr < la)
     L = np.abs(lr - la)
     x = pos0
     k = np.zeros(n, dtype=np.int64)
