@@ -92,3 +92,17 @@ def test_unknown_model_and_no_gene_are_answered(service):
         {"chrom": "20", "pos": 316960, "ref": "G", "alt": "A"}]}, timeout=60)
     assert r.status_code == 200 and r.json()["results"][0]["skip_reason"] == "no_gene"
     assert r.json()["results"][0]["spliceai"] == []
+
+
+def test_explain_attributes_the_lm_and_says_why_not_for_spliceai(service):
+    url, _ = service
+    v = {"chrom": "20", "pos": 87761, "ref": "A", "alt": "C", "flank": 1}
+    lm = httpx.post(url + "/v1/explain", json=v, timeout=120).json()
+    window = lm["model"]["window"]
+    assert len(lm["attributions"]) == window and lm["attributions_first_pos"] == 87761 - window // 2
+    sp = httpx.post(url + "/v1/explain", json={**v, "model": "spliceai"}, timeout=120)
+    assert sp.status_code == 200, sp.text
+    body = sp.json()
+    assert body["model"]["model"] == "spliceai" and body["attributions"] is None
+    assert "not a language model" in body["attributions_note"]
+    assert httpx.post(url + "/v1/explain", json={**v, "model": "nope"}, timeout=60).status_code == 422

@@ -28,6 +28,7 @@ class Backend(Protocol):
 
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]: ...
     async def info(self, model: str | None = None) -> dict[str, Any]: ...
+    async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]: ...
     async def models(self) -> list[dict[str, Any]]: ...
     async def ready(self) -> bool: ...
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]: ...
@@ -70,6 +71,11 @@ class ScorerBackend:
             return await handle.score.remote(tuples)
         parts = await asyncio.gather(*[handle.score.remote(list(c)) for c in chunks(tuples, size)])
         return [r for part in parts for r in part]
+
+    async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]:
+        """The Scorer's per-position attributions of one variant (``POST /v1/explain``, the UI)."""
+        v = variant
+        return await self.handles[self._name(model)].attributions.remote((v.chrom, v.pos, v.ref, v.alt))
 
     async def info(self, model: str | None = None) -> dict[str, Any]:
         # Asked each time, not cached: a reconfigured Scorer reports its new batch settings, and the chunks

@@ -220,20 +220,26 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
             raise RequestInvalid([FieldError(("body", "flank"), f"flank {flank} is above this server's limit "
                                              f"{limit} (ism_max_flank)", "too_large")])
         focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
+        try:
+            info = await backend.info(req.model)
+        except UnknownModel as exc:
+            raise RequestInvalid([FieldError(("body", "model"), str(exc), "unknown_model")]) from None
         await ref_gate([focus], reference)
         layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
         check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
-        results, info = await asyncio.gather(backend.score([focus, *layout.variants]), backend.info())
+        results, attr = await asyncio.gather(backend.score([focus, *layout.variants], req.model),
+                                             backend.attributions(focus, req.model))
         grid = layout.matrix(r.get("llr") for r in results[1:])
         head = results[0]
         return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt,
                             "llr": head.get("llr"), "prob": head.get("prob"), "skip_reason": head.get("skip_reason")},
                 "first_pos": layout.first_pos, "ref_bases": layout.ref_bases, "rows": list(ISM_BASES),
                 "llr": [[None if np.isnan(x) else float(x) for x in row] for row in grid], "model": info,
-                "attributions": None,
+                **attr,
                 "note": "llr[row][col]: LLR of substituting rows[row] at position first_pos + col (1-based); null "
-                        "at the reference base and where unscored. Per-position attributions are not computed yet."}
-
+                        "at the reference base and where unscored. attributions[i]: gradient x input of the "
+                        "variant's score (attributions_target) at window index i (0-based), reference position "
+                        "attributions_first_pos + i (1-based), over the model's whole window."}
 
 CALL_RESPONSES = {
     200: {"content": {"text/plain": {"example": "##fileformat=VCFv4.2\n..."}},

@@ -69,6 +69,9 @@ class ExplainRequest(VariantIn):
     ``ism_flank``, at most ``ism_max_flank``)."""
 
     flank: int | None = Field(None, ge=1, le=10_000, description="bases each side of POS mutated to every other base")
+    model: str | None = Field(default=None, max_length=256, examples=["spliceai"],
+                              description="which served model explains (a name GET /v1/models lists); default: "
+                              "the server's first --model")
 
 
 class ScoreResultOut(BaseModel):
