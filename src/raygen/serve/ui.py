@@ -10,6 +10,7 @@ Positions are 1-based (VCF POS). The pictures are drawn by :mod:`raygen.serve.fi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -29,7 +30,7 @@ from raygen.serve.calls import (
     load_pileup_view,
     resolve_bam,
 )
-from raygen.serve.figures import heatmap_image, pileup_image, window_html
+from raygen.serve.figures import attribution_html, heatmap_image, pileup_image, window_html
 from raygen.serve.ism import BASES, ism_layout
 from raygen.serve.normalize import normalize_one
 from raygen.serve.parse import RequestInvalid, parse_variant_text, parse_vcf_text
@@ -160,9 +161,16 @@ class ScoreTab:
         llr, prob, _ = scores[focus]
         src = next(r for r, (v, _e) in zip(records, normed) if v == focus)
         flank = int(min(max(flank, 1), self.max_flank))
-        image, n_ism = await self.heatmap(focus, flank)
+        (image, n_ism), attr = await asyncio.gather(self.heatmap(focus, flank), self.backend.attributions(focus))
         summary = summary_markdown(src, focus, llr, prob, info, n_ism, flank, len(records))
-        return summary, rows, window_html(self.reference, focus, int(info.get("window", self.cfg.window))), image
+        return summary, rows, await run_in_threadpool(self.window, focus, info, attr), image
+
+    def window(self, focus: Variant, info: dict, attr: dict) -> str:
+        """The model's window around ``focus`` and, under it, the attributions of its score."""
+        w = int(info.get("window", self.cfg.window))
+        first = attr.get("attributions_first_pos")  # 1-based; None without attributions
+        bases = self.reference.fetch(focus.chrom, first - 1, first - 1 + w) if first else ""
+        return window_html(self.reference, focus, w) + attribution_html(bases, attr, focus.pos)
 
     async def from_query(self, request: gr.Request):
         q = request.query_params.get("variant") if request else None
