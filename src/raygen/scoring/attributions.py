@@ -92,10 +92,10 @@ def _masked_llr_gxi(loaded, window: str, center: int, ref_i: int, alt_i: int) ->
     if idx[ref_i].size == 0 or idx[alt_i].size == 0:
         raise ValueError("allele_not_in_vocab")
 
+    alt_ids, ref_ids = (torch.as_tensor(idx[k], device=loaded.device) for k in (alt_i, ref_i))
+
     def llr(logits):  # the softmax normaliser cancels in the difference
-        row = logits[t]
-        pick = lambda k: torch.logsumexp(row[torch.as_tensor(idx[k], device=row.device)], 0)  # noqa: E731
-        return pick(alt_i) - pick(ref_i)
+        return torch.logsumexp(logits[t, alt_ids], 0) - torch.logsumexp(logits[t, ref_ids], 0)
 
     return _embedding_gxi(loaded, Encoded(ids, enc.spans), len(window), llr)
 

@@ -208,10 +208,12 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
 
 
 def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
-    """``POST /v1/explain``: the in-silico mutagenesis map the UI draws, as JSON."""
+    """``POST /v1/explain``: the in-silico mutagenesis map the UI draws, as JSON, and a language model's
+    per-position attributions of the variant's score (:meth:`raygen.scoring.scorer.Scorer.attributions`)."""
 
     @v1.post("/explain", summary="In-silico mutagenesis around a variant: the LLR of every single-base "
-             "substitution within the flank (rows A, C, G, T; columns positions)",
+             "substitution within the flank (rows A, C, G, T; columns positions), and per-position gradient x "
+             "input attributions of the variant's score (language models)",
              responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
     async def explain(req: ExplainRequest, request: Request) -> dict:
         flank = req.flank or cfg.ism_flank
@@ -240,6 +242,7 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
                         "at the reference base and where unscored. attributions[i]: gradient x input of the "
                         "variant's score (attributions_target) at window index i (0-based), reference position "
                         "attributions_first_pos + i (1-based), over the model's whole window."}
+
 
 CALL_RESPONSES = {
     200: {"content": {"text/plain": {"example": "##fileformat=VCFv4.2\n..."}},
