@@ -55,3 +55,14 @@ def test_indel_and_skip_say_why(tiny_models, reference):
     assert indel["attributions"] is None and "indel" in indel["attributions_note"]
     wrong = scorer.attributions(Variant("chr1", 300, other(b[0]), other(b[0], 2)))
     assert wrong["attributions"] is None and "ref_mismatch" in wrong["attributions_note"]
+
+
+def test_a_kmer_token_shares_its_value_among_its_bases(tiny_models, reference):
+    scorer = Scorer(str(tiny_models[("kmer", "mlm")]), str(reference), window=WINDOW)
+    v = Variant("chr1", 300, ref_base(reference, "chr1", 300), other(ref_base(reference, "chr1", 300)))
+    vals = np.array(scorer.attributions(v)["attributions"])
+    enc = encode(scorer.loaded, [scorer.reference.fetch("chr1", 299 - WINDOW // 2, 299 - WINDOW // 2 + WINDOW)])[0]
+    assert vals.shape == (WINDOW,) and np.abs(vals).max() > 0
+    for a, b in enc.spans[enc.spans[:, 0] >= 0]:
+        assert np.allclose(vals[a:b], vals[a])  # one 6-mer token: one value per base
+    assert any(b - a > 1 for a, b in enc.spans)
