@@ -157,6 +157,14 @@ async def ref_gate(variants: list[Variant], reference: SharedReference) -> None:
         raise RequestInvalid(errors)
 
 
+def served_model(backend: Backend, name: str | None) -> str | None:
+    """``name`` when this server serves it (None: the default model), else the 422 naming the served ones."""
+    if name is not None and name not in backend.names:
+        raise RequestInvalid([FieldError(("body", "model"), f"model {name!r} is not served here (served: "
+                                         f"{', '.join(backend.names)})", "unknown_model")])
+    return name
+
+
 def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference,
                        metrics: ServeMetrics | None = None) -> None:
     """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
@@ -208,12 +216,14 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
 
 
 def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
-    """``POST /v1/explain``: the in-silico mutagenesis map the UI draws, as JSON, and a language model's
-    per-position attributions of the variant's score (:meth:`raygen.scoring.scorer.Scorer.attributions`)."""
+    """``POST /v1/explain``: what the UI draws for a variant, as JSON (see the route's summary), with the served
+    model's per-position attributions of the variant's score (:meth:`raygen.scoring.scorer.Scorer.attributions`;
+    null and why for SpliceAI)."""
 
-    @v1.post("/explain", summary="In-silico mutagenesis around a variant: the LLR of every single-base "
-             "substitution within the flank (rows A, C, G, T; columns positions), and per-position gradient x "
-             "input attributions of the variant's score (language models)",
+    @v1.post("/explain", summary="What the UI draws for a variant: a language model's in-silico mutagenesis (the LLR "
+             "of every single-base substitution within the flank; rows A, C, G, T, columns positions) and its "
+             "per-position gradient x input attributions of the variant's score, or the served model's own detail "
+             "(SpliceAI: per gene its delta scores and REF/ALT splice-site tracks; attributions null, with why)",
              responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
     async def explain(req: ExplainRequest, request: Request) -> dict:
         flank = req.flank or cfg.ism_flank
@@ -222,15 +232,15 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
             raise RequestInvalid([FieldError(("body", "flank"), f"flank {flank} is above this server's limit "
                                              f"{limit} (ism_max_flank)", "too_large")])
         focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
-        try:
-            info = await backend.info(req.model)
-        except UnknownModel as exc:
-            raise RequestInvalid([FieldError(("body", "model"), str(exc), "unknown_model")]) from None
         await ref_gate([focus], reference)
+        model = served_model(backend, req.model)
+        detail, attr = await asyncio.gather(backend.detail(focus, model), backend.attributions(focus, model))
+        if detail is not None:  # the scorer's own picture data (SpliceAI: its tracks), as the UI draws it
+            return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt},
+                    "detail": detail, "model": await backend.info(model), **attr}
         layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
         check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
-        results, attr = await asyncio.gather(backend.score([focus, *layout.variants], req.model),
-                                             backend.attributions(focus, req.model))
+        results, info = await asyncio.gather(backend.score([focus, *layout.variants], model), backend.info(model))
         grid = layout.matrix(r.get("llr") for r in results[1:])
         head = results[0]
         return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt,
@@ -242,7 +252,6 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
                         "at the reference base and where unscored. attributions[i]: gradient x input of the "
                         "variant's score (attributions_target) at window index i (0-based), reference position "
                         "attributions_first_pos + i (1-based), over the model's whole window."}
-
 
 CALL_RESPONSES = {
     200: {"content": {"text/plain": {"example": "##fileformat=VCFv4.2\n..."}},
