@@ -112,7 +112,7 @@ class SpliceAIScorer:
                 "attributions_method": None,
                 "attributions_note": "SpliceAI is a convolutional network on one-hot bases, not a language "
                 "model: it has no input token embeddings, so no gradient x input attributions are computed; "
-                "the in-silico mutagenesis map is its explanation"}
+                "its REF/ALT splice-site tracks (detail) are its explanation"}
 
     # -- scoring ---------------------------------------------------------------------------------------
     def _plan(self, variants: Sequence[Variant]) -> tuple[list[list[str | None]], list[_Job]]:
