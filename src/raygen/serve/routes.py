@@ -253,6 +253,7 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
                         "variant's score (attributions_target) at window index i (0-based), reference position "
                         "attributions_first_pos + i (1-based), over the model's whole window."}
 
+
 CALL_RESPONSES = {
     200: {"content": {"text/plain": {"example": "##fileformat=VCFv4.2\n..."}},
           "description": "calls as JSON, or VCF text with `\"format\": \"vcf\"`"},
