@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
 from raygen.errors import InputError
 from raygen.io.fasta import Reference
 from raygen.scoring.base import ScorerSpec, make_scorer  # torch loads only when a scorer loads its model
+from raygen.serve.admission import AdmissionGate
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
 from raygen.serve.options import BATCH_FIELDS
@@ -201,4 +203,8 @@ class Ingress:
         self._cfg = cfg
 
     def __serve_build_asgi_app__(self):
-        return make_app(ScorerBackend(self._scorers, self._cfg.max_batch_size, self._caller), self._cfg)
+        cfg = self._cfg
+        gate = functools.partial(AdmissionGate, factor=cfg.admission_factor, initial=cfg.max_batch_size,
+                                 retry_after_s=cfg.retry_after_s or 1.0)
+        return make_app(ScorerBackend(self._scorers, cfg.max_batch_size, self._caller, gate=gate,
+                                      stall_s=cfg.scorer_stall_s), cfg)

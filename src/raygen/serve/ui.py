@@ -21,7 +21,9 @@ import gradio as gr
 from starlette.concurrency import run_in_threadpool
 
 from raygen.errors import raygen_cause
+from raygen.serve.admission import Overloaded
 from raygen.serve.auth import check_bearer
+from raygen.serve.backend import ScorerStalled
 from raygen.serve.calls import (
     BamNotFound,
     CallRequestInvalid,
@@ -192,6 +194,12 @@ class ScoreTab:
         return image, len(layout.variants)
 
     async def analyse(self, text: str, vcf_path: str | None, flank: float, model: str | None = None):
+        try:
+            return await self._analyse(text, vcf_path, flank, model)
+        except (Overloaded, ScorerStalled) as exc:  # the page says so instead of Gradio's bare "Error"
+            raise gr.Error(f"The server is busy: {exc}.", print_exception=False) from None
+
+    async def _analyse(self, text: str, vcf_path: str | None, flank: float, model: str | None = None):
         records = read_records(text, vcf_path, self.cfg, self.example)
         model = model if model in self.models else None
         table, scorable, results, normed = await self.score_records(records, model)
