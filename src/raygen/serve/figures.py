@@ -117,7 +117,9 @@ def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, 
     ax.set_xticks(ticks, [str(first_pos + t) for t in ticks], rotation=45, ha="right", fontsize=7)
     ax.set_xlabel(f"{chrom} position (1-based); dot: reference base; black box: the variant's position; "
                   "green box: its ALT")
-    ax.set_title(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10)
+    # right-aligned above the axes: UIs overlay their label on an image's top-left corner
+    fig.suptitle(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10,
+                 x=0.98, ha="right")
     cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
     cb.set_label("LLR (alt vs ref)", fontsize=8)
     return _figure_image(fig)

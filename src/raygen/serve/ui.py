@@ -48,7 +48,7 @@ log = logging.getLogger("raygen.serve.ui")
 #: (a language model's ``llr``, ``prob``; SpliceAI's ``spliceai`` entries), then ``skip_reason``.
 COLUMNS = ["chrom", "pos", "ref", "alt", "normalized", "llr", "prob", "skip_reason"]
 #: One picture for either kind of model (a per-kind label would need gr.update, which API clients then see).
-PICTURE_LABEL = "In-silico mutagenesis heatmap (language models) / REF and ALT splice-site probabilities (SpliceAI)"
+PICTURE_LABEL = "In-silico mutagenesis (language models) / splice sites (SpliceAI)"
 CALL_COLUMNS = ["chrom", "pos", "ref", "alt", "gt", "gq", "dp", "ad", "vaf", "qual", "filter"]
 
 Record = tuple[str, int, str, str]  # (chrom, pos 1-based, REF, ALT) as typed or read from the VCF
