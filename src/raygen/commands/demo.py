@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from raygen import stepcache
+from raygen.commands import DefaultsHelpFormatter
 from raygen.config import DEFAULTS, ServeConfig
 from raygen.errors import RaygenError
 
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser(
         "demo",
         parents=[common],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="run the main job end to end on generated data, then start the service",
         description="Simulate a small genome with non-normalized truth variants, normalize them like "
         "`bcftools norm -m -any`, train the default DNA language model once (cached for later runs), score "
