@@ -16,6 +16,7 @@ from raygen.config import DEFAULTS
 from raygen.errors import require
 from raygen.io.atomic import atomic_path
 from raygen.models.arch import RECIPES, get_recipe
+from raygen.provenance import display_path
 from raygen.runtime import init_ray
 
 P = DEFAULTS.pretrain
@@ -168,7 +169,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
                  contigs=args.contigs.split(",") if args.contigs else None, resume=args.resume,
                  runtime=runtime_config(args), quiet=args.quiet)
     val = s.get("val_bits_per_base")
-    print(f"model written to {s['out']}: {s.get('step')} steps, {s.get('train_s', 0):.0f} s training, "
+    print(f"model written to {display_path(s['out'])}: {s.get('step')} steps, {s.get('train_s', 0):.0f} s training, "
           f"validation {'n/a' if val is None else format(val, '.4f')} bits/base")
     return 0
 
