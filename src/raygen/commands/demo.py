@@ -157,18 +157,24 @@ class _ServePrestart:
     seconds of single-threaded start-up (and on a busy machine, more runnable processes get more CPU).
     :meth:`wait` re-raises a user error the thread raised (a port in use)."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, check_port: bool):
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(host, port), name="raygen-serve-prestart", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(host, port, check_port), name="raygen-serve-prestart",
+                                        daemon=True)
         self._thread.start()
 
-    def _run(self, host: str, port: int) -> None:
+    def _run(self, host: str, port: int, check_port: bool) -> None:
         try:
             from raygen.serve.service import start_serve
 
-            start_serve(host, port)
+            start_serve(host, port, check_port=check_port)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread by wait()
             self.error = exc
+
+    def check(self) -> None:
+        """Raise now a user error the thread has met already (between steps: no training for a port in use)."""
+        if isinstance(self.error, RaygenError):
+            raise self.error
 
     def wait(self) -> None:
         self._thread.join()
@@ -184,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     info = init_ray(runtime_config(args))
-    prestart = None if args.no_serve else _ServePrestart(args.host, args.port)
+    # the port is checked where it will be bound: on this machine when the demo runs its own Ray
+    prestart = None if args.no_serve else _ServePrestart(args.host, args.port, check_port=info.mode == "local")
     common = ["-q"] if args.quiet else []
     out = Path(args.out)  # as given: a relative --out keeps the printed commands and their provenance relative
     sim = out / "sim"
@@ -199,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
            # the same bytes and the score cache, keyed on those bytes, is reused
            "--no-version"], common)
 
+    if prestart:
+        prestart.check()
     model = args.model
     if model is None:
         cached = demo_model_dir(Path(args.model_cache), args.train_fasta, args.train_minutes, args.train_steps,
@@ -218,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
         _link_model(out / "model", cached)
         model = str(out / "model")  # the link: the score command and its provenance name no home-directory path
 
+    if prestart:
+        prestart.check()
     _score_step(out, ref, str(model), common, None if args.no_cache else Path(args.score_cache))
 
     print(f"\n== demo outputs in {display_path(out)} ({time.perf_counter() - t0:.0f} s):")
