@@ -33,6 +33,12 @@ STEPS = ("== simulate", "== normalize", "== training", "pretrain: step 1,", "mod
          "== score", "== starting the service", "serving; press Ctrl-C")
 
 
+#: What the time from one marker to the next is, where the marker's own text does not say it.
+LABELS = {"== training": "Ray Train start (to step 1)", "pretrain: step 1,": "training steps + validation",
+          "model written to": "export", "== using the cached": "cached model", "== score": "score",
+          "== starting the service": "Serve start (to serving)"}
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,7 +166,7 @@ def run_once(work: Path, label: str, timeout_s: float) -> dict:
 def _step_table(r: dict) -> list[str]:
     """One line per step: wall and CPU seconds (whole process tree) from its header to the next one's."""
     marks = [("start (Ray start, imports)", 0.0, 0.0)] + [
-        (name.strip("= ").split(";")[0], r["steps"][name], r["cpu_at"][name]) for name in r["steps"]]
+        (LABELS.get(name, name.strip("= ").split(";")[0]), r["steps"][name], r["cpu_at"][name]) for name in r["steps"]]
     return [f"    {name:<28} wall {t1 - t0:6.1f} s  cpu {c1 - c0:6.1f} s"
             for (name, t0, c0), (_, t1, c1) in zip(marks, marks[1:])]
 
