@@ -13,7 +13,8 @@ Usage:
     python benchmarks/spliceai.py --generated 300          # seeded generated variants instead
     python benchmarks/spliceai.py --campaign 500           # differential only: no timing, many variants
     python benchmarks/spliceai.py --cpu-time 40            # CPU seconds of both scorers on the first 40
-                                                           # records, in plain processes (a loaded host)
+                                                           # records, in plain processes, 1 and 2 threads
+                                                           # (loading and scoring apart: a loaded host)
 
 The release's venv comes from ``make oracles`` (``.oracles/spliceai``; ``$RAYGEN_ORACLES`` moves it) or
 ``--oracle-python``. Its pyfaidx cannot read BGZF FASTA, so it gets a decompressed copy.
@@ -209,56 +210,86 @@ def campaign(args, tmp: Path) -> int:
     return int(bad > 0)
 
 
+#: Both scorers in plain processes: CPU seconds (all threads, process_time) of loading and of scoring apart,
+#: then the INFO entries. argv: FASTA, cases JSON, output JSON, threads.
 RAYGEN_CPU_SCRIPT = """
-import json, sys, torch
+import json, sys, time, torch
 from raygen.config import SpliceAIConfig
 from raygen.scoring.spliceai_scorer import SpliceAIScorer
 from raygen.variant import Variant
-fa, cases, out = sys.argv[1:4]
-torch.set_num_threads(int(sys.argv[4]))
+fa, cases, out, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c0, t0 = time.process_time(), time.perf_counter()
+torch.set_num_threads(threads)
 sc = SpliceAIScorer(fa, SpliceAIConfig(annotation="grch38"), device="cpu")
+c1, t1 = time.process_time(), time.perf_counter()
 res = sc.score_variants([Variant(c["chrom"], c["pos"], c["ref"], c["alts"][0]) for c in json.load(open(cases))])
-json.dump([[g.text() for g in r.scores] for r in res], open(out, "w"))
+c2, t2 = time.process_time(), time.perf_counter()
+json.dump({"entries": [[g.text() for g in r.scores] for r in res], "load": [c1 - c0, t1 - t0],
+           "score": [c2 - c1, t2 - t1]}, open(out, "w"))
+"""
+RELEASE_CPU_SCRIPT = """
+import json, os, sys, time
+from types import SimpleNamespace
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+fa, ann_path, cases, out, threads = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+c0, t0 = time.process_time(), time.perf_counter()
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(threads)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.keras.utils.disable_interactive_logging()
+from spliceai.utils import Annotator, get_delta_scores
+ann = Annotator(fa, ann_path)
+c1, t1 = time.process_time(), time.perf_counter()
+res = [get_delta_scores(SimpleNamespace(chrom=c["chrom"], pos=c["pos"], ref=c["ref"], alts=tuple(c["alts"])), ann,
+                        c["distance"], c["mask"]) for c in json.load(open(cases))]
+c2, t2 = time.process_time(), time.perf_counter()
+json.dump({"entries": res, "load": [c1 - c0, t1 - t0], "score": [c2 - c1, t2 - t1]}, open(out, "w"))
 """
 
 
-def cpu_seconds(cmd: list[str], env: dict) -> tuple[float, float]:
-    """(CPU seconds of the child, user + system, wall seconds) of ``cmd``, run to completion."""
-    import resource
-
-    r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, time.perf_counter() - t
-
-
 def cpu_time(args, tmp: Path) -> int:
-    """Both scorers in plain processes (no Ray) on the first N shared records, model loading included: CPU
-    seconds are what a loaded host still measures fairly (wall time there is mostly waiting for a core)."""
+    """Both scorers in plain processes (no Ray) on the first N shared records, with 1 and then 2 threads
+    each (``--threads``), interleaved: CPU seconds of loading and of scoring apart. CPU seconds are what a
+    loaded host still measures fairly (wall time there is mostly waiting for a core); one thread per
+    process is how raygen fills cores (one actor per core), and an oversubscribed host punishes threads that
+    wait for each other."""
+    from raygen.models.spliceai_weights import annotation_path
+    from raygen.scoring.base import SCORER_ENV
+
     cases = [{"chrom": k[0], "pos": int(k[1]), "ref": k[2], "alts": [k[3]], "distance": 50, "mask": 0}
              for k in list(spliceai_info(Path(args.input)))[:args.cpu_time]]
     cases_path = tmp / "cases.json"
     cases_path.write_text(json.dumps(cases))
     fa = plain_fasta(Path(args.reference), tmp)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="2",
-               TF_NUM_INTRAOP_THREADS="2", TF_NUM_INTEROP_THREADS="1")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", **SCORER_ENV)
     py = oracle_python(args.oracle_python)
-    from raygen.models.spliceai_weights import annotation_path
-
-    rel = cpu_seconds(["taskset", "-c", args.cores, str(py), str(DRIVER), str(fa), str(annotation_path("grch38")),
-                       str(cases_path), str(tmp / "release.json")], env)
-    ours = cpu_seconds(["taskset", "-c", args.cores, sys.executable, "-c", RAYGEN_CPU_SCRIPT, str(fa),
-                        str(cases_path), str(tmp / "raygen.json"), "2"], env)
-    want = [e for e in json.loads((tmp / "release.json").read_text())]
-    got = json.loads((tmp / "raygen.json").read_text())
-    same = sum(w == g for w, g in zip(want, got))
     n = len(cases)
-    print(f"\n{n} records (first of {args.input}), cores {args.cores}, load {os.getloadavg()[0]:.1f} at the end")
-    print(f"{'scorer (model load included, no Ray)':44s} {'CPU s':>8s} {'wall s':>8s} {'var/CPU-s':>10s}")
-    print(f"{'spliceai 1.3.1 get_delta_scores (TF 2.15)':44s} {rel[0]:8.1f} {rel[1]:8.1f} {n / rel[0]:10.2f}")
-    print(f"{'raygen SpliceAIScorer (torch)':44s} {ours[0]:8.1f} {ours[1]:8.1f} {n / ours[0]:10.2f}")
-    print(f"raygen / release throughput per CPU-second: {rel[0] / ours[0]:.1f}x; {same}/{n} records identical")
-    return int(same != n)
+    print(f"\n{n} records (first of {args.input}), cores {args.cores}; CPU s = user + system of all threads")
+    print(f"{'scorer':36s} {'threads':>7s} {'load CPU s':>10s} {'score CPU s':>11s} {'score wall s':>12s} "
+          f"{'CPU s/var':>9s} {'load avg':>8s}")
+    status, per_var = 0, {}
+    for threads in args.threads:
+        runs = {}
+        for name, cmd in (("spliceai 1.3.1 (TF 2.15)", [str(py), "-c", RELEASE_CPU_SCRIPT, str(fa),
+                                                         str(annotation_path("grch38")), str(cases_path)]),
+                          ("raygen SpliceAIScorer (torch)", [sys.executable, "-c", RAYGEN_CPU_SCRIPT, str(fa),
+                                                             str(cases_path)])):
+            out = tmp / f"{len(runs)}.{threads}.json"
+            cmd = [*cmd, str(out), str(threads)]
+            subprocess.run(["taskset", "-c", args.cores, *cmd], check=True, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+            runs[name] = json.loads(out.read_text())
+            r = runs[name]
+            per_var[(name, threads)] = r["score"][0] / n
+            print(f"{name:36s} {threads:7d} {r['load'][0]:10.1f} {r['score'][0]:11.1f} {r['score'][1]:12.1f} "
+                  f"{r['score'][0] / n:9.3f} {os.getloadavg()[0]:8.1f}")
+        (rel, want), (_, ours) = [(k, v["entries"]) for k, v in runs.items()]
+        same = sum(w == g for w, g in zip(want, ours))
+        status |= same != n
+        print(f"  {threads} thread(s): raygen / release scoring throughput per CPU-second "
+              f"{per_var[(rel, threads)] / per_var[('raygen SpliceAIScorer (torch)', threads)]:.1f}x; "
+              f"{same}/{n} records identical")
+    return status
 
 
 def main(argv=None) -> int:
@@ -272,6 +303,7 @@ def main(argv=None) -> int:
     p.add_argument("--generated", type=int, default=0, metavar="N", help="score N generated variants instead")
     p.add_argument("--campaign", type=int, default=0, metavar="N", help="differential campaign of N variants")
     p.add_argument("--cpu-time", type=int, default=0, metavar="N", help="CPU seconds of both on N records")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="--cpu-time: threads per process")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--oracle-python", help="python of a venv with tensorflow-cpu and spliceai 1.3.1")
     args = p.parse_args(argv)

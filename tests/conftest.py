@@ -22,6 +22,12 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
+# Before torch loads: in-process scorers wait for their threads as raygen's scorer processes do (no spinning).
+from raygen.scoring.base import SCORER_ENV  # noqa: E402 - after the environment above, before torch
+
+for _k, _v in SCORER_ENV.items():
+    os.environ.setdefault(_k, _v)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RAYGEN_SHARED_DATA", REPO.parent / "shared" / "data"))
 

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Algorithm modules (prefixes) and the Ray-layer modules inside those packages.
 ALGORITHMS = ("raygen.regions", "raygen.schema", "raygen.io", "raygen.normalize", "raygen.calling", "raygen.eval",
               "raygen.simulate", "raygen.scoring.windows", "raygen.scoring.masked", "raygen.scoring.causal",
-              "raygen.scoring.annotate")
+              "raygen.scoring.annotate", "raygen.annotate.join")
 RAY_LAYER = {"raygen.io.datasource", "raygen.normalize.pipeline", "raygen.calling.pipeline", "raygen.simulate.api",
              "raygen.simulate"}  # simulate's package re-exports api.simulate_genome, which runs reads on Ray
 

@@ -20,7 +20,7 @@ from raygen.raylogs import set_loud
 
 #: Subcommand modules under ``raygen.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "info", "simulate", "normalize", "score", "genes", "train", "serve", "call", "profile",
-                             "evaluate", "cohort", "assess", "drift", "report")
+                             "evaluate", "cohort", "assess", "drift", "report", "annotate")
 
 EPILOG = """\
 Every command that uses Ray joins the cluster named by --address or $RAY_ADDRESS (so it runs unchanged

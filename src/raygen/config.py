@@ -282,6 +282,17 @@ class NormalizeConfig:
 
 
 @dataclass(frozen=True)
+class AnnotateConfig:
+    """Annotation joins (``raygen annotate``): the query is normalized and sharded as ``raygen normalize`` does."""
+
+    shard_bp: int = 5_000_000  # region size of one Ray Data shard of the query
+    ray_min_bytes: int = 64 << 20  # compressed query size from which an indexed query runs on Ray by default
+    max_source_rejected: float = 0.05  # a source with more of its records rejected (REF/contig mismatches) is refused
+    cpus_per_task: float = 0.25  # per annotator actor (an Arrow join: light; read tasks and normalizers keep the CPUs)
+    max_actors: int = 2  # annotator actors in the Ray pool at most
+
+
+@dataclass(frozen=True)
 class CohortConfig:
     """Copy-number cohort normalization (``raygen cohort ...``, CNVkit-compatible)."""
 
@@ -381,6 +392,7 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
     call: CallConfig = field(default_factory=CallConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
     cohort: CohortConfig = field(default_factory=CohortConfig)
     cohort_batch: CohortBatchConfig = field(default_factory=CohortBatchConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)

@@ -103,6 +103,16 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest
 
 
+def path_sha256(path: str | os.PathLike[str]) -> str:
+    """:func:`file_sha256` of a file; of a directory (a Parquet dataset), SHA-256 over its files' ``relpath
+    sha256`` lines in path order."""
+    p = Path(path)
+    if not p.is_dir():
+        return file_sha256(p)
+    files = sorted(f for f in p.rglob("*") if f.is_file())
+    return hashlib.sha256("".join(f"{f.relative_to(p)} {file_sha256(f)}\n" for f in files).encode()).hexdigest()
+
+
 def _licence(model_dir: Path) -> str:
     """The licence a model directory declares: its card's ``license:`` front matter, else ``config.json``."""
     card = model_dir / "README.md"
@@ -179,11 +189,11 @@ def reference_record(path: str | os.PathLike[str] | None) -> dict[str, str]:
 
 def source_record(name: str, path: str | os.PathLike[str], fields: list[str], date: str | None = None
                   ) -> dict[str, str]:
-    """An annotation source: ``{"name", "file", "sha256", "date", "fields"}``; ``date`` defaults to the
-    file's ``##fileDate`` line or, without one, its modification day."""
+    """An annotation source (a file or a Parquet directory): ``{"name", "file", "sha256", "date", "fields"}``;
+    ``date`` is what the caller read (a ``##fileDate`` line), else the modification day."""
     p = Path(path)
     when = date or _dt.datetime.fromtimestamp(p.stat().st_mtime, _dt.timezone.utc).strftime("%Y-%m-%d")
-    return {"name": name, "file": p.name, "sha256": file_sha256(p), "date": when, "fields": ",".join(fields)}
+    return {"name": name, "file": p.name, "sha256": path_sha256(p), "date": when, "fields": ",".join(fields)}
 
 
 @dataclass

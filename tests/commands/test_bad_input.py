@@ -172,3 +172,18 @@ def test_normalize_mutated_real_records(tmp_path, shared_data):
     failures = _run_all(cases, lambda c, out, rej: ["normalize", c.path, "-f", fa, "-c", "w", "-o", out,
                                                      "--rejects", rej, "-q", "--no-ray"], "normalize")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.timeout(180)
+def test_annotate_bad_input_corpus(tmp_path, monkeypatch):
+    """``raygen annotate`` over the query corpus (the source: the corpus header, no records, so every fault
+    is the query's). Splitting makes more records than came in: counts are not compared, as for normalize -m."""
+    monkeypatch.setenv("RAYGEN_CACHE", str(tmp_path / "cache"))
+    cases = B.corpus(tmp_path, SEEDS[0], n_record=10, n_file=8, n_fasta=3, n_trunc=2)
+    source = tmp_path / "source.vcf"
+    source.write_text("\n".join(B.HEADER[:-1] + ["#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]) + "\n")
+    for c in cases:
+        c.n_in = None
+    failures = _run_all(cases, lambda c, out, rej: ["annotate", c.path, "-f", c.fasta, "--source", f"S={source}:DP",
+                                                     "-o", out, "--rejects", rej, "-q", "--no-ray"], "annotate")
+    assert not failures, "\n".join(failures)

@@ -164,11 +164,20 @@ def test_grid_spans_and_batch_size_give_the_same_bits(spliceai_dir, shared_varia
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
-def test_tracks_for_plots(scorer):
-    [t] = scorer.tracks(Variant("20", 87761, "A", "C"))
-    assert (t["gene"], t["strand"]) == ("DEFB125", "+") and t["positions"][50] == 87761
-    assert t["ref"].shape == t["alt"].shape == (101, 3)
-    assert t["score"] == "C|DEFB125|0.00|0.00|0.00|0.01|6|7|-21|6"
+def test_detail_for_plots(scorer):
+    """The UI's panel data: the scores of score_variants and tracks whose deltas are those scores."""
+    v = Variant("20", 87763, "CAAAG", "C")  # a deletion: ALT aligned with zeros over the deleted bases
+    d = scorer.detail(v)
+    [g] = d["genes"]
+    assert d["kind"] == "splice_tracks" and d["skip_reason"] is None and d["positions"][50] == v.pos and len(d["positions"]) == 101
+    assert (g["SYMBOL"], g["strand"]) == ("DEFB125", "+")
+    assert g["info"] == scorer.score_variants([v])[0].scores[0].text() == "C|DEFB125|0.00|0.00|0.10|0.93|-6|4|-23|4"
+    ref_d, alt_d = np.array(g["ref_donor"]), np.array(g["alt_donor"])
+    assert alt_d[51:55].tolist() == [0.0] * 4
+    assert float(np.max(ref_d - alt_d)) == pytest.approx(g["DS_DL"], abs=1e-7)
+    assert int(np.argmax(ref_d - alt_d)) - 50 == g["DP_DL"]
+    assert scorer.detail(Variant("20", 316960, "G", "A"))["genes"] == []  # no gene: nothing to draw
+    assert scorer.detail(Variant("20", 316960, "G", "A"))["skip_reason"] == "no_gene"
 
 
 @pytest.mark.timeout(300)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import shutil
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
          "--no-first-run", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
@@ -78,3 +81,24 @@ class Chromium:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        pytest.skip("headless browser test: Debian `chromium` is not installed and could not be installed "
+                    "(`make test` installs it with apt-get as root; or run `apt-get install -y chromium`)")
+    return exe
+
+
+def page_shot(url: str, ready_js: str, tmp_path: Path, timeout_s: float = 90) -> tuple[bool, str, Path]:
+    """Open ``url`` in a fresh headless Chromium, wait until ``ready_js`` holds: (whether it did, the page's
+    text, its screenshot)."""
+    profile = tmp_path / "profile"
+    profile.mkdir(exist_ok=True)
+    browser = Chromium(chromium(), profile)
+    try:
+        loaded = browser.open_and_wait(url, ready_js, timeout_s=timeout_s)
+        return loaded, browser.evaluate("document.body.innerText"), browser.screenshot(tmp_path / "page.png")
+    finally:
+        browser.close()

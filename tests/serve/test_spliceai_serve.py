@@ -1,5 +1,6 @@
 """Several models in one service: a DNA language model and SpliceAI behind one `raygen serve` process, over
-real HTTP. SpliceAI answers must equal Illumina's release on the shared GRCh38 records (its INFO strings)."""
+real HTTP, and the UI's SpliceAI panel through gradio_client and a real headless Chromium. SpliceAI answers
+must equal Illumina's release on the shared GRCh38 records (its INFO strings)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def service(ray_session, serve_assets, shared_data):
     ref = shared_data / "spliceai" / "reference.fa.gz"
     serve.shutdown()
     proc = ServeProcess(ray_session.address, model, str(ref), "--model", "spliceai", "--spliceai", "annotation=grch38",
-                        "--scorer-cpus", "0.5", "--ingress-cpus", "0.1", "--no-ui")
+                        "--scorer-cpus", "0.5", "--ingress-cpus", "0.1")
     try:
         proc.wait_serving(timeout_s=360)
         yield proc.url, model
@@ -92,3 +93,64 @@ def test_unknown_model_and_no_gene_are_answered(service):
         {"chrom": "20", "pos": 316960, "ref": "G", "alt": "A"}]}, timeout=60)
     assert r.status_code == 200 and r.json()["results"][0]["skip_reason"] == "no_gene"
     assert r.json()["results"][0]["spliceai"] == []
+
+
+#: A shared record with a strong donor loss: the release's INFO entry (expected.D50.vcf).
+PANEL_VARIANT, PANEL_INFO = "20:87763 CAAAG>C", "C|DEFB125|0.00|0.00|0.10|0.93|-6|4|-23|4"
+
+
+def test_ui_spliceai_panel_over_gradio_client(service):
+    """The UI with model spliceai: the table carries the release's INFO entry, the card the four deltas with
+    their positions per gene and strand, the picture the REF/ALT tracks (not the LM's heatmap)."""
+    from gradio_client import Client
+    from PIL import Image
+    import numpy as np
+
+    url, model = service
+    client = Client(url + "/ui/", verbose=False)
+    summary, table, window, image = client.predict(PANEL_VARIANT, None, 3, "spliceai", api_name="/score")
+    assert table["headers"] == ["chrom", "pos", "ref", "alt", "normalized", "spliceai", "skip_reason"]
+    assert table["data"][0][5] == PANEL_INFO and table["data"][0][6] == ""
+    assert "| DEFB125 | + |" in summary and "**0.93** at +4 (87,767)" in summary and "**0.10** at -23 (87,740)" in summary
+    assert "CC BY-NC 4.0" in summary and window == ""
+    img = np.asarray(Image.open(image).convert("RGB")).astype(int)
+    assert img.shape[0] > 400 and img.shape[1] > 800
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    assert ((r > 180) & (g < 90) & (b < 90)).sum() > 300  # the ALT line (red) is drawn
+    # the same page, default model (the language model): LLR columns, no SpliceAI entries
+    _, lm_table, _, _ = client.predict("20:87761 A>C", None, 2, api_name="/score")
+    assert lm_table["headers"][5:] == ["llr", "prob", "skip_reason"] and isinstance(lm_table["data"][0][5], float)
+
+
+def test_browser_shows_the_spliceai_panel(service, tmp_path):
+    """Headless Chromium opens /ui/?variant=...&model=spliceai: the card and the track plot appear."""
+    from PIL import Image
+    import numpy as np
+
+    from .browser import page_shot
+
+    url, _ = service
+    page = f"{url}/ui/?variant=20:87763+CAAAG%3EC&model=spliceai"
+    ready = ("document.body && document.body.innerText.includes('donor loss') && "
+             "Array.from(document.images).some(i => i.complete && i.naturalWidth > 800)")
+    loaded, text, shot = page_shot(page, ready, tmp_path, timeout_s=120)
+    assert loaded, f"the page never showed the SpliceAI panel; it shows: {text[:800]!r}"
+    assert "DEFB125" in text and "0.93" in text and PANEL_INFO in text and "acceptor gain" in text
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    assert ((r > 180) & (g < 90) & (b < 90)).sum() > 200  # the plotted ALT track, not a blank panel
+
+
+def test_explain_answers_with_the_spliceai_tracks(service):
+    """POST /v1/explain with model spliceai: the panel's data (what the UI draws) as JSON."""
+    url, _ = service
+    v = {"chrom": "20", "pos": 87763, "ref": "CAAAG", "alt": "C"}
+    r = httpx.post(url + "/v1/explain", json={**v, "model": "spliceai"}, timeout=300)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    [g] = body["detail"]["genes"]
+    assert body["detail"]["kind"] == "splice_tracks" and body["model"]["model"] == "spliceai"
+    assert g["info"] == PANEL_INFO and g["strand"] == "+" and len(g["ref_donor"]) == len(g["alt_donor"]) == 101
+    assert max(a - b for a, b in zip(g["ref_donor"], g["alt_donor"])) == pytest.approx(g["DS_DL"], abs=1e-7)
+    bad = httpx.post(url + "/v1/explain", json={**v, "model": "nope"}, timeout=60)
+    assert bad.status_code == 422 and "spliceai" in bad.json()["error"]

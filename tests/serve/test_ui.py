@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import httpx
 import numpy as np
 import pytest
 
+from .browser import chromium, page_shot
 from .conftest import snvs, start_app
 
 pytestmark = pytest.mark.timeout(240)
@@ -87,34 +87,16 @@ def test_ui_calls_a_ref_facing_n_a_mismatch(ui_app):
     assert "mismatch" in str(exc.value) and "chr2:10" in str(exc.value)
 
 
-def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not exe:
-        pytest.skip("headless browser test: Debian `chromium` is not installed and could not be installed "
-                    "(`make test` installs it with apt-get as root; or run `apt-get install -y chromium`)")
-    return exe
-
-
 def test_browser_renders_a_scored_variant(ui_app, tmp_path):
     """Real headless Chromium opens /ui/?variant=...; the page scores it on load; the screenshot shows it."""
     from PIL import Image
 
-    from .browser import Chromium
-
-    exe = chromium()
     url, seqs = ui_app
     v = snvs(seqs, [1500])[0]
     page = f"{url}/ui/?variant={v['chrom']}:{v['pos']}+{v['ref']}%3E{v['alt']}"
     ready = ("document.body && document.body.innerText.includes('LLR =') && "
              "Array.from(document.images).some(i => i.complete && i.naturalWidth > 400)")
-    (tmp_path / "profile").mkdir()
-    browser = Chromium(exe, tmp_path / "profile")
-    try:
-        loaded = browser.open_and_wait(page, ready, timeout_s=90)
-        text = browser.evaluate("document.body.innerText")
-        shot = browser.screenshot(tmp_path / "ui.png")
-    finally:
-        browser.close()
+    loaded, text, shot = page_shot(page, ready, tmp_path)
     assert loaded, f"the page never showed a scored variant; it shows: {text[:500]!r}"
     assert f"{v['chrom']}:{v['pos']}:{v['ref']}>{v['alt']}" in text and "In-silico mutagenesis" in text
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)

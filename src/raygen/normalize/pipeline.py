@@ -191,10 +191,12 @@ def normalize_dataset(ds, header: VcfHeader, opts: NormalizeOptions, source: str
                           compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.max_actors))
 
 
-def normalize_ray(path: str, header: VcfHeader, opts: NormalizeOptions, cfg: NormalizeConfig = DEFAULTS.normalize
-                  ) -> NormalizeResult:
+def normalize_ray(path: str, header: VcfHeader, opts: NormalizeOptions, cfg: NormalizeConfig = DEFAULTS.normalize,
+                  then=None) -> NormalizeResult:
     """Normalize a VCF/BCF as a Ray Data job: region shards of ``cfg.shard_bp`` from the datasource, the
-    normalize stage per block, then :func:`finish` on the driver."""
+    normalize stage per block, then :func:`finish` on the driver. ``then``: a function adding stages after
+    normalize (``Dataset -> Dataset``; ``raygen annotate`` adds its join) that keeps every row's columns,
+    reject rows and COUNTS rows included."""
     import ray  # see normalize_dataset
 
     from raygen.io.datasource import read_vcf_dataset  # imports Ray Data: as above
@@ -203,10 +205,14 @@ def normalize_ray(path: str, header: VcfHeader, opts: NormalizeOptions, cfg: Nor
     out_header = prepare_header(header, opts)
     ds = read_vcf_dataset(path, shard_bp=cfg.shard_bp, batch_rows=cfg.batch_rows)
     ds = normalize_dataset(ds, out_header, opts, path, with_counts=True, cfg=cfg)
+    if then is not None:
+        ds = then(ds)
     counts = Counts()
     outs = []
     for ref in ds.to_arrow_refs():
         t = ray.get(ref)
+        if t.num_rows == 0:  # an empty block (an extra stage's output) may come without the columns
+            continue
         has_counts = pc.is_valid(t["COUNTS"])
         for c in t.filter(has_counts)["COUNTS"].to_pylist():
             counts.add(Counts(**c))

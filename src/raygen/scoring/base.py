@@ -6,7 +6,11 @@ A **VariantScorer** (the DNA language-model :class:`raygen.scoring.scorer.Scorer
 - ``score_variants(variants) -> list[result]``: one result per REF/ALT pair, in order; every result has a
   ``skip_reason`` (None when scored) and ``as_dict()`` (JSON-ready fields);
 - ``annotate(table) -> table``: a VCF text table with the scores written into INFO (Ray Data's entry);
-- ``info``: provenance (model, revision, definition, licence where one applies).
+- ``info``: provenance (model, revision, definition, licence where one applies);
+- ``detail(variant) -> dict | None``: what a page draws for one variant beyond its score, JSON-ready, with
+  a ``kind`` naming its shape (SpliceAI: ``splice_tracks``, the REF/ALT probabilities around it); None
+  where the scorer has nothing more (the language model: the UI draws its in-silico mutagenesis from
+  ``score_variants``).
 
 A :class:`ScorerSpec` is what the driver knows before any actor starts: it checks the model at once (a bad
 model directory, or SpliceAI weights that are not installed, fail in a second), carries the provenance
@@ -27,6 +31,13 @@ from raygen.config import ScoreConfig, SpliceAIConfig
 from raygen.regions import rename_map
 from raygen.variant import Variant
 
+#: Environment of every scorer process (Ray Data actors, Serve replicas), set through their ``runtime_env``:
+#: libgomp (torch's OpenMP) reads it when it loads, so it cannot be set from inside. OpenMP threads that
+#: busy-wait between parallel regions burn the cores they wait for on a shared or oversubscribed host:
+#: measured on 2 cores at load 20 (benchmarks/spliceai.py --cpu-time), 20 SpliceAI records took 59 CPU s
+#: with 2 spinning torch threads, 8.7 with PASSIVE and 6.6 with one thread.
+SCORER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
 #: ``--model`` values that select SpliceAI (the release's five networks from the installed wheel).
 SPLICEAI_NAMES = ("spliceai",)
 
@@ -40,6 +51,8 @@ class VariantScorer(Protocol):
     def score_variants(self, variants: Sequence[Variant]) -> list[Any]: ...
 
     def annotate(self, table: pa.Table) -> pa.Table: ...
+
+    def detail(self, variant: Variant) -> dict | None: ...
 
 
 def is_spliceai(model: str) -> bool:
@@ -125,6 +138,9 @@ class _Renamed:
 
     def annotate(self, table: pa.Table) -> pa.Table:
         return self.scorer.annotate(table, score_fn=self.score_variants)
+
+    def detail(self, variant: Variant) -> dict | None:
+        return self.scorer.detail(Variant(self._name(variant.chrom), variant.pos, variant.ref, variant.alt))
 
 
 def make_scorer(spec: ScorerSpec) -> VariantScorer:

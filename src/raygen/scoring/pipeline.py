@@ -19,6 +19,7 @@ Counts: ``records_in = records_out + rejected``; every record read is written, s
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from raygen.provenance import Provenance, model_record
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
 from raygen.regions import naming_hint
 from raygen.scoring.annotate import count_outcomes
-from raygen.scoring.base import ScorerActor, ScorerSpec, scorer_spec
+from raygen.scoring.base import SCORER_ENV, ScorerActor, ScorerSpec, scorer_spec
 
 log = logging.getLogger("raygen.score")
 
@@ -86,7 +87,9 @@ def threads_per_actor(cfg: ScoreConfig) -> int:
     if cfg.threads_per_actor > 0:
         return cfg.threads_per_actor
     if len([n for n in ray.nodes() if n.get("Alive")]) == 1:
-        return max(1, int(ray.cluster_resources().get("CPU", 1)) // cfg.actors)
+        # the cores this process may run on (taskset, cgroup cpusets), which Ray's CPU count may exceed
+        cores = min(int(ray.cluster_resources().get("CPU", 1)), len(os.sched_getaffinity(0)))
+        return max(1, cores // cfg.actors)
     return max(1, round(cfg.cpus_per_actor))
 
 
@@ -144,7 +147,8 @@ def _scored(ds: ray.data.Dataset, spec: ScorerSpec, cfg: ScoreConfig, empty: pa.
     actor_spec = spec.with_runtime(device="cuda" if cfg.gpus_per_actor > 0 else "cpu", threads=threads_per_actor(cfg))
     scored = ds.map_batches(ScorerActor, fn_constructor_kwargs={"spec": actor_spec}, batch_size=cfg.rows_per_batch,
                             batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=cfg.actors),
-                            num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None)
+                            num_cpus=cfg.cpus_per_actor, num_gpus=cfg.gpus_per_actor or None,
+                            runtime_env={"env_vars": SCORER_ENV})
     try:
         blocks = [ray.get(ref) for ref in scored.to_arrow_refs()]
     except Exception as exc:  # noqa: BLE001 - surface our own errors raised inside actors as themselves

@@ -158,6 +158,11 @@ class Scorer:
                 llr[i], prob[i], skip[i] = None, None, "allele_not_in_vocab"
         return [ScoreResult(a, b, c) for a, b, c in zip(llr, prob, skip)]
 
+    def detail(self, variant: Variant) -> None:
+        """Nothing beyond the score (see :class:`raygen.scoring.base.VariantScorer`): the UI's in-silico
+        mutagenesis map comes from :meth:`score_variants` of every substitution around the variant."""
+        return None
+
     def annotate(self, batch: pa.Table, score_fn=None) -> pa.Table:
         """Score a VCF text table, return it with INFO annotated (``score_fn``: default
         :meth:`score_variants`). See :func:`raygen.scoring.annotate.annotate_table` for the fields written.

@@ -151,23 +151,32 @@ class SpliceAIScorer:
             out.append([SpliceResult(tuple(s), k[0]) for s, k in zip(scores, skips)])
         return out
 
-    def tracks(self, v: Variant) -> list[dict]:
-        """Per gene of a scorable SNV/indel: the aligned REF and ALT probability tracks (cov x (none, acceptor,
-        donor), row i = position ``pos - D + i``, 1-based) with the gene, strand and scores, for plots (the UI)."""
+    def detail(self, v: Variant) -> dict:
+        """What a page draws for one variant (JSON-ready): ``{"kind": "splice_tracks", "positions": [pos - D ..
+        pos + D] (1-based), "distance": D, "mask", "skip_reason", "genes": [...]}``, one gene per scored ALT x
+        gene entry in table order (none when the variant is skipped): ``SYMBOL``, ``strand``, the typed
+        ``DS_*``/``DP_*`` and ``info`` of :meth:`SpliceResult.as_dict`, and the REF and ALT ensemble
+        probabilities ``ref_acceptor``, ``ref_donor``, ``alt_acceptor``, ``alt_donor`` aligned to
+        ``positions`` as the scores see them (a deletion's deleted bases are 0 in ALT, an insertion's
+        inserted bases their maximum).
+        """
         import torch
 
-        _, jobs = self._plan([v])
+        skips, jobs = self._plan([v])
         todo = [j for j in jobs if j.item is not None]
         with torch.inference_mode():
-            tracks = self.engine.tracks([j.item for j in todo])  # type: ignore[misc]
+            tracks = self.engine.tracks([j.item for j in todo]) if todo else []  # type: ignore[misc]
         cov, d = 2 * self.cfg.distance + 1, self.cfg.distance
-        out = []
+        genes = []
         for j, (y_ref, y_alt) in zip(todo, tracks):
             g = self.genes.rows[j.row]
-            out.append({"gene": g.name, "strand": g.strand, "positions": list(range(v.pos - d, v.pos + d + 1)),
-                        "ref": y_ref, "alt": align_alt(y_ref if j.same_as_ref else y_alt, len(v.ref), len(v.alt), cov),
-                        "score": self._entry(v, j, (y_ref, y_alt), cov, self.cfg.mask).text()})
-        return out
+            entry = SpliceResult((self._entry(v, j, (y_ref, y_alt), cov, self.cfg.mask),), None).as_dict()
+            y_alt = align_alt(y_ref if j.same_as_ref else y_alt, len(v.ref), len(v.alt), cov)
+            genes.append({**entry["spliceai"][0], "strand": g.strand,
+                          "ref_acceptor": y_ref[:, 1].tolist(), "ref_donor": y_ref[:, 2].tolist(),
+                          "alt_acceptor": y_alt[:, 1].tolist(), "alt_donor": y_alt[:, 2].tolist()})
+        return {"kind": "splice_tracks", "positions": list(range(v.pos - d, v.pos + d + 1)), "distance": d,
+                "mask": self.cfg.mask, "skip_reason": skips[0][0], "genes": genes}
 
     def _entry(self, v: Variant, job: _Job, tracks, cov: int, mask: bool) -> GeneScore:
         name = self.genes.rows[job.row].name

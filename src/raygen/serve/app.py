@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from raygen.config import ScoreConfig, ServeConfig
-from raygen.scoring.base import ScorerSpec, is_spliceai, scorer_spec
+from raygen.scoring.base import SCORER_ENV, ScorerSpec, is_spliceai, scorer_spec
 from raygen.serve.auth import resolve_token_digest
 from raygen.serve.deployments import CallerDeployment, Ingress, ScorerDeployment
 from raygen.serve.options import BATCH_FIELDS, serve_config
@@ -68,7 +68,8 @@ def scorer_options(a: ServeConfig, extra: dict[str, Any]) -> dict[str, Any]:
     # The batch settings travel as user_config too: a redeploy that changes only them reconfigures the running
     # replicas (ScorerDeployment.reconfigure) instead of restarting them.
     opts: dict[str, Any] = dict(max_ongoing_requests=a.max_ongoing_requests, max_queued_requests=-1,
-                                ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus},
+                                ray_actor_options={"num_cpus": a.scorer_cpus, "num_gpus": a.scorer_gpus,
+                                                   "runtime_env": {"env_vars": SCORER_ENV}},
                                 user_config={k: getattr(a, k) for k in BATCH_FIELDS})
     if a.scorer_replicas != 1:
         opts["num_replicas"] = a.scorer_replicas

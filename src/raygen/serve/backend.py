@@ -26,7 +26,10 @@ class UnknownModel(LookupError):
 class Backend(Protocol):
     """What the routes and the UI need from the model side."""
 
+    names: list[str]  # the served models, the default first
+
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]: ...
+    async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None: ...
     async def info(self, model: str | None = None) -> dict[str, Any]: ...
     async def models(self) -> list[dict[str, Any]]: ...
     async def ready(self) -> bool: ...
@@ -47,7 +50,8 @@ class ScorerBackend:
 
     def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None):
         self.handles = dict(handles)
-        self.default = next(iter(self.handles))
+        self.names = list(self.handles)  # served model names, the default first
+        self.default = self.names[0]
         self.caller = caller
         self.batch = {name: max_batch_size for name in self.handles}
 
@@ -70,6 +74,11 @@ class ScorerBackend:
             return await handle.score.remote(tuples)
         parts = await asyncio.gather(*[handle.score.remote(list(c)) for c in chunks(tuples, size)])
         return [r for part in parts for r in part]
+
+    async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None:
+        """The model's :meth:`raygen.scoring.base.VariantScorer.detail` of one variant."""
+        v = variant
+        return await self.handles[self._name(model)].detail.remote((v.chrom, v.pos, v.ref, v.alt))
 
     async def info(self, model: str | None = None) -> dict[str, Any]:
         # Asked each time, not cached: a reconfigured Scorer reports its new batch settings, and the chunks

@@ -104,6 +104,13 @@ class ScorerDeployment:
         parts = await asyncio.gather(*[self.score_batch(variants[i:i + size]) for i in range(0, len(variants), size)])
         return [r for part in parts for r in part]
 
+    async def detail(self, variant: VariantTuple) -> dict[str, Any] | None:
+        """The scorer's :meth:`detail` of one variant (what the UI draws beyond the score), on the model's
+        thread, so it never runs beside a batch."""
+        c, p, r, a = variant
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.scorer.detail, Variant(c, int(p), r, a))
+
     @serve.batch(max_batch_size=DEFAULTS.serve.max_batch_size,
                  batch_wait_timeout_s=DEFAULTS.serve.batch_wait_timeout_s, batch_size_fn=_n_variants)
     async def score_batch(self, chunks: list[list[VariantTuple]]) -> list[list[ResultTuple]]:

@@ -1,5 +1,5 @@
-"""The UI's pictures: the model's sequence window as HTML, the in-silico mutagenesis heatmap and the read
-pileup around a call, drawn with matplotlib (Agg, no display) into PIL images.
+"""The UI's pictures: the model's sequence window as HTML, the in-silico mutagenesis heatmap, SpliceAI's
+REF/ALT splice-site probabilities and the read pileup around a call, drawn with matplotlib (Agg, no display) into PIL images.
 
 Positions shown are 1-based (VCF POS); ``Reference.fetch`` underneath is 0-based half-open.
 """
@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # before pyplot: replicas have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from raygen.serve.calls import MATCH, MISMATCH_A, N_BASE, NO_READ  # noqa: E402
@@ -126,4 +127,52 @@ def pileup_image(view, focus_pos: int, label: str):
                   "caller's minimum", fontsize=7)
     shown = f"{rows} of {view.total_reads} reads" if rows < view.total_reads else f"{rows} reads"
     ax.set_title(f"Pileup around {label} ({shown})", fontsize=10)
+    return _figure_image(fig)
+
+
+#: The two panels per gene: (site, its gain delta, its loss delta), as the detail and the scores name them.
+SPLICE_PANELS = (("acceptor", "AG", "AL"), ("donor", "DG", "DL"))
+
+
+def splice_tracks_image(detail: dict, chrom: str, focus: Variant):
+    """A ``splice_tracks`` detail (:meth:`raygen.scoring.spliceai_scorer.SpliceAIScorer.detail`) as a PIL
+    image: per gene, the acceptor and the donor probability along the scored bases, REF grey and ALT red,
+    the variant's REF bases shaded and each delta's position marked (triangle up: gain, down: loss)."""
+    if detail.get("kind") != "splice_tracks" or not detail["genes"]:
+        raise ValueError(f"no splice tracks to draw for {focus} ({detail.get('kind')}, {detail.get('skip_reason')})")
+    pos = np.asarray(detail["positions"])
+    genes = detail["genes"]
+    fig, axes = plt.subplots(2 * len(genes), 1, figsize=(10.0, 1.0 + 2.2 * 2 * len(genes)), dpi=100,
+                             sharex=True, squeeze=False)
+    for g_i, g in enumerate(genes):
+        for p_i, (site, gain, loss) in enumerate(SPLICE_PANELS):
+            ax = axes[2 * g_i + p_i, 0]
+            ref, alt = np.asarray(g[f"ref_{site}"]), np.asarray(g[f"alt_{site}"])
+            ax.axvspan(focus.pos - 0.5, focus.pos + len(focus.ref) - 0.5, color="#ffd54f", alpha=0.5, lw=0)
+            ax.plot(pos, ref, color="#607d8b", lw=1.6, label="REF")
+            ax.plot(pos, alt, color="#d32f2f", lw=1.2, label="ALT")
+            ax.fill_between(pos, ref, alt, where=alt > ref, color="#d32f2f", alpha=0.15, lw=0)
+            ax.fill_between(pos, ref, alt, where=alt < ref, color="#607d8b", alpha=0.25, lw=0)
+            notes = []
+            for key, marker, is_gain in ((gain, "^", True), (loss, "v", False)):
+                ds, dp = g[f"DS_{key}"], g[f"DP_{key}"]
+                notes.append(f"DS_{key} {ds:.2f} at {dp:+d}")
+                if ds >= 0.005:  # shown as 0.01 or more
+                    x = focus.pos + dp
+                    y = alt[dp + len(pos) // 2] if is_gain else ref[dp + len(pos) // 2]
+                    ax.plot([x], [y], marker, color="black", ms=7, zorder=4)
+                    ax.annotate(f"{key} {ds:.2f}", (x, y), textcoords="offset points", xytext=(6, 2), fontsize=8)
+            top = max(float(ref.max()), float(alt.max()))
+            ax.set_ylim(0, max(0.05, top * 1.18))
+            ax.set_ylabel(f"P({site})", fontsize=9)
+            ax.set_title(f"{g['SYMBOL']} ({g['strand']} strand), {site}: " + ", ".join(notes), fontsize=10, loc="left")
+            ax.grid(alpha=0.3)
+            if g_i == 0 and p_i == 0:
+                ax.legend(loc="upper right", fontsize=8, ncol=2)
+    # the title sits above the panels (UIs overlay their label on an image's top-left corner)
+    fig.suptitle(f"SpliceAI, REF (grey) vs ALT (red): {focus}", fontsize=11, x=0.98, ha="right")
+    last = axes[-1, 0]
+    last.set_xlabel(f"{chrom} position (1-based); shaded: the variant's REF bases; SpliceAI scores "
+                    f"+-{detail['distance']} bases around {focus}", fontsize=9)
+    last.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x):,}"))
     return _figure_image(fig)

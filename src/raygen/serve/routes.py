@@ -157,6 +157,14 @@ async def ref_gate(variants: list[Variant], reference: SharedReference) -> None:
         raise RequestInvalid(errors)
 
 
+def served_model(backend: Backend, name: str | None) -> str | None:
+    """``name`` when this server serves it (None: the default model), else the 422 naming the served ones."""
+    if name is not None and name not in backend.names:
+        raise RequestInvalid([FieldError(("body", "model"), f"model {name!r} is not served here (served: "
+                                         f"{', '.join(backend.names)})", "unknown_model")])
+    return name
+
+
 def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedReference,
                        metrics: ServeMetrics | None = None) -> None:
     """``POST /v1/score``, ``POST /v1/normalize`` and ``GET /v1/models``."""
@@ -208,10 +216,11 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
 
 
 def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
-    """``POST /v1/explain``: the in-silico mutagenesis map the UI draws, as JSON."""
+    """``POST /v1/explain``: what the UI draws for a variant, as JSON (see the route's summary)."""
 
-    @v1.post("/explain", summary="In-silico mutagenesis around a variant: the LLR of every single-base "
-             "substitution within the flank (rows A, C, G, T; columns positions)",
+    @v1.post("/explain", summary="What the UI draws for a variant: a language model's in-silico mutagenesis (the LLR "
+             "of every single-base substitution within the flank; rows A, C, G, T, columns positions), or the "
+             "served model's own detail (SpliceAI: per gene its delta scores and REF/ALT splice-site tracks)",
              responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
     async def explain(req: ExplainRequest, request: Request) -> dict:
         flank = req.flank or cfg.ism_flank
@@ -221,9 +230,14 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
                                              f"{limit} (ism_max_flank)", "too_large")])
         focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
         await ref_gate([focus], reference)
+        model = served_model(backend, req.model)
+        detail = await backend.detail(focus, model)
+        if detail is not None:  # the scorer's own picture data (SpliceAI: its tracks), as the UI draws it
+            return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt},
+                    "detail": detail, "model": await backend.info(model)}
         layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
         check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
-        results, info = await asyncio.gather(backend.score([focus, *layout.variants]), backend.info())
+        results, info = await asyncio.gather(backend.score([focus, *layout.variants], model), backend.info(model))
         grid = layout.matrix(r.get("llr") for r in results[1:])
         head = results[0]
         return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt,

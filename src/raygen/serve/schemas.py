@@ -66,10 +66,13 @@ class SpliceAIEntryOut(BaseModel):
 
 
 class ExplainRequest(VariantIn):
-    """``POST /v1/explain``: one variant and how many bases each side to mutate (default: the server's
-    ``ism_flank``, at most ``ism_max_flank``)."""
+    """``POST /v1/explain``: one variant, the model, and for a language model how many bases each side to
+    mutate (default: the server's ``ism_flank``, at most ``ism_max_flank``)."""
 
     flank: int | None = Field(None, ge=1, le=10_000, description="bases each side of POS mutated to every other base")
+    model: str | None = Field(default=None, max_length=256, examples=["spliceai"],
+                              description="which served model explains (a name GET /v1/models lists); default: the "
+                              "first --model. SpliceAI answers with its REF/ALT splice-site tracks instead of the map")
 
 
 class ScoreResultOut(BaseModel):

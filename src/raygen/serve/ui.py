@@ -1,10 +1,13 @@
 """Gradio UI mounted at ``/ui``: one variant (typed, or the records of a small VCF) -> normalized form,
-scores, the model's sequence window with the variant highlighted, and an in-silico mutagenesis heatmap.
+scores from the chosen served model, and a panel for the first scored variant: SpliceAI's four delta scores
+per gene with a plot of the REF and ALT acceptor/donor probabilities (the scorer's ``detail``), or, for a
+language model, its sequence window with the variant highlighted and an in-silico mutagenesis heatmap.
 With data directories, a second tab calls a region of a BAM and draws the reads around a chosen call.
 
 The UI calls the same backend as ``POST /v1/score`` (the batched Scorer deployment) and the same
 normalizer as ``POST /v1/normalize``, so its numbers are the API's numbers. ``/ui/?variant=chr1:1000+A>G``
-opens the page with that variant scored (links from reports, and the browser test, use it).
+opens the page with that variant scored (links from reports, and the browser test, use it);
+``&model=spliceai`` picks a served model other than the first.
 Positions are 1-based (VCF POS). The pictures are drawn by :mod:`raygen.serve.figures`.
 """
 
@@ -29,7 +32,7 @@ from raygen.serve.calls import (
     load_pileup_view,
     resolve_bam,
 )
-from raygen.serve.figures import heatmap_image, pileup_image, window_html
+from raygen.serve.figures import heatmap_image, pileup_image, splice_tracks_image, window_html
 from raygen.serve.ism import BASES, ism_layout
 from raygen.serve.normalize import normalize_one
 from raygen.serve.parse import RequestInvalid, parse_variant_text, parse_vcf_text
@@ -38,7 +41,11 @@ from raygen.variant import Variant
 
 log = logging.getLogger("raygen.serve.ui")
 
+#: The table's columns before the first answer: the variant's five, then the served model's own result fields
+#: (a language model's ``llr``, ``prob``; SpliceAI's ``spliceai`` entries), then ``skip_reason``.
 COLUMNS = ["chrom", "pos", "ref", "alt", "normalized", "llr", "prob", "skip_reason"]
+#: One picture for either kind of model (a per-kind label would need gr.update, which API clients then see).
+PICTURE_LABEL = "In-silico mutagenesis heatmap (language models) / REF and ALT splice-site probabilities (SpliceAI)"
 CALL_COLUMNS = ["chrom", "pos", "ref", "alt", "gt", "gq", "dp", "ad", "vaf", "qual", "filter"]
 
 Record = tuple[str, int, str, str]  # (chrom, pos 1-based, REF, ALT) as typed or read from the VCF
@@ -115,81 +122,127 @@ def summary_markdown(src: Record, focus: Variant, llr: float, prob: float | None
     )
 
 
-def lm_fields(result: dict) -> tuple:
-    """(llr, prob, skip_reason) of a language model's result dict (``as_dict()``)."""
-    return result.get("llr"), result.get("prob"), result.get("skip_reason")
+def result_fields(results: list[dict]) -> list[str]:
+    """The score fields a model's results carry (``as_dict()`` keys but ``skip_reason``), in their order."""
+    return [k for k in (results[0] if results else {}) if k != "skip_reason"]
+
+
+def cell(value: Any) -> Any:
+    """A result field as a table cell: numbers and text as they are; a list of entries (SpliceAI's genes) as
+    their ``info`` texts (the release's INFO entries), comma-separated as in a VCF."""
+    if isinstance(value, list):
+        return ",".join(str(e.get("info", e)) if isinstance(e, dict) else str(e) for e in value)
+    return value
+
+
+def splice_markdown(src: Record, focus: Variant, detail: dict, info: dict, n_records: int) -> str:
+    """The result card of a ``splice_tracks`` detail: per gene and strand the four delta scores with their
+    positions (bases from POS and 1-based), the release's INFO entry, and the model's provenance."""
+    moved = (src[1], src[2], src[3]) != (focus.pos, focus.ref, focus.alt)
+    lines = [f"### {focus}",
+             f"- input: `{src[0]}:{src[1]} {src[2]}>{src[3]}`; normalized (bcftools norm): `{focus}`"
+             f"{' (left-aligned/trimmed)' if moved else ' (already normalized)'}",
+             f"- model: `{info.get('model')}` {info.get('revision', '')} (annotation {info.get('annotation')}, "
+             f"+-{detail['distance']} bp, mask {'on' if detail['mask'] else 'off'}); weights licence: "
+             f"{info.get('licence', '?')}", "",
+             "| gene | strand | acceptor gain | acceptor loss | donor gain | donor loss |",
+             "|---|---|---|---|---|---|"]
+    for g in detail["genes"]:
+        cells = [f"**{g[f'DS_{k}']:.2f}** at {g[f'DP_{k}']:+d} ({focus.pos + g[f'DP_{k}']:,})"
+                 for k in ("AG", "AL", "DG", "DL")]
+        lines.append(f"| {g['SYMBOL']} | {g['strand']} | " + " | ".join(cells) + " |")
+    lines += ["", "Delta scores (0 to 1) and where they peak: bases from POS (1-based position). INFO: `SpliceAI="
+              + ",".join(g["info"] for g in detail["genes"]) + "`"]
+    if n_records > 1:
+        lines.append(f"\n{n_records} variants in the table; the panel shows the first scored one")
+    return "\n".join(lines) + "\n"
 
 
 class ScoreTab:
-    """The "Score a variant" handlers: normalize, score, then the window and heatmap of the first scored one."""
+    """The "Score a variant" handlers: normalize, score with the chosen served model, then the focus variant's
+    panel: the scorer's own :meth:`detail` where it has one (SpliceAI: its tracks), else the window and the
+    in-silico mutagenesis heatmap of the language model."""
 
     def __init__(self, backend, reference, cfg):
         self.backend, self.reference, self.cfg = backend, reference, cfg
         self.example = example_variant(reference)
         self.max_flank = max(cfg.ism_flank, cfg.ism_max_flank)
+        self.models = list(backend.names) if backend is not None else [display_name(cfg.model)]
 
-    # The UI explores the default (first) served model, a language model: LLRs, heatmap, window.
-    async def score_records(self, records: list[Record]) -> tuple[list[list], list[Variant], dict, list]:
-        """Table rows, the scorable (normalized) variants, their scores, and each record's normalization."""
+    async def score_records(self, records: list[Record], model: str | None) -> tuple[dict, list[Variant], dict, list]:
+        """The table (headers and rows), the scorable (normalized) variants, their results, and each record's
+        normalization."""
         normed = await run_in_threadpool(lambda: [normalize_one(*r, self.reference) for r in records])
-        scorable = [v for v, _err in normed if v is not None]
-        scores = dict(zip(scorable, map(lm_fields, await self.backend.score(scorable)))) if scorable else {}
+        scorable = list(dict.fromkeys(v for v, _err in normed if v is not None))
+        results = dict(zip(scorable, await self.backend.score(scorable, model))) if scorable else {}
+        fields = result_fields(list(results.values()))
         rows = []
         for (chrom, pos, ref, alt), (v, err) in zip(records, normed):
-            llr, prob, skip = scores.get(v, (None, None, err)) if v is not None else (None, None, err)
-            rows.append([chrom, pos, ref, alt, str(v) if v else "", llr, prob, skip or ""])
-        return rows, scorable, scores, normed
+            res = results.get(v, {}) if v is not None else {}
+            rows.append([chrom, pos, ref, alt, str(v) if v else "", *(cell(res.get(f)) for f in fields),
+                         (res.get("skip_reason") if v is not None else err) or ""])
+        return {"headers": [*COLUMNS[:5], *fields, "skip_reason"], "data": rows}, scorable, results, normed
 
-    async def heatmap(self, focus: Variant, flank: int):
+    async def heatmap(self, focus: Variant, flank: int, model: str | None):
         layout = await run_in_threadpool(ism_layout, self.reference, focus.chrom, focus.pos, flank)
-        ism = await self.backend.score(layout.variants)
+        ism = await self.backend.score(layout.variants, model)
         grid = layout.matrix(r.get("llr") for r in ism)
         image = await run_in_threadpool(heatmap_image, grid, layout.ref_bases, layout.first_pos, focus.chrom, focus)
         return image, len(layout.variants)
 
-    async def analyse(self, text: str, vcf_path: str | None, flank: float):
+    async def analyse(self, text: str, vcf_path: str | None, flank: float, model: str | None = None):
         records = read_records(text, vcf_path, self.cfg, self.example)
-        rows, scorable, scores, normed = await self.score_records(records)
-        focus = next((v for v in scorable if scores[v][0] is not None), None)
-        info = await self.backend.info()
+        model = model if model in self.models else None
+        table, scorable, results, normed = await self.score_records(records, model)
+        focus = next((v for v in scorable if results[v].get("skip_reason") is None), None)
+        info = await self.backend.info(model)
         if focus is None:
-            reasons = "; ".join(r[-1] for r in rows if r[-1])
+            reasons = "; ".join(r[-1] for r in table["data"] if r[-1])
             if len(records) == 1:
                 raise input_error(f"cannot score {records[0][0]}:{records[0][1]} {records[0][2]}>{records[0][3]}: {reasons}")
-            return (f"None of the {len(records)} variants could be scored: {reasons}", rows, "", None)
-        llr, prob, _ = scores[focus]
+            return (f"None of the {len(records)} variants could be scored: {reasons}", table, "", None)
         src = next(r for r, (v, _e) in zip(records, normed) if v == focus)
+        detail = await self.backend.detail(focus, model)
+        if detail is not None:  # the scorer draws its own kind of picture: today "splice_tracks" (SpliceAI)
+            image = await run_in_threadpool(splice_tracks_image, detail, focus.chrom, focus)
+            return splice_markdown(src, focus, detail, info, len(records)), table, "", image
         flank = int(min(max(flank, 1), self.max_flank))
-        image, n_ism = await self.heatmap(focus, flank)
-        summary = summary_markdown(src, focus, llr, prob, info, n_ism, flank, len(records))
-        return summary, rows, window_html(self.reference, focus, int(info.get("window", self.cfg.window))), image
+        image, n_ism = await self.heatmap(focus, flank, model)
+        res = results[focus]
+        summary = summary_markdown(src, focus, res.get("llr"), res.get("prob"), info, n_ism, flank, len(records))
+        return summary, table, window_html(self.reference, focus, int(info.get("window", self.cfg.window))), image
 
     async def from_query(self, request: gr.Request):
+        """``/ui/?variant=CHROM:POS+REF>ALT[&model=NAME]``: the page opens with that variant scored."""
         q = request.query_params.get("variant") if request else None
         if not q:
-            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
-        summary, rows, win, image = await self.analyse(q, None, self.cfg.ism_flank)
-        return q, summary, rows, win, image
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        model = request.query_params.get("model")
+        model = model if model in self.models else self.models[0]
+        summary, table, win, image = await self.analyse(q, None, self.cfg.ism_flank, model)
+        return q, model, summary, table, win, image
 
     def layout(self, demo: gr.Blocks) -> None:
         with gr.Tab("Score a variant"):
             with gr.Row():
                 with gr.Column(scale=1):
                     variant = gr.Textbox(label="Variant", placeholder=self.example, max_lines=1)
+                    model = gr.Dropdown(choices=self.models, value=self.models[0], label="Model",
+                                        visible=len(self.models) > 1, interactive=True)
                     vcf = gr.File(label="...or a small VCF", file_types=[".vcf", ".txt"], type="filepath")
                     flank = gr.Slider(2, self.max_flank, value=self.cfg.ism_flank, step=1,
-                                      label="Heatmap: bases each side of the variant")
+                                      label="Heatmap (language models): bases each side of the variant")
                     button = gr.Button("Score", variant="primary")
                     gr.Examples([[self.example]], inputs=[variant], label="Example on this reference")
                 with gr.Column(scale=2):
                     summary = gr.Markdown()
                     window = gr.HTML(label="Sequence window")
             table = gr.Dataframe(headers=COLUMNS, label="Scores", interactive=False, wrap=True)
-            heatmap = gr.Image(label="In-silico mutagenesis heatmap", type="pil", format="png")
-        outputs = [summary, table, window, heatmap]
-        button.click(self.analyse, [variant, vcf, flank], outputs, api_name="score")
-        variant.submit(self.analyse, [variant, vcf, flank], outputs, api_name=False)
-        demo.load(self.from_query, None, [variant, *outputs], api_name=False)
+            picture = gr.Image(label=PICTURE_LABEL, type="pil", format="png")
+        outputs = [summary, table, window, picture]
+        button.click(self.analyse, [variant, vcf, flank, model], outputs, api_name="score")
+        variant.submit(self.analyse, [variant, vcf, flank, model], outputs, api_name=False)
+        demo.load(self.from_query, None, [variant, model, *outputs], api_name=False)
 
 
 def call_label(c: dict) -> str:
@@ -276,8 +329,9 @@ def build_ui(backend, reference, cfg) -> Any:
         gr.Markdown(
             "# raygen variant explorer\n"
             "Enter a variant as `CHROM:POS REF>ALT` (1-based, on the served reference) or upload a small VCF. "
-            "raygen normalizes it like `bcftools norm`, scores it with the served DNA language model (the same "
-            "numbers as `POST /v1/score` and `raygen score`), and mutates every base around it.")
+            "raygen normalizes it like `bcftools norm` and scores it with the chosen served model (the same "
+            "numbers as `POST /v1/score` and `raygen score`): a DNA language model also mutates every base "
+            "around it; SpliceAI shows its delta scores and the splice-site probabilities along the window.")
         ScoreTab(backend, reference, cfg).layout(demo)
         if cfg.data_dirs:
             CallTab(backend, reference, cfg).layout()
