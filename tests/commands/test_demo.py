@@ -163,6 +163,7 @@ def test_demo_log_has_no_warnings(live_demo):
     live_demo.stop()
     text = live_demo.log.read_text(errors="replace")
     assert "demo outputs in demo " in text and "stopping raygen service" in text
+    assert "training the demo DNA language model once" in text and "reused the outputs" not in text
     assert loud_lines(text) == [], text[-6000:]
     # No absolute path reaches the user: not the working directory, nor the caches' (also not in the VCF header)
     assert str(live_demo.root) not in text, [ln for ln in text.splitlines() if str(live_demo.root) in ln]
