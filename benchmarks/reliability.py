@@ -10,6 +10,7 @@ cannot read, a partial file left). The first problems are printed below the tabl
 Usage:
     python benchmarks/reliability.py                           # seeds 1..5, normalize (with/without -f)
     python benchmarks/reliability.py --seeds 1-40 --call       # long campaign, plus raygen call on bad BAMs
+    python benchmarks/reliability.py --http 200 --no-normalize # every HTTP route fuzzed, 200 cases each
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import badinput as B  # noqa: E402  (tests/badinput.py)
 
 COLUMNS = ("tried", "clean", "clear_error", "tracebacks", "records_lost", "hangs", "other")
@@ -94,11 +96,77 @@ def call_campaign(root: Path, seeds: list[int], timeout_s: float, table, example
             _tally(table, examples, f"call: {kind}", c, o, problems)
 
 
+def http_campaign(root: Path, examples: int, table, examples_out) -> None:
+    """Every route of the real service's /openapi.json fuzzed by schemathesis (``examples`` cases per route,
+    tests/httpfuzz.py): clean = 2xx, clear error = 4xx or an overload 503; tracebacks, leaks, other 5xx and
+    errors outside the documented shape are problems; a request past 60 s is a hang. Then /readyz and a score
+    must answer 200 (row "http: healthy afterwards")."""
+    import httpx
+    from ray import serve
+
+    import httpfuzz  # tests/httpfuzz.py
+    from raygen.config import RuntimeConfig, ServeConfig
+    from raygen.models.tiny import build_tiny_model
+    from raygen.runtime import init_ray
+    from raygen.serve.app import build_application
+    from serve_load import free_port  # benchmarks/serve_load.py
+
+    rng = random.Random(1)
+    seqs = B.reference(rng)
+    fa = B.write_fasta(root / "http_ref.fa", seqs)
+    model = build_tiny_model(root / "http_model", scheme="char", kind="mlm", seed=0)
+    data = root / "http_bams"
+    data.mkdir()
+    B.write_bam(data / "reads.bam", seqs, rng)
+    init_ray(RuntimeConfig(num_cpus=2, num_gpus=0, log_to_driver=False))
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"enable_access_log": False})
+    cfg = ServeConfig(model=str(model), reference=str(fa), ui=False, token_env=None, data_dirs=(str(data),),
+                      max_call_bp=5000, scorer_cpus=0.5, caller_cpus=0, device="cpu")
+    serve.run(build_application(cfg), name="fuzz", route_prefix="/", blocking=False)
+    url = f"http://127.0.0.1:{port}"
+
+    class Res:  # one case's outcome, for _tally
+        def __init__(self, rc, hung):
+            self.rc, self.hung = rc, hung
+
+    class Case:
+        def __init__(self, name):
+            self.extra, self.path = {}, Path(name.replace("/", "_"))
+
+    def check(name, case):
+        try:
+            r = case.call(timeout=60)
+        except httpx.TimeoutException:
+            _tally(table, examples_out, f"http: {name}", Case(name), Res(None, True), ["hang"])
+            return
+        except Exception as exc:  # noqa: BLE001 - a connection the server dropped counts as a problem
+            _tally(table, examples_out, f"http: {name}", Case(name), Res(None, False), [f"no answer: {exc!r}"])
+            return
+        probs = httpfuzz.problems(r)
+        probs = [("traceback: " + p) if "Traceback" in p else p for p in probs]
+        _tally(table, examples_out, f"http: {name}", Case(f"{name} {r.status_code} {r.text[:120]}"),
+               Res(0 if r.status_code < 400 else 2, False), probs)
+
+    httpfuzz.fuzz_operations(url, examples, check)
+    ok = httpx.get(url + "/readyz", timeout=30).status_code == 200
+    chrom = next(iter(seqs))
+    ref = seqs[chrom][499]
+    body = {"variants": [{"chrom": chrom, "pos": 500, "ref": ref, "alt": "ACGT"[("ACGT".index(ref) + 1) % 4]}]}
+    ok = ok and httpx.post(url + "/v1/score", json=body, timeout=60).status_code == 200
+    _tally(table, examples_out, "http: healthy afterwards", Case("healthy"), Res(0 if ok else 1, False),
+           [] if ok else ["not healthy after the fuzzing"])
+    serve.shutdown()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="1-5", help="e.g. 1-40 or 3,7,9")
     ap.add_argument("--timeout-s", type=float, default=60, help="per run; longer counts as a hang")
     ap.add_argument("--call", action="store_true", help="also raygen call on bad BAMs (starts a local Ray)")
+    ap.add_argument("--http", type=int, default=0, metavar="N",
+                    help="also fuzz every route of the real service from /openapi.json, N cases per route")
+    ap.add_argument("--no-normalize", dest="normalize", action="store_false", help="skip the normalize corpus")
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -107,9 +175,12 @@ def main() -> int:
     table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COLUMNS, 0))
     examples: list[str] = []
     t0 = time.perf_counter()
-    normalize_campaign(root, seeds, args.timeout_s, table, examples)
+    if args.normalize:
+        normalize_campaign(root, seeds, args.timeout_s, table, examples)
     if args.call:
         call_campaign(root, seeds, args.timeout_s, table, examples)
+    if args.http:
+        http_campaign(root, args.http, table, examples)
     width = max(len(k) for k in table) + 2
     print(f"\nseeds {args.seeds}; {time.perf_counter() - t0:.0f} s; load avg {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores; corpus under {root}")

@@ -44,7 +44,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def closed_loop(url: str, clients: int, seconds: float, variants: list[dict]) -> float:
-    """Successful requests/s of ``clients`` back-to-back clients (the sustainable rate)."""
+    """Successful requests/s of ``clients`` back-to-back clients (the sustainable rate); a client refused
+    with 503 pauses 50 ms (it does not spin on the refusals)."""
     import httpx
 
     ok = 0
@@ -56,6 +57,8 @@ async def closed_loop(url: str, clients: int, seconds: float, variants: list[dic
         while time.perf_counter() < stop:
             r = await ac.post("/v1/score", json={"variants": [variants[i % len(variants)]]})
             ok += r.status_code == 200
+            if r.status_code == 503:
+                await asyncio.sleep(0.05)
             i += clients
 
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=clients + 4)) as ac:
@@ -73,9 +76,10 @@ async def open_loop(url: str, rate: float, seconds: float, deadline_s: float, va
 
     async def one(i: int, ac) -> None:
         t0 = time.perf_counter()
-        try:
-            r = await ac.post("/v1/score", json={"variants": [variants[i % len(variants)]]})
-        except httpx.TimeoutException:
+        try:  # the deadline is the whole request's (httpx's own timeout is per read/write/connect step)
+            r = await asyncio.wait_for(ac.post("/v1/score", json={"variants": [variants[i % len(variants)]]}),
+                                       deadline_s)
+        except (httpx.TimeoutException, asyncio.TimeoutError):
             res["timeout"] += 1
             return
         except httpx.HTTPError:
@@ -100,6 +104,19 @@ async def open_loop(url: str, rate: float, seconds: float, deadline_s: float, va
         await asyncio.gather(*tasks)
     res["sent"] = n
     return res
+
+
+def gate_state(url: str) -> str:
+    """The admission gate's learned limit and unloaded latency (GET /metrics), as one short string."""
+    import httpx
+
+    vals = {}
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        for key in ("raygen_admission_limit", "raygen_admission_unloaded_seconds"):
+            if line.startswith(key + "{"):
+                vals[key] = float(line.rsplit(" ", 1)[1])
+    return (f"gate limit {vals.get('raygen_admission_limit', float('nan')):.1f} variants, unloaded "
+            f"{vals.get('raygen_admission_unloaded_seconds', float('nan')) * 1000:.0f} ms")
 
 
 def sequential(url: str, n: int, variants: list[dict]) -> list[float]:
@@ -141,6 +158,7 @@ def main() -> int:
     ap.add_argument("--max-ongoing-requests", type=int, default=None, help="default: ServeConfig's")
     ap.add_argument("--max-queued-requests", type=int, default=None, help="default: ServeConfig's")
     ap.add_argument("--retry-after-s", type=float, default=None, help="default: ServeConfig's")
+    ap.add_argument("--admission-factor", type=float, default=None, help="default: ServeConfig's (0: gate off)")
     ap.add_argument("--scorer-cpus", type=float, default=1.0)
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray CPUs (default: all)")
     args = ap.parse_args()
@@ -158,33 +176,37 @@ def main() -> int:
     ongoing = args.max_ongoing_requests or d.max_ongoing_requests
     queued = d.max_queued_requests if args.max_queued_requests is None else args.max_queued_requests
     retry = d.retry_after_s if args.retry_after_s is None else args.retry_after_s
+    factor = d.admission_factor if args.admission_factor is None else args.admission_factor
     tmp = Path(tempfile.mkdtemp(prefix="raygen_overload_"))
     model = args.model or str(build_default_model(tmp / "model", args.arch, "mlm"))
     fasta = args.fasta or str(random_reference(tmp / "ref.fa", 50_000, 1))
     variants = random_snvs(fasta, 4096, 2, DEFAULTS.score.window)
-    info = init_ray(RuntimeConfig(num_cpus=args.num_cpus))
+    # The replicas' logs stay out of this process: printing a log line per request here would cost the load
+    # generator CPU.
+    info = init_ray(RuntimeConfig(num_cpus=args.num_cpus, log_to_driver=False))
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"enable_access_log": False, "log_level": "ERROR"})
     cfg = ServeConfig(model=model, reference=fasta, ui=False, token_env=None, max_ongoing_requests=max(ongoing, d.max_batch_size),
-                      max_queued_requests=queued, retry_after_s=retry, scorer_cpus=args.scorer_cpus, device="cpu")
+                      max_queued_requests=queued, retry_after_s=retry, admission_factor=factor,
+                      scorer_cpus=args.scorer_cpus, device="cpu")
     serve.run(build_application(cfg), name="overload", route_prefix="/", blocking=False)
     url = f"http://127.0.0.1:{port}"
-    print(f"{info.describe()}; max_ongoing_requests={cfg.max_ongoing_requests} max_queued_requests={queued} "
-          f"retry_after_s={retry}; deadline {args.deadline_s} s; load avg {os.getloadavg()[0]:.1f} on "
+    print(f"{info.describe()}; max_ongoing_requests={cfg.max_ongoing_requests} "
+          f"max_queued_requests={queued} retry_after_s={retry} admission_factor={factor}; deadline {args.deadline_s} s; load avg {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores", flush=True)
     sequential(url, 20, variants)  # warm-up
     unloaded = sequential(url, 100, variants)
     p50u, p99u = pct(unloaded, 50), pct(unloaded, 99)
     print(f"unloaded: p50 {p50u:.1f} ms  p99 {p99u:.1f} ms", flush=True)
     rate = asyncio.run(closed_loop(url, args.clients, args.seconds, variants))
-    print(f"sustainable: {rate:.1f} req/s with {args.clients} closed-loop clients", flush=True)
+    print(f"sustainable: {rate:.1f} req/s with {args.clients} closed-loop clients ({gate_state(url)})", flush=True)
     rows = []
     for m in args.multipliers:
         r = asyncio.run(open_loop(url, m * rate, args.seconds, args.deadline_s, variants))
         rec = recovery_s(url, p50u / 1000, variants)
         rows.append((m, r, rec))
-        print(f"{m:g}x done (load avg {os.getloadavg()[0]:.1f})", flush=True)
+        print(f"{m:g}x done (load avg {os.getloadavg()[0]:.1f}; {gate_state(url)})", flush=True)
     print("\noffered   sent    200    503  other  timeouts  rejected  p50 ok ms  p99 ok ms  p99/unloaded  "
           "p99 503 ms  Retry-After  recover s")
     for m, r, rec in rows:

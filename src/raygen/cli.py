@@ -14,7 +14,7 @@ import sys
 
 from raygen import __version__
 from raygen.config import DEFAULTS, RuntimeConfig, apply_quiet_env
-from raygen.errors import RaygenError
+from raygen.errors import RaygenError, disk_full
 from raygen.provenance import set_command
 from raygen.raylogs import set_loud
 
@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except RaygenError as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk outside raygen.io.atomic (which names the output itself)
+        full = disk_full(exc, exc.filename or "an output")
+        if full is None:
+            raise
+        print(f"{command}: error: {full}", file=sys.stderr)
+        return full.exit_code
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130

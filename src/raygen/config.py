@@ -29,6 +29,7 @@ class RuntimeConfig:
     include_dashboard: bool = False  # the dashboard costs ~1 GB RSS and a second of start-up
     object_store_memory: int | None = None  # bytes; None = Ray's default (30% of RAM)
     connect_timeout_s: float = 15.0  # seconds; an explicit --address that does not answer in time fails with one line
+    log_to_driver: bool = True  # local Ray only: print the workers' and replicas' logs here (benchmarks turn it off)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,13 @@ class ServeConfig:
     # client timeouts (benchmarks/serve_overload.py: 256 queued -> half the requests at 2x load timed out)
     max_queued_requests: int = 16
     retry_after_s: float = 1.0  # Retry-After (seconds, rounded up) on those 503 answers; 0: no header
+    # scoring admits only the variants in flight it answers within this many times its unloaded latency (the
+    # ingress learns both: raygen.serve.admission); the rest get 503 + Retry-After at once. 0: off
+    admission_factor: float = 2.0
+    # a Scorer call slower than this, and than 4x what the admission gate expects of it, counts as a dead or hung
+    # replica: 503, and one request at a time probes until it answers (Serve would hold requests until a
+    # replacement replica has loaded the model). 0: wait as long as Serve does
+    scorer_stall_s: float = 5.0
     max_variants_per_request: int = 1000  # more in one request gives 413
     max_body_bytes: int = 1_000_000  # request bodies on /v1/* above this give 413
     token_env: str | None = "RAYGEN_API_TOKEN"  # bearer token, if set, is required on /v1/* (and as the /ui password)
@@ -199,7 +207,8 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         minimum = {"window": 8, "port": 0, "max_batch_size": 1, "batch_wait_timeout_s": 0, "max_ongoing_requests": 1,
-                   "max_queued_requests": -1, "retry_after_s": 0, "max_variants_per_request": 1, "max_body_bytes": 1024,
+                   "max_queued_requests": -1, "retry_after_s": 0, "admission_factor": 0, "scorer_stall_s": 0,
+                   "max_variants_per_request": 1, "max_body_bytes": 1024,
                    "scorer_replicas": 1, "scorer_cpus": 0, "scorer_gpus": 0, "ingress_cpus": 0, "ism_flank": 1,
                    "ism_max_flank": 1, "max_call_bp": 1, "caller_cpus": 0, "caller_max_ongoing_requests": 1,
                    "pileup_flank": 1, "pileup_max_reads": 1}

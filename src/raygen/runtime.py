@@ -164,6 +164,7 @@ def _start_local(cfg: RuntimeConfig, tries: int = 2) -> None:
                 include_dashboard=cfg.include_dashboard,
                 object_store_memory=cfg.object_store_memory,
                 configure_logging=False,
+                log_to_driver=cfg.log_to_driver,
                 runtime_env={"worker_process_setup_hook": quiet_process},
             )
             return

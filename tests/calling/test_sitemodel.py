@@ -10,7 +10,7 @@ import pytest
 
 from raygen.calling.features import FEATURES
 from raygen.calling.records import CallRecord
-from raygen.calling.sitefit import THRESHOLDS, collect, cross_fit, out_of_fold, veto_counts
+from raygen.calling.sitefit import PROTECT_QUALS, THRESHOLDS, collect, cross_fit, out_of_fold, veto_counts
 from raygen.calling.sitemodel import SiteModel, fit_site_model, recalibrate
 from raygen.errors import InputError
 from raygen.regions import Region
@@ -62,6 +62,22 @@ def test_veto_keeps_refcalls_and_names_the_reason():
     assert out[0].gq <= rec.gq
 
 
+
+def test_veto_does_not_reach_calls_above_the_protect_bound():
+    X, y, _ = _data(3)
+    bad = X[0].copy()
+    bad[FEATURES.index("strand_alt")] = 0.0
+    rec = CallRecord("chr1", 100, "A", "G", (0, 1), 50, (50, 0, 90), 30, (15, 15), 0.5, 80.0, "PASS")
+    ll = np.log([1e-6, 0.9, 0.1])
+    strong = dataclasses.replace(rec, qual=400.0)
+    m = fit_site_model(X, y, card={"threshold": 0.5, "protect_qual": 160.0})
+    out = recalibrate([rec, strong], [ll, ll], np.stack([bad, bad]), m)
+    assert out[0].filter.startswith("LowQual") and out[1].filter == "PASS"  # QUAL 80 < 160 <= 400
+    assert out[1].qual == out[0].qual < m.min_qual  # QUAL stays the site model's P(real)
+    unbounded = fit_site_model(X, y, card={"threshold": 0.5})  # no bound in the card: the veto reaches all
+    assert unbounded.protect_qual == float("inf")
+    assert recalibrate([strong], [ll], bad[None, :], unbounded)[0].filter.startswith("LowQual")
+
 @pytest.mark.shared
 def test_labelled_candidates_and_cross_fit_on_real_reads(shared_data: Path):
     g = shared_data / G
@@ -76,5 +92,8 @@ def test_labelled_candidates_and_cross_fit_on_real_reads(shared_data: Path):
     cv = m.card["cross_validation"]
     assert cv["threshold"] in THRESHOLDS and m.card["fitted_on"] == ["first10k"]
     p = out_of_fold(d, cv["l2"], 3, 0)
-    tp, fp, fn = veto_counts(d, p, cv["threshold"])
+    tp, fp, fn = veto_counts(d, p, cv["threshold"], cv["protect_qual"])
     assert tp / (tp + fn) >= 0.95  # the chosen threshold meets the target recall out of fold
+    full_tp, _, _ = veto_counts(d, p, 0.0)
+    assert tp == full_tp  # lossless (the default): the veto removes no true call out of fold
+    assert cv["protect_qual"] in PROTECT_QUALS and m.protect_qual == (cv["protect_qual"] or float("inf"))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from .conftest import REPEAT, REPEAT_POS, ServeProcess, snvs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import httpfuzz  # noqa: E402  (tests/httpfuzz.py)
 
 TOKEN = "t0k-en_for-tests"
 pytestmark = pytest.mark.timeout(240)
@@ -339,6 +345,77 @@ def test_call_flags_of_raygen_serve(api, service):
     assert client.post("/v1/call", json={"bam": "/etc/hosts.bam", "region": "chr1:1-10"}).status_code == 403
     plain = httpx.Client(base_url=str(client.base_url), timeout=30)
     assert plain.post("/v1/call", json={"bam": "empty.bam", "region": "chr1:1-400"}).status_code == 401
+
+
+FUZZ_EXAMPLES = int(os.environ.get("RAYGEN_HTTP_FUZZ_EXAMPLES", "8"))  # per route; benchmarks/reliability.py: more
+
+
+def test_every_route_fuzzed_from_openapi(service):
+    """schemathesis generates requests for every route of /openapi.json (valid and invalid bodies, queries,
+    headers; tests/httpfuzz.py): no 5xx other than an overload 503, no traceback, class path or filesystem path
+    in any answer, every error in the documented shape. RAYGEN_HTTP_FUZZ_EXAMPLES sets the cases per route."""
+    def check(name, case):
+        r = case.call(headers={**(case.headers or {}), "Authorization": f"Bearer {TOKEN}"}, timeout=60)
+        assert not httpfuzz.problems(r), f"{name} {case.formatted_path} -> {r.status_code}: {r.text[:300]}"
+
+    tried = httpfuzz.fuzz_operations(service.url, FUZZ_EXAMPLES, check)
+    print(f"HTTP fuzz: {sum(tried.values())} cases over {len(tried)} routes: {tried}")
+    assert {"POST /v1/score", "POST /v1/normalize", "POST /v1/call", "POST /v1/explain"} <= set(tried)
+
+
+def test_service_is_healthy_after_the_fuzzing(api):
+    client, model, ref, seqs = api
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/v1/score", json={"variants": snvs(seqs, [700])}).status_code == 200
+
+
+def test_a_killed_scorer_replica_is_replaced_and_the_service_answers_again(api):
+    """SIGKILL the Scorer replica in the middle of a request stream: every answer is 200 or 503 (no 500, no
+    traceback, no path), and the service scores again within N s of the kill (N printed; Serve replaces the
+    replica and reloads the model)."""
+    import threading
+
+    from killer import Killer  # tests/killer.py
+
+    client, model, ref, seqs = api
+    body = {"variants": snvs(seqs, [1200])}
+    answers: list[tuple[float, float, int, str]] = []  # (sent, answered, status, body)
+    stop = threading.Event()
+
+    def stream():
+        with httpx.Client(base_url=str(client.base_url), headers=client.headers, timeout=30) as c:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                try:
+                    r = c.post("/v1/score", json=body)
+                    answers.append((t0, time.monotonic(), r.status_code, r.text))
+                except httpx.HTTPError as exc:
+                    answers.append((t0, time.monotonic(), -1, repr(exc)))
+                time.sleep(0.05)
+
+    sender = threading.Thread(target=stream, daemon=True)
+    sender.start()
+    killer = Killer("ServeReplica:raygen:Scorer", delay_s=0.0, timeout_s=30)
+    time.sleep(1.0)  # the stream runs
+    killer.run()  # in this thread: kill now
+    t_kill = time.monotonic()
+    assert killer.killed, "no Scorer replica process found: the fault was not injected"
+    deadline = t_kill + 90
+    while time.monotonic() < deadline and not any(s == 200 and t0 > t_kill for t0, _, s, _ in answers):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    stop.set()
+    sender.join(timeout=35)
+    back = [t1 for t0, t1, s, _ in answers if s == 200 and t0 > t_kill]
+    assert back, f"no answer within 90 s of the kill: {[(round(t0 - t_kill, 1), s) for t0, _, s, _ in answers][-20:]}"
+    n_s = back[0] - t_kill
+    statuses = [s for _, _, s, _ in answers]
+    print(f"Scorer replica {killer.killed[0][0]} killed: scoring again after {n_s:.1f} s; answers {statuses.count(200)} "
+          f"x 200, {statuses.count(503)} x 503, other {[s for s in statuses if s not in (200, 503)]}")
+    assert set(statuses) <= {200, 503}, [(s, t[:300]) for _, _, s, t in answers if s not in (200, 503)]
+    assert all("Traceback" not in t and "/tmp/" not in t for *_, t in answers)
+    assert n_s < 60
+    assert client.post("/v1/score", json=body).status_code == 200
 
 
 def test_ctrl_c_stops_the_service_cleanly(service, api):

@@ -236,8 +236,9 @@ def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: 
     offs = np.zeros(nread + 1, dtype=np.int64)
     if nread:
         qoffs[1:] = np.cumsum([len(x) for x in reads.seqs])
-        np.add.at(offs, read.astype(np.int64) + 1, 1)
-        offs = np.cumsum(offs)
+        # Entries come grouped by read in read order: a read's entry count is the sum of its block lengths.
+        offs[1:] = np.cumsum(np.bincount(np.asarray(reads.blk_read, dtype=np.int64), weights=bn,
+                                         minlength=nread)).astype(np.int64)
     return Pileup(
         chrom=chrom, ref_start0=ref_start0, ref_seq=ref_seq, ref_codes=encode(ref_seq),
         read_start=np.asarray(reads.starts, dtype=np.int64), read_end=np.asarray(reads.ends, dtype=np.int64),
@@ -269,7 +270,11 @@ class Candidate:
 
 @dataclass
 class SiteTables:
-    """Per-position sums used by the genotypers; arrays are indexed by ``pos0 - start0``."""
+    """Per-position sums used by the genotypers; arrays are indexed by ``pos0 - start0``.
+
+    ``counts`` holds every position; the strand and likelihood sums only where a candidate can be (a
+    non-reference base with at least ``min_alt_count`` reads), zero elsewhere: nothing reads them there, and
+    skipping the rest of the positions saves most of their cost."""
 
     start0: int
     counts: np.ndarray  # int [L, 5] bases passing min base quality
@@ -318,9 +323,17 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
     """
     L = hi0 - lo0
     keep = np.flatnonzero((p.pos >= lo0) & (p.pos < hi0) & (p.qual >= cfg.min_base_quality) & (p.base < 4))
-    pos = p.pos[keep] - lo0
-    base = p.base[keep].astype(np.int64)
-    idx = pos * 5 + base
+    idx = (p.pos[keep] - lo0) * 5 + p.base[keep]
+    n = L * 5
+    counts = np.bincount(idx, minlength=n).reshape(L, 5)
+    refc = np.full(L, 4, dtype=np.int64)  # N past the reference's end (a span beyond the contig)
+    got = p.ref_codes[lo0 - p.ref_start0: hi0 - p.ref_start0]
+    refc[:len(got)] = got
+    nonref = counts[:, :4].copy()
+    nonref[np.flatnonzero(refc < 4), refc[refc < 4]] = 0
+    hot = nonref.max(axis=1) >= cfg.min_alt_count  # positions where find_candidates can make an SNV
+    sub = np.flatnonzero(hot[idx // 5])
+    keep, idx = keep[sub], idx[sub]
     # Every (cycle bin, BQ, MAPQ) maps to one error rate: look the three log terms up in small tables
     # instead of computing powers and logs per base.
     mm = cfg.max_mapping_quality
@@ -336,8 +349,6 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
     e_tab = np.clip(e_bq[:, :, None] + e_mq[None, None, :] - e_bq[:, :, None] * e_mq[None, None, :], 1e-6, 0.75).ravel()
     k = (cb * (mb + 1) + np.minimum(p.qual[keep], mb).astype(np.int64)) * (mm + 1) \
         + np.minimum(per_entry(p, "mapq")[keep], mm)
-    n = L * 5
-    counts = np.bincount(idx, minlength=n).reshape(L, 5)
     counts_rev = np.bincount(idx, weights=per_entry(p, "reverse")[keep], minlength=n).reshape(L, 5).astype(np.int64)
     log_match = np.bincount(idx, weights=np.log1p(-e_tab)[k], minlength=n).reshape(L, 5)
     log_mis = np.bincount(idx, weights=np.log(e_tab / 3.0)[k], minlength=n).reshape(L, 5)

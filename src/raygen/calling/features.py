@@ -38,19 +38,46 @@ NOISE_FRACTION = 0.25  # a mismatch whose base is below this share of the site's
 DENSITY_BP = 50
 
 
-def read_noise(p: Pileup, t: SiteTables, cfg: CallConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per read: noise mismatches and aligned bases counted inside the site tables' span, and whether the
-    mismatch at each counted entry was noise (for excluding a candidate's own site)."""
+def read_entries(p: Pileup, reads: np.ndarray) -> np.ndarray:
+    """Pileup entry indices of ``reads`` (sorted read indices), in entry order: entries are grouped by read."""
+    cnt = np.diff(p.read_offset)[reads]
+    first = np.cumsum(cnt) - cnt
+    return np.repeat(p.read_offset[reads] - first, cnt) + np.arange(int(cnt.sum()), dtype=np.int64)
+
+
+def reads_near(p: Pileup, cands: list[Candidate], supports: list, flank: int) -> np.ndarray:
+    """Sorted indices of the reads that overlap a candidate (its REF span widened by ``flank`` bp each side),
+    plus every read of ``supports`` (per candidate: read-index arrays, or None) and of each indel candidate
+    without supports: the only reads whose statistics the features read."""
+    lo = np.array([c.pos0 - flank for c in cands], np.int64)
+    hi = np.array([c.pos0 + len(c.ref) + flank for c in cands], np.int64)
+    order = np.argsort(lo)
+    lo, hi = lo[order], np.maximum.accumulate(hi[order])
+    k = np.searchsorted(lo, p.read_end, side="left") - 1  # the last candidate starting before the read ends
+    near = (k >= 0) & (hi[np.maximum(k, 0)] > p.read_start)
+    for c, sup in zip(cands, supports):
+        if sup is None and c.is_indel:
+            # A left-aligned indel's anchor can lie before its reads' starts: name its CIGAR reads explicitly.
+            sup = (p.indel_reads.get((c.pos0, c.ref, c.alt), ()),)
+        for part in sup or ():
+            near[np.asarray(part, np.int64)] = True
+    return np.flatnonzero(near)
+
+
+def read_noise(p: Pileup, t: SiteTables, cfg: CallConfig, reads: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per read: noise mismatches and aligned bases counted inside the site tables' span. ``reads``: only
+    these (sorted indices) are counted, the others get zeros (None: all reads)."""
     R = len(p.read_start)
     lo, n = t.start0, len(t.counts)
-    sel = np.flatnonzero((p.pos >= lo) & (p.pos < lo + n) & (p.base < 4) & (p.qual >= cfg.min_base_quality))
+    ent = read_entries(p, reads) if reads is not None else np.arange(len(p.pos), dtype=np.int64)
+    sel = ent[(p.pos[ent] >= lo) & (p.pos[ent] < lo + n) & (p.base[ent] < 4) & (p.qual[ent] >= cfg.min_base_quality)]
     i = p.pos[sel] - lo
     b = p.base[sel].astype(np.int64)
     depth = np.maximum(t.counts[:, :4].sum(axis=1), 1)
     noise = (b != p.ref_codes[p.pos[sel] - p.ref_start0]) & (t.counts[i, b] < NOISE_FRACTION * depth[i])
     rd = p.read[sel]
-    return (np.bincount(rd, weights=noise, minlength=R), np.bincount(rd, minlength=R).astype(np.float64),
-            noise)
+    return np.bincount(rd, weights=noise, minlength=R), np.bincount(rd, minlength=R).astype(np.float64)
 
 
 def _group_means(keys: np.ndarray, n: int, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -75,7 +102,7 @@ def allele_read_stats(p: Pileup, t: SiteTables, cands: list[Candidate], supports
 
     SNVs read the entries at their position; indels the read sets of ``supports[i]`` = (alt, ref) read
     indices from haplotype re-scoring (None: the CIGAR's reads)."""
-    nm, aligned, _ = read_noise(p, t, cfg)
+    nm, aligned = read_noise(p, t, cfg, reads_near(p, cands, supports, 1))
     noise_rate = 100.0 * nm / np.maximum(aligned, 1.0)
     N = len(cands)
     out = {f"{s}_{k}": np.zeros(N) for s in ("alt", "ref") for k in ("n", "mq", "rev", "noise", "clip", "pos")}
@@ -103,7 +130,8 @@ def _snv_read_stats(p: Pileup, t: SiteTables, cands: list[Candidate], snv: list[
     lo, hi = int(pos[0]), int(pos[-1]) + 1
     mark = np.full(hi - lo, -1, dtype=np.int64)
     mark[pos - lo] = np.arange(len(pos))
-    inside = np.flatnonzero((p.pos >= lo) & (p.pos < hi) & (p.base < 4) & (p.qual >= cfg.min_base_quality))
+    ent = read_entries(p, reads_near(p, [cands[i] for i in snv], [None] * len(snv), 0))
+    inside = ent[(p.pos[ent] >= lo) & (p.pos[ent] < hi) & (p.base[ent] < 4) & (p.qual[ent] >= cfg.min_base_quality)]
     pid = mark[p.pos[inside] - lo]
     e = inside[pid >= 0]
     pid = pid[pid >= 0]

@@ -72,47 +72,56 @@ def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]]) -> Site
     seg = np.zeros(len(order), dtype=np.int64)
     for k, r in enumerate(order.tolist()):
         q_lo, q_hi = int(p.read_qoff[r]), int(p.read_qoff[r + 1])
-        qlen = q_hi - q_lo
         bases = p.query_base[q_lo:q_hi]
         quals = np.minimum(p.query_qual[q_lo:q_hi], MAX_QUAL).astype(np.float64)
-        scores = []
-        starts = []
-        if p.read_start[r] <= w0:
-            q0 = _query_at(p, r, w0, left=True)
-            if q0 is None:
-                continue
-            for h in haps:
-                n = min(len(h), qlen - q0)
-                if n <= 0:
-                    scores.append(np.inf)
-                    continue
-                mis = bases[q0:q0 + n] != h[:n]
-                scores.append(float(quals[q0:q0 + n][mis].sum()))
-            starts = [q0] * len(haps)
-        elif p.read_end[r] >= w1:
-            q1 = _query_at(p, r, w1 - 1, left=False)
-            if q1 is None:
-                continue
-            q1 += 1
-            for h in haps:
-                n = min(len(h), q1)
-                if n <= 0 or q1 > qlen:
-                    scores.append(np.inf)
-                    continue
-                mis = bases[q1 - n:q1] != h[len(h) - n:]
-                scores.append(float(quals[q1 - n:q1][mis].sum()))
-                starts.append(q1 - len(h))
-        else:
+        # A read spanning the whole window is scored from both flanks, and the flank it fits better wins:
+        # another variant of its haplotype in one flank (an indel 20 bp away) shifts that anchor, and from
+        # there it would fit no haplotype and count for neither allele.
+        tries = [t for t in (_score_left(p, r, w0, haps, bases, quals) if p.read_start[r] <= w0 else None,
+                             _score_right(p, r, w1, haps, bases, quals) if p.read_end[r] >= w1 else None)
+                 if t is not None]
+        if not tries:
             continue
-        if len(scores) != len(haps) or not np.isfinite(min(scores)):
-            continue
-        sc = np.asarray(scores)
+        sc, starts = min(tries, key=lambda t: float(t[0].min()))
         best = int(np.argmin(sc))
         second = np.partition(sc, 1)[1] if len(sc) > 1 else np.inf
         if second - sc[best] >= MARGIN:
             hap[k] = best
-            seg[k] = starts[best] if len(starts) == len(haps) else starts[0]
+            seg[k] = starts[best]
     return SiteAssignment(w0, haps, alleles, anchor0, order, hap, seg)
+
+
+def _score_left(p: Pileup, r: int, w0: int, haps: list[np.ndarray], bases: np.ndarray, quals: np.ndarray
+                ) -> tuple[np.ndarray, list[int]] | None:
+    """Read ``r`` anchored at window start ``w0``: mismatching base qualities per haplotype, and the query
+    index aligned to each haplotype's index 0 (None: not scorable)."""
+    q0 = _query_at(p, r, w0, left=True)
+    if q0 is None:
+        return None
+    scores = []
+    for h in haps:
+        n = min(len(h), len(bases) - q0)
+        if n <= 0:
+            return None
+        scores.append(float(quals[q0:q0 + n][bases[q0:q0 + n] != h[:n]].sum()))
+    return np.asarray(scores), [q0] * len(haps)
+
+
+def _score_right(p: Pileup, r: int, w1: int, haps: list[np.ndarray], bases: np.ndarray, quals: np.ndarray
+                 ) -> tuple[np.ndarray, list[int]] | None:
+    """Read ``r`` anchored at window end ``w1`` (exclusive): as :func:`_score_left`, from the right."""
+    q1 = _query_at(p, r, w1 - 1, left=False)
+    if q1 is None:
+        return None
+    q1 += 1
+    scores, starts = [], []
+    for h in haps:
+        n = min(len(h), q1)
+        if n <= 0 or q1 > len(bases):
+            return None
+        scores.append(float(quals[q1 - n:q1][bases[q1 - n:q1] != h[len(h) - n:]].sum()))
+        starts.append(q1 - len(h))
+    return np.asarray(scores), starts
 
 
 def hap_index(a: SiteAssignment, h: int, x: int) -> int | None:

@@ -88,6 +88,12 @@ class SiteModel:
         """The QUAL a PASS call needs: Phred of the P(real) threshold chosen on the training data (card)."""
         return float(qual_from_p(np.array([self.card.get("threshold", 0.5)]))[0])
 
+    @property
+    def protect_qual(self) -> float:
+        """The classical QUAL at or above which the veto keeps a call (card; absent: no bound, infinity)."""
+        b = self.card.get("protect_qual")
+        return float("inf") if b is None else float(b)
+
     def logit(self, X: np.ndarray) -> np.ndarray:
         z = (design(X) - self.mean) / self.scale
         return z @ self.coef + self.intercept
@@ -125,7 +131,7 @@ class SiteModel:
         if d.get("format") != FORMAT or tuple(d.get("features", ())) != FEATURES \
                 or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS:
             raise InputError(f"{str(path)!r} is not a {FORMAT} model for this raygen's features; refit it "
-                             "(`raygen train site-model`)")
+                             "(`python benchmarks/call.py fit --out FILE`, docs/call.md)")
         arr = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef", "typical")}
         return cls(intercept=float(d["intercept"]), card=d.get("card", {}), **arr)
 
@@ -179,7 +185,8 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
 
     The site model is a veto: a call stays PASS only if the classical model called it (non-ref genotype, PASS)
     and its QUAL reaches ``min_qual`` (None: the model's own threshold, fitted by cross-validation on its
-    training data, :func:`raygen.calling.sitefit.cross_fit`). It never turns a classical RefCall into a call:
+    training data, :func:`raygen.calling.sitefit.cross_fit`), or its classical QUAL reaches the model's
+    ``protect_qual`` (cross-validated with the threshold). It never turns a classical RefCall into a call:
     on held-out data that added more false calls than true ones. GQ becomes P(this genotype wrong) =
     P(not real) + P(real, the other non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
     if not recs:
@@ -198,7 +205,7 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
             gq = int(min(gq, round(-10.0 * np.log10(max(p_wrong, 1e-10)))))
         if r.gt == (0, 0):
             filt = "RefCall"
-        elif r.filter == "PASS" and q >= min_qual:
+        elif r.filter == "PASS" and (q >= min_qual or r.qual >= model.protect_qual):
             filt = "PASS"
         else:
             filt = ";".join(["LowQual", *model.reasons(x)])

@@ -78,6 +78,10 @@ FLAGS: dict[str, dict[str, str]] = {
         "max_ongoing_requests": "per replica (default: 64, or --max-batch-size if larger)",
         "max_queued_requests": "beyond this the server answers 503 at once",
         "retry_after_s": "Retry-After seconds on those 503 answers (0: no header)",
+        "admission_factor": "scoring takes only what it answers within this many times its unloaded latency "
+                            "(learned); the rest get 503 at once (0: off)",
+        "scorer_stall_s": "a model call slower than this (and 4x what the admission gate expects) counts as a dead "
+                          "replica: 503 until it answers again (0: wait as Serve does)",
         "max_variants_per_request": "per request; more gives 413",
         "max_body_bytes": "request body limit on /v1; more gives 413",
         "scorer_replicas": "scorer replicas",

@@ -2,7 +2,8 @@
 
 A crash or Ctrl-C leaves at most a ``.tmp-*`` name behind, never a file with the final name that looks
 complete. ``os.replace`` is atomic on POSIX when source and target share a filesystem, which holds
-because the temporary lives in the target's own directory.
+because the temporary lives in the target's own directory. A full disk (ENOSPC, EDQUOT) while the block
+writes becomes :class:`raygen.errors.DiskFull` naming the final path (one line, exit 1), the temporary removed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from raygen.errors import UsageError
+from raygen.errors import UsageError, disk_full
 
 
 def _tmp_name(final: Path) -> Path:
@@ -47,6 +48,8 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
+    except OSError as exc:
+        raise disk_full(exc, final) or exc
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -68,6 +71,8 @@ def atomic_paths(*finals: str | os.PathLike[str]) -> Iterator[list[Path]]:
         yield tmps
         for tmp, final in zip(tmps, paths):
             os.replace(tmp, final)
+    except OSError as exc:
+        raise disk_full(exc, paths[0]) or exc
     finally:
         for tmp in tmps:
             if tmp.exists():
@@ -93,6 +98,8 @@ def atomic_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except OSError as exc:
+        raise disk_full(exc, final) or exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

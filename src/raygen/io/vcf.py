@@ -46,7 +46,7 @@ import pyarrow.csv as pacsv
 import pysam
 import pysam.bcftools
 
-from raygen.errors import InputError, RaygenError, UsageError
+from raygen.errors import InputError, RaygenError, UsageError, disk_full
 from raygen.io.atomic import atomic_paths
 from raygen.io.bgzf import BgzfWriter, has_eof_block
 from raygen.io.header import FIXED_COLUMNS, VcfHeader
@@ -829,10 +829,13 @@ def write_vcf(
             with open(tmp, "wb") as fh:
                 _write_text(fh, head_bytes, tables, header)
         return out
-    if kind == "vcf.gz":
-        _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
-    else:
-        _write_bcf(out, head_bytes, tables, header, index=index)
+    try:
+        if kind == "vcf.gz":
+            _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
+        else:
+            _write_bcf(out, head_bytes, tables, header, index=index)
+    except OSError as exc:  # the BGZF data temp is written before atomic_paths (see _write_bgzf)
+        raise disk_full(exc, out) or exc
     return out
 
 
@@ -901,12 +904,25 @@ def _tabix(data_tmp: Path, index_tmp: Path, csi: bool, final: Path) -> None:
     try:
         made = pysam.tabix_index(str(data_tmp), preset="vcf", force=True, csi=csi)
     except (OSError, ValueError) as exc:
+        Path(str(data_tmp) + (".csi" if csi else ".tbi")).unlink(missing_ok=True)  # htslib's partial index
+        # htslib says only "building of index ... failed": a full disk is told apart by looking at it.
+        if _nearly_full(data_tmp.parent):
+            raise disk_full(OSError(28, os.strerror(28)), final) from None
         raise RaygenError(
             f"indexing {str(final)!r} failed ({exc}); records must be sorted by contig and POS "
             "(sort them, or write .vcf / pass index=False)"
         ) from None
     made_index = Path(str(made) + (".csi" if csi else ".tbi"))
     os.replace(made_index, index_tmp)
+
+
+def _nearly_full(directory: Path, margin_bytes: int = 1 << 16) -> bool:
+    """True when the filesystem of ``directory`` has less than ``margin_bytes`` free (what an index needs)."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin_bytes
 
 
 def report_rejects(rejects: pa.Table, path: str | os.PathLike[str] | None, logger: logging.Logger, *,

@@ -6,6 +6,8 @@ A **VariantScorer** (the DNA language-model :class:`raygen.scoring.scorer.Scorer
 - ``score_variants(variants) -> list[result]``: one result per REF/ALT pair, in order; every result has a
   ``skip_reason`` (None when scored) and ``as_dict()`` (JSON-ready fields);
 - ``annotate(table) -> table``: a VCF text table with the scores written into INFO (Ray Data's entry);
+- ``attributions(variant) -> dict``: per-position attributions of one variant's score (``POST /v1/explain``),
+  or ``"attributions": None`` with ``"attributions_note"`` saying why;
 - ``info``: provenance (model, revision, definition, licence where one applies);
 - ``detail(variant) -> dict | None``: what a page draws for one variant beyond its score, JSON-ready, with
   a ``kind`` naming its shape (SpliceAI: ``splice_tracks``, the REF/ALT probabilities around it); None
@@ -51,6 +53,8 @@ class VariantScorer(Protocol):
     def score_variants(self, variants: Sequence[Variant]) -> list[Any]: ...
 
     def annotate(self, table: pa.Table) -> pa.Table: ...
+
+    def attributions(self, variant: Variant) -> dict: ...
 
     def detail(self, variant: Variant) -> dict | None: ...
 
@@ -138,6 +142,9 @@ class _Renamed:
 
     def annotate(self, table: pa.Table) -> pa.Table:
         return self.scorer.annotate(table, score_fn=self.score_variants)
+
+    def attributions(self, v: Variant) -> dict:
+        return self.scorer.attributions(Variant(self._name(v.chrom), v.pos, v.ref, v.alt))
 
     def detail(self, variant: Variant) -> dict | None:
         return self.scorer.detail(Variant(self._name(variant.chrom), variant.pos, variant.ref, variant.alt))

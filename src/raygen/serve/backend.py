@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from raygen.serve.admission import AdmissionGate
 from raygen.variant import Variant
 
 #: ``(chrom, pos, ref, alt)`` in, a plain dict out: both travel cheaply between replicas.
@@ -23,6 +24,10 @@ class UnknownModel(LookupError):
     """A request named a model this server does not serve."""
 
 
+class ScorerStalled(RuntimeError):
+    """A Scorer call outlived what the admission gate allows it (its replica died or hangs): answered 503."""
+
+
 class Backend(Protocol):
     """What the routes and the UI need from the model side."""
 
@@ -31,6 +36,7 @@ class Backend(Protocol):
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]: ...
     async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None: ...
     async def info(self, model: str | None = None) -> dict[str, Any]: ...
+    async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]: ...
     async def models(self) -> list[dict[str, Any]]: ...
     async def ready(self) -> bool: ...
     async def call(self, bam: str, region: str, vcf: bool = False, pass_only: bool = False) -> dict[str, Any]: ...
@@ -46,14 +52,19 @@ class ScorerBackend:
     requests into chunks of at most ``max_batch_size`` variants, each Scorer's batch size as its last
     :meth:`info` said (``@serve.batch`` then merges chunks of concurrent requests into model batches; the
     Scorer splits a chunk larger than a batch size set since); and to the Caller deployment, when the server
-    was started with data directories. ``model=None`` means the default model."""
+    was started with data directories. ``model=None`` means the default model.
 
-    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None):
+    Every score passes its model's :class:`raygen.serve.admission.AdmissionGate` (``gate`` builds one per
+    model; none: no gate) and raises :class:`raygen.serve.admission.Overloaded` when it is refused."""
+
+    def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None, gate=None, stall_s: float = 0.0):
         self.handles = dict(handles)
         self.names = list(self.handles)  # served model names, the default first
         self.default = self.names[0]
         self.caller = caller
         self.batch = {name: max_batch_size for name in self.handles}
+        self.gates: dict[str, AdmissionGate] = {name: gate() for name in self.handles} if gate else {}
+        self.stall_s = stall_s
 
     def _name(self, model: str | None) -> str:
         name = self.default if model is None else model
@@ -68,12 +79,37 @@ class ScorerBackend:
 
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]:
         name = self._name(model)
+        gate = self.gates.get(name)
+        if gate is None:
+            return await self._score(name, variants)
+        ticket = gate.admit(len(variants))  # Overloaded: refused before any hop to the Scorer
+        ok = False
+        try:
+            # Serve re-sends a request whose replica died to another one, and with none left waits for the
+            # replacement (tens of seconds: a new process loads the model): past the gate's bound, give up.
+            out = await asyncio.wait_for(self._score(name, variants), gate.timeout_s(ticket, self.stall_s))
+            ok = True
+            return out
+        except asyncio.TimeoutError:
+            gate.stalled(ticket)
+            ticket = None
+            raise ScorerStalled(f"the {name} model replica did not answer in time (restarting?)") from None
+        finally:
+            if ticket is not None:
+                gate.release(ticket, ok)
+
+    async def _score(self, name: str, variants: Sequence[Variant]) -> list[ResultTuple]:
         handle, size = self.handles[name], self.batch[name]
         tuples = [(v.chrom, v.pos, v.ref, v.alt) for v in variants]
         if len(tuples) <= size:
             return await handle.score.remote(tuples)
         parts = await asyncio.gather(*[handle.score.remote(list(c)) for c in chunks(tuples, size)])
         return [r for part in parts for r in part]
+
+    async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]:
+        """The Scorer's per-position attributions of one variant (``POST /v1/explain``, the UI)."""
+        v = variant
+        return await self.handles[self._name(model)].attributions.remote((v.chrom, v.pos, v.ref, v.alt))
 
     async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None:
         """The model's :meth:`raygen.scoring.base.VariantScorer.detail` of one variant."""

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from raygen.config import DEFAULTS, SERVE_LOGGING, CallConfig, ServeConfig
 from raygen.errors import InputError
 from raygen.io.fasta import Reference
 from raygen.scoring.base import ScorerSpec, make_scorer  # torch loads only when a scorer loads its model
+from raygen.serve.admission import AdmissionGate
 from raygen.serve.backend import ResultTuple, ScorerBackend, VariantTuple
 from raygen.serve.logs import setup_request_logging
 from raygen.serve.options import BATCH_FIELDS
@@ -103,6 +105,13 @@ class ScorerDeployment:
             return await self.score_batch(variants)
         parts = await asyncio.gather(*[self.score_batch(variants[i:i + size]) for i in range(0, len(variants), size)])
         return [r for part in parts for r in part]
+
+    async def attributions(self, variant: VariantTuple) -> dict[str, Any]:
+        """Per-position attributions of one variant's score (:meth:`Scorer.attributions`; SpliceAI: None and
+        why), on the model's thread, so they never run alongside a batch."""
+        c, p, r, a = variant
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.scorer.attributions, Variant(c, int(p), r, a))
 
     async def detail(self, variant: VariantTuple) -> dict[str, Any] | None:
         """The scorer's :meth:`detail` of one variant (what the UI draws beyond the score), on the model's
@@ -194,4 +203,8 @@ class Ingress:
         self._cfg = cfg
 
     def __serve_build_asgi_app__(self):
-        return make_app(ScorerBackend(self._scorers, self._cfg.max_batch_size, self._caller), self._cfg)
+        cfg = self._cfg
+        gate = functools.partial(AdmissionGate, factor=cfg.admission_factor, initial=cfg.max_batch_size,
+                                 retry_after_s=cfg.retry_after_s or 1.0)
+        return make_app(ScorerBackend(self._scorers, cfg.max_batch_size, self._caller, gate=gate,
+                                      stall_s=cfg.scorer_stall_s), cfg)

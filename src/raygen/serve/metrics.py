@@ -21,7 +21,9 @@ Metrics (``route`` is the route template, e.g. ``/v1/score``, never the raw path
 - with ``--drift-profile P`` (from ``raygen assess --write-profile``): ``raygen_drift_psi{model,feature}``,
   the population stability index of the scores served since start against the baseline's deciles
   (:func:`raygen.eval.drift.psi`), NaN until ``min_drift_values`` scores are in; ``raygen_drift_values``
-  (how many) and ``raygen_drift_threshold_psi``.
+  (how many) and ``raygen_drift_threshold_psi``;
+- ``raygen_admission_limit{model}``, ``raygen_admission_in_flight{model}``, ``raygen_admission_unloaded_seconds``
+  ``{model}``: the admission gate (:mod:`raygen.serve.admission`); its refusals are the 503s counted above.
 """
 
 from __future__ import annotations
@@ -126,6 +128,21 @@ class ServeMetrics:
         self.drift_n.labels(model, feature).set(n)
         value = float(psi(np.asarray(base["fractions"]), self._bins[key] / n)) if n >= self.min_drift_values else np.nan
         self.drift.labels(model, feature).set(value)
+
+    def watch_admission(self, gates: dict) -> None:
+        """Gauges of the admission gates (:class:`raygen.serve.admission.AdmissionGate`, by model name): the
+        learned limit, variants in flight, the unloaded latency it learned; read at each scrape."""
+        r = self.registry
+        limit = Gauge("raygen_admission_limit", "Variants in flight the admission gate admits (learned)", ["model"],
+                      registry=r)
+        flight = Gauge("raygen_admission_in_flight", "Variants in flight through the admission gate", ["model"],
+                       registry=r)
+        base = Gauge("raygen_admission_unloaded_seconds", "Unloaded latency the admission gate learned "
+                     "(NaN until known)", ["model"], registry=r)
+        for model, gate in gates.items():
+            limit.labels(model).set_function(lambda g=gate: g.limit)
+            flight.labels(model).set_function(lambda g=gate: g.in_flight)
+            base.labels(model).set_function(lambda g=gate: float("nan") if g.baseline_s is None else g.baseline_s)
 
     def exposition(self) -> tuple[bytes, str]:
         """(body, content type) of a scrape."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +24,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 import fastapi_offline
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import DeploymentUnavailableError, ReplicaUnavailableError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from raygen import __version__
 from raygen.errors import raygen_cause
+from raygen.serve.admission import Overloaded
 from raygen.serve.auth import check_bearer, resolve_token_digest
-from raygen.serve.backend import Backend, UnknownModel
+from raygen.serve.backend import Backend, ScorerStalled, UnknownModel
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.headers import ProvenanceHeaders, provenance_headers
 from raygen.serve.ism import BASES as ISM_BASES
@@ -77,6 +81,7 @@ def make_app(backend: Backend, cfg) -> FastAPI:
     )
     add_error_handlers(app)
     metrics = ServeMetrics(load_baseline(cfg.drift_profile, cfg.model) if cfg.drift_profile else None)
+    metrics.watch_admission(getattr(backend, "gates", {}))
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(bearer_check(digest))])
     add_variant_routes(v1, backend, cfg, reference, metrics)
     add_call_route(v1, backend, cfg, reference)
@@ -96,6 +101,10 @@ def make_app(backend: Backend, cfg) -> FastAPI:
     return app
 
 
+#: What a handle call raises when the replica behind it died or is being replaced (answered 503 + Retry-After).
+REPLICA_GONE = (RayActorError, ReplicaUnavailableError, DeploymentUnavailableError, ScorerStalled)
+
+
 def error_body(request: Request, message: str, detail: list[dict] | None = None) -> dict:
     """Every error answer: a one-line ``error``, ``detail`` items naming fields, and the request id."""
     return {"error": message, "detail": detail or [], "request_id": getattr(request.state, "request_id", None)}
@@ -113,6 +122,21 @@ def add_error_handlers(app: FastAPI) -> None:
         errs = [FieldError(tuple(e.get("loc", ())), e.get("msg", ""), e.get("type", "")) for e in exc.errors()]
         return JSONResponse(error_body(request, str(RequestInvalid(errs)), [e.as_dict() for e in errs]),
                             status_code=422)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(request: Request, exc: Overloaded):
+        return JSONResponse(error_body(request, str(exc)), status_code=503,
+                            headers={"Retry-After": str(math.ceil(exc.retry_after_s))})
+
+    async def _replica_gone(request: Request, exc: Exception):
+        # The Scorer (or Caller) replica died under the request, or Serve is replacing it: the service comes back
+        # by itself (tests/serve/test_api.py measures how soon), so this is a 503 to retry, not a 500.
+        log.warning({"event": "replica_unavailable", "reason": type(exc).__name__})
+        return JSONResponse(error_body(request, "a model replica is restarting; retry shortly"), status_code=503,
+                            headers={"Retry-After": "1"})
+
+    for gone in REPLICA_GONE:
+        app.add_exception_handler(gone, _replica_gone)
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's (404, 405, 400)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -184,13 +208,13 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
         name = model or (req.model if req is not None else None)  # type: ignore[attr-defined]
         check_count(request, len(items), cfg.max_variants_per_request)
         variants = [Variant(v.chrom, v.pos, v.ref.upper(), v.alt.upper()) for v in items]
-        try:
+        if on_invalid == "reject":
+            await ref_gate(variants, reference)
+        try:  # scores first: a request the admission gate refuses (503) costs no hop to the Scorer
+            results = await backend.score(variants, name)
             info = await backend.info(name)
         except UnknownModel as exc:
             raise RequestInvalid([FieldError(("body", "model"), str(exc), "unknown_model")]) from None
-        if on_invalid == "reject":
-            await ref_gate(variants, reference)
-        results = await backend.score(variants, name)
         if metrics is not None:
             metrics.observe_scores("/v1/score", info.get("model", ""), results)
         # A plain dict: FastAPI validates it once against response_model.
@@ -216,11 +240,14 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
 
 
 def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
-    """``POST /v1/explain``: what the UI draws for a variant, as JSON (see the route's summary)."""
+    """``POST /v1/explain``: what the UI draws for a variant, as JSON (see the route's summary), with the served
+    model's per-position attributions of the variant's score (:meth:`raygen.scoring.scorer.Scorer.attributions`;
+    null and why for SpliceAI)."""
 
     @v1.post("/explain", summary="What the UI draws for a variant: a language model's in-silico mutagenesis (the LLR "
-             "of every single-base substitution within the flank; rows A, C, G, T, columns positions), or the "
-             "served model's own detail (SpliceAI: per gene its delta scores and REF/ALT splice-site tracks)",
+             "of every single-base substitution within the flank; rows A, C, G, T, columns positions) and its "
+             "per-position gradient x input attributions of the variant's score, or the served model's own detail "
+             "(SpliceAI: per gene its delta scores and REF/ALT splice-site tracks; attributions null, with why)",
              responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
     async def explain(req: ExplainRequest, request: Request) -> dict:
         flank = req.flank or cfg.ism_flank
@@ -231,10 +258,10 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
         focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
         await ref_gate([focus], reference)
         model = served_model(backend, req.model)
-        detail = await backend.detail(focus, model)
+        detail, attr = await asyncio.gather(backend.detail(focus, model), backend.attributions(focus, model))
         if detail is not None:  # the scorer's own picture data (SpliceAI: its tracks), as the UI draws it
             return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt},
-                    "detail": detail, "model": await backend.info(model)}
+                    "detail": detail, "model": await backend.info(model), **attr}
         layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
         check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
         results, info = await asyncio.gather(backend.score([focus, *layout.variants], model), backend.info(model))
@@ -244,9 +271,11 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
                             "llr": head.get("llr"), "prob": head.get("prob"), "skip_reason": head.get("skip_reason")},
                 "first_pos": layout.first_pos, "ref_bases": layout.ref_bases, "rows": list(ISM_BASES),
                 "llr": [[None if np.isnan(x) else float(x) for x in row] for row in grid], "model": info,
-                "attributions": None,
+                **attr,
                 "note": "llr[row][col]: LLR of substituting rows[row] at position first_pos + col (1-based); null "
-                        "at the reference base and where unscored. Per-position attributions are not computed yet."}
+                        "at the reference base and where unscored. attributions[i]: gradient x input of the "
+                        "variant's score (attributions_target) at window index i (0-based), reference position "
+                        "attributions_first_pos + i (1-based), over the model's whole window."}
 
 
 CALL_RESPONSES = {

@@ -1,0 +1,59 @@
+"""Haplotype re-scoring: reads are assigned to the REF or an indel haplotype, whichever flank anchors them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from raygen.calling.candidates import load_pileup, open_bam
+from raygen.calling.realign import assign_site
+from raygen.config import CallConfig
+from raygen.io.fasta import Reference
+from raygen.regions import Shard
+
+
+def _bam(tmp: Path, ref: str, reads: list[tuple[int, str, list[tuple[int, int]]]]) -> str:
+    """A sorted, indexed BAM of (0-based start, sequence, CIGAR) reads on contig ``c`` of ``ref``."""
+    (tmp / "ref.fa").write_text(">c\n" + ref + "\n")
+    pysam.faidx(str(tmp / "ref.fa"))
+    header = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "coordinate"},
+                                              "SQ": [{"SN": "c", "LN": len(ref)}]})
+    path = str(tmp / "reads.bam")
+    with pysam.AlignmentFile(path, "wb", header=header) as out:
+        for k, (start, seq, cigar) in enumerate(sorted(reads)):
+            a = pysam.AlignedSegment(header)
+            a.query_name, a.reference_id, a.reference_start = f"r{k}", 0, start
+            a.query_sequence, a.cigartuples, a.mapping_quality = seq, cigar, 60
+            a.flag = 16 if k % 2 else 0
+            a.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+            out.write(a)
+    pysam.index(path)
+    return path
+
+
+def test_a_read_with_another_indel_in_one_flank_is_anchored_on_the_other(tmp_path: Path):
+    rng = np.random.default_rng(5)
+    ref = "".join(rng.choice(list("CGT"), 400))  # no A: the only homopolymer of A is the one below
+    ref = ref[:200] + "A" * 12 + ref[212:]
+    # ALT haplotype: 2 bp deleted at 185-186 (15 bp left of the site) and one A inserted in the run.
+    alt = ref[:185] + ref[187:200] + "A" + ref[200:]
+    reads = []
+    for s in range(100, 120, 2):  # ALT reads as an aligner writes them: 2D, 13 M, 1I before the run
+        m1 = 185 - s
+        reads.append((s, alt[s:s + 150], [(0, m1), (2, 2), (0, 13), (1, 1), (0, 150 - m1 - 14)]))
+    for s in range(101, 121, 2):  # REF reads
+        reads.append((s, ref[s:s + 150], [(0, 150)]))
+    bam = _bam(tmp_path, ref, reads)
+    with Reference(str(tmp_path / "ref.fa")) as fa:
+        af = open_bam(bam)
+        p = load_pileup(af, fa, Shard("c", 0, 400, 0), CallConfig())
+        af.close()
+    a = assign_site(p, 199, [(ref[199], ref[199] + "A")])  # window [179, 232): reads span it whole
+    assert len(a.reads) == 20 and (p.read_start[a.reads] <= 179).all() and (p.read_end[a.reads] >= 232).all()
+    alt_reads = p.read_start[a.reads] % 2 == 0
+    # Anchored at 179 (the left flank), an ALT read's 2 bp deletion shifts its bases: it fits neither
+    # haplotype. From the right flank it fits the insertion haplotype exactly.
+    assert (a.hap[alt_reads] == 1).all()
+    assert (a.hap[~alt_reads] == 0).all()
