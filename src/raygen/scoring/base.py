@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -110,6 +111,9 @@ def scorer_spec(model: str, reference: str, *, score: ScoreConfig = ScoreConfig(
     from raygen.models.load import describe_model
     from raygen.scoring.scorer import SCORE_DEFINITION
 
+    local = Path(model).expanduser()
+    if local.exists():  # actors run in their own working directories: give them the absolute path
+        model = str(local.resolve())
     desc = describe_model(model, revision=revision, trust_remote_code=trust_remote_code)
     info = {"model": model, "revision": revision, "kind": desc["kind"], "scheme": desc["scheme"], "k": desc["k"],
             "window": score.window, "reverse_complement": score.reverse_complement,
