@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -26,6 +27,25 @@ def test_each_command_has_descriptive_help(name, capsys):
     assert f"raygen {name}" in out
     assert "--address" in out  # every command can join a cluster
     assert len(out.splitlines()) > 8
+
+
+def _all_parsers(parser: argparse.ArgumentParser, prog: str = "raygen"):
+    """(``raygen sub ...``, parser) of every command and subcommand, depth first."""
+    yield prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _all_parsers(sub, f"{prog} {name}")
+
+
+def test_help_never_says_default_none():
+    # An unset option or a switch has nothing to show: "(default: None)" / "(default: False)" is noise.
+    parsers = list(_all_parsers(build_parser()))
+    assert len(parsers) > len(COMMANDS)  # subcommands (cohort combat, train pretrain, ...) are walked too
+    noisy = [prog for prog, p in parsers if "(default: None)" in p.format_help() or "(default: False)" in p.format_help()]
+    assert noisy == []
+    shown = [prog for prog, p in parsers if "(default: " in p.format_help()]
+    assert "raygen demo" in shown  # real defaults are still listed
 
 
 def test_info_reports_versions_and_ray_resources(ray_session, run_cli):

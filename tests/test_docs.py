@@ -3,7 +3,7 @@ shell block parses with the real CLI parser (so a renamed or removed flag, a mis
 wrong choice fails here), every ``make`` target named exists, and blocks marked ``<!-- runnable -->`` run.
 
 Blocks marked ``<!-- runnable: demo -->`` (the curl examples) need the demo's live service: they run in
-``tests/commands/test_demo_logs.py`` against a real ``raygen demo``.
+``tests/commands/test_demo.py`` against a real ``raygen demo``.
 
 Synopsis notation in command lines is read as the docs mean it: ``[...]`` groups are optional and dropped,
 ``...`` (more of the same) is dropped.

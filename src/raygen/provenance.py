@@ -134,14 +134,37 @@ def _licence(model_dir: Path) -> str:
     return "not stated"
 
 
+def display_name(name_or_path: str) -> str:
+    """What users are shown for a model or file: a local path's last component (``/srv/models/raygen-small`` ->
+    ``raygen-small``; never a path under someone's home directory), a hub id or ``classical`` as it is. Its
+    bytes are identified by the SHA-256 next to it (:func:`model_record`, :func:`reference_record`)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p.resolve().name  # a link (demo_out/model) is called by what it points at
+    return p.name if p.is_absolute() else name_or_path
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A local file or folder as users are shown it in logs: relative to the working directory when it lies
+    under it (``demo_out/scored.vcf.gz``), ``~/...`` under the home directory, else as given. Symlinks are
+    not followed (``demo_out/model`` stays that)."""
+    a = Path(os.path.abspath(path))
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(a.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
+
+
 def model_record(model: str, revision: str | None = None, *, licence: str | None = None,
                  display: str | None = None) -> dict[str, str]:
     """``{"id", "revision", "sha256", "licence"}`` of a model: a local directory (its weight files hashed
     together in name order: SHA-256 over ``name sha256`` lines), a single weights file, or a hub id (no
-    local bytes to hash: ``sha256`` says so and the revision pins it). ``display`` replaces the id (the
-    service names a model by its directory name, never its server path)."""
+    local bytes to hash: ``sha256`` says so and the revision pins it). The id is ``display`` or
+    :func:`display_name` (a directory's name, never its path: the checksum identifies the bytes)."""
     p = Path(model).expanduser()
-    record = {"id": display or model, "revision": revision or "", "sha256": "", "licence": licence or ""}
+    record = {"id": display or display_name(model), "revision": revision or "", "sha256": "", "licence": licence or ""}
     if p.is_dir():
         files = sorted({f for g in WEIGHT_GLOBS for f in p.glob(g) if f.is_file()})
         if files:

@@ -42,6 +42,9 @@ def test_explain_is_the_ism_map(app):
                 else:
                     assert grid[row][col] == pytest.approx(direct[(198 + col, alt)], abs=1e-5)
         assert body["variant"]["llr"] == pytest.approx(grid["ACGT".index(v["alt"])][2], abs=1e-5)
+        attr = body["attributions"]  # the tiny masked LM's gradient x input over its 32-base window
+        assert len(attr) == 32 and body["attributions_first_pos"] == 200 - 16 and any(abs(x) > 0 for x in attr)
+        assert "masked" in body["attributions_target"] and body["attributions_note"] is None
         assert c.post("/v1/explain", json=v).json()["first_pos"] == 197  # the server's default flank, 3
         too_far = c.post("/v1/explain", json={**v, "flank": 6})
         assert too_far.status_code == 422 and "ism_max_flank" in too_far.text

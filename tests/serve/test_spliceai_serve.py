@@ -95,6 +95,15 @@ def test_unknown_model_and_no_gene_are_answered(service):
     assert r.json()["results"][0]["spliceai"] == []
 
 
+def test_explain_attributes_the_lm(service):
+    url, _ = service
+    lm = httpx.post(url + "/v1/explain", json={"chrom": "20", "pos": 87761, "ref": "A", "alt": "C", "flank": 1},
+                    timeout=120).json()
+    window = lm["model"]["window"]
+    assert len(lm["attributions"]) == window and lm["attributions_first_pos"] == 87761 - window // 2
+    assert any(abs(x) > 0 for x in lm["attributions"]) and lm["attributions_note"] is None
+
+
 #: A shared record with a strong donor loss: the release's INFO entry (expected.D50.vcf).
 PANEL_VARIANT, PANEL_INFO = "20:87763 CAAAG>C", "C|DEFB125|0.00|0.00|0.10|0.93|-6|4|-23|4"
 
@@ -152,5 +161,6 @@ def test_explain_answers_with_the_spliceai_tracks(service):
     assert body["detail"]["kind"] == "splice_tracks" and body["model"]["model"] == "spliceai"
     assert g["info"] == PANEL_INFO and g["strand"] == "+" and len(g["ref_donor"]) == len(g["alt_donor"]) == 101
     assert max(a - b for a, b in zip(g["ref_donor"], g["alt_donor"])) == pytest.approx(g["DS_DL"], abs=1e-7)
+    assert body["attributions"] is None and "not a language model" in body["attributions_note"]
     bad = httpx.post(url + "/v1/explain", json={**v, "model": "nope"}, timeout=60)
     assert bad.status_code == 422 and "spliceai" in bad.json()["error"]

@@ -48,6 +48,10 @@ def test_gradio_client_scores_like_the_api(ui_app):
     assert row[5] == pytest.approx(api_llr(url, v), abs=1e-6)  # same backend, same number
     assert "LLR =" in summary and "already normalized" in summary
     assert f">{v['ref']}</span>" in window and f"&rarr;{v['alt']}" in window
+    attr = httpx.post(url + "/v1/explain", json={**v, "flank": 1}, timeout=60).json()  # the strip: the API's values
+    first, vals = attr["attributions_first_pos"], attr["attributions"]
+    assert "Attributions: gradient x input" in window and window.count("title='") == len(vals) + 2  # + REF, ALT
+    assert f"title='{first + len(vals) // 2}: {vals[len(vals) // 2]:+.3g}'" in window
     from PIL import Image
 
     img = np.asarray(Image.open(image).convert("RGB"))
@@ -99,6 +103,7 @@ def test_browser_renders_a_scored_variant(ui_app, tmp_path):
     loaded, text, shot = page_shot(page, ready, tmp_path)
     assert loaded, f"the page never showed a scored variant; it shows: {text[:500]!r}"
     assert f"{v['chrom']}:{v['pos']}:{v['ref']}>{v['alt']}" in text and "In-silico mutagenesis" in text
+    assert "Attributions: gradient x input" in text  # the strip under the sequence
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert img.shape[:2] == (1600, 1280)
     colours = len(np.unique(img.reshape(-1, 3) // 8, axis=0))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from raygen.commands import DefaultsHelpFormatter
 from raygen.config import DEFAULTS
 
 CB = DEFAULTS.cohort_batch
-FMT = argparse.ArgumentDefaultsHelpFormatter
+FMT = DefaultsHelpFormatter
 V = DEFAULTS.vae
 
 MATRIX_HELP = ("features x samples: CSV or TSV (gzip ok) with a header of sample names and an optional first "

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 
 from raygen.cli import runtime_config
+from raygen.commands import DefaultsHelpFormatter
 from raygen.config import DEFAULTS
 from raygen.io.atomic import ensure_writable_dir
 from raygen.runtime import init_ray
@@ -13,15 +14,6 @@ from raygen.runtime import init_ray
 
 D = DEFAULTS.simulate
 _SUFFIX = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except the ``None``/``False`` ones that would only say "(default: None)"."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or action.default is argparse.SUPPRESS:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def parse_bp(text: str) -> int:
@@ -41,7 +33,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "simulate",
         parents=[common],
         help="simulate a reference, truth variants and paired-end reads (deterministic)",
-        formatter_class=_HelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Write a synthetic genome into --out: reference.fa (+.fai) with GC isochores, homopolymers, short "
             "tandem repeats and N gaps over --contigs contigs (chr1..chrK); truth.vcf.gz (+.tbi) with SNVs, MNPs, "

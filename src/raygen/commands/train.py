@@ -11,11 +11,12 @@ import argparse
 import dataclasses
 import json
 
-from raygen.commands import train_caller
+from raygen.commands import DefaultsHelpFormatter, train_caller
 from raygen.config import DEFAULTS
 from raygen.errors import require
 from raygen.io.atomic import atomic_path
 from raygen.models.arch import RECIPES, get_recipe
+from raygen.provenance import display_path
 from raygen.runtime import init_ray
 
 P = DEFAULTS.pretrain
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _register_pretrain(tsub, common) -> None:
     p = tsub.add_parser(
-        "pretrain", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "pretrain", parents=[common], formatter_class=DefaultsHelpFormatter,
         help="pretrain a DNA language model from a FASTA (masked or causal LM)",
         description="Pretrain a DNA language model from scratch on random windows of a FASTA with Ray Train "
         "(TorchTrainer, DDP). Windows come from the BED regions (default: every contig), are reverse-complemented "
@@ -75,7 +76,7 @@ def _register_pretrain(tsub, common) -> None:
 
 def _register_evaluate(tsub, common) -> None:
     p = tsub.add_parser(
-        "evaluate", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "evaluate", parents=[common], formatter_class=DefaultsHelpFormatter,
         help="masked-base bits/base of a model vs k-mer count models on held-out sequence",
         description="Score every 16th base of held-out windows (masked one at a time in context) with a masked LM "
         "and with bidirectional k+k-mer count models fitted on the training contigs; print bits/base per predictor "
@@ -94,7 +95,7 @@ def _register_evaluate(tsub, common) -> None:
 
 def _register_finetune(tsub, common) -> None:
     p = tsub.add_parser(
-        "finetune", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "finetune", parents=[common], formatter_class=DefaultsHelpFormatter,
         help="fine-tune a variant-effect head on labelled SNVs",
         description="Fine-tune a variant-effect head on a labels table (tab-separated: chrom, pos (1-based), ref, "
         "alt, label 0/1, optional score; a header line starting with `chrom` is allowed). The frozen base model "
@@ -168,7 +169,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
                  contigs=args.contigs.split(",") if args.contigs else None, resume=args.resume,
                  runtime=runtime_config(args), quiet=args.quiet)
     val = s.get("val_bits_per_base")
-    print(f"model written to {s['out']}: {s.get('step')} steps, {s.get('train_s', 0):.0f} s training, "
+    print(f"model written to {display_path(s['out'])}: {s.get('step')} steps, {s.get('train_s', 0):.0f} s training, "
           f"validation {'n/a' if val is None else format(val, '.4f')} bits/base")
     return 0
 

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from raygen.provenance import display_name
 from raygen.variant import Variant
 
 LLR_DECIMALS = 4
@@ -38,7 +39,7 @@ def add_header_lines(header, info: dict) -> None:
         if key != "RAYGEN_PROB" or info.get("head"):
             header.add_info(key, number, type_, desc)
     fields = {
-        "model": info["model"], "revision": info.get("revision") or "none", "kind": info["kind"],
+        "model": display_name(info["model"]), "revision": info.get("revision") or "none", "kind": info["kind"],
         "tokenizer": info["scheme"] + (f"{info['k']}" if info.get("k") else ""), "window": info["window"],
         "reverse_complement": "yes" if info.get("reverse_complement") else "no",
         "definition": info["definition"],

@@ -6,6 +6,8 @@ A **VariantScorer** (the DNA language-model :class:`raygen.scoring.scorer.Scorer
 - ``score_variants(variants) -> list[result]``: one result per REF/ALT pair, in order; every result has a
   ``skip_reason`` (None when scored) and ``as_dict()`` (JSON-ready fields);
 - ``annotate(table) -> table``: a VCF text table with the scores written into INFO (Ray Data's entry);
+- ``attributions(variant) -> dict``: per-position attributions of one variant's score (``POST /v1/explain``),
+  or ``"attributions": None`` with ``"attributions_note"`` saying why;
 - ``info``: provenance (model, revision, definition, licence where one applies);
 - ``detail(variant) -> dict | None``: what a page draws for one variant beyond its score, JSON-ready, with
   a ``kind`` naming its shape (SpliceAI: ``splice_tracks``, the REF/ALT probabilities around it); None
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -50,6 +53,8 @@ class VariantScorer(Protocol):
     def score_variants(self, variants: Sequence[Variant]) -> list[Any]: ...
 
     def annotate(self, table: pa.Table) -> pa.Table: ...
+
+    def attributions(self, variant: Variant) -> dict: ...
 
     def detail(self, variant: Variant) -> dict | None: ...
 
@@ -106,6 +111,9 @@ def scorer_spec(model: str, reference: str, *, score: ScoreConfig = ScoreConfig(
     from raygen.models.load import describe_model
     from raygen.scoring.scorer import SCORE_DEFINITION
 
+    local = Path(model).expanduser()
+    if local.exists():  # actors run in their own working directories: give them the absolute path
+        model = str(local.resolve())
     desc = describe_model(model, revision=revision, trust_remote_code=trust_remote_code)
     info = {"model": model, "revision": revision, "kind": desc["kind"], "scheme": desc["scheme"], "k": desc["k"],
             "window": score.window, "reverse_complement": score.reverse_complement,
@@ -134,6 +142,9 @@ class _Renamed:
 
     def annotate(self, table: pa.Table) -> pa.Table:
         return self.scorer.annotate(table, score_fn=self.score_variants)
+
+    def attributions(self, v: Variant) -> dict:
+        return self.scorer.attributions(Variant(self._name(v.chrom), v.pos, v.ref, v.alt))
 
     def detail(self, variant: Variant) -> dict | None:
         return self.scorer.detail(Variant(self._name(variant.chrom), variant.pos, variant.ref, variant.alt))

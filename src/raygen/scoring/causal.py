@@ -26,9 +26,15 @@ def sequence_loglik(loaded, seqs: list[str], batch_size: int = DEFAULT_BATCH) ->
 
         lp = torch.log_softmax(logits[:, :-1], dim=-1)  # position i predicts token i + 1
         for j, r in enumerate(rows):
-            e = encs[r]
-            scored = np.nonzero(e.spans[1:, 0] >= 0)[0]  # targets that are sequence tokens
-            tgt = torch.as_tensor(e.ids[1:][scored], device=lp.device)
-            at = torch.as_tensor(scored, device=lp.device)
-            totals[r] = float(lp[j, at, tgt].double().sum().cpu())
+            totals[r] = float(token_logliks(lp[j], encs[r]).double().sum().cpu())
     return totals[inverse]
+
+
+def token_logliks(lp, e):
+    """The scored terms ``log P(token_i | tokens before i)`` of one encoded sequence ``e`` (module docstring),
+    from its next-token log-softmax ``lp`` [T - 1, V] (a torch tensor; row i predicts token i + 1)."""
+    import torch
+
+    scored = np.nonzero(e.spans[1:, 0] >= 0)[0]  # targets that are sequence tokens
+    tgt = torch.as_tensor(e.ids[1:][scored], device=lp.device)
+    return lp[torch.as_tensor(scored, device=lp.device), tgt]

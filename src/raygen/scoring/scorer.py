@@ -29,6 +29,7 @@ from raygen.config import ScoreConfig
 from raygen.errors import UsageError
 import raygen.scoring.causal as causal
 import raygen.scoring.masked as masked
+from raygen.scoring.attributions import gradient_x_input
 from raygen.scoring.windows import BASE_INDEX, Plan, plan_variant, revcomp
 from raygen.variant import Variant
 
@@ -157,6 +158,12 @@ class Scorer:
             if x is not None and not np.isfinite(x):
                 llr[i], prob[i], skip[i] = None, None, "allele_not_in_vocab"
         return [ScoreResult(a, b, c) for a, b, c in zip(llr, prob, skip)]
+
+    def attributions(self, variant: Variant) -> dict:
+        """Per-base gradient x input of ``variant``'s score over its window (JSON-ready; see
+        :func:`raygen.scoring.attributions.gradient_x_input` for the definition and coordinates)."""
+        plan = plan_variant(variant, self.reference, self.window)
+        return gradient_x_input(self.loaded, plan, self.reverse_complement).as_dict()
 
     def detail(self, variant: Variant) -> None:
         """Nothing beyond the score (see :class:`raygen.scoring.base.VariantScorer`): the UI's in-silico

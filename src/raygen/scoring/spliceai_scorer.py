@@ -106,6 +106,14 @@ class SpliceAIScorer:
     def info(self) -> dict:
         return spliceai_info(self.cfg) | {"device": self.device}
 
+    def attributions(self, variant: Variant) -> dict:
+        """None, and why: gradient x input needs a language model's token embeddings."""
+        return {"attributions": None, "attributions_first_pos": None, "attributions_target": None,
+                "attributions_method": None,
+                "attributions_note": "SpliceAI is a convolutional network on one-hot bases, not a language "
+                "model: it has no input token embeddings, so no gradient x input attributions are computed; "
+                "its REF/ALT splice-site tracks (detail) are its explanation"}
+
     # -- scoring ---------------------------------------------------------------------------------------
     def _plan(self, variants: Sequence[Variant]) -> tuple[list[list[str | None]], list[_Job]]:
         """Per variant: its skip reason (or None); and the ALT x gene jobs to compute."""

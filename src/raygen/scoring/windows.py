@@ -60,6 +60,7 @@ class Plan:
     center: int = 0
     ref_base: str = ""
     alt_base: str = ""
+    start: int = 0  # 0-based reference coordinate of window index 0 (both windows share the left flank)
 
 
 def _allele_problem(ref: str, alt: str) -> str | None:
@@ -108,9 +109,9 @@ def plan_variant(v: Variant, reference, window: int) -> Plan:
     half = window // 2
     if len(ref) == 1 and len(alt) == 1:
         win = reference.fetch(v.chrom, s - half, s - half + window)
-        return Plan("snv", None, win, win[:half] + alt + win[half + 1:], half, ref, alt)
+        return Plan("snv", None, win, win[:half] + alt + win[half + 1:], half, ref, alt, start=s - half)
     if max(len(ref), len(alt)) > half:
         return Plan(None, "too_long")
     left = reference.fetch(v.chrom, s - half, s)
     right = reference.fetch(v.chrom, s + len(ref), s + len(ref) + window - half - len(ref))
-    return Plan("pair", None, left + ref + right, left + alt + right)
+    return Plan("pair", None, left + ref + right, left + alt + right, start=s - half)

@@ -106,6 +106,13 @@ class ScorerDeployment:
         parts = await asyncio.gather(*[self.score_batch(variants[i:i + size]) for i in range(0, len(variants), size)])
         return [r for part in parts for r in part]
 
+    async def attributions(self, variant: VariantTuple) -> dict[str, Any]:
+        """Per-position attributions of one variant's score (:meth:`Scorer.attributions`; SpliceAI: None and
+        why), on the model's thread, so they never run alongside a batch."""
+        c, p, r, a = variant
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.scorer.attributions, Variant(c, int(p), r, a))
+
     async def detail(self, variant: VariantTuple) -> dict[str, Any] | None:
         """The scorer's :meth:`detail` of one variant (what the UI draws beyond the score), on the model's
         thread, so it never runs beside a batch."""

@@ -47,6 +47,37 @@ def window_html(reference, v: Variant, window: int) -> str:
     )
 
 
+def attribution_html(ref_bases: str, attr: dict, focus_pos: int | None = None) -> str:
+    """The attributions of ``attr`` (``Scorer.attributions``'s dict) as a strip under the sequence: one column
+    per window base (``ref_bases``, from 1-based ``attributions_first_pos``), the base over a bar whose height
+    is sqrt(|value| / max |value|), the max taken off the variant's base (a masked LM's variant token is the mask
+    embedding, which often dwarfs its context: its bar is clipped at full height; the square root keeps small
+    values visible beside large ones; red: raises the score, blue: lowers it); each column's tooltip holds its 1-based position and value; the base at 1-based
+    ``focus_pos`` (the variant) is highlighted as in the window above. Without attributions, their note."""
+    esc = html.escape
+    vals = attr.get("attributions")
+    box = "font-family:monospace;font-size:13px;padding:8px;border:1px solid #ccc;border-radius:6px;margin-top:6px"
+    if vals is None:
+        return f"<div style='{box};color:#666'>No attributions: {esc(str(attr.get('attributions_note')))}</div>"
+    first = int(attr["attributions_first_pos"])
+    context = [abs(x) for i, x in enumerate(vals) if first + i != focus_pos]
+    top = max(max(context or [abs(x) for x in vals]), 1e-30)
+    cols, mark = [], " style='background:#ffd54f;font-weight:bold'"
+    for i, (b, x) in enumerate(zip(ref_bases, vals)):
+        colour = "#d32f2f" if x > 0 else "#1976d2" if x < 0 else "#9e9e9e"
+        h = max(1, round(28 * min(1.0, abs(x) / top) ** 0.5))
+        cols.append(f"<span title='{first + i}: {x:+.3g}' style='display:inline-flex;flex-direction:column;"
+                    f"align-items:center;width:1.1ch;vertical-align:top'><span{mark if first + i == focus_pos else ''}>"
+                    f"{esc(b)}</span>"
+                    f"<span style='height:28px;display:flex;align-items:flex-start'><span style='width:0.8ch;"
+                    f"height:{h}px;background:{colour}'></span></span></span>")
+    return (f"<div style='{box}'><div style='color:#666;font-family:sans-serif'>Attributions: "
+            f"{esc(str(attr.get('attributions_method')))}, of {esc(str(attr.get('attributions_target')))} "
+            f"(red raises, blue lowers the score; bar height sqrt(|value| / max), max |value| off the variant's "
+            f"base {top:.3g}, the variant's bar clipped there; hover a base for its 1-based position and value)"
+            f"</div><div style='line-height:1;word-break:break-all'>{''.join(cols)}</div></div>")
+
+
 def _figure_image(fig):
     """A matplotlib figure as an RGB PIL image (PNG-rendered), the figure closed."""
     fig.tight_layout()
@@ -86,7 +117,9 @@ def heatmap_image(grid: np.ndarray, ref_bases: str, first_pos: int, chrom: str, 
     ax.set_xticks(ticks, [str(first_pos + t) for t in ticks], rotation=45, ha="right", fontsize=7)
     ax.set_xlabel(f"{chrom} position (1-based); dot: reference base; black box: the variant's position; "
                   "green box: its ALT")
-    ax.set_title(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10)
+    # right-aligned above the axes: UIs overlay their label on an image's top-left corner
+    fig.suptitle(f"In-silico mutagenesis around {focus}: LLR of each substitution", fontsize=10,
+                 x=0.98, ha="right")
     cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
     cb.set_label("LLR (alt vs ref)", fontsize=8)
     return _figure_image(fig)

@@ -240,11 +240,14 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
 
 
 def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedReference) -> None:
-    """``POST /v1/explain``: what the UI draws for a variant, as JSON (see the route's summary)."""
+    """``POST /v1/explain``: what the UI draws for a variant, as JSON (see the route's summary), with the served
+    model's per-position attributions of the variant's score (:meth:`raygen.scoring.scorer.Scorer.attributions`;
+    null and why for SpliceAI)."""
 
     @v1.post("/explain", summary="What the UI draws for a variant: a language model's in-silico mutagenesis (the LLR "
-             "of every single-base substitution within the flank; rows A, C, G, T, columns positions), or the "
-             "served model's own detail (SpliceAI: per gene its delta scores and REF/ALT splice-site tracks)",
+             "of every single-base substitution within the flank; rows A, C, G, T, columns positions) and its "
+             "per-position gradient x input attributions of the variant's score, or the served model's own detail "
+             "(SpliceAI: per gene its delta scores and REF/ALT splice-site tracks; attributions null, with why)",
              responses={422: {"description": "invalid field, unknown contig, REF mismatch or flank too large"}})
     async def explain(req: ExplainRequest, request: Request) -> dict:
         flank = req.flank or cfg.ism_flank
@@ -255,10 +258,10 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
         focus = Variant(req.chrom, req.pos, req.ref.upper(), req.alt.upper())
         await ref_gate([focus], reference)
         model = served_model(backend, req.model)
-        detail = await backend.detail(focus, model)
+        detail, attr = await asyncio.gather(backend.detail(focus, model), backend.attributions(focus, model))
         if detail is not None:  # the scorer's own picture data (SpliceAI: its tracks), as the UI draws it
             return {"variant": {"chrom": focus.chrom, "pos": focus.pos, "ref": focus.ref, "alt": focus.alt},
-                    "detail": detail, "model": await backend.info(model)}
+                    "detail": detail, "model": await backend.info(model), **attr}
         layout = await run_in_threadpool(ism_layout, reference, focus.chrom, focus.pos, flank)
         check_count(request, len(layout.variants) + 1, cfg.max_variants_per_request * 4)
         results, info = await asyncio.gather(backend.score([focus, *layout.variants], model), backend.info(model))
@@ -268,9 +271,11 @@ def add_explain_route(v1: APIRouter, backend: Backend, cfg, reference: SharedRef
                             "llr": head.get("llr"), "prob": head.get("prob"), "skip_reason": head.get("skip_reason")},
                 "first_pos": layout.first_pos, "ref_bases": layout.ref_bases, "rows": list(ISM_BASES),
                 "llr": [[None if np.isnan(x) else float(x) for x in row] for row in grid], "model": info,
-                "attributions": None,
+                **attr,
                 "note": "llr[row][col]: LLR of substituting rows[row] at position first_pos + col (1-based); null "
-                        "at the reference base and where unscored. Per-position attributions are not computed yet."}
+                        "at the reference base and where unscored. attributions[i]: gradient x input of the "
+                        "variant's score (attributions_target) at window index i (0-based), reference position "
+                        "attributions_first_pos + i (1-based), over the model's whole window."}
 
 
 CALL_RESPONSES = {

@@ -6,10 +6,11 @@ Positions are 1-based like VCF POS; REF starts at ``pos``. Validation errors bec
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from raygen.provenance import display_name  # noqa: F401 - re-exported: the service's callers import it here
 
 #: Bases a scorable allele may hold (upper or lower case); symbolic alleles cannot be scored.
 ALLELE_PATTERN = r"^[ACGTNacgtn]+$"
@@ -172,10 +173,3 @@ class CallResponse(BaseModel):
     counts: dict[str, int] = Field(description="calls per FILTER value")
     seconds: float
     calls: list[CallOut]
-
-
-def display_name(name_or_path: str) -> str:
-    """What answers call a model or file: a local path's last component (``/srv/models/raygen-small`` ->
-    ``raygen-small``), a hub id or ``classical`` as it is."""
-    p = Path(name_or_path)
-    return p.name if p.is_absolute() or p.exists() else name_or_path

@@ -16,6 +16,7 @@ from ray import serve
 
 from raygen.config import SERVE_LOGGING, RuntimeConfig, ServeConfig
 from raygen.errors import RaygenError, UsageError
+from raygen.provenance import display_name
 from raygen.raylogs import loud
 from raygen.runtime import init_ray
 from raygen.serve.app import build_application
@@ -62,6 +63,23 @@ def _print_ready(cfg: ServeConfig, urls: dict[str, str], seconds: float, print_f
         print_fn(f"  {name:<7} {urls[name]}")
 
 
+#: (host, port) of the Serve instances this process started with :func:`start_serve`.
+_STARTED: set[tuple[str, int]] = set()
+
+
+def start_serve(host: str, port: int, *, check_port: bool = True) -> None:
+    """Start Serve's controller and HTTP proxy on ``host:port`` in the current Ray session, without any
+    application: what :func:`run_service` does first. ``raygen demo`` calls it early, in a thread, so those two
+    processes start while it trains and scores. ``check_port``: refuse a port in use (our own embedded Ray)."""
+    if check_port and not _port_free(host, port):
+        raise UsageError(f"port {port} on {host} is in use; pass another --port")
+    # The controller and proxy: on a busy laptop they warn that a replica "has taken more than 30s to initialize"
+    # while the model loads (we print that we are loading it); -v keeps their warnings (raygen.raylogs).
+    serve.start(http_options={"host": host, "port": port},
+                logging_config={**SERVE_LOGGING, "log_level": "WARNING" if loud() else "ERROR"})
+    _STARTED.add((host, port))
+
+
 def run_service(cfg: ServeConfig, *, block: bool = True, address: str | None = None, print_fn=print,
                 num_cpus: int | None = None, num_gpus: int | None = None,
                 deployment_options: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
@@ -74,16 +92,12 @@ def run_service(cfg: ServeConfig, *, block: bool = True, address: str | None = N
     Serve and Ray where it started them); without, it returns once the model is loaded and the URLs answer.
     """
     info = init_ray(RuntimeConfig(address=address, num_cpus=num_cpus, num_gpus=num_gpus))
-    # Our own embedded Ray: Serve is ours too, so its port must be free and Ctrl-C stops everything.
+    # Our own embedded Ray: Serve is ours too, so Ctrl-C stops everything.
     owns_ray = info.mode == "local"
-    if owns_ray and not _port_free(cfg.host, cfg.port):
-        raise UsageError(f"port {cfg.port} on {cfg.host} is in use; pass another --port")
-    # The controller and proxy: on a busy laptop they warn that a replica "has taken more than 30s to initialize"
-    # while the model loads (we print that we are loading it); -v keeps their warnings (raygen.raylogs).
-    serve.start(http_options={"host": cfg.host, "port": cfg.port},
-                logging_config={**SERVE_LOGGING, "log_level": "WARNING" if loud() else "ERROR"})
+    # A port we started Serve on ourselves (start_serve) is in use by our own proxy; serve.start is idempotent.
+    start_serve(cfg.host, cfg.port, check_port=owns_ray and (cfg.host, cfg.port) not in _STARTED)
     urls = service_urls(cfg.host, cfg.port)
-    print_fn(f"starting raygen service ({info.describe()}); loading model {cfg.model} ...")
+    print_fn(f"starting raygen service ({info.describe()}); loading model {display_name(cfg.model)} ...")
     # SIGTERM (from a supervisor or `kill`) stops the service like Ctrl-C, also while the model loads.
     old = signal.signal(signal.SIGTERM, _raise_interrupt) if block else None
     started = False
@@ -112,6 +126,7 @@ def _stop(app_name: str, owns_ray: bool) -> None:
     try:
         if owns_ray:
             serve.shutdown()
+            _STARTED.clear()
             ray.shutdown()
         else:
             serve.delete(app_name)
@@ -119,4 +134,4 @@ def _stop(app_name: str, owns_ray: bool) -> None:
         log.warning("while stopping the service: %s", exc)
 
 
-__all__ = ["run_service", "service_urls"]
+__all__ = ["run_service", "service_urls", "start_serve"]

@@ -13,6 +13,7 @@ Positions are 1-based (VCF POS). The pictures are drawn by :mod:`raygen.serve.fi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -34,7 +35,7 @@ from raygen.serve.calls import (
     load_pileup_view,
     resolve_bam,
 )
-from raygen.serve.figures import heatmap_image, pileup_image, splice_tracks_image, window_html
+from raygen.serve.figures import attribution_html, heatmap_image, pileup_image, splice_tracks_image, window_html
 from raygen.serve.ism import BASES, ism_layout
 from raygen.serve.normalize import normalize_one
 from raygen.serve.parse import RequestInvalid, parse_variant_text, parse_vcf_text
@@ -47,7 +48,7 @@ log = logging.getLogger("raygen.serve.ui")
 #: (a language model's ``llr``, ``prob``; SpliceAI's ``spliceai`` entries), then ``skip_reason``.
 COLUMNS = ["chrom", "pos", "ref", "alt", "normalized", "llr", "prob", "skip_reason"]
 #: One picture for either kind of model (a per-kind label would need gr.update, which API clients then see).
-PICTURE_LABEL = "In-silico mutagenesis heatmap (language models) / REF and ALT splice-site probabilities (SpliceAI)"
+PICTURE_LABEL = "In-silico mutagenesis (language models) / splice sites (SpliceAI)"
 CALL_COLUMNS = ["chrom", "pos", "ref", "alt", "gt", "gq", "dp", "ad", "vaf", "qual", "filter"]
 
 Record = tuple[str, int, str, str]  # (chrom, pos 1-based, REF, ALT) as typed or read from the VCF
@@ -215,10 +216,18 @@ class ScoreTab:
             image = await run_in_threadpool(splice_tracks_image, detail, focus.chrom, focus)
             return splice_markdown(src, focus, detail, info, len(records)), table, "", image
         flank = int(min(max(flank, 1), self.max_flank))
-        image, n_ism = await self.heatmap(focus, flank, model)
+        (image, n_ism), attr = await asyncio.gather(self.heatmap(focus, flank, model),
+                                                    self.backend.attributions(focus, model))
         res = results[focus]
         summary = summary_markdown(src, focus, res.get("llr"), res.get("prob"), info, n_ism, flank, len(records))
-        return summary, table, window_html(self.reference, focus, int(info.get("window", self.cfg.window))), image
+        return summary, table, await run_in_threadpool(self.window, focus, info, attr), image
+
+    def window(self, focus: Variant, info: dict, attr: dict) -> str:
+        """The model's window around ``focus`` and, under it, the attributions of its score."""
+        w = int(info.get("window", self.cfg.window))
+        first = attr.get("attributions_first_pos")  # 1-based; None without attributions
+        bases = self.reference.fetch(focus.chrom, first - 1, first - 1 + w) if first else ""
+        return window_html(self.reference, focus, w) + attribution_html(bases, attr, focus.pos)
 
     async def from_query(self, request: gr.Request):
         """``/ui/?variant=CHROM:POS+REF>ALT[&model=NAME]``: the page opens with that variant scored."""

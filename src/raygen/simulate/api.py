@@ -23,6 +23,7 @@ from tqdm import tqdm
 from raygen.config import RuntimeConfig, SimulateConfig
 from raygen.errors import UsageError
 from raygen.io.atomic import atomic_paths, ensure_writable_dir
+from raygen.provenance import display_path
 from raygen.simulate.reads import ChunkStats, bam_header, chunk_bounds, fragment_max, simulate_chunk
 from raygen.simulate.reference import Contig, simulate_reference, write_fasta
 from raygen.simulate.truthvcf import sample_names, write_truth_vcf
@@ -60,16 +61,16 @@ class SimulationSummary:
     def lines(self) -> list[str]:
         v = self.variants
         out = [
-            f"reference   {self.reference}  ({len(self.contigs)} contigs, {self.bp:,} bp, {self.n_bp:,} N)",
-            f"truth       {self.truth_vcf}  ({v['total']:,} records: {v['SNV']:,} SNV, {v['MNP']:,} MNP, "
+            f"reference   {display_path(self.reference)}  ({len(self.contigs)} contigs, {self.bp:,} bp, {self.n_bp:,} N)",
+            f"truth       {display_path(self.truth_vcf)}  ({v['total']:,} records: {v['SNV']:,} SNV, {v['MNP']:,} MNP, "
             f"{v['INS']:,} INS, {v['DEL']:,} DEL, {v['MULTIALLELIC']:,} multiallelic; "
             f"{self.repeat_indels:,} indels in repeats; samples {','.join(self.samples)})",
         ]
         if self.truth_denorm_vcf:
-            out.append(f"denorm      {self.truth_denorm_vcf}  (same records, indels right-shifted or padded)")
+            out.append(f"denorm      {display_path(self.truth_denorm_vcf)}  (same records, indels right-shifted or padded)")
         if self.reads_bam:
             rate = self.sequencing_errors / max(1, self.read_bases)
-            out.append(f"reads       {self.reads_bam}  ({self.reads:,} reads, {self.read_bases:,} bases, "
+            out.append(f"reads       {display_path(self.reads_bam)}  ({self.reads:,} reads, {self.read_bases:,} bases, "
                        f"error rate {rate:.4f})")
         mbp_min = self.bp / 1e6 / (self.seconds / 60) if self.seconds > 0 else float("inf")
         stages = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in self.timings.items())
