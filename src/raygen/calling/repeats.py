@@ -81,7 +81,6 @@ def paint_max(n: int, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) 
         return out
     starts, ends = np.clip(starts, 0, n), np.clip(ends, 0, n)
     lens = ends - starts
-    run = np.repeat(np.arange(len(starts)), lens)
     pos = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)
     np.maximum.at(out, pos, np.repeat(values, lens))
     return out
