@@ -11,3 +11,13 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False) or action.default is argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
+
+
+def add_ray_choice(p: argparse.ArgumentParser, shard_bp: int, what: str = "input") -> None:
+    """``--ray`` / ``--no-ray`` (``use_ray``: None lets the command choose by input size and index) and
+    ``--shard-bp``, as the VCF-streaming commands (normalize, annotate) share them."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--ray", dest="use_ray", action="store_const", const=True, default=None,
+                   help=f"run as a Ray Data job sharded by region (needs a bgzipped, indexed {what})")
+    g.add_argument("--no-ray", dest="use_ray", action="store_const", const=False, help="process in this process")
+    p.add_argument("--shard-bp", type=int, default=shard_bp, help=f"region size of a Ray shard (default {shard_bp})")

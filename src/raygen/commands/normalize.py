@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import sys
 
+from raygen.commands import add_ray_choice
 from raygen.cli import runtime_config
 from raygen.config import DEFAULTS
 from raygen.errors import UsageError
@@ -82,11 +83,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--no-index", action="store_true", help="do not write .tbi/.csi beside .vcf.gz/.bcf output")
     p.add_argument("--rejects", metavar="FILE", help="write rejected records here (TSV: SOURCE LINE REASON TEXT)")
     p.add_argument("--parquet", metavar="DIR", help="also write the normalized records as Parquet (partitioned by contig)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--ray", dest="use_ray", action="store_const", const=True, default=None,
-                   help="run as a Ray Data job sharded by region (needs a bgzipped, indexed input)")
-    g.add_argument("--no-ray", dest="use_ray", action="store_const", const=False, help="process in this process")
-    p.add_argument("--shard-bp", type=int, default=cfg.shard_bp, help=f"region size of a Ray shard (default {cfg.shard_bp})")
+    add_ray_choice(p, cfg.shard_bp, "input")
     p.add_argument("-i", "--include", metavar="EXPR", help="normalize only records for which EXPR holds (bcftools' "
                    "expression language; other records pass through untouched)")
     p.add_argument("-e", "--exclude", metavar="EXPR", help="normalize only records for which EXPR does not hold")
