@@ -3,14 +3,19 @@
 Both tools score the same VCF against the same reference and gene table on the same CPU cores (``taskset``),
 in one run; the table gives wall seconds (whole command: start-up, model loading, scoring, writing),
 variants/s, raygen's speed-up, the load average before and after each run, and then compares the outputs
-record for record (the SpliceAI INFO strings). raygen runs are interleaved with the release's and the best
-of ``--repeats`` is kept; the release runs once per configuration (it takes minutes). With a CUDA GPU,
-raygen also runs with ``--gpus-per-actor 1``.
+record for record (the SpliceAI INFO strings). raygen runs as the command chooses by default (in process
+below ``ScoreConfig.ray_min_records``) and as a Ray Data job (``--ray``: one actor with all the cores'
+threads, one single-thread actor per core); each raygen run's own timeline (its summary's ``time`` line:
+where the seconds went) is printed under the table, with "outside" = the command's wall time minus what
+raygen timed (interpreter start, imports, Ray's shutdown). raygen runs are interleaved with the release's
+and the best of ``--repeats`` is kept; the release runs once (it takes minutes). With a CUDA GPU, raygen
+also runs with ``--gpus-per-actor 1``.
 
 Usage:
     python benchmarks/spliceai.py                          # the 148 shared variants, cores 0,1
     python benchmarks/spliceai.py --input calls.vcf --reference GRCh38.fa --annotation grch38
-    python benchmarks/spliceai.py --generated 300          # seeded generated variants instead
+    python benchmarks/spliceai.py --generated 300          # 300 seeded generated variants (same genes and
+                                                           # region of the shared reference) instead
     python benchmarks/spliceai.py --campaign 500           # differential only: no timing, many variants
     python benchmarks/spliceai.py --cpu-time 40            # CPU seconds of both scorers on the first 40
                                                            # records, in plain processes, 1 and 2 threads
@@ -71,13 +76,21 @@ def spliceai_info(path: Path) -> dict[tuple, str]:
     return out
 
 
-def timed(cmd: list[str], cores: str, env: dict) -> tuple[float, float, float]:
-    """(wall seconds, load before, load after) of ``cmd`` pinned to ``cores``."""
+def timed(cmd: list[str], cores: str, env: dict) -> tuple[float, float, float, str]:
+    """(wall seconds, load before, load after, stdout) of ``cmd`` pinned to ``cores``."""
     load0 = os.getloadavg()[0]
     t = time.perf_counter()
-    subprocess.run(["taskset", "-c", cores, *cmd], check=True, env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
-    return time.perf_counter() - t, load0, os.getloadavg()[0]
+    run = subprocess.run(["taskset", "-c", cores, *cmd], check=True, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - t, load0, os.getloadavg()[0], run.stdout
+
+
+def timeline(stdout: str, wall: float) -> str:
+    """raygen's own breakdown from its summary (``wrote ... in S s`` and ``time (ENGINE): stage S s, ...``)."""
+    lines = stdout.splitlines()
+    inside = next((float(ln.rsplit(" in ", 1)[1].split(" s ")[0]) for ln in lines if ln.startswith("wrote ")), None)
+    stages = next((ln[len("time "):] for ln in lines if ln.startswith("time (")), "")
+    return stages + (f"; outside (start-up, imports, shutdown) {wall - inside:.1f} s" if inside is not None else "")
 
 
 def count_records(vcf: Path) -> int:
@@ -96,12 +109,20 @@ def compare(ours: dict, theirs: dict) -> tuple[int, list[str]]:
     return same, diffs
 
 
-def raygen_cmd(inp: Path, fasta: Path, annotation: str, out: Path, actors: int, threads: int, gpus: float,
+def raygen_cmd(inp: Path, fasta: Path, annotation: str, out: Path, how: list[str], gpus: float,
                distance: int) -> list[str]:
     cmd = [sys.executable, "-m", "raygen.cli", "score", str(inp), "-f", str(fasta), "--model", "spliceai",
-           "--annotation", annotation, "--distance", str(distance), "-o", str(out), "-q",
-           "--actors", str(actors), "--threads-per-actor", str(threads)]
+           "--annotation", annotation, "--distance", str(distance), "-o", str(out), "-q", *how]
     return cmd + (["--gpus-per-actor", str(gpus)] if gpus else ["--num-gpus", "0"])
+
+
+def raygen_configs(ncores: int) -> list[tuple[str, list[str]]]:
+    """(name, flags): the command's own choice, then Ray with one actor of ``ncores`` threads and with one
+    single-thread actor per core."""
+    out = [("auto", [])]
+    out += [(f"ray-{a}x{t}", ["--ray", "--actors", str(a), "--threads-per-actor", str(t)])
+            for a, t in ([(1, ncores), (ncores, 1)] if ncores > 1 else [(1, 1)])]
+    return out
 
 
 def generated_input(n: int, seed: int, tmp: Path) -> tuple[Path, Path, str]:
@@ -128,34 +149,36 @@ def bench(args, tmp: Path) -> int:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
     stock = [str(py.parent / "spliceai"), "-I", str(inp), "-O", str(tmp / "release.vcf"), "-R", str(plain),
              "-A", annotation, "-D", str(args.distance)]
-    ncores = len(args.cores.split(","))
-    configs = [(1, ncores), (ncores, 1)] if ncores > 1 else [(1, 1)]
-    rows, best = [], {}
+    configs = raygen_configs(len(args.cores.split(",")))
+    rows, best, lines = [], {}, []
     release = None
     for rep in range(args.repeats):
-        for actors, threads in configs:
-            out = tmp / f"raygen.{actors}x{threads}.vcf.gz"
-            wall, l0, l1 = timed(raygen_cmd(inp, fasta, annotation, out, actors, threads, 0, args.distance),
-                                 args.cores, env)
-            key = f"raygen --actors {actors} --threads-per-actor {threads}"
+        for name, how in configs:
+            out = tmp / f"raygen.{name}.vcf.gz"
+            wall, l0, l1, stdout = timed(raygen_cmd(inp, fasta, annotation, out, how, 0, args.distance), args.cores,
+                                         env)
+            key = "raygen score " + (" ".join(how) or "(default: auto)")
             rows.append((key, wall, l0, l1))
+            lines.append(f"  {key}, {wall:.1f} s: {timeline(stdout, wall)}")
             best[key] = min(best.get(key, wall), wall)
         if release is None:  # interleaved: after the first raygen round
-            release = timed(stock, args.cores, env)
+            release = timed(stock, args.cores, env)[:3]
             rows.append(("spliceai 1.3.1 CLI (TensorFlow 2.15 CPU)", *release))
     print(f"\n{n} variants, cores {args.cores}, D={args.distance}, annotation {annotation}")
     print(f"{'run':58s} {'wall s':>8s} {'var/s':>8s} {'load before/after':>18s}")
     for name, wall, l0, l1 in rows:
         print(f"{name:58s} {wall:8.1f} {n / wall:8.2f} {l0:8.1f} / {l1:<8.1f}")
+    print("raygen's timelines (wall s):")
+    print("\n".join(lines))
     print(f"\n{'best of ' + str(args.repeats):58s} {'wall s':>8s} {'var/s':>8s} {'x release':>10s}")
     print(f"{'spliceai CLI':58s} {release[0]:8.1f} {n / release[0]:8.2f} {1.0:10.2f}")
     for key, wall in best.items():
         print(f"{key:58s} {wall:8.1f} {n / wall:8.2f} {release[0] / wall:10.2f}")
     theirs = spliceai_info(tmp / "release.vcf")
     status = 0
-    for actors, threads in configs:
-        same, diffs = compare(spliceai_info(tmp / f"raygen.{actors}x{threads}.vcf.gz"), theirs)
-        print(f"raygen {actors}x{threads} vs release: {same}/{len(theirs)} records identical")
+    for name, _ in configs:
+        same, diffs = compare(spliceai_info(tmp / f"raygen.{name}.vcf.gz"), theirs)
+        print(f"raygen {name} vs release: {same}/{len(theirs)} records identical")
         for d in diffs[:20]:
             print("  " + d)
         status |= bool(diffs)
@@ -170,7 +193,8 @@ def gpu_line(inp, fasta, annotation, tmp, n, args, env) -> None:
         print("GPU: none on this host (variants/s per GPU not measured)")
         return
     out = tmp / "raygen.gpu.vcf.gz"
-    wall, l0, _ = timed(raygen_cmd(inp, fasta, annotation, out, 1, 1, 1, args.distance), args.cores, env)
+    wall, l0, _, _ = timed(raygen_cmd(inp, fasta, annotation, out, ["--actors", "1", "--threads-per-actor", "1"], 1,
+                                      args.distance), args.cores, env)
     same, _ = compare(spliceai_info(out), spliceai_info(tmp / "release.vcf"))
     print(f"GPU ({torch.cuda.get_device_name(0)}): {n / wall:.1f} variants/s (wall {wall:.1f} s incl. start-up), "
           f"{same}/{n} records identical to the release")

@@ -77,6 +77,11 @@ class ScoreConfig:
     threads_per_actor: int = 0
     reverse_complement: bool = False  # average the score with the reverse-complement strand
     shard_bp: int = 5_000_000  # genomic shard size of the region-sharded VCF read, in bp
+    # records from which `raygen score` runs as a Ray Data job when nothing else asks for Ray (a cluster, GPUs,
+    # --actors > 1, --ray); below it, in process: Ray's fixed costs (its start, actor processes importing torch
+    # and loading the model) outweigh what an actor pool gains on one machine (docs/spliceai.md, "Where the
+    # time goes")
+    ray_min_records: int = 2000
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,25 @@ def net(keras_nets):
     return SpliceAINet(keras_nets[0])
 
 
+def test_folded_weights_cache_gives_the_same_bits_and_survives_damage(keras_nets, tmp_path, monkeypatch):
+    from raygen.models.spliceai import folded_cache_path, load_ensemble
+
+    monkeypatch.setenv("RAYGEN_CACHE", str(tmp_path))
+    path = folded_cache_path(torch.float32)
+    assert not path.exists() and path.is_relative_to(tmp_path / "spliceai")
+    built = load_ensemble()  # from the wheel; writes the cache
+    assert path.exists() and folded_cache_path(torch.bfloat16) != path
+    fresh = [SpliceAINet(k) for k in keras_nets]
+    for nets in (built, load_ensemble()):  # the second from the cache
+        assert len(nets) == 5
+        for a, b in zip(nets, fresh):
+            assert (a.dilations, a.radii, a.skip_tensors, a.n_units) == (b.dilations, b.radii, b.skip_tensors, b.n_units)
+            assert all(torch.equal(x, y) for x, y in zip(a.buffers(), b.buffers()))
+    path.write_bytes(b"not a torch file")
+    assert torch.equal(load_ensemble()[4].wo, fresh[4].wo)  # rebuilt from the wheel
+    assert len(torch.load(path, weights_only=True)) == 5
+
+
 def test_weights_found_without_importing_spliceai_or_keras():
     code = ("import sys; from raygen.models.spliceai_weights import model_paths, read_ensemble; "
             "p = model_paths(); n = read_ensemble(); "

@@ -1,4 +1,5 @@
-"""`raygen score` end to end on a real local Ray: every record back, skip reasons, invariance, fail-fast."""
+"""`raygen score` end to end on a real local Ray and in process: every record back, skip reasons, invariance
+(actors, batches, threads, Ray or not), fail-fast."""
 
 from __future__ import annotations
 
@@ -178,9 +179,9 @@ def test_threads_per_actor(baseline, tmp_path, run_cli_module, edge_vcf, referen
     vcf, _ = edge_vcf
     out1 = tmp_path / "t1.vcf.gz"
     rc, _, err = run_cli_module("score", vcf, "-f", reference, "--model", tiny_models[("kmer", "mlm")], "-o", out1,
-                                "--window", WINDOW, "--threads-per-actor", 1, "-q")
+                                "--window", WINDOW, "--threads-per-actor", 1, "-q", "--no-ray")
     assert rc == 0, err
-    assert body(out1) == body(out)
+    assert body(out1) == body(out)  # in process, one thread: the Ray run's bytes
 
 
 
@@ -198,7 +199,7 @@ def test_normalize_is_a_stage_of_the_same_pipeline(tmp_path, run_cli_module, edg
     common = ["-f", reference, "--model", model, "--window", WINDOW, "--shard-bp", 300, "-q"]
     one = tmp_path / "one.vcf.gz"
     rc, stdout, stderr = run_cli_module("score", vcf, "-o", one, "--normalize", "--rejects", tmp_path / "one.tsv",
-                                        *common)
+                                        "--no-ray", *common)  # in process; `two` below runs on Ray
     assert rc == 0, stderr
     # the same by hand: bcftools-norm-exact normalization to a file, then scoring that file
     norm = tmp_path / "norm.vcf.gz"
@@ -220,3 +221,28 @@ def test_normalize_is_a_stage_of_the_same_pipeline(tmp_path, run_cli_module, edg
     n_in = len(recs) + 2
     assert f"records in: {n_in}  out: {n_in - 2}  rejected: 2" in stdout
     assert "badline" in (tmp_path / "one.tsv").read_text()
+
+
+def test_where_score_runs(edge_vcf, monkeypatch):
+    """--ray/--no-ray decide; else a Ray this process joined, a cluster address, GPUs or several actors mean Ray;
+    else the input size: every block of a small input is read once, a large one reads only up to the limit."""
+    import dataclasses
+
+    from raygen.config import DEFAULTS, RuntimeConfig
+    from raygen.scoring.pipeline import _local_blocks, should_score_on_ray
+
+    cfg = DEFAULTS.score
+    assert should_score_on_ray(False, cfg, None) is False and should_score_on_ray(True, cfg, None) is True
+    assert should_score_on_ray(None, cfg, None) is True  # this test session has joined a Ray
+    import ray
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert should_score_on_ray(None, cfg, None) is None  # the input size decides
+    assert should_score_on_ray(None, cfg, RuntimeConfig(address="10.0.0.1:6379")) is True
+    assert should_score_on_ray(None, dataclasses.replace(cfg, actors=2), None) is True
+    assert should_score_on_ray(None, dataclasses.replace(cfg, gpus_per_actor=1), None) is True
+    vcf, recs = edge_vcf
+    blocks = _local_blocks(str(vcf), len(recs) + 1)
+    assert sum(b.num_rows for b in blocks) == len(recs)
+    assert _local_blocks(str(vcf), len(recs)) is None

@@ -1,6 +1,6 @@
-"""`raygen score --model spliceai` end to end on a real local Ray: the release's INFO and header, every skip
-rule, counts in = out + skipped, typed Parquet columns, contig naming, and output independent of the actor
-count and the Ray batch size."""
+"""`raygen score --model spliceai` end to end, in process and on a real local Ray: the release's INFO and
+header, every skip rule, counts in = out + skipped, typed Parquet columns, contig naming, and output
+independent of where it runs (in process or Ray), the actor count and the Ray batch size."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ def scored(tmp_path_factory, edge_vcf, fasta, genes_file):
     out = tmp_path_factory.mktemp("out") / "scored.vcf.gz"
     cfg = SpliceAIConfig(annotation=str(genes_file))
     summary = score_vcf(str(edge_vcf[0]), fasta, "spliceai", str(out), cfg=ScoreConfig(actors=1),
-                        parquet_dir=str(out.with_suffix(".parquet")), progress=False, spliceai=cfg)
+                        parquet_dir=str(out.with_suffix(".parquet")), progress=False, spliceai=cfg, use_ray=False)
+    assert summary.engine == "in-process" and list(summary.stages) == ["check + read", "import torch", "model load",
+                                                                        "score", "write"]
     return out, summary
 
 
@@ -118,11 +120,13 @@ def test_parquet_has_typed_spliceai_columns(scored):
 
 
 @pytest.mark.timeout(300)
-def test_same_output_for_two_actors_and_tiny_ray_batches(scored, edge_vcf, fasta, genes_file, tmp_path):
+def test_same_output_on_ray_with_two_actors_and_tiny_ray_batches(scored, edge_vcf, fasta, genes_file, tmp_path):
     out2 = tmp_path / "two.vcf.gz"
-    score_vcf(str(edge_vcf[0]), fasta, "spliceai", str(out2), cfg=replace(ScoreConfig(), actors=2, rows_per_batch=2),
-              progress=False, spliceai=SpliceAIConfig(annotation=str(genes_file)))
-    assert vcf_lines(out2) == vcf_lines(scored[0])
+    summary = score_vcf(str(edge_vcf[0]), fasta, "spliceai", str(out2), progress=False,
+                        cfg=replace(ScoreConfig(), actors=2, rows_per_batch=2),
+                        spliceai=SpliceAIConfig(annotation=str(genes_file)))
+    assert summary.engine == "ray"  # more than one actor asks for Ray (auto)
+    assert vcf_lines(out2) == vcf_lines(scored[0])  # the in-process run's records and header, bit for bit
 
 
 @pytest.mark.timeout(300)
@@ -131,12 +135,12 @@ def test_chr_named_input_is_explained_and_fixed_by_rename_contigs(run_cli, fasta
     vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr20,length=10100000>\n"
                    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr20\t87761\t.\tA\tC\t.\t.\t.\n")
     rc, stdout, stderr = run_cli("score", vcf, "-f", fasta, "--model", "spliceai", "--annotation", genes_file,
-                                 "-o", tmp_path / "a.vcf.gz", "-q")
+                                 "-o", tmp_path / "a.vcf.gz", "-q", "--no-ray")
     assert rc == 0, stderr
     assert "unknown_contig=1" in stdout and "--rename-contigs strip-chr" in stdout
     assert info(vcf_lines(tmp_path / "a.vcf.gz")[1][0])["RAYGEN_SKIP"] == "unknown_contig"
     rc, stdout, stderr = run_cli("score", vcf, "-f", fasta, "--model", "spliceai", "--annotation", genes_file,
-                                 "--rename-contigs", "strip-chr", "-o", tmp_path / "b.vcf.gz", "-q")
+                                 "--rename-contigs", "strip-chr", "-o", tmp_path / "b.vcf.gz", "-q", "--no-ray")
     assert rc == 0, stderr
     line = vcf_lines(tmp_path / "b.vcf.gz")[1][0]
     assert line.startswith("chr20\t87761") and info(line)["SpliceAI"] == EXPECTED_87761

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from raygen.cli import runtime_config
+from raygen.commands import add_ray_choice
 from raygen.config import DEFAULTS
-from raygen.runtime import init_ray
 
 
 DESCRIPTION = """\
@@ -33,7 +33,13 @@ SpliceAI=ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL (one entr
 identical to `spliceai -A ANNOTATION -D DISTANCE -M MASK`, and RAYGEN_SKIP for ALTs without scores
 (no_alt, unknown_contig, no_gene, ref_mismatch, near_contig_end, ref_too_long, symbolic_allele,
 breakend, non_acgtn, complex). Needs --annotation. Example:
-  raygen score calls.vcf.gz -f GRCh38.fa --model spliceai --annotation grch38 -o scored.vcf.gz"""
+  raygen score calls.vcf.gz -f GRCh38.fa --model spliceai --annotation grch38 -o scored.vcf.gz
+
+Where it runs: as a Ray Data job on an actor pool (the embedded local Ray, or the cluster of --address /
+$RAY_ADDRESS) when a cluster is named, GPUs or more than one actor are asked for, or the input has at least
+{min_records} records; otherwise in this process, with torch on every core it may use (no Ray start, no actor
+processes). --ray / --no-ray force either; the output is the same. The summary's last line says where the
+time went.""".format(min_records=DEFAULTS.score.ray_min_records)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -68,7 +74,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="allow models that ship their own code (HyenaDNA, Caduceus, NT v2, DNABERT-2)")
     p.add_argument("--reverse-complement", action="store_true", default=d.reverse_complement,
                    help="average each score with the reverse-complement strand's (2x the compute)")
-    p.add_argument("--shard-bp", type=int, default=d.shard_bp, metavar="BP", help=f"region shard size for reads (default {d.shard_bp})")
+    add_ray_choice(p, d.shard_bp, "input")
     p.add_argument("--rejects", metavar="FILE", help="write malformed input lines here (TSV); default: count and warn")
     p.add_argument("--rename-contigs", metavar="add-chr|strip-chr|TSV",
                    help="rename the input's contigs to the FASTA's before scoring (chr17 vs 17); a TSV file of "
@@ -106,11 +112,10 @@ def run(args: argparse.Namespace) -> int:
         from raygen.scoring.spliceai_scorer import check_config
 
         check_config(sp)  # before Ray starts: a missing --annotation fails in a second
-    init_ray(runtime_config(args))
     summary = score_vcf(args.input, args.fasta_ref, args.model, args.output, cfg=cfg, parquet_dir=args.parquet,
                         rejects_path=args.rejects, normalize=args.normalize, revision=args.revision,
                         trust_remote_code=args.trust_remote_code, progress=not args.quiet, spliceai=sp,
-                        rename_contigs=args.rename_contigs)
+                        rename_contigs=args.rename_contigs, use_ray=args.use_ray, runtime=runtime_config(args))
     for line in summary.lines():
         print(line)
     return 0

@@ -31,15 +31,25 @@ minus-strand windows, as the release does.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from raygen.models.spliceai_weights import CONTEXT, KerasSpliceAI
+from raygen.io.atomic import atomic_path
+from raygen.models.spliceai_weights import CONTEXT, KerasSpliceAI, model_paths, read_ensemble
+from raygen.provenance import cache_dir
 
-__all__ = ["CONTEXT", "SpliceAINet", "ConePlan", "cone_plan", "conv1d", "encode", "complement_codes"]
+__all__ = ["CONTEXT", "SpliceAINet", "ConePlan", "cone_plan", "conv1d", "encode", "complement_codes", "load_ensemble"]
+
+log = logging.getLogger(__name__)
+
+#: Bump when :meth:`SpliceAINet.folded` or the folding arithmetic changes: old cache files are then ignored.
+FOLDED_FORMAT = 1
 
 #: Base -> one-hot row as the release encodes it (``map[ord(c) % 5]`` after A/C/G/T/N become 1/2/3/4/0):
 #: 0 = N (all zeros), 1..4 = A, C, G, T. Letters other than ACGTN land on a row by their code, as there.
@@ -136,6 +146,23 @@ class SpliceAINet(torch.nn.Module):
         self.register_buffer("bo", torch.tensor(net.out.bias, dtype=dtype))
         self.context = 2 * self.radii[-1]
 
+    def folded(self) -> dict:
+        """The folded network as plain data (tensors, ints) that ``torch.load(weights_only=True)`` reads back."""
+        return {"buffers": dict(self.named_buffers()), "dilations": self.dilations, "radii": self.radii,
+                "skip_tensors": self.skip_tensors, "n_units": self.n_units}
+
+    @classmethod
+    def from_folded(cls, d: dict) -> SpliceAINet:
+        """The network :meth:`folded` described, bit for bit (no HDF5 parse, no folding)."""
+        self = cls.__new__(cls)
+        torch.nn.Module.__init__(self)
+        for name, value in d["buffers"].items():
+            self.register_buffer(name, value)
+        self.dilations, self.radii = list(d["dilations"]), list(d["radii"])
+        self.skip_tensors, self.n_units = list(d["skip_tensors"]), int(d["n_units"])
+        self.context = 2 * self.radii[-1]
+        return self
+
     def buf(self, name: str) -> torch.Tensor:
         return getattr(self, name)
 
@@ -227,3 +254,37 @@ class _Gather:
         if hi > chi:
             parts.append(self._ref(t, max(lo, chi + 1), hi, self.plan.delta))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+
+
+def folded_cache_path(dtype: torch.dtype) -> Path:
+    """Where the folded ensemble of the installed wheel lives: ``$RAYGEN_CACHE/spliceai/<key>.pt``, the key
+    a sha256 of the five ``.h5`` files' bytes, the dtype and :data:`FOLDED_FORMAT` (other weights, another
+    dtype or another folding never read it)."""
+    h = hashlib.sha256(f"spliceai-folded/{FOLDED_FORMAT}/{dtype}".encode())
+    for path in model_paths():  # checked against the wheel's RECORD (raygen.models.spliceai_weights)
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return cache_dir() / "spliceai" / f"{h.hexdigest()[:32]}.pt"
+
+
+def load_ensemble(dtype: torch.dtype = torch.float32) -> list[SpliceAINet]:
+    """The five networks of the installed wheel, folded, in the release's order.
+
+    Parsing the HDF5 files and folding the batch norms costs about 0.6 CPU s (plus h5py's import) in every
+    process that loads the model (each Ray actor, each Serve replica); the folded tensors are therefore kept
+    in raygen's cache (:func:`folded_cache_path`, ``torch.save``, written atomically) and read from there
+    (about 0.05 s). A missing, unreadable or foreign cache file is rebuilt from the wheel; a cache directory
+    that cannot be written only costs the rebuild next time."""
+    path = folded_cache_path(dtype)
+    try:
+        return [SpliceAINet.from_folded(d) for d in torch.load(path, weights_only=True)]
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign cache file: rebuild it
+        log.info("SpliceAI weight cache %s unreadable (%s): rebuilt from the wheel", path, exc)
+    nets = [SpliceAINet(n, dtype=dtype) for n in read_ensemble()]
+    try:
+        with atomic_path(path) as tmp:
+            torch.save([n.folded() for n in nets], tmp)
+    except OSError as exc:
+        log.info("SpliceAI weight cache %s not written (%s)", path, exc)
+    return nets

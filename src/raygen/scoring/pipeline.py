@@ -1,4 +1,6 @@
-"""``raygen score`` as a Ray Data job: read -> (normalize) -> score on an actor pool -> VCF (+ Parquet).
+"""``raygen score``: read -> (normalize) -> score -> VCF (+ Parquet), as a Ray Data job on an actor pool or, for
+small inputs on one machine, in this process (:func:`should_score_on_ray`); both paths run the same pure
+functions and the same scorer (:func:`raygen.scoring.base.make_scorer`), so their outputs are identical.
 
 - **read**: a VCF/BCF through the region-sharded datasource (:func:`raygen.io.datasource.read_vcf_dataset`,
   every record exactly once, malformed lines in-band as rejects), or a Parquet dataset written by raygen.
@@ -13,6 +15,12 @@
   (contig, POS, input order); INFO ``RAYGEN_LLR``/``RAYGEN_SKIP`` with header lines and a ``##raygen_score``
   line; sorted, atomic, indexed VCF; optional contig-partitioned Parquet; the reject rows to ``--rejects``.
 
+In process (``use_ray=False``, or auto for a small input): the same blocks from
+:func:`raygen.io.blocks.read_shard`, :func:`raygen.normalize.pipeline.normalize_block`, the scorer's
+``annotate`` on batches of ``rows_per_batch`` records, torch on every core this process may use. It skips
+what only pays off for big inputs: Ray's start, actor processes (each importing torch and loading the
+model), Ray Data's stages.
+
 Counts: ``records_in = records_out + rejected``; every record read is written, scored or with a reason.
 """
 
@@ -23,27 +31,30 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import ray
 
-from raygen.config import DEFAULTS, ScoreConfig, SpliceAIConfig
+from raygen.config import DEFAULTS, RuntimeConfig, ScoreConfig, SpliceAIConfig
 from raygen.errors import InputError, UsageError, raygen_cause
-from raygen.io.blocks import as_block, split_rejects
-from raygen.io.datasource import read_vcf_dataset
+from raygen.io.blocks import as_block, read_shard, split_rejects
 from raygen.io.fasta import ensure_fasta_index
 from raygen.io.header import VcfHeader
-from raygen.io.parquet import read_parquet, write_parquet
 from raygen.io.vcf import output_kind, read_header, report_rejects, write_vcf
 from raygen.normalize.options import Counts, NormalizeOptions
-from raygen.normalize.pipeline import contig_ranks, finish, normalize_dataset, prepare_header
+from raygen.normalize.pipeline import contig_ranks, finish, normalize_block, normalize_dataset, prepare_header
 from raygen.normalize.postprocess import sort_records
+from raygen.normalize.records import RecordNormalizer
 from raygen.provenance import Provenance, model_record
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
-from raygen.regions import naming_hint
+from raygen.regions import Shard, naming_hint
+from raygen.runtime import resolve_address
 from raygen.scoring.annotate import count_outcomes
-from raygen.scoring.base import SCORER_ENV, ScorerActor, ScorerSpec, scorer_spec
+from raygen.scoring.base import SCORER_ENV, ScorerActor, ScorerSpec, make_scorer, scorer_spec
+
+if TYPE_CHECKING:
+    import ray
 
 log = logging.getLogger("raygen.score")
 
@@ -65,6 +76,8 @@ class ScoreSummary:
     parquet: str | None = None
     rejects: str | None = None
     notes: list[str] = field(default_factory=list)  # what the user can do about skips (contig naming)
+    engine: str = ""  # "ray" (a Ray Data job on an actor pool) or "in-process"
+    stages: dict[str, float] = field(default_factory=dict)  # wall seconds per stage, in order (see score_vcf)
 
     def lines(self) -> list[str]:
         rate = self.alleles_scored / self.seconds if self.seconds > 0 else 0.0
@@ -78,12 +91,16 @@ class ScoreSummary:
         out += self.notes
         out.append(f"wrote {self.output}" + (f" and {self.parquet}" if self.parquet else "")
                    + f" in {self.seconds:.1f} s ({rate:.1f} alleles/s)")
+        if self.stages:
+            out.append(f"time ({self.engine}): " + ", ".join(f"{k} {v:.1f} s" for k, v in self.stages.items()))
         return out
 
 
 def threads_per_actor(cfg: ScoreConfig) -> int:
     """torch CPU threads of each scorer actor: ``cfg.threads_per_actor``, or on a one-node Ray its CPUs shared
     among the actors, on a multi-node cluster ``round(cpus_per_actor)``; at least 1."""
+    import ray  # the Ray path only (start-up time of the in-process path)
+
     if cfg.threads_per_actor > 0:
         return cfg.threads_per_actor
     if len([n for n in ray.nodes() if n.get("Alive")]) == 1:
@@ -94,6 +111,8 @@ def threads_per_actor(cfg: ScoreConfig) -> int:
 
 
 def _check_gpus(gpus_per_actor: float) -> None:
+    import ray  # the Ray path only
+
     if gpus_per_actor <= 0:
         return
     have = float(ray.cluster_resources().get("GPU", 0.0))
@@ -112,16 +131,65 @@ NORMALIZE_CHECK_REF = "w"
 PARQUET_BLOCK_ROWS = 2000
 
 
+def should_score_on_ray(use_ray: bool | None, cfg: ScoreConfig, runtime: RuntimeConfig | None) -> bool | None:
+    """True: a Ray Data job; False: in this process; None: by input size (:func:`_local_blocks`).
+
+    ``use_ray`` (``--ray``/``--no-ray``) decides when given. Otherwise Ray when the run asks for what only
+    Ray gives: a cluster (``--address``/``$RAY_ADDRESS``, or a Ray this process already joined), GPU actors,
+    more than one actor; else the input size decides (``cfg.ray_min_records``)."""
+    import sys
+
+    if use_ray is not None:
+        return use_ray
+    ray = sys.modules.get("ray")  # joined already (a library user, a test session): never imported here for it
+    if (ray is not None and ray.is_initialized()) or resolve_address(runtime.address if runtime else None):
+        return True
+    return True if cfg.gpus_per_actor > 0 or cfg.actors > 1 else None
+
+
+def _local_blocks(inp: str, limit: int | None) -> list[pa.Table] | None:
+    """Every block of ``inp`` (:data:`raygen.schema.BLOCK_SCHEMA`, input order) when it holds fewer than
+    ``limit`` rows (None: no limit), else None (read only up to the limit). A Parquet directory: one block."""
+    p = Path(inp)
+    if p.is_dir():
+        from raygen.io.parquet import read_parquet  # pyarrow.dataset imports pandas (start-up): Parquet only
+
+        table = read_parquet(str(p))[1]
+        return [as_block(table)] if limit is None or table.num_rows < limit else None
+    blocks, n = [], 0
+    for block in read_shard(str(p), read_header(str(p)), Shard(None)):
+        n += block.num_rows
+        if limit is not None and n >= limit:
+            return None
+        blocks.append(block)
+    return blocks
+
+
 def _read(inp: str, shard_bp: int) -> tuple[ray.data.Dataset, VcfHeader, str]:
     """(dataset of blocks, header, source name) for a VCF/BCF file or a raygen Parquet directory."""
+    import ray  # the Ray path only
+
+    from raygen.io.datasource import read_vcf_dataset  # imports Ray
+
     p = Path(inp)
-    if not p.exists():
-        raise InputError(f"input {inp!r} does not exist")
     if p.is_dir():
+        from raygen.io.parquet import read_parquet  # pyarrow.dataset imports pandas (start-up): Parquet only
+
         header, table = read_parquet(str(p))
         blocks = max(1, min(64, table.num_rows // PARQUET_BLOCK_ROWS))
         return ray.data.from_arrow(as_block(table)).repartition(blocks), header, str(p)
     return read_vcf_dataset(str(p), shard_bp=shard_bp), read_header(str(p)), str(p)
+
+
+def _input_header(inp: str) -> VcfHeader:
+    p = Path(inp)
+    if not p.exists():
+        raise InputError(f"input {inp!r} does not exist")
+    if p.is_dir():
+        from raygen.io.parquet import read_parquet  # pyarrow.dataset imports pandas (start-up): Parquet only
+
+        return read_parquet(str(p))[0]
+    return read_header(str(p))
 
 
 def _check_inputs(inp: str, reference: str, model: str, out: str, cfg: ScoreConfig, normalize: bool,
@@ -136,14 +204,14 @@ def _check_inputs(inp: str, reference: str, model: str, out: str, cfg: ScoreConf
     if normalize and Path(inp).is_dir():
         raise UsageError("--normalize needs a VCF/BCF input (normalize Parquet by re-exporting it as VCF)")
     ensure_fasta_index(reference)
-    spec = scorer_spec(model, str(Path(reference).resolve()), score=cfg, spliceai=spliceai, revision=revision,
+    return scorer_spec(model, str(Path(reference).resolve()), score=cfg, spliceai=spliceai, revision=revision,
                        trust_remote_code=trust_remote_code, rename_contigs=rename_contigs)
-    _check_gpus(cfg.gpus_per_actor)
-    return spec
 
 
 def _scored(ds: ray.data.Dataset, spec: ScorerSpec, cfg: ScoreConfig, empty: pa.Schema) -> pa.Table:
     """The score stage (an actor pool of :class:`ScorerActor`), gathered on the driver as one table."""
+    import ray  # the Ray path only
+
     actor_spec = spec.with_runtime(device="cuda" if cfg.gpus_per_actor > 0 else "cpu", threads=threads_per_actor(cfg))
     scored = ds.map_batches(ScorerActor, fn_constructor_kwargs={"spec": actor_spec}, batch_size=cfg.rows_per_batch,
                             batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=cfg.actors),
@@ -221,6 +289,60 @@ def _summary(records: pa.Table, n_rejected: int, records_in: int, out: str, parq
     return summary
 
 
+class _Clock:
+    """Wall seconds of consecutive stages (:attr:`ScoreSummary.stages`)."""
+
+    def __init__(self):
+        self.t, self.stages = time.perf_counter(), {}
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self.t
+        self.t = now
+
+
+def _score_on_ray(inp: str, spec: ScorerSpec, cfg: ScoreConfig, header: VcfHeader, opts: NormalizeOptions | None,
+                  progress: bool, runtime: RuntimeConfig | None, clock: _Clock) -> pa.Table:
+    """Read (-> normalize) -> score as one Ray Data job; the table of every scored row (any order)."""
+    import ray  # the Ray path only
+
+    from raygen.runtime import init_ray
+
+    init_ray(runtime)  # joins the Ray this process already has, if any
+    _check_gpus(cfg.gpus_per_actor)
+    clock("ray start")
+    ray.data.DataContext.get_current().enable_progress_bars = progress
+    ds, _, source = _read(inp, cfg.shard_bp)
+    if opts is not None:
+        ds = normalize_dataset(ds, header, opts, source, with_counts=False)
+    table = _scored(ds, spec, cfg, NORMALIZED_BLOCK_SCHEMA if opts else BLOCK_SCHEMA)
+    clock("read + score (actor start, model load, Ray Data)")
+    return table
+
+
+def _score_here(blocks: list[pa.Table], spec: ScorerSpec, cfg: ScoreConfig, header: VcfHeader,
+                opts: NormalizeOptions | None, source: str, clock: _Clock) -> pa.Table:
+    """The Ray path's stages in this process, over the same blocks: ``normalize_block`` (one normalizer, as
+    one actor has), then the scorer's ``annotate`` on ``cfg.rows_per_batch`` records at a time."""
+    for key, value in SCORER_ENV.items():  # read by libgomp when torch loads: effective before torch's import
+        os.environ.setdefault(key, value)
+    import torch  # noqa: F401 - imported here, not at module top: the Ray driver never needs it; timed apart
+
+    clock("import torch")
+    device = "cuda" if cfg.gpus_per_actor > 0 else "cpu"
+    threads = cfg.threads_per_actor or len(os.sched_getaffinity(0))
+    scorer = make_scorer(spec.with_runtime(device=device, threads=threads))
+    clock("model load")
+    if opts is not None:
+        normalizer = RecordNormalizer(header, opts, Counts(), source=source)
+        blocks = [normalize_block(b, normalizer) for b in blocks]
+    n = cfg.rows_per_batch
+    out = [scorer.annotate(b.slice(i, n)) for b in blocks for i in range(0, b.num_rows, n)]
+    clock("score")
+    out = [b for b in out if b.num_rows]
+    return pa.concat_tables(out) if out else (NORMALIZED_BLOCK_SCHEMA if opts else BLOCK_SCHEMA).empty_table()
+
+
 def score_vcf(
     inp: str,
     reference: str,
@@ -236,32 +358,43 @@ def score_vcf(
     progress: bool = True,
     spliceai: SpliceAIConfig = DEFAULTS.spliceai,
     rename_contigs: str | None = None,
+    use_ray: bool | None = None,
+    runtime: RuntimeConfig | None = None,
 ) -> ScoreSummary:
     """Score every ALT of ``inp`` (VCF/BCF file or raygen Parquet dir) with ``model`` (a language model, or
     ``spliceai`` with the ``spliceai`` settings); write ``out``. ``rename_contigs``: add-chr, strip-chr or a
     TSV file mapping the input's contig names to the FASTA's.
 
-    Ray must be initialised (``raygen.runtime.init_ray``). Fails fast, before any actor starts, on a bad
-    model (:func:`raygen.scoring.base.scorer_spec`), a missing FASTA, or GPUs requested where none exist.
-    With ``normalize`` the records are normalized first (``bcftools norm -f reference -c w``), in the same
-    Ray Data pipeline.
+    ``use_ray``: True a Ray Data job (Ray started or joined by ``raygen.runtime.init_ray(runtime)`` unless this
+    process has joined one), False in this process, None chosen by :func:`should_score_on_ray` and the input
+    size. Fails fast, before any model loads, on a bad model (:func:`raygen.scoring.base.scorer_spec`), a
+    missing FASTA, or GPUs requested where none exist. With ``normalize`` the records are normalized first
+    (``bcftools norm -f reference -c w``), in the same pipeline. The summary's ``stages`` say where the
+    time went.
     """
-    t0 = time.perf_counter()
+    clock = _Clock()
+    t0 = clock.t
     spec = _check_inputs(inp, reference, model, out, cfg, normalize, revision, trust_remote_code, spliceai,
                          rename_contigs)
-    ray.data.DataContext.get_current().enable_progress_bars = progress
-    ds, header, source = _read(inp, cfg.shard_bp)
+    header, source = _input_header(inp), str(Path(inp))
     opts = None
     if normalize:
         opts = NormalizeOptions(fasta=reference, check_ref=NORMALIZE_CHECK_REF).validate()
         header = prepare_header(header, opts)
-        ds = normalize_dataset(ds, header, opts, source, with_counts=False)
-    table = _scored(ds, spec, cfg, NORMALIZED_BLOCK_SCHEMA if normalize else BLOCK_SCHEMA)
+    on_ray = should_score_on_ray(use_ray, cfg, runtime)
+    blocks = None if on_ray else _local_blocks(inp, None if on_ray is False else cfg.ray_min_records)
+    clock("check + read")
+    if blocks is None:
+        table = _score_on_ray(inp, spec, cfg, header, opts, progress, runtime, clock)
+    else:
+        table = _score_here(blocks, spec, cfg, header, opts, source, clock)
     records, rejects = _in_order(table, source, header, opts)
     header = _scored_header(header, spec)
     prov = Provenance.for_run(models=_model_records(spec), reference=reference)
     write_vcf(header, records, out, provenance=prov)
     if parquet_dir:
+        from raygen.io.parquet import write_parquet  # pyarrow.dataset imports pandas (start-up): when asked
+
         write_parquet(records, header, parquet_dir, provenance=prov)
     written = report_rejects(rejects, rejects_path, log, write_empty=False)
     # records_in: the rows the read stage gave (records + in-band rejects); normalize keeps one row each
@@ -269,5 +402,8 @@ def score_vcf(
     if summary.skip_reasons.get("unknown_contig") and not rename_contigs:
         note = _naming_note(records, reference, summary.skip_reasons["unknown_contig"])
         summary.notes += [note] if note else []
+    clock("write")
+    summary.engine = "ray" if blocks is None else "in-process"
+    summary.stages = clock.stages
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -3,6 +3,10 @@
 Score definitions: :mod:`raygen.scoring.spliceai`; track computation and REF sharing:
 :mod:`raygen.scoring.spliceai_tracks`. Implements :class:`raygen.scoring.base.VariantScorer`, so Ray Data
 actors and Serve replicas hold it exactly like the language-model scorer.
+
+torch (through ``spliceai_tracks``) is imported where the scorer is built, not at module top: the driver of
+a Ray job only checks the settings here (:func:`check_config`, the header lines) and never needs torch's
+start-up (about 2.6 CPU s), and the in-process path sets ``OMP_WAIT_POLICY`` before torch's OpenMP loads.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -26,8 +31,10 @@ from raygen.scoring.spliceai import (
     delta_scores,
     record_skip,
 )
-from raygen.scoring.spliceai_tracks import GeneKey, TrackEngine, TrackItem
 from raygen.variant import Variant
+
+if TYPE_CHECKING:
+    from raygen.scoring.spliceai_tracks import TrackItem
 
 log = logging.getLogger("raygen.spliceai")
 
@@ -88,8 +95,8 @@ class SpliceAIScorer:
         import torch
 
         from raygen.io.fasta import Reference
-        from raygen.models.spliceai import SpliceAINet
-        from raygen.models.spliceai_weights import read_ensemble
+        from raygen.models.spliceai import load_ensemble
+        from raygen.scoring.spliceai_tracks import TrackEngine
 
         check_config(cfg)
         if threads:
@@ -99,7 +106,7 @@ class SpliceAIScorer:
         self.genes = load_genes(cfg.annotation, self.reference)
         self.device = pick_device(device)
         dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[cfg.precision]
-        self.nets = [SpliceAINet(n, dtype=dtype).to(self.device).eval() for n in read_ensemble()]
+        self.nets = [n.to(self.device).eval() for n in load_ensemble(dtype)]
         self.engine = TrackEngine(self.nets, self.reference, cfg, self.device)
 
     @property
@@ -117,6 +124,8 @@ class SpliceAIScorer:
     # -- scoring ---------------------------------------------------------------------------------------
     def _plan(self, variants: Sequence[Variant]) -> tuple[list[list[str | None]], list[_Job]]:
         """Per variant: its skip reason (or None); and the ALT x gene jobs to compute."""
+        from raygen.scoring.spliceai_tracks import GeneKey, TrackItem  # torch: here, not at module top (below)
+
         skips: list[list[str | None]] = []
         jobs: list[_Job] = []
         d = self.cfg.distance
