@@ -31,6 +31,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -76,13 +77,20 @@ def spliceai_info(path: Path) -> dict[tuple, str]:
     return out
 
 
-def timed(cmd: list[str], cores: str, env: dict) -> tuple[float, float, float, str]:
-    """(wall seconds, load before, load after, stdout) of ``cmd`` pinned to ``cores``."""
-    load0 = os.getloadavg()[0]
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(cmd: list[str], cores: str, env: dict) -> tuple[float, float, float, float, str]:
+    """(wall seconds, load before, load after, CPU seconds, stdout) of ``cmd`` pinned to ``cores``. CPU
+    seconds: user + system of the processes it started and waited for (everything of the release and of an
+    in-process raygen run; a Ray run's actors and Ray's daemons are not all counted)."""
+    load0, cpu0 = os.getloadavg()[0], children_cpu()
     t = time.perf_counter()
     run = subprocess.run(["taskset", "-c", cores, *cmd], check=True, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    return time.perf_counter() - t, load0, os.getloadavg()[0], run.stdout
+    return time.perf_counter() - t, load0, os.getloadavg()[0], children_cpu() - cpu0, run.stdout
 
 
 def timeline(stdout: str, wall: float) -> str:
@@ -149,25 +157,27 @@ def bench(args, tmp: Path) -> int:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
     stock = [str(py.parent / "spliceai"), "-I", str(inp), "-O", str(tmp / "release.vcf"), "-R", str(plain),
              "-A", annotation, "-D", str(args.distance)]
-    configs = raygen_configs(len(args.cores.split(",")))
+    configs = [c for c in raygen_configs(len(args.cores.split(","))) if not args.raygen or c[0] in args.raygen]
     rows, best, lines = [], {}, []
     release = None
     for rep in range(args.repeats):
         for name, how in configs:
             out = tmp / f"raygen.{name}.vcf.gz"
-            wall, l0, l1, stdout = timed(raygen_cmd(inp, fasta, annotation, out, how, 0, args.distance), args.cores,
-                                         env)
+            wall, l0, l1, cpu, stdout = timed(raygen_cmd(inp, fasta, annotation, out, how, 0, args.distance),
+                                              args.cores, env)
             key = "raygen score " + (" ".join(how) or "(default: auto)")
-            rows.append((key, wall, l0, l1))
+            rows.append((key, wall, l0, l1, cpu))
             lines.append(f"  {key}, {wall:.1f} s: {timeline(stdout, wall)}")
             best[key] = min(best.get(key, wall), wall)
         if release is None:  # interleaved: after the first raygen round
-            release = timed(stock, args.cores, env)[:3]
+            release = timed(stock, args.cores, env)[:4]
             rows.append(("spliceai 1.3.1 CLI (TensorFlow 2.15 CPU)", *release))
     print(f"\n{n} variants, cores {args.cores}, D={args.distance}, annotation {annotation}")
-    print(f"{'run':58s} {'wall s':>8s} {'var/s':>8s} {'load before/after':>18s}")
-    for name, wall, l0, l1 in rows:
-        print(f"{name:58s} {wall:8.1f} {n / wall:8.2f} {l0:8.1f} / {l1:<8.1f}")
+    print(f"{'run':58s} {'wall s':>8s} {'var/s':>8s} {'load before/after':>18s} {'CPU s':>7s} {'CPU x':>6s}")
+    for name, wall, l0, l1, cpu in rows:
+        print(f"{name:58s} {wall:8.1f} {n / wall:8.2f} {l0:8.1f} / {l1:<8.1f} {cpu:7.1f} {release[3] / cpu:6.2f}")
+    print("(CPU s: the command's processes that it waited for: all of an in-process run, not all of a Ray run; "
+          "CPU x: release CPU s / this run's)")
     print("raygen's timelines (wall s):")
     print("\n".join(lines))
     print(f"\n{'best of ' + str(args.repeats):58s} {'wall s':>8s} {'var/s':>8s} {'x release':>10s}")
@@ -324,6 +334,8 @@ def main(argv=None) -> int:
     p.add_argument("--distance", type=int, default=50)
     p.add_argument("--cores", default="0,1", help="CPU list given to both tools (taskset -c)")
     p.add_argument("--repeats", type=int, default=2, help="raygen runs per configuration (best kept)")
+    p.add_argument("--raygen", nargs="+", metavar="CONFIG", help="raygen configurations to run (default: all of "
+                   "auto, ray-1xC, ray-Cx1 for C cores)")
     p.add_argument("--generated", type=int, default=0, metavar="N", help="score N generated variants instead")
     p.add_argument("--campaign", type=int, default=0, metavar="N", help="differential campaign of N variants")
     p.add_argument("--cpu-time", type=int, default=0, metavar="N", help="CPU seconds of both on N records")

@@ -113,7 +113,9 @@ def _score_step(out: Path, ref: str, model: str, common: list[str], cache: Path 
             # one torch thread: the demo model is tiny, and two threads on a busy 2-core machine spin-wait for each
             # other (measured in #20 at load 22: 14.6 CPU s and 80 s for the demo's 275 variants, 3.5 CPU s and
             # 17 s with one; scores do not depend on it)
-            "--threads-per-actor", "1"]
+            "--threads-per-actor", "1",
+            # the demo shows the Ray Data job: its few hundred variants would otherwise be scored in process
+            "--ray"]
     title = "score every variant zero-shot with the model"
     if cache is None or not Path(model).is_dir():  # a hub id's bytes are not ours to hash: score again
         _step(title, argv, common)
