@@ -124,11 +124,13 @@ def raygen_cmd(inp: Path, fasta: Path, annotation: str, out: Path, how: list[str
     return cmd + (["--gpus-per-actor", str(gpus)] if gpus else ["--num-gpus", "0"])
 
 
-def raygen_configs(ncores: int) -> list[tuple[str, list[str]]]:
+def raygen_configs(ncores: int, n: int) -> list[tuple[str, list[str]]]:
     """(name, flags): the command's own choice, then Ray with one actor of ``ncores`` threads and with one
-    single-thread actor per core."""
+    single-thread actor per core; the latter with ``--rows-per-batch`` = n / ncores, so that every actor
+    gets a batch (an unindexed input of fewer than 1,024 records is otherwise one batch for one actor)."""
     out = [("auto", [])]
-    out += [(f"ray-{a}x{t}", ["--ray", "--actors", str(a), "--threads-per-actor", str(t)])
+    out += [(f"ray-{a}x{t}", ["--ray", "--actors", str(a), "--threads-per-actor", str(t)]
+             + (["--rows-per-batch", str(-(-n // a))] if a > 1 else []))
             for a, t in ([(1, ncores), (ncores, 1)] if ncores > 1 else [(1, 1)])]
     return out
 
@@ -157,7 +159,7 @@ def bench(args, tmp: Path) -> int:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
     stock = [str(py.parent / "spliceai"), "-I", str(inp), "-O", str(tmp / "release.vcf"), "-R", str(plain),
              "-A", annotation, "-D", str(args.distance)]
-    configs = [c for c in raygen_configs(len(args.cores.split(","))) if not args.raygen or c[0] in args.raygen]
+    configs = [c for c in raygen_configs(len(args.cores.split(",")), n) if not args.raygen or c[0] in args.raygen]
     rows, best, lines = [], {}, []
     release = None
     for rep in range(args.repeats):

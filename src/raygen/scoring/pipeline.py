@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ from raygen.normalize.records import RecordNormalizer
 from raygen.provenance import Provenance, model_record
 from raygen.schema import BLOCK_SCHEMA, NORMALIZED_BLOCK_SCHEMA
 from raygen.regions import Shard, naming_hint
-from raygen.runtime import resolve_address
+from raygen.runtime import init_ray, resolve_address
 from raygen.scoring.annotate import count_outcomes
 from raygen.scoring.base import SCORER_ENV, ScorerActor, ScorerSpec, make_scorer, scorer_spec
 
@@ -137,8 +138,6 @@ def should_score_on_ray(use_ray: bool | None, cfg: ScoreConfig, runtime: Runtime
     ``use_ray`` (``--ray``/``--no-ray``) decides when given. Otherwise Ray when the run asks for what only
     Ray gives: a cluster (``--address``/``$RAY_ADDRESS``, or a Ray this process already joined), GPU actors,
     more than one actor; else the input size decides (``cfg.ray_min_records``)."""
-    import sys
-
     if use_ray is not None:
         return use_ray
     ray = sys.modules.get("ray")  # joined already (a library user, a test session): never imported here for it
@@ -305,8 +304,6 @@ def _score_on_ray(inp: str, spec: ScorerSpec, cfg: ScoreConfig, header: VcfHeade
                   progress: bool, runtime: RuntimeConfig | None, clock: _Clock) -> pa.Table:
     """Read (-> normalize) -> score as one Ray Data job; the table of every scored row (any order)."""
     import ray  # the Ray path only
-
-    from raygen.runtime import init_ray
 
     init_ray(runtime)  # joins the Ray this process already has, if any
     _check_gpus(cfg.gpus_per_actor)
