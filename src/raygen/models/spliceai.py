@@ -272,8 +272,8 @@ def load_ensemble(dtype: torch.dtype = torch.float32) -> list[SpliceAINet]:
     Parsing the HDF5 files and folding the batch norms costs about 0.6 CPU s (plus h5py's import) in every
     process that loads the model (each Ray actor, each Serve replica); the folded tensors are therefore kept
     in raygen's cache (:func:`folded_cache_path`, ``torch.save``, written atomically) and read from there
-    (about 0.05 s). A missing, unreadable or foreign cache file is rebuilt from the wheel; a cache directory
-    that cannot be written only costs the rebuild next time."""
+    (about 0.07 CPU s, hashing the key included). A missing, unreadable or foreign cache file is rebuilt; a
+    cache directory that cannot be written only costs the rebuild next time."""
     path = folded_cache_path(dtype)
     try:
         return [SpliceAINet.from_folded(d) for d in torch.load(path, weights_only=True)]
