@@ -15,9 +15,10 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def add_ray_choice(p: argparse.ArgumentParser, shard_bp: int, what: str = "input") -> None:
     """``--ray`` / ``--no-ray`` (``use_ray``: None lets the command choose by input size and index) and
-    ``--shard-bp``, as the VCF-streaming commands (normalize, annotate) share them."""
+    ``--shard-bp``, as the VCF-streaming commands (normalize, annotate, score) share them."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--ray", dest="use_ray", action="store_const", const=True, default=None,
-                   help=f"run as a Ray Data job sharded by region (needs a bgzipped, indexed {what})")
+                   help=f"run as a Ray Data job (sharded by region when the {what} is bgzipped and indexed; "
+                   "otherwise streamed in one read task)")
     g.add_argument("--no-ray", dest="use_ray", action="store_const", const=False, help="process in this process")
     p.add_argument("--shard-bp", type=int, default=shard_bp, help=f"region size of a Ray shard (default {shard_bp})")
