@@ -127,10 +127,12 @@ class SiteModel:
         """P(real) per row of ``X`` (features in :data:`FEATURES` order), as fitted: what the veto reads."""
         return 1.0 / (1.0 + np.exp(-self.logit(X)))
 
-    def calibrated(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated P(real) per row of ``X``: what QUAL reports (:attr:`calibration`; none: :meth:`predict`)."""
+    def calibrated(self, X: np.ndarray, logit: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated P(real) per row of ``X``: what QUAL reports (:attr:`calibration`; none: :meth:`predict`).
+        ``logit``: :meth:`logit` of ``X`` when the caller has it already."""
+        s = self.logit(X) if logit is None else logit
         cal = self.calibration
-        return self.predict(X) if cal is None else cal(self.logit(X))
+        return 1.0 / (1.0 + np.exp(-s)) if cal is None else cal(s)
 
     def reasons(self, x: np.ndarray) -> list[str]:
         """FILTER groups that pull one row's odds down by more than e against a typical true variant, the
@@ -223,8 +225,9 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
     P(not real) + P(real, the other non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
     if not recs:
         return recs
-    raw = model.predict(X)
-    p = model.calibrated(X)
+    s = model.logit(X)
+    raw = 1.0 / (1.0 + np.exp(-s))
+    p = model.calibrated(X, s)
     quals = qual_from_p(p)
     keep = raw >= model.threshold if min_qual is None else quals >= min_qual
     out = []
