@@ -302,7 +302,7 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
                       f"{c['SNP'].f1:7.4f} {c['INDEL'].f1:8.4f} {t}")
             print_qual_table(qual_table(q["raygen + site model"], truth, ref, region),
                              f"\nQUAL reliability, raygen + site model, held-out {held} half (PASS calls; Platt "
-                             f"calibration fitted on the {other} half + simulated training genomes)")
+                             f"calibration fitted on the {other} half{' + simulated training genomes' if sim else ''})")
             if held == "first":
                 print(f"\nInside the confident BED ({GIAB_BED}: 8,999 bp, all in the first half)")
                 print(format_side_by_side([(name, report(truth, path, ref, bed)) for name, path in q.items()]))
