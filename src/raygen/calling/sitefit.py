@@ -117,10 +117,13 @@ def out_of_fold(data: Labelled, l2: float, k: int = 5, seed: int = 0) -> np.ndar
     return p
 
 
-def calibrate(data: Labelled, p: np.ndarray) -> dict:
+def calibrate(data: Labelled, p: np.ndarray) -> dict | None:
     """The Platt mapping of the out-of-fold logit ``log(p / (1 - p))`` to the label, fitted on the classical
-    PASS calls (the records a user thresholds by QUAL), each source weighted alike; as a card entry."""
+    PASS calls (the records a user thresholds by QUAL), each source weighted alike; as a card entry. None
+    (QUAL stays the model's own P(real)) without both true and false calls to fit it on."""
     called = np.array([r.filter == "PASS" and r.gt != (0, 0) for r in data.records], bool)
+    if len(set(data.y[called].tolist())) < 2:
+        return None
     s = np.log(p[called]) - np.log1p(-p[called])
     src = [x for x, c in zip(data.source, called) if c]
     m = fit_platt(data.y[called], s, source="out-of-fold calls of " + ", ".join(sorted(set(src))),
