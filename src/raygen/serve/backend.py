@@ -92,8 +92,9 @@ class ScorerBackend:
         name = self._name(model)
         return await self._gated(name, len(variants), lambda: self._score(name, variants))
 
-    async def _gated(self, name: str, n: int, call: Callable[[], Awaitable[Any]]) -> Any:
-        """``await call()`` as ``n`` variants of work admitted by the gate of model ``name`` (if any)."""
+    async def _gated(self, name: str, n: int, call: Callable[[], Awaitable[Any]], learn: bool = True) -> Any:
+        """``await call()`` as ``n`` variants of work admitted by the gate of model ``name`` (if any); ``learn``:
+        its latency is a sample of the gate's (scores; not the explain calls, whose work is not a score's)."""
         gate = self.gates.get(name)
         if gate is None:
             return await call()
@@ -111,7 +112,7 @@ class ScorerBackend:
             raise ScorerStalled(f"the {name} model replica did not answer in time (restarting?)") from None
         finally:
             if ticket is not None:
-                gate.release(ticket, ok)
+                gate.release(ticket, ok and learn)
 
     async def _score(self, name: str, variants: Sequence[Variant]) -> list[ResultTuple]:
         handle, size = self.handles[name], self.batch[name]
@@ -124,12 +125,13 @@ class ScorerBackend:
     async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]:
         """The Scorer's per-position attributions of one variant (``POST /v1/explain``, the UI)."""
         name, v = self._name(model), (variant.chrom, variant.pos, variant.ref, variant.alt)
-        return await self._gated(name, ATTRIBUTION_COST, lambda: self.handles[name].attributions.remote(v))
+        return await self._gated(name, ATTRIBUTION_COST, lambda: self.handles[name].attributions.remote(v),
+                                 learn=False)
 
     async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None:
         """The model's :meth:`raygen.scoring.base.VariantScorer.detail` of one variant."""
         name, v = self._name(model), (variant.chrom, variant.pos, variant.ref, variant.alt)
-        return await self._gated(name, DETAIL_COST, lambda: self.handles[name].detail.remote(v))
+        return await self._gated(name, DETAIL_COST, lambda: self.handles[name].detail.remote(v), learn=False)
 
     async def info(self, model: str | None = None, max_age_s: float = 0.0) -> dict[str, Any]:
         """The Scorer's info, asked afresh unless the last answer is at most ``max_age_s`` seconds old (a
