@@ -115,11 +115,10 @@ class AdmissionGate:
     def timeout_s(self, ticket: Ticket, floor_s: float) -> float | None:
         """How long the request of ``ticket`` may take before its Scorer counts as gone: ``floor_s``, or 4x
         what the gate expects of it (``(ahead + n)`` variants at the learned rate ``limit / target``) if
-        longer. None: no bound (gate off, or ``floor_s`` 0)."""
-        if not self.enabled or floor_s <= 0:
+        longer. None: no bound (gate off, ``floor_s`` 0, or nothing answered yet: the first call carries the
+        model's warm-up, seconds for SpliceAI on a busy CPU, and a 503 "restarting" for it would be wrong)."""
+        if not self.enabled or floor_s <= 0 or self.baseline_s is None:
             return None
-        if self.baseline_s is None:
-            return floor_s
         rate = self.limit / (self.factor * self.baseline_s)  # variants/s (Little's law at the target)
         return max(floor_s, 4 * (ticket.ahead + ticket.n) / rate)
 
