@@ -242,6 +242,13 @@ FILE_FAULTS = {
     "duplicate_samples": lambda r, recs: ("\n".join([*HEADER[:-1], HEADER[-1].replace("S2", "S1"), *recs]) + "\n").encode(),
     "no_fileformat": lambda r, recs: ("\n".join([*HEADER[1:], *recs]) + "\n").encode(),
     "utf16": lambda r, recs: ("\n".join([*HEADER, *recs]) + "\n").encode("utf-16"),
+    # issue 19, a second tester's corpus: a NUL in a header line and FORMAT without samples were written with
+    # exit 0 as headers htslib cannot read; a byte-order mark was "not a header line"
+    "nul_in_header": lambda r, recs: ("\n".join([HEADER[0], '##INFO=<ID=X\x00,Number=1,Type=Integer>', *HEADER[1:],
+                                                  *recs]) + "\n").encode(),
+    "format_no_samples": lambda r, recs: ("\n".join([*HEADER[:-1], "\t".join(HEADER[-1].split("\t")[:9]),
+                                                      *("\t".join(x.split("\t")[:9]) for x in recs)]) + "\n").encode(),
+    "bom": lambda r, recs: ("\ufeff" + "\n".join([*HEADER, *recs]) + "\n").encode(),
 }
 
 
