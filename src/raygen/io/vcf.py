@@ -977,6 +977,9 @@ def _write_bcf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index
                 if index:
                     pysam.bcftools.index("-c", "-o", str(tmps[1]), str(tmps[0]), catch_stdout=False)
             except pysam.utils.SamtoolsError as exc:
+                # bcftools says only "could not create index" when the disk fills: told apart by looking at it
+                if _nearly_full(tmps[0].parent):
+                    raise disk_full(OSError(28, os.strerror(28)), out) from None
                 raise RaygenError(f"writing BCF {str(out)!r} failed: {str(exc).strip()[:500]}") from None
         finally:
             if text_tmp.exists():
