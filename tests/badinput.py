@@ -487,9 +487,12 @@ def write_bam(path: Path, seqs: dict[str, str], rng: random.Random, *, n: int = 
 
 
 BAM_FAULTS = ("truncated", "truncated_with_index", "no_index", "wrong_magic", "empty", "sam_text",
-              "unmapped_only", "zero_length", "cigar_edges", "unsorted", "renamed", "stale_index")
+              "unmapped_only", "zero_length", "cigar_edges", "unsorted", "renamed", "stale_index",
+              # issue 19, a second tester's corpus: a directory named *.bam was an IsADirectoryError traceback;
+              # contig lengths of another build did not name the BAM; no @SQ lines spoke of pysam's check_sq
+              "directory", "wrong_build", "no_sq", "header_only")
 #: BAM faults after which the run must still succeed (exit 0): the reads are odd, the file is not broken.
-BAM_TOLERABLE = {"no_index", "unmapped_only", "zero_length", "cigar_edges"}
+BAM_TOLERABLE = {"no_index", "unmapped_only", "zero_length", "cigar_edges", "header_only"}
 
 
 def bam_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx: int, kind: str) -> Case:
@@ -507,6 +510,15 @@ def bam_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx
         path.write_bytes(bytes(rng.getrandbits(8) for _ in range(rng.randint(10, 5000))))
     elif kind == "empty":
         path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "wrong_build":
+        write_bam(path, {c: sq + "A" * 500 for c, sq in seqs.items()}, rng, n=50)
+    elif kind == "no_sq":
+        with pysam.AlignmentFile(str(path), "wb", header={"HD": {"VN": "1.6"}}):
+            pass
+    elif kind == "header_only":
+        write_bam(path, seqs, rng, n=0)
     elif kind == "sam_text":
         path.write_text("@HD\tVN:1.6\n@SQ\tSN:c1\tLN:3000\nr1\t0\tc1\t10\t60\t5M\t*\t0\t0\tACGTA\tIIIII\n")
     else:
