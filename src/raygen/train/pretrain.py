@@ -44,7 +44,8 @@ from raygen.train.card import write_model_card
 from raygen.train.evaluate import clm_bits, make_eval_set, model_bits
 from raygen.train.trainer import (Scaling, any_rank, call_hooks, fit, prepare_model, rank_and_world, report,
                                   resume_checkpoint)
-from raygen.train.windows import WindowSampler, check_usable_window, load_sequences, mask_for_mlm, read_bed, split_blocks, to_token_ids, whole_genome
+from raygen.train.windows import (WindowSampler, check_usable_window, load_sequences, mask_for_mlm, read_bed,
+                                  split_blocks, to_token_ids, whole_genome)
 
 log = logging.getLogger("raygen.train.pretrain")
 

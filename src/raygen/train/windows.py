@@ -92,7 +92,8 @@ def check_usable_window(ref_path: str, regions: list[Region], length: int, max_n
         for r in regions:
             for start in range(r.start, max(r.end - length + 1, r.start), chunk_bp):
                 seq = ref.fetch(r.chrom, start, min(start + chunk_bp + length - 1, r.end))
-                bad = np.concatenate([[0], np.cumsum(encode_bases(np.frombuffer(seq.encode("ascii"), dtype=np.uint8)) >= N_ID, dtype=np.int32)])
+                ids = encode_bases(np.frombuffer(seq.encode("ascii"), dtype=np.uint8))
+                bad = np.concatenate([[0], np.cumsum(ids >= N_ID, dtype=np.int32)])
                 if len(seq) >= length and _usable(bad, length, max_n):
                     return
     raise InputError(f"{ref_path}: every {length}-bp window of the training regions has more than "
