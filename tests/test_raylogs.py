@@ -80,12 +80,14 @@ def test_ray_log_level_line_is_dropped_from_fd2_and_nothing_else(restore, capfd)
 def test_forwarded_ray_log_level_line_is_dropped(restore):
     from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
 
+    from raygen.runtime import drop_forwarded_noise
+
     got: list[list[str]] = []
     raylogs.set_loud(False)
     dispatcher.add_handler("raygen-test", lambda data: got.append(data["lines"]))
     try:
-        raylogs.drop_forwarded_noise()
-        raylogs.drop_forwarded_noise()  # twice: wrapped once
+        drop_forwarded_noise()
+        drop_forwarded_noise()  # twice: wrapped once
         dispatcher.emit({"pid": "raylet", "lines": [NOISE.strip(), "a real warning"]})
         dispatcher.emit({"pid": "raylet", "lines": [NOISE.strip()]})
     finally:

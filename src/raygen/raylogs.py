@@ -21,7 +21,7 @@ seen with ``-v`` (a failure still reaches us as a Python exception):
 - "logging.cc: Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL to 3": the C++ logger of
   every Ray process says so at INFO, whatever the level, because the variable above is set. The driver's own
   line goes straight to file descriptor 2 inside ``ray.init`` (:func:`dropping_fd2_lines` filters that call);
-  the raylet's and workers' come back as forwarded log lines (:func:`drop_forwarded_noise`).
+  the raylet's and workers' come back as forwarded log lines (``raygen.runtime.drop_forwarded_noise``).
 - Serve's "Failed to get queue length from replica ... within 0.1s" on a busy machine: on one machine there is
   no network latency, so a slow answer only means busy CPUs; the embedded Ray waits up to 1 s
   (``RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S``, :data:`LOCAL_RAY_ENV`, set with or without ``-v``).
@@ -154,25 +154,3 @@ def dropping_fd2_lines(pattern: re.Pattern[str] = NOISE_LINES) -> Iterator[None]
         t.join(timeout=5)
         if not t.is_alive():
             os.close(saved)
-
-
-def drop_forwarded_noise(pattern: re.Pattern[str] = NOISE_LINES) -> None:
-    """Filter the lines Ray forwards from its processes to this driver (``log_to_driver``): Ray hands each
-    batch to the handlers of its stream dispatcher (no public hook), and ours drops what ``pattern`` matches
-    before Ray prints it. No-op when loud or when Ray forwards nothing."""
-    if loud():
-        return
-    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher  # no public API
-
-    def wrap(handler):
-        def filtered(data: dict) -> None:
-            lines = [ln for ln in data.get("lines", ()) if not pattern.search(ln)]
-            if lines:
-                handler({**data, "lines": lines})
-
-        filtered._raygen_filtered = True  # type: ignore[attr-defined]
-        return filtered
-
-    with dispatcher._lock:
-        dispatcher.handlers = [(name, h if getattr(h, "_raygen_filtered", False) else wrap(h))
-                               for name, h in dispatcher.handlers]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass
 
 from raygen.config import RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError, UsageError
-from raygen.raylogs import apply_ray_env, drop_forwarded_noise, dropping_fd2_lines, quiet_process
+from raygen.raylogs import NOISE_LINES, apply_ray_env, dropping_fd2_lines, loud, quiet_process
 
 log = logging.getLogger("raygen.runtime")
 
@@ -187,6 +188,28 @@ def _init_local(cfg: RuntimeConfig) -> None:
         log_to_driver=cfg.log_to_driver,
         runtime_env={"worker_process_setup_hook": quiet_process},
     )
+
+
+def drop_forwarded_noise(pattern: re.Pattern[str] = NOISE_LINES) -> None:
+    """Filter the lines Ray forwards from its processes to this driver (``log_to_driver``): Ray hands each
+    batch to the handlers of its stream dispatcher (no public hook), and ours drops what ``pattern`` matches
+    before Ray prints it. No-op when loud or when Ray forwards nothing."""
+    if loud():
+        return
+    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher  # no public API
+
+    def wrap(handler):
+        def filtered(data: dict) -> None:
+            lines = [ln for ln in data.get("lines", ()) if not pattern.search(ln)]
+            if lines:
+                handler({**data, "lines": lines})
+
+        filtered._raygen_filtered = True  # type: ignore[attr-defined]
+        return filtered
+
+    with dispatcher._lock:
+        dispatcher.handlers = [(name, h if getattr(h, "_raygen_filtered", False) else wrap(h))
+                               for name, h in dispatcher.handlers]
 
 
 def cuda_status() -> str:
