@@ -115,13 +115,19 @@ def test_disk_full_while_writing_keeps_the_previous_output(tmp_path, small_fs, s
     before = {p.name: p.read_bytes() for p in small_fs.iterdir()}
     vcf.write_text(vcf.read_text() + "\n".join(rows[50:]) + "\n")  # now too big for what is left
     _fill(small_fs, 16 * 1024)
-    o = B.run_in_process(["normalize", vcf, "-f", fa, "-o", out, "--no-ray", "-q"], 60)
+    _assert_disk_full_kept(small_fs, ["normalize", vcf, "-f", fa, "-o", out, "--no-ray", "-q"], str(small_fs), before)
+
+
+def _assert_disk_full_kept(fs: Path, argv: list, named: str, before: dict[str, bytes]) -> None:
+    """``raygen ARGV`` on the full ``fs``: exit 1, one line saying so and naming ``named``, the files of
+    ``fs`` (but the filler) as ``before``, no temporary left."""
+    o = B.run_in_process(argv, 60)
     assert o.traceback is None and not o.hung, o.traceback
-    lines = B.error_lines(o.err, "normalize")
+    lines = B.error_lines(o.err, argv[0])
     assert o.rc == 1 and len(lines) == 1, o.err[-2000:]
-    assert "no space left" in lines[0].lower() and str(small_fs) in lines[0], lines
-    assert {p.name: p.read_bytes() for p in small_fs.iterdir() if p.name != "filler"} == before
-    assert not B.leftovers(small_fs)
+    assert "no space left" in lines[0].lower() and named in lines[0], lines
+    assert {p.name: p.read_bytes() for p in fs.iterdir() if p.name != "filler"} == before
+    assert not B.leftovers(fs)
 
 
 @pytest.mark.timeout(300)
@@ -197,10 +203,4 @@ def test_disk_full_while_writing_the_index_keeps_the_previous_output(tmp_path, s
         assert B.run_in_process(["normalize", vcf, "-f", fa, "-o", plain, "--no-ray", "-q"], 60).rc == 0
         pages += -(-plain.stat().st_size // page)
     _fill(small_fs, pages * page)
-    o = B.run_in_process(["normalize", vcf, "-f", fa, "-o", out, "--no-ray", "-q"], 60)
-    assert o.traceback is None and not o.hung, o.traceback
-    lines = B.error_lines(o.err, "normalize")
-    assert o.rc == 1 and len(lines) == 1, o.err[-2000:]
-    assert "no space left" in lines[0].lower() and str(out) in lines[0], lines
-    assert {p.name: p.read_bytes() for p in small_fs.iterdir() if p.name != "filler"} == before
-    assert not B.leftovers(small_fs)
+    _assert_disk_full_kept(small_fs, ["normalize", vcf, "-f", fa, "-o", out, "--no-ray", "-q"], str(out), before)
