@@ -69,6 +69,9 @@ def test_missing_file_and_bad_picard(tmp_path):
     p.write_text("chrom\tstart\tend\tlength\tname\t%gc\tmean_coverage\tnormalized_coverage\nchr1\t2\t9\t8\tA\t0.5\t3\tnan\n")
     with pytest.raises(InputError, match="normalized_coverage"):
         cf.read_picard(p)
+    p.write_text("chrom\tstart\tend\tlength\tname\t%gc\tmean_coverage\tnormalized_coverage\nchr1\t2\t9\t8\tA\thigh\t3\t1\n")
+    with pytest.raises(InputError, match="line 2: column '%gc' is not a number: 'high'"):  # issue 19: a ValueError
+        cf.read_picard(p)
 
 
 def test_write_is_atomic(tmp_path):

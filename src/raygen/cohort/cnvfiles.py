@@ -263,6 +263,10 @@ def read_picard(path: str | os.PathLike[str]) -> CopyNumTable:
     start = get["start"]
     if start.dtype != np.int64 or get["end"].dtype != np.int64:
         raise InputError(f"{p}: start/end are not whole numbers")
+    for c in ("%gc", "mean_coverage", "normalized_coverage"):
+        if get[c].dtype == object:
+            i = _first_bad_row(get[c], _is_float)
+            raise InputError(f"{p}: line {i + 2}: column {c!r} is not a number: {get[c][i]!r}")
     ratio = get["normalized_coverage"].astype(np.float64)
     bad = ~np.isfinite(ratio) | (ratio < 0)
     if bad.any():
