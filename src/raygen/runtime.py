@@ -196,7 +196,11 @@ def drop_forwarded_noise(pattern: re.Pattern[str] = NOISE_LINES) -> None:
     before Ray prints it. No-op when loud or when Ray forwards nothing."""
     if loud():
         return
-    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher  # no public API
+    try:
+        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher  # no public API
+        dispatcher._lock, dispatcher.handlers  # noqa: B018 - the two attributes used below
+    except (ImportError, AttributeError):  # another Ray: its lines are noise, never a reason to fail
+        return
 
     def wrap(handler):
         def filtered(data: dict) -> None:
