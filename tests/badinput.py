@@ -242,6 +242,13 @@ FILE_FAULTS = {
     "duplicate_samples": lambda r, recs: ("\n".join([*HEADER[:-1], HEADER[-1].replace("S2", "S1"), *recs]) + "\n").encode(),
     "no_fileformat": lambda r, recs: ("\n".join([*HEADER[1:], *recs]) + "\n").encode(),
     "utf16": lambda r, recs: ("\n".join([*HEADER, *recs]) + "\n").encode("utf-16"),
+    # issue 19, a second tester's corpus: a NUL in a header line and FORMAT without samples were written with
+    # exit 0 as headers htslib cannot read; a byte-order mark was "not a header line"
+    "nul_in_header": lambda r, recs: ("\n".join([HEADER[0], '##INFO=<ID=X\x00,Number=1,Type=Integer>', *HEADER[1:],
+                                                  *recs]) + "\n").encode(),
+    "format_no_samples": lambda r, recs: ("\n".join([*HEADER[:-1], "\t".join(HEADER[-1].split("\t")[:9]),
+                                                      *("\t".join(x.split("\t")[:9]) for x in recs)]) + "\n").encode(),
+    "bom": lambda r, recs: ("\ufeff" + "\n".join([*HEADER, *recs]) + "\n").encode(),
 }
 
 
@@ -372,6 +379,9 @@ def run_in_process(argv: list[str], timeout_s: float) -> Outcome:
         rc = exc.code if isinstance(exc.code, int) else 2
     except BaseException:  # noqa: BLE001 - the point: anything that escapes is a defect
         tb = traceback.format_exc()
+        # the alarm's _Hang raised inside a C call (e.g. ray.wait) comes out as SystemError: a hang, not a traceback
+        if "_Hang" in tb or time.perf_counter() - t0 >= timeout_s:
+            tb, hung = None, True
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -480,9 +490,12 @@ def write_bam(path: Path, seqs: dict[str, str], rng: random.Random, *, n: int = 
 
 
 BAM_FAULTS = ("truncated", "truncated_with_index", "no_index", "wrong_magic", "empty", "sam_text",
-              "unmapped_only", "zero_length", "cigar_edges", "unsorted", "renamed", "stale_index")
+              "unmapped_only", "zero_length", "cigar_edges", "unsorted", "renamed", "stale_index",
+              # issue 19, a second tester's corpus: a directory named *.bam was an IsADirectoryError traceback;
+              # contig lengths of another build did not name the BAM; no @SQ lines spoke of pysam's check_sq
+              "directory", "wrong_build", "no_sq", "header_only")
 #: BAM faults after which the run must still succeed (exit 0): the reads are odd, the file is not broken.
-BAM_TOLERABLE = {"no_index", "unmapped_only", "zero_length", "cigar_edges"}
+BAM_TOLERABLE = {"no_index", "unmapped_only", "zero_length", "cigar_edges", "header_only"}
 
 
 def bam_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx: int, kind: str) -> Case:
@@ -500,6 +513,15 @@ def bam_case(d: Path, rng: random.Random, seqs: dict[str, str], fasta: Path, idx
         path.write_bytes(bytes(rng.getrandbits(8) for _ in range(rng.randint(10, 5000))))
     elif kind == "empty":
         path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "wrong_build":
+        write_bam(path, {c: sq + "A" * 500 for c, sq in seqs.items()}, rng, n=50)
+    elif kind == "no_sq":
+        with pysam.AlignmentFile(str(path), "wb", header={"HD": {"VN": "1.6"}}):
+            pass
+    elif kind == "header_only":
+        write_bam(path, seqs, rng, n=0)
     elif kind == "sam_text":
         path.write_text("@HD\tVN:1.6\n@SQ\tSN:c1\tLN:3000\nr1\t0\tc1\t10\t60\t5M\t*\t0\t0\tACGTA\tIIIII\n")
     else:

@@ -57,3 +57,39 @@ def test_loud_keeps_everything(restore):
     raylogs.set_loud(False)
     raylogs.apply_ray_env()
     assert os.environ["RAY_BACKEND_LOG_LEVEL"] == "fatal" and raylogs.train_log_level() == "ERROR"
+
+
+NOISE = "[2026-12-01 20:23:47,545 I 15327 15327] logging.cc:303: Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL to 3\n"
+
+
+def test_ray_log_level_line_is_dropped_from_fd2_and_nothing_else(restore, capfd):
+    """Issue 19: every embedded-Ray command printed Ray's C++ "Set ray log level ..." INFO line (the driver's
+    own, written to fd 2 inside ray.init, and the raylet's, forwarded)."""
+    import os
+
+    raylogs.set_loud(False)
+    with raylogs.dropping_fd2_lines():
+        os.write(2, b"before\n" + NOISE.encode() + b"after\n")
+    assert capfd.readouterr().err == "before\nafter\n"
+    raylogs.set_loud(True)
+    with raylogs.dropping_fd2_lines():
+        os.write(2, NOISE.encode())
+    assert capfd.readouterr().err == NOISE
+
+
+def test_forwarded_ray_log_level_line_is_dropped(restore):
+    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
+
+    from raygen.runtime import drop_forwarded_noise
+
+    got: list[list[str]] = []
+    raylogs.set_loud(False)
+    dispatcher.add_handler("raygen-test", lambda data: got.append(data["lines"]))
+    try:
+        drop_forwarded_noise()
+        drop_forwarded_noise()  # twice: wrapped once
+        dispatcher.emit({"pid": "raylet", "lines": [NOISE.strip(), "a real warning"]})
+        dispatcher.emit({"pid": "raylet", "lines": [NOISE.strip()]})
+    finally:
+        dispatcher.remove_handler("raygen-test")
+    assert got == [["a real warning"]]

@@ -75,6 +75,7 @@ def test_read_bed(tmp_path):
     ("chr1\t0\t10\nchr1\tx\t5\n", r"t\.bed:2: start/end are not integers"),
     ("chr1\t10\t5\n", r"t\.bed:1: inverted"),
     ("chr1\t-1\t5\n", r"t\.bed:1: inverted or negative"),
+    ("chr1\t0\t9223372036854775808\n", r"t\.bed:1: end 9223372036854775808 is beyond any contig"),  # issue 19: OverflowError
     ("chr9\t0\t5\n", r"t\.bed:1: contig 'chr9' is not in the FASTA x\.fa \(its contigs: chr1, chr2"),
 ])
 def test_bad_bed_names_file_and_line(tmp_path, text, match):

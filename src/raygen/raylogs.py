@@ -18,6 +18,10 @@ seen with ``-v`` (a failure still reaches us as a Python exception):
 - Ray Data's progress block every 10 s when stdout is not a terminal: every 30 s
   (``RAY_DATA_NON_TTY_PROGRESS_LOG_INTERVAL``).
 - Ray Train's preemption watcher on the embedded Ray (:data:`LOCAL_RAY_ENV`): not started at all.
+- "logging.cc: Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL to 3": the C++ logger of
+  every Ray process says so at INFO, whatever the level, because the variable above is set. The driver's own
+  line goes straight to file descriptor 2 inside ``ray.init`` (:func:`dropping_fd2_lines` filters that call);
+  the raylet's and workers' come back as forwarded log lines (``raygen.runtime.drop_forwarded_noise``).
 - Serve's "Failed to get queue length from replica ... within 0.1s" on a busy machine: on one machine there is
   no network latency, so a slow answer only means busy CPUs; the embedded Ray waits up to 1 s
   (``RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S``, :data:`LOCAL_RAY_ENV`, set with or without ``-v``).
@@ -27,10 +31,14 @@ seen with ``-v`` (a failure still reaches us as a Python exception):
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+import re
+import sys
 import threading
+from collections.abc import Iterator
 
 log = logging.getLogger("raygen.raylogs")
 
@@ -110,3 +118,39 @@ def quiet_process() -> None:
     if not getattr(threading.excepthook, "_raygen_quiet", False):
         threading.excepthook = _thread_hook(threading.excepthook)
         threading.excepthook._raygen_quiet = True  # type: ignore[attr-defined]
+
+
+#: Lines of Ray's own processes that say nothing to a user (see the module docstring).
+NOISE_LINES = re.compile(r"logging\.cc:\d+: Set ray log level from environment variable")
+
+
+@contextlib.contextmanager
+def dropping_fd2_lines(pattern: re.Pattern[str] = NOISE_LINES) -> Iterator[None]:
+    """While the block runs, file descriptor 2 (where Ray's C++ logger writes) goes through a pipe whose
+    lines matching ``pattern`` are dropped; everything else reaches the real stderr in order. Ray's own
+    processes started meanwhile get their own stderr files, not this pipe. No-op when loud."""
+    if loud():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    r, w = os.pipe()
+    os.dup2(w, 2)
+    os.close(w)
+
+    def pump() -> None:
+        with os.fdopen(r, "rb") as fh:
+            for line in fh:
+                if not pattern.search(line.decode("utf-8", "replace")):
+                    os.write(saved, line)
+
+    t = threading.Thread(target=pump, name="raygen-stderr-filter", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last write end closes: the pump reads to its end and stops
+        t.join(timeout=5)
+        if not t.is_alive():
+            os.close(saved)

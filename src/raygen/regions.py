@@ -134,6 +134,10 @@ def _contig_list(lengths: Mapping[str, int]) -> str:
     return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
 
 
+#: Largest coordinate a BED interval may hold: the CSI index's 2^44 bp (a longer contig cannot be indexed).
+MAX_COORDINATE = 2**44
+
+
 def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = None, *,
              against: str = "the reference") -> list[Region]:
     """The intervals of a BED file (plain, gzip or bgzip), in file order, not merged.
@@ -161,6 +165,8 @@ def read_bed(path: str | os.PathLike[str], lengths: Mapping[str, int] | None = N
                     raise InputError(f"{where}: start/end are not integers: {cols[1][:20]!r} {cols[2][:20]!r}") from None
                 if start < 0 or end < start:
                     raise InputError(f"{where}: inverted or negative interval {start}-{end}")
+                if end > MAX_COORDINATE:  # also keeps numpy's int64 from overflowing further on
+                    raise InputError(f"{where}: end {end} is beyond any contig (2^44 bp, the CSI index limit)")
                 chrom = cols[0]
                 name = cols[3] if len(cols) > 3 and cols[3] else None
                 region = Region(chrom, start, end, name)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass
 
 from raygen.config import RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError, UsageError
-from raygen.raylogs import apply_ray_env, quiet_process
+from raygen.raylogs import NOISE_LINES, apply_ray_env, dropping_fd2_lines, loud, quiet_process
 
 log = logging.getLogger("raygen.runtime")
 
@@ -155,18 +156,9 @@ def _start_local(cfg: RuntimeConfig, tries: int = 2) -> None:
 
     for attempt in range(1, tries + 1):
         try:
-            ray.init(
-                # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
-                # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
-                address="local",
-                num_cpus=cfg.num_cpus,
-                num_gpus=cfg.num_gpus,
-                include_dashboard=cfg.include_dashboard,
-                object_store_memory=cfg.object_store_memory,
-                configure_logging=False,
-                log_to_driver=cfg.log_to_driver,
-                runtime_env={"worker_process_setup_hook": quiet_process},
-            )
+            with dropping_fd2_lines():  # Ray's "Set ray log level" line (raylogs)
+                _init_local(cfg)
+            drop_forwarded_noise()
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for a node that did not start
             ray.shutdown()
@@ -178,6 +170,50 @@ def _start_local(cfg: RuntimeConfig, tries: int = 2) -> None:
             hint = (f"; load average {os.getloadavg()[0]:.1f} on this machine: retry when it is less busy, or start "
                     "Ray yourself (`ray start --head`) and pass --address") if "timed out" in first else ""
             raise RaygenError(f"the embedded Ray did not start ({first}){hint}") from None
+
+
+def _init_local(cfg: RuntimeConfig) -> None:
+    """``ray.init`` of the embedded local Ray sized by ``cfg``."""
+    import ray
+
+    ray.init(
+        # "local" always starts a fresh cluster of our own: a bare ray.init() would first try to join the
+        # address in /tmp/ray/ray_current_cluster, which a killed `ray start --head` leaves behind.
+        address="local",
+        num_cpus=cfg.num_cpus,
+        num_gpus=cfg.num_gpus,
+        include_dashboard=cfg.include_dashboard,
+        object_store_memory=cfg.object_store_memory,
+        configure_logging=False,
+        log_to_driver=cfg.log_to_driver,
+        runtime_env={"worker_process_setup_hook": quiet_process},
+    )
+
+
+def drop_forwarded_noise(pattern: re.Pattern[str] = NOISE_LINES) -> None:
+    """Filter the lines Ray forwards from its processes to this driver (``log_to_driver``): Ray hands each
+    batch to the handlers of its stream dispatcher (no public hook), and ours drops what ``pattern`` matches
+    before Ray prints it. No-op when loud or when Ray forwards nothing."""
+    if loud():
+        return
+    try:
+        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher  # no public API
+        dispatcher._lock, dispatcher.handlers  # noqa: B018 - the two attributes used below
+    except (ImportError, AttributeError):  # another Ray: its lines are noise, never a reason to fail
+        return
+
+    def wrap(handler):
+        def filtered(data: dict) -> None:
+            lines = [ln for ln in data.get("lines", ()) if not pattern.search(ln)]
+            if lines:
+                handler({**data, "lines": lines})
+
+        filtered._raygen_filtered = True  # type: ignore[attr-defined]
+        return filtered
+
+    with dispatcher._lock:
+        dispatcher.handlers = [(name, h if getattr(h, "_raygen_filtered", False) else wrap(h))
+                               for name, h in dispatcher.handlers]
 
 
 def cuda_status() -> str:

@@ -49,6 +49,11 @@ def test_rows_without_log2_are_dropped_with_a_count(tmp_path, caplog):
     ("", "empty"),
     ("chrom\tpos\nchr1\t3\n", "not a CNVkit table"),
     ("chromosome\tstart\tend\tlog2\nchr1\tten\t20\t0.1\n", "whole numbers"),
+    # issue 19 (a new tester's corpus): these were TypeError/KeyError tracebacks in reference, fix and segment
+    ("chromosome\tstart\tend\tgene\tlog2\nchr1\t0\t5\tA\t0.1\nchr1\t5\t9\tA\tx\n", "line 3: column 'log2' is not a number: 'x'"),
+    ("chromosome\tstart\tend\tgene\tdepth\nchr1\t0\t5\tA\t3\n", "no log2 column"),
+    ("chromosome\tstart\tend\tgene\tlog2\nchr1\t9\t5\tA\t0.1\n", "line 2: bin chr1:9-5 has a negative start or ends"),
+    ("chromosome\tstart\tend\tgene\tlog2\nchr1\t-2\t5\tA\t0.1\n", "line 2: bin chr1:-2-5"),
 ])
 def test_bad_files_are_one_line_errors(tmp_path, text, match):
     p = tmp_path / "bad.cnn"
@@ -63,6 +68,9 @@ def test_missing_file_and_bad_picard(tmp_path):
     p = tmp_path / "bad.csv"
     p.write_text("chrom\tstart\tend\tlength\tname\t%gc\tmean_coverage\tnormalized_coverage\nchr1\t2\t9\t8\tA\t0.5\t3\tnan\n")
     with pytest.raises(InputError, match="normalized_coverage"):
+        cf.read_picard(p)
+    p.write_text("chrom\tstart\tend\tlength\tname\t%gc\tmean_coverage\tnormalized_coverage\nchr1\t2\t9\t8\tA\thigh\t3\t1\n")
+    with pytest.raises(InputError, match="line 2: column '%gc' is not a number: 'high'"):  # issue 19: a ValueError
         cf.read_picard(p)
 
 

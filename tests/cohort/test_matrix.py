@@ -67,6 +67,13 @@ def test_bad_matrices_name_file_line_and_column(tmp_path, text, message):
     assert str(path) in str(err.value)
 
 
+def test_a_one_column_matrix_is_refused_before_the_sheet_is_matched(tmp_path):
+    """Issue 19 (a new tester's corpus): a space-separated matrix gave ``raygen cohort combat`` an IndexError."""
+    path = _write(tmp_path / "spaces.tsv", "f  a  b\ng1  1  2\n")
+    with pytest.raises(InputError, match="no sample columns"):
+        sniff_layout(path)
+
+
 def test_sheet_alignment_and_errors(tmp_path):
     sheet = read_sheet(_write(tmp_path / "s.tsv", "id\tsite\tage\nx\tA\t3\ny\tB\t4\nz\tA\t5\nextra\tB\t1\n"))
     aligned = align_sheet(sheet, ["z", "x", "y"])

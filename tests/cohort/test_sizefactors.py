@@ -53,6 +53,11 @@ def test_bad_counts_are_clear_errors():
         deseq2_size_factors(z)
     with pytest.raises(InputError, match="library sizes must be positive"):
         log_cpm(x, np.r_[0.0, x.sum(axis=0)[1:]])
+    # issue 19 (a new tester's corpus): a sample without counts gave every sample a NaN factor, exit 0
+    w = x.copy()
+    w[:, 1] = 0
+    with pytest.raises(InputError, match="quantile of some sample is zero"):
+        upper_quartile_factors(w)
 
 
 def test_table_is_consistent():

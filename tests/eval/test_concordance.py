@@ -130,3 +130,22 @@ def test_cli_side_by_side_table_for_several_call_sets(shared_data: Path, run_cli
     queries = json.loads(out)["queries"]
     assert [q["label"] for q in queries] == ["truth itself", "DeepVariant 1.4"]
     assert queries[1]["counts"]["ALL"]["fn"] == 2
+
+
+@pytest.mark.parametrize("body,message", [
+    # issue 19 (a new tester's corpus): "cannot read VCF ...: file ... does not have valid header (mode=`b'r'`)",
+    # and "unreadable VCF record" without saying which
+    ("##fileformat=VCFv4.2\n##INFO=<ID=X\x00,Number=1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n",
+     r"q\.vcf: line 2: header line holds the control character"),
+    ("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"G\">\n"
+     "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n1\t5\t.\tA\tC\t.\t.\t.\tGT\t0/1\n"
+     "1\t9\t.\tA\tC\t.\t.\t.\tGT\t0/1:3:4\n", r"q\.vcf: record 2 \(the one after 1:5\) is unreadable"),
+], ids=["nul_header", "bad_record"])
+def test_unreadable_query_names_file_and_where(tmp_path: Path, body, message):
+    from raygen.errors import InputError
+    from raygen.eval.concordance import read_alleles
+
+    q = tmp_path / "q.vcf"
+    q.write_text(body)
+    with pytest.raises(InputError, match=message):
+        read_alleles(q)

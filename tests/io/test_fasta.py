@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from raygen.errors import InputError
-from raygen.io.fasta import Reference, clean_keep_case, iupac_to_n
+from raygen.io.fasta import Reference, clean_keep_case, ensure_fasta_index, iupac_to_n
 
 
 @pytest.fixture()
@@ -39,3 +39,21 @@ def test_both_access_patterns_agree(fasta):
 def test_base_cleaning():
     assert clean_keep_case("ACgtRyX*n") == "ACgtAcNNn"
     assert iupac_to_n("acgtrynx") == "ACGTACNN"
+
+
+@pytest.mark.parametrize("text,message", [
+    # issue 19 (a new tester's corpus): each was "cannot index ... samtools returned with error 1" plus htslib's
+    # own "[E::fai_build_core]" line on the terminal, none saying where or what
+    (b"", "x.fa: the file is empty"),
+    (b"ACGT\n", "x.fa:1: expected a '>name' header line"),
+    (b">a\nACGT\nAC\nACGT\n", "x.fa:3: sequence lines of unequal length"),
+    (b">a\nACGT\n\nACGT\n", "x.fa:3: sequence lines of unequal length \\(or a blank line\\)"),
+    (b">a\n>b\n", "x.fa: no sequence lines"),
+    (bytes(range(256)), "x.fa:1: expected a '>name' header line"),
+])
+def test_fasta_faidx_refuses_names_file_line_and_reason(tmp_path, capfd, text, message):
+    fa = tmp_path / "x.fa"
+    fa.write_bytes(text)
+    with pytest.raises(InputError, match=message):
+        ensure_fasta_index(fa)
+    assert "[E::" not in capfd.readouterr().err

@@ -226,6 +226,24 @@ def test_bad_inputs_and_outputs(tmp_path):
         write_vcf(h, recs, tmp_path / "out.txt")
 
 
+_CHROM_LINE = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
+
+
+@pytest.mark.parametrize("data,message", [
+    # issue 19 (a new tester's corpus): the first two exited 0 with an output htslib cannot read
+    (f"##fileformat=VCFv4.2\n##INFO=<ID=X\x00,Number=1,Type=Integer>\n{_CHROM_LINE}\n".encode(),
+     "line 2: header line holds the control character '\\\\x00'"),
+    (f"##fileformat=VCFv4.2\n{_CHROM_LINE}\tFORMAT\n1\t1\t.\tA\tC\t.\t.\t.\tGT\n".encode(),
+     "FORMAT column but no sample columns"),
+    (f"\ufeff##fileformat=VCFv4.2\n{_CHROM_LINE}\n".encode(), "line 1 starts with a UTF-8 byte-order mark"),
+], ids=["nul_in_header", "format_without_samples", "bom"])
+def test_headers_htslib_cannot_read_are_refused(tmp_path, data, message):
+    path = tmp_path / "h.vcf"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message):
+        read_header(path)
+
+
 def test_unsorted_output_fails_cleanly_and_csi_from_positions(tmp_path):
     from raygen.errors import RaygenError
     from raygen.io.header import VcfHeader

@@ -5,6 +5,7 @@ independent of where it runs (in process or Ray), the actor count and the Ray ba
 from __future__ import annotations
 
 import gzip
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -154,6 +155,19 @@ def test_bad_spliceai_options_fail_at_once(run_cli, fasta, tmp_path):
     rc, _, err = run_cli("score", vcf, "-f", fasta, "--model", "spliceai", "--annotation", "grch38",
                          "--distance", "5000", "-o", tmp_path / "o.vcf")
     assert rc == 2 and "--distance" in err
+    # issue 19 (a new tester's corpus): a malformed --annotation file was read in each actor, so the InputError
+    # escaped as a Ray traceback after ~15 s; a table on other contigs scored everything as outside genes
+    head = "#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
+    for row, message in [("G1\t20\t+\tabc\t2900\t100,\t800,\n", "bad.txt:2: TX_START/TX_END must be integers"),
+                         ("G1\t20\t*\t100\t2900\t100,\t800,\n", "bad.txt:2: STRAND must be"),
+                         ("", "has no genes"),
+                         ("G1\tchrQ\t+\t100\t2900\t100,\t800,\n", "none of its contigs \\(chrQ\\) is in the FASTA")]:
+        genes = tmp_path / "bad.txt"
+        genes.write_text(head + row)
+        rc, _, err = run_cli("score", vcf, "-f", fasta, "--model", "spliceai", "--annotation", genes,
+                             "-o", tmp_path / "o.vcf")
+        assert rc == 2 and re.search(message, err) and "Traceback" not in err, err
+        assert not (tmp_path / "o.vcf").exists()
 
 
 def test_gene_table_contigs_follow_the_fasta(fasta):

@@ -4,6 +4,7 @@ time limit, resume after a killed worker and after a restarted job, bad BED."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,17 @@ def test_context_longer_than_every_region_fails_before_training(run_cli, small_f
                          "--block-bp", "5000")
     assert rc == 2 and "no region is at least 40000 bp long" in err
     assert not (tmp_path / "m").exists()  # refused before Ray Train started
+
+
+@pytest.mark.parametrize("fasta,message", [
+    # issue 19 (a new tester's corpus): an all-N FASTA failed inside every Ray Train worker (their tracebacks on
+    # the terminal, a train_state left in --out); a tiny FASTA's message blamed only --val-fraction
+    (">a\n" + "N" * 6000 + "\n", "every 64-bp window of the training regions has more than 5% N"),
+    (">a\nACGTACGT\n", r"no training sequence left after holding out validation blocks \(8 bp in 1 region"),
+], ids=["all_n", "tiny"])
+def test_fasta_without_trainable_sequence_fails_before_training(run_cli, tmp_path, fasta, message):
+    fa = tmp_path / "x.fa"
+    fa.write_text(fasta)
+    rc, _, err = run_cli("train", "pretrain", "-f", fa, "--out", tmp_path / "m", "--context", "64", "--block-bp", "500")
+    assert rc == 2 and re.search(message, err), err
+    assert "Traceback" not in err and not (tmp_path / "m").exists()  # refused before Ray started

@@ -420,6 +420,8 @@ def open_bam(path: str) -> pysam.AlignmentFile:
     """Open an indexed BAM/CRAM; build a missing index (or say how when that fails)."""
     if not os.path.exists(path):
         raise InputError(f"BAM {path!r} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"BAM {path!r} is a directory, not a file")
     try:
         # A truncated BAM still opens: the shards before the damage are called, the others fail and are counted.
         af = pysam.AlignmentFile(path, "rb" if not path.endswith(".cram") else "rc", ignore_truncation=True)
@@ -427,7 +429,9 @@ def open_bam(path: str) -> pysam.AlignmentFile:
         with open(path, "rb") as fh:
             head = fh.read(2)
         why = ("the file is empty" if not head else
-               "it is not a BAM or CRAM file" if head != b"\x1f\x8b" and not path.endswith(".cram") else str(exc))
+               "it is not a BAM or CRAM file" if head != b"\x1f\x8b" and not path.endswith(".cram") else
+               "its header has no @SQ lines (reads not aligned to a reference?): align it first"
+               if "no sequences defined" in str(exc) else str(exc))
         raise InputError(f"cannot open BAM {path!r}: {why}") from None
     if not af.has_index():
         af.close()

@@ -43,7 +43,10 @@ def contig_map(bam_path: str, ref, rename: str | None) -> tuple[dict[str, int], 
     finally:
         af.close()
     ren = rename_map(rename, list(bam_contigs))
-    shared = check_contigs(bam_contigs, ref.lengths, ren)
+    try:
+        shared = check_contigs(bam_contigs, ref.lengths, ren)
+    except InputError as exc:  # name the BAM: a wrong reference is the user's to find
+        raise InputError(f"{bam_path}: {exc}") from None
     return shared, {c: ren.get(c, c) for c in shared}
 
 

@@ -41,6 +41,9 @@ IGNORE_GENE_NAMES = ("-", ".", "CGH")
 NULL_LOG2 = -20.0
 _STRING_COLUMNS = ("chromosome", "gene")
 _INT_COLUMNS = ("start", "end")
+#: Columns CNVkit always parses as numbers (a text value there is an input error, not a string column).
+_FLOAT_COLUMNS = ("log2", "depth", "weight", "spread", "gc", "rmask", "probes", "baf", "cn", "cn1", "cn2",
+                  "ci_lo", "ci_hi")
 
 
 @dataclass
@@ -191,6 +194,35 @@ def _numpy_column(name: str, col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(col.cast(pa.string()).to_pylist(), dtype=object)
 
 
+def _first_bad_row(values: np.ndarray, ok) -> int:
+    return next((i for i, v in enumerate(values) if not ok(v)), 0)
+
+
+def _is_float(v: object) -> bool:
+    try:
+        float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_columns(p: str, data: Mapping[str, np.ndarray]) -> None:
+    """Coordinates must be whole numbers with 0 <= start <= end, numeric columns numbers: InputError naming
+    the file line (the header is line 1) otherwise."""
+    for c in _INT_COLUMNS:
+        if data[c].dtype != np.int64:
+            raise InputError(f"{p}: column {c!r} holds values that are not whole numbers (or empty fields)")
+    bad = (data["start"] < 0) | (data["end"] < data["start"])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{p}: line {i + 2}: bin {data['chromosome'][i]}:{data['start'][i]}-{data['end'][i]} "
+                         "has a negative start or ends before it starts")
+    for c in _FLOAT_COLUMNS:
+        if c in data and data[c].dtype == object:
+            i = _first_bad_row(data[c], _is_float)
+            raise InputError(f"{p}: line {i + 2}: column {c!r} is not a number: {data[c][i]!r}")
+
+
 def read_cnvkit(path: str | os.PathLike[str], sample_id: str | None = None) -> CopyNumTable:
     """A ``.cnn``/``.cnr``/``.cns`` file (plain or gzip) as CNVkit reads it (see the module docstring).
 
@@ -199,14 +231,12 @@ def read_cnvkit(path: str | os.PathLike[str], sample_id: str | None = None) -> C
     """
     p = os.fspath(path)
     table = _read_arrow(p, {"chromosome": pa.string(), "gene": pa.string()})
-    missing = [c for c in ("chromosome", "start", "end") if c not in table.column_names]
+    missing = [c for c in ("chromosome", "start", "end", "log2") if c not in table.column_names]
     if missing:
         raise InputError(f"{p}: not a CNVkit table (no {', '.join(missing)} column; header: "
                          f"{' '.join(table.column_names[:8])})")
     data = {name: _numpy_column(name, table.column(name)) for name in table.column_names}
-    for c in _INT_COLUMNS:
-        if data[c].dtype != np.int64:
-            raise InputError(f"{p}: column {c!r} holds values that are not whole numbers (or empty fields)")
+    _check_columns(p, data)
     if "gene" in data:
         data["gene"] = np.where(data["gene"] == "", "-", data["gene"]).astype(object)
     out = CopyNumTable(data, sample_id or sample_id_from_path(p), {"path": p})
@@ -233,6 +263,10 @@ def read_picard(path: str | os.PathLike[str]) -> CopyNumTable:
     start = get["start"]
     if start.dtype != np.int64 or get["end"].dtype != np.int64:
         raise InputError(f"{p}: start/end are not whole numbers")
+    for c in ("%gc", "mean_coverage", "normalized_coverage"):
+        if get[c].dtype == object:
+            i = _first_bad_row(get[c], _is_float)
+            raise InputError(f"{p}: line {i + 2}: column {c!r} is not a number: {get[c][i]!r}")
     ratio = get["normalized_coverage"].astype(np.float64)
     bad = ~np.isfinite(ratio) | (ratio < 0)
     if bad.any():

@@ -116,7 +116,9 @@ def sniff_layout(path: str | Path, feature_col: str | None = None, known_samples
                                  and set(header[1:]) <= set(known_samples))
                  or not all(_is_number(r[0]) for r in body if r))
     samples = tuple(header[1:] if named else header)
-    return Layout(path, "text", delim, first if named else None, samples, gzipped=gz)
+    layout = Layout(path, "text", delim, first if named else None, samples, gzipped=gz)
+    _check_samples(layout)  # before a sample sheet is matched to no samples at all
+    return layout
 
 
 def _sniff_parquet(path: str, feature_col: str | None) -> Layout:
@@ -141,7 +143,8 @@ def _check_samples(layout: Layout) -> None:
     if dup:
         raise InputError(f"{layout.path}: duplicate sample column(s) {', '.join(sorted(set(dup))[:10])}")
     if not layout.samples:
-        raise InputError(f"{layout.path}: no sample columns")
+        raise InputError(f"{layout.path}: no sample columns (the header has one field: a matrix is "
+                         "tab- or comma-separated)")
 
 
 def _locate_bad_cell(layout: Layout) -> str:

@@ -54,7 +54,9 @@ def library_sizes(counts: np.ndarray) -> np.ndarray:
 
 
 def _quantile_factors(x: np.ndarray, lib: np.ndarray, p: float) -> np.ndarray:
-    return np.quantile(x, p, axis=0) / lib
+    # an all-zero sample gives 0/0 = NaN, handled as edgeR does by the caller; numpy's warning is noise to users
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.quantile(x, p, axis=0) / lib
 
 
 def _tmm_one(obs, ref, n_obs, n_ref, logratio_trim=0.3, sum_trim=0.05, a_cutoff=-1e10) -> float:
@@ -105,7 +107,7 @@ def upper_quartile_factors(counts: np.ndarray, p: float = 0.75) -> np.ndarray:
     if x.shape[0] == 0 or x.shape[1] == 1:
         return np.ones(x.shape[1])
     f = _quantile_factors(x, lib, p)
-    if np.min(f) == 0:
+    if np.min(f) == 0 or np.isnan(f).any():  # NaN: a sample without counts (0/0), whose quantile is zero too
         raise InputError(f"the {p:.0%} quantile of some sample is zero: upper-quartile factors are undefined "
                          "(use TMM, or drop mostly-zero features)")
     return _scale(f)

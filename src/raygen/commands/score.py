@@ -109,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
     sp = replace(DEFAULTS.spliceai, annotation=args.annotation or "", distance=args.distance, mask=args.mask,
                  precision=args.precision)
     if is_spliceai(args.model):
-        from raygen.scoring.spliceai_scorer import check_config
+        from raygen.scoring.spliceai_scorer import check_annotation, check_config
 
         check_config(sp)  # before Ray starts: a missing --annotation fails in a second
+        check_annotation(sp.annotation, args.fasta_ref)  # and a malformed one
     summary = score_vcf(args.input, args.fasta_ref, args.model, args.output, cfg=cfg, parquet_dir=args.parquet,
                         rejects_path=args.rejects, normalize=args.normalize, revision=args.revision,
                         trust_remote_code=args.trust_remote_code, progress=not args.quiet, spliceai=sp,

@@ -23,6 +23,7 @@ import pysam
 
 from raygen.errors import InputError
 from raygen.io.fasta import Reference
+from raygen.io.vcf import read_header
 from raygen.normalize import normalize_allele
 from raygen.normalize.checkref import is_sequence_allele
 from raygen.regions import Region, RegionSet, as_region
@@ -110,6 +111,7 @@ def _open_vcf(path: str | os.PathLike[str]) -> pysam.VariantFile:
     try:
         return pysam.VariantFile(str(path))
     except (OSError, ValueError) as exc:
+        read_header(path)  # raises the reader's own FILE:LINE: reason where it finds one
         raise InputError(f"cannot read VCF {str(path)!r}: {exc}") from None
 
 
@@ -135,8 +137,10 @@ def read_alleles(
         raise InputError(f"sample {sample!r} is not in {str(path)!r} (samples: {', '.join(samples) or 'none'})")
     sname = sample or (samples[0] if samples else None)
     out: dict[tuple, Allele] = {}
+    n_read, last = 0, None
     try:
         for rec in vf:
+            n_read, last = n_read + 1, f"{rec.chrom}:{rec.pos}"
             if pass_only:
                 filters = list(rec.filter.keys())
                 if filters and filters != ["PASS"]:
@@ -164,7 +168,9 @@ def read_alleles(
                     if prev is None or al.zyg > prev.zyg:
                         out[al.key] = al
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable VCF record ({exc})") from None
+        after = f" (the one after {last})" if last else ""
+        raise InputError(f"{path}: record {n_read + 1}{after} is unreadable ({exc}); `raygen normalize` "
+                         "names its line and files such records as rejects") from None
     finally:
         vf.close()
     return sorted(out.values(), key=lambda a: (a.chrom, a.pos, a.ref, a.alt))

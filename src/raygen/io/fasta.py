@@ -76,15 +76,54 @@ def ensure_fasta_index(path: str | os.PathLike[str]) -> Path:
     if not p.exists():
         raise InputError(f"reference FASTA {str(p)!r} does not exist")
     if not Path(str(p) + ".fai").exists():
+        old = pysam.set_verbosity(0)  # htslib's own "[E::fai_build_core]" line: the InputError says it better
         try:
             pysam.faidx(str(p))
         except pysam.SamtoolsError as exc:
+            why = fasta_format_problem(p)
+            if why:
+                raise InputError(f"reference FASTA {why}") from None
             raise InputError(
                 f"cannot index reference FASTA {str(p)!r} ({str(exc).strip()}); if it is gzip-compressed, "
                 "recompress it with bgzip (`gunzip -c ref.fa.gz | bgzip > ref.fa.gz.new`) or decompress it"
             ) from None
+        finally:
+            pysam.set_verbosity(old)
     _check_index_fits(p)
     return p
+
+
+def fasta_format_problem(p: Path, max_lines: int = 2_000_000) -> str | None:
+    """Why ``samtools faidx`` refuses a plain FASTA, as ``FILE:LINE: reason`` (None: not found in the first
+    ``max_lines`` lines, or compressed). htslib's rules: a ``>name`` line first; within a record every
+    sequence line as long as the first but the last; no blank line inside a record."""
+    with open(p, "rb") as fh:
+        head = fh.read(2)
+        if not head:
+            return f"{p}: the file is empty"
+        if head == b"\x1f\x8b":
+            return None
+        fh.seek(0)
+        width, short_at, blank_at, any_seq = None, None, None, False
+        for lineno, raw in enumerate(fh, 1):
+            if lineno > max_lines:
+                return None
+            line = raw.rstrip(b"\r\n")
+            if line.startswith(b">"):
+                width, short_at, blank_at = 0, None, None
+                continue
+            if width is None:
+                return f"{p}:{lineno}: expected a '>name' header line, got {line[:30].decode('latin-1')!r}"
+            if not line:
+                blank_at = blank_at or lineno
+                continue
+            if blank_at or short_at or (width and len(line) > width):
+                at = blank_at or short_at or lineno
+                return (f"{p}:{at}: sequence lines of unequal length (or a blank line) inside a record; "
+                        "samtools faidx needs every line of a record as long as the first, but the last")
+            short_at = lineno if width and len(line) < width else None
+            width, any_seq = width or len(line), True
+    return None if any_seq else f"{p}: no sequence lines, only '>name' headers"
 
 
 def _check_index_fits(p: Path) -> None:

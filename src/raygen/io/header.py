@@ -121,6 +121,9 @@ class VcfHeader:
         if has_format and cols[8] != "FORMAT":
             raise InputError(f"{source}: 9th column of the #CHROM line must be FORMAT, got {cols[8]!r}")
         samples = cols[9:]
+        if has_format and not samples:  # htslib refuses such a header: the output would be unreadable
+            raise InputError(f"{source}: the #CHROM line has a FORMAT column but no sample columns (htslib cannot "
+                             "read that): drop the FORMAT column and the records' 9th field, or add the samples")
         _check_samples(samples, source)
         if not meta or not meta[0].startswith("##fileformat="):
             # htslib refuses a VCF whose first line is not ##fileformat (our output would be unreadable):

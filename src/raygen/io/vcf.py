@@ -33,6 +33,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -183,6 +184,10 @@ def _is_gzip_like(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+#: C0 control characters but tab: never valid in a VCF header line.
+_HEADER_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
     lines: list[str] = []
     while True:
@@ -194,8 +199,16 @@ def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
         except UnicodeDecodeError:
             line = raw.decode("latin-1")
         if not line.startswith("#"):
+            if not lines and line.startswith("\ufeff"):
+                raise InputError(f"{source}: line 1 starts with a UTF-8 byte-order mark, which htslib cannot read: "
+                                 "save the file without it")
             raise InputError(f"{source}: line {len(lines) + 1} is not a header line and no '#CHROM' line came before it")
-        lines.append(line.rstrip("\r\n"))
+        line = line.rstrip("\r\n")
+        bad = _HEADER_CONTROL.search(line)
+        if bad:  # htslib stops a header line at a NUL: the output header would be unreadable
+            raise InputError(f"{source}: line {len(lines) + 1}: header line holds the control character "
+                             f"{bad.group()!r}")
+        lines.append(line)
         if line.startswith("#CHROM"):
             return lines
 
@@ -964,6 +977,9 @@ def _write_bcf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index
                 if index:
                     pysam.bcftools.index("-c", "-o", str(tmps[1]), str(tmps[0]), catch_stdout=False)
             except pysam.utils.SamtoolsError as exc:
+                # bcftools says only "could not create index" when the disk fills: told apart by looking at it
+                if _nearly_full(tmps[0].parent):
+                    raise disk_full(OSError(28, os.strerror(28)), out) from None
                 raise RaygenError(f"writing BCF {str(out)!r} failed: {str(exc).strip()[:500]}") from None
         finally:
             if text_tmp.exists():

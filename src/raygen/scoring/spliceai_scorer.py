@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from raygen.config import SpliceAIConfig
-from raygen.errors import UsageError
+from raygen.errors import InputError, UsageError
 from raygen.scoring.spliceai import (
     INFO_DESCRIPTION,
     INFO_KEY,
@@ -54,6 +54,20 @@ def load_genes(annotation: str, reference):
         log.info("gene table %s: contigs renamed to the FASTA's names (%s)", annotation,
                  ", ".join(f"{a}->{b}" for a, b in list(mapping.items())[:3]) + (" ..." if len(mapping) > 3 else ""))
     return table.renamed(mapping)
+
+
+def check_annotation(annotation: str, reference_path: str) -> None:
+    """Read the gene table in the driver, before any actor starts: a malformed table is one InputError
+    (FILE:LINE: reason) instead of one per actor, and a table none of whose contigs is in the FASTA
+    (another build or naming) is refused rather than scoring every variant as outside genes."""
+    from raygen.io.fasta import Reference, ensure_fasta_index
+
+    ensure_fasta_index(reference_path)
+    with Reference(reference_path) as ref:
+        table = load_genes(annotation, ref)
+        if not set(table.contigs) & set(ref.contigs):
+            raise InputError(f"gene table {annotation!r}: none of its contigs ({', '.join(table.contigs[:5])}) is in "
+                             f"the FASTA {reference_path!r} ({', '.join(ref.contigs[:5])}): another build or naming?")
 
 
 def pick_device(device: str) -> str:

@@ -77,9 +77,10 @@ def check_paths(cfg: ServeConfig) -> None:
     ensure_fasta_index(cfg.reference)
     if any(is_spliceai(m) for m in (cfg.model, *cfg.more_models)):
         # lazy: the SpliceAI scorer module loads torch, which a language-model-only server's driver never needs
-        from raygen.scoring.spliceai_scorer import check_config
+        from raygen.scoring.spliceai_scorer import check_annotation, check_config
 
         check_config(cfg.spliceai)  # --annotation given, D in range: before any replica starts
+        check_annotation(cfg.spliceai.annotation, cfg.reference)  # and readable, on the FASTA's contigs
     for d in cfg.data_dirs:
         if not Path(d).is_dir():
             raise UsageError(f"--data-dirs {d!r} is not a directory")

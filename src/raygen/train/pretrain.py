@@ -44,7 +44,8 @@ from raygen.train.card import write_model_card
 from raygen.train.evaluate import clm_bits, make_eval_set, model_bits
 from raygen.train.trainer import (Scaling, any_rank, call_hooks, fit, prepare_model, rank_and_world, report,
                                   resume_checkpoint)
-from raygen.train.windows import WindowSampler, load_sequences, mask_for_mlm, read_bed, split_blocks, to_token_ids, whole_genome
+from raygen.train.windows import (WindowSampler, check_usable_window, load_sequences, mask_for_mlm, read_bed,
+                                  split_blocks, to_token_ids, whole_genome)
 
 log = logging.getLogger("raygen.train.pretrain")
 
@@ -248,9 +249,13 @@ def pretrain(reference: str, out: str, cfg: PretrainConfig, *, regions_bed: str 
     ensure_fasta_index(reference)
     regions, train, val = plan_regions(reference, regions_bed, contigs, cfg.block_bp, cfg.val_fraction, cfg.seed)
     if not train:
-        raise UsageError("no training sequence left after holding out validation blocks; lower --val-fraction")
+        total = sum(r.length for r in regions)
+        raise UsageError(f"no training sequence left after holding out validation blocks ({total:,} bp in "
+                         f"{len(regions)} region(s), --block-bp {cfg.block_bp:,}): lower --val-fraction or "
+                         "--block-bp, or give more sequence")
     if not any(r.length >= cfg.context for r in train):  # else every worker would fail (and be retried) on it
         raise UsageError(f"no region is at least {cfg.context} bp long: use a smaller --context or larger regions")
+    check_usable_window(reference, train, cfg.context, cfg.max_n_fraction)
     info = init_ray(runtime)
     need = cfg.workers * cfg.cpus_per_worker
     if info.mode != "cluster" and need > info.cpus:

@@ -77,6 +77,29 @@ def load_sequences(ref_path: str, regions: list[Region]) -> list[np.ndarray]:
         return [np.frombuffer(ref.fetch(r.chrom, r.start, r.end).encode("ascii"), dtype=np.uint8) for r in regions]
 
 
+def _usable(bad_prefix: np.ndarray, length: int, max_n: int) -> bool:
+    return bool(((bad_prefix[length:] - bad_prefix[:-length]) <= max_n).any())
+
+
+def check_usable_window(ref_path: str, regions: list[Region], length: int, max_n_fraction: float,
+                        chunk_bp: int = 1 << 20) -> None:
+    """InputError unless some ``length``-bp window of ``regions`` (0-based half-open) has at most
+    ``max_n_fraction`` non-ACGT bases, the rule :class:`WindowSampler` draws by. Checked in the driver so
+    an all-N FASTA fails in one line before Ray Train starts (not in every worker, retried). Stops at the
+    first usable window: on a real genome that is in its first megabase."""
+    max_n = int(max_n_fraction * length)
+    with Reference(ref_path) as ref:
+        for r in regions:
+            for start in range(r.start, max(r.end - length + 1, r.start), chunk_bp):
+                seq = ref.fetch(r.chrom, start, min(start + chunk_bp + length - 1, r.end))
+                ids = encode_bases(np.frombuffer(seq.encode("ascii"), dtype=np.uint8))
+                bad = np.concatenate([[0], np.cumsum(ids >= N_ID, dtype=np.int32)])
+                if len(seq) >= length and _usable(bad, length, max_n):
+                    return
+    raise InputError(f"{ref_path}: every {length}-bp window of the training regions has more than "
+                     f"{max_n_fraction:.0%} N (or other non-ACGT bases): nothing to train on")
+
+
 class WindowSampler:
     """Random fixed-length windows from a set of sequences, skipping N-rich ones, with RC augmentation.
 
@@ -98,8 +121,7 @@ class WindowSampler:
         self._cum = np.cumsum(starts)
         # Prefix counts of non-ACGT bases: a window's N count is one subtraction.
         self._bad = [np.concatenate([[0], np.cumsum(encode_bases(s) >= N_ID, dtype=np.int32)]) for s in self.seqs]
-        usable = sum(int(((b[length:] - b[:-length]) <= self.max_n).sum()) for b in self._bad)
-        if usable == 0:
+        if not any(_usable(b, length, self.max_n) for b in self._bad):
             raise InputError(f"every {length}-bp window has more than {max_n_fraction:.0%} N: nothing to train on")
 
     def sample(self, n: int) -> np.ndarray:
