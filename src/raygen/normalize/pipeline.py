@@ -28,6 +28,7 @@ from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
 from raygen.expr import Expression
 from raygen.io.blocks import is_indexed, read_shard, split_rejects
+from raygen.io.forked import forked_tables
 from raygen.io.header import VcfHeader
 from raygen.io.vcf import (detect_format, empty_rejects, format_lines, index_path, output_kind, read_header,
                            report_rejects, write_vcf)
@@ -294,6 +295,18 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int, stateful: bo
     return os.path.getsize(path) >= min_bytes
 
 
+def _read_blocks(inp: str, header: VcfHeader, cfg: NormalizeConfig) -> Iterator[pa.Table]:
+    """The whole-file blocks of ``inp`` (:func:`raygen.io.blocks.read_shard`), read in a forked child process
+    from ``cfg.reader_process_min_bytes`` of input on (:mod:`raygen.io.forked`: the same blocks, rejects and
+    errors, while this process normalizes)."""
+    def read() -> Iterator[pa.Table]:
+        return read_shard(inp, header, Shard(None), cfg.batch_rows)
+
+    if os.path.getsize(inp) >= cfg.reader_process_min_bytes:
+        return forked_tables(read)
+    return read()
+
+
 def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
                     ) -> NormalizeResult:
     header = read_header(inp)
@@ -302,7 +315,7 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
 
         init_ray(runtime)
         return normalize_ray(inp, header, opts, cfg)
-    return normalize_tables(read_shard(inp, header, Shard(None), cfg.batch_rows), header, opts, source=inp)
+    return normalize_tables(_read_blocks(inp, header, cfg), header, opts, source=inp)
 
 
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
@@ -311,10 +324,11 @@ def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions,
     (:func:`stream_finished`)."""
     out_header = prepare_header(header, opts)
     counts, rejects = Counts(), []
-    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    blocks = _read_blocks(inp, header, cfg)
     prov = Provenance.for_run(reference=opts.fasta) if provenance else None
+    # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
     write_vcf(out_header, stream_finished(blocks, out_header, opts, inp, counts, rejects), out, index=index,
-              provenance=prov, threads=threads)
+              provenance=prov, threads=threads, size_hint=4 * os.path.getsize(inp))
     rej = pa.concat_tables(rejects) if rejects else empty_rejects()
     if rej.num_rows:  # in input order, as finish() orders them: by LINE, then by run and KEY (the order here)
         order = pc.sort_indices(rej.append_column("_I", pa.array(np.arange(rej.num_rows))),
