@@ -288,9 +288,6 @@ class NormalizeConfig:
     cpus_per_shard_task: float = 0.5  # per normalizer actor; fractional so read/write tasks still get CPU on a 2-core box
     max_actors: int = 2  # normalizer actors in the Ray pool at most (also for `raygen score --normalize`)
     batch_rows: int = 200_000  # records per block read (in-process and by each Ray read task)
-    # compressed input size from which the in-process path reads and parses in a forked child process
-    # (raygen.io.forked) while this one normalizes; below it a fork's set-up is not paid back
-    reader_process_min_bytes: int = 4 << 20
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
 from raygen.expr import Expression
 from raygen.io.blocks import is_indexed, read_shard, split_rejects
-from raygen.io.forked import forked_tables
 from raygen.io.header import VcfHeader
 from raygen.io.vcf import (detect_format, empty_rejects, format_lines, index_path, output_kind, read_header,
                            report_rejects, write_vcf)
@@ -295,18 +294,6 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int, stateful: bo
     return os.path.getsize(path) >= min_bytes
 
 
-def _read_blocks(inp: str, header: VcfHeader, cfg: NormalizeConfig) -> Iterator[pa.Table]:
-    """The whole-file blocks of ``inp`` (:func:`raygen.io.blocks.read_shard`), read in a forked child process
-    from ``cfg.reader_process_min_bytes`` of input on (:mod:`raygen.io.forked`: the same blocks, rejects and
-    errors, while this process normalizes)."""
-    def read() -> Iterator[pa.Table]:
-        return read_shard(inp, header, Shard(None), cfg.batch_rows)
-
-    if os.path.getsize(inp) >= cfg.reader_process_min_bytes:
-        return forked_tables(read)
-    return read()
-
-
 def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
                     ) -> NormalizeResult:
     header = read_header(inp)
@@ -315,7 +302,7 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
 
         init_ray(runtime)
         return normalize_ray(inp, header, opts, cfg)
-    return normalize_tables(_read_blocks(inp, header, cfg), header, opts, source=inp)
+    return normalize_tables(read_shard(inp, header, Shard(None), cfg.batch_rows), header, opts, source=inp)
 
 
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
@@ -324,7 +311,7 @@ def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions,
     (:func:`stream_finished`)."""
     out_header = prepare_header(header, opts)
     counts, rejects = Counts(), []
-    blocks = _read_blocks(inp, header, cfg)
+    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
     prov = Provenance.for_run(reference=opts.fasta) if provenance else None
     # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
     write_vcf(out_header, stream_finished(blocks, out_header, opts, inp, counts, rejects), out, index=index,
