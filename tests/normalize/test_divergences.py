@@ -120,3 +120,13 @@ def test_bcftools_state_across_records_keeps_the_run_in_process():
 
 def read_header_text(meta: str) -> VcfHeader:
     return VcfHeader.from_text(HEAD + meta + COLS + "\tFORMAT\tS1\n")
+
+
+def test_no_normalizing_option_checks_and_sorts_where_bcftools_refuses(tmp_path, oracle):
+    """With none of -a/-f/-m/-D/-d bcftools refuses to start; raygen checks, sorts and writes the records
+    (a cheap validate-and-index run), changing nothing else."""
+    text = HEAD + COLS + "\n1\t20\t.\tA\tC\t.\t.\t.\n1\t10\t.\tAT\tA\t.\t.\t.\n"
+    res = _both(tmp_path, text, "-S pos", oracle)
+    assert "Expected -a, -f, -m, -D or -d option" in res.bcftools.error
+    assert res.raygen.error is None
+    assert res.raygen.records == ["1\t10\t.\tAT\tA\t.\t.\t.", "1\t20\t.\tA\tC\t.\t.\t."]

@@ -4,6 +4,7 @@ time limit, resume after a killed worker and after a restarted job, bad BED."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from train_helpers import kill_worker_once
@@ -40,6 +41,7 @@ def test_pretrain_20_steps_loads_with_plain_transformers(ray_session, run_cli, s
     assert [v["step"] for v in vals] == [10, 20] and 1.0 < vals[-1]["val_bits_per_base"] < 2.5
     card = (out / "README.md").read_text()
     assert "Validation bits per base" in card and "chrA" in card and "git commit" in card
+    assert str(Path(small_fasta).parent) not in card and f"`{Path(small_fasta).name}` (SHA-256" in card
     # The zero-shot scorer uses the directory as it is.
     from raygen.scoring.scorer import Scorer
     from raygen.variant import Variant

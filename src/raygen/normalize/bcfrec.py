@@ -183,7 +183,9 @@ def format_gt(codes: list[int], v44: bool = False) -> str:
 
 
 def _fmt_numbers(vals: list[str | None]) -> str:
-    return ",".join("." if v is None else v for v in vals) or "."
+    """A numeric vector as htslib prints it: ``.`` for a missing entry or an absent vector; ``[""]`` is a
+    vector that ends at its first entry (htslib's vector-end sentinel there) and prints as nothing."""
+    return ",".join("." if v is None else v for v in vals) if vals else "."
 
 
 def format_info(items: list[list]) -> str:

@@ -131,6 +131,8 @@ def _keep_sum(vals: list, ialt: int, kind: str):
         for j in range(1, len(vals)):
             if j != ialt + 1 and vals[j] is not None:
                 total = (total + int(vals[j]) + 2 ** 31) % 2 ** 32 - 2 ** 31
+        if total == -2147483647:  # the sum landed on htslib's vector-end sentinel: the vector prints empty
+            return ""
         return None if total == -2147483648 else str(total)
     import numpy as np
 
@@ -139,6 +141,12 @@ def _keep_sum(vals: list, ialt: int, kind: str):
         if j != ialt + 1 and vals[j] is not None:
             total = np.float32(total + np.float32(vals[j]))
     return bcfrec.number_text(float(total), "float")
+
+
+def _r_pair(first, alt) -> list:
+    """A split Number=R vector (REF entry, this ALT's entry); ``first == ""`` is a vector that ended at its
+    first entry, which htslib prints as nothing (``AD=``, ``0/1:``)."""
+    return [""] if first == "" else [first, alt]
 
 
 def _split_info(item: list, rec: bcfrec.Rec, ialt: int, hdr: VcfHeader, keep_sum, force: bool) -> list | None:
@@ -156,7 +164,7 @@ def _split_info(item: list, rec: bcfrec.Rec, ialt: int, hdr: VcfHeader, keep_sum
             return [key, kind, [val[ialt]]]
         if number == "R":
             first = _keep_sum(val, ialt, kind) if key in keep_sum else val[0]
-            return [key, kind, [first, val[ialt + 1]]]
+            return [key, kind, _r_pair(first, val[ialt + 1])]
         return [key, kind, [val[0], val[_gt_index(0, ialt + 1)], val[_gt_index(ialt + 1, ialt + 1)]]]
     if kind == "str" and number in ("A", "R", "G"):
         text = _pick_fields(val, number, ialt)
@@ -236,7 +244,7 @@ def _split_format_numeric(key, kind, number, vals, rec, ialt, keep_sum, force) -
         out = []
         for v in vals:
             first = _keep_sum(v, ialt, kind) if key in keep_sum else v[0]
-            out.append([first, v[ialt + 1] if ialt + 1 < len(v) else None])
+            out.append(_r_pair(first, v[ialt + 1] if ialt + 1 < len(v) else None))
         return [key, kind, out]
     if width not in (n * (n + 1) // 2, n):
         _wrong_count("FORMAT", key, rec, n * (n + 1) // 2, width, force)

@@ -25,8 +25,10 @@ def sort_records(table: pa.Table, ranks: dict[str, int], method: str = "chr_pos"
     t = table.append_column("_RANK", rank)
     keys = [("_RANK", "ascending"), ("POS", "ascending")]
     if method == "lex":
-        # bcftools compares REF, then the ALTs, with strcasecmp
-        t = t.append_column("_REF", pc.utf8_lower(t["REF"])).append_column("_ALT", pc.utf8_lower(t["ALT"]))
+        # bcftools compares REF, then the ALTs, with strcasecmp; ALT "." is no ALT at all (one allele), so it
+        # sorts before every record that has one
+        alt = pc.if_else(pc.equal(t["ALT"], "."), "", pc.utf8_lower(t["ALT"]))
+        t = t.append_column("_REF", pc.utf8_lower(t["REF"])).append_column("_ALT", alt)
         keys += [("_REF", "ascending"), ("_ALT", "ascending")]
     keys.append(("KEY", "ascending"))
     r = t["_RANK"].to_numpy()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from raygen import __version__
 from raygen.models.arch import get_recipe
-from raygen.provenance import git_commit
+from raygen.provenance import file_sha256, git_commit
 
 
 def _fmt_regions(regions: list, limit: int = 20) -> str:
@@ -41,7 +41,8 @@ and `AutoTokenizer.from_pretrained(DIR)`; score variants with `raygen score --mo
 - Training context: {job.config.context} bp windows, reverse-complement augmented, windows with > {job.config.max_n_fraction:.0%} N skipped.
 
 ## Data
-- Reference: `{job.reference}`
+- Reference: `{Path(job.reference).name}` (SHA-256 `{file_sha256(job.reference)}`; the file name only, so a
+  shared card does not disclose where the trainer's files live)
 - Training regions ({bp_train:,} bp, validation blocks removed):
 {_fmt_regions(job.train_regions)}
 - Held-out validation blocks ({bp_val:,} bp, never trained on):
