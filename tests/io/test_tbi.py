@@ -61,13 +61,8 @@ def _records(rng, contigs: dict[str, int], n: int, long_frac: float) -> pa.Table
                      "FORMAT": pa.nulls(m, pa.string()), "SAMPLES": pa.nulls(m, pa.string())})
 
 
-@pytest.mark.parametrize("seed,n,long_frac,process_min_bytes", [(1, 5, 0.0, None), (2, 3000, 0.01, None),
-                                                                (3, 15_000, 0.002, 1 << 18), (4, 400, 0.5, None)])
-def test_index_equals_htslib(tmp_path, monkeypatch, seed, n, long_frac, process_min_bytes):
-    """``process_min_bytes``: where the writer hands compression to its worker process (mid-file: the index
-    then takes the block sizes of both parts)."""
-    if process_min_bytes is not None:
-        monkeypatch.setattr("raygen.io.bgzf.PROCESS_MIN_BYTES", process_min_bytes)
+@pytest.mark.parametrize("seed,n,long_frac", [(1, 5, 0.0), (2, 3000, 0.01), (3, 15_000, 0.002), (4, 400, 0.5)])
+def test_index_equals_htslib(tmp_path, seed, n, long_frac):
     rng = np.random.default_rng(seed)
     contigs = {"chr1": 3_000_000, "chr2": 200_000, "chrM": 16_569}
     header = VcfHeader.from_text(HEADER.format(contigs="".join(f"##contig=<ID={c},length={v}>\n"
