@@ -60,6 +60,9 @@ CHUNK_BLOCKS = 64
 MAX_QUEUED_CHUNKS = 32
 #: Compression level: htslib's default for bgzip / ``bcftools -Oz`` (zlib's 6; here zlib-ng's 6).
 DEFAULT_LEVEL = 6
+#: ``python -P`` (3.11+): the worker imports raygen from the installed package, never from a ``raygen``
+#: folder in the working directory
+_SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
 _HEADER = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
 
 
@@ -99,7 +102,7 @@ class _Worker:
 
     def __init__(self, fd: int, level: int, threads: int):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "raygen.io.bgzf", str(fd), str(level), str(threads)],
+            [sys.executable, *_SAFE_PATH, "-m", "raygen.io.bgzf", str(fd), str(level), str(threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(fd,), bufsize=0)
         self.chunks: queue.Queue = queue.Queue(MAX_QUEUED_CHUNKS)
         self.feeder = threading.Thread(target=self._feed, name="bgzf-feeder", daemon=True)
