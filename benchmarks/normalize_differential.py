@@ -42,7 +42,11 @@ def _norm_worker(args: tuple[int, int, int]) -> dict:
             for res in run_cases(seed, OPTION_SETS, runner, oracle, work=Path(d)):
                 s = stats[res.option_set.name]
                 s[0] += 1
-                if res.oracle_crashed:
+                if res.raygen_crashed:  # counted as a mismatch whatever bcftools did
+                    s[1] += 1
+                    if len(failures) < 20:
+                        failures.append(res.describe(2))
+                elif res.oracle_crashed:
                     s[2] += 1
                 elif res.bcftools.error is not None and res.raygen.error is not None:
                     s[3] += 1

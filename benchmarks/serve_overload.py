@@ -1,31 +1,39 @@
-"""Overload benchmark of the HTTP service: does it shed load (fast 503 + Retry-After) instead of collapsing?
+"""Overload benchmark of the HTTP service: does it shed load (fast 503 + Retry-After) instead of collapsing,
+and where does an accepted request's time go? (``python benchmarks/serve_load.py --overload`` runs this too.)
 
-One command prints the whole table. The script starts the real raygen Serve app on loopback (embedded
-local Ray, the ServeConfig admission settings given on the command line), then:
+One command prints the whole table. The script starts the real raygen Serve app on loopback (embedded local
+Ray) and drives it from a load generator in its own process (benchmarks/loadgen.py: asyncio + aiohttp,
+open-loop), so the generator's CPU is counted apart. For each configuration (``--config``; default: the
+ServeConfig defaults) and round (``--rounds``, configurations interleaved, A B A B):
 
-1. **unloaded**: sequential single-variant ``POST /v1/score`` requests -> p50/p99 latency;
-2. **sustainable rate**: ``--clients`` closed-loop clients for ``--seconds`` -> successful requests/s;
-3. **overload**: open-loop arrivals at 2x and 4x that rate for ``--seconds`` each (a request is sent on
-   schedule whether or not earlier ones were answered, as independent users do), every request with the
-   client deadline ``--deadline-s``: counts of 200 / 503 / other / client timeouts, p50/p99 of accepted
-   requests, p99 of the 503 answers, the share carrying ``Retry-After``;
-4. **recovery**: after the overload, one request every 0.2 s until a latency is back within 2x the unloaded
-   p50: seconds to recover.
+1. **unloaded**: open-loop arrivals at ``--unloaded-rate`` (default 6/s) through the same generator as the
+   loaded phases -> p50/p99 latency (the reference of the 3x goal);
+2. **sustainable**: the highest open-loop rate (``--ramp-s`` per step, 5 req/s up by 25% a step; a failed step
+   is tried once more) at which at most 1% is refused, nothing times out and the p99 stays within 3x the unloaded p99 (``--clients N``:
+   successful requests/s of N closed-loop clients instead, the earlier definition, which counts the refusals
+   those clients provoke; ``--rate`` fixes the rate: A/B comparisons then offer every configuration the same load);
+3. **overload**: open-loop arrivals at 2x and 4x that rate, every request with the client deadline
+   ``--deadline-s``, each phase followed by **recovery**: one request every 0.2 s until one is answered within
+   2x the unloaded p50.
+
+Per phase it prints counts of 200 / 503 / other / client timeouts, p50/p99 of accepted requests and where
+their time went (from the ``Server-Timing`` header of ``POST /v1/score``: ``pre`` = body, validation and REF
+checks in the ingress; ``scorer`` = the Scorer call: router, its queue, batching, the model; ``outside`` =
+client total - ingress handler = client, proxy, proxy->ingress hop and the ingress's event loop queue), the
+generator's send lateness, the p99 of the 503 answers, and the CPU (cores) each of our processes used
+(generator, proxy, ingress, scorer, the rest of our Ray) and the machine's other users.
 
 Goals (issue 19): no timeouts beyond the deadline and no errors other than 503 under 2x and 4x; p99 of
-accepted requests within 3x its unloaded value; recovery within seconds. The load generator runs in this
-process (asyncio + httpx) and competes for the same CPUs: on a small shared machine the figures include
-that (load average printed).
+accepted requests within 3x the unloaded p99; recovery within seconds.
 
 Usage:
     python benchmarks/serve_overload.py                                   # ServeConfig defaults
-    python benchmarks/serve_overload.py --max-ongoing-requests 32 --max-queued-requests 16 --seconds 15
+    python benchmarks/serve_overload.py --config gate: --config off:admission_factor=0 --rounds 2 --rate 15
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -33,77 +41,80 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import LoadGen  # noqa: E402  (benchmarks/loadgen.py)
 from score import build_default_model, random_reference  # noqa: E402  (benchmarks/score.py)
 from serve_load import free_port, random_snvs  # noqa: E402  (benchmarks/serve_load.py)
 
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
-
-
-async def closed_loop(url: str, clients: int, seconds: float, variants: list[dict]) -> float:
-    """Successful requests/s of ``clients`` back-to-back clients (the sustainable rate); a client refused
-    with 503 pauses 50 ms (it does not spin on the refusals)."""
-    import httpx
-
-    ok = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker(k: int, ac) -> None:
-        nonlocal ok
-        i = k
-        while time.perf_counter() < stop:
-            r = await ac.post("/v1/score", json={"variants": [variants[i % len(variants)]]})
-            ok += r.status_code == 200
-            if r.status_code == 503:
-                await asyncio.sleep(0.05)
-            i += clients
-
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=clients + 4)) as ac:
-        t0 = time.perf_counter()
-        await asyncio.gather(*[worker(k, ac) for k in range(clients)])
-        return ok / (time.perf_counter() - t0)
+#: CPU accounting: our processes by what their command line names (Ray sets ``ray::<actor>`` titles).
+ROLES = (("ingress", "Ingress"), ("scorer", "Scorer"), ("proxy", "ProxyActor"))
 
 
-async def open_loop(url: str, rate: float, seconds: float, deadline_s: float, variants: list[dict]) -> dict:
-    """Send at ``rate`` req/s for ``seconds`` regardless of answers; classify every outcome."""
-    import httpx
+def pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
 
-    res: dict = {"200": [], "503": [], "other": 0, "timeout": 0, "retry_after": 0}
-    n = int(rate * seconds)
 
-    async def one(i: int, ac) -> None:
-        t0 = time.perf_counter()
-        try:  # the deadline is the whole request's (httpx's own timeout is per read/write/connect step)
-            r = await asyncio.wait_for(ac.post("/v1/score", json={"variants": [variants[i % len(variants)]]}),
-                                       deadline_s)
-        except (httpx.TimeoutException, asyncio.TimeoutError):
-            res["timeout"] += 1
-            return
-        except httpx.HTTPError:
-            res["other"] += 1
-            return
-        dt = time.perf_counter() - t0
-        if r.status_code in (200, 503):
-            res[str(r.status_code)].append(dt)
-            res["retry_after"] += r.status_code == 503 and r.headers.get("retry-after") is not None
-        else:
-            res["other"] += 1
+class CpuMeter:
+    """CPU seconds of this process's descendants by role, and of the whole machine, between two calls."""
 
-    limits = httpx.Limits(max_connections=2048, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=url, timeout=deadline_s, limits=limits) as ac:
-        t0 = time.perf_counter()
-        tasks = []
-        for i in range(n):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i, ac)))
-        await asyncio.gather(*tasks)
-    res["sent"] = n
-    return res
+    def __init__(self, loadgen_pid: int):
+        self.loadgen_pid = loadgen_pid
+
+    def _role(self, p: psutil.Process) -> str:
+        if p.pid == self.loadgen_pid:
+            return "loadgen"
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.Error:
+            return "ray"
+        return next((role for role, key in ROLES if key in cmd), "ray")
+
+    def sample(self) -> tuple[float, dict[str, float], float]:
+        by: dict[str, float] = {}
+        me = psutil.Process()
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            role = "ray" if p.pid == me.pid else self._role(p)
+            by[role] = by.get(role, 0.0) + t.user + t.system
+        m = psutil.cpu_times()
+        return time.perf_counter(), by, m.user + m.system + m.nice + getattr(m, "irq", 0) + getattr(m, "softirq", 0)
+
+    @staticmethod
+    def cores(a, b) -> dict[str, float]:
+        """Cores used by role between samples ``a`` and ``b``; ``others``: the machine's other users."""
+        wall = b[0] - a[0]
+        out = {r: (b[1].get(r, 0.0) - a[1].get(r, 0.0)) / wall for r in ("loadgen", "proxy", "ingress", "scorer", "ray")}
+        out["others"] = max(0.0, (b[2] - a[2]) / wall - sum(out.values()))
+        return out
+
+
+def summary(res: list, cores: dict[str, float]) -> dict:
+    """One phase's figures from the generator's outcomes (see benchmarks/loadgen.py)."""
+    ok = [r for r in res if r[0] == 200]
+    rej = [r for r in res if r[0] == 503]
+    lat = [r[1] * 1e3 for r in ok]
+    timing = [(r[1] * 1e3, r[3]) for r in ok if "app" in r[3]]
+    return {"sent": len(res), "ok": len(ok), "503": len(rej), "timeout": sum(r[0] == 0 for r in res),
+            "other": sum(r[0] not in (0, 200, 503) for r in res), "p50": pct(lat, 50), "p99": pct(lat, 99),
+            "pre99": pct([t["pre"] for _, t in timing], 99), "scorer50": pct([t["scorer"] for _, t in timing], 50),
+            "scorer99": pct([t["scorer"] for _, t in timing], 99),
+            "out50": pct([total - t["app"] for total, t in timing], 50),
+            "out99": pct([total - t["app"] for total, t in timing], 99),
+            "late99": pct([r[2] * 1e3 for r in res], 99), "rej99": pct([r[1] * 1e3 for r in rej], 99),
+            "retry_after": sum(r[4] is not None for r in rej), "cores": cores, "load": os.getloadavg()[0]}
+
+
+def phase(gen: LoadGen, meter: CpuMeter, kind: str, **kw) -> dict:
+    a = meter.sample()
+    out = gen.run(kind, **kw)
+    s = summary(out["results"], CpuMeter.cores(a, meter.sample()))
+    s["wall_s"] = out["wall_s"]
+    return s
 
 
 def gate_state(url: str) -> str:
@@ -119,31 +130,101 @@ def gate_state(url: str) -> str:
             f"{vals.get('raygen_admission_unloaded_seconds', float('nan')) * 1000:.0f} ms")
 
 
-def sequential(url: str, n: int, variants: list[dict]) -> list[float]:
-    import httpx
+def parse_config(text: str) -> tuple[str, dict]:
+    """``"name:key=value,key=value"`` -> (name, overrides): ServeConfig fields (numbers), ``ingress.OPTION``
+    (an Ingress deployment option, e.g. ``ingress.max_ongoing_requests=8``) or ``ingress_env.VAR`` /
+    ``scorer_env.VAR`` (an environment variable of those replicas, e.g. one of Ray Serve's ``RAY_SERVE_*``
+    switches)."""
+    name, _, rest = text.partition(":")
+    kv = {}
+    for item in filter(None, rest.split(",")):
+        k, _, v = item.partition("=")
+        kv[k.strip()] = v if "_env." in k else float(v) if "." in v else int(v)
+    return name or "default", kv
 
-    lat = []
-    with httpx.Client(base_url=url, timeout=60) as c:
-        for i in range(n):
-            t0 = time.perf_counter()
-            r = c.post("/v1/score", json={"variants": [variants[i % len(variants)]]})
-            if r.status_code == 200:
-                lat.append(time.perf_counter() - t0)
-    return lat
+
+def ramp(gen: LoadGen, meter: CpuMeter, unloaded_p99: float, args) -> tuple[float, dict]:
+    """The highest rate of 5 req/s x 1.25^k that the service takes in full within the goal (see the module
+    docstring), and that step's figures. A step that fails is tried once more before the ramp stops (on a shared
+    machine one latency spike is not the service's capacity)."""
+    rate, best, failed = 5.0, (float("nan"), None), 0
+    while rate < 500:
+        s = phase(gen, meter, "open", rate=rate, seconds=args.ramp_s, deadline_s=args.deadline_s)
+        if s["503"] + s["other"] > 0.01 * s["sent"] or s["timeout"] or s["p99"] > 3 * unloaded_p99:
+            failed += 1
+            if failed == 2:
+                break
+            continue
+        best, failed = (rate, s), 0
+        rate *= 1.25
+    if best[1] is None:  # not even 5 req/s: report that step
+        return rate, s
+    return best
 
 
-def recovery_s(url: str, p50_s: float, variants: list[dict], limit_s: float = 60) -> float:
-    import httpx
+def run_config(name: str, over: dict, args, base: dict, url: str, gen: LoadGen, meter: CpuMeter) -> list[tuple]:
+    """Deploy one configuration and run its phases; rows of (config, phase, figures)."""
+    from ray import serve
 
-    t0 = time.perf_counter()
-    with httpx.Client(base_url=url, timeout=60) as c:
-        while time.perf_counter() - t0 < limit_s:
-            s = time.perf_counter()
-            r = c.post("/v1/score", json={"variants": [variants[0]]})
-            if r.status_code == 200 and time.perf_counter() - s <= 2 * p50_s:
-                return time.perf_counter() - t0
-            time.sleep(0.2)
-    return float("inf")
+    from raygen.config import ServeConfig
+    from raygen.scoring.base import SCORER_ENV
+    from raygen.serve.app import build_application
+
+    def picked(prefix: str) -> dict:
+        return {k[len(prefix):]: v for k, v in over.items() if k.startswith(prefix)}
+
+    ienv, senv, ingress = picked("ingress_env."), picked("scorer_env."), picked("ingress.")
+    cfg = ServeConfig(**{**base, **{k: v for k, v in over.items() if "." not in k}})
+    opts: dict = {"Ingress": ingress}
+    if ienv:
+        ingress["ray_actor_options"] = {"num_cpus": cfg.ingress_cpus, "runtime_env": {"env_vars": ienv}}
+    if senv:
+        opts["Scorer"] = {"ray_actor_options": {"num_cpus": cfg.scorer_cpus, "num_gpus": cfg.scorer_gpus,
+                                                "runtime_env": {"env_vars": {**SCORER_ENV, **senv}}}}
+    serve.run(build_application(cfg, opts), name="overload", route_prefix="/", blocking=False)
+    gen.run("open", rate=20.0, seconds=1.0, deadline_s=args.deadline_s)  # warm-up: lazy initialisation
+    un = phase(gen, meter, "open", rate=args.unloaded_rate, seconds=args.unloaded_s, deadline_s=args.deadline_s)
+    rows = [(name, "unloaded", un)]
+    if args.rate:
+        rate = args.rate
+    elif args.clients:
+        sus = phase(gen, meter, "closed", clients=args.clients, seconds=args.seconds, deadline_s=args.deadline_s)
+        rate = sus["ok"] / sus["wall_s"]
+        rows.append((name, f"closed {args.clients}", sus))
+    else:
+        rate, step = ramp(gen, meter, un["p99"], args)
+        rows.append((name, f"ramp {rate:.0f}/s", step))
+    for m in args.multipliers:
+        s = phase(gen, meter, "open", rate=m * rate, seconds=args.seconds, deadline_s=args.deadline_s)
+        s["recover_s"] = gen.run("recover", target_s=2 * un["p50"] / 1e3)["results"]
+        rows.append((name, f"{m:g}x {m * rate:.0f}/s", s))
+    print(f"[{name} {over}] sustainable {rate:.1f} req/s; {gate_state(url)}; load avg {os.getloadavg()[0]:.1f}",
+          flush=True)
+    return rows
+
+
+def print_table(rows: list[tuple], args) -> None:
+    print("\nconfig   phase          load  sent   200   503 oth t/o  p50ok  p99ok  x_unl | pre99 scor50 scor99 "
+          "out50 out99 late99 | p99_503 RA%  rec_s | cores: gen proxy ingr scorer ray others | http ms/req")
+    unl = {}
+    for name, ph, s in rows:
+        if ph == "unloaded":
+            unl[name] = s["p99"]
+        c = s["cores"]
+        ratio = s["p99"] / unl[name]
+        ra = s["retry_after"] / s["503"] if s["503"] else float("nan")
+        print(f"{name:<8} {ph:<13} {s['load']:>5.1f} {s['sent']:>5} {s['ok']:>5} {s['503']:>5} {s['other']:>3} "
+              f"{s['timeout']:>3} {s['p50']:>6.0f} {s['p99']:>6.0f} {ratio:>6.1f} | {s['pre99']:>5.1f} "
+              f"{s['scorer50']:>6.0f} {s['scorer99']:>6.0f} {s['out50']:>5.0f} {s['out99']:>5.0f} "
+              f"{s['late99']:>6.1f} | {s['rej99']:>7.0f} {ra:>4.0%} {s.get('recover_s', float('nan')):>5.1f} | "
+              f"{c['loadgen']:>10.2f} {c['proxy']:>5.2f} {c['ingress']:>4.2f} {c['scorer']:>6.2f} {c['ray']:>3.2f} "
+              f"{c['others']:>6.2f} | {(c['proxy'] + c['ingress']) * s['wall_s'] / max(s['sent'], 1) * 1e3:>5.1f}")
+    print("\nms unless named; x_unl: p99 of accepted / unloaded p99 of the same config and round; pre/scor/out: "
+          "Server-Timing of accepted requests (out = client total - ingress handler); late99: generator send "
+          f"lateness; RA%: 503s with Retry-After; rec_s: seconds to an answer within 2x unloaded p50; cores: CPU "
+          f"used per process group ({os.cpu_count()} cores; others = other users of the machine); http ms/req: "
+          "CPU of proxy + ingress per request sent; deadline "
+          f"{args.deadline_s} s")
 
 
 def main() -> int:
@@ -151,15 +232,19 @@ def main() -> int:
     ap.add_argument("--model", help="model dir (default: raygen-small MLM with random weights, built here)")
     ap.add_argument("-f", "--fasta", help="indexed FASTA (default: 50 kb random sequence)")
     ap.add_argument("--arch", default="raygen-small")
-    ap.add_argument("--clients", type=int, default=32, help="closed-loop clients to find the sustainable rate")
-    ap.add_argument("--seconds", type=float, default=10.0, help="per phase")
-    ap.add_argument("--deadline-s", type=float, default=10.0, help="client timeout per request")
+    ap.add_argument("--config", action="append", default=[], metavar="NAME:K=V,...",
+                    help="a configuration: ServeConfig fields over the defaults (repeat for A/B; default: one, "
+                         "the defaults)")
+    ap.add_argument("--rounds", type=int, default=1, help="each configuration this many times, interleaved")
+    ap.add_argument("--clients", type=int, default=0,
+                    help="find the sustainable rate with this many closed-loop clients instead of the ramp")
+    ap.add_argument("--ramp-s", type=float, default=5.0, help="seconds per ramp step")
+    ap.add_argument("--rate", type=float, default=None, help="fixed sustainable rate (req/s) instead of measuring it")
+    ap.add_argument("--seconds", type=float, default=10.0, help="per loaded phase")
+    ap.add_argument("--unloaded-rate", type=float, default=6.0, help="req/s of the unloaded phase")
+    ap.add_argument("--unloaded-s", type=float, default=15.0)
+    ap.add_argument("--deadline-s", type=float, default=10.0, help="client deadline per request (whole request)")
     ap.add_argument("--multipliers", type=float, nargs="+", default=[2.0, 4.0])
-    ap.add_argument("--max-ongoing-requests", type=int, default=None, help="default: ServeConfig's")
-    ap.add_argument("--max-queued-requests", type=int, default=None, help="default: ServeConfig's")
-    ap.add_argument("--retry-after-s", type=float, default=None, help="default: ServeConfig's")
-    ap.add_argument("--admission-factor", type=float, default=None, help="default: ServeConfig's (0: gate off)")
-    ap.add_argument("--scorer-cpus", type=float, default=1.0)
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray CPUs (default: all)")
     args = ap.parse_args()
 
@@ -168,56 +253,34 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ray import serve
 
-    from raygen.config import DEFAULTS, RuntimeConfig, ServeConfig
+    from raygen.config import DEFAULTS, RuntimeConfig
     from raygen.runtime import init_ray
-    from raygen.serve.app import build_application
 
-    d = DEFAULTS.serve
-    ongoing = args.max_ongoing_requests or d.max_ongoing_requests
-    queued = d.max_queued_requests if args.max_queued_requests is None else args.max_queued_requests
-    retry = d.retry_after_s if args.retry_after_s is None else args.retry_after_s
-    factor = d.admission_factor if args.admission_factor is None else args.admission_factor
     tmp = Path(tempfile.mkdtemp(prefix="raygen_overload_"))
     model = args.model or str(build_default_model(tmp / "model", args.arch, "mlm"))
     fasta = args.fasta or str(random_reference(tmp / "ref.fa", 50_000, 1))
     variants = random_snvs(fasta, 4096, 2, DEFAULTS.score.window)
-    # The replicas' logs stay out of this process: printing a log line per request here would cost the load
-    # generator CPU.
+    # The replicas' logs stay out of this process: a log line per request would cost CPU here.
     info = init_ray(RuntimeConfig(num_cpus=args.num_cpus, log_to_driver=False))
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"enable_access_log": False, "log_level": "ERROR"})
-    cfg = ServeConfig(model=model, reference=fasta, ui=False, token_env=None, max_ongoing_requests=max(ongoing, d.max_batch_size),
-                      max_queued_requests=queued, retry_after_s=retry, admission_factor=factor,
-                      scorer_cpus=args.scorer_cpus, device="cpu")
-    serve.run(build_application(cfg), name="overload", route_prefix="/", blocking=False)
     url = f"http://127.0.0.1:{port}"
-    print(f"{info.describe()}; max_ongoing_requests={cfg.max_ongoing_requests} "
-          f"max_queued_requests={queued} retry_after_s={retry} admission_factor={factor}; deadline {args.deadline_s} s; load avg {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores", flush=True)
-    sequential(url, 20, variants)  # warm-up
-    unloaded = sequential(url, 100, variants)
-    p50u, p99u = pct(unloaded, 50), pct(unloaded, 99)
-    print(f"unloaded: p50 {p50u:.1f} ms  p99 {p99u:.1f} ms", flush=True)
-    rate = asyncio.run(closed_loop(url, args.clients, args.seconds, variants))
-    print(f"sustainable: {rate:.1f} req/s with {args.clients} closed-loop clients ({gate_state(url)})", flush=True)
+    base = dict(model=model, reference=fasta, ui=False, token_env=None, device="cpu")
+    configs = [parse_config(c) for c in args.config] or [("default", {})]
+    print(f"{info.describe()}; configs {configs}; load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+          flush=True)
+    gen = LoadGen(url, variants)
+    meter = CpuMeter(gen.proc.pid)
     rows = []
-    for m in args.multipliers:
-        r = asyncio.run(open_loop(url, m * rate, args.seconds, args.deadline_s, variants))
-        rec = recovery_s(url, p50u / 1000, variants)
-        rows.append((m, r, rec))
-        print(f"{m:g}x done (load avg {os.getloadavg()[0]:.1f}; {gate_state(url)})", flush=True)
-    print("\noffered   sent    200    503  other  timeouts  rejected  p50 ok ms  p99 ok ms  p99/unloaded  "
-          "p99 503 ms  Retry-After  recover s")
-    for m, r, rec in rows:
-        ok, rej = r["200"], r["503"]
-        p99 = pct(ok, 99)
-        print(f"{m:>4g}x {m * rate:>5.0f}/s {r['sent']:>5} {len(ok):>6} {len(rej):>6} {r['other']:>6} {r['timeout']:>9} "
-              f"{len(rej) / max(r['sent'], 1):>8.1%} {pct(ok, 50):>10.1f} {p99:>10.1f} {p99 / p99u:>13.1f} "
-              f"{pct(rej, 99):>11.1f} {r['retry_after']:>6}/{len(rej):<5} {rec:>9.1f}")
-    print(f"\nunloaded p50 {p50u:.1f} ms, p99 {p99u:.1f} ms; sustainable {rate:.1f} req/s; load avg at end "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machines skew these)")
-    serve.shutdown()
+    try:
+        for _ in range(args.rounds):
+            for name, over in configs:
+                rows += run_config(name, over, args, base, url, gen, meter)
+    finally:
+        gen.close()
+        print_table(rows, args)
+        serve.shutdown()
     return 0
 
 

@@ -60,6 +60,12 @@ def test_veto_keeps_refcalls_and_names_the_reason():
     assert out[1].filter.startswith("LowQual") and "StrandBias" in out[1].filter.split(";")
     assert out[2].filter == "RefCall" and out[2].gt == (0, 0)  # the veto never makes a call
     assert out[0].gq <= rec.gq
+    # A Platt calibration in the card moves QUAL (what a QUAL threshold reads), not the veto's decision.
+    cal = fit_site_model(X, y, card={"threshold": 0.5, "calibration": {"kind": "platt", "a": 0.5, "b": -1.0,
+                                                                       "n": 1, "source": "test"}})
+    out2 = recalibrate([rec, rec], [ll, ll], np.stack([good, bad]), cal)
+    assert [r.filter.split(";")[0] for r in out2] == ["PASS", "LowQual"]
+    assert out2[0].qual < out[0].qual  # a = 0.5, b = -1 shrinks the confident logit
 
 
 
@@ -74,6 +80,10 @@ def test_veto_does_not_reach_calls_above_the_protect_bound():
     out = recalibrate([rec, strong], [ll, ll], np.stack([bad, bad]), m)
     assert out[0].filter.startswith("LowQual") and out[1].filter == "PASS"  # QUAL 80 < 160 <= 400
     assert out[1].qual == out[0].qual < m.min_qual  # QUAL stays the site model's P(real)
+    # The bound is stated at 30x: at a BAM median depth of 10x, QUAL 80 weighs as QUAL 240 would at 30x.
+    low, high = recalibrate([rec], [ll], bad[None, :], m, depth_median=10.0), \
+        recalibrate([rec], [ll], bad[None, :], m, depth_median=60.0)
+    assert low[0].filter == "PASS" and high[0].filter.startswith("LowQual")
     unbounded = fit_site_model(X, y, card={"threshold": 0.5})  # no bound in the card: the veto reaches all
     assert unbounded.protect_qual == float("inf")
     assert recalibrate([strong], [ll], bad[None, :], unbounded)[0].filter.startswith("LowQual")

@@ -56,3 +56,13 @@ def test_option_sets_cover_the_issue():
                  "-N", "-S", "--multi-overlaps", "-s", "-i ", "-e ", "-g", "-m - | -m +"):
         assert flag in text, flag
     assert {o.profile for o in OPTION_SETS} >= {"clean", "messy", "malformed", "gvcf", "dense"}
+
+
+def test_campaign_finds_are_pinned(oracle, runner, tmp_path):
+    """Seeds where the long campaign found raygen wrong, kept after the fix. 239 / ``-a --force``: an AD sum
+    landing on htslib's vector-end sentinel in INFO was a TypeError traceback (bcftools crashes on that file,
+    so only raygen's side is checked)."""
+    opts = next(o for o in OPTION_SETS if o.name == "-a --force [malformed]")
+    res = run_case(239, opts, runner, tmp_path / "239", oracle=oracle)
+    assert not res.raygen_crashed and res.raygen.error is None and res.raygen.records, res.describe()
+    assert res.match

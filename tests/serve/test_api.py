@@ -154,6 +154,8 @@ def test_same_llrs_as_batch_scorer(api, scorer):
             assert g["llr"] == pytest.approx(e.llr, abs=1e-5)
     assert sum(g["llr"] is not None for g in got) >= 20
     assert r.json()["model"]["definition"].startswith("masked LM SNV")
+    timing = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))  # ms, for load tests
+    assert set(timing) == {"pre", "scorer", "app"} and float(timing["app"]) >= float(timing["scorer"]) > 0
 
 
 def test_vcf_text_body_gives_the_json_numbers(api):

@@ -178,8 +178,12 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
             f"##source=raygen-{__version__} call --model {model}", f"##reference=file://{os.path.abspath(reference)}"]
     meta += [f"##contig=<ID={c},length={n}>" for c, n in contigs.items()]
     site = load_site_model(cfg.site_model) if model == "classical" else None
-    note = f" ({cfg.min_qual:g}; no site model)" if site is None else \
-        f" ({site.min_qual if cfg.site_min_qual is None else cfg.site_min_qual:.2f}; site model {cfg.site_model})"
+    if site is None:
+        note = f" ({cfg.min_qual:g}; no site model)"
+    elif cfg.site_min_qual is None:  # the veto reads the model's own P(real); QUAL is the calibrated one
+        note = f" (site model {cfg.site_model}: P(real) below {site.threshold:g}; QUAL is the calibrated P(real))"
+    else:
+        note = f" ({cfg.site_min_qual:.2f}; site model {cfg.site_model})"
     meta += [line.format(qual_note=note if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]
     return VcfHeader.from_lines([*meta, "#" + "\t".join([*FIXED_COLUMNS, "FORMAT", sample])])
 

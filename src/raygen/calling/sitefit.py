@@ -17,8 +17,9 @@ from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES
 from raygen.calling.shard import bam_profile, normalized_calls, shard_tables
 from raygen.calling.records import CallRecord
-from raygen.calling.sitemodel import SiteModel, fit_site_model, site_evidence
+from raygen.calling.sitemodel import SiteModel, depth_scaled_qual, fit_site_model, site_evidence
 from raygen.config import CallConfig
+from raygen.eval.calibration import fit_platt
 from raygen.eval.concordance import read_alleles
 from raygen.io.fasta import Reference
 from raygen.regions import Region, make_shards
@@ -34,11 +35,12 @@ class Labelled:
     y: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     source: list[str] = field(default_factory=list)  # one name per row
     truth_total: int = 0  # truth alleles in the regions (found by a candidate or not): the recall denominator
+    depth: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per row: its BAM's median depth (0: unknown)
 
     def __add__(self, other: "Labelled") -> "Labelled":
         return Labelled(self.records + other.records, self.lls + other.lls, np.concatenate([self.X, other.X]),
                         np.concatenate([self.y, other.y]), self.source + other.source,
-                        self.truth_total + other.truth_total)
+                        self.truth_total + other.truth_total, np.concatenate([self.depth, other.depth]))
 
 
 def collect(bam: str, reference: str, regions: list[Region], cfg: CallConfig | None = None, *,
@@ -65,17 +67,23 @@ def collect(bam: str, reference: str, regions: list[Region], cfg: CallConfig | N
         ref.close()
     y = np.array([(r.chrom, r.pos, r.ref, r.alt) in truth for r in recs], dtype=np.int8)
     X = np.concatenate(xs) if xs else np.zeros((0, len(FEATURES)), np.float32)
-    return Labelled(recs, lls, X, y, [name] * len(recs), len(truth))
+    return Labelled(recs, lls, X, y, [name] * len(recs), len(truth), np.full(len(recs), em.depth_median or 0.0))
+
+
+def source_weights(source: list[str]) -> np.ndarray:
+    """Per row: the rows of each source weigh as much in all as every other source's (mean weight 1), so a
+    small real BAM is not drowned by a large simulation."""
+    src = np.asarray(source)
+    w = np.ones(len(src))
+    for s in set(source):
+        m = src == s
+        w[m] = len(src) / (len(set(source)) * m.sum())
+    return w
 
 
 def fit(data: Labelled, *, l2: float = 1.0, card: dict | None = None) -> SiteModel:
-    """The site model fitted on ``data``; candidates of each source weigh as much in all as every other
-    source's (a small real BAM is not drowned by a large simulation)."""
-    src = np.asarray(data.source)
-    w = np.ones(len(src))
-    for s in set(data.source):
-        m = src == s
-        w[m] = len(src) / (len(set(data.source)) * m.sum())
+    """The site model fitted on ``data``, each source weighted alike (:func:`source_weights`)."""
+    w = source_weights(data.source)
     card = dict(card or {})
     card.setdefault("fitted_on", sorted(set(data.source)))
     card.update(candidates=int(len(data.y)), real=int(data.y.sum()), l2=l2)
@@ -109,10 +117,26 @@ def out_of_fold(data: Labelled, l2: float, k: int = 5, seed: int = 0) -> np.ndar
     return p
 
 
+def calibrate(data: Labelled, p: np.ndarray) -> dict | None:
+    """The Platt mapping of the out-of-fold logit ``log(p / (1 - p))`` to the label, fitted on the classical
+    PASS calls (the records a user thresholds by QUAL), each source weighted alike; as a card entry. None
+    (QUAL stays the model's own P(real)) without both true and false calls to fit it on."""
+    called = np.array([r.filter == "PASS" and r.gt != (0, 0) for r in data.records], bool)
+    if len(set(data.y[called].tolist())) < 2:
+        return None
+    s = np.log(p[called]) - np.log1p(-p[called])
+    src = [x for x, c in zip(data.source, called) if c]
+    m = fit_platt(data.y[called], s, source="out-of-fold calls of " + ", ".join(sorted(set(src))),
+                  weights=source_weights(src))
+    return m.as_dict()
+
+
 def veto_counts(data: Labelled, p: np.ndarray, th: float, protect: float | None = None) -> tuple[int, int, int]:
     """(TP, FP, FN) of the classical PASS calls that a veto at P(real) >= ``th`` keeps; calls with a classical
-    QUAL >= ``protect`` are kept whatever P(real) (None: no bound)."""
-    qual = np.array([r.qual for r in data.records], np.float64)
+    QUAL (restated at the bound's depth, :func:`depth_scaled_qual`) >= ``protect`` are kept whatever P(real)
+    (None: no bound)."""
+    depth = data.depth if len(data.depth) == len(data.records) else None
+    qual = depth_scaled_qual(np.array([r.qual for r in data.records], np.float64), depth)
     safe = (qual >= protect) if protect is not None else np.zeros(len(qual), bool)
     called = np.array([r.filter == "PASS" and r.gt != (0, 0) for r in data.records], bool) & ((p >= th) | safe)
     tp, fp = int((called & (data.y == 1)).sum()), int((called & (data.y == 0)).sum())
@@ -131,7 +155,8 @@ def cross_fit(data: Labelled, *, target_recall: float | None = None, lossless: b
     classical caller and bcftools find the same true variants (issue #18), and every true call the veto
     drops there is recall below bcftools'. Ties go to the narrowest veto (lowest bound, then lowest
     threshold): a veto reaches no further than the training data show it must. No pair reaching the target:
-    the pairs of the highest recall compete."""
+    the pairs of the highest recall compete. QUAL's calibration is fitted on the same out-of-fold P(real)
+    (:func:`calibrate`)."""
     best = None
     for l2 in L2_GRID:
         p = np.clip(out_of_fold(data, l2, k, seed), 1e-6, 1 - 1e-6)
@@ -155,4 +180,4 @@ def cross_fit(data: Labelled, *, target_recall: float | None = None, lossless: b
           "oof_f1_recall_by_threshold": {str(t): [round(f, 4), round(r, 4)] for (b, t), (f, r) in rows.items()
                                          if b == protect}}
     return fit(data, l2=l2, card={**(card or {}), "threshold": th, "protect_qual": protect,
-                                  "cross_validation": cv})
+                                  "cross_validation": cv, "calibration": calibrate(data, p)})

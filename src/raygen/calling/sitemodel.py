@@ -4,8 +4,10 @@ FILTER that says why a call failed.
 A logistic regression over the standardized :data:`raygen.calling.features.FEATURES` (plus a few products
 with ``is_indel``, so SNVs and indels weigh the evidence differently), L2-regularized, fitted on labelled
 candidates (:func:`fit_site_model`; the protocol that fits the shipped model is in docs/call.md's calling
-section). QUAL = -10 log10 P(not real), so a QUAL threshold is a precision threshold on data like the
-training data. A call below ``site_min_qual`` gets FILTER ``LowQual`` plus the evidence groups that pulled it
+section). The veto compares the model's P(real) with its cross-validated threshold; QUAL is
+-10 log10 P(not real) after a Platt calibration of the model's logit (fitted on out-of-fold predictions of
+the training calls, :func:`raygen.calling.sitefit.cross_fit`), so a QUAL threshold is a precision threshold
+on data like the training data. A vetoed call gets FILTER ``LowQual`` plus the evidence groups that pulled it
 down (:data:`FILTER_GROUPS`), each declared in the VCF header.
 """
 
@@ -27,6 +29,7 @@ from raygen.calling.features import FEATURES, evidence_features
 from raygen.calling.records import CallRecord
 from raygen.config import CallConfig
 from raygen.errors import InputError
+from raygen.eval.calibration import PlattMapping
 from raygen.io.atomic import atomic_path
 
 FORMAT = "raygen-site-model/1"
@@ -53,6 +56,16 @@ FILTER_DESCRIPTIONS = {
     "LowComplexity": "homopolymer, tandem repeat or low-complexity sequence",
 }
 MAX_QUAL = 99.0
+#: The depth the veto's QUAL bound is stated at: a classical QUAL grows about linearly with depth at the same
+#: allele fractions, so the bound compares ``QUAL * BOUND_DEPTH / (the BAM's median depth)`` (a bound fitted
+#: on a 50x BAM keeps at 10x the calls whose evidence is as strong for their depth).
+BOUND_DEPTH = 30.0
+
+
+def depth_scaled_qual(qual: np.ndarray | float, depth_median: np.ndarray | float | None):
+    """Classical QUAL restated at :data:`BOUND_DEPTH` (``depth_median`` unknown or 0: unchanged)."""
+    d = np.asarray(depth_median if depth_median is not None else 0.0, np.float64)
+    return np.asarray(qual, np.float64) * np.where(d > 0, BOUND_DEPTH / np.where(d > 0, d, 1.0), 1.0)
 
 
 #: Features the site model does not read: absolute levels that differ between sequencing runs (depth 30x vs
@@ -84,13 +97,25 @@ class SiteModel:
     card: dict = field(default_factory=dict)  # what it was fitted on
 
     @property
+    def threshold(self) -> float:
+        """The veto's P(real) threshold (uncalibrated :meth:`predict`), chosen on the training data (card)."""
+        return float(self.card.get("threshold", 0.5))
+
+    @property
     def min_qual(self) -> float:
-        """The QUAL a PASS call needs: Phred of the P(real) threshold chosen on the training data (card)."""
-        return float(qual_from_p(np.array([self.card.get("threshold", 0.5)]))[0])
+        """Phred of :attr:`threshold` (the uncalibrated P(real) a PASS call needs)."""
+        return float(qual_from_p(np.array([self.threshold]))[0])
+
+    @property
+    def calibration(self) -> PlattMapping | None:
+        """The Platt mapping logit -> calibrated P(real) (card; absent in models fitted before it: identity)."""
+        c = self.card.get("calibration")
+        return PlattMapping.from_dict(c) if c else None
 
     @property
     def protect_qual(self) -> float:
-        """The classical QUAL at or above which the veto keeps a call (card; absent: no bound, infinity)."""
+        """The classical QUAL, restated at :data:`BOUND_DEPTH` (:func:`depth_scaled_qual`), at or above which
+        the veto keeps a call (card; absent: no bound, infinity)."""
         b = self.card.get("protect_qual")
         return float("inf") if b is None else float(b)
 
@@ -99,8 +124,15 @@ class SiteModel:
         return z @ self.coef + self.intercept
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """P(real) per row of ``X`` (features in :data:`FEATURES` order)."""
+        """P(real) per row of ``X`` (features in :data:`FEATURES` order), as fitted: what the veto reads."""
         return 1.0 / (1.0 + np.exp(-self.logit(X)))
+
+    def calibrated(self, X: np.ndarray, logit: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated P(real) per row of ``X``: what QUAL reports (:attr:`calibration`; none: :meth:`predict`).
+        ``logit``: :meth:`logit` of ``X`` when the caller has it already."""
+        s = self.logit(X) if logit is None else logit
+        cal = self.calibration
+        return 1.0 / (1.0 + np.exp(-s)) if cal is None else cal(s)
 
     def reasons(self, x: np.ndarray) -> list[str]:
         """FILTER groups that pull one row's odds down by more than e against a typical true variant, the
@@ -180,22 +212,26 @@ def qual_from_p(p: np.ndarray) -> np.ndarray:
 
 
 def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, model: SiteModel,
-                min_qual: float | None = None) -> list[CallRecord]:
+                min_qual: float | None = None, depth_median: float | None = None) -> list[CallRecord]:
     """Records with QUAL from the site model and FILTER PASS / RefCall / LowQual[;reasons].
 
     The site model is a veto: a call stays PASS only if the classical model called it (non-ref genotype, PASS)
-    and its QUAL reaches ``min_qual`` (None: the model's own threshold, fitted by cross-validation on its
-    training data, :func:`raygen.calling.sitefit.cross_fit`), or its classical QUAL reaches the model's
-    ``protect_qual`` (cross-validated with the threshold). It never turns a classical RefCall into a call:
-    on held-out data that added more false calls than true ones. GQ becomes P(this genotype wrong) =
+    and its P(real) reaches the model's threshold (fitted by cross-validation on its training data,
+    :func:`raygen.calling.sitefit.cross_fit`; ``min_qual`` given: its calibrated QUAL reaches that instead),
+    or its classical QUAL, restated at the bound's depth (``depth_median``: the BAM's), reaches the model's
+    ``protect_qual`` (cross-validated with the threshold). It never
+    turns a classical RefCall into a call: on held-out data that added more false calls than true ones. QUAL is
+    the calibrated P(real)'s Phred (:meth:`SiteModel.calibrated`). GQ becomes P(this genotype wrong) =
     P(not real) + P(real, the other non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
     if not recs:
         return recs
-    p = model.predict(X)
+    s = model.logit(X)
+    raw = 1.0 / (1.0 + np.exp(-s))
+    p = model.calibrated(X, s)
     quals = qual_from_p(p)
-    min_qual = model.min_qual if min_qual is None else min_qual
+    keep = raw >= model.threshold if min_qual is None else quals >= min_qual
     out = []
-    for r, ll, x, q, pr in zip(recs, lls, X, quals, p):
+    for r, ll, x, q, pr, ok in zip(recs, lls, X, quals, p, keep):
         q = float(round(q, 2))
         gq = r.gq
         if r.gt != (0, 0):
@@ -205,7 +241,7 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
             gq = int(min(gq, round(-10.0 * np.log10(max(p_wrong, 1e-10)))))
         if r.gt == (0, 0):
             filt = "RefCall"
-        elif r.filter == "PASS" and (q >= min_qual or r.qual >= model.protect_qual):
+        elif r.filter == "PASS" and (ok or depth_scaled_qual(r.qual, depth_median) >= model.protect_qual):
             filt = "PASS"
         else:
             filt = ";".join(["LowQual", *model.reasons(x)])
@@ -229,4 +265,4 @@ def genotype_sites(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallCo
         cands2, recs, _, _ = genotype_classical(p, t, cands, cfg, chrom, em)
         return cluster_filter(t, cands2, recs, cfg)
     recs, lls, X = site_evidence(p, t, cands, cfg, chrom, em)
-    return recalibrate(recs, lls, X, model, cfg.site_min_qual)
+    return recalibrate(recs, lls, X, model, cfg.site_min_qual, em.depth_median)

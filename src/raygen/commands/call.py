@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "and MAPQ < --min-mapq are skipped; bases below --min-bq are not counted); indels are left-aligned and "
         "reads are re-scored against the REF and ALT haplotypes around each indel. Error rates come from the BAM's "
         "own error profile (see `raygen profile`); a site model (--site-model) turns the evidence at each call "
-        "(strand, MAPQ, soft clips and extra mismatches of the ALT reads, depth, repeats) into QUAL = P(real) "
-        "in Phred and vetoes calls below its threshold. Every candidate is written: FILTER PASS (variant), "
+        "(strand, MAPQ, soft clips and extra mismatches of the ALT reads, depth, repeats) into P(real), vetoes "
+        "calls below its threshold and writes QUAL = the calibrated P(real) in Phred (QUAL >= 20 is a "
+        "high-precision subset; docs/call.md gives the measured precision). Every candidate is written: FILTER PASS (variant), "
         "LowQual[;reasons] (variant below the threshold), RefCall (genotyped hom-ref). FORMAT: GT GQ DP "
         "AD VAF PL. If a shard fails (e.g. a truncated BAM), the other shards are still written and the failed "
         "regions go to OUT.failed_shards.bed; the exit code is then 1.",
@@ -46,7 +47,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="QUAL/FILTER model over the evidence features: the shipped one (fitted on GIAB NA12878, see "
                         "raygen/calling/models/MODEL_CARD.md), 'none' (classical QUAL and --min-qual), or a JSON file")
     p.add_argument("--site-min-qual", type=float, default=None,
-                   help="with a site model: QUAL a PASS call needs (default: the model's cross-validated threshold)")
+                   help="with a site model: calibrated QUAL a PASS call needs (default: the model's cross-validated "
+                        "P(real) threshold)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.set_defaults(func=run)
 

@@ -92,17 +92,20 @@ class PlattMapping:
         return cls(float(d["a"]), float(d["b"]), int(d["n"]), str(d["source"]))
 
 
-def fit_platt(y: np.ndarray, score: np.ndarray, source: str, ridge: float = 1e-6, iters: int = 100) -> PlattMapping:
-    """Logistic regression of ``y`` on ``score`` (Newton-Raphson; see module docstring)."""
+def fit_platt(y: np.ndarray, score: np.ndarray, source: str, ridge: float = 1e-6, iters: int = 100,
+              weights: np.ndarray | None = None) -> PlattMapping:
+    """Logistic regression of ``y`` on ``score`` (Newton-Raphson; see module docstring); ``weights`` per row
+    (default 1: e.g. to weigh each data source alike)."""
     y = np.asarray(y, dtype=float)
     s = np.asarray(score, dtype=float)
+    w = np.ones_like(s) if weights is None else np.asarray(weights, dtype=float)
     mu, sd = float(s.mean()), float(s.std()) or 1.0
     x = np.stack([(s - mu) / sd, np.ones_like(s)], axis=1)  # standardised for a well-conditioned Hessian
     beta = np.zeros(2)
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -50, 50)))
-        grad = x.T @ (p - y) + ridge * beta
-        hess = (x * (p * (1 - p))[:, None]).T @ x + ridge * np.eye(2)
+        grad = x.T @ (w * (p - y)) + ridge * beta
+        hess = (x * (w * p * (1 - p))[:, None]).T @ x + ridge * np.eye(2)
         step = np.linalg.solve(hess, grad)
         beta -= step
         if np.max(np.abs(step)) < 1e-10:

@@ -204,7 +204,7 @@ def _info(rec: Rec, rows, tbl, stars, hdr: VcfHeader) -> list[list[list]]:
                     v = [val[0], val[atom.ial]]
                     if sums:
                         v[1] = _summed(v[1], val, atom.ial, nori, t)
-                out[r].append([key, kind, v + ([None] if star else [])])
+                out[r].append([key, kind, _cut(v + ([None] if star else []))])  # a sum can land on vector end
             else:
                 fields = ["."] * ((1 if number == "A" else 2) + star)
                 if number == "R":

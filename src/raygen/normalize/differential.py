@@ -96,6 +96,10 @@ def _sets() -> list[OptionSet]:
 OPTION_SETS: list[OptionSet] = _sets()
 
 
+#: Error prefix of a raygen run that ended in an unexpected exception (see :class:`RaygenRunner`).
+RAYGEN_CRASH = "raygen crashed:"
+
+
 @dataclass
 class Outcome:
     """What one tool did: its record lines, or the error that stopped it."""
@@ -119,9 +123,17 @@ class CaseResult:
         return (self.bcftools.error or "").startswith("bcftools crashed")
 
     @property
+    def raygen_crashed(self) -> bool:
+        """raygen raised something other than its own clear errors (a traceback a user would see)."""
+        return (self.raygen.error or "").startswith(RAYGEN_CRASH)
+
+    @property
     def match(self) -> bool:
         """Same records; or both refuse the input; or bcftools stops at a bad record that raygen puts in its
-        rejects file and goes on past (raygen's rule for bad input, README: known differences)."""
+        rejects file and goes on past (raygen's rule for bad input, README: known differences). A raygen
+        crash never matches, even where bcftools crashed too."""
+        if self.raygen_crashed:
+            return False
         if self.oracle_crashed:
             return True
         if self.bcftools.error is not None:
@@ -281,6 +293,8 @@ class RaygenRunner:
                 return Outcome(error=str(exc).splitlines()[0][:300])
             except SystemExit as exc:  # argparse refused the flags
                 return Outcome(error=f"usage (exit {exc.code}): {err.getvalue().strip().splitlines()[-1:]}")
+            except Exception as exc:  # a traceback for the user: a defect, whatever bcftools did
+                return Outcome(error=f"{RAYGEN_CRASH} {type(exc).__name__}: {exc}"[:300])
             cur = out
             rejected += sum(1 for line in open(rej) if line.strip()) - 1 if rej.exists() else 0
         return Outcome(_records(cur), rejected=rejected)

@@ -12,8 +12,8 @@ the hardware, so the gate learns it:
 - ``limit``: variants in flight such that latency stays near ``target = factor x baseline_s``. Each completed
   request that found the gate at least half full gives a sample ``(ahead + n) x target / latency`` (Little's
   law: the service rate it saw times the target), smoothed into ``limit`` (the "gradient" concurrency limit).
-  Samples taken while the gate was mostly empty say nothing about capacity and are not used, so a quiet spell
-  does not shrink the limit.
+  Samples taken while the gate was empty or mostly empty say nothing about capacity and are not used, so a
+  quiet spell, or a lone request slowed by a busy CPU, does not shrink the limit.
 
 A request of ``n`` variants is admitted when nothing is in flight (a request larger than the limit must still be
 served on an idle service) or when ``in_flight + n <= max(limit, factor x n)``: the limit bounds small requests,
@@ -104,19 +104,21 @@ class AdmissionGate:
             # while the CPU is busy shedding an overload is not what "unloaded" means).
             w = a if self.baseline_s is None or latency_s < self.baseline_s else a / 10
             self.baseline_s = latency_s if self.baseline_s is None else (1 - w) * self.baseline_s + w * latency_s
-        if self.baseline_s is None or (t.ahead + t.n) * 2 < self.limit:
-            return  # no reference yet, or the gate was mostly empty: no news about capacity
+        if self.baseline_s is None or t.ahead == 0 or (t.ahead + t.n) * 2 < self.limit:
+            # No reference yet, or the gate was empty or mostly empty: no news about capacity. A request that
+            # waited behind nothing measures the service (a slow one: the CPU was busy elsewhere), not queueing;
+            # refusing more would not make it faster (a lone request shrank a limit near 1 to its floor).
+            return
         sample = (t.ahead + t.n) * self.factor * self.baseline_s / latency_s
         self.limit = min(self.ceiling, max(self.floor, (1 - a) * self.limit + a * sample))
 
     def timeout_s(self, ticket: Ticket, floor_s: float) -> float | None:
         """How long the request of ``ticket`` may take before its Scorer counts as gone: ``floor_s``, or 4x
         what the gate expects of it (``(ahead + n)`` variants at the learned rate ``limit / target``) if
-        longer. None: no bound (gate off, or ``floor_s`` 0)."""
-        if not self.enabled or floor_s <= 0:
+        longer. None: no bound (gate off, ``floor_s`` 0, or nothing answered yet: the first call carries the
+        model's warm-up, seconds for SpliceAI on a busy CPU, and a 503 "restarting" for it would be wrong)."""
+        if not self.enabled or floor_s <= 0 or self.baseline_s is None:
             return None
-        if self.baseline_s is None:
-            return floor_s
         rate = self.limit / (self.factor * self.baseline_s)  # variants/s (Little's law at the target)
         return max(floor_s, 4 * (ticket.ahead + ticket.n) / rate)
 

@@ -9,7 +9,8 @@ back as the scorer's ``as_dict()``: ``{"llr", "prob", "skip_reason"}`` from a la
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from raygen.serve.admission import AdmissionGate
@@ -18,6 +19,14 @@ from raygen.variant import Variant
 #: ``(chrom, pos, ref, alt)`` in, a plain dict out: both travel cheaply between replicas.
 VariantTuple = tuple[str, int, str, str]
 ResultTuple = dict[str, Any]
+
+#: How old a Scorer's info may be when a score answer quotes it (seconds): asking it afresh for every request
+#: was a second hop to the Scorer per request (benchmarks/serve_overload.py); a reconfigured batch size is
+#: followed within this (the Scorer splits larger chunks meanwhile), and GET /v1/models always asks afresh.
+INFO_MAX_AGE_S = 1.0
+#: What the admission gate charges ``POST /v1/explain``'s per-variant model calls, in variants: attributions are
+#: a forward and a backward pass over one window (about two variants' work), ``detail`` one variant's scoring.
+ATTRIBUTION_COST, DETAIL_COST = 2, 1
 
 
 class UnknownModel(LookupError):
@@ -35,7 +44,7 @@ class Backend(Protocol):
 
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]: ...
     async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None: ...
-    async def info(self, model: str | None = None) -> dict[str, Any]: ...
+    async def info(self, model: str | None = None, max_age_s: float = 0.0) -> dict[str, Any]: ...
     async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]: ...
     async def models(self) -> list[dict[str, Any]]: ...
     async def ready(self) -> bool: ...
@@ -54,8 +63,9 @@ class ScorerBackend:
     Scorer splits a chunk larger than a batch size set since); and to the Caller deployment, when the server
     was started with data directories. ``model=None`` means the default model.
 
-    Every score passes its model's :class:`raygen.serve.admission.AdmissionGate` (``gate`` builds one per
-    model; none: no gate) and raises :class:`raygen.serve.admission.Overloaded` when it is refused."""
+    Every model call (scores, and ``POST /v1/explain``'s attributions and detail) passes its model's
+    :class:`raygen.serve.admission.AdmissionGate` (``gate`` builds one per model; none: no gate) and raises
+    :class:`raygen.serve.admission.Overloaded` when it is refused."""
 
     def __init__(self, handles: dict[str, Any], max_batch_size: int, caller=None, gate=None, stall_s: float = 0.0):
         self.handles = dict(handles)
@@ -65,6 +75,7 @@ class ScorerBackend:
         self.batch = {name: max_batch_size for name in self.handles}
         self.gates: dict[str, AdmissionGate] = {name: gate() for name in self.handles} if gate else {}
         self.stall_s = stall_s
+        self._info: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (monotonic time asked, info)
 
     def _name(self, model: str | None) -> str:
         name = self.default if model is None else model
@@ -79,15 +90,20 @@ class ScorerBackend:
 
     async def score(self, variants: Sequence[Variant], model: str | None = None) -> list[ResultTuple]:
         name = self._name(model)
+        return await self._gated(name, len(variants), lambda: self._score(name, variants))
+
+    async def _gated(self, name: str, n: int, call: Callable[[], Awaitable[Any]], learn: bool = True) -> Any:
+        """``await call()`` as ``n`` variants of work admitted by the gate of model ``name`` (if any); ``learn``:
+        its latency is a sample of the gate's (scores; not the explain calls, whose work is not a score's)."""
         gate = self.gates.get(name)
         if gate is None:
-            return await self._score(name, variants)
-        ticket = gate.admit(len(variants))  # Overloaded: refused before any hop to the Scorer
+            return await call()
+        ticket = gate.admit(n)  # Overloaded: refused before any hop to the Scorer
         ok = False
         try:
             # Serve re-sends a request whose replica died to another one, and with none left waits for the
             # replacement (tens of seconds: a new process loads the model): past the gate's bound, give up.
-            out = await asyncio.wait_for(self._score(name, variants), gate.timeout_s(ticket, self.stall_s))
+            out = await asyncio.wait_for(call(), gate.timeout_s(ticket, self.stall_s))
             ok = True
             return out
         except asyncio.TimeoutError:
@@ -96,7 +112,7 @@ class ScorerBackend:
             raise ScorerStalled(f"the {name} model replica did not answer in time (restarting?)") from None
         finally:
             if ticket is not None:
-                gate.release(ticket, ok)
+                gate.release(ticket, ok and learn)
 
     async def _score(self, name: str, variants: Sequence[Variant]) -> list[ResultTuple]:
         handle, size = self.handles[name], self.batch[name]
@@ -108,19 +124,25 @@ class ScorerBackend:
 
     async def attributions(self, variant: Variant, model: str | None = None) -> dict[str, Any]:
         """The Scorer's per-position attributions of one variant (``POST /v1/explain``, the UI)."""
-        v = variant
-        return await self.handles[self._name(model)].attributions.remote((v.chrom, v.pos, v.ref, v.alt))
+        name, v = self._name(model), (variant.chrom, variant.pos, variant.ref, variant.alt)
+        return await self._gated(name, ATTRIBUTION_COST, lambda: self.handles[name].attributions.remote(v),
+                                 learn=False)
 
     async def detail(self, variant: Variant, model: str | None = None) -> dict[str, Any] | None:
         """The model's :meth:`raygen.scoring.base.VariantScorer.detail` of one variant."""
-        v = variant
-        return await self.handles[self._name(model)].detail.remote((v.chrom, v.pos, v.ref, v.alt))
+        name, v = self._name(model), (variant.chrom, variant.pos, variant.ref, variant.alt)
+        return await self._gated(name, DETAIL_COST, lambda: self.handles[name].detail.remote(v), learn=False)
 
-    async def info(self, model: str | None = None) -> dict[str, Any]:
-        # Asked each time, not cached: a reconfigured Scorer reports its new batch settings, and the chunks
-        # follow its batch size.
+    async def info(self, model: str | None = None, max_age_s: float = 0.0) -> dict[str, Any]:
+        """The Scorer's info, asked afresh unless the last answer is at most ``max_age_s`` seconds old (a
+        reconfigured Scorer reports its new batch settings, and the chunks follow its batch size)."""
         name = self._name(model)
+        asked = self._info.get(name)
+        if asked is not None and time.monotonic() - asked[0] <= max_age_s:
+            return asked[1]
+        t = time.monotonic()
         info = await self.handles[name].info.remote()
+        self._info[name] = (t, info)
         self.batch[name] = int(info.get("max_batch_size") or self.batch[name])
         return info
 

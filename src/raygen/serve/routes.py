@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from raygen import __version__
 from raygen.errors import raygen_cause
 from raygen.serve.admission import Overloaded
 from raygen.serve.auth import check_bearer, resolve_token_digest
-from raygen.serve.backend import Backend, ScorerStalled, UnknownModel
+from raygen.serve.backend import INFO_MAX_AGE_S, Backend, ScorerStalled, UnknownModel
 from raygen.serve.calls import BamNotFound, CallRequestInvalid, PathRefused, check_call_request, client_message
 from raygen.serve.headers import ProvenanceHeaders, provenance_headers
 from raygen.serve.ism import BASES as ISM_BASES
@@ -198,11 +199,12 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
              responses={413: {"description": "body or variant count over the limit"},
                         422: {"description": "invalid field, unknown contig or REF mismatch (named)"},
                         503: {"description": "overloaded: retry later"}})
-    async def score(request: Request, on_invalid: OnInvalid = Query(
+    async def score(request: Request, response: Response, on_invalid: OnInvalid = Query(
             "reject", description="reject: 422 for an unknown contig or REF mismatch; skip: score the rest and "
             "report skip_reason per variant, as `raygen score` does"),
             model: str | None = Query(None, description="served model to score with (a VCF text body has no "
                                       "`model` field); default: the first")) -> dict:
+        t0 = time.perf_counter()
         req, items = read_request(await request.body(), request.headers.get("content-type", ""), ScoreRequest,
                                   VariantIn, split_alts=True)
         name = model or (req.model if req is not None else None)  # type: ignore[attr-defined]
@@ -211,12 +213,18 @@ def add_variant_routes(v1: APIRouter, backend: Backend, cfg, reference: SharedRe
         if on_invalid == "reject":
             await ref_gate(variants, reference)
         try:  # scores first: a request the admission gate refuses (503) costs no hop to the Scorer
+            t1 = time.perf_counter()
             results = await backend.score(variants, name)
-            info = await backend.info(name)
+            t2 = time.perf_counter()
+            info = await backend.info(name, max_age_s=INFO_MAX_AGE_S)
         except UnknownModel as exc:
             raise RequestInvalid([FieldError(("body", "model"), str(exc), "unknown_model")]) from None
         if metrics is not None:
             metrics.observe_scores("/v1/score", info.get("model", ""), results)
+        # Where an answer's time went (ms), for clients and benchmarks/serve_overload.py: before the Scorer (body,
+        # validation, REF checks), the Scorer call (router, its queue, batching, the model), the whole handler.
+        response.headers["Server-Timing"] = (f"pre;dur={(t1 - t0) * 1e3:.2f}, scorer;dur={(t2 - t1) * 1e3:.2f}, "
+                                             f"app;dur={(time.perf_counter() - t0) * 1e3:.2f}")
         # A plain dict: FastAPI validates it once against response_model.
         return {"results": [{"chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, **r}
                             for v, r in zip(variants, results)], "model": info}

@@ -26,9 +26,11 @@ import ray
 import torch
 from torch import nn
 
-from raygen.calling.candidates import find_candidates, load_pileup, open_bam, site_tables
+from raygen.calling.candidates import find_candidates, load_pileup, open_bam
 from raygen.calling.cnn import META, WEIGHTS, PileupCNN, featurize, save_caller
-from raygen.calling.shard import contig_map
+from raygen.calling.errormodel import ErrorModel
+from raygen.calling.profile import ErrorProfile
+from raygen.calling.shard import bam_profile, contig_map, shard_tables
 from raygen.calling.tensors import N_FEATURES
 from raygen.config import CallConfig
 from raygen.errors import InputError
@@ -57,15 +59,18 @@ class Examples:
                    np.concatenate([p.y for p in parts]))
 
 
-def shard_examples(bam: str, reference: str, shard, truth: dict, confident, cfg: CallConfig, alias: str | None = None) -> Examples:
-    """Examples of one shard. ``truth``: (chrom, pos, ref, alt) -> zygosity, normalized, BAM contig names."""
+def shard_examples(bam: str, reference: str, shard, truth: dict, confident, cfg: CallConfig, alias: str | None = None,
+                   profile: ErrorProfile | None = None) -> Examples:
+    """Examples of one shard. ``truth``: (chrom, pos, ref, alt) -> zygosity, normalized, BAM contig names.
+    ``profile``: the BAM's error profile, so the features are the ones ``raygen call`` computes."""
     af = open_bam(bam)
     ref = Reference(reference)
+    em = ErrorModel.build(cfg, profile)
     try:
         p = load_pileup(af, ref, shard, cfg, alias)
-        t = site_tables(p, max(0, shard.start0 - cfg.cluster_window), shard.end0 + cfg.cluster_window, cfg)
+        t = shard_tables(p, shard, cfg, em)
         cands = find_candidates(p, t, shard, cfg)
-        cands2, _, x, f = featurize(p, t, cands, cfg)
+        cands2, _, x, f = featurize(p, t, cands, cfg, em)
     finally:
         af.close()
         ref.close()
@@ -86,16 +91,18 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     if truth and all(z == 0 for z in truth.values()):
         raise InputError(f"truth {truth_vcf!r} has no genotypes: labels need a GT per record")
     confident = RegionSet.from_bed(confident_bed) if confident_bed else None
-    shards = make_shards(read_regions(regions, contigs), cfg.train_shard_bp, cfg.margin_bp)
+    wanted = read_regions(regions, contigs)
+    shards = make_shards(wanted, cfg.train_shard_bp, cfg.margin_bp)
     if len(shards) < 2:
         raise InputError(f"need at least 2 regions of {cfg.train_shard_bp:,} bp for a region-wise validation split; "
                          "give more sequence or lower train_shard_bp")
+    prof = bam_profile(bam, reference, wanted, cfg, alias)  # as `raygen call` measures it
     k = max(2, round(1.0 / cfg.val_fraction))
     # Every k-th region, and at least the last one when there are fewer than k.
     is_val = [i % k == k - 1 or (len(shards) < k and i == len(shards) - 1) for i in range(len(shards))]
     task = ray.remote(num_cpus=1)(shard_examples)
     truth_ref = ray.put(truth)
-    futs = [task.remote(bam, reference, s, truth_ref, confident, cfg, alias[s.chrom]) for s in shards]
+    futs = [task.remote(bam, reference, s, truth_ref, confident, cfg, alias[s.chrom], prof) for s in shards]
     parts = ray.get(futs)
     shape = (cfg.tensor_channels, cfg.max_reads, cfg.window)
     train = Examples.concat([p for p, v in zip(parts, is_val) if not v], shape, N_FEATURES)
@@ -161,7 +168,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Modul
         opt.zero_grad()
         loss.backward()
         opt.step()
-        tot += float(loss) * len(b)
+        tot += float(loss.detach()) * len(b)
         n += len(b)
     return tot / max(n, 1)
 
@@ -179,6 +186,18 @@ def _validate(core: nn.Module, val: Examples, bs: int) -> tuple[float, float]:
     return loss / max(len(val.y), 1), correct / max(len(val.y), 1)
 
 
+@dataclass(frozen=True)
+class TrainingSet:
+    """One BAM with its truth for :func:`train_caller_sets` (``regions``: BED path or ``chr:s-e,...``)."""
+
+    bam: str
+    reference: str
+    truth: str
+    confident: str | None = None
+    regions: str | None = None
+    rename_contigs: str | None = None
+
+
 def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, confident_bed: str | None = None,
                  regions: str | None = None, cfg: CallConfig | None = None, rename_contigs: str | None = None) -> dict:
     """Build examples, train with Ray Train, write the model dir; returns the training summary.
@@ -186,10 +205,24 @@ def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, conf
     The recipe is ``cfg``'s ``train_*`` fields (and ``val_fraction``); candidates are found with its calling
     fields, as ``raygen call`` finds them.
     """
+    return train_caller_sets([TrainingSet(bam, reference, truth_vcf, confident_bed, regions, rename_contigs)],
+                             out_dir, cfg=cfg)
+
+
+def train_caller_sets(sets: list[TrainingSet], out_dir: str, *, cfg: CallConfig | None = None) -> dict:
+    """:func:`train_caller` over several BAMs (e.g. simulated genomes plus a real training sample): each set's
+    regions are split into train and validation regions alike, and the examples are pooled."""
     cfg = cfg or CallConfig()
     t0 = time.time()
-    train, val, info = build_examples(bam, reference, truth_vcf, confident_bed=confident_bed, regions=regions,
-                                      cfg=cfg, rename_contigs=rename_contigs)
+    parts = [build_examples(s.bam, s.reference, s.truth, confident_bed=s.confident, regions=s.regions, cfg=cfg,
+                            rename_contigs=s.rename_contigs) for s in sets]
+    shape = (cfg.tensor_channels, cfg.max_reads, cfg.window)
+    train = Examples.concat([t for t, _, _ in parts], shape, N_FEATURES)
+    val = Examples.concat([v for _, v, _ in parts], shape, N_FEATURES)
+    info = {k: [x for _, _, i in parts for x in i[k]] for k in ("train_regions", "val_regions")}
+    info.update(train_examples=int(len(train.y)), val_examples=int(len(val.y)),
+                train_label_counts=np.bincount(train.y, minlength=3).tolist(),
+                val_label_counts=np.bincount(val.y, minlength=3).tolist())
     if len(train.y) == 0 or len(val.y) == 0:
         raise InputError(f"no candidates to learn from (train {len(train.y)}, validation {len(val.y)}): "
                          "is the BAM covering the regions, and the truth on the same contigs?")
@@ -204,8 +237,10 @@ def train_caller(bam: str, reference: str, truth_vcf: str, out_dir: str, *, conf
         with atomic_dir(out) as tmp:
             shutil.copy(result.checkpoint / WEIGHTS, tmp / WEIGHTS)
             meta = json.loads((result.checkpoint / META).read_text())
-            meta.update(config={k: v for k, v in asdict(cfg).items()}, data=info, bam=str(bam), truth=str(truth_vcf),
-                        confident=confident_bed, reference=str(reference), workers=cfg.train_workers,
+            meta.update(config={k: v for k, v in asdict(cfg).items()}, data=info,
+                        bam=", ".join(str(s.bam) for s in sets), truth=", ".join(str(s.truth) for s in sets),
+                        confident=", ".join(str(s.confident) for s in sets),
+                        reference=", ".join(str(s.reference) for s in sets), workers=cfg.train_workers,
                         wall_s=round(time.time() - t0, 1))
             (tmp / META).write_text(json.dumps(meta, indent=2))
             (tmp / "MODEL_CARD.md").write_text(model_card(meta))
