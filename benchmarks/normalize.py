@@ -13,6 +13,7 @@ times, the ratio (bcftools time / raygen time: >= 1.0 means raygen is at least a
 records are identical, and the 1-minute load average over the runs.
 
     .venv/bin/python benchmarks/normalize.py [--mixes issue13,multi_mnv,repeats] [--records 1040000] [--repeats 3] [--threads N]
+    .venv/bin/python benchmarks/normalize.py --mixes indel_heavy --records 700000 --seed 99   # a second input
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ MIXES = {
     "repeats": None,  # make_vcf's own draw
     "issue13": {"snv": 0.70, "indel": 0.15, "snv_del": 0.10, "mnp": 0.05},
     "multi_mnv": {"snv": 0.15, "indel": 0.10, "snv_del": 0.20, "snv_snv": 0.15, "tri": 0.10, "mnp": 0.30},
+    # not in the default --mixes: a second shape to check a speed change beyond the three above (with --seed 99)
+    "indel_heavy": {"snv": 0.45, "indel": 0.30, "snv_del": 0.05, "snv_snv": 0.05, "mnp": 0.15},
 }
 _KINDS = ("snv", "indel", "snv_del", "snv_snv", "tri", "mnp")
 
@@ -235,11 +238,12 @@ def make_mix_vcf(path: Path, fasta: Path, n_records: int, mix: dict[str, float],
         fh.write("\n".join(out) + "\n")
 
 
-def ensure_input(cache: Path, n_records: int, mix: str = "repeats") -> Path:
+def ensure_input(cache: Path, n_records: int, mix: str = "repeats", seed: int = 13) -> Path:
+    """The bgzipped, indexed input of ``mix`` (generated once; ``seed``: of the mix generator, not ``repeats``)."""
     import pysam
 
     cache.mkdir(parents=True, exist_ok=True)
-    stem = f"denorm_{n_records}" if mix == "repeats" else f"{mix}_{n_records}"
+    stem = f"denorm_{n_records}" if mix == "repeats" else f"{mix}_{n_records}" + (f"_seed{seed}" if seed != 13 else "")
     gz = cache / f"{stem}.vcf.gz"
     if gz.exists() and Path(str(gz) + ".tbi").exists():
         return gz
@@ -248,7 +252,7 @@ def ensure_input(cache: Path, n_records: int, mix: str = "repeats") -> Path:
     if MIXES[mix] is None:
         make_vcf(plain, FASTA, n_records)
     else:
-        make_mix_vcf(plain, FASTA, n_records, MIXES[mix])
+        make_mix_vcf(plain, FASTA, n_records, MIXES[mix], seed=seed)
     pysam.tabix_index(str(plain), preset="vcf", force=True)
     print(f"generated {gz} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return gz
@@ -283,9 +287,9 @@ def _compile_sources() -> None:
     compileall.compile_dir(str(REPO / "src" / "raygen"), quiet=1)
 
 
-def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str, threads: int) -> dict:
+def bench_mix(mix: str, n_records: int, repeats: int, cache: Path, extra: str, threads: int, seed: int = 13) -> dict:
     """Time both tools on one mix (interleaved, best of ``repeats``); outputs compared record for record."""
-    inp = ensure_input(cache, n_records, mix)
+    inp = ensure_input(cache, n_records, mix, seed)
     out_dir = cache / "out"
     out_dir.mkdir(exist_ok=True)
     out_b, out_r = out_dir / f"bcftools_{mix}.vcf.gz", out_dir / f"raygen_{mix}.vcf.gz"
@@ -313,6 +317,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the best is reported")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("RAYGEN_BENCH_CACHE", "/tmp/raygen-bench-cache")),
                     help="where the generated inputs are kept between runs (outside the repo)")
+    ap.add_argument("--seed", type=int, default=13, help="seed of the generated mixes other than repeats "
+                    "(another seed: another input of the same shape)")
     ap.add_argument("--extra", default="", help="extra flags for raygen normalize (e.g. --ray)")
     ap.add_argument("--threads", type=int, default=None,
                     help="--threads N for both tools: worker threads beside the main one (bcftools: BGZF "
@@ -333,7 +339,7 @@ def main() -> int:
     print("|" + "|".join("-" * (w + 2) for w in (10, 10, 9, 10, 6, 8, 6, 10, 9, 9, 11)) + "|")
     same = True
     for mix in args.mixes.split(","):
-        r = bench_mix(mix, args.records, args.repeats, args.cache, args.extra, args.threads)
+        r = bench_mix(mix, args.records, args.repeats, args.cache, args.extra, args.threads, args.seed)
         (tb, cb), (tr, cr) = r["bcftools"], r["raygen"]
         same &= r["same"]
         print(f"| {mix:<10} | {r['n_in']:>10} | {r['n_out']:>9} | {tb:>10.2f} | {cb:>6.2f} | {tr:>8.2f} | {cr:>6.2f} | "

@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    "leaves out its version and command lines")
     p.add_argument("-O", "--output-type", help="accepted for compatibility; the -o suffix decides the format")
     p.add_argument("--threads", type=int, metavar="N",
-                   help="threads that compress .vcf.gz output beside the main one, as bcftools' --threads "
+                   help="threads that compress .vcf.gz output beside the main one, as bcftools' --threads; "
+                        "from ~32 MiB of output text they run in one worker process "
                         "(default: the usable cores, at most 4; 0: none); --num-cpus sizes the local Ray")
     p.add_argument("-W", "--write-index", action="store_true",
                    help="accepted for compatibility: raygen always indexes .vcf.gz/.bcf output (see --no-index)")

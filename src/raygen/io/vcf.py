@@ -843,6 +843,7 @@ def write_vcf(
     index: bool = True,
     threads: int | None = None,
     provenance: Provenance | None = None,
+    size_hint: int | None = None,
 ) -> Path:
     """Write text tables (one, or an iterable streamed batch by batch) as VCF/BCF, atomically.
 
@@ -852,8 +853,10 @@ def write_vcf(
     given: indexing needs them sorted by contig and POS, and a :class:`RaygenError` says so otherwise.
     ``threads``: BGZF compression threads for ``.vcf.gz`` (default: usable cores, at most 4); the bytes
     written are the same for any value. ``provenance``: this run's :class:`raygen.provenance.Provenance`,
-    appended to the header as one ``##raygen_provenance`` line (earlier runs' lines are kept). Returns the
-    output path.
+    appended to the header as one ``##raygen_provenance`` line (earlier runs' lines are kept).
+    ``size_hint``: about how many bytes of text streamed ``tables`` will make (a table's own size is used
+    when one table is given); it decides only where ``.vcf.gz`` blocks are deflated (see
+    :class:`raygen.io.bgzf.BgzfWriter`), never the bytes. Returns the output path.
     """
     out = Path(out_path)
     kind = output_kind(out)
@@ -866,7 +869,9 @@ def write_vcf(
         return out
     try:
         if kind == "vcf.gz":
-            _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads)
+            if isinstance(tables, (pa.Table, pa.RecordBatch)):
+                size_hint = tables.nbytes
+            _write_bgzf(out, head_bytes, tables, header, index=index, threads=threads, size_hint=size_hint)
         else:
             _write_bcf(out, head_bytes, tables, header, index=index)
     except OSError as exc:  # the BGZF data temp is written before atomic_paths (see _write_bgzf)
@@ -939,13 +944,14 @@ class _Layout:
         return tbi.build_tbi(names, first, pos, ref_len, np.concatenate(self.start), self.data_end, block_csize)
 
 
-def _write_bgzf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool, threads: int | None) -> None:
+def _write_bgzf(out: Path, head_bytes: bytes, tables, header: VcfHeader, *, index: bool, threads: int | None,
+                size_hint: int | None = None) -> None:
     # The index kind is known only after the data is written (a record past 2^29 bp needs CSI even when the
     # header gives no contig lengths), so the data goes to a private temp first.
     data_tmp = out.with_name(f".{out.name}.data-{os.getpid()}-{id(out):x}")
     try:
         layout = _Layout() if index else None
-        with BgzfWriter(data_tmp, threads=threads) as fh:
+        with BgzfWriter(data_tmp, threads=threads, expected_bytes=size_hint) as fh:
             max_end = _write_text(fh, head_bytes, tables, header, layout)
         csi = _needs_csi(header) or max_end > TBI_MAX_LENGTH
         idx_final = Path(str(out) + (".csi" if csi else ".tbi"))
