@@ -130,3 +130,20 @@ def test_no_normalizing_option_checks_and_sorts_where_bcftools_refuses(tmp_path,
     assert "Expected -a, -f, -m, -D or -d option" in res.bcftools.error
     assert res.raygen.error is None
     assert res.raygen.records == ["1\t10\t.\tAT\tA\t.\t.\t.", "1\t20\t.\tA\tC\t.\t.\t."]
+
+
+def test_abs_of_the_missing_genotype_count_is_the_site_value(tmp_path, oracle):
+    """``abs(N_MISSING)``/``abs(F_MISSING)``: bcftools 1.24 reads 0 for every record (``abs(N_MISSING)<=0``
+    keeps all, ``>0`` none, whatever the genotypes; campaign seed 398); raygen takes the absolute value of the
+    site's count, as ``N_MISSING``/``F_MISSING`` themselves are (those two agree with bcftools)."""
+    vcf = tmp_path / "m.vcf"
+    vcf.write_text(HEAD + '##FORMAT=<ID=GT,Number=1,Type=String,Description=".">\n' + COLS + "\tFORMAT\ta\tb\tc\n"
+                   "1\t10\t.\tA\tC\t.\t.\t.\tGT\t0/1\t./.\t0/0\n1\t20\t.\tA\tC\t.\t.\t.\tGT\t0/1\t0/1\t0/0\n"
+                   "1\t30\t.\tA\tC\t.\t.\t.\tGT\t./.\t./.\t0/0\n")
+    hdr = read_header(str(vcf))
+    lines = [x.split("\t") for x in vcf.read_text().splitlines() if not x.startswith("#")]
+    for expr in ("F_MISSING>0.1", "abs(F_MISSING)>0.1", "abs(N_MISSING)>0"):
+        assert _raygen_kept(expr, False, hdr, lines, tmp_path) == [0, 2], expr
+    assert _bcftools_kept("F_MISSING>0.1", False, vcf, lines, oracle, tmp_path / "o.vcf") == [0, 2]
+    assert _bcftools_kept("abs(F_MISSING)>0.1", False, vcf, lines, oracle, tmp_path / "o.vcf") == []
+    assert _bcftools_kept("abs(N_MISSING)<=0", False, vcf, lines, oracle, tmp_path / "o.vcf") == [0, 1, 2]

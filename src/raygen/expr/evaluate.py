@@ -569,7 +569,7 @@ def apply_function(f: Tok, x: Tok) -> None:
         if x.is_str:
             raise ExprError("ABS() can be applied only to numbers")
         f.nsamples, f.nvalues, f.nval1 = x.nsamples, x.nvalues, x.nval1
-        if x.usmpl is not None:
+        if x.usmpl is not None and x.nsamples:  # N_MISSING/F_MISSING carry a sample mask but one site value
             f.usmpl = list(x.usmpl)
         f.values = [None if is_missing(v) else abs(v) for v in x.values[: x.nvalues]]
         return
