@@ -58,7 +58,6 @@ def same_pos_runs(table: pa.Table) -> list[tuple[int, int]]:
     if not same.any():
         return []
     runs = []
-    i = 0
     idx = np.flatnonzero(same)
     start = prev = None
     for j in idx:
@@ -71,7 +70,6 @@ def same_pos_runs(table: pa.Table) -> list[tuple[int, int]]:
             start = prev = j
     if start is not None:
         runs.append((int(start), int(prev) + 2))
-    del i
     return runs
 
 
