@@ -19,9 +19,6 @@ for _k, _v in {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
-    # Ray Train's controller polls its workers every 2 s by default: each fit() waited out several polls
-    # (measured at load 40-60: 5.7 and 10.6 s from the loop's end to fit()'s return, 0.7 and 1.5 s at 0.2)
-    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.25",
 }.items():
     os.environ.setdefault(_k, _v)
 
