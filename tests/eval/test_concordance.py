@@ -100,6 +100,27 @@ def test_cli_json_and_table(tmp_path: Path, ref_fa: str, run_cli):
     assert rc == 2 and "does not exist" in err
 
 
+def test_haplotype_matching_of_a_complex_record_end_to_end(tmp_path: Path, ref_fa: str, run_cli):
+    # CACACACA at 21-28, G at 29. Truth: delete the first CA (GCA>G at 20) and G>T at 29 -> GCACACAT.
+    # Query: CAG>T at 27 (the last CA and the G), the same sequence; normalization cannot rewrite it.
+    truth = _vcf(tmp_path / "t.vcf", ["c1\t20\t.\tGCA\tG\t.\tPASS\t.\tGT\t0/1",
+                                      "c1\t29\t.\tG\tT\t.\tPASS\t.\tGT\t0/1"])
+    query = _vcf(tmp_path / "q.vcf", ["c1\t27\t.\tCAG\tT\t40\tPASS\t.\tGT\t0/1"])
+    allele = evaluate_vcfs(truth, query, reference=ref_fa, matching="allele").counts["ALL"]
+    assert (allele.tp, allele.fp, allele.fn) == (0, 1, 2)
+    hap = evaluate_vcfs(truth, query, reference=ref_fa).counts["ALL"]
+    assert (hap.tp, hap.tp_query, hap.fp, hap.fn, hap.gt_match) == (2, 1, 0, 0, 2)
+    png = tmp_path / "curve.png"
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa, "--qual-curve", png, "--json")
+    d = json.loads(out)
+    assert rc == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    assert d["matching"]["haplotype_tp_truth"] == 2 and d["counts"]["ALL"]["tp_query"] == 1
+    assert d["strata"]["repeat context"]["tandem repeat INDEL"]["tp"] == 1
+    assert [r["qual"] for r in d["qual_curve"]["ALL"]] == [None, 40.0]
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa, "--matching", "allele")
+    assert rc == 0 and "matching: allele keys" in out and "FN: c1:20:GCA>G, c1:29:G>T" in out
+
+
 @pytest.mark.shared
 def test_deepvariant_golden_matches_manifest(shared_data: Path):
     d = shared_data / "giab_chr20"

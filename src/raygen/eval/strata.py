@@ -9,6 +9,10 @@ or calls says so instead of a number.
 Strata: read depth at the variant's first base in a BAM (reads without the unmapped, secondary, QC-fail and
 duplicate flags; ``pysam.AlignmentFile.count_coverage``, base quality >= 0) binned ``< 10``, ``10-20``,
 ``20-30``, ``30-50``, ``>= 50``; and the GC fraction of the reference window (:func:`raygen.eval.slices.gc_bins`).
+
+``raygen evaluate``'s strata (:func:`report_strata`) count a :class:`raygen.eval.concordance.Report`'s own
+matching (TRUTH.TP / QUERY.TP / FP / FN per level, every level shown): indel length (:func:`indel_length_labels`),
+repeat context (:func:`repeat_context_labeller`) and GC, the last two per SNP / INDEL.
 """
 
 from __future__ import annotations
@@ -19,14 +23,21 @@ from collections.abc import Callable
 import pysam
 
 from raygen.errors import InputError
+from raygen.calling.candidates import encode
+from raygen.calling.repeats import repeat_context
+from raygen.config import EvaluateConfig
 from raygen.eval.calibration import wilson
-from raygen.eval.concordance import Allele, compare, read_alleles
-from raygen.eval.slices import gc_bins, level_key
+from raygen.eval.concordance import Allele, Counts, Report, compare, count, read_alleles
+from raygen.eval.slices import HOMOPOLYMER_MIN, gc_bins, level_key, variant_class
 from raygen.io.fasta import Reference
 from raygen.regions import RegionSet
 
 DEPTH_EDGES = (10, 20, 30, 50)
 DEPTH_LABELS = ("depth < 10", "depth 10-20", "depth 20-30", "depth 30-50", "depth >= 50")
+#: Indel length bins (bp of length change): 1, 2-5, 6-15, 16+.
+INDEL_EDGES = (2, 6, 16)
+INDEL_BINS = ("1", "2-5", "6-15", "16+")
+REPEAT_LEVELS = ("homopolymer", "tandem repeat", "non-repeat", "unknown")
 
 
 def depth_labeller(bam_path: str) -> Callable[[list[Allele]], list[str]]:
@@ -99,3 +110,84 @@ def callset_strata(truth_vcf: str, calls_vcf: str, reference: str, *, confident:
     return {"truth": truth_vcf, "calls": calls_vcf, "confident": confident, "bam": bam,
             "tp": len(tp), "fp": len(rep.false_positives), "fn": len(rep.false_negatives),
             "counts": {k: c.as_dict() for k, c in rep.counts.items()}, "strata": strata}
+
+
+def indel_length_labels(alleles: list[Allele]) -> list[str | None]:
+    """``insertion|deletion|complex`` + length-change bin (``deletion 2-5``); None for SNVs and MNVs."""
+    out: list[str | None] = []
+    for a in alleles:
+        kind = variant_class(a.ref, a.alt)
+        d = abs(len(a.alt) - len(a.ref))
+        out.append(f"{kind} {INDEL_BINS[bisect.bisect_right(INDEL_EDGES, d)]}"
+                   if kind in ("insertion", "deletion", "complex") and d else None)
+    return out
+
+
+def repeat_context_labeller(reference: Reference, flank: int) -> Callable[[list[Allele]], list[str]]:
+    """Labels ``homopolymer`` (a run of one base >= :data:`raygen.eval.slices.HOMOPOLYMER_MIN` bp),
+    ``tandem repeat`` (a 2-6 bp unit in >= 3 copies, :func:`raygen.calling.repeats.repeat_context`) or
+    ``non-repeat`` by what the REF bases and the base after them (where an insertion goes) touch in the
+    reference, searched ``flank`` bp each side; ``unknown`` for a contig the reference lacks."""
+
+    def label(alleles: list[Allele]) -> list[str]:
+        out = []
+        for a in alleles:
+            if a.chrom not in reference:
+                out.append("unknown")
+                continue
+            s = a.pos - 1
+            lo = max(0, s - flank)
+            hp, tr = repeat_context(encode(reference.fetch(a.chrom, lo, s + len(a.ref) + 1 + flank)))
+            span = slice(s - lo, s - lo + len(a.ref) + 1)
+            out.append("homopolymer" if hp[span].max() >= HOMOPOLYMER_MIN
+                       else "tandem repeat" if tr[span].max() > 0 else "non-repeat")
+        return out
+
+    return label
+
+
+def _by_type(labeller: Callable[[list[Allele]], list[str]]) -> Callable[[list[Allele]], list[str]]:
+    return lambda alleles: [f"{lv} {a.kind}" for lv, a in zip(labeller(alleles), alleles)]
+
+
+def report_strata(rep: Report, reference: Reference | None, config: EvaluateConfig) -> dict[str, dict[str, Counts]]:
+    """Stratification -> level -> :class:`Counts` of ``rep``'s own matching (truth alleles placed by their
+    label, query alleles by theirs). Repeat context and GC need the reference (skipped without one)."""
+    labellers: dict[str, Callable] = {"indel length": indel_length_labels}
+    if reference is not None:
+        labellers["repeat context"] = _by_type(repeat_context_labeller(reference, config.repeat_flank))
+        labellers["GC"] = _by_type(gc_labeller(reference, config.gc_window))
+    out = {}
+    for name, labeller in labellers.items():
+        lt, lq = labeller(rep.truth), labeller(rep.query)
+        levels = sorted({lv for lv in lt + lq if lv is not None}, key=_stratum_key)
+        out[name] = {lv: count(rep.truth, rep.query, rep.match, [i for i, x in enumerate(lt) if x == lv],
+                               [i for i, x in enumerate(lq) if x == lv]) for lv in levels}
+    return out
+
+
+def _stratum_key(level: str) -> tuple:
+    """Indel classes, then bins in length order; repeat levels in :data:`REPEAT_LEVELS` order; GC bins by
+    their numbers; the SNP / INDEL suffix last."""
+    head, _, kind = level.rpartition(" ") if level.endswith((" SNP", " INDEL")) else (level, "", "")
+    for i, b in enumerate(INDEL_BINS):
+        if head.endswith(" " + b):
+            return (0, head.split(" ")[0], i, kind)
+    if head in REPEAT_LEVELS:
+        return (1, "", REPEAT_LEVELS.index(head), kind)
+    return (2, level_key(head), 0, kind)
+
+
+def format_strata(strata: dict[str, dict[str, Counts]]) -> str:
+    """One fixed-width row per stratum level: truth, TRUTH.TP, FN, calls, QUERY.TP, FP, precision, recall, F1."""
+
+    def f(x: float) -> str:
+        return "    n/a" if x != x else f"{x:7.4f}"
+
+    lines = [f"{'stratum':<36} {'truth':>6} {'TP':>6} {'FN':>5} {'query':>6} {'TP.q':>6} {'FP':>5} "
+             f"{'prec':>7} {'recall':>7} {'F1':>7}"]
+    for name, levels in strata.items():
+        for lv, c in levels.items():
+            lines.append(f"{(name + ': ' + lv)[:36]:<36} {c.truth_total:>6} {c.tp:>6} {c.fn:>5} {c.query_total:>6} "
+                         f"{c.tp_query:>6} {c.fp:>5} {f(c.precision)} {f(c.recall)} {f(c.f1)}")
+    return "\n".join(lines)
