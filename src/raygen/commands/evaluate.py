@@ -96,8 +96,8 @@ def _draw_curve(rep, args: argparse.Namespace) -> None:
     from raygen.io.atomic import atomic_path
     from raygen.report.figures import qual_curve_png
 
-    png = qual_curve_png(rep.qual_curve, f"{os.path.basename(args.query)} vs {os.path.basename(args.truth)}: "
-                                         "precision-recall over QUAL")
+    png = qual_curve_png(rep.qual_curve, f"{os.path.basename(args.query)} against {os.path.basename(args.truth)}"
+                                         + (" (confident regions)" if args.confident else ""))
     with atomic_path(args.qual_curve) as tmp:
         tmp.write_bytes(png)
 
@@ -106,11 +106,15 @@ def _matching_line(m: dict) -> str:
     if m.get("matching") != "haplotype":
         return f"matching: allele keys ({m.get('exact_tp', 0)} truth alleles matched)" + (
             f"; {m['note']}" if m.get("note") else "")
-    return (f"matching: haplotype ({m['exact_tp']} truth alleles on equal keys; {m['clusters_replayed']} clusters "
-            f"replayed: +{m['haplotype_tp_truth']} truth / +{m['haplotype_tp_query']} query alleles matched; "
-            f"{m['clusters_over_cap']} clusters ({m['alleles_over_cap']} alleles) over the cap of {m['max_side']} "
-            f"per side left to allele keys; genotypes not compared for {m['genotype_not_compared']}; "
-            f"{m['not_replayable']} alleles not replayable (REF differs from -f))")
+    line = (f"matching: haplotype; {m['exact_tp']} truth alleles on equal keys, {m['clusters_replayed']} clusters "
+            f"replayed matched +{m['haplotype_tp_truth']} truth / +{m['haplotype_tp_query']} query alleles")
+    for key, what in (("clusters_over_cap", f"clusters over the cap of {m['max_side']} alleles a side (allele "
+                       f"keys only, {m['alleles_over_cap']} alleles)"),
+                      ("genotype_not_compared", "matched alleles without a genotype comparison"),
+                      ("not_replayable", "alleles not replayable (REF differs from -f, or contig missing)")):
+        if m.get(key):
+            line += f"; {m[key]} {what}"
+    return line
 
 
 def _print_single(rep, args: argparse.Namespace) -> None:

@@ -178,15 +178,17 @@ def qual_curve_png(curve: dict, title: str) -> bytes:
         for key, col in (("precision", COLOURS[0]), ("recall", COLOURS[1]), ("f1", COLOURS[2])):
             th.step(x, [np.nan if r[key] is None else r[key] for r in rows], where="post", color=col, lw=2,
                     label=key if key != "f1" else "F1")
-        th.set_xscale("symlog", linthresh=1.0)
+        if max(x) > 200:  # bcftools-style QUAL spans decades; DeepVariant's stays within 0-100
+            th.set_xscale("symlog", linthresh=10.0)
     lo = min([r["precision"] for k in ("SNP", "INDEL", "ALL") for r in curve.get(k, [])
               if r["precision"] is not None] + [1.0])
-    pr.set(xlabel="recall (TRUTH.TP / truth)", ylabel="precision (QUERY.TP / calls)", title=title,
-           xlim=(0, 1.01), ylim=(max(0.0, lo - 0.05), 1.005))
+    fig.suptitle(title, fontsize=10)
+    pr.set(xlabel="recall (TRUTH.TP / truth)", ylabel="precision (QUERY.TP / calls)",
+           title="Precision-recall over QUAL thresholds", xlim=(0, 1.01), ylim=(max(0.0, lo - 0.05), 1.005))
     th.set(xlabel="QUAL threshold (calls with QUAL >= it kept)", ylabel="fraction", ylim=(0, 1.02),
-           title="All variants against the QUAL threshold")
+           title="All variants against the threshold")
     for ax in (pr, th):
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower left")
+            ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
     return figure_png(fig)
