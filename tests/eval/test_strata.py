@@ -34,6 +34,10 @@ def test_repeat_context_and_report_strata(tmp_path: Path):
         labels = repeat_context_labeller(ref, 20)(truth + query)
         assert labels == ["homopolymer", "tandem repeat", "non-repeat", "non-repeat", "homopolymer", "non-repeat",
                           "non-repeat"]
+        # 16 bp blocks: the homopolymer and the CA repeat cross block edges, the 30 bp deletion its block's margin
+        long_del = Allele("c", 10, REF[9:40], REF[9], 1)
+        small = repeat_context_labeller(ref, 20, block=16)(truth + query + [long_del])
+        assert small == labels + ["homopolymer"]
         rep = tally(truth, query, exact_pass(truth, query))
         strata = report_strata(rep, ref, DEFAULTS.evaluate)
     rc = strata["repeat context"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
+import numpy as np
 import pysam
 
 from raygen.errors import InputError
@@ -123,11 +124,23 @@ def indel_length_labels(alleles: list[Allele]) -> list[str | None]:
     return out
 
 
-def repeat_context_labeller(reference: Reference, flank: int) -> Callable[[list[Allele]], list[str]]:
+def repeat_context_labeller(reference: Reference, flank: int, block: int = 1 << 20) -> Callable[[list[Allele]], list[str]]:
     """Labels ``homopolymer`` (a run of one base >= :data:`raygen.eval.slices.HOMOPOLYMER_MIN` bp),
     ``tandem repeat`` (a 2-6 bp unit in >= 3 copies, :func:`raygen.calling.repeats.repeat_context`) or
     ``non-repeat`` by what the REF bases and the base after them (where an insertion goes) touch in the
-    reference, searched ``flank`` bp each side; ``unknown`` for a contig the reference lacks."""
+    reference; ``unknown`` for a contig the reference lacks. The context is computed once per ``block`` bp
+    of reference (plus ``flank`` bp each side, so a repeat across a block edge is seen from both)."""
+    cache: dict[tuple[str, int], tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def context(chrom: str, s: int, e: int) -> tuple[int, np.ndarray, np.ndarray]:
+        b = s // block
+        if e > (b + 1) * block + flank:  # a REF longer than the block's margin: its own window
+            lo = max(0, s - flank)
+            return (lo, *repeat_context(encode(reference.fetch(chrom, lo, e + flank))))
+        if (chrom, b) not in cache:
+            lo = max(0, b * block - flank)
+            cache[(chrom, b)] = (lo, *repeat_context(encode(reference.fetch(chrom, lo, (b + 1) * block + flank))))
+        return cache[(chrom, b)]
 
     def label(alleles: list[Allele]) -> list[str]:
         out = []
@@ -136,8 +149,7 @@ def repeat_context_labeller(reference: Reference, flank: int) -> Callable[[list[
                 out.append("unknown")
                 continue
             s = a.pos - 1
-            lo = max(0, s - flank)
-            hp, tr = repeat_context(encode(reference.fetch(a.chrom, lo, s + len(a.ref) + 1 + flank)))
+            lo, hp, tr = context(a.chrom, s, s + len(a.ref) + 1)
             span = slice(s - lo, s - lo + len(a.ref) + 1)
             out.append("homopolymer" if hp[span].max() >= HOMOPOLYMER_MIN
                        else "tandem repeat" if tr[span].max() > 0 else "non-repeat")
