@@ -39,7 +39,7 @@ def test_repeat_context_and_report_strata(tmp_path: Path):
         small = repeat_context_labeller(ref, 20, block=16)(truth + query + [long_del])
         assert small == labels + ["homopolymer"]
         rep = tally(truth, query, exact_pass(truth, query))
-        strata = report_strata(rep, ref, DEFAULTS.evaluate)
+    strata = report_strata(rep, str(fa), DEFAULTS.evaluate)
     rc = strata["repeat context"]
     assert list(rc) == ["homopolymer INDEL", "tandem repeat SNP", "non-repeat SNP"]
     assert (rc["non-repeat SNP"].tp, rc["non-repeat SNP"].fn, rc["non-repeat SNP"].fp) == (1, 1, 1)

@@ -60,6 +60,7 @@ def _labelled(spec: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     # the pipeline imports Ray/pysam/torch: loaded when the command runs, so `raygen --help` stays fast
     from raygen.eval.concordance import evaluate_vcfs, format_side_by_side
+    from raygen.eval.strata import report_strata
 
     region = parse_region(args.region) if args.region else None
     queries = [_labelled(q) for q in args.query]
@@ -68,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     reports = [(label, evaluate_vcfs(
         args.truth, path, confident_bed=args.confident, reference=args.reference,
         truth_sample=args.truth_sample, query_sample=args.query_sample, region=region,
-        matching=args.matching, stratify=True,
+        matching=args.matching,
     )) for label, path in queries]
+    for _, rep in reports:
+        rep.strata = report_strata(rep, args.reference)
     if len(reports) > 1:
         if args.json:
             print(json.dumps({"truth": args.truth, "confident": args.confident, "reference": args.reference,

@@ -276,14 +276,12 @@ def evaluate_vcfs(
     query_sample: str | None = None,
     region: Region | tuple[str, int, int | None] | None = None,
     matching: str = "haplotype",
-    stratify: bool = False,
     config: EvaluateConfig = DEFAULTS.evaluate,
 ) -> Report:
     """Read, normalize and compare two VCFs. ``region`` (a :class:`Region` or ``(chrom, start0, end0)``,
     0-based half-open; end None: to the contig's end) restricts both sides to records whose normalized start
     lies in it. ``matching``: see :func:`compare`. The report carries the QUAL curve
-    (:func:`raygen.eval.qualcurve.qual_curve`) and, with ``stratify``, the strata of
-    :func:`raygen.eval.strata.report_strata` (repeat and GC strata only with a reference)."""
+    (:func:`raygen.eval.qualcurve.qual_curve`); :func:`raygen.eval.strata.report_strata` adds the strata."""
     ref = Reference(reference) if reference else None
     try:
         truth = read_alleles(truth_vcf, ref, sample=truth_sample, pass_only=False)
@@ -295,10 +293,6 @@ def evaluate_vcfs(
         bed = RegionSet.from_bed(confident_bed) if confident_bed else None
         rep = compare(truth, query, bed, reference=ref, matching=matching, config=config)
         rep.qual_curve = qual_curve(rep, config.qual_curve_points)
-        if stratify:
-            from raygen.eval.strata import report_strata  # strata imports this module
-
-            rep.strata = report_strata(rep, ref, config)
     finally:
         if ref is not None:
             ref.close()

@@ -26,7 +26,7 @@ import pysam
 from raygen.errors import InputError
 from raygen.calling.candidates import encode
 from raygen.calling.repeats import repeat_context
-from raygen.config import EvaluateConfig
+from raygen.config import DEFAULTS, EvaluateConfig
 from raygen.eval.calibration import wilson
 from raygen.eval.concordance import Allele, Counts, Report, compare, count, read_alleles
 from raygen.eval.slices import HOMOPOLYMER_MIN, gc_bins, level_key, variant_class
@@ -162,9 +162,16 @@ def _by_type(labeller: Callable[[list[Allele]], list[str]]) -> Callable[[list[Al
     return lambda alleles: [f"{lv} {a.kind}" for lv, a in zip(labeller(alleles), alleles)]
 
 
-def report_strata(rep: Report, reference: Reference | None, config: EvaluateConfig) -> dict[str, dict[str, Counts]]:
+def report_strata(rep: Report, reference: str | None, config: EvaluateConfig = DEFAULTS.evaluate) -> dict[str, dict[str, Counts]]:
     """Stratification -> level -> :class:`Counts` of ``rep``'s own matching (truth alleles placed by their
-    label, query alleles by theirs). Repeat context and GC need the reference (skipped without one)."""
+    label, query alleles by theirs). Repeat context and GC need the reference FASTA (skipped without one)."""
+    if reference is None:
+        return _strata(rep, None, config)
+    with Reference(reference) as ref:
+        return _strata(rep, ref, config)
+
+
+def _strata(rep: Report, reference: Reference | None, config: EvaluateConfig) -> dict[str, dict[str, Counts]]:
     labellers: dict[str, Callable] = {"indel length": indel_length_labels}
     if reference is not None:
         labellers["repeat context"] = _by_type(repeat_context_labeller(reference, config.repeat_flank))
