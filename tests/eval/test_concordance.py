@@ -135,15 +135,16 @@ def test_deepvariant_golden_matches_manifest(shared_data: Path):
 
 
 @pytest.mark.shared
-def test_cli_side_by_side_table_for_several_call_sets(shared_data: Path, run_cli):
+def test_cli_side_by_side_table_for_several_call_sets(shared_data: Path, run_cli, tmp_path: Path):
     """`raygen evaluate` with repeated --query prints one row per call set (the GIAB comparison table)."""
     d = shared_data / "giab_chr20"
     truth, golden = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", d / "golden.postprocess_single_site_output.vcf.gz"
     common = ["evaluate", "--truth", truth, "--confident", d / "test_nist.b37_chr20_100kbp_at_10mb.bed",
               "-f", d / "ucsc.hg19.chr20.unittest.fasta.gz", "--query", f"truth itself={truth}",
               "--query", f"DeepVariant 1.4={golden}"]
-    rc, out, _ = run_cli(*common)
-    assert rc == 0
+    rc, out, _ = run_cli(*common, "--qual-curve", tmp_path / "both.png")
+    assert rc == 0 and (tmp_path / "both.png").read_bytes()[:4] == b"\x89PNG"
+    assert "DeepVariant 1.4: matching: haplotype; 47 truth alleles on equal keys" in out
     rows = {line[:22].strip(): line.split() for line in out.splitlines() if line.startswith(("truth itself", "Deep"))}
     assert rows["truth itself"][2:6] == ["45", "0", "0", "1.0000"]  # SNP TP FP FN F1
     assert rows["DeepVariant 1.4"][2:6] == ["43", "0", "2", "0.9773"]

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 
-from raygen.errors import UsageError
 from raygen.eval.haplotype import MATCHING
 from raygen.regions import parse_region
 
@@ -42,7 +41,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="haplotype: exact alleles, then vcfeval-style replay of nearby variants (default; needs -f); "
                    "allele: equal (chrom, pos, ref, alt) only, as before")
     p.add_argument("--qual-curve", metavar="PNG", help="draw precision-recall over QUAL thresholds of the query "
-                   "(one --query) into this PNG; the table is in --json either way")
+                   "into this PNG (several --query: their curves side by side); the table is in --json either way")
     p.add_argument("--json", action="store_true", help="print the counts, strata, QUAL curve and mismatching "
                    "records as JSON")
     p.add_argument("--show", type=int, default=10, metavar="N", help="list up to N FP/FN records under the table (default 10)")
@@ -64,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
 
     region = parse_region(args.region) if args.region else None
     queries = [_labelled(q) for q in args.query]
-    if args.qual_curve and len(queries) > 1:
-        raise UsageError("--qual-curve draws one call set: give one --query")
     reports = [(label, evaluate_vcfs(
         args.truth, path, confident_bed=args.confident, reference=args.reference,
         truth_sample=args.truth_sample, query_sample=args.query_sample, region=region,
@@ -73,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     )) for label, path in queries]
     for _, rep in reports:
         rep.strata = report_strata(rep, args.reference)
+    if args.qual_curve:
+        _draw_curves(reports, args)
     if len(reports) > 1:
         if args.json:
             print(json.dumps({"truth": args.truth, "confident": args.confident, "reference": args.reference,
@@ -81,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
             return 0
         print(format_side_by_side(reports, title=f"truth {args.truth}" + (f"\nconfident {args.confident}"
                                                                           if args.confident else "")))
+        for label, r in reports:
+            print(f"{label}: {_matching_line(r.matching)}")
+        print("(strata and QUAL curves of each call set: --json)" + (f"; wrote {args.qual_curve}" if args.qual_curve else ""))
         return 0
     rep = reports[0][1]
     args.query = queries[0][1]
-    if args.qual_curve:
-        _draw_curve(rep, args)
     if args.json:
         d = rep.as_dict()
         d.update(truth=args.truth, query=args.query, confident=args.confident, reference=args.reference)
@@ -95,12 +95,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw_curve(rep, args: argparse.Namespace) -> None:
+def _draw_curves(reports: list, args: argparse.Namespace) -> None:
+    """One call set: its classes; several: all variants of each, side by side."""
     from raygen.io.atomic import atomic_path
-    from raygen.report.figures import qual_curve_png
+    from raygen.report.figures import qual_curve_png, qual_curves_png
 
-    png = qual_curve_png(rep.qual_curve, f"{os.path.basename(args.query)} against {os.path.basename(args.truth)}"
-                                         + (" (confident regions)" if args.confident else ""))
+    where = os.path.basename(args.truth) + (" (confident regions)" if args.confident else "")
+    if len(reports) == 1:
+        png = qual_curve_png(reports[0][1].qual_curve, f"{reports[0][0]} against {where}")
+    else:
+        png = qual_curves_png([(label, r.qual_curve) for label, r in reports], f"call sets against {where}")
     with atomic_path(args.qual_curve) as tmp:
         tmp.write_bytes(png)
 
