@@ -1,10 +1,10 @@
 """Call-set precision and recall per stratum (coverage, GC) on ``raygen evaluate``'s truth comparison.
 
 The comparison is :func:`raygen.eval.concordance.compare` (normalized alleles matched on ``(chrom, pos,
-ref, alt)``). Each true positive and false negative is placed in a stratum by its truth position, each
-false positive by its call position; per stratum ``precision = TP / (TP + FP)`` and ``recall = TP / (TP +
-FN)``, each with a 95% Wilson interval, and F1. A stratum with fewer than ``min_variants`` truth variants
-or calls says so instead of a number.
+ref, alt)``, then haplotype replay, as ``raygen evaluate``). Each truth allele is placed in a stratum by its
+position, each call (matched or false) by its own; per stratum ``precision = QUERY.TP / (QUERY.TP + FP)``
+and ``recall = TRUTH.TP / (TRUTH.TP + FN)``, each with a 95% Wilson interval, and F1. A stratum with fewer
+than ``min_variants`` truth variants or calls says so instead of a number.
 
 Strata: read depth at the variant's first base in a BAM (reads without the unmapped, secondary, QC-fail and
 duplicate flags; ``pysam.AlignmentFile.count_coverage``, base quality >= 0) binned ``< 10``, ``10-20``,
@@ -71,45 +71,50 @@ def _rate(k: int, n: int) -> dict:
     return {"value": k / n if n else None, "ci_low": lo, "ci_high": hi}
 
 
-def stratum_metrics(tp: int, fp: int, fn: int, min_variants: int) -> dict:
-    truth, calls = tp + fn, tp + fp
-    out = {"tp": tp, "fp": fp, "fn": fn, "truth": truth, "calls": calls}
+def stratum_metrics(tp: int, fp: int, fn: int, min_variants: int, tp_query: int | None = None) -> dict:
+    """``tp``: truth alleles matched (TRUTH.TP, recall's numerator); ``tp_query``: calls matched (QUERY.TP,
+    precision's numerator; ``tp`` when None: one record per variant on both sides)."""
+    tpq = tp if tp_query is None else tp_query
+    truth, calls = tp + fn, tpq + fp
+    out = {"tp": tp, "tp_query": tpq, "fp": fp, "fn": fn, "truth": truth, "calls": calls}
     if truth < min_variants or calls < min_variants:
         out["too_few"] = (f"too few variants: {truth} in the truth, {calls} calls; needs >= {min_variants} of each")
         return out
-    p, r = tp / calls, tp / truth
-    out.update(precision=_rate(tp, calls), recall=_rate(tp, truth), f1=2 * p * r / (p + r) if p + r else 0.0)
+    p, r = tpq / calls, tp / truth
+    out.update(precision=_rate(tpq, calls), recall=_rate(tp, truth), f1=2 * p * r / (p + r) if p + r else 0.0)
     return out
 
 
 def stratify(tp: list[Allele], fp: list[Allele], fn: list[Allele], labeller: Callable[[list[Allele]], list[str]],
-             min_variants: int) -> dict[str, dict]:
-    """Level -> :func:`stratum_metrics` for one stratification."""
+             min_variants: int, tp_query: list[Allele] | None = None) -> dict[str, dict]:
+    """Level -> :func:`stratum_metrics` for one stratification (``tp_query``: the matched calls, placed by
+    their own position; ``tp`` stands for them when None)."""
     lt, lp, ln = labeller(tp), labeller(fp), labeller(fn)
-    levels = sorted(set(lt) | set(lp) | set(ln), key=level_key)
-    return {lv: stratum_metrics(lt.count(lv), lp.count(lv), ln.count(lv), min_variants) for lv in levels}
+    lq = lt if tp_query is None else labeller(tp_query)
+    levels = sorted(set(lt) | set(lp) | set(ln) | set(lq), key=level_key)
+    return {lv: stratum_metrics(lt.count(lv), lp.count(lv), ln.count(lv), min_variants, lq.count(lv))
+            for lv in levels}
 
 
 def callset_strata(truth_vcf: str, calls_vcf: str, reference: str, *, confident: str | None = None,
                    bam: str | None = None, truth_sample: str | None = None, query_sample: str | None = None,
                    min_variants: int = 20, gc_window: int = 100) -> dict:
-    """The whole call-set stratification as a JSON-ready dict."""
+    """The whole call-set stratification as a JSON-ready dict (matched as ``raygen evaluate`` matches:
+    haplotype replay after equal alleles)."""
     with Reference(reference) as ref:
         truth = read_alleles(truth_vcf, ref, sample=truth_sample, pass_only=False)
         query = read_alleles(calls_vcf, ref, sample=query_sample, pass_only=True)
         bed = RegionSet.from_bed(confident) if confident else None
-        rep = compare(truth, query, bed)
-        if bed is not None:
-            truth = [a for a in truth if bed.contains(a.chrom, a.pos - 1)]
-        missed = {a.key for a in rep.false_negatives}
-        tp = [a for a in truth if a.key not in missed]
+        rep = compare(truth, query, bed, reference=ref, matching="haplotype")
+        tp = [a for a, m in zip(rep.truth, rep.match.truth_tp) if m]
+        tpq = [a for a, m in zip(rep.query, rep.match.query_tp) if m]
         strata = {"GC of the window": stratify(tp, rep.false_positives, rep.false_negatives,
-                                               gc_labeller(ref, gc_window), min_variants)}
+                                               gc_labeller(ref, gc_window), min_variants, tpq)}
         if bam:
             strata["coverage"] = stratify(tp, rep.false_positives, rep.false_negatives, depth_labeller(bam),
-                                          min_variants)
+                                          min_variants, tpq)
     return {"truth": truth_vcf, "calls": calls_vcf, "confident": confident, "bam": bam,
-            "tp": len(tp), "fp": len(rep.false_positives), "fn": len(rep.false_negatives),
+            "tp": len(tp), "tp_query": len(tpq), "fp": len(rep.false_positives), "fn": len(rep.false_negatives),
             "counts": {k: c.as_dict() for k, c in rep.counts.items()}, "strata": strata}
 
 
