@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="VCF/BCF to evaluate (first sample, or --query-sample); repeat it to compare several call "
                    "sets side by side, each optionally labelled (--query DeepVariant=dv.vcf.gz)")
     p.add_argument("--confident", metavar="BED", help="confident regions; records outside are not counted")
-    p.add_argument("-f", "--reference", metavar="REF", help="reference FASTA used to left-align indels (recommended)")
+    p.add_argument("-f", "--reference", metavar="REF", help="reference FASTA: left-aligns indels, replays haplotypes, "
+                   "labels repeat and GC strata (recommended)")
     p.add_argument("--region", metavar="CHR:START-END", help="restrict both sides to this 1-based inclusive region")
     p.add_argument("--truth-sample", help="sample column of the truth VCF")
     p.add_argument("--query-sample", help="sample column of the query VCF")

@@ -93,7 +93,8 @@ class Counts:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d.update(precision=self.precision, recall=self.recall, f1=self.f1, gt_concordance=self.gt_concordance)
+        d.update(precision=self.precision, recall=self.recall, f1=self.f1, gt_concordance=self.gt_concordance,
+                 gt_mismatch=self.gt_compared - self.gt_match)
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in d.items()}
 
 
