@@ -1,13 +1,16 @@
 """vcfeval-style matching on constructed clusters: what haplotype replay must match and allele keys do not.
 
 No oracle runs here: rtg-tools (vcfeval) and hap.py are not installable on this machine, so the cases are
-constructed by hand (applied sequences worked out in the comments) plus a seeded generator that writes
-the same haplotype as several records on one side and as one merged record on the other.
+constructed by hand (applied sequences worked out in the comments), a seeded generator that writes the
+same haplotype as several records on one side and as one merged record on the other, and a brute force
+over every pair of subsets (the definition of allele-level matching, without the exact pass or the search's
+shortcuts) on random small clusters.
 """
 
 from __future__ import annotations
 
 import random
+from itertools import combinations
 
 from raygen.eval.concordance import Allele, tally
 from raygen.eval.haplotype import apply, clusters, exact_pass, match_haplotypes
@@ -135,3 +138,53 @@ def test_seeded_generator_merged_records_match_their_parts():
         # and a query missing one part's edit never matches everything
         res = match_haplotypes(parts, parts[1:], lambda c, a, b: ref[a:b], {"r"})
         assert res.truth_tp.count(True) == len(parts) - 1
+
+
+def _brute(ref: str, tv: list[Allele], qv: list[Allele]) -> int:
+    """Most alleles in total over truth and query subsets that apply (on one haplotype) to the same sequence,
+    other than the reference."""
+    seqs: dict[str, int] = {}
+    for k in range(len(tv) + 1):
+        for sub in combinations(tv, k):
+            h = apply(ref, 0, list(sub))
+            if h is not None and h != ref:
+                seqs[h] = max(seqs.get(h, 0), k)
+    best = 0
+    for k in range(len(qv) + 1):
+        for sub in combinations(qv, k):
+            h = apply(ref, 0, list(sub))
+            if h in seqs:
+                best = max(best, k + seqs[h])
+    return best
+
+
+def _pool(rng: random.Random, ref: str) -> list[Allele]:
+    out = []
+    for _ in range(8):
+        at = rng.randrange(1, len(ref) - 6)
+        kind = rng.choice("sid")
+        if kind == "s":
+            out.append(Allele("r", at + 1, ref[at], rng.choice([b for b in "ACGT" if b != ref[at]]), 2))
+        elif kind == "i":
+            out.append(Allele("r", at + 1, ref[at], ref[at] + rng.choice(["A", "C", "AC", ref[at + 1]]), 2))
+        else:
+            n = rng.randrange(1, 3)
+            out.append(Allele("r", at + 1, ref[at:at + n + 1], ref[at], 2))
+    return list({a.key: a for a in out}.values())
+
+
+def test_seeded_clusters_match_the_brute_force_optimum():
+    """Both sides drawn from one pool of edits on a 24 bp low-complexity reference (so representations
+    collide): the matching finds the brute-force optimum whenever no two alleles of a side overlap, and never
+    less (overlapping alleles, a 1/2 site, are matched one by one by the exact pass: more than one haplotype
+    holds). Without the re-replay of exact pairs next to a cluster, 5 of these 1500 draws fell short."""
+    rng = random.Random(3)
+    for it in range(1500):
+        ref = "".join(rng.choices("ACG" if it % 2 else "ACGT", k=24))
+        pool = _pool(rng, ref)
+        tv = sorted(rng.sample(pool, rng.randrange(0, min(5, len(pool)) + 1)), key=lambda a: a.pos)
+        qv = sorted(rng.sample(pool, rng.randrange(0, min(5, len(pool)) + 1)), key=lambda a: a.pos)
+        res = match_haplotypes(tv, qv, lambda c, a, b: ref[a:b], {"r"}, window=100)
+        got, want = sum(res.truth_tp) + sum(res.query_tp), _brute(ref, tv, qv)
+        overlap = any(apply(ref, 0, [v[a], v[b]]) is None for v in (tv, qv) for a in range(len(v)) for b in range(a))
+        assert got >= want and (overlap or got == want), (ref, tv, qv, got, want)

@@ -118,7 +118,8 @@ def _matching_line(m: dict) -> str:
             f"; {m['note']}" if m.get("note") else "")
     line = (f"matching: haplotype; {m['exact_tp']} truth alleles on equal keys, {m['clusters_replayed']} clusters "
             f"replayed matched +{m['haplotype_tp_truth']} truth / +{m['haplotype_tp_query']} query alleles")
-    for key, what in (("clusters_over_cap", f"clusters over the cap of {m['max_side']} alleles a side (allele "
+    for key, what in (("exact_pairs_rematched", "equal-allele pairs re-matched in a better combination"),
+                      ("clusters_over_cap", f"clusters over the cap of {m['max_side']} alleles a side (allele "
                        f"keys only, {m['alleles_over_cap']} alleles)"),
                       ("genotype_not_compared", "matched alleles without a genotype comparison"),
                       ("not_replayable", "alleles not replayable (REF differs from -f, or contig missing)")):

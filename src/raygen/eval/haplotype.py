@@ -9,10 +9,14 @@ Input is two lists of :class:`raygen.eval.concordance.Allele` (normalized bialle
 2. **Clusters**: the alleles left on both sides are sorted by start and chained while the next one starts
    within ``window`` bp of the end of the cluster so far.
 3. **Allele level** (ploidy squashed): in a cluster with alleles on both sides, the largest subsets of truth
-   and query alleles (most alleles in total) whose application to the reference gives the same sequence
-   match. Alleles that overlap on one side cannot be applied together. Every subset of each side is tried
+   and query alleles (most alleles in total) whose application to the reference gives the same sequence,
+   other than the reference itself, match. Alleles that overlap on one side cannot be applied together. Every subset of each side is tried
    (``2 ** n``), so a cluster with more than ``max_side`` alleles on either side is not searched: its
-   alleles stay unmatched as the exact pass left them, and it is counted (``clusters_over_cap``).
+   alleles stay unmatched as the exact pass left them, and it is counted (``clusters_over_cap``). The
+   exact pairs within ``window`` bp of a cluster are replayed with it, and that result is kept when it
+   matches more alleles than the exact pairs and the cluster alone do (``exact_pairs_rematched``): the
+   exact pass may have taken an allele that the best combination needs. Alleles of one side that overlap
+   (a 1/2 site) are matched one by one by the exact pass but cannot both be applied in a replay.
 4. **Genotype level**: inside the allele-level matched subsets of a cluster, the largest subsets whose
    diploid genotypes are equal: the pair of haplotypes ``{h0, h1}`` (hom-alt alleles on both, each het on
    one, every phasing tried: the data are taken as unphased). Matched alleles outside them are genotype
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from bisect import bisect_left
 from itertools import combinations
 
 Fetch = Callable[[str, int, int], str]
@@ -54,6 +59,7 @@ class MatchResult:
     truth_score: list[float | None]
     gt_pairs: list[tuple[int, int]] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    pairs: dict[int, int] = field(default_factory=dict)  # the exact pass's truth index -> query index
 
 
 def _span(a) -> tuple[int, int]:
@@ -72,6 +78,7 @@ def exact_pass(truth: Sequence, query: Sequence) -> MatchResult:
         q = query[qi]
         gt = (t.zyg == q.zyg) if t.zyg and q.zyg else None
         res.truth_tp[ti] = res.query_tp[qi] = True
+        res.pairs[ti] = qi
         res.truth_gt[ti] = res.query_gt[qi] = gt
         res.truth_score[ti] = q.qual
         if gt is False:
@@ -119,11 +126,12 @@ def _subsets(n: int):
 
 def best_allele_match(seg: str, seg_start: int, tv: Sequence, qv: Sequence) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Largest subsets (most alleles in total) of ``tv`` and ``qv`` whose applied sequences are equal, as
-    index tuples; both empty when nothing but the reference itself is shared."""
+    index tuples; both empty when nothing but the reference itself is shared. A subset whose application
+    gives back the reference (an insertion and the deletion that undoes it) matches nothing."""
     by_seq: dict[str, tuple[int, ...]] = {}
     for sub in _subsets(len(tv)):  # largest first: the first subset seen for a sequence is its largest
         h = apply(seg, seg_start, [tv[i] for i in sub])
-        if h is not None and h not in by_seq:
+        if h is not None and h != seg and h not in by_seq:
             by_seq[h] = sub
     best: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     for sub in _subsets(len(qv)):
@@ -154,7 +162,8 @@ def best_genotype_match(seg: str, seg_start: int, tv: Sequence, qv: Sequence) ->
     by_pair: dict[tuple[str, str], tuple[int, ...]] = {}
     for sub in _subsets(len(tv)):
         for pair in _diplotypes(seg, seg_start, tv, sub):
-            by_pair.setdefault(pair, sub)
+            if pair != (seg, seg):
+                by_pair.setdefault(pair, sub)
     best: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     for sub in _subsets(len(qv)):
         if len(sub) + len(tv) <= sum(map(len, best)):
@@ -178,11 +187,12 @@ def match_haplotypes(truth: Sequence, query: Sequence, fetch: Fetch, contigs, *,
     res = exact_pass(truth, query)
     st = res.stats
     st.update(matching="haplotype", window=window, max_side=max_side, clusters=0, clusters_replayed=0,
-              haplotype_tp_truth=0, haplotype_tp_query=0, clusters_over_cap=0, alleles_over_cap=0,
-              genotype_not_compared=0, not_replayable=0)
+              haplotype_tp_truth=0, haplotype_tp_query=0, exact_pairs_rematched=0, clusters_over_cap=0,
+              alleles_over_cap=0, genotype_not_compared=0, not_replayable=0)
     t_left = [i for i, m in enumerate(res.truth_tp) if not m and _replayable(truth[i], fetch, contigs)]
     q_left = [i for i, m in enumerate(res.query_tp) if not m and _replayable(query[i], fetch, contigs)]
     st["not_replayable"] = (res.truth_tp.count(False) - len(t_left)) + (res.query_tp.count(False) - len(q_left))
+    near = _ExactPairs(truth, res.pairs)
     for ti, qi in clusters(truth, query, t_left, q_left, window):
         st["clusters"] += 1
         if not ti or not qi:
@@ -192,23 +202,65 @@ def match_haplotypes(truth: Sequence, query: Sequence, fetch: Fetch, contigs, *,
             st["alleles_over_cap"] += len(ti) + len(qi)
             continue
         st["clusters_replayed"] += 1
-        _replay_cluster(truth, query, ti, qi, fetch, res, max_genotype_side)
+        seg, start, mt, mq = _solve(truth, query, ti, qi, fetch)
+        # Exact pairs next to the cluster join it when the replay of all together matches more: the exact
+        # pass may have taken a query allele that the best combination needs (vcfeval has no such pass).
+        members = [truth[i] for i in ti] + [query[i] for i in qi]
+        lo, hi = min(_span(a)[0] for a in members) - window, max(_span(a)[1] for a in members) + window
+        et = [t for t in near.around(members[0].chrom, lo, hi) if _replayable(truth[t], fetch, contigs)]
+        eq = [res.pairs[t] for t in et]
+        if et and len(ti) + len(et) <= max_side and len(qi) + len(eq) <= max_side:
+            seg2, start2, mt2, mq2 = _solve(truth, query, ti + et, qi + eq, fetch)
+            if len(mt2) + len(mq2) > len(mt) + len(mq) + 2 * len(et):
+                for t, q in zip(et, eq):
+                    _unmatch(res, t, q)
+                st["exact_pairs_rematched"] += len(et)
+                ti, qi, seg, start, mt, mq = ti + et, qi + eq, seg2, start2, mt2, mq2
+        if mt and mq:
+            _mark(truth, query, ti, qi, seg, start, mt, mq, res, max_genotype_side)
+    st["haplotype_tp_truth"] = sum(res.truth_tp) - st["exact_tp"]
+    st["haplotype_tp_query"] = sum(res.query_tp) - st["exact_tp"]
     return res
 
 
-def _replay_cluster(truth, query, ti: list[int], qi: list[int], fetch: Fetch, res: MatchResult,
-                    max_genotype_side: int) -> None:
-    """Allele- then genotype-level matching of one cluster, written into ``res``."""
+class _ExactPairs:
+    """The exact pass's matched truth alleles by contig and start, for the ones next to a cluster."""
+
+    def __init__(self, truth: Sequence, pairs: dict[int, int]):
+        self.by_chrom: dict[str, tuple[list[int], list[int]]] = {}
+        for t in sorted(pairs, key=lambda i: (truth[i].chrom, truth[i].pos)):
+            starts, idx = self.by_chrom.setdefault(truth[t].chrom, ([], []))
+            starts.append(truth[t].pos - 1)
+            idx.append(t)
+
+    def around(self, chrom: str, lo: int, hi: int) -> list[int]:
+        """Exact-matched truth indices whose 0-based start lies in ``[lo, hi)`` on ``chrom``."""
+        starts, idx = self.by_chrom.get(chrom, ([], []))
+        return idx[bisect_left(starts, lo):bisect_left(starts, hi)]
+
+
+def _unmatch(res: MatchResult, t: int, q: int) -> None:
+    res.truth_tp[t] = res.query_tp[q] = False
+    res.truth_gt[t] = res.query_gt[q] = None
+    res.truth_score[t] = None
+    res.gt_pairs[:] = [p for p in res.gt_pairs if p != (t, q)]
+
+
+def _solve(truth, query, ti: list[int], qi: list[int], fetch: Fetch):
+    """The reference segment of a cluster, its start (0-based) and the allele-level match (positions in
+    ``ti`` / ``qi``)."""
     tv, qv = [truth[i] for i in ti], [query[i] for i in qi]
     start = min(_span(a)[0] for a in tv + qv)
     end = max(_span(a)[1] for a in tv + qv)
     seg = fetch(tv[0].chrom, start, end).upper()
     mt, mq = best_allele_match(seg, start, tv, qv)
-    if not mt:
-        return
-    st = res.stats
-    st["haplotype_tp_truth"] += len(mt)
-    st["haplotype_tp_query"] += len(mq)
+    return seg, start, mt, mq
+
+
+def _mark(truth, query, ti: list[int], qi: list[int], seg: str, start: int, mt, mq, res: MatchResult,
+          max_genotype_side: int) -> None:
+    """Write a cluster's allele-level match into ``res``, then its genotype-level match."""
+    tv, qv = [truth[i] for i in ti], [query[i] for i in qi]
     quals = [qv[j].qual for j in mq]
     score = None if any(q is None for q in quals) else min(quals)
     for j in mt:
@@ -218,7 +270,7 @@ def _replay_cluster(truth, query, ti: list[int], qi: list[int], fetch: Fetch, re
         res.query_tp[qi[j]] = True
     mtv, mqv = [tv[j] for j in mt], [qv[j] for j in mq]
     if any(a.zyg == 0 for a in mtv + mqv) or max(len(mtv), len(mqv)) > max_genotype_side:
-        st["genotype_not_compared"] += len(mt)
+        res.stats["genotype_not_compared"] += len(mt)
         return
     gt, gq = best_genotype_match(seg, start, mtv, mqv)
     gt_set, gq_set = {mt[j] for j in gt}, {mq[j] for j in gq}
