@@ -263,7 +263,8 @@ def compare(truth: list[Allele], query: list[Allele], confident: RegionSet | Non
     else:
         res = exact_pass(truth, query)
         if matching == "haplotype":
-            res.stats["note"] = "no reference (-f): haplotype replay needs one, alleles matched on (chrom, pos, ref, alt)"
+            res.stats["note"] = ("no reference (-f): haplotype replay needs one, alleles matched on "
+                                 "(chrom, pos, ref, alt)")
     return tally(truth, query, res)
 
 

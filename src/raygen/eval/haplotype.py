@@ -10,13 +10,14 @@ Input is two lists of :class:`raygen.eval.concordance.Allele` (normalized bialle
    within ``window`` bp of the end of the cluster so far.
 3. **Allele level** (ploidy squashed): in a cluster with alleles on both sides, the largest subsets of truth
    and query alleles (most alleles in total) whose application to the reference gives the same sequence,
-   other than the reference itself, match. Alleles that overlap on one side cannot be applied together. Every subset of each side is tried
-   (``2 ** n``), so a cluster with more than ``max_side`` alleles on either side is not searched: its
-   alleles stay unmatched as the exact pass left them, and it is counted (``clusters_over_cap``). The
-   exact pairs within ``window`` bp of a cluster are replayed with it, and that result is kept when it
-   matches more alleles than the exact pairs and the cluster alone do (``exact_pairs_rematched``): the
-   exact pass may have taken an allele that the best combination needs. Alleles of one side that overlap
-   (a 1/2 site) are matched one by one by the exact pass but cannot both be applied in a replay.
+   other than the reference itself, match. Alleles that overlap on one side cannot be applied together.
+   Every subset of each side is tried (``2 ** n``), so a cluster with more than ``max_side`` alleles on
+   either side is not searched: its alleles stay unmatched as the exact pass left them, and it is counted
+   (``clusters_over_cap``). The exact pairs within ``window`` bp of a cluster are replayed with it, and that
+   result is kept when it matches more alleles than the exact pairs and the cluster alone do
+   (``exact_pairs_rematched``): the exact pass may have taken an allele that the best combination needs.
+   Alleles of one side that overlap (a 1/2 site) are matched one by one by the exact pass but cannot both be
+   applied in a replay.
 4. **Genotype level**: inside the allele-level matched subsets of a cluster, the largest subsets whose
    diploid genotypes are equal: the pair of haplotypes ``{h0, h1}`` (hom-alt alleles on both, each het on
    one, every phasing tried: the data are taken as unphased). Matched alleles outside them are genotype
@@ -157,7 +158,8 @@ def _diplotypes(seg: str, seg_start: int, vs: Sequence, sub: tuple[int, ...]):
             yield (a, b) if a <= b else (b, a)
 
 
-def best_genotype_match(seg: str, seg_start: int, tv: Sequence, qv: Sequence) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def best_genotype_match(seg: str, seg_start: int, tv: Sequence,
+                        qv: Sequence) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Largest subsets of ``tv`` and ``qv`` (alleles with zygosity 1 or 2) with equal diploid genotypes."""
     by_pair: dict[tuple[str, str], tuple[int, ...]] = {}
     for sub in _subsets(len(tv)):

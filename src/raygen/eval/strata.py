@@ -129,7 +129,8 @@ def indel_length_labels(alleles: list[Allele]) -> list[str | None]:
     return out
 
 
-def repeat_context_labeller(reference: Reference, flank: int, block: int = 1 << 20) -> Callable[[list[Allele]], list[str]]:
+def repeat_context_labeller(reference: Reference, flank: int,
+                            block: int = 1 << 20) -> Callable[[list[Allele]], list[str]]:
     """Labels ``homopolymer`` (a run of one base >= :data:`raygen.eval.slices.HOMOPOLYMER_MIN` bp),
     ``tandem repeat`` (a 2-6 bp unit in >= 3 copies, :func:`raygen.calling.repeats.repeat_context`) or
     ``non-repeat`` by what the REF bases and the base after them (where an insertion goes) touch in the
@@ -167,7 +168,8 @@ def _by_type(labeller: Callable[[list[Allele]], list[str]]) -> Callable[[list[Al
     return lambda alleles: [f"{lv} {a.kind}" for lv, a in zip(labeller(alleles), alleles)]
 
 
-def report_strata(rep: Report, reference: str | None, config: EvaluateConfig = DEFAULTS.evaluate) -> dict[str, dict[str, Counts]]:
+def report_strata(rep: Report, reference: str | None,
+                  config: EvaluateConfig = DEFAULTS.evaluate) -> dict[str, dict[str, Counts]]:
     """Stratification -> level -> :class:`Counts` of ``rep``'s own matching (truth alleles placed by their
     label, query alleles by theirs). Repeat context and GC need the reference FASTA (skipped without one)."""
     if reference is None:
