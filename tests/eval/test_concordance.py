@@ -207,4 +207,4 @@ def test_giab_truth_rewritten_with_merged_records_matches_itself(shared_data: Pa
     rep = evaluate_vcfs(truth, tmp_path / "merged.vcf", reference=fa)
     c = rep.counts["ALL"]
     assert (c.tp, c.tp_query, c.fp, c.fn, c.gt_match) == (220, 215, 0, 2, 220)
-    assert rep.matching["clusters_replayed"] == 5 and rep.matching["haplotype_tp_query"] == 5
+    assert rep.matching["haplotype_tp_truth"] == 10 and rep.matching["haplotype_tp_query"] == 5

@@ -13,9 +13,10 @@ Input is two lists of :class:`raygen.eval.concordance.Allele` (normalized bialle
    other than the reference itself, match. Alleles that overlap on one side cannot be applied together.
    Every subset of each side is tried (``2 ** n``), so a cluster with more than ``max_side`` alleles on
    either side is not searched: its alleles stay unmatched as the exact pass left them, and it is counted
-   (``clusters_over_cap``). The exact pairs within ``window`` bp of a cluster are replayed with it, and that
-   result is kept when it matches more alleles than the exact pairs and the cluster alone do
-   (``exact_pairs_rematched``): the exact pass may have taken an allele that the best combination needs.
+   (``clusters_over_cap``). The exact pairs within ``window`` bp of a cluster (one-sided ones too) are
+   replayed with it, and that result is kept when it matches more alleles than the exact pairs and the
+   cluster alone do (``exact_pairs_rematched``): the exact pass may have taken an allele that the best
+   combination needs.
    Alleles of one side that overlap (a 1/2 site) are matched one by one by the exact pass but cannot both be
    applied in a replay.
 4. **Genotype level**: inside the allele-level matched subsets of a cluster, the largest subsets whose
@@ -105,16 +106,26 @@ def clusters(truth: Sequence, query: Sequence, t_idx: Sequence[int], q_idx: Sequ
     return out
 
 
+def _edit(a) -> tuple[int, int, str]:
+    """0-based half-open reference interval an allele replaces and what it puts there: an indel's shared
+    padding base is dropped, so an insertion is empty at the base after its anchor and an SNV on the anchor
+    can share a haplotype with it (as VCF writes them: two records at one POS)."""
+    s, e = _span(a)
+    if len(a.ref) != len(a.alt) and a.ref[:1] == a.alt[:1]:
+        return s + 1, e, a.alt[1:]
+    return s, e, a.alt
+
+
 def apply(seg: str, seg_start: int, alleles: Sequence) -> str | None:
-    """``seg`` (reference from 0-based ``seg_start``) with the alleles applied; None when two overlap."""
-    parts, at = [], seg_start
-    for a in sorted(alleles, key=lambda x: x.pos):
-        s, e = _span(a)
-        if s < at:
+    """``seg`` (reference from 0-based ``seg_start``) with the alleles applied; None when two overlap (or
+    two insertions fall at the same point: their order is unknown)."""
+    parts, at, ins_at = [], seg_start, None
+    for s, e, alt in sorted(_edit(a) for a in alleles):
+        if s < at or (s == e and s == ins_at):
             return None
         parts.append(seg[at - seg_start:s - seg_start])
-        parts.append(a.alt)
-        at = e
+        parts.append(alt)
+        at, ins_at = e, (s if s == e else None)
     parts.append(seg[at - seg_start:])
     return "".join(parts)
 
@@ -197,14 +208,12 @@ def match_haplotypes(truth: Sequence, query: Sequence, fetch: Fetch, contigs, *,
     near = _ExactPairs(truth, res.pairs)
     for ti, qi in clusters(truth, query, t_left, q_left, window):
         st["clusters"] += 1
-        if not ti or not qi:
-            continue
         if len(ti) > max_side or len(qi) > max_side:
-            st["clusters_over_cap"] += 1
-            st["alleles_over_cap"] += len(ti) + len(qi)
+            if ti and qi:
+                st["clusters_over_cap"] += 1
+                st["alleles_over_cap"] += len(ti) + len(qi)
             continue
-        st["clusters_replayed"] += 1
-        seg, start, mt, mq = _solve(truth, query, ti, qi, fetch)
+        seg, start, mt, mq = _solve(truth, query, ti, qi, fetch) if ti and qi else ("", 0, (), ())
         # Exact pairs next to the cluster join it when the replay of all together matches more: the exact
         # pass may have taken a query allele that the best combination needs (vcfeval has no such pass).
         members = [truth[i] for i in ti] + [query[i] for i in qi]
@@ -218,6 +227,9 @@ def match_haplotypes(truth: Sequence, query: Sequence, fetch: Fetch, contigs, *,
                     _unmatch(res, t, q)
                 st["exact_pairs_rematched"] += len(et)
                 ti, qi, seg, start, mt, mq = ti + et, qi + eq, seg2, start2, mt2, mq2
+        elif not (ti and qi):
+            continue
+        st["clusters_replayed"] += 1
         if mt and mq:
             _mark(truth, query, ti, qi, seg, start, mt, mq, res, max_genotype_side)
     st["haplotype_tp_truth"] = sum(res.truth_tp) - st["exact_tp"]
@@ -254,7 +266,7 @@ def _solve(truth, query, ti: list[int], qi: list[int], fetch: Fetch):
     tv, qv = [truth[i] for i in ti], [query[i] for i in qi]
     start = min(_span(a)[0] for a in tv + qv)
     end = max(_span(a)[1] for a in tv + qv)
-    seg = fetch(tv[0].chrom, start, end).upper()
+    seg = fetch((tv + qv)[0].chrom, start, end).upper()
     mt, mq = best_allele_match(seg, start, tv, qv)
     return seg, start, mt, mq
 
