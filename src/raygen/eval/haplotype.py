@@ -61,7 +61,7 @@ class MatchResult:
     truth_score: list[float | None]
     gt_pairs: list[tuple[int, int]] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
-    pairs: dict[int, int] = field(default_factory=dict)  # the exact pass's truth index -> query index
+    pairs: dict[int, int] = field(default_factory=dict)  # the exact pass's truth -> query index (still standing)
 
 
 def _span(a) -> tuple[int, int]:
@@ -218,7 +218,8 @@ def match_haplotypes(truth: Sequence, query: Sequence, fetch: Fetch, contigs, *,
         # pass may have taken a query allele that the best combination needs (vcfeval has no such pass).
         members = [truth[i] for i in ti] + [query[i] for i in qi]
         lo, hi = min(_span(a)[0] for a in members) - window, max(_span(a)[1] for a in members) + window
-        et = [t for t in near.around(members[0].chrom, lo, hi) if _replayable(truth[t], fetch, contigs)]
+        et = [t for t in near.around(members[0].chrom, lo, hi)
+              if t in res.pairs and _replayable(truth[t], fetch, contigs)]  # not taken by an earlier cluster
         eq = [res.pairs[t] for t in et]
         if et and len(ti) + len(et) <= max_side and len(qi) + len(eq) <= max_side:
             seg2, start2, mt2, mq2 = _solve(truth, query, ti + et, qi + eq, fetch)
@@ -254,6 +255,8 @@ class _ExactPairs:
 
 
 def _unmatch(res: MatchResult, t: int, q: int) -> None:
+    """Undo an exact pair (its alleles join a replay); ``res.pairs`` keeps the pairs still standing."""
+    del res.pairs[t]
     res.truth_tp[t] = res.query_tp[q] = False
     res.truth_gt[t] = res.query_gt[q] = None
     res.truth_score[t] = None
