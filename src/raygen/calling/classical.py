@@ -15,12 +15,14 @@ features.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 import numpy as np
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
 from raygen.calling.errormodel import ErrorModel
+from raygen.calling import realign
 from raygen.calling.realign import assign_site, recount_snv, snv_loglik
 from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik
 from raygen.calling.repeats import repeat_span
@@ -125,8 +127,13 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
             by_anchor.setdefault(c.pos0, []).append(c)
     sites = []
     new: dict[int, tuple[Candidate, np.ndarray, object]] = {}
+    anchors = sorted(by_anchor)
     for a0, group in by_anchor.items():
-        a = assign_site(p, a0, [(c.ref, c.alt) for c in group])
+        near = anchors[max(0, bisect.bisect_left(anchors, a0 - 2 * realign.FLANK)):
+                       bisect.bisect_right(anchors, a0 + 2 * realign.FLANK + 100)]
+        neighbours = [(c.pos0, c.ref, c.alt) for b in near if b != a0 for c in by_anchor[b]
+                      if c.alt_count >= cfg.min_alt_count]
+        a = assign_site(p, a0, [(c.ref, c.alt) for c in group], neighbours)
         n_ref = int((a.hap == 0).sum())
         informative = int((a.hap >= 0).sum())
         ref_reads = a.reads[a.hap == 0]
