@@ -30,6 +30,13 @@ from raygen.calling.vafmix import het_dispersion_penalty
 from raygen.config import CallConfig
 
 
+#: A neighbouring indel shortens a re-scoring window's flank (:func:`raygen.calling.realign.assign_site`) only
+#: when the aligner put it in this fraction of the reads or more (a het's half, less sampling): in a messy
+#: STR an aligner splits one insertion into several minority fragments, and trusting those as neighbours
+#: shrinks every fragment's window until each looks supported.
+NEIGHBOUR_MIN_VAF = 0.3
+
+
 def indel_tract(p: Pileup, c: Candidate) -> tuple[int, int]:
     """(homopolymer length, STR span; 0: none) of the tract indel ``c`` lies in."""
     unit = c.ref[1:] if len(c.ref) > len(c.alt) else c.alt[1:]
@@ -132,7 +139,7 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
         near = anchors[max(0, bisect.bisect_left(anchors, a0 - 2 * realign.FLANK)):
                        bisect.bisect_right(anchors, a0 + 2 * realign.FLANK + 100)]
         neighbours = [(c.pos0, c.ref, c.alt) for b in near if b != a0 for c in by_anchor[b]
-                      if c.alt_count >= cfg.min_alt_count]
+                      if c.alt_count >= max(cfg.min_alt_count, NEIGHBOUR_MIN_VAF * c.depth)]
         a = assign_site(p, a0, [(c.ref, c.alt) for c in group], neighbours)
         n_ref = int((a.hap == 0).sum())
         informative = int((a.hap >= 0).sum())
