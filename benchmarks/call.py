@@ -394,6 +394,18 @@ def speed(mbp: float, keep: str | None, repeat: int = 1) -> None:
           f"-> raygen is {DEEPVARIANT_CORE_S_PER_MBP / (cpu_r / (bp / 1e6)):.1f}x fewer core-s (anchor not measured here)")
 
 
+def giab_profile(base: Path) -> str:
+    """The error profile of the whole NA12878 slice (``raygen profile``, no truth used), cached in ``base``."""
+    from raygen.calling.profile import estimate_profile
+    from raygen.regions import Region
+
+    path = base / "na12878.profile.json"
+    if not path.exists():
+        estimate_profile(str(GIAB / "NA12878_S1.chr20.10_10p1mb.bam"), str(GIAB / GIAB_REF),
+                         [Region("chr20", 10_000_000, 10_100_000)]).save(path)
+    return str(path)
+
+
 def hard_settings(kw: dict, read_length: int, coverage: float) -> dict:
     """One HARD_CASES setting at another read length and depth: ``coverage`` replaces the 30x cases' depth and
     the low-coverage case gets a third of it (10x at the default 30x)."""
@@ -412,6 +424,8 @@ def hard(model: str | None, keep: str | None, seed: int = 31, length: int = 300_
     if seed in TRAIN_SEEDS.values():
         raise SystemExit(f"seed {seed} is a training seed of the site model; report on another")
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="raygen-bench-hard-"))
+    if profile == "giab":
+        profile = giab_profile(base)
     print(f"Simulated hard cases, {length // 1000} kb each, {read_length} bp reads, {coverage:g}x (low coverage: "
           f"{coverage / 3:.3g}x){', error profile ' + profile if profile else ''} (seed {seed}{'; fresh' if seed != 21 else '; READ while shaping the model'}"
           f"); load {os.getloadavg()[0]:.1f}")
@@ -458,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--coverage", type=float, default=30.0, help="`hard`: depth of the 30x cases; the low-coverage "
                     "case gets a third (default 30)")
     ap.add_argument("--profile", help="`hard`: draw reads with this `raygen profile` JSON's qualities, miscall "
-                    "and repeat indel error rates (a real BAM's; the 2%%-error case is skipped)")
+                    "and repeat indel error rates (a real BAM's; `giab`: the NA12878 slice's, measured here; the 2%%-error "
+                    "case is skipped)")
     ap.add_argument("--case", action="append", choices=list(HARD_CASES), help="`hard`: only this case (repeatable)")
     ap.add_argument("--seed", type=int, default=31, help="`hard`: simulation seed reported (default 31; not a "
                     "training seed)")
