@@ -1,7 +1,7 @@
 """The error profile of a BAM, estimated from the BAM itself (no truth set): what `raygen profile` writes and
 what `raygen call` calibrates its error model with (:mod:`raygen.calling.errormodel`; the caller reads the
 quality calibration, the repeat indel rates, the allele-fraction mixture and the depth median; the rest is
-measured for the user and for a profile-driven simulator, which does not exist yet).
+measured for the user and for the profile-driven simulator, :mod:`raygen.simulate.profiled`).
 
 Measured over windows of the regions (evenly spaced, up to ``max_bp`` in all, so the result does not depend
 on how a later call is sharded), from reads of every MAPQ:
