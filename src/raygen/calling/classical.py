@@ -20,9 +20,9 @@ import dataclasses
 
 import numpy as np
 
+from raygen.calling import realign
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
 from raygen.calling.errormodel import ErrorModel
-from raygen.calling import realign
 from raygen.calling.realign import assign_site, recount_snv, snv_loglik
 from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik
 from raygen.calling.repeats import repeat_span
