@@ -59,6 +59,9 @@ class SimulateConfig:
     str_rate: float = 1 / 600  # short tandem repeats (unit 2-6, 3-12 copies) per bp
     repeat_indel_fraction: float = 0.6  # of indels placed in homopolymers / STRs (left-alignment matters)
     max_indel_len: int = 10  # bp, for indels outside repeats
+    # a `raygen profile` JSON: reads get that BAM's qualities, miscall rates and repeat indel errors
+    # (raygen.simulate.profiled); error_rate is then unused
+    error_profile: str = ""
 
 
 @dataclass(frozen=True)
