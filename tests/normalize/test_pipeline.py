@@ -18,6 +18,7 @@ import pysam.bcftools
 import pytest
 
 from raygen.config import DEFAULTS
+from raygen.errors import InputError
 from raygen.normalize import NormalizeOptions, normalize_variant
 from raygen.normalize.pipeline import run_normalize
 
@@ -312,6 +313,36 @@ def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path):
         outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict())
     assert outs["s.vcf.gz"] == outs["w.vcf"]
     assert outs["w.vcf"][2]["rejected"] == 3 and outs["w.vcf"][2]["joined"] > 0
+
+
+def test_blocks_on_threads_equal_one_at_a_time(simulated, tmp_path, capsys):
+    """In process with .vcf.gz out, blocks normalize on ``block_threads`` threads (normalized_blocks): with
+    small blocks (many in flight) the bytes written (data and .tbi), rejects, counts and the -c w warnings
+    (in input order) are one thread's; -c e stops with the same record's error."""
+    gz, fa, seqs = simulated
+    lines = gzip.open(gz, "rt").read().splitlines(keepends=True)
+    head, body = [x for x in lines if x.startswith("#")], [x for x in lines if not x.startswith("#")]
+    for i in range(25, len(body), 150):  # REF mismatches spread over many blocks of both contigs
+        f = body[i].split("\t")
+        f[3] = "T" if seqs[f[0]][int(f[1]) - 1] != "T" else "G"
+        f[4] = "A" if f[3] != "A" else "C"
+        body[i] = "\t".join(f)
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("".join(head + body))
+    badgz = pysam.tabix_index(str(bad), preset="vcf", force=True)
+    outs = {}
+    for threads in (1, 3):
+        cfg = dataclasses.replace(DEFAULTS.normalize, batch_rows=100, block_threads=threads)
+        out = tmp_path / f"t{threads}.vcf.gz"
+        opts = NormalizeOptions(fasta=str(fa), check_ref="w", multiallelics=("-", "any"))
+        counts = run_normalize(badgz, str(out), opts, use_ray=False, cfg=cfg, provenance=False)
+        warned = capsys.readouterr().err
+        with pytest.raises(InputError) as stop:
+            run_normalize(badgz, str(tmp_path / "e.vcf.gz"), dataclasses.replace(opts, check_ref="e"),
+                          use_ray=False, cfg=cfg, provenance=False)
+        outs[threads] = (out.read_bytes(), Path(f"{out}.tbi").read_bytes(), counts.as_dict(), warned, str(stop.value))
+    assert outs[1] == outs[3]
+    assert outs[1][3].count("REF_MISMATCH") == len(range(25, len(body), 150)) > 15
 
 
 _EDGE_HEADER = """##fileformat=VCFv4.2
