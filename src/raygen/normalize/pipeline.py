@@ -353,16 +353,17 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int, stateful: bo
     return os.path.getsize(path) >= min_bytes
 
 
-def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
-                    ) -> NormalizeResult:
+def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime,
+                    threads: int | None = None) -> NormalizeResult:
     header = read_header(inp)
     if should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
         from raygen.runtime import init_ray  # imports Ray: only on the Ray path (start-up time)
 
         init_ray(runtime)
         return normalize_ray(inp, header, opts, cfg)
-    # the next block is read and parsed on a thread while this one normalizes (raygen.io.readahead)
-    return normalize_tables(read_ahead(read_shard(inp, header, Shard(None), cfg.batch_rows)), header, opts, source=inp)
+    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    # the next block is read and parsed on a thread while this one normalizes (--threads 0: no such thread)
+    return normalize_tables(blocks if threads == 0 else read_ahead(blocks), header, opts, source=inp)
 
 
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
@@ -371,10 +372,14 @@ def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions,
     (:func:`stream_finished`)."""
     out_header = prepare_header(header, opts)
     counts, rejects = Counts(), []
-    blocks = read_ahead(read_shard(inp, header, Shard(None), cfg.batch_rows))  # read on a thread meanwhile
+    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    # beside the main thread: the next block read on a thread, blocks normalized on block_threads threads
+    # (one at a time where options carry state across records); --threads 0: none of these, as bcftools' 0
+    spare = threads != 0
+    blocks = read_ahead(blocks) if spare else blocks
+    workers = cfg.block_threads if spare and not carries_state(opts, header) else 1
     prov = Provenance.for_run(reference=opts.fasta) if provenance else None
     # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
-    workers = 1 if carries_state(opts, header) else cfg.block_threads
     write_vcf(out_header, stream_finished(blocks, out_header, opts, inp, counts, rejects, workers), out, index=index,
               provenance=prov, threads=threads, size_hint=4 * os.path.getsize(inp))
     rej = pa.concat_tables(rejects) if rejects else empty_rejects()
@@ -409,7 +414,7 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
             fh.write(sys.stdin.buffer.read())
         inp = stdin_tmp.name
     try:
-        result = _normalize_file(inp, opts, use_ray, cfg, runtime)
+        result = _normalize_file(inp, opts, use_ray, cfg, runtime, threads)
     finally:
         if stdin_tmp is not None:
             os.unlink(stdin_tmp.name)
