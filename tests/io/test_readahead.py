@@ -47,10 +47,14 @@ def test_closing_early_stops_the_thread_and_closes_the_source():
         finally:
             closed.append(True)
 
+    def readers() -> int:
+        return sum(t.name == "raygen-read-ahead" for t in threading.enumerate())
+
+    before = readers()
     it = read_ahead(gen(), depth=1)
     assert next(it) == 0
     time.sleep(0.05)  # let the thread fill the queue and wait for room
     it.close()
     assert closed == [True]
     assert len(made) <= 4  # at most depth + the one in the making ahead of the caller, not all 1000
-    assert not any(t.name == "raygen-read-ahead" for t in threading.enumerate())
+    assert readers() == before

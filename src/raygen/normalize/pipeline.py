@@ -21,6 +21,7 @@ import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -362,8 +363,10 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
         init_ray(runtime)
         return normalize_ray(inp, header, opts, cfg)
     blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
-    # the next block is read and parsed on a thread while this one normalizes (--threads 0: no such thread)
-    return normalize_tables(blocks if threads == 0 else read_ahead(blocks), header, opts, source=inp)
+    # the next block is read and parsed on a thread while this one normalizes (--threads 0: no such thread);
+    # closed on an error too, so the thread stops then
+    with closing(blocks if threads == 0 else read_ahead(blocks)) as blocks:
+        return normalize_tables(blocks, header, opts, source=inp)
 
 
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
@@ -380,8 +383,10 @@ def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions,
     workers = cfg.block_threads if spare and not carries_state(opts, header) else 1
     prov = Provenance.for_run(reference=opts.fasta) if provenance else None
     # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
-    write_vcf(out_header, stream_finished(blocks, out_header, opts, inp, counts, rejects, workers), out, index=index,
-              provenance=prov, threads=threads, size_hint=4 * os.path.getsize(inp))
+    finished = stream_finished(blocks, out_header, opts, inp, counts, rejects, workers)
+    with closing(blocks), closing(finished):  # on an error too: the threads beside this one stop
+        write_vcf(out_header, finished, out, index=index, provenance=prov, threads=threads,
+                  size_hint=4 * os.path.getsize(inp))
     rej = pa.concat_tables(rejects) if rejects else empty_rejects()
     if rej.num_rows:  # in input order, as finish() orders them: by LINE, then by run and KEY (the order here)
         order = pc.sort_indices(rej.append_column("_I", pa.array(np.arange(rej.num_rows))),
