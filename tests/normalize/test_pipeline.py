@@ -129,7 +129,7 @@ def test_simulated_matches_bcftools_in_process(simulated, tmp_path):
     assert counts.realigned > 100 and counts.split > 50
     assert (tmp_path / "r.vcf.gz.tbi").exists()
     # NormalizeConfig.batch_rows is read: tiny blocks (many KEY ranges) give the same records and counts
-    small = dataclasses.replace(DEFAULTS.normalize, batch_rows=7)
+    small = dataclasses.replace(DEFAULTS.normalize, batch_rows=40)
     counts7 = run_normalize(str(gz), str(tmp_path / "r7.vcf"), NormalizeOptions(fasta=str(fa), multiallelics=("-", "any")),
                             use_ray=False, cfg=small)
     assert records(tmp_path / "r7.vcf") == want and counts7.as_dict() == counts.as_dict()
@@ -287,10 +287,11 @@ def test_soft_masked_reference_matches_bcftools(simulated, tmp_path):
     assert got == want
 
 
-def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path):
-    """An indexed input written to .vcf.gz is finished contig by contig (stream_finished); the records,
-    rejects (in input order) and counts equal the whole-file path's (.vcf output), with -m + / -d and rejects
-    in both contigs."""
+def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path, capsys):
+    """An indexed input written to .vcf.gz is finished contig by contig (stream_finished), its blocks normalized
+    on threads (normalized_blocks; small blocks: many in flight); the records, rejects (in input order), counts
+    and -c w warnings (in input order) equal the whole-file path's (.vcf output, one block at a time), with
+    -m + / -d and rejects in both contigs; -c e stops at the same record."""
     gz, fa, seqs = simulated
     lines = [x for x in gzip.open(gz, "rt")]
     head, body = [x for x in lines if x.startswith("#")], [x for x in lines if not x.startswith("#")]
@@ -305,44 +306,21 @@ def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path):
     bad = tmp_path / "bad.vcf"
     bad.write_text("".join(head + body))
     badgz = pysam.tabix_index(str(bad), preset="vcf", force=True)
-    opts = NormalizeOptions(fasta=str(fa), check_ref="x", multiallelics=("+", "any"), rm_dup="exact")
+    opts = NormalizeOptions(fasta=str(fa), check_ref="wx", multiallelics=("+", "any"), rm_dup="exact")
+    threaded = dataclasses.replace(DEFAULTS.normalize, batch_rows=100, block_threads=3)
     outs = {}
-    for name in ("s.vcf.gz", "w.vcf"):
+    for name, cfg in (("s.vcf.gz", threaded), ("w.vcf", DEFAULTS.normalize)):
         rej = tmp_path / f"{name}.rejects.tsv"
-        counts = run_normalize(badgz, str(tmp_path / name), opts, rejects_path=str(rej), use_ray=False)
-        outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict())
+        counts = run_normalize(badgz, str(tmp_path / name), opts, rejects_path=str(rej), use_ray=False, cfg=cfg)
+        outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict(), capsys.readouterr().err)
     assert outs["s.vcf.gz"] == outs["w.vcf"]
     assert outs["w.vcf"][2]["rejected"] == 3 and outs["w.vcf"][2]["joined"] > 0
-
-
-def test_blocks_on_threads_equal_one_at_a_time(simulated, tmp_path, capsys):
-    """In process with .vcf.gz out, blocks normalize on ``block_threads`` threads (normalized_blocks): with
-    small blocks (many in flight) the bytes written (data and .tbi), rejects, counts and the -c w warnings
-    (in input order) are one thread's; -c e stops with the same record's error."""
-    gz, fa, seqs = simulated
-    lines = gzip.open(gz, "rt").read().splitlines(keepends=True)
-    head, body = [x for x in lines if x.startswith("#")], [x for x in lines if not x.startswith("#")]
-    for i in range(25, len(body), 150):  # REF mismatches spread over many blocks of both contigs
-        f = body[i].split("\t")
-        f[3] = "T" if seqs[f[0]][int(f[1]) - 1] != "T" else "G"
-        f[4] = "A" if f[3] != "A" else "C"
-        body[i] = "\t".join(f)
-    bad = tmp_path / "bad.vcf"
-    bad.write_text("".join(head + body))
-    badgz = pysam.tabix_index(str(bad), preset="vcf", force=True)
-    outs = {}
-    for threads in (1, 3):
-        cfg = dataclasses.replace(DEFAULTS.normalize, batch_rows=100, block_threads=threads)
-        out = tmp_path / f"t{threads}.vcf.gz"
-        opts = NormalizeOptions(fasta=str(fa), check_ref="w", multiallelics=("-", "any"))
-        counts = run_normalize(badgz, str(out), opts, use_ray=False, cfg=cfg, provenance=False)
-        warned = capsys.readouterr().err
+    assert outs["w.vcf"][3].count("REF_MISMATCH") == 2
+    for name, cfg in (("e.vcf.gz", threaded), ("e.vcf", DEFAULTS.normalize)):
         with pytest.raises(InputError) as stop:
-            run_normalize(badgz, str(tmp_path / "e.vcf.gz"), dataclasses.replace(opts, check_ref="e"),
-                          use_ray=False, cfg=cfg, provenance=False)
-        outs[threads] = (out.read_bytes(), Path(f"{out}.tbi").read_bytes(), counts.as_dict(), warned, str(stop.value))
-    assert outs[1] == outs[3]
-    assert outs[1][3].count("REF_MISMATCH") == len(range(25, len(body), 150)) > 15
+            run_normalize(badgz, str(tmp_path / name), dataclasses.replace(opts, check_ref="e"), use_ray=False, cfg=cfg)
+        outs[name] = str(stop.value)
+    assert outs["e.vcf.gz"] == outs["e.vcf"] and "Reference allele mismatch" in outs["e.vcf"]
 
 
 _EDGE_HEADER = """##fileformat=VCFv4.2
