@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
 from raygen.expr import Expression
-from raygen.io.arrowstart import without_pandas_probe
+from raygen.io.arrowstart import skip_pandas_probe
 from raygen.io.blocks import is_indexed, read_shard, split_rejects
 from raygen.io.header import VcfHeader
 from raygen.io.readahead import read_ahead
@@ -410,8 +410,8 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
     if out not in (None, "-") and not parquet_dir and inp != "-" and output_kind(out) == "vcf.gz" and is_indexed(inp):
         header = read_header(inp)
         if not should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
-            with without_pandas_probe():  # in process, no pandas objects: pyarrow's probe for it is ~0.45 s
-                return _run_streamed(inp, out, header, opts, rejects_path, cfg, index, provenance, threads)
+            skip_pandas_probe()  # pyarrow's probe would import pandas (~0.45 s) that this path never uses
+            return _run_streamed(inp, out, header, opts, rejects_path, cfg, index, provenance, threads)
     stdin_tmp = None
     if inp == "-":
         stdin_tmp = tempfile.NamedTemporaryFile(prefix="raygen-norm-stdin-", suffix=".vcf", delete=False)
