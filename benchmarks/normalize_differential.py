@@ -68,7 +68,7 @@ def _expr_worker(args: tuple[int, int, int]) -> dict:
 
     first, last, per_seed = args
     oracle = BcftoolsOracle()
-    stats = [0, 0, 0, 0]
+    stats = [0, 0, 0, 0, 0]
     failures: list[str] = []
     root = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     for seed in range(first, last):
@@ -77,6 +77,8 @@ def _expr_worker(args: tuple[int, int, int]) -> dict:
                 stats[0] += 1
                 if c.oracle_crashed:
                     stats[2] += 1
+                elif c.oracle_unstable:
+                    stats[4] += 1
                 elif isinstance(c.bcftools, str) and isinstance(c.raygen, str):
                     stats[3] += 1
                 elif not c.match:
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in out["stats"].items():
                 totals[k] = [x + y for x, y in zip(totals[k], v)]
             failures += out["failures"]
-        expr = [0, 0, 0, 0]
+        expr = [0, 0, 0, 0, 0]
         for out in pool.imap_unordered(_expr_worker, _chunks(a.expr_seeds, a.workers, a.exprs_per_seed, a.first_seed)):
             expr = [x + y for x, y in zip(expr, out["stats"])]
             failures += out["failures"]
@@ -121,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     tot = [sum(v[i] for v in totals.values()) for i in range(len(COLUMNS))]
     all_bad = tot[1]
     print(f"| {'TOTAL normalize':<56} | " + " | ".join(f"{x:>11}" for x in tot) + " |")
-    print(f"\n| expressions (bcftools view -i/-e) | cases | mismatch | bcf-crash | both-refuse |\n|---|---|---|---|---|\n"
-          f"| generated expressions x generated files | {expr[0]} | {expr[1]} | {expr[2]} | {expr[3]} |")
+    print(f"\n| expressions (bcftools view -i/-e) | cases | mismatch | bcf-crash | both-refuse | bcf-unstable |\n|---|---|---|---|---|---|\n"
+          f"| generated expressions x generated files | {expr[0]} | {expr[1]} | {expr[2]} | {expr[3]} | {expr[4]} |")
     print(f"\nelapsed {time.time() - t0:.0f} s, load after: {os.getloadavg()}")
     for f in failures[:40]:
         print("\nMISMATCH " + f)
