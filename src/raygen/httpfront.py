@@ -97,4 +97,12 @@ def apply_http_front(front: str) -> str:
     return chosen
 
 
-__all__ = ["FRONTS", "apply_http_front", "find_haproxy", "haproxy_env", "resolve_front"]
+def describe_front() -> str:
+    """The HTTP front this process's embedded Ray was given, in words (for the service's start-up lines)."""
+    if os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") != "1":
+        return "Serve's Python proxy"
+    return (f"HAProxy (its stats page :{os.environ.get('RAY_SERVE_HAPROXY_STATS_PORT', '8404')} and metrics "
+            f":{os.environ.get('RAY_SERVE_HAPROXY_METRICS_PORT', '9101')} listen on all interfaces)")
+
+
+__all__ = ["FRONTS", "apply_http_front", "describe_front", "find_haproxy", "haproxy_env", "resolve_front"]
