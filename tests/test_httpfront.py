@@ -28,8 +28,8 @@ def test_haproxy_settings_are_per_service(tmp_path):
     assert a["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
     paths = [k for k in a if k.endswith(("_LOC", "_PATH", "_BASE", "_FILE"))]
     assert len(paths) == 5 and all(a[k] != b[k] and a[k].startswith(str(tmp_path / "a")) for k in paths)
-    for key in ("RAY_SERVE_HAPROXY_METRICS_PORT", "RAY_SERVE_HAPROXY_STATS_PORT"):
-        assert int(a[key]) > 0  # a free port each, not Ray's machine-wide 9101 / 8404
+    for key in ("RAY_SERVE_HAPROXY_METRICS_PORT", "RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"):
+        assert int(a[key]) > 0  # a free port each, not Ray's machine-wide 9101, 8404, 8500
 
 
 def test_front_is_configurable_from_the_environment(monkeypatch):

@@ -65,6 +65,9 @@ def haproxy_env(state_dir: str) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": os.path.join(state_dir, "metrics.sock"),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
         "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
+        # Serve's Python proxy stays up as HAProxy's backup server (while no Ingress replica is up), on 8500/9500.
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(_free_port()),
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(_free_port()),
         # Serve holds a stopping Ingress replica open 30 s so that remote load balancers can drop it; our HAProxy
         # runs on the same node, health-checks every 250 ms and retries refused connections, and stopping the
         # service (Ctrl-C, tests) would wait those 30 s.
