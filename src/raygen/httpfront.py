@@ -72,6 +72,10 @@ def haproxy_env(state_dir: str) -> dict[str, str]:
         # runs on the same node, health-checks every 250 ms and retries refused connections, and stopping the
         # service (Ctrl-C, tests) would wait those 30 s.
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0",
+        # Serve's controller kills a proxy that is not ready within 5 s three times over; HAProxy's manager is only
+        # ready once its haproxy process answers, and at load 30 on 2 cores that failed 2 of ~10 serve.start
+        # calls in tests/serve. On one machine a slow answer means busy CPUs, not a lost node.
+        "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
     }
 
 
