@@ -4,6 +4,10 @@ collide. That requests really pass through HAProxy is checked on the running ser
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
+
 import pytest
 
 from raygen import httpfront
@@ -37,3 +41,31 @@ def test_front_is_configurable_from_the_environment(monkeypatch):
     assert RuntimeConfig().http_front == "proxy"
     monkeypatch.delenv("RAYGEN_HTTP_FRONT")
     assert RuntimeConfig().http_front == "auto"
+
+
+def test_a_haproxy_left_behind_is_stopped(tmp_path):
+    """A haproxy running a config of ours (what outlives a controller that failed to shut down) is stopped;
+    the real binary, a minimal config."""
+    import subprocess
+
+    binary = httpfront.find_haproxy()
+    if binary is None:
+        pytest.skip("no HAProxy binary here")
+    port = httpfront.haproxy_env(str(tmp_path))["RAY_SERVE_HAPROXY_STATS_PORT"]
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(f"defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
+                   f"frontend f\n  bind 127.0.0.1:{port}\n  http-request return status 200\n")
+    proc = subprocess.Popen([binary, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # running once it answers on its port
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", int(port)), timeout=1):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None
+        assert httpfront.stop_haproxy(str(tmp_path)) == 1
+        assert proc.wait(timeout=10) is not None
+        assert httpfront.stop_haproxy(str(tmp_path)) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -19,10 +19,13 @@ front it was started with. Settings a user exported already win (``os.environ.se
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import time
 
 from raygen.errors import UsageError
 
@@ -93,12 +96,51 @@ def resolve_front(front: str) -> str:
     return "proxy"
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_haproxy(state_dir: str, wait_s: float = 5.0) -> int:
+    """SIGTERM (then SIGKILL) the haproxy processes running a config under ``state_dir``; how many there were.
+
+    Why: when Serve's controller does not shut down within its 30 s (measured with `raygen serve` at load 35),
+    the haproxy child of its manager actor outlives Ray, holding the service's port and its two others."""
+    mine = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "haproxy" in cmd and state_dir in cmd:
+            mine.append(int(pid))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in mine:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and any(_alive(pid) for pid in mine):
+            time.sleep(0.1)
+    return len(mine)
+
+
+def _cleanup(state_dir: str) -> None:
+    stop_haproxy(state_dir)
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
 def apply_http_front(front: str) -> str:
-    """Set the environment of ``front`` before the embedded Ray starts; returns the front chosen."""
+    """Set the environment of ``front`` before the embedded Ray starts; returns the front chosen. At exit, any
+    haproxy of ours still running is stopped (:func:`stop_haproxy`)."""
     chosen = resolve_front(front)
     if chosen == "haproxy" and os.environ.get("RAY_SERVE_ENABLE_HA_PROXY", "1") != "0":
         state_dir = tempfile.mkdtemp(prefix="raygen-haproxy-")
-        atexit.register(shutil.rmtree, state_dir, ignore_errors=True)
+        atexit.register(_cleanup, state_dir)
         for key, value in haproxy_env(state_dir).items():
             os.environ.setdefault(key, value)
     return chosen
@@ -112,4 +154,5 @@ def describe_front() -> str:
             f":{os.environ.get('RAY_SERVE_HAPROXY_METRICS_PORT', '9101')} listen on all interfaces)")
 
 
-__all__ = ["FRONTS", "apply_http_front", "describe_front", "find_haproxy", "haproxy_env", "resolve_front"]
+__all__ = ["FRONTS", "apply_http_front", "describe_front", "find_haproxy", "haproxy_env", "resolve_front",
+           "stop_haproxy"]
