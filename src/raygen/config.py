@@ -62,6 +62,9 @@ class SimulateConfig:
     str_rate: float = 1 / 600  # short tandem repeats (unit 2-6, 3-12 copies) per bp
     repeat_indel_fraction: float = 0.6  # of indels placed in homopolymers / STRs (left-alignment matters)
     max_indel_len: int = 10  # bp, for indels outside repeats
+    # a `raygen profile` JSON: reads get that BAM's qualities, miscall rates and repeat indel errors
+    # (raygen.simulate.profiled); error_rate is then unused
+    error_profile: str = ""
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,7 @@ class NormalizeConfig:
     cpus_per_shard_task: float = 0.5  # per normalizer actor; fractional so read/write tasks still get CPU on a 2-core box
     max_actors: int = 2  # normalizer actors in the Ray pool at most (also for `raygen score --normalize`)
     batch_rows: int = 200_000  # records per block read (in-process and by each Ray read task)
+    block_threads: int = 2  # in process, .vcf.gz out: threads normalizing blocks side by side (1: one at a time)
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,18 @@ class AssessConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    """Truth comparison (``raygen evaluate``; :mod:`raygen.eval.haplotype`, :mod:`raygen.eval.qualcurve`)."""
+
+    window: int = 30  # bp: alleles closer than this (start after the cluster's end) are replayed together
+    max_cluster_side: int = 12  # alleles per side a cluster may hold for replay (2**n subsets); above: allele keys
+    max_genotype_side: int = 8  # matched alleles per side for the genotype search (3**n); above: not compared
+    qual_curve_points: int = 200  # QUAL thresholds in the curve at most (quantiles of the calls' QUAL above)
+    gc_window: int = 100  # bp of reference centred on REF for the GC strata (as AssessConfig.gc_window)
+    repeat_flank: int = 60  # bp of reference each side of a variant searched for its homopolymer / STR
+
+
+@dataclass(frozen=True)
 class Config:
     """All sections together, as the CLI and Serve see them."""
 
@@ -414,6 +430,7 @@ class Config:
     cohort_batch: CohortBatchConfig = field(default_factory=CohortBatchConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)
     assess: AssessConfig = field(default_factory=AssessConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
 
 DEFAULTS = Config()
