@@ -1,10 +1,11 @@
 """Overload benchmark of the HTTP service: does it shed load (fast 503 + Retry-After) instead of collapsing,
 and where does an accepted request's time go? (``python benchmarks/serve_load.py --overload`` runs this too.)
 
-One command prints the whole table. The script starts the real raygen Serve app on loopback (embedded local
-Ray) and drives it from a load generator in its own process (benchmarks/loadgen.py: asyncio + aiohttp,
-open-loop), so the generator's CPU is counted apart. For each configuration (``--config``; default: the
-ServeConfig defaults) and round (``--rounds``, configurations interleaved, A B A B):
+One command prints the whole table. The script starts the real raygen Serve app on loopback (a fresh embedded
+local Ray per configuration, with its HTTP front: ``front=haproxy`` or ``front=proxy`` in a ``--config``, else
+``--front``; raygen.httpfront) and drives it from a load generator in its own process (benchmarks/loadgen.py:
+asyncio + aiohttp, open-loop), so the generator's CPU is counted apart. For each configuration (``--config``;
+default: the ServeConfig defaults) and round (``--rounds``, configurations interleaved, A B A B):
 
 1. **unloaded**: open-loop arrivals at ``--unloaded-rate`` (default 6/s) through the same generator as the
    loaded phases -> p50/p99 latency (the reference of the 3x goal);
@@ -21,13 +22,14 @@ their time went (from the ``Server-Timing`` header of ``POST /v1/score``: ``pre`
 checks in the ingress; ``scorer`` = the Scorer call: router, its queue, batching, the model; ``outside`` =
 client total - ingress handler = client, proxy, proxy->ingress hop and the ingress's event loop queue), the
 generator's send lateness, the p99 of the 503 answers, and the CPU (cores) each of our processes used
-(generator, proxy, ingress, scorer, the rest of our Ray) and the machine's other users.
+(generator, proxy, the haproxy binary, ingress, scorer, the rest of our Ray) and the machine's other users.
 
 Goals (issue 19): no timeouts beyond the deadline and no errors other than 503 under 2x and 4x; p99 of
 accepted requests within 3x the unloaded p99; recovery within seconds.
 
 Usage:
     python benchmarks/serve_overload.py                                   # ServeConfig defaults
+    python benchmarks/serve_overload.py --config haproxy:front=haproxy --config proxy:front=proxy --rounds 2
     python benchmarks/serve_overload.py --config gate: --config off:admission_factor=0 --rounds 2 --rate 15
 """
 
@@ -49,7 +51,10 @@ from score import build_default_model, random_reference  # noqa: E402  (benchmar
 from serve_load import free_port, random_snvs  # noqa: E402  (benchmarks/serve_load.py)
 
 #: CPU accounting: our processes by what their command line names (Ray sets ``ray::<actor>`` titles).
-ROLES = (("ingress", "Ingress"), ("scorer", "Scorer"), ("proxy", "ProxyActor"))
+#: HTTP fronts: Serve's Python proxy (``ProxyActor``) or Ray's HAProxy mode (its manager actor, ``HAProxyManager``,
+#: counts as proxy; the haproxy binary apart, as ``hap``).
+ROLES = (("ingress", "Ingress"), ("scorer", "Scorer"), ("proxy", "ProxyActor"), ("proxy", "HAProxyManager"),
+         ("hap", "bin/haproxy"))
 
 
 def pct(values, q: float) -> float:
@@ -88,7 +93,8 @@ class CpuMeter:
     def cores(a, b) -> dict[str, float]:
         """Cores used by role between samples ``a`` and ``b``; ``others``: the machine's other users."""
         wall = b[0] - a[0]
-        out = {r: (b[1].get(r, 0.0) - a[1].get(r, 0.0)) / wall for r in ("loadgen", "proxy", "ingress", "scorer", "ray")}
+        out = {r: (b[1].get(r, 0.0) - a[1].get(r, 0.0)) / wall
+               for r in ("loadgen", "proxy", "hap", "ingress", "scorer", "ray")}
         out["others"] = max(0.0, (b[2] - a[2]) / wall - sum(out.values()))
         return out
 
@@ -131,7 +137,9 @@ def gate_state(url: str) -> str:
 
 
 def parse_config(text: str) -> tuple[str, dict]:
-    """``"name:key=value,key=value"`` -> (name, overrides): ServeConfig fields (numbers), ``ingress.OPTION``
+    """``"name:key=value,key=value"`` -> (name, overrides): ``front`` (the HTTP front of the embedded Ray,
+    ``RuntimeConfig.http_front``: haproxy, proxy or auto; each configuration starts a Ray of its own), ServeConfig
+    fields (numbers), ``ingress.OPTION``
     (an Ingress deployment option, e.g. ``ingress.max_ongoing_requests=8``) or ``ingress_env.VAR`` /
     ``scorer_env.VAR`` (an environment variable of those replicas, e.g. one of Ray Serve's ``RAY_SERVE_*``
     switches)."""
@@ -139,7 +147,8 @@ def parse_config(text: str) -> tuple[str, dict]:
     kv = {}
     for item in filter(None, rest.split(",")):
         k, _, v = item.partition("=")
-        kv[k.strip()] = v if "_env." in k else float(v) if "." in v else int(v)
+        k = k.strip()
+        kv[k] = v if "_env." in k or k == "front" else float(v) if "." in v else int(v)
     return name or "default", kv
 
 
@@ -162,8 +171,46 @@ def ramp(gen: LoadGen, meter: CpuMeter, unloaded_p99: float, args) -> tuple[floa
     return best
 
 
-def run_config(name: str, over: dict, args, base: dict, url: str, gen: LoadGen, meter: CpuMeter) -> list[tuple]:
-    """Deploy one configuration and run its phases; rows of (config, phase, figures)."""
+def start_ray(front: str, args) -> tuple[str, str]:
+    """A fresh embedded Ray with HTTP front ``front`` and Serve on a free loopback port: (front chosen, URL)."""
+    import ray
+    from ray import serve
+
+    from raygen.config import RuntimeConfig
+    from raygen.httpfront import haproxy_env, resolve_front
+    from raygen.runtime import init_ray
+
+    for key in haproxy_env(tempfile.gettempdir()):  # the previous configuration's front must not leak into this one
+        os.environ.pop(key, None)
+    if ray.is_initialized():
+        ray.shutdown()
+    # The replicas' logs stay out of this process: a log line per request would cost CPU here.
+    info = init_ray(RuntimeConfig(num_cpus=args.num_cpus, log_to_driver=False, http_front=front))
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port},
+                logging_config={"enable_access_log": False, "log_level": "ERROR"})
+    print(f"{info.describe()}; HTTP front {resolve_front(front)}", flush=True)
+    return resolve_front(front), f"http://127.0.0.1:{port}"
+
+
+def run_config(name: str, over: dict, args, base: dict, variants: list) -> list[tuple]:
+    """Start a Ray of this configuration's front, deploy it, run its phases, stop; rows of (config, phase,
+    figures)."""
+    from ray import serve
+
+    front, url = start_ray(over.get("front", args.front), args)
+    gen = LoadGen(url, variants)
+    meter = CpuMeter(gen.proc.pid)
+    try:
+        return run_phases(name, over, args, base, url, gen, meter, front)
+    finally:
+        gen.close()
+        serve.shutdown()
+
+
+def run_phases(name: str, over: dict, args, base: dict, url: str, gen: LoadGen, meter: CpuMeter,
+               front: str) -> list[tuple]:
+    """Deploy one configuration and run its phases (see the module docstring)."""
     from ray import serve
 
     from raygen.config import ServeConfig
@@ -174,7 +221,7 @@ def run_config(name: str, over: dict, args, base: dict, url: str, gen: LoadGen, 
         return {k[len(prefix):]: v for k, v in over.items() if k.startswith(prefix)}
 
     ienv, senv, ingress = picked("ingress_env."), picked("scorer_env."), picked("ingress.")
-    cfg = ServeConfig(**{**base, **{k: v for k, v in over.items() if "." not in k}})
+    cfg = ServeConfig(**{**base, **{k: v for k, v in over.items() if "." not in k and k != "front"}})
     opts: dict = {"Ingress": ingress}
     if ienv:
         ingress["ray_actor_options"] = {"num_cpus": cfg.ingress_cpus, "runtime_env": {"env_vars": ienv}}
@@ -198,14 +245,14 @@ def run_config(name: str, over: dict, args, base: dict, url: str, gen: LoadGen, 
         s = phase(gen, meter, "open", rate=m * rate, seconds=args.seconds, deadline_s=args.deadline_s)
         s["recover_s"] = gen.run("recover", target_s=2 * un["p50"] / 1e3)["results"]
         rows.append((name, f"{m:g}x {m * rate:.0f}/s", s))
-    print(f"[{name} {over}] sustainable {rate:.1f} req/s; {gate_state(url)}; load avg {os.getloadavg()[0]:.1f}",
-          flush=True)
+    print(f"[{name} {over}] front {front}; sustainable {rate:.1f} req/s; {gate_state(url)}; "
+          f"load avg {os.getloadavg()[0]:.1f}", flush=True)
     return rows
 
 
 def print_table(rows: list[tuple], args) -> None:
     print("\nconfig   phase          load  sent   200   503 oth t/o  p50ok  p99ok  x_unl | pre99 scor50 scor99 "
-          "out50 out99 late99 | p99_503 RA%  rec_s | cores: gen proxy ingr scorer ray others | http ms/req")
+          "out50 out99 late99 | p99_503 RA%  rec_s | cores: gen proxy hap ingr scorer ray others | http ms/req")
     unl = {}
     for name, ph, s in rows:
         if ph == "unloaded":
@@ -213,17 +260,18 @@ def print_table(rows: list[tuple], args) -> None:
         c = s["cores"]
         ratio = s["p99"] / unl[name]
         ra = s["retry_after"] / s["503"] if s["503"] else float("nan")
+        http = c["proxy"] + c["hap"] + c["ingress"]
         print(f"{name:<8} {ph:<13} {s['load']:>5.1f} {s['sent']:>5} {s['ok']:>5} {s['503']:>5} {s['other']:>3} "
               f"{s['timeout']:>3} {s['p50']:>6.0f} {s['p99']:>6.0f} {ratio:>6.1f} | {s['pre99']:>5.1f} "
               f"{s['scorer50']:>6.0f} {s['scorer99']:>6.0f} {s['out50']:>5.0f} {s['out99']:>5.0f} "
               f"{s['late99']:>6.1f} | {s['rej99']:>7.0f} {ra:>4.0%} {s.get('recover_s', float('nan')):>5.1f} | "
-              f"{c['loadgen']:>10.2f} {c['proxy']:>5.2f} {c['ingress']:>4.2f} {c['scorer']:>6.2f} {c['ray']:>3.2f} "
-              f"{c['others']:>6.2f} | {(c['proxy'] + c['ingress']) * s['wall_s'] / max(s['sent'], 1) * 1e3:>5.1f}")
+              f"{c['loadgen']:>10.2f} {c['proxy']:>5.2f} {c['hap']:>4.2f} {c['ingress']:>4.2f} {c['scorer']:>6.2f} "
+              f"{c['ray']:>3.2f} {c['others']:>6.2f} | {http * s['wall_s'] / max(s['sent'], 1) * 1e3:>5.1f}")
     print("\nms unless named; x_unl: p99 of accepted / unloaded p99 of the same config and round; pre/scor/out: "
           "Server-Timing of accepted requests (out = client total - ingress handler); late99: generator send "
           f"lateness; RA%: 503s with Retry-After; rec_s: seconds to an answer within 2x unloaded p50; cores: CPU "
           f"used per process group ({os.cpu_count()} cores; others = other users of the machine); http ms/req: "
-          "CPU of proxy + ingress per request sent; deadline "
+          "CPU of proxy + hap (the haproxy binary) + ingress per request sent; deadline "
           f"{args.deadline_s} s")
 
 
@@ -246,41 +294,32 @@ def main() -> int:
     ap.add_argument("--deadline-s", type=float, default=10.0, help="client deadline per request (whole request)")
     ap.add_argument("--multipliers", type=float, nargs="+", default=[2.0, 4.0])
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray CPUs (default: all)")
+    ap.add_argument("--front", default="auto", choices=("auto", "haproxy", "proxy"),
+                    help="HTTP front of the embedded Ray where a configuration names none (RuntimeConfig.http_front)")
     args = ap.parse_args()
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from ray import serve
+    import ray
 
-    from raygen.config import DEFAULTS, RuntimeConfig
-    from raygen.runtime import init_ray
+    from raygen.config import DEFAULTS
 
     tmp = Path(tempfile.mkdtemp(prefix="raygen_overload_"))
     model = args.model or str(build_default_model(tmp / "model", args.arch, "mlm"))
     fasta = args.fasta or str(random_reference(tmp / "ref.fa", 50_000, 1))
     variants = random_snvs(fasta, 4096, 2, DEFAULTS.score.window)
-    # The replicas' logs stay out of this process: a log line per request would cost CPU here.
-    info = init_ray(RuntimeConfig(num_cpus=args.num_cpus, log_to_driver=False))
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port},
-                logging_config={"enable_access_log": False, "log_level": "ERROR"})
-    url = f"http://127.0.0.1:{port}"
     base = dict(model=model, reference=fasta, ui=False, token_env=None, device="cpu")
     configs = [parse_config(c) for c in args.config] or [("default", {})]
-    print(f"{info.describe()}; configs {configs}; load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-          flush=True)
-    gen = LoadGen(url, variants)
-    meter = CpuMeter(gen.proc.pid)
+    print(f"configs {configs}; load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = []
     try:
         for _ in range(args.rounds):
             for name, over in configs:
-                rows += run_config(name, over, args, base, url, gen, meter)
+                rows += run_config(name, over, args, base, variants)
     finally:
-        gen.close()
         print_table(rows, args)
-        serve.shutdown()
+        ray.shutdown()
     return 0
 
 

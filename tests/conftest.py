@@ -19,6 +19,9 @@ for _k, _v in {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
+    # Serve's Python proxy: HAProxy's front (raygen.httpfront, what `raygen serve` uses) costs 8-14 s more per
+    # serve.start at load 20-37, about ten times a session; RAYGEN_HTTP_FRONT=haproxy runs tests/serve through it.
+    "RAYGEN_HTTP_FRONT": "proxy",
 }.items():
     os.environ.setdefault(_k, _v)
 

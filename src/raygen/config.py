@@ -30,6 +30,9 @@ class RuntimeConfig:
     object_store_memory: int | None = None  # bytes; None = Ray's default (30% of RAM)
     connect_timeout_s: float = 15.0  # seconds; an explicit --address that does not answer in time fails with one line
     log_to_driver: bool = True  # local Ray only: print the workers' and replicas' logs here (benchmarks turn it off)
+    # local Ray only: the HTTP front of Serve (raygen.httpfront): haproxy (Ray's HAProxy mode, replicas parse HTTP
+    # themselves), proxy (Serve's Python proxy) or auto (haproxy where a binary is found); $RAYGEN_HTTP_FRONT sets it
+    http_front: str = field(default_factory=lambda: os.environ.get("RAYGEN_HTTP_FRONT", "auto"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from raygen.config import RuntimeConfig, apply_quiet_env
 from raygen.errors import RaygenError, UsageError
+from raygen.httpfront import apply_http_front
 from raygen.raylogs import NOISE_LINES, apply_ray_env, dropping_fd2_lines, loud, quiet_process
 
 log = logging.getLogger("raygen.runtime")
@@ -133,6 +134,8 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
             # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             apply_ray_env()  # before ray.init: the Ray processes it starts inherit the environment
+            front = apply_http_front(cfg.http_front)  # the same: Ray reads its HTTP front from the environment
+            log.debug("Serve HTTP front of the embedded Ray: %s", front)
             _start_local(cfg)
             mode = "local"
     res = ray.cluster_resources()

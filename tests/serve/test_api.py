@@ -92,6 +92,25 @@ def test_ops_endpoints_and_docs(api):
     assert models[0]["max_batch_size"] == 8  # the command's flags reached the scorer
 
 
+def test_requests_pass_through_haproxy_where_found(api):
+    """Where an HAProxy binary exists the embedded Ray runs Serve's HAProxy front (raygen.httpfront): the
+    Ingress replica parses HTTP itself, and HAProxy's own stats count the requests this module sends."""
+    from raygen.httpfront import find_haproxy
+
+    if os.environ.get("RAYGEN_HTTP_FRONT") == "proxy":
+        pytest.skip("this session runs Serve's proxy front (tests/conftest.py); RAYGEN_HTTP_FRONT=haproxy runs it")
+    if find_haproxy() is None:
+        pytest.skip("no HAProxy binary here: Serve's Python proxy is the front")
+    assert os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") == "1"
+    client, *_ = api
+    assert client.get("/v1/models").status_code == 200
+    csv = httpx.get(f"http://127.0.0.1:{os.environ['RAY_SERVE_HAPROXY_STATS_PORT']}/stats;csv", timeout=30).text
+    head = csv.lstrip("# ").splitlines()[0].split(",")
+    rows = [dict(zip(head, line.split(","))) for line in csv.splitlines()[1:]]
+    backend = [r for r in rows if r["pxname"].startswith("http-") and r["svname"] == "BACKEND"]
+    assert backend and int(backend[0]["stot"]) >= 1, csv[:2000]
+
+
 def test_answers_name_the_model_not_where_it_lives(api):
     """/readyz (no token needed), /v1/models and /v1/score say the model's name and revision, not its path."""
     from pathlib import Path
