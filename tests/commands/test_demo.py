@@ -32,6 +32,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from raygen.commands.demo import demo_model_dir
+from raygen.httpfront import find_haproxy
 from tests.test_docs import DOCS, shell_blocks
 
 #: The demo's training budget in these tests (the model's quality is not what they check).
@@ -113,7 +114,9 @@ def _wait_for(proc: subprocess.Popen, log: Path, needle: str, timeout_s: float) 
 def live_demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_DATA_DISABLE_PROGRESS_BARS", "RAY_ADDRESS")}
+    # The user's defaults, also the HTTP front (HAProxy where found: the suite's Serve tests keep the proxy)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_DATA_DISABLE_PROGRESS_BARS", "RAY_ADDRESS", "RAYGEN_HTTP_FRONT")}
     env["PYTHONUNBUFFERED"] = "1"
     log = root / "demo.log"
     # Relative --out and caches, run from `root`: what `make demo` prints in a clone (paths relative to it).
@@ -163,6 +166,8 @@ def test_demo_log_has_no_warnings(live_demo):
     live_demo.stop()
     text = live_demo.log.read_text(errors="replace")
     assert "demo outputs in demo " in text and "stopping raygen service" in text
+    front = "HTTP front: HAProxy" if find_haproxy() else "HTTP front: Serve's Python proxy"
+    assert front in text, text[-3000:]  # the answers above came through the front a user gets
     assert "training the demo DNA language model once" in text and "reused the outputs" not in text
     assert loud_lines(text) == [], text[-6000:]
     # No absolute path reaches the user: not the working directory, nor the caches' (also not in the VCF header)
