@@ -355,6 +355,8 @@ def _indel_errors(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
     by_anchor: dict[int, set] = {}
     for (a0, _, _), reads in p.indel_reads.items():
         by_anchor.setdefault(a0, set()).update(reads)
+    anchors = np.array(sorted(by_anchor), dtype=np.int64)  # reads with an indel per anchor, looked up by search
+    n_reads = np.array([len(by_anchor[a]) for a in anchors.tolist()], dtype=np.float64)
     codes = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0]
     hs, hl = homopolymer_runs(codes)
     ts, te, _ = tandem_tracts(codes)
@@ -362,7 +364,11 @@ def _indel_errors(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
                                         (ts, te - ts, prof.str_obs, prof.str_err, MAX_STR_SPAN)):
         s0 = starts + w.start0
         span = spanning_reads(p, s0, s0 + lens)
-        n_ind = np.array([len(by_anchor.get(int(a) - 1, ())) for a in s0], dtype=np.float64) if by_anchor else np.zeros(len(s0))
+        n_ind = np.zeros(len(s0))
+        if len(anchors):
+            j = np.minimum(np.searchsorted(anchors, s0 - 1), len(anchors) - 1)
+            hit = anchors[j] == s0 - 1
+            n_ind[hit] = n_reads[j[hit]]
         ok = (span >= 4) & (n_ind < GERMLINE_INDEL_FRACTION * np.maximum(span, 1))
         idx = np.minimum(lens[ok], cap)
         obs += np.bincount(idx, weights=span[ok], minlength=cap + 1)[: cap + 1]
