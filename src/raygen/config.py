@@ -394,6 +394,18 @@ class AssessConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    """Truth comparison (``raygen evaluate``; :mod:`raygen.eval.haplotype`, :mod:`raygen.eval.qualcurve`)."""
+
+    window: int = 30  # bp: alleles closer than this (start after the cluster's end) are replayed together
+    max_cluster_side: int = 12  # alleles per side a cluster may hold for replay (2**n subsets); above: allele keys
+    max_genotype_side: int = 8  # matched alleles per side for the genotype search (3**n); above: not compared
+    qual_curve_points: int = 200  # QUAL thresholds in the curve at most (quantiles of the calls' QUAL above)
+    gc_window: int = 100  # bp of reference centred on REF for the GC strata (as AssessConfig.gc_window)
+    repeat_flank: int = 60  # bp of reference each side of a variant searched for its homopolymer / STR
+
+
+@dataclass(frozen=True)
 class Config:
     """All sections together, as the CLI and Serve see them."""
 
@@ -411,6 +423,7 @@ class Config:
     cohort_batch: CohortBatchConfig = field(default_factory=CohortBatchConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)
     assess: AssessConfig = field(default_factory=AssessConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
 
 DEFAULTS = Config()

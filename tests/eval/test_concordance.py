@@ -100,6 +100,27 @@ def test_cli_json_and_table(tmp_path: Path, ref_fa: str, run_cli):
     assert rc == 2 and "does not exist" in err
 
 
+def test_haplotype_matching_of_a_complex_record_end_to_end(tmp_path: Path, ref_fa: str, run_cli):
+    # CACACACA at 21-28, G at 29. Truth: delete the first CA (GCA>G at 20) and G>T at 29 -> GCACACAT.
+    # Query: CAG>T at 27 (the last CA and the G), the same sequence; normalization cannot rewrite it.
+    truth = _vcf(tmp_path / "t.vcf", ["c1\t20\t.\tGCA\tG\t.\tPASS\t.\tGT\t0/1",
+                                      "c1\t29\t.\tG\tT\t.\tPASS\t.\tGT\t0/1"])
+    query = _vcf(tmp_path / "q.vcf", ["c1\t27\t.\tCAG\tT\t40\tPASS\t.\tGT\t0/1"])
+    allele = evaluate_vcfs(truth, query, reference=ref_fa, matching="allele").counts["ALL"]
+    assert (allele.tp, allele.fp, allele.fn) == (0, 1, 2)
+    hap = evaluate_vcfs(truth, query, reference=ref_fa).counts["ALL"]
+    assert (hap.tp, hap.tp_query, hap.fp, hap.fn, hap.gt_match) == (2, 1, 0, 0, 2)
+    png = tmp_path / "curve.png"
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa, "--qual-curve", png, "--json")
+    d = json.loads(out)
+    assert rc == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    assert d["matching"]["haplotype_tp_truth"] == 2 and d["counts"]["ALL"]["tp_query"] == 1
+    assert d["strata"]["repeat context"]["tandem repeat INDEL"]["tp"] == 1
+    assert [r["qual"] for r in d["qual_curve"]["ALL"]] == [None, 40.0]
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa, "--matching", "allele")
+    assert rc == 0 and "matching: allele keys" in out and "FN: c1:20:GCA>G, c1:29:G>T" in out
+
+
 @pytest.mark.shared
 def test_deepvariant_golden_matches_manifest(shared_data: Path):
     d = shared_data / "giab_chr20"
@@ -114,15 +135,16 @@ def test_deepvariant_golden_matches_manifest(shared_data: Path):
 
 
 @pytest.mark.shared
-def test_cli_side_by_side_table_for_several_call_sets(shared_data: Path, run_cli):
+def test_cli_side_by_side_table_for_several_call_sets(shared_data: Path, run_cli, tmp_path: Path):
     """`raygen evaluate` with repeated --query prints one row per call set (the GIAB comparison table)."""
     d = shared_data / "giab_chr20"
     truth, golden = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", d / "golden.postprocess_single_site_output.vcf.gz"
     common = ["evaluate", "--truth", truth, "--confident", d / "test_nist.b37_chr20_100kbp_at_10mb.bed",
               "-f", d / "ucsc.hg19.chr20.unittest.fasta.gz", "--query", f"truth itself={truth}",
               "--query", f"DeepVariant 1.4={golden}"]
-    rc, out, _ = run_cli(*common)
-    assert rc == 0
+    rc, out, _ = run_cli(*common, "--qual-curve", tmp_path / "both.png")
+    assert rc == 0 and (tmp_path / "both.png").read_bytes()[:4] == b"\x89PNG"
+    assert "DeepVariant 1.4: matching: haplotype; 47 truth alleles on equal keys" in out
     rows = {line[:22].strip(): line.split() for line in out.splitlines() if line.startswith(("truth itself", "Deep"))}
     assert rows["truth itself"][2:6] == ["45", "0", "0", "1.0000"]  # SNP TP FP FN F1
     assert rows["DeepVariant 1.4"][2:6] == ["43", "0", "2", "0.9773"]
@@ -149,3 +171,40 @@ def test_unreadable_query_names_file_and_where(tmp_path: Path, body, message):
     q.write_text(body)
     with pytest.raises(InputError, match=message):
         read_alleles(q)
+
+
+def _merge_nearby(src: Path, fasta: Path, out: Path) -> int:
+    """Rewrite the biallelic records of ``src``: each pair less than 20 bp apart with the same genotype (not
+    two SNVs, which MNP decomposition already splits) becomes one record spanning both. Returns the pairs."""
+    fa = pysam.FastaFile(str(fasta))
+    with pysam.VariantFile(str(src)) as vf:
+        recs = [(r.chrom, r.pos, r.ref, r.alts[0], "/".join(map(str, sorted(r.samples[0]["GT"]))))
+                for r in vf if len(r.alts) == 1]
+    rows, i, merged = [], 0, 0
+    while i < len(recs):
+        (c, p, ref, alt, gt), nxt = recs[i], recs[i + 1] if i + 1 < len(recs) else None
+        two_snvs = len(ref) == len(alt) == len(nxt[2]) == len(nxt[3]) == 1 if nxt else True
+        if nxt and 0 <= nxt[1] - (p + len(ref)) < 20 and nxt[4] == gt and not two_snvs:
+            mid = fa.fetch(c, p - 1 + len(ref), nxt[1] - 1)
+            ref, alt, i, merged = fa.fetch(c, p - 1, nxt[1] - 1 + len(nxt[2])), alt + mid + nxt[3], i + 1, merged + 1
+        rows.append(f"{c}\t{p}\t.\t{ref}\t{alt}\t50\tPASS\t.\tGT\t{gt}")
+        i += 1
+    out.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr20,length=63025520>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n" + "\n".join(rows) + "\n")
+    return merged
+
+
+@pytest.mark.shared
+def test_giab_truth_rewritten_with_merged_records_matches_itself(shared_data: Path, tmp_path: Path):
+    """The GIAB truth with nearby indel pairs written as one record each: allele keys lose them, replay
+    recovers every one (the 2 alleles left are the multiallelic record the rewrite drops)."""
+    d = shared_data / "giab_chr20"
+    truth, fa = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", d / "ucsc.hg19.chr20.unittest.fasta.gz"
+    assert _merge_nearby(truth, fa, tmp_path / "merged.vcf") == 5
+    allele = evaluate_vcfs(truth, tmp_path / "merged.vcf", reference=fa, matching="allele").counts["ALL"]
+    assert (allele.tp, allele.fp, allele.fn) == (210, 5, 12)
+    rep = evaluate_vcfs(truth, tmp_path / "merged.vcf", reference=fa)
+    c = rep.counts["ALL"]
+    assert (c.tp, c.tp_query, c.fp, c.fn, c.gt_match) == (220, 215, 0, 2, 220)
+    assert rep.matching["haplotype_tp_truth"] == 10 and rep.matching["haplotype_tp_query"] == 5

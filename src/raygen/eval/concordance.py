@@ -2,26 +2,32 @@
 
 Both sides are split into biallelic records, trimmed and left-aligned against the reference as
 ``bcftools norm -f`` does (:func:`raygen.normalize.normalize_allele`; a record whose REF disagrees with the
-reference, or every record without one, is only trimmed), then matched allele-aware on ``(chrom, pos, ref, alt)``; so an indel
-written at a different place in a repeat, or with extra padding bases, still matches. Genotypes are
-compared per matched allele as zygosity (het / hom-alt). A record counts inside the confident regions when
-its normalized 0-based start lies in a BED interval (BED is 0-based half-open).
+reference, or every record without one, is only trimmed), and MNPs are decomposed into SNPs (as hap.py
+does). Then they are matched: ``matching="allele"`` on ``(chrom, pos, ref, alt)`` only (an indel written at
+a different place in a repeat, or with extra padding bases, still matches after left-alignment);
+``matching="haplotype"`` (the default of :func:`evaluate_vcfs`, needs the reference) does that first and
+then replays the clusters of what is left as vcfeval does (:mod:`raygen.eval.haplotype`), so a complex
+record on one side matches the indel + SNV the other side writes, at allele level (ploidy squashed) and at
+genotype level (both haplotypes, phasings tried). A record counts inside the confident regions when its
+normalized 0-based start lies in a BED interval (BED is 0-based half-open); the matching sees only those.
 
 Query records count only when FILTER is PASS or ``.`` and the sample's genotype carries the allele (so
-DeepVariant-style ``RefCall`` and ``0/0`` records are ignored). This is allele matching, not haplotype
-replay: MNPs are decomposed into SNPs on both sides (as hap.py does), but a complex indel+SNV that one
-side writes as one record and the other as two does not match (vcfeval would match it).
+DeepVariant-style ``RefCall`` and ``0/0`` records are ignored).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pysam
 
-from raygen.errors import InputError
+from raygen.config import DEFAULTS, EvaluateConfig
+from raygen.errors import InputError, UsageError
+from raygen.eval.haplotype import MATCHING, MatchResult, exact_pass, match_haplotypes
+from raygen.eval.qualcurve import qual_curve
 from raygen.io.fasta import Reference
 from raygen.io.vcf import read_header
 from raygen.normalize import normalize_allele
@@ -31,13 +37,15 @@ from raygen.regions import Region, RegionSet, as_region
 
 @dataclass(frozen=True, slots=True)
 class Allele:
-    """One normalized biallelic call. ``pos`` is 1-based; ``zyg`` is 1 (het), 2 (hom-alt) or 0 (unknown)."""
+    """One normalized biallelic call. ``pos`` is 1-based; ``zyg`` is 1 (het), 2 (hom-alt) or 0 (unknown);
+    ``qual``: the record's QUAL (None for ``.``)."""
 
     chrom: str
     pos: int
     ref: str
     alt: str
     zyg: int
+    qual: float | None = None
 
     @property
     def key(self) -> tuple[str, int, str, str]:
@@ -50,19 +58,25 @@ class Allele:
 
 @dataclass
 class Counts:
-    """Concordance counts for one variant class."""
+    """Concordance counts for one variant class (or stratum). ``tp`` counts truth alleles matched (hap.py's
+    TRUTH.TP), ``tp_query`` query alleles matched (QUERY.TP); they differ where one side writes as one record
+    what the other writes as several. Precision is QUERY.TP / (QUERY.TP + FP), recall TRUTH.TP / (TRUTH.TP
+    + FN). ``gt_match`` / ``gt_compared``: truth TPs whose genotype also agrees / was compared (both sides
+    have one); ``gt_compared - gt_match`` are the genotype mismatches (hap.py's FP.gt, which hap.py also
+    counts as FP and FN; here they stay TPs)."""
 
     truth_total: int = 0
     query_total: int = 0
     tp: int = 0
     fp: int = 0
     fn: int = 0
-    gt_match: int = 0  # TPs whose zygosity also agrees (where both sides have a genotype)
+    gt_match: int = 0
     gt_compared: int = 0
+    tp_query: int = 0
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+        return self.tp_query / (self.tp_query + self.fp) if self.tp_query + self.fp else float("nan")
 
     @property
     def recall(self) -> float:
@@ -79,22 +93,35 @@ class Counts:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d.update(precision=self.precision, recall=self.recall, f1=self.f1, gt_concordance=self.gt_concordance)
+        d.update(precision=self.precision, recall=self.recall, f1=self.f1, gt_concordance=self.gt_concordance,
+                 gt_mismatch=self.gt_compared - self.gt_match)
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in d.items()}
 
 
 @dataclass
 class Report:
-    """Counts per class plus the mismatching records (for inspection)."""
+    """Counts per class plus the mismatching records (for inspection). ``matching``: what the matching
+    did (:class:`raygen.eval.haplotype.MatchResult` ``stats``); ``strata``: stratification -> level ->
+    counts; ``qual_curve``: :func:`raygen.eval.qualcurve.qual_curve`. ``truth``, ``query`` and ``match``
+    are the compared alleles and their per-allele outcome (not serialized)."""
 
     counts: dict[str, Counts]
     false_positives: list[Allele] = field(default_factory=list)
     false_negatives: list[Allele] = field(default_factory=list)
     genotype_mismatches: list[tuple[Allele, Allele]] = field(default_factory=list)
+    matching: dict = field(default_factory=dict)
+    strata: dict[str, dict[str, Counts]] = field(default_factory=dict)
+    qual_curve: dict = field(default_factory=dict)
+    truth: list[Allele] = field(default_factory=list, repr=False)
+    query: list[Allele] = field(default_factory=list, repr=False)
+    match: MatchResult | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
         return {
             "counts": {k: c.as_dict() for k, c in self.counts.items()},
+            "matching": self.matching,
+            "strata": {s: {lv: c.as_dict() for lv, c in levels.items()} for s, levels in self.strata.items()},
+            "qual_curve": self.qual_curve,
             "false_positives": [str_allele(a) for a in self.false_positives],
             "false_negatives": [str_allele(a) for a in self.false_negatives],
             "genotype_mismatches": [f"{str_allele(t)} truth={t.zyg} query={q.zyg}" for t, q in self.genotype_mismatches],
@@ -162,7 +189,9 @@ def read_alleles(
                 else:
                     zyg = 0
                 pos, ref, a = normalize_allele(rec.chrom, rec.pos, rec.ref, alt, reference)
-                for al in _atomize(rec.chrom, pos, ref, a, zyg) if atomize else [Allele(rec.chrom, pos, ref, a, zyg)]:
+                qual = None if rec.qual is None else float(rec.qual)
+                for al in (_atomize(rec.chrom, pos, ref, a, zyg, qual) if atomize
+                           else [Allele(rec.chrom, pos, ref, a, zyg, qual)]):
                     prev = out.get(al.key)
                     # Duplicate records of the same allele: keep the stronger genotype claim.
                     if prev is None or al.zyg > prev.zyg:
@@ -176,46 +205,67 @@ def read_alleles(
     return sorted(out.values(), key=lambda a: (a.chrom, a.pos, a.ref, a.alt))
 
 
-def _atomize(chrom: str, pos: int, ref: str, alt: str, zyg: int) -> list[Allele]:
+def _atomize(chrom: str, pos: int, ref: str, alt: str, zyg: int, qual: float | None) -> list[Allele]:
     if len(ref) == len(alt) and len(ref) > 1:
-        return [Allele(chrom, pos + i, r, a, zyg) for i, (r, a) in enumerate(zip(ref, alt)) if r != a]
-    return [Allele(chrom, pos, ref, alt, zyg)]
+        return [Allele(chrom, pos + i, r, a, zyg, qual) for i, (r, a) in enumerate(zip(ref, alt)) if r != a]
+    return [Allele(chrom, pos, ref, alt, zyg, qual)]
 
 
-def compare(truth: list[Allele], query: list[Allele], confident: RegionSet | None = None) -> Report:
-    """Match normalized alleles; count TP/FP/FN and zygosity agreement per class (SNP, INDEL, ALL)."""
+def count(truth: list[Allele], query: list[Allele], res: MatchResult, t_sel: Iterable[int],
+          q_sel: Iterable[int]) -> Counts:
+    """The counts of the truth alleles ``t_sel`` and query alleles ``q_sel`` (indices) under ``res``."""
+    c = Counts()
+    for i in t_sel:
+        c.truth_total += 1
+        if res.truth_tp[i]:
+            c.tp += 1
+            if res.truth_gt[i] is not None:
+                c.gt_compared += 1
+                c.gt_match += int(res.truth_gt[i])
+        else:
+            c.fn += 1
+    for i in q_sel:
+        c.query_total += 1
+        if res.query_tp[i]:
+            c.tp_query += 1
+        else:
+            c.fp += 1
+    return c
+
+
+def tally(truth: list[Allele], query: list[Allele], res: MatchResult) -> Report:
+    """Counts per class (SNP, INDEL, ALL) and the mismatching records of a matching."""
+    counts = {k: count(truth, query, res, [i for i, a in enumerate(truth) if k in (a.kind, "ALL")],
+                       [i for i, a in enumerate(query) if k in (a.kind, "ALL")]) for k in ("SNP", "INDEL", "ALL")}
+    return Report(counts,
+                  false_positives=[a for a, m in zip(query, res.query_tp) if not m],
+                  false_negatives=[a for a, m in zip(truth, res.truth_tp) if not m],
+                  genotype_mismatches=[(truth[t], query[q]) for t, q in sorted(res.gt_pairs)],
+                  matching=res.stats, truth=truth, query=query, match=res)
+
+
+def compare(truth: list[Allele], query: list[Allele], confident: RegionSet | None = None, *,
+            reference: Reference | None = None, matching: str = "allele",
+            config: EvaluateConfig = DEFAULTS.evaluate) -> Report:
+    """Match normalized alleles; count TP/FP/FN and genotype agreement per class (SNP, INDEL, ALL).
+
+    ``matching``: ``"allele"`` (equal ``(chrom, pos, ref, alt)``) or ``"haplotype"`` (that first, then
+    :func:`raygen.eval.haplotype.match_haplotypes` over ``reference``; without one, allele matching and
+    ``report.matching`` says so)."""
+    if matching not in MATCHING:
+        raise UsageError(f"matching must be one of {', '.join(MATCHING)}, not {matching!r}")
     if confident is not None:
         truth = [a for a in truth if confident.contains(a.chrom, a.pos - 1)]
         query = [a for a in query if confident.contains(a.chrom, a.pos - 1)]
-    tmap = {a.key: a for a in truth}
-    qmap = {a.key: a for a in query}
-    counts = {k: Counts() for k in ("SNP", "INDEL", "ALL")}
-    rep = Report(counts)
-    for a in truth:
-        for k in (a.kind, "ALL"):
-            counts[k].truth_total += 1
-        q = qmap.get(a.key)
-        for k in (a.kind, "ALL"):
-            c = counts[k]
-            if q is None:
-                c.fn += 1
-            else:
-                c.tp += 1
-                if a.zyg and q.zyg:
-                    c.gt_compared += 1
-                    c.gt_match += int(a.zyg == q.zyg)
-        if q is None:
-            rep.false_negatives.append(a)
-        elif a.zyg and q.zyg and a.zyg != q.zyg:
-            rep.genotype_mismatches.append((a, q))
-    for q in query:
-        for k in (q.kind, "ALL"):
-            counts[k].query_total += 1
-            if q.key not in tmap:
-                counts[k].fp += 1
-        if q.key not in tmap:
-            rep.false_positives.append(q)
-    return rep
+    if matching == "haplotype" and reference is not None:
+        res = match_haplotypes(truth, query, reference.fetch, reference, window=config.window,
+                               max_side=config.max_cluster_side, max_genotype_side=config.max_genotype_side)
+    else:
+        res = exact_pass(truth, query)
+        if matching == "haplotype":
+            res.stats["note"] = ("no reference (-f): haplotype replay needs one, alleles matched on "
+                                 "(chrom, pos, ref, alt)")
+    return tally(truth, query, res)
 
 
 def evaluate_vcfs(
@@ -227,23 +277,28 @@ def evaluate_vcfs(
     truth_sample: str | None = None,
     query_sample: str | None = None,
     region: Region | tuple[str, int, int | None] | None = None,
+    matching: str = "haplotype",
+    config: EvaluateConfig = DEFAULTS.evaluate,
 ) -> Report:
     """Read, normalize and compare two VCFs. ``region`` (a :class:`Region` or ``(chrom, start0, end0)``,
     0-based half-open; end None: to the contig's end) restricts both sides to records whose normalized start
-    lies in it."""
+    lies in it. ``matching``: see :func:`compare`. The report carries the QUAL curve
+    (:func:`raygen.eval.qualcurve.qual_curve`); :func:`raygen.eval.strata.report_strata` adds the strata."""
     ref = Reference(reference) if reference else None
     try:
         truth = read_alleles(truth_vcf, ref, sample=truth_sample, pass_only=False)
         query = read_alleles(query_vcf, ref, sample=query_sample, pass_only=True)
+        if region is not None:
+            region = as_region(region)
+            truth = [a for a in truth if _in_region(a, region)]
+            query = [a for a in query if _in_region(a, region)]
+        bed = RegionSet.from_bed(confident_bed) if confident_bed else None
+        rep = compare(truth, query, bed, reference=ref, matching=matching, config=config)
+        rep.qual_curve = qual_curve(rep, config.qual_curve_points)
     finally:
         if ref is not None:
             ref.close()
-    if region is not None:
-        region = as_region(region)
-        truth = [a for a in truth if _in_region(a, region)]
-        query = [a for a in query if _in_region(a, region)]
-    bed = RegionSet.from_bed(confident_bed) if confident_bed else None
-    return compare(truth, query, bed)
+    return rep
 
 
 def _in_region(a: Allele, region: Region) -> bool:
@@ -251,8 +306,9 @@ def _in_region(a: Allele, region: Region) -> bool:
 
 
 def format_table(report: Report, title: str | None = None) -> str:
-    """Fixed-width table: one row per class."""
-    head = f"{'type':<6} {'truth':>6} {'query':>6} {'TP':>6} {'FP':>5} {'FN':>5} {'prec':>7} {'recall':>7} {'F1':>7} {'GTconc':>7}"
+    """Fixed-width table: one row per class (TP: TRUTH.TP, TP.q: QUERY.TP)."""
+    head = (f"{'type':<6} {'truth':>6} {'query':>6} {'TP':>6} {'TP.q':>6} {'FP':>5} {'FN':>5} {'prec':>7} {'recall':>7} "
+            f"{'F1':>7} {'GTconc':>7}")
     lines = [title] if title else []
     lines.append(head)
 
@@ -262,7 +318,7 @@ def format_table(report: Report, title: str | None = None) -> str:
     for k in ("SNP", "INDEL", "ALL"):
         c = report.counts[k]
         lines.append(
-            f"{k:<6} {c.truth_total:>6} {c.query_total:>6} {c.tp:>6} {c.fp:>5} {c.fn:>5} "
+            f"{k:<6} {c.truth_total:>6} {c.query_total:>6} {c.tp:>6} {c.tp_query:>6} {c.fp:>5} {c.fn:>5} "
             f"{f(c.precision)} {f(c.recall)} {f(c.f1)} {f(c.gt_concordance)}"
         )
     return "\n".join(lines)

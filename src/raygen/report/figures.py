@@ -1,5 +1,6 @@
 """Pictures of an assessment (matplotlib, Agg): ROC and precision-recall curves, the reliability diagram,
-per-slice AUROC with confidence intervals, call-set precision/recall per stratum, and drift histograms.
+per-slice AUROC with confidence intervals, call-set precision/recall per stratum, drift histograms, and
+`raygen evaluate`'s precision-recall curve over QUAL.
 
 Each function takes the JSON-ready dicts :mod:`raygen.eval.assess` produces and returns PNG bytes.
 """
@@ -151,4 +152,79 @@ def drift_png(result: dict) -> bytes:
     fig.suptitle(f"Drift against the baseline profile (drift: PSI > {t['psi']} or KS > {t['ks']}); grey: baseline, "
                  "blue: current, red: current where it drifted", fontsize=10)
     fig.tight_layout()
+    return figure_png(fig)
+
+
+def qual_curve_png(curve: dict, title: str) -> bytes:
+    """The QUAL curve of ``raygen evaluate`` (:func:`raygen.eval.qualcurve.qual_curve`): precision against
+    recall per class with the best-F1 threshold marked, and precision, recall and F1 of all variants against
+    the QUAL threshold."""
+    fig, (pr, th) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for i, k in enumerate(("SNP", "INDEL", "ALL")):
+        rows = [r for r in curve.get(k, []) if r["precision"] is not None and r["recall"] is not None]
+        if not rows:
+            continue
+        col = COLOURS[i]
+        pr.plot([r["recall"] for r in rows], [r["precision"] for r in rows], color=col, lw=2, marker=".", ms=3,
+                label=k)
+        b = curve["best_f1"].get(k)
+        if b is not None:
+            q = "no threshold" if b["qual"] is None else f"QUAL >= {b['qual']:.3g}"
+            pr.scatter([b["recall"]], [b["precision"]], s=60, color=col, edgecolor="black", zorder=3,
+                       label=f"{k} best F1 {b['f1']:.3f} at {q}")
+    rows = [r for r in curve.get("ALL", [])[1:] if r["qual"] is not None]
+    if rows:
+        x = [r["qual"] for r in rows]
+        for key, col in (("precision", COLOURS[0]), ("recall", COLOURS[1]), ("f1", COLOURS[2])):
+            th.step(x, [np.nan if r[key] is None else r[key] for r in rows], where="post", color=col, lw=2,
+                    label=key if key != "f1" else "F1")
+        if max(x) > 200:  # bcftools-style QUAL spans decades; DeepVariant's stays within 0-100
+            th.set_xscale("symlog", linthresh=10.0)
+        th.set_xlim(left=0)
+    lo = min([r["precision"] for k in ("SNP", "INDEL", "ALL") for r in curve.get(k, [])
+              if r["precision"] is not None] + [1.0])
+    fig.suptitle(title, fontsize=10)
+    pr.set(xlabel="recall (TRUTH.TP / truth)", ylabel="precision (QUERY.TP / calls)",
+           title="Precision-recall over QUAL thresholds", xlim=(0, 1.01), ylim=(max(0.0, lo - 0.05), 1.005))
+    th.set(xlabel="QUAL threshold (calls with QUAL >= it kept)", ylabel="fraction", ylim=(0, 1.02),
+           title="All variants against the threshold")
+    for ax in (pr, th):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
+        ax.grid(alpha=0.3)
+    return figure_png(fig)
+
+
+def qual_curves_png(curves: list[tuple[str, dict]], title: str) -> bytes:
+    """Several call sets' QUAL curves (all variants): precision against recall with each best-F1 threshold
+    marked, and F1 against the QUAL threshold."""
+    fig, (pr, th) = plt.subplots(1, 2, figsize=(10, 4.2))
+    lo = 1.0
+    for i, (label, curve) in enumerate(curves):
+        col = COLOURS[i % len(COLOURS)]
+        rows = [r for r in curve.get("ALL", []) if r["precision"] is not None and r["recall"] is not None]
+        if not rows:
+            continue
+        lo = min([lo] + [r["precision"] for r in rows])
+        pr.plot([r["recall"] for r in rows], [r["precision"] for r in rows], color=col, lw=2, label=label)
+        b = curve["best_f1"].get("ALL")
+        if b is not None:
+            q = "no threshold" if b["qual"] is None else f"QUAL >= {b['qual']:.3g}"
+            pr.scatter([b["recall"]], [b["precision"]], s=60, color=col, edgecolor="black", zorder=3,
+                       label=f"{label} best F1 {b['f1']:.3f} at {q}")
+        pts = [r for r in rows if r["qual"] is not None and r["f1"] is not None]
+        th.step([r["qual"] for r in pts], [r["f1"] for r in pts], where="post", color=col, lw=2, label=label)
+    fig.suptitle(title, fontsize=10)
+    pr.set(xlabel="recall (TRUTH.TP / truth)", ylabel="precision (QUERY.TP / calls)",
+           title="Precision-recall over QUAL thresholds (all variants)", xlim=(0, 1.01),
+           ylim=(max(0.0, lo - 0.05), 1.005))
+    th.set(xlabel="QUAL threshold (calls with QUAL >= it kept)", ylabel="F1", ylim=(0, 1.02),
+           title="F1 against the threshold")
+    if th.get_xlim()[1] > 200:
+        th.set_xscale("symlog", linthresh=10.0)
+    th.set_xlim(left=0)
+    for ax in (pr, th):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
+        ax.grid(alpha=0.3)
     return figure_png(fig)
