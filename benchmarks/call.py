@@ -396,19 +396,52 @@ def speed(mbp: float, keep: str | None, repeat: int = 1) -> None:
           f"-> raygen is {DEEPVARIANT_CORE_S_PER_MBP / (cpu_r / (bp / 1e6)):.1f}x fewer core-s (anchor not measured here)")
 
 
-def hard(model: str | None, keep: str | None, seed: int = 31) -> None:
+def giab_profile(base: Path) -> str:
+    """The error profile of the whole NA12878 slice (``raygen profile``, no truth used), cached in ``base``."""
+    from raygen.calling.profile import estimate_profile
+    from raygen.regions import Region
+
+    path = base / "na12878.profile.json"
+    if not path.exists():
+        estimate_profile(str(GIAB / "NA12878_S1.chr20.10_10p1mb.bam"), str(GIAB / GIAB_REF),
+                         [Region("chr20", 10_000_000, 10_100_000)]).save(path)
+    return str(path)
+
+
+def hard_settings(kw: dict, read_length: int, coverage: float) -> dict:
+    """One HARD_CASES setting at another read length and depth: ``coverage`` replaces the 30x cases' depth and
+    the low-coverage case gets a third of it (10x at the default 30x)."""
+    return dict(kw, read_length=read_length, coverage=kw["coverage"] * coverage / 30.0)
+
+
+def hard(model: str | None, keep: str | None, seed: int = 31, length: int = 300_000, read_length: int = 150,
+         coverage: float = 30.0, cases: list[str] | None = None, profile: str | None = None) -> None:
     """Simulated hard cases (no DeepVariant output exists for them); raygen's site model is the shipped one
-    (fitted on NA12878 and the simulated training genomes of :data:`TRAIN_SEEDS`, never on ``seed``)."""
+    (fitted on NA12878 and the simulated training genomes of :data:`TRAIN_SEEDS`, never on ``seed``).
+    ``read_length`` / ``coverage``: see :func:`hard_settings`; ``cases``: a subset of HARD_CASES' names;
+    ``profile``: a `raygen profile` JSON the reads' qualities, miscalls and repeat indel errors are drawn from
+    (the 2%-error case is then skipped: the profile sets the error rate)."""
     from raygen.config import CallConfig
 
     if seed in TRAIN_SEEDS.values():
         raise SystemExit(f"seed {seed} is a training seed of the site model; report on another")
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="raygen-bench-hard-"))
-    print(f"Simulated hard cases, 300 kb each (seed {seed}{'; fresh' if seed != 21 else '; READ while shaping the model'}"
+    if profile == "giab":
+        profile = giab_profile(base)
+    print(f"Simulated hard cases, {length // 1000} kb each, {read_length} bp reads, {coverage:g}x (low coverage: "
+          f"{coverage / 3:.3g}x){', error profile ' + profile if profile else ''} (seed {seed}{'; fresh' if seed != 21 else '; READ while shaping the model'}"
           f"); load {os.getloadavg()[0]:.1f}")
     for name, kw in HARD_CASES.items():
+        if (cases and name not in cases) or (profile and "error_rate" in kw):
+            continue
         tag = name.replace(" ", "_").replace("%", "pct")
-        d = simulate(base / (tag if seed == 21 else f"{tag}_s{seed}"), length=300_000, contigs=1, seed=seed, **kw)
+        if (length, read_length, coverage) != (300_000, 150, 30.0):
+            tag += f"_{length // 1000}kb_{read_length}bp_{coverage:g}x"
+        if profile:
+            tag += "_profile_" + Path(profile).stem.replace(".", "_")
+        t0 = time.time()
+        d = simulate(base / (tag if seed == 21 else f"{tag}_s{seed}"), length=length, contigs=1, seed=seed,
+                     **hard_settings(kw, read_length, coverage), **({"error_profile": profile} if profile else {}))
         ref, bam, truth = str(d / "reference.fa"), str(d / "reads.bam"), str(d / "truth.vcf.gz")
         rows = [("raygen classical", str(d / "raygen.vcf.gz")), ("raygen + site model", str(d / "site.vcf.gz"))]
         raygen_call(bam, ref, rows[0][1], cfg=dataclasses.replace(CallConfig(), site_model="none"))
@@ -419,6 +452,7 @@ def hard(model: str | None, keep: str | None, seed: int = 31) -> None:
         rows.append(("bcftools mpileup+call", str(d / "bcftools.vcf.gz")))
         bcftools_call(bam, ref, rows[-1][1])
         print(format_side_by_side([(f"{name}: {caller}", report(truth, path, ref)) for caller, path in rows]))
+        print(f"({d}; {time.time() - t0:.0f} s wall with simulation, load {os.getloadavg()[0]:.1f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,6 +469,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mbp", type=float, default=10.0, help="simulated genome size for `speed` (default 10)")
     ap.add_argument("--keep", help="directory for simulated data (reused when present)")
     ap.add_argument("--repeat", type=int, default=1, help="`speed`: interleaved rounds, best of each (default 1)")
+    ap.add_argument("--length", type=int, default=300_000, help="`hard`: bp per simulated genome (default 300000)")
+    ap.add_argument("--read-length", type=int, default=150, help="`hard`: bp per mate (default 150)")
+    ap.add_argument("--coverage", type=float, default=30.0, help="`hard`: depth of the 30x cases; the low-coverage "
+                    "case gets a third (default 30)")
+    ap.add_argument("--profile", help="`hard`: draw reads with this `raygen profile` JSON's qualities, miscall "
+                    "and repeat indel error rates (a real BAM's; `giab`: the NA12878 slice's, measured here; the 2%%-error "
+                    "case is skipped)")
+    ap.add_argument("--case", action="append", choices=list(HARD_CASES), help="`hard`: only this case (repeatable)")
     ap.add_argument("--seed", type=int, default=31, help="`hard`: simulation seed reported (default 31; not a "
                     "training seed)")
     a = ap.parse_args(argv)
@@ -447,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.what == "fit":
         fit_default(a.out, a.keep, a.site_sim)
     if a.what in ("hard", "all"):
-        hard(a.model, a.keep, a.seed)
+        hard(a.model, a.keep, a.seed, a.length, a.read_length, a.coverage, a.case, a.profile)
     if a.what in ("speed", "all"):
         speed(a.mbp, a.keep, a.repeat)
     return 0

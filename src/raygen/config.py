@@ -59,6 +59,9 @@ class SimulateConfig:
     str_rate: float = 1 / 600  # short tandem repeats (unit 2-6, 3-12 copies) per bp
     repeat_indel_fraction: float = 0.6  # of indels placed in homopolymers / STRs (left-alignment matters)
     max_indel_len: int = 10  # bp, for indels outside repeats
+    # a `raygen profile` JSON: reads get that BAM's qualities, miscall rates and repeat indel errors
+    # (raygen.simulate.profiled); error_rate is then unused
+    error_profile: str = ""
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,7 @@ class NormalizeConfig:
     cpus_per_shard_task: float = 0.5  # per normalizer actor; fractional so read/write tasks still get CPU on a 2-core box
     max_actors: int = 2  # normalizer actors in the Ray pool at most (also for `raygen score --normalize`)
     batch_rows: int = 200_000  # records per block read (in-process and by each Ray read task)
+    block_threads: int = 2  # in process, .vcf.gz out: threads normalizing blocks side by side (1: one at a time)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from raygen.calling.errormodel import ErrorModel
-from raygen.calling.profile import ErrorProfile, estimate_profile
+from raygen.calling.profile import ErrorProfile, _indel_errors, estimate_profile
 from raygen.config import CallConfig
 from raygen.errors import InputError
 from raygen.regions import Region
@@ -20,11 +20,11 @@ BAM = "NA12878_S1.chr20.10_10p1mb.first_half.bam"
 @pytest.fixture(scope="module")
 def profile(shared_data: Path) -> ErrorProfile:
     g = shared_data / "giab_chr20"
-    return estimate_profile(str(g / BAM), str(g / FA), [Region("chr20", 10_000_000, 10_050_000)], window_bp=25_000)
+    return estimate_profile(str(g / BAM), str(g / FA), [Region("chr20", 10_000_000, 10_040_000)], window_bp=20_000)
 
 
 def test_profile_rates_are_sane(profile: ErrorProfile):
-    assert profile.bp == 50_000 and profile.reads > 1000
+    assert profile.bp == 40_000 and profile.reads > 1000
     assert 20 < profile.depth_median < 200
     assert 90 <= profile.read_length <= 250 and 100 < profile.fragment_mean < 1000
     table = profile.error_table()
@@ -34,6 +34,25 @@ def test_profile_rates_are_sane(profile: ErrorProfile):
     hp = profile.hp_indel_rate()
     assert np.all(np.diff(hp[1:]) >= 0) and hp[12] > hp[2]  # long homopolymers slip more
     assert profile.mixture and 0 < profile.mixture["artifact_weight"] < 0.05
+    germ = profile.germline_indel_rate("hp", 1e-4)  # the sample's own repeat-dependent indel prior
+    assert germ is not None and np.all(np.diff(germ[1:]) >= 0) and germ[12] > 10 * germ[1]
+
+
+def test_low_fraction_germline_indel_is_not_counted_as_error():
+    """A het indel seen by 2 of 16 reads in a 7 bp homopolymer (below the 20% cut) is germline, not slippage:
+    left out of the error rate (which would then make the caller miss such hets) and counted as a germline
+    tract; single indel reads stay errors."""
+    n = 2000
+    idx = np.r_[np.full(n, 7), [7]]
+    span = np.r_[np.full(n, 16.0), [16.0]]
+    n_ind = np.r_[(np.arange(n) % 200 == 0).astype(float), [2.0]]  # 10 single-read errors, then the het
+    sites = np.stack([np.zeros(n + 1), idx, span, n_ind])
+    sites = np.concatenate([sites, np.stack([np.zeros(20000), np.ones(20000), np.full(20000, 16.0),
+                                             np.zeros(20000)])], axis=1)  # background: plain bases
+    prof = ErrorProfile()
+    _indel_errors(prof, sites)
+    assert prof.hp_err[7] == 10 and prof.hp_obs[7] == 16.0 * n
+    assert prof.hp_germ[7] == 1 and prof.hp_sites[7] == n + 1 and prof.hp_sites[1] == 20000
 
 
 def test_profile_json_round_trip_and_error_model(profile: ErrorProfile, tmp_path: Path):
@@ -43,6 +62,8 @@ def test_profile_json_round_trip_and_error_model(profile: ErrorProfile, tmp_path
     assert np.array_equal(back.q_err, profile.q_err) and back.mixture == profile.mixture
     em = ErrorModel.build(CallConfig(), back)
     assert em.profiled and em.bq_error.shape == profile.error_table().shape
+    het, hom = em.indel_prior(12, 0, CallConfig())
+    assert het > em.indel_prior(1, 0, CallConfig())[0] and het == pytest.approx(2 * hom)
     assert not ErrorModel.build(CallConfig()).profiled  # no profile: the config's fixed rates
     (tmp_path / "bad.json").write_text('{"format": "x"}')
     with pytest.raises(InputError, match="not a raygen error profile"):

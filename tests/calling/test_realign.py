@@ -57,3 +57,28 @@ def test_a_read_with_another_indel_in_one_flank_is_anchored_on_the_other(tmp_pat
     # haplotype. From the right flank it fits the insertion haplotype exactly.
     assert (a.hap[alt_reads] == 1).all()
     assert (a.hap[~alt_reads] == 0).all()
+
+
+def test_a_neighbouring_indel_in_the_flank_does_not_turn_alt_reads_into_ref(tmp_path: Path):
+    """A hom-alt C14 -> C13 deletion with a hom-alt (CA)n deletion 22 bp to its right (simulated seed 71): from
+    the left flank the second deletion shifts each read by one CA unit, so it fits REF (shifted by 2) better
+    than the C13 haplotype (shifted by 1). Told about the neighbour, the window stops before it."""
+    rng = np.random.default_rng(7)
+    left = "".join(rng.choice(list("GT"), 200)) + "GATGTATGTA"
+    right = "TCACCTTC" + "AC" * 13 + "AAGG" + "".join(rng.choice(list("GT"), 200))
+    ref = left + "C" * 14 + right
+    site = len(left) - 1  # the anchor A; deleted: one C of the run
+    ca = len(left) + 14 + 8  # 0-based start of the (AC)n tract; one A deleted at its second base
+    alt = ref[:site + 1] + ref[site + 2:ca + 1] + ref[ca + 2:]
+    reads = [(s, alt[s:s + 100], [(0, site + 1 - s), (2, 1), (0, ca - site - 1), (2, 1), (0, 100 - (ca - s))])
+             for s in range(site - 70, site - 20, 3)]
+    bam = _bam(tmp_path, ref, reads)
+    with Reference(str(tmp_path / "ref.fa")) as fa:
+        af = open_bam(bam)
+        p = load_pileup(af, fa, Shard("c", 0, len(ref), 0), CallConfig())
+        af.close()
+    alleles = [(ref[site:site + 2], ref[site])]
+    blind = assign_site(p, site, alleles)
+    told = assign_site(p, site, alleles, [(ca, ref[ca:ca + 2], ref[ca])])
+    assert (blind.hap == 1).sum() < len(reads) // 2  # the failure this guards against
+    assert (told.hap == 1).sum() == len(reads)

@@ -18,6 +18,7 @@ import pysam.bcftools
 import pytest
 
 from raygen.config import DEFAULTS
+from raygen.errors import InputError
 from raygen.normalize import NormalizeOptions, normalize_variant
 from raygen.normalize.pipeline import run_normalize
 
@@ -128,7 +129,7 @@ def test_simulated_matches_bcftools_in_process(simulated, tmp_path):
     assert counts.realigned > 100 and counts.split > 50
     assert (tmp_path / "r.vcf.gz.tbi").exists()
     # NormalizeConfig.batch_rows is read: tiny blocks (many KEY ranges) give the same records and counts
-    small = dataclasses.replace(DEFAULTS.normalize, batch_rows=7)
+    small = dataclasses.replace(DEFAULTS.normalize, batch_rows=40)
     counts7 = run_normalize(str(gz), str(tmp_path / "r7.vcf"), NormalizeOptions(fasta=str(fa), multiallelics=("-", "any")),
                             use_ray=False, cfg=small)
     assert records(tmp_path / "r7.vcf") == want and counts7.as_dict() == counts.as_dict()
@@ -286,10 +287,11 @@ def test_soft_masked_reference_matches_bcftools(simulated, tmp_path):
     assert got == want
 
 
-def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path):
-    """An indexed input written to .vcf.gz is finished contig by contig (stream_finished); the records,
-    rejects (in input order) and counts equal the whole-file path's (.vcf output), with -m + / -d and rejects
-    in both contigs."""
+def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path, capsys):
+    """An indexed input written to .vcf.gz is finished contig by contig (stream_finished), its blocks normalized
+    on threads (normalized_blocks; small blocks: many in flight); the records, rejects (in input order), counts
+    and -c w warnings (in input order) equal the whole-file path's (.vcf output, one block at a time), with
+    -m + / -d and rejects in both contigs; -c e stops at the same record."""
     gz, fa, seqs = simulated
     lines = [x for x in gzip.open(gz, "rt")]
     head, body = [x for x in lines if x.startswith("#")], [x for x in lines if not x.startswith("#")]
@@ -304,14 +306,21 @@ def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path):
     bad = tmp_path / "bad.vcf"
     bad.write_text("".join(head + body))
     badgz = pysam.tabix_index(str(bad), preset="vcf", force=True)
-    opts = NormalizeOptions(fasta=str(fa), check_ref="x", multiallelics=("+", "any"), rm_dup="exact")
+    opts = NormalizeOptions(fasta=str(fa), check_ref="wx", multiallelics=("+", "any"), rm_dup="exact")
+    threaded = dataclasses.replace(DEFAULTS.normalize, batch_rows=100, block_threads=3)
     outs = {}
-    for name in ("s.vcf.gz", "w.vcf"):
+    for name, cfg in (("s.vcf.gz", threaded), ("w.vcf", DEFAULTS.normalize)):
         rej = tmp_path / f"{name}.rejects.tsv"
-        counts = run_normalize(badgz, str(tmp_path / name), opts, rejects_path=str(rej), use_ray=False)
-        outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict())
+        counts = run_normalize(badgz, str(tmp_path / name), opts, rejects_path=str(rej), use_ray=False, cfg=cfg)
+        outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict(), capsys.readouterr().err)
     assert outs["s.vcf.gz"] == outs["w.vcf"]
     assert outs["w.vcf"][2]["rejected"] == 3 and outs["w.vcf"][2]["joined"] > 0
+    assert outs["w.vcf"][3].count("REF_MISMATCH") == 2
+    for name, cfg in (("e.vcf.gz", threaded), ("e.vcf", DEFAULTS.normalize)):
+        with pytest.raises(InputError) as stop:
+            run_normalize(badgz, str(tmp_path / name), dataclasses.replace(opts, check_ref="e"), use_ray=False, cfg=cfg)
+        outs[name] = str(stop.value)
+    assert outs["e.vcf.gz"] == outs["e.vcf"] and "Reference allele mismatch" in outs["e.vcf"]
 
 
 _EDGE_HEADER = """##fileformat=VCFv4.2

@@ -56,11 +56,11 @@ def test_pretrain_20_steps_loads_with_plain_transformers(ray_session, run_cli, s
 def test_time_limit_stops_cleanly_and_saves(ray_session, run_cli, small_fasta, tmp_path):
     out = tmp_path / "tl"
     rc, stdout, err = run_cli("train", "pretrain", "-f", small_fasta, "--out", out, "--arch", "raygen-tiny",
-                              "--workers", "1", "--steps", "100000", "--time-limit", "0.08", "--batch-size", "8",
+                              "--workers", "1", "--steps", "100000", "--time-limit", "0.03", "--batch-size", "8",
                               "--context", "64", "--block-bp", "5000", "-q")
     assert rc == 0, err
     final = [e for e in _events(out) if e.get("event") == "validation"][-1]
-    assert final["final"] and 0 < final["step"] < 100000 and final["train_s"] >= 4.8
+    assert final["final"] and 0 < final["step"] < 100000 and final["train_s"] >= 1.8
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
 
 

@@ -15,10 +15,12 @@ features.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 import numpy as np
 
+from raygen.calling import realign
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.realign import assign_site, recount_snv, snv_loglik
@@ -28,8 +30,15 @@ from raygen.calling.vafmix import het_dispersion_penalty
 from raygen.config import CallConfig
 
 
-def indel_error(p: Pileup, c: Candidate, cfg: CallConfig, em: ErrorModel) -> float:
-    """Per-read indel error rate at ``c`` from the homopolymer / tandem-repeat tract it lies in."""
+#: A neighbouring indel shortens a re-scoring window's flank (:func:`raygen.calling.realign.assign_site`) only
+#: when the aligner put it in this fraction of the reads or more (a het's half, less sampling): in a messy
+#: STR an aligner splits one insertion into several minority fragments, and trusting those as neighbours
+#: shrinks every fragment's window until each looks supported.
+NEIGHBOUR_MIN_VAF = 0.3
+
+
+def indel_tract(p: Pileup, c: Candidate) -> tuple[int, int]:
+    """(homopolymer length, STR span; 0: none) of the tract indel ``c`` lies in."""
     unit = c.ref[1:] if len(c.ref) > len(c.alt) else c.alt[1:]
     i = c.pos0 + 1 - p.ref_start0
     span = repeat_span(p.ref_seq, i, unit)
@@ -37,7 +46,12 @@ def indel_error(p: Pileup, c: Candidate, cfg: CallConfig, em: ErrorModel) -> flo
     if len(unit) > 1 and len(set(unit)) == 1:
         hp = max(hp, span)  # a multi-base unit of one base ("TT") is a homopolymer
     str_span = span if len(set(unit)) > 1 and span >= 2 * len(unit) else 0
-    return em.indel_error(max(hp, 1), str_span, cfg)
+    return max(hp, 1), str_span
+
+
+def indel_error(p: Pileup, c: Candidate, cfg: CallConfig, em: ErrorModel) -> float:
+    """Per-read indel error rate at ``c`` from the homopolymer / tandem-repeat tract it lies in."""
+    return em.indel_error(*indel_tract(p, c), cfg)
 
 
 def candidate_loglik(p: Pileup, t: SiteTables, c: Candidate, cfg: CallConfig, em: ErrorModel) -> np.ndarray:
@@ -83,8 +97,15 @@ def with_artifacts(ll: np.ndarray, c: Candidate, em: ErrorModel) -> np.ndarray:
     return out
 
 
-def log_prior(c: Candidate, cfg: CallConfig) -> np.ndarray:
-    het, hom = (cfg.indel_het_prior, cfg.indel_hom_prior) if c.is_indel else (cfg.snv_het_prior, cfg.snv_hom_prior)
+def log_prior(c: Candidate, cfg: CallConfig, p: Pileup | None = None, em: ErrorModel | None = None) -> np.ndarray:
+    """Natural-log genotype priors (0/0, 0/1, 1/1): SNVs the config's; indels the BAM's repeat-dependent rate
+    for the tract (:meth:`ErrorModel.indel_prior`; with ``p`` and ``em``), else the config's."""
+    if not c.is_indel:
+        het, hom = cfg.snv_het_prior, cfg.snv_hom_prior
+    elif p is not None and em is not None:
+        het, hom = em.indel_prior(*indel_tract(p, c), cfg)
+    else:
+        het, hom = cfg.indel_het_prior, cfg.indel_hom_prior
     return np.log([1.0 - het - hom, het, hom])
 
 
@@ -113,8 +134,13 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
             by_anchor.setdefault(c.pos0, []).append(c)
     sites = []
     new: dict[int, tuple[Candidate, np.ndarray, object]] = {}
+    anchors = sorted(by_anchor)
     for a0, group in by_anchor.items():
-        a = assign_site(p, a0, [(c.ref, c.alt) for c in group])
+        near = anchors[max(0, bisect.bisect_left(anchors, a0 - 2 * realign.FLANK)):
+                       bisect.bisect_right(anchors, a0 + 2 * realign.FLANK + 100)]
+        neighbours = [(c.pos0, c.ref, c.alt) for b in near if b != a0 for c in by_anchor[b]
+                      if c.alt_count >= max(cfg.min_alt_count, NEIGHBOUR_MIN_VAF * c.depth)]
+        a = assign_site(p, a0, [(c.ref, c.alt) for c in group], neighbours)
         n_ref = int((a.hap == 0).sum())
         informative = int((a.hap >= 0).sum())
         ref_reads = a.reads[a.hap == 0]
@@ -155,7 +181,7 @@ def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: Ca
     em = em or ErrorModel.build(cfg)
     cands, lls, sups = refine(p, t, cands, cfg, em)
     lls = [with_artifacts(ll, c, em) for c, ll in zip(cands, lls)]
-    out = [make_record(chrom, c, ll, ll + log_prior(c, cfg), cfg) for c, ll in zip(cands, lls)]
+    out = [make_record(chrom, c, ll, ll + log_prior(c, cfg, p, em), cfg) for c, ll in zip(cands, lls)]
     return cands, fix_multiallelic(p, t, cands, out, cfg, em), sups, lls
 
 

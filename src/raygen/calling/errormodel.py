@@ -28,6 +28,8 @@ class ErrorModel:
     het_concentration: float | None  # beta-binomial concentration of het allele counts; None: binomial
     depth_median: float | None
     profiled: bool = False
+    hp_prior: np.ndarray | None = None  # [MAX_HP + 1] P(germline indel) per homopolymer length; None: cfg's priors
+    str_prior: np.ndarray | None = None  # [MAX_STR_SPAN + 1] by STR span
 
     @classmethod
     def build(cls, cfg: CallConfig, profile: ErrorProfile | None = None) -> "ErrorModel":
@@ -36,6 +38,7 @@ class ErrorModel:
         if profile is None or profile.q_obs.sum() < 10_000:
             return cls(stated, None, None, cfg.artifact_weight, cfg.artifact_fraction, None, None)
         mix = profile.mixture or {}
+        floor = cfg.indel_het_prior + cfg.indel_hom_prior
         return cls(
             bq_error=profile.error_table(),
             hp_rate=profile.hp_indel_rate() if profile.hp_obs.sum() >= 10_000 else None,
@@ -45,6 +48,8 @@ class ErrorModel:
             het_concentration=mix.get("het_concentration"),
             depth_median=profile.depth_median or None,
             profiled=True,
+            hp_prior=profile.germline_indel_rate("hp", floor),
+            str_prior=profile.germline_indel_rate("str", floor),
         )
 
     def indel_error(self, hp_len: int, str_span: int, cfg: CallConfig) -> float:
@@ -55,3 +60,13 @@ class ErrorModel:
             return float(min(cfg.max_indel_error, cfg.indel_error + cfg.indel_error_per_repeat_bp * tract))
         e = max(self.hp_rate[min(hp_len, MAX_HP)], self.str_rate[min(str_span, MAX_STR_SPAN)] if str_span else 0.0)
         return float(min(cfg.max_indel_error, e))
+
+    def indel_prior(self, hp_len: int, str_span: int, cfg: CallConfig) -> tuple[float, float]:
+        """(P(het), P(hom-alt)) of an indel in a homopolymer of ``hp_len`` bp / an STR of ``str_span`` bp: the
+        BAM's repeat-dependent germline rate (split het:hom as the config's priors are) where it was
+        profiled, else the config's flat indel priors."""
+        het, hom = cfg.indel_het_prior, cfg.indel_hom_prior
+        if self.hp_prior is None or self.str_prior is None:
+            return het, hom
+        rate = max(self.hp_prior[min(hp_len, MAX_HP)], self.str_prior[min(str_span, MAX_STR_SPAN)] if str_span else 0.0)
+        return rate * het / (het + hom), rate * hom / (het + hom)

@@ -1,7 +1,7 @@
 """The error profile of a BAM, estimated from the BAM itself (no truth set): what `raygen profile` writes and
 what `raygen call` calibrates its error model with (:mod:`raygen.calling.errormodel`; the caller reads the
 quality calibration, the repeat indel rates, the allele-fraction mixture and the depth median; the rest is
-measured for the user and for a profile-driven simulator, which does not exist yet).
+measured for the user and for the profile-driven simulator, :mod:`raygen.simulate.profiled`).
 
 Measured over windows of the regions (evenly spaced, up to ``max_bp`` in all, so the result does not depend
 on how a later call is sharded), from reads of every MAPQ:
@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binom
 
 from raygen.calling.candidates import Pileup, entry_cycle_bins, load_pileup, open_bam, per_entry
 from raygen.calling.repeats import homopolymer_runs, tandem_tracts
@@ -46,6 +47,8 @@ MAX_STR_SPAN = 40  # STR spans (bp) pooled beyond this
 GC_BINS = 20
 CLEAN_MAX_FRACTION = 0.2  # a site with a non-reference allele above this fraction is not used for error rates
 GERMLINE_INDEL_FRACTION = 0.2
+#: A tract whose indel reads are this unlikely under the fitted error rate holds a germline indel (left out).
+GERMLINE_INDEL_P = 1e-3
 LOW_MAPQ = 30
 
 
@@ -69,6 +72,11 @@ class ErrorProfile:
     hp_err: np.ndarray = field(default_factory=lambda: np.zeros(MAX_HP + 1))
     str_obs: np.ndarray = field(default_factory=lambda: np.zeros(MAX_STR_SPAN + 1))
     str_err: np.ndarray = field(default_factory=lambda: np.zeros(MAX_STR_SPAN + 1))
+    # tracts (>= 4 spanning reads) by run length / span, and of those the ones holding a germline indel
+    hp_sites: np.ndarray = field(default_factory=lambda: np.zeros(MAX_HP + 1))
+    hp_germ: np.ndarray = field(default_factory=lambda: np.zeros(MAX_HP + 1))
+    str_sites: np.ndarray = field(default_factory=lambda: np.zeros(MAX_STR_SPAN + 1))
+    str_germ: np.ndarray = field(default_factory=lambda: np.zeros(MAX_STR_SPAN + 1))
     mapq_hist: np.ndarray = field(default_factory=lambda: np.zeros(61))
     mismatch_mapq: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))  # [low, high MAPQ] x [mis, bases]
     clip_hist: np.ndarray = field(default_factory=lambda: np.zeros(301))  # read ends by soft-clip length
@@ -113,6 +121,21 @@ class ErrorProfile:
             prev = max(prev, (self.str_err[s] + prior * prev) / (self.str_obs[s] + prior))
             out[s] = prev
         return np.clip(out, 1e-5, 0.3)
+
+    def germline_indel_rate(self, kind: str, floor: float, prior: float = 200.0) -> np.ndarray | None:
+        """P(a tract holds a germline indel) per homopolymer length (``kind`` "hp") or STR span ("str"): the
+        sample's own repeat-dependent indel prior (as DRAGEN's STR calibration measures it), made
+        non-decreasing in length, each length shrunk toward the next shorter one (``prior`` pseudo-tracts),
+        never below ``floor``. None when too few tracts were seen (older profiles: none)."""
+        sites, germ = (self.hp_sites, self.hp_germ) if kind == "hp" else (self.str_sites, self.str_germ)
+        if self.hp_sites.sum() < 10_000:  # every base starts a run: ~10 kbp with reads (older profiles: 0)
+            return None
+        out = np.zeros(len(sites))
+        prev = floor
+        for h in range(len(sites)):
+            prev = max(prev, (germ[h] + prior * prev) / (sites[h] + prior))
+            out[h] = prev
+        return np.clip(out, floor, 0.3)
 
     def gc_coverage(self) -> np.ndarray:
         """Relative fragment coverage per GC bin (1 = average; bins without sequence read 1)."""
@@ -202,6 +225,7 @@ class _Acc:
     revs: list = field(default_factory=list)
     depth: list = field(default_factory=list)
     top_alt: list = field(default_factory=list)
+    indel_sites: list = field(default_factory=list)  # per window: [kind (0 homopolymer, 1 STR), index, span, n_ind]
 
 
 def estimate_profile(bam: str, reference: str, regions: list[Region], *, cfg: CallConfig | None = None,
@@ -251,6 +275,7 @@ def _finish(prof: ErrorProfile, acc: _Acc) -> None:
     depth = np.concatenate(acc.depth)
     prof.depth_median = float(np.median(depth[depth > 0])) if np.any(depth > 0) else 0.0
     prof.mixture = fit_vaf_mixture(depth, np.concatenate(acc.top_alt))
+    _indel_errors(prof, np.concatenate(acc.indel_sites, axis=1) if acc.indel_sites else np.zeros((4, 0)))
 
 
 def _add_window(prof: ErrorProfile, acc: _Acc, p: Pileup, w: Shard, cfg: CallConfig) -> None:
@@ -271,7 +296,7 @@ def _add_window(prof: ErrorProfile, acc: _Acc, p: Pileup, w: Shard, cfg: CallCon
     acc.depth.append(depth)
     acc.top_alt.append(top)
     _base_errors(prof, p, w, clean)
-    _indel_errors(prof, p, w)
+    acc.indel_sites.append(_indel_sites(p, w))
     _gc_coverage(prof, p, w, own)
 
 
@@ -350,8 +375,9 @@ def spanning_reads(p: Pileup, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.maximum(0, np.searchsorted(starts, lo - 1, side="right") - np.searchsorted(ends, hi + 1, side="left"))
 
 
-def _indel_errors(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
-    """Indel error per homopolymer length and STR span: reads with an indel anchored just before the tract."""
+def _indel_sites(p: Pileup, w: Shard) -> np.ndarray:
+    """Homopolymers and STR tracts of the window with at least 4 spanning reads: ``[4, N]`` rows kind (0 homopolymer, 1 STR), length index (run
+    length or span, pooled at the cap), spanning reads, reads with an indel anchored just before the tract."""
     by_anchor: dict[int, set] = {}
     for (a0, _, _), reads in p.indel_reads.items():
         by_anchor.setdefault(a0, set()).update(reads)
@@ -360,8 +386,8 @@ def _indel_errors(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
     codes = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0]
     hs, hl = homopolymer_runs(codes)
     ts, te, _ = tandem_tracts(codes)
-    for starts, lens, obs, err, cap in ((hs, hl, prof.hp_obs, prof.hp_err, MAX_HP),
-                                        (ts, te - ts, prof.str_obs, prof.str_err, MAX_STR_SPAN)):
+    out = []
+    for kind, (starts, lens, cap) in enumerate(((hs, hl, MAX_HP), (ts, te - ts, MAX_STR_SPAN))):
         s0 = starts + w.start0
         span = spanning_reads(p, s0, s0 + lens)
         n_ind = np.zeros(len(s0))
@@ -369,10 +395,35 @@ def _indel_errors(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
             j = np.minimum(np.searchsorted(anchors, s0 - 1), len(anchors) - 1)
             hit = anchors[j] == s0 - 1
             n_ind[hit] = n_reads[j[hit]]
-        ok = (span >= 4) & (n_ind < GERMLINE_INDEL_FRACTION * np.maximum(span, 1))
-        idx = np.minimum(lens[ok], cap)
-        obs += np.bincount(idx, weights=span[ok], minlength=cap + 1)[: cap + 1]
-        err += np.bincount(idx, weights=n_ind[ok], minlength=cap + 1)[: cap + 1]
+        ok = span >= 4
+        out.append(np.stack([np.full(int(ok.sum()), kind), np.minimum(lens[ok], cap), span[ok], n_ind[ok]]).astype(np.float64))
+    return np.concatenate(out, axis=1)
+
+
+def _indel_errors(prof: ErrorProfile, sites: np.ndarray, rounds: int = 3) -> None:
+    """Indel error counts per homopolymer length and STR span from :func:`_indel_sites`' rows, without the
+    germline indels: a site with indel reads at :data:`GERMLINE_INDEL_FRACTION` or more, or whose indel reads
+    (2 or more) are more than the current rate explains (binomial tail below :data:`GERMLINE_INDEL_P`), is
+    left out and the rate refitted. (The fraction cut alone counts a het indel seen by 2 of 16 reads as
+    errors, which then raises the rate that makes the caller miss such hets.) The left-out sites are the
+    tracts' germline counts (:meth:`ErrorProfile.germline_indel_rate`)."""
+    kind, idx, span, n_ind = sites[0].astype(int), sites[1].astype(int), sites[2], sites[3]
+    keep = n_ind < GERMLINE_INDEL_FRACTION * np.maximum(span, 1)
+    for r in range(rounds + 1):
+        for k, obs, err, cap in ((0, prof.hp_obs, prof.hp_err, MAX_HP), (1, prof.str_obs, prof.str_err, MAX_STR_SPAN)):
+            m = keep & (kind == k)
+            obs[:] = np.bincount(idx[m], weights=span[m], minlength=cap + 1)[: cap + 1]
+            err[:] = np.bincount(idx[m], weights=n_ind[m], minlength=cap + 1)[: cap + 1]
+        if r == rounds or not len(span):
+            break
+        rate = np.where(kind == 0, prof.hp_indel_rate()[np.minimum(idx, MAX_HP)],
+                        prof.str_indel_rate()[np.minimum(idx, MAX_STR_SPAN)])
+        keep = (n_ind < GERMLINE_INDEL_FRACTION * np.maximum(span, 1)) & (
+            (n_ind < 2) | (binom.sf(n_ind - 1, span, rate) >= GERMLINE_INDEL_P))
+    for k, sites_, germ, cap in ((0, prof.hp_sites, prof.hp_germ, MAX_HP), (1, prof.str_sites, prof.str_germ, MAX_STR_SPAN)):
+        m = kind == k
+        sites_[:] = np.bincount(idx[m], minlength=cap + 1)[: cap + 1]
+        germ[:] = np.bincount(idx[m & ~keep], minlength=cap + 1)[: cap + 1]
 
 
 def _gc_coverage(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> None:

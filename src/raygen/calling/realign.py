@@ -20,6 +20,7 @@ from raygen.calling.candidates import Candidate, Pileup, encode
 from raygen.calling.repeats import repeat_span
 
 FLANK = 20  # bp of unique-ish sequence each side of the repeat tract
+MIN_FLANK = 4  # bp the window keeps each side of the site when a neighbouring indel shortens its flank
 MARGIN = 15.0  # Phred units a haplotype must win by for the read to count
 MAX_QUAL = 40
 
@@ -53,8 +54,14 @@ def _query_at(p: Pileup, r: int, x: int, left: bool) -> int | None:
     return int(p.qpos[a + j]) - int(p.read_qoff[r]) + (x - int(pos[j]))
 
 
-def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]]) -> SiteAssignment:
-    """Score every read overlapping the site against REF and each ``(ref, alt)`` indel allele at ``anchor0``."""
+def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]],
+                neighbours: list[tuple[int, str, str]] = ()) -> SiteAssignment:
+    """Score every read overlapping the site against REF and each ``(ref, alt)`` indel allele at ``anchor0``.
+
+    ``neighbours``: other indel candidates ``(anchor0, ref, alt)`` nearby. The window's flanks stop short of
+    them (keeping at least :data:`MIN_FLANK` bp): an indel the haplotypes do not carry, inside a flank, shifts
+    every read that has it, and in a repeat the shifted read can fit the reference haplotype better (a hom-alt
+    deletion 22 bp from another read as 17 REF reads of 18)."""
     longest_ref = max(len(r) for r, _ in alleles)
     unit_tract = 0
     for r, a in alleles:
@@ -62,7 +69,13 @@ def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]]) -> Site
         unit_tract = max(unit_tract, repeat_span(p.ref_seq, anchor0 + 1 - p.ref_start0, unit))
     hp = repeat_span(p.ref_seq, anchor0 + 1 - p.ref_start0, p.ref_seq[anchor0 + 1 - p.ref_start0])
     w0 = max(anchor0 - FLANK, p.ref_start0)  # near a contig start the window cannot reach further left
-    w1 = anchor0 + longest_ref + max(unit_tract, hp) + FLANK
+    core1 = anchor0 + longest_ref + max(unit_tract, hp)
+    w1 = core1 + FLANK
+    for a2, r2, _ in neighbours:
+        if a2 >= core1:  # right of the tract: stop before its first changed base
+            w1 = min(w1, max(a2 + 1, core1 + MIN_FLANK))
+        elif a2 + len(r2) <= anchor0:  # left of the site: start after its last changed base
+            w0 = max(w0, min(a2 + len(r2), anchor0 - MIN_FLANK))
     rs = p.ref_start0
     href = p.ref_seq[w0 - rs:w1 - rs]
     haps_s = [href] + [p.ref_seq[w0 - rs:anchor0 + 1 - rs] + a[1:] + p.ref_seq[anchor0 + len(r) - rs:w1 - rs] for r, a in alleles]

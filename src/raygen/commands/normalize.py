@@ -78,7 +78,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads that compress .vcf.gz output beside the main one, as bcftools' --threads; "
                         "from ~32 MiB of output text they run in one worker process "
-                        "(default: the usable cores, at most 4; 0: none); --num-cpus sizes the local Ray")
+                        "(default: the usable cores, at most 4; 0: none, and no thread reading or normalizing "
+                        "beside the main one either); --num-cpus sizes the local Ray")
     p.add_argument("-W", "--write-index", action="store_true",
                    help="accepted for compatibility: raygen always indexes .vcf.gz/.bcf output (see --no-index)")
     p.add_argument("--no-index", action="store_true", help="do not write .tbi/.csi beside .vcf.gz/.bcf output")

@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     r.add_argument("--fragment-mean", type=int, default=D.fragment_mean, metavar="BP", help="mean fragment (insert) size")
     r.add_argument("--fragment-sd", type=int, default=D.fragment_sd, metavar="BP", help="fragment size SD")
     r.add_argument("--error-rate", type=float, default=D.error_rate, metavar="R", help="mean per-base sequencing error")
+    r.add_argument("--error-profile", default=D.error_profile, metavar="JSON",
+                   help="draw qualities, miscalls and repeat indel errors as this `raygen profile` output "
+                        "measured them on a real BAM (--error-rate is then unused)")
     r.add_argument("--chunk-bp", type=parse_bp, default=D.chunk_bp, metavar="BP", help="bp of reads per Ray task")
     p.set_defaults(func=run)
 
@@ -86,7 +89,7 @@ def config_from_args(args: argparse.Namespace):
         multiallelic_fraction=args.multiallelic_fraction, repeat_indel_fraction=args.repeat_indel_fraction,
         samples=args.samples, phased=not args.unphased, denormalize=args.denormalize, coverage=args.coverage,
         read_length=args.read_length, fragment_mean=args.fragment_mean, fragment_sd=args.fragment_sd,
-        error_rate=args.error_rate, chunk_bp=args.chunk_bp,
+        error_rate=args.error_rate, chunk_bp=args.chunk_bp, error_profile=args.error_profile,
     )
 
 
@@ -96,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     validate(cfg)  # before Ray starts: a bad flag fails in milliseconds
+    if cfg.error_profile:
+        from raygen.calling.profile import ErrorProfile
+
+        ErrorProfile.load(cfg.error_profile)  # a missing or foreign file: InputError (exit 2) before Ray starts
     if cfg.coverage > 0:
         ensure_writable_dir(args.out)  # an unwritable --out fails before Ray's start-up, not after
         init_ray(runtime_config(args))  # started here so the summary's time is the simulation's own

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,8 +31,10 @@ import pyarrow.compute as pc
 from raygen.config import DEFAULTS, NormalizeConfig
 from raygen.errors import InputError
 from raygen.expr import Expression
+from raygen.io.arrowstart import skip_pandas_probe
 from raygen.io.blocks import is_indexed, read_shard, split_rejects
 from raygen.io.header import VcfHeader
+from raygen.io.readahead import read_ahead
 from raygen.io.vcf import (detect_format, empty_rejects, format_lines, index_path, output_kind, read_header,
                            report_rejects, write_vcf)
 from raygen.normalize.fast import SUB_SLOTS, normalize_batch
@@ -165,16 +171,72 @@ def normalize_tables(blocks: Iterable[pa.Table], header: VcfHeader, opts: Normal
     return finish(outs, normalizer.counts, out_header, opts, source)
 
 
+def normalized_blocks(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str,
+                      counts: Counts, workers: int = 1) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """``(block, normalize_block(block))`` for each block, in input order; ``counts`` gets what the normalizers
+    counted (at the end).
+
+    ``workers > 1``: on that many threads, each block with one of ``workers`` normalizers (made here, used by
+    one thread at a time), at most ``workers + 1`` blocks in flight. Blocks are independent (as for Ray's
+    actors) unless options carry state from record to record (:func:`carries_state`: callers keep 1 then);
+    Arrow and numpy release the GIL, so on two cores the blocks normalize side by side while this thread
+    finishes and writes. A normalizer's warnings (``-c w``, ``ALT_DUP``) are printed in block order."""
+    if workers <= 1:
+        normalizer = RecordNormalizer(header, opts, counts, source=source)
+        for block in blocks:
+            yield block, normalize_block(block, normalizer)
+        return
+    made = [RecordNormalizer(header, opts, Counts(), source=source) for _ in range(workers)]
+    free: queue.Queue = queue.Queue()
+    for n in made:
+        free.put(n)
+
+    def work(block: pa.Table) -> tuple[pa.Table | None, list[str], BaseException | None]:
+        normalizer = free.get()
+        said: list[str] = []
+        normalizer.warn = said.append
+        try:
+            return normalize_block(block, normalizer), said, None
+        except Exception as exc:  # raised in order, after the warnings before it (-c we)
+            return None, said, exc
+        finally:
+            free.put(normalizer)
+
+    def result(item) -> tuple[pa.Table, pa.Table]:
+        block, future = item
+        out, said, exc = future.result()
+        for msg in said:
+            print(msg, file=sys.stderr)
+        if exc is not None:
+            raise exc
+        return block, out
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="raygen-normalize") as pool:
+        try:
+            for block in blocks:
+                pending.append((block, pool.submit(work, block)))
+                if len(pending) > workers:
+                    yield result(pending.popleft())
+            while pending:
+                yield result(pending.popleft())
+        finally:
+            for _, future in pending:
+                future.cancel()
+    for n in made:
+        counts.add(n.counts)
+
+
 def stream_finished(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str,
-                    counts: Counts, rejects: list[pa.Table]) -> Iterator[pa.Table]:
+                    counts: Counts, rejects: list[pa.Table], workers: int = 1) -> Iterator[pa.Table]:
     """Like :func:`normalize_tables`, but yields the finished records contig by contig, as soon as each is
     done, so the writer never holds more than one contig's records. Valid for input whose contigs are
     contiguous (an indexed file: tabix refuses others): each run of blocks of one SHARD (the reader starts a
     new one where CHROM changes) then holds a whole contig, and :func:`finish` over the runs in order gives
     the records of :func:`finish` over all of them. ``counts`` accumulates; each run's rejects are appended to
-    ``rejects`` (sort them by LINE afterwards)."""
+    ``rejects`` (sort them by LINE afterwards). ``workers``: threads normalizing blocks
+    (:func:`normalized_blocks`)."""
     opts.validate()
-    normalizer = RecordNormalizer(header, opts, counts, source=source)
     group: list[pa.Table] = []
     shard = None
 
@@ -188,15 +250,13 @@ def stream_finished(blocks: Iterable[pa.Table], header: VcfHeader, opts: Normali
         rejects.append(res.rejects)
         return res.records
 
-    for block in blocks:
-        if block.num_rows == 0:
-            continue
+    for block, out in normalized_blocks((b for b in blocks if b.num_rows), header, opts, source, counts, workers):
         first = block["SHARD"][0].as_py()
         if shard is not None and first != shard and group:
             yield done()
             group = []
         shard = block["SHARD"][block.num_rows - 1].as_py()
-        group.append(normalize_block(block, normalizer))
+        group.append(out)
     if group:
         yield done()
 
@@ -294,15 +354,19 @@ def should_use_ray(path: str, use_ray: bool | None, min_bytes: int, stateful: bo
     return os.path.getsize(path) >= min_bytes
 
 
-def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime
-                    ) -> NormalizeResult:
+def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg: NormalizeConfig, runtime,
+                    threads: int | None = None) -> NormalizeResult:
     header = read_header(inp)
     if should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
         from raygen.runtime import init_ray  # imports Ray: only on the Ray path (start-up time)
 
         init_ray(runtime)
         return normalize_ray(inp, header, opts, cfg)
-    return normalize_tables(read_shard(inp, header, Shard(None), cfg.batch_rows), header, opts, source=inp)
+    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    # the next block is read and parsed on a thread while this one normalizes (--threads 0: no such thread);
+    # closed on an error too, so the thread stops then
+    with closing(blocks if threads == 0 else read_ahead(blocks)) as blocks:
+        return normalize_tables(blocks, header, opts, source=inp)
 
 
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
@@ -312,10 +376,17 @@ def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions,
     out_header = prepare_header(header, opts)
     counts, rejects = Counts(), []
     blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    # beside the main thread: the next block read on a thread, blocks normalized on block_threads threads
+    # (one at a time where options carry state across records); --threads 0: none of these, as bcftools' 0
+    spare = threads != 0
+    blocks = read_ahead(blocks) if spare else blocks
+    workers = cfg.block_threads if spare and not carries_state(opts, header) else 1
     prov = Provenance.for_run(reference=opts.fasta) if provenance else None
     # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
-    write_vcf(out_header, stream_finished(blocks, out_header, opts, inp, counts, rejects), out, index=index,
-              provenance=prov, threads=threads, size_hint=4 * os.path.getsize(inp))
+    finished = stream_finished(blocks, out_header, opts, inp, counts, rejects, workers)
+    with closing(blocks), closing(finished):  # on an error too: the threads beside this one stop
+        write_vcf(out_header, finished, out, index=index, provenance=prov, threads=threads,
+                  size_hint=4 * os.path.getsize(inp))
     rej = pa.concat_tables(rejects) if rejects else empty_rejects()
     if rej.num_rows:  # in input order, as finish() orders them: by LINE, then by run and KEY (the order here)
         order = pc.sort_indices(rej.append_column("_I", pa.array(np.arange(rej.num_rows))),
@@ -339,6 +410,7 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
     if out not in (None, "-") and not parquet_dir and inp != "-" and output_kind(out) == "vcf.gz" and is_indexed(inp):
         header = read_header(inp)
         if not should_use_ray(inp, use_ray, cfg.ray_min_bytes, carries_state(opts, header)):
+            skip_pandas_probe()  # pyarrow's probe would import pandas (~0.45 s) that this path never uses
             return _run_streamed(inp, out, header, opts, rejects_path, cfg, index, provenance, threads)
     stdin_tmp = None
     if inp == "-":
@@ -347,7 +419,7 @@ def run_normalize(inp: str, out: str | None, opts: NormalizeOptions, *, rejects_
             fh.write(sys.stdin.buffer.read())
         inp = stdin_tmp.name
     try:
-        result = _normalize_file(inp, opts, use_ray, cfg, runtime)
+        result = _normalize_file(inp, opts, use_ray, cfg, runtime, threads)
     finally:
         if stdin_tmp is not None:
             os.unlink(stdin_tmp.name)

@@ -23,6 +23,8 @@ import pysam
 from raygen import __version__
 from raygen.config import SimulateConfig
 from raygen.simulate.haplotype import Haplotype, build_haplotype
+from raygen.simulate.profiled import (ProfiledErrors, apply_indel_error, indel_errors, profiled_quality_and_errors,
+                                      tract_table)
 from raygen.simulate.reference import BASES, CODE
 
 MAPQ = 60
@@ -184,6 +186,8 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
     n = int(c["pos"].shape[0])
     offsets = np.arange(L)
     errors = 0
+    pe = ProfiledErrors.load(cfg.error_profile) if cfg.error_profile else None
+    tracts = [tract_table(H.seq, pe) for H in haps] if pe is not None else None
     fd, tmp = tempfile.mkstemp(prefix="raygen-sim-", suffix=".bam")
     os.close(fd)
     try:
@@ -200,7 +204,12 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
                     w = hap == h
                     bases[w] = H.seq[hstart[w, None] + offsets]
                 reverse = (c["flag"][sl] & REVERSE) != 0
-                q, err = quality_and_errors(rng, m, L, reverse, cfg.error_rate)
+                indel_cigars = {}
+                if pe is None:
+                    q, err = quality_and_errors(rng, m, L, reverse, cfg.error_rate)
+                else:
+                    q, err = profiled_quality_and_errors(rng, m, L, reverse, pe)
+                    indel_cigars = _profiled_indels(rng, haps, tracts, hstart, hap, c["impure"][sl], bases, L)
                 shift = rng.integers(1, 4, (m, L))
                 errors += int(err.sum())
                 bases[err] = BASES[(CODE[bases[err]] + shift[err]) % 4]
@@ -209,6 +218,8 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
                 cigars = [f"{L}M"] * m
                 for r in np.flatnonzero(c["impure"][sl]).tolist():
                     cigars[r] = haps[int(hap[r])].cigar(int(hstart[r]), L)
+                for r, cig in indel_cigars.items():
+                    cigars[r] = cig
                 for r, (flag, pos, mpos, tlen, j, k, h) in enumerate(zip(
                     c["flag"][sl].tolist(), c["pos"][sl].tolist(), c["mpos"][sl].tolist(), c["tlen"][sl].tolist(),
                     c["chunk"][sl].tolist(), c["frag"][sl].tolist(), hap.tolist(),
@@ -220,3 +231,17 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
             return fh.read(), errors
     finally:
         os.unlink(tmp)
+
+
+def _profiled_indels(rng: np.random.Generator, haps: list[Haplotype], tracts: list, hstart: np.ndarray,
+                     hap: np.ndarray, impure: np.ndarray, bases: np.ndarray, L: int) -> dict[int, str]:
+    """Repeat indel errors (:func:`raygen.simulate.profiled.indel_errors`) written into ``bases`` in place;
+    returns the CIGAR of each read that got one (read index in the batch -> CIGAR)."""
+    out = {}
+    for h, H in enumerate(haps):
+        idx = np.flatnonzero((hap == h) & ~impure.astype(bool))
+        for r, off, k, dele in indel_errors(rng, H.seq, H.hap2ref, hstart[idx], L, tracts[h]):
+            i = int(idx[r])
+            b, out[i] = apply_indel_error(H.seq, int(hstart[i]), L, off, k, dele)
+            bases[i] = np.frombuffer(b, np.uint8)
+    return out
