@@ -33,6 +33,7 @@ def raygen_call(bam: str, ref: str, out: str, model: str = "classical", regions:
     """Call every region in-process, one shard after another; returns CPU seconds."""
     import pysam
 
+    from raygen.calling.memory import release
     from raygen.calling.pipeline import write_calls
     from raygen.calling.shard import bam_profile, call_shard
     from raygen.config import CallConfig
@@ -53,6 +54,7 @@ def raygen_call(bam: str, ref: str, out: str, model: str = "classical", regions:
     for s in make_shards(regions, cfg.shard_bp, cfg.margin_bp):
         recs += call_shard(bam, ref, s, model, cfg, _cache={model: net} if net is not None else None,
                            profile=prof).records
+    release()  # the freed memory the shards kept goes back now (a worker does it when idle), counted here
     cpu = time.process_time() - t0
     write_calls(out, recs, contigs, "SAMPLE", ref, model, cfg)
     return cpu

@@ -111,14 +111,17 @@ def _left_align_ins(ref: str, p: int, ins: str) -> tuple[int, str]:
 #: SAM flag bits of reads the caller skips, with the ReadStats counter each one goes to (checked in order).
 _SKIP_FLAGS = ((0x4, "unmapped"), (0x100, "secondary"), (0x800, "supplementary"), (0x400, "duplicate"),
                (0x200, "qcfail"))
+_SKIP_MASK = sum(bit for bit, _ in _SKIP_FLAGS)
 
 
 def _skipped(r: pysam.AlignedSegment, cfg: CallConfig, stats: ReadStats) -> bool:
     """Whether read ``r`` is left out (counted in ``stats`` under its reason)."""
-    for bit, reason in _SKIP_FLAGS:
-        if r.flag & bit:
-            setattr(stats, reason, getattr(stats, reason) + 1)
-            return True
+    flag = r.flag
+    if flag & _SKIP_MASK:
+        for bit, reason in _SKIP_FLAGS:
+            if flag & bit:
+                setattr(stats, reason, getattr(stats, reason) + 1)
+                return True
     if r.mapping_quality < cfg.min_mapping_quality:
         stats.low_mapq += 1
         return True
@@ -150,8 +153,17 @@ class _Reads:
     def add(self, r: pysam.AlignedSegment, ref_seq: str, ref_start0: int) -> None:
         """Walk one read's CIGAR: aligned blocks, and its indels left-aligned against ``ref_seq``."""
         nread, seq = len(self.starts), r.query_sequence
-        rp, qp = r.reference_start, 0
-        for op, n in r.cigartuples:
+        rp, cigar = r.reference_start, r.cigartuples
+        if len(cigar) == 1 and cigar[0][0] in _MATCH_OPS:  # one aligned block, no clip or indel: most reads
+            n = cigar[0][1]
+            self.blk_r.append(rp)
+            self.blk_q.append(self.qoff)
+            self.blk_n.append(n)
+            self.blk_read.append(nread)
+            self._add_read(r, seq, rp + n, (0, 0))
+            return
+        qp = 0
+        for op, n in cigar:
             if op in _MATCH_OPS:
                 self.blk_r.append(rp)
                 self.blk_q.append(self.qoff + qp)
@@ -177,12 +189,16 @@ class _Reads:
                 rp += n
             elif op == 4:
                 qp += n
+        cig = [c for c in cigar if c[0] != 5]  # hard clips carry no bases
+        self._add_read(r, seq, rp, (cig[0][1] if cig[0][0] == 4 else 0, cig[-1][1] if cig[-1][0] == 4 else 0))
+
+    def _add_read(self, r: pysam.AlignedSegment, seq: str, end: int, clips: tuple[int, int]) -> None:
+        """The read-level columns of ``r`` (aligned end ``end``, soft clips ``clips`` before/after)."""
         self.starts.append(r.reference_start)
-        self.ends.append(rp)
+        self.ends.append(end)
         self.mapqs.append(r.mapping_quality)
         self.revs.append(bool(r.flag & 0x10))
-        cig = [c for c in r.cigartuples if c[0] != 5]  # hard clips carry no bases
-        self.clips.append((cig[0][1] if cig[0][0] == 4 else 0, cig[-1][1] if cig[-1][0] == 4 else 0))
+        self.clips.append(clips)
         tl = r.template_length
         self.tlens.append(tl if (r.flag & 0x2) and tl > 0 else 0)
         self.seqs.append(seq)
@@ -221,16 +237,29 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     return p
 
 
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])`` (int64), by one cumulative sum
+    over steps of 1 with a jump at each range start: several times faster than repeat + arange on tens of
+    millions of entries."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    keep = lengths > 0
+    s, n = starts[keep], lengths[keep]
+    out = np.ones(int(n.sum()), dtype=np.int64)
+    if len(s):
+        first = np.cumsum(n) - n
+        out[0] = s[0]
+        out[first[1:]] = s[1:] - (s[:-1] + n[:-1] - 1)
+    return np.cumsum(out, out=out)
+
+
 def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: ReadStats) -> Pileup:
     """Flat arrays from the gathered reads: every aligned base by vectorised range expansion of the blocks."""
     nread = len(reads.starts)
     seq_all = CODE[np.frombuffer("".join(reads.seqs).encode(), dtype=np.uint8)]
     qual_all = np.frombuffer("".join(reads.quals).encode(), dtype=np.uint8) - 33 if reads.quals else np.zeros(0, np.uint8)
     bn = np.asarray(reads.blk_n, dtype=np.int64)
-    first = np.cumsum(bn) - bn
-    ar = np.arange(int(bn.sum()), dtype=np.int64)
-    pos = np.repeat(np.asarray(reads.blk_r, dtype=np.int64) - first, bn) + ar
-    qpos = np.repeat(np.asarray(reads.blk_q, dtype=np.int64) - first, bn) + ar
+    pos = concat_ranges(np.asarray(reads.blk_r, dtype=np.int64), bn)
+    qpos = concat_ranges(np.asarray(reads.blk_q, dtype=np.int64), bn)
     read = np.repeat(np.asarray(reads.blk_read, dtype=np.int32), bn)
     qoffs = np.zeros(nread + 1, dtype=np.int64)
     offs = np.zeros(nread + 1, dtype=np.int64)
@@ -304,14 +333,20 @@ def per_entry(p: Pileup, name: str) -> np.ndarray:
 
 
 def entry_cycle_bins(p: Pileup, entries: np.ndarray | slice, bins: int) -> np.ndarray:
-    """Read-cycle bin (0 .. bins-1, in sequencing direction) of the given entries of ``p`` (int64)."""
-    key = f"cycle_bins{bins}"
-    cb = p._per_entry.get(key)
-    if cb is None:
-        ql = per_entry(p, "qlen")
-        cb = np.minimum(per_entry(p, "cycle") * bins // np.maximum(ql, 1), bins - 1).astype(np.int8)
-        p._per_entry[key] = cb
-    return cb[entries].astype(np.int64)
+    """Read-cycle bin (0 .. bins-1, in sequencing direction) of the given entries of ``p`` (int64), computed
+    for those entries only (a mask or an index array; the site tables need a small subset of the entries)."""
+    ent = np.arange(len(p.pos))[entries] if isinstance(entries, slice) else entries
+    if ent.dtype == bool:
+        ent = np.flatnonzero(ent)
+    return _cycle_bins(p, ent, p.read[ent], bins)
+
+
+def _cycle_bins(p: Pileup, ent: np.ndarray, rd: np.ndarray, bins: int) -> np.ndarray:
+    """:func:`entry_cycle_bins` of entry indices ``ent`` whose reads ``rd`` = ``p.read[ent]`` are known."""
+    ql = p.read_qoff[rd + 1] - p.read_qoff[rd]
+    c = p.qpos[ent] - p.read_qoff[rd]
+    cyc = np.where(p.read_reverse[rd], ql - 1 - c, c)
+    return np.minimum(cyc * bins // np.maximum(ql, 1), bins - 1).astype(np.int64)
 
 
 def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.ndarray | None = None) -> SiteTables:
@@ -332,8 +367,9 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
     nonref = counts[:, :4].copy()
     nonref[np.flatnonzero(refc < 4), refc[refc < 4]] = 0
     hot = nonref.max(axis=1) >= cfg.min_alt_count  # positions where find_candidates can make an SNV
-    sub = np.flatnonzero(hot[idx // 5])
+    sub = np.flatnonzero(np.repeat(hot, 5)[idx])
     keep, idx = keep[sub], idx[sub]
+    rd = p.read[keep]  # read-level columns gathered for these entries only
     # Every (cycle bin, BQ, MAPQ) maps to one error rate: look the three log terms up in small tables
     # instead of computing powers and logs per base.
     mm = cfg.max_mapping_quality
@@ -344,12 +380,12 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
     else:
         mb = bq_error.shape[1] - 1
         e_bq = bq_error
-        cb = entry_cycle_bins(p, keep, bq_error.shape[0])
+        cb = _cycle_bins(p, keep, rd, bq_error.shape[0])
     e_mq = 10.0 ** (-np.arange(mm + 1) / 10.0)
     e_tab = np.clip(e_bq[:, :, None] + e_mq[None, None, :] - e_bq[:, :, None] * e_mq[None, None, :], 1e-6, 0.75).ravel()
     k = (cb * (mb + 1) + np.minimum(p.qual[keep], mb).astype(np.int64)) * (mm + 1) \
-        + np.minimum(per_entry(p, "mapq")[keep], mm)
-    counts_rev = np.bincount(idx, weights=per_entry(p, "reverse")[keep], minlength=n).reshape(L, 5).astype(np.int64)
+        + np.minimum(p.read_mapq[rd], mm)
+    counts_rev = np.bincount(idx, weights=p.read_reverse[rd], minlength=n).reshape(L, 5).astype(np.int64)
     log_match = np.bincount(idx, weights=np.log1p(-e_tab)[k], minlength=n).reshape(L, 5)
     log_mis = np.bincount(idx, weights=np.log(e_tab / 3.0)[k], minlength=n).reshape(L, 5)
     log_half = np.bincount(idx, weights=np.log((1.0 - e_tab) / 2.0 + e_tab / 6.0)[k], minlength=n).reshape(L, 5)

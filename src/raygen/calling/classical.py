@@ -152,12 +152,15 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
             new[id(c)] = (c2, candidate_loglik(p, t, c2, cfg, em), (a.reads[a.hap == j], ref_reads))
         if best_alt >= cfg.min_alt_count:
             sites.append((a, best_alt))
+    site_lo = np.array([a.start0 for a, _ in sites], np.int64)
+    site_hi = site_lo + np.array([len(a.haps[0]) for a, _ in sites], np.int64)
     for c in cands:
         if c.is_indel or not sites:
             continue
-        inside = [(n, a) for a, n in sites if a.start0 <= c.pos0 < a.start0 + len(a.haps[0])]
-        if not inside:
+        hit = np.flatnonzero((site_lo <= c.pos0) & (c.pos0 < site_hi))  # the indel windows holding the SNV
+        if not len(hit):
             continue
+        inside = [(sites[j][1], sites[j][0]) for j in hit.tolist()]
         _, a = max(inside, key=lambda x: x[0])
         c2, bs, es = recount_snv(p, a, c)
         new[id(c)] = (c2, snv_loglik(bs, es, "ACGT".index(c.ref), "ACGT".index(c.alt)), None)

@@ -381,6 +381,8 @@ def _indel_sites(p: Pileup, w: Shard) -> np.ndarray:
     by_anchor: dict[int, set] = {}
     for (a0, _, _), reads in p.indel_reads.items():
         by_anchor.setdefault(a0, set()).update(reads)
+    anchors = np.array(sorted(by_anchor), dtype=np.int64)  # reads with an indel per anchor, looked up by search
+    n_reads = np.array([len(by_anchor[a]) for a in anchors.tolist()], dtype=np.float64)
     codes = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0]
     hs, hl = homopolymer_runs(codes)
     ts, te, _ = tandem_tracts(codes)
@@ -388,7 +390,11 @@ def _indel_sites(p: Pileup, w: Shard) -> np.ndarray:
     for kind, (starts, lens, cap) in enumerate(((hs, hl, MAX_HP), (ts, te - ts, MAX_STR_SPAN))):
         s0 = starts + w.start0
         span = spanning_reads(p, s0, s0 + lens)
-        n_ind = np.array([len(by_anchor.get(int(a) - 1, ())) for a in s0], dtype=np.float64) if by_anchor else np.zeros(len(s0))
+        n_ind = np.zeros(len(s0))
+        if len(anchors):
+            j = np.minimum(np.searchsorted(anchors, s0 - 1), len(anchors) - 1)
+            hit = anchors[j] == s0 - 1
+            n_ind[hit] = n_reads[j[hit]]
         ok = span >= 4
         out.append(np.stack([np.full(int(ok.sum()), kind), np.minimum(lens[ok], cap), span[ok], n_ind[ok]]).astype(np.float64))
     return np.concatenate(out, axis=1)

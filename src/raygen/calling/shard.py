@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from raygen.calling.candidates import ReadStats, find_candidates, load_pileup, open_bam, site_tables
 from raygen.calling.errormodel import ErrorModel
+from raygen.calling.memory import reuse_freed_memory
 from raygen.calling.profile import ErrorProfile, estimate_profile
 from raygen.calling.records import CallRecord
 from raygen.calling.sitemodel import genotype_sites, load_site_model
@@ -60,25 +61,26 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
     t0 = time.perf_counter()
     res = ShardResult(shard)
     em = ErrorModel.build(cfg, profile)
-    af = open_bam(bam_path)
-    ref = Reference(ref_path)
-    try:
-        p = load_pileup(af, ref, shard, cfg, contig_alias)
-        res.stats = p.stats
-        t = shard_tables(p, shard, cfg, em)
-        cands = find_candidates(p, t, shard, cfg)
-        res.candidates = len(cands)
-        if model == "classical":
-            res.records = genotype_sites(p, t, cands, cfg, shard.chrom, em, load_site_model(cfg.site_model))
-        else:
-            from raygen.calling.cnn import genotype_cnn, load_caller  # imports torch: only for a trained model
+    with reuse_freed_memory():  # the shard's big arrays reuse each other's pages (raygen.calling.memory)
+        af = open_bam(bam_path)
+        ref = Reference(ref_path)
+        try:
+            p = load_pileup(af, ref, shard, cfg, contig_alias)
+            res.stats = p.stats
+            t = shard_tables(p, shard, cfg, em)
+            cands = find_candidates(p, t, shard, cfg)
+            res.candidates = len(cands)
+            if model == "classical":
+                res.records = genotype_sites(p, t, cands, cfg, shard.chrom, em, load_site_model(cfg.site_model))
+            else:
+                from raygen.calling.cnn import genotype_cnn, load_caller  # imports torch: only for a trained model
 
-            net = (_cache or {}).get(model) or load_caller(model)
-            res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net, em)
-        res.records = normalized_calls(res.records, ref, contig_alias or shard.chrom)
-    finally:
-        af.close()
-        ref.close()
+                net = (_cache or {}).get(model) or load_caller(model)
+                res.records = genotype_cnn(p, t, cands, cfg, shard.chrom, net, em)
+            res.records = normalized_calls(res.records, ref, contig_alias or shard.chrom)
+        finally:
+            af.close()
+            ref.close()
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -98,7 +100,8 @@ def bam_profile(bam: str, reference: str, regions: list[Region], cfg: CallConfig
     if not cfg.self_profile:
         return None
     try:
-        return estimate_profile(bam, reference, regions, cfg=cfg, alias=alias)
+        with reuse_freed_memory():
+            return estimate_profile(bam, reference, regions, cfg=cfg, alias=alias)
     except (InputError, OSError):  # unreadable parts: the shards that read them report it, with their region
         return None
 

@@ -36,15 +36,19 @@ def fit_vaf_mixture(depth: np.ndarray, alt: np.ndarray, *, min_depth: int = 8, i
     n, k, w = pairs[:, 0], pairs[:, 1], w.astype(np.float64)
     pi = np.array([0.99, 0.004, 0.004, 0.002])
     e, f, kappa, h = 0.003, 0.1, 50.0, 0.01
+    # The het log-pmf depends on kappa alone (not on the other parameters): computed once per grid value
+    # instead of once per value and iteration (the same call on the same arrays, so the same numbers).
+    het = [stats.betabinom.logpmf(k, n, g / 2, g / 2) for g in KAPPA_GRID]
+    het_ll = stats.betabinom.logpmf(k, n, kappa / 2, kappa / 2)
     for _ in range(iters):
-        ll = _component_loglik(n, k, e, f, kappa, h) + np.log(pi)[None, :]
+        ll = _component_loglik(n, k, e, f, het_ll, h) + np.log(pi)[None, :]
         r = np.exp(ll - np.logaddexp.reduce(ll, axis=1, keepdims=True)) * w[:, None]
         pi_new = np.maximum(r.sum(axis=0) / w.sum(), 1e-9)
         e = float(np.clip((r[:, 0] * k).sum() / max((r[:, 0] * n).sum(), 1e-9), 1e-5, 0.05))
         f = float(np.clip((r[:, 1] * k).sum() / max((r[:, 1] * n).sum(), 1e-9), max(0.03, 3 * e), 0.35))
         h = float(np.clip((r[:, 3] * (n - k)).sum() / max((r[:, 3] * n).sum(), 1e-9), 1e-4, 0.1))
-        kappa = float(KAPPA_GRID[np.argmax([(r[:, 2] * stats.betabinom.logpmf(k, n, g / 2, g / 2)).sum()
-                                            for g in KAPPA_GRID])])
+        best = int(np.argmax([(r[:, 2] * lp).sum() for lp in het]))
+        kappa, het_ll = float(KAPPA_GRID[best]), het[best]
         done = np.abs(pi_new - pi).max() < 1e-7
         pi = pi_new
         if done:
@@ -53,11 +57,12 @@ def fit_vaf_mixture(depth: np.ndarray, alt: np.ndarray, *, min_depth: int = 8, i
             "artifact_fraction": f, "het_concentration": kappa, "weights": [float(x) for x in pi]}
 
 
-def _component_loglik(n: np.ndarray, k: np.ndarray, e: float, f: float, kappa: float, h: float) -> np.ndarray:
+def _component_loglik(n: np.ndarray, k: np.ndarray, e: float, f: float, het_ll: np.ndarray, h: float) -> np.ndarray:
+    """Per site: log-pmf of clean, artifact, het (``het_ll``, the beta-binomial's at the current kappa), hom-alt."""
     return np.stack([
         stats.binom.logpmf(k, n, e),
         stats.binom.logpmf(k, n, f),
-        stats.betabinom.logpmf(k, n, kappa / 2, kappa / 2),
+        het_ll,
         stats.binom.logpmf(n - k, n, h),
     ], axis=1)
 
