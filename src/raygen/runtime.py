@@ -112,6 +112,17 @@ def _init_within(timeout_s: float, address: str, **kwargs) -> None:
         raise exc
 
 
+_EMBEDDED = False  # this process started the embedded local Ray (init_ray's "local" mode), not joined one
+
+
+def runs_embedded_ray() -> bool:
+    """Whether the Ray this process runs on is the embedded one it started itself (a later ``init_ray`` in
+    the same process reports mode "existing"; the demo starts Ray, then serves on it)."""
+    import ray
+
+    return _EMBEDDED and ray.is_initialized()
+
+
 def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
     """Start or join Ray according to ``cfg`` and log where we run; safe to call twice.
 
@@ -120,6 +131,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
     """
     import ray
 
+    global _EMBEDDED
     cfg = cfg or RuntimeConfig()
     apply_quiet_env()
     if ray.is_initialized():
@@ -130,6 +142,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
             check_reachable(address, cfg.connect_timeout_s)
             _init_within(cfg.connect_timeout_s, address, log_to_driver=True)
             mode = "cluster"
+            _EMBEDDED = False
         else:
             # A local cluster of our own: token auth protects nothing on loopback and breaks `ray job submit`.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -138,6 +151,7 @@ def init_ray(cfg: RuntimeConfig | None = None) -> RayInfo:
             log.debug("Serve HTTP front of the embedded Ray: %s", front)
             _start_local(cfg)
             mode = "local"
+            _EMBEDDED = True
     res = ray.cluster_resources()
     ctx = ray.get_runtime_context()
     info = RayInfo(

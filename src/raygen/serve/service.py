@@ -19,7 +19,7 @@ from raygen.errors import RaygenError, UsageError
 from raygen.httpfront import describe_front
 from raygen.provenance import display_name
 from raygen.raylogs import loud
-from raygen.runtime import init_ray
+from raygen.runtime import init_ray, runs_embedded_ray
 from raygen.serve.app import build_application
 from raygen.serve.auth import resolve_token_digest
 
@@ -99,7 +99,7 @@ def run_service(cfg: ServeConfig, *, block: bool = True, address: str | None = N
     start_serve(cfg.host, cfg.port, check_port=owns_ray and (cfg.host, cfg.port) not in _STARTED)
     urls = service_urls(cfg.host, cfg.port)
     print_fn(f"starting raygen service ({info.describe()}); loading model {display_name(cfg.model)} ...")
-    if owns_ray:  # a joined cluster keeps the front it was started with
+    if runs_embedded_ray():  # a joined cluster keeps the front it was started with
         print_fn(f"HTTP front: {describe_front()}")
     # SIGTERM (from a supervisor or `kill`) stops the service like Ctrl-C, also while the model loads.
     old = signal.signal(signal.SIGTERM, _raise_interrupt) if block else None
