@@ -315,3 +315,20 @@ def test_unwritable_output_dir_exits_2(run_cli, tmp_path):
     blocker.write_text("x")
     rc, _, stderr = run_cli("simulate", "--out", blocker / "sub", "--length", "10000")
     assert rc == 2 and len(stderr.strip().splitlines()) == 1 and "not writable" in stderr
+
+
+@pytest.mark.parametrize("text, words", [
+    (None, "No such file"),
+    ("not json", "Expecting value"),
+    ('{"format": "other"}', "not a raygen error profile"),
+    ('{"format": "raygen-error-profile/1", "q_obs": [1, 2]}', "field 'q_obs' has shape [2]"),
+])
+def test_bad_error_profile_exits_2_naming_the_file(run_cli, tmp_path, text, words):
+    prof = tmp_path / "prof.json"
+    if text is not None:
+        prof.write_text(text)
+    out = tmp_path / "never"
+    rc, _, stderr = run_cli("simulate", "--out", out, "--length", "20k", "--error-profile", prof)
+    assert rc == 2, stderr
+    assert len(stderr.strip().splitlines()) == 1 and words in stderr and "prof.json" in stderr, stderr
+    assert not out.exists()

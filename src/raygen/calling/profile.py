@@ -167,8 +167,12 @@ class ErrorProfile:
         kw = {}
         for k in proto.__dataclass_fields__:
             if k in d:
-                v = d[k]
-                kw[k] = np.asarray(v, dtype=np.float64) if isinstance(getattr(proto, k), np.ndarray) else v
+                v, like = d[k], getattr(proto, k)
+                if isinstance(like, np.ndarray):
+                    v = np.asarray(v, dtype=np.float64)
+                    if v.shape != like.shape:  # a hand-edited or foreign file: it would fail later, in numpy
+                        raise InputError(f"field {k!r} has shape {list(v.shape)}, expected {list(like.shape)}")
+                kw[k] = v
         return cls(**kw)
 
     def save(self, path: str | Path) -> None:
@@ -179,7 +183,7 @@ class ErrorProfile:
     def load(cls, path: str | Path) -> "ErrorProfile":
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, InputError) as exc:
             raise InputError(f"cannot read error profile {str(path)!r}: {exc}") from None
 
 
