@@ -81,7 +81,7 @@ def format_curve(curve: dict, klass: str = "ALL", rows: int = 12) -> str:
         lines.append(f"{q:>9} {r['tp']:>6} {r['fp']:>5} {r['fn']:>5} {f(r['precision'])} {f(r['recall'])} {f(r['f1'])}")
     b = curve["best_f1"].get(klass)
     if b is not None:
-        q = "none" if b["qual"] is None else f"QUAL >= {b['qual']:.4g}"
+        q = "no QUAL threshold" if b["qual"] is None else f"QUAL >= {b['qual']:.4g}"
         lines.append(f"best F1 {b['f1']:.4f} at {q} (precision {f(b['precision']).strip()}, recall "
                      f"{f(b['recall']).strip()})")
     return "\n".join(lines)
