@@ -98,6 +98,10 @@ def test_cli_json_and_table(tmp_path: Path, ref_fa: str, run_cli):
     assert rc == 0 and "SNP" in out and "FP: c1:30:T>A" in out
     rc, _, err = run_cli("evaluate", "--truth", str(tmp_path / "missing.vcf"), "--query", query)
     assert rc == 2 and "does not exist" in err
+    rc, out, _ = run_cli("evaluate", "--truth", truth, "--query", query, "-f", ref_fa, "--region", "c1:20-40", "--json")
+    assert rc == 0 and json.loads(out)["counts"]["SNP"]["fp"] == 1
+    rc, _, err = run_cli("evaluate", "--truth", truth, "--query", query, "--region", "chr1:1-40")
+    assert rc == 2 and "contig 'chr1' is in neither VCF" in err and "Traceback" not in err
 
 
 def test_haplotype_matching_of_a_complex_record_end_to_end(tmp_path: Path, ref_fa: str, run_cli):

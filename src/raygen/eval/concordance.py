@@ -290,6 +290,7 @@ def evaluate_vcfs(
         query = read_alleles(query_vcf, ref, sample=query_sample, pass_only=True)
         if region is not None:
             region = as_region(region)
+            _check_region_contig(region, (truth_vcf, truth), (query_vcf, query))
             truth = [a for a in truth if _in_region(a, region)]
             query = [a for a in query if _in_region(a, region)]
         bed = RegionSet.from_bed(confident_bed) if confident_bed else None
@@ -299,6 +300,17 @@ def evaluate_vcfs(
         if ref is not None:
             ref.close()
     return rep
+
+
+def _check_region_contig(region: Region, *sides: tuple[str | os.PathLike[str], list[Allele]]) -> None:
+    """A region on a contig that neither VCF declares nor holds is a typo (``20`` for ``chr20``), not a region
+    without variants: say so rather than report zero counts."""
+    known: set[str] = set()
+    for path, alleles in sides:
+        known |= {a.chrom for a in alleles} | set(read_header(path).contigs)
+    if region.chrom not in known:
+        shown = ", ".join(sorted(known)[:5]) + (", ..." if len(known) > 5 else "")
+        raise UsageError(f"--region: contig {region.chrom!r} is in neither VCF (their contigs: {shown or 'none'})")
 
 
 def _in_region(a: Allele, region: Region) -> bool:
