@@ -82,3 +82,62 @@ def test_a_neighbouring_indel_in_the_flank_does_not_turn_alt_reads_into_ref(tmp_
     told = assign_site(p, site, alleles, [(ca, ref[ca:ca + 2], ref[ca])])
     assert (blind.hap == 1).sum() < len(reads) // 2  # the failure this guards against
     assert (told.hap == 1).sum() == len(reads)
+
+
+def _refined(tmp: Path, ref: str, reads) -> dict:
+    """Candidates of a tiny BAM after :func:`raygen.calling.classical.refine` (config defaults, no profile), by
+    (pos0, ref, alt): (REF reads, ALT reads)."""
+    from raygen.calling.candidates import find_candidates, site_tables
+    from raygen.calling.classical import refine
+    from raygen.calling.errormodel import ErrorModel
+
+    cfg = CallConfig()
+    bam = _bam(tmp, ref, reads)
+    with Reference(str(tmp / "ref.fa")) as fa:
+        af = open_bam(bam)
+        shard = Shard("c", 0, len(ref), 0)
+        p = load_pileup(af, fa, shard, cfg)
+        af.close()
+    t = site_tables(p, 0, len(ref), cfg)
+    cands, _, _ = refine(p, t, find_candidates(p, t, shard, cfg), cfg, ErrorModel.build(cfg))
+    return {(c.pos0, c.ref, c.alt): (c.ref_count, c.alt_count) for c in cands}
+
+
+def test_an_snv_beside_an_indel_error_keeps_every_read(tmp_path: Path):
+    """An SNV 2 bp past an A12 run where 2 of 28 reads carry a slipped A (as in simulated seed 91): the slip is
+    not called, so it must not re-count the SNV; through its haplotypes the reads that start inside the run fit
+    REF and ALT alike and dropped out (seed 91: AD 10/2; the pileup 20/8)."""
+    rng = np.random.default_rng(11)
+    ref = "".join(rng.choice(list("CGT"), 400))
+    ref = ref[:200] + "A" * 12 + ref[212:]
+    snv = 213
+    hap = ref[:snv] + ("G" if ref[snv] != "G" else "C") + ref[snv + 1:]
+    reads = []
+    starts = list(range(150, 178, 2)) + [200 + k % 11 for k in range(14)]  # 14 spanning the run, 14 inside it
+    for k, s in enumerate(starts):
+        src = hap if k % 7 < 2 else ref  # 8 carry the SNV
+        if k in (3, 5):  # the slip: one A inserted in the run
+            seq = src[s:206] + "A" + src[206:s + 99]
+            reads.append((s, seq, [(0, 206 - s), (1, 1), (0, 99 - (206 - s))]))
+        else:
+            reads.append((s, src[s:s + 100], [(0, 100)]))
+    got = _refined(tmp_path, ref, reads)
+    assert got[(snv, ref[snv], hap[snv])] == (20, 8)
+
+
+def test_reads_the_indel_cannot_place_keep_their_base_in_the_flank(tmp_path: Path):
+    """A hom-alt insertion in an A12 run and an SNV 10 bp right of it: reads that start inside the run fit both
+    haplotypes (uninformative for the insertion) yet hold the SNV in their aligned flank, and count there."""
+    rng = np.random.default_rng(12)
+    ref = "".join(rng.choice(list("CGT"), 400))
+    ref = ref[:200] + "A" * 12 + ref[212:]
+    snv = 222
+    alt = ref[:snv] + ("G" if ref[snv] != "G" else "C") + ref[snv + 1:]
+    alt = alt[:212] + "A" + alt[212:]  # ALT haplotype: A13 and the SNV (at alt index snv + 1)
+    reads = []
+    for s in range(130, 190, 4):  # spanning the run: aligned with the insertion
+        reads.append((s, alt[s:s + 100], [(0, 212 - s), (1, 1), (0, 99 - (212 - s))]))
+    for s in range(203, 211):  # starting inside the run: gap-free, shifted by the insertion
+        reads.append((s, alt[s + 1:s + 101], [(0, 100)]))
+    got = _refined(tmp_path, ref, reads)
+    assert got[(snv, ref[snv], alt[snv + 1])] == (0, len(reads))

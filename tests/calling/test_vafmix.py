@@ -33,3 +33,16 @@ def test_too_few_sites_fit_nothing_and_no_dispersion_costs_nothing():
     assert het_dispersion_penalty(10, 10, None) == 0.0
     # over-dispersion makes a balanced het less likely and a skewed one more likely than the binomial says
     assert het_dispersion_penalty(20, 20, 10.0) < 0 < het_dispersion_penalty(32, 8, 10.0)
+
+
+def test_the_artifact_prior_is_the_fitted_weight_down_to_one_site():
+    """A BAM without systematic errors (EM weight 2e-6 over 200k sites) keeps a prior of one site in 200k, not a
+    fixed 1e-4 that outweighs a het in 3 of 16 reads; a real sample's weight passes through; few sites keep 1e-4."""
+    from raygen.calling.errormodel import _artifact_weight
+    from raygen.config import CallConfig
+
+    cfg = CallConfig()
+    assert _artifact_weight({"artifact_weight": 2e-6, "sites": 200_000}, cfg) == 5e-6
+    assert _artifact_weight({"artifact_weight": 2.6e-3, "sites": 49_000}, cfg) == 2.6e-3
+    assert _artifact_weight({"artifact_weight": 1e-6, "sites": 1_500}, cfg) == 1e-4
+    assert _artifact_weight({}, cfg) == cfg.artifact_weight

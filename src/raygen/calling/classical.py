@@ -126,7 +126,10 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
     per candidate the (ALT reads, REF reads) index arrays of an indel's re-scoring (None for SNVs).
 
     Indel alleles sharing an anchor are scored together (:func:`raygen.calling.realign.assign_site`); SNVs
-    inside an indel window with real indel support are re-counted through the reads' haplotypes.
+    inside the window of an indel that passes its own test (its re-scored genotype is not hom-ref,
+    :func:`_indel_called`) are re-counted through the reads' haplotypes. An indel *error* candidate (2 ALT
+    reads of 28 in a homopolymer) does not: its haplotypes leave most reads uninformative (AD 10/2 for an SNV
+    2 bp away, 20/8 in the pileup), and the reads' alignment is the better evidence there.
     """
     by_anchor: dict[int, list[Candidate]] = {}
     for c in cands:
@@ -147,10 +150,12 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
         best_alt = 0
         for j, c in enumerate(group, start=1):
             n_alt = int((a.hap == j).sum())
-            best_alt = max(best_alt, n_alt)
             c2 = Candidate(c.pos0, c.ref, c.alt, max(informative, c.depth), n_ref, n_alt, c.alt_reverse)
-            new[id(c)] = (c2, candidate_loglik(p, t, c2, cfg, em), (a.reads[a.hap == j], ref_reads))
-        if best_alt >= cfg.min_alt_count:
+            ll = candidate_loglik(p, t, c2, cfg, em)
+            new[id(c)] = (c2, ll, (a.reads[a.hap == j], ref_reads))
+            if n_alt >= cfg.min_alt_count and _indel_called(p, c2, ll, cfg, em):
+                best_alt = max(best_alt, n_alt)
+        if best_alt:
             sites.append((a, best_alt))
     site_lo = np.array([a.start0 for a, _ in sites], np.int64)
     site_hi = site_lo + np.array([len(a.haps[0]) for a, _ in sites], np.int64)
@@ -171,6 +176,12 @@ def refine(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, em
         out_ll.append(ll)
         out_s.append(sup)
     return out_c, out_ll, out_s
+
+
+def _indel_called(p: Pileup, c: Candidate, ll: np.ndarray, cfg: CallConfig, em: ErrorModel) -> bool:
+    """Whether re-scored indel ``c`` (log-likelihoods ``ll``) is called: its posterior genotype, artifact
+    model and tract prior included, is not hom-ref."""
+    return int(np.argmax(with_artifacts(ll, c, em) + log_prior(c, cfg, p, em))) != 0
 
 
 def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str,

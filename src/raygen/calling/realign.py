@@ -36,6 +36,7 @@ class SiteAssignment:
     reads: np.ndarray  # read indices considered
     hap: np.ndarray  # assigned haplotype per read, -1 = uninformative
     seg_start: np.ndarray  # query index aligned to haplotype index 0 (may be negative: read starts later)
+    core_end0: int = -1  # end (exclusive, 0-based ref) of the alleles' repeat tract; [anchor0, core_end0) is the core
 
 
 def _query_at(p: Pileup, r: int, x: int, left: bool) -> int | None:
@@ -101,7 +102,7 @@ def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]],
         if second - sc[best] >= MARGIN:
             hap[k] = best
             seg[k] = starts[best]
-    return SiteAssignment(w0, haps, alleles, anchor0, order, hap, seg)
+    return SiteAssignment(w0, haps, alleles, anchor0, order, hap, seg, core1)
 
 
 def _score_left(p: Pileup, r: int, w0: int, haps: list[np.ndarray], bases: np.ndarray, quals: np.ndarray
@@ -152,19 +153,32 @@ def hap_index(a: SiteAssignment, h: int, x: int) -> int | None:
 def recount_snv(p: Pileup, a: SiteAssignment, c: Candidate) -> tuple[Candidate, np.ndarray, np.ndarray]:
     """Re-count an SNV inside an indel window through the reads' haplotypes.
 
+    A read the indel site left uninformative (it fits no haplotype by the margin: it ends inside the repeat,
+    or spans neither flank) keeps its aligned base at an SNV in the window's flanks, outside the repeat core
+    where the haplotypes differ: it says nothing against its alignment there, and dropping it left an SNV
+    17 bp past a 48 bp STR holding an insertion with no read at all (AD 0/0; bcftools 2/6). Inside the core
+    its alignment is what the re-scoring could not settle, and it stays out.
+
     Returns the updated candidate and, per informative read, its base code and error probability.
     """
     bases_out, errs = [], []
     alt_code = "ACGT".index(c.alt)
     for k, r in enumerate(a.reads.tolist()):
         h = int(a.hap[k])
-        if h < 0:
-            continue
-        i = hap_index(a, h, c.pos0)
-        if i is None:
-            continue
-        qi = int(a.seg_start[k]) + i
         q_lo, q_hi = int(p.read_qoff[r]), int(p.read_qoff[r + 1])
+        if h < 0:
+            if a.anchor0 <= c.pos0 < a.core_end0:
+                continue
+            e_lo, e_hi = int(p.read_offset[r]), int(p.read_offset[r + 1])
+            j = e_lo + int(np.searchsorted(p.pos[e_lo:e_hi], c.pos0))
+            if j >= e_hi or int(p.pos[j]) != c.pos0:
+                continue  # deleted there, or outside the read's aligned bases
+            qi = int(p.qpos[j]) - q_lo
+        else:
+            i = hap_index(a, h, c.pos0)
+            if i is None:
+                continue
+            qi = int(a.seg_start[k]) + i
         if not 0 <= qi < q_hi - q_lo:
             continue
         b = int(p.query_base[q_lo + qi])
