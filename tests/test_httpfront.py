@@ -5,7 +5,10 @@ collide. That requests really pass through HAProxy is checked on the running ser
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -66,6 +69,23 @@ def test_a_haproxy_left_behind_is_stopped(tmp_path):
         assert httpfront.stop_haproxy(str(tmp_path)) == 1
         assert proc.wait(timeout=10) is not None
         assert httpfront.stop_haproxy(str(tmp_path)) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_state_dir_outlives_the_ray_workers_that_use_it(tmp_path):
+    # A process that inherited the HAProxy settings (as Serve's manager worker does) still writing there must
+    # find the directory until it exits; only then is it removed.
+    state = tmp_path / "state"
+    state.mkdir()
+    env = dict(os.environ, **httpfront.haproxy_env(str(state)))
+    code = "import time, pathlib, sys; time.sleep(1.0); pathlib.Path(sys.argv[1], 'late').write_text('x')"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(state)], env=env)
+    try:
+        httpfront._cleanup(str(state))
+        assert proc.wait(timeout=10) == 0  # it could still write its file
+        assert not state.exists()
     finally:
         if proc.poll() is None:
             proc.kill()

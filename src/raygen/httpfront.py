@@ -129,7 +129,37 @@ def stop_haproxy(state_dir: str, wait_s: float = 5.0) -> int:
     return len(mine)
 
 
+def _wait_for_ray_workers(state_dir: str, wait_s: float) -> None:
+    """Wait (at most ``wait_s`` s) until no other process that inherited this Ray's HAProxy settings is running,
+    haproxy itself aside.
+
+    Why: after ``ray.shutdown()`` the worker of Serve's HAProxy manager lives on for a moment, and under load
+    (measured at load 35) it still rewrote its config while replicas stopped; removing ``state_dir`` under it
+    printed a ``FileNotFoundError`` traceback into the service's log."""
+    marker = f"RAY_SERVE_HAPROXY_SERVER_STATE_BASE={state_dir}".encode()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        users = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            if int(pid) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    if marker not in fh.read().split(b"\0"):
+                        continue
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if b"haproxy" in fh.read().split(b"\0")[0]:
+                        continue
+            except OSError:
+                continue
+            users.append(int(pid))
+        if not any(_alive(pid) for pid in users):
+            return
+        time.sleep(0.2)
+
+
 def _cleanup(state_dir: str) -> None:
+    _wait_for_ray_workers(state_dir, wait_s=15.0)
     stop_haproxy(state_dir)
     shutil.rmtree(state_dir, ignore_errors=True)
 

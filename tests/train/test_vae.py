@@ -42,7 +42,9 @@ def test_vae_train_time_limit_resume_and_correct(tmp_path, ray_session, run_cli)
     assert rc == 0, err
     first = json.loads((model / "model.json").read_text())
     e1 = first["metrics"]["epoch"]
-    assert 0 < e1 < 100000 and first["metrics"]["train_s"] >= 1.5  # stopped by the time limit, cleanly
+    # Stopped by the time limit, cleanly. The ranks stop together once any of them reaches it (vae.any_rank),
+    # and the metrics are rank 0's: its own clock may stand a few ms short (1.498 s seen at load 35).
+    assert 0 < e1 < 100000 and first["metrics"]["train_s"] >= 1.4
     card = (model / "README.md").read_text()
     assert "40 features x 160 samples" in card and "| b0 |" in card and "adversary accuracy" in card
     rc, out, err = run_cli("cohort", "vae-train", mat, "--out", model, "--epochs", "100000", "--time-limit",
