@@ -36,6 +36,11 @@ def test_profile_rates_are_sane(profile: ErrorProfile):
     assert profile.mixture and 0 < profile.mixture["artifact_weight"] < 0.05
     germ = profile.germline_indel_rate("hp", 1e-4)  # the sample's own repeat-dependent indel prior
     assert germ is not None and np.all(np.diff(germ[1:]) >= 0) and germ[12] > 10 * germ[1]
+    clip5, clip3 = 1 - profile.clip_lengths()[:, 0]
+    assert 0 < clip5 < clip3 < 0.2  # adapters and low-quality tails are at the 3' end
+    par = profile.paralog()  # low-MAPQ reads carry a diverged copy's mismatches; high-MAPQ reads rarely 3+
+    assert 0.05 < par["share"] < 0.8 and 0.01 < par["divergence"] < 0.2 and 0 <= par["fraction"] < 0.05
+    assert profile.read_mis[1, 3:].sum() < 0.05 * profile.read_mis[1].sum()
 
 
 def test_low_fraction_germline_indel_is_not_counted_as_error():

@@ -44,3 +44,113 @@ def test_homopolymer_indel_errors_at_the_profile_rate_with_left_aligned_cigars()
     b, cig = apply_indel_error(seq, 10, 60, 30, 1, False)
     assert cig == "30M1I29M" and b == seq[10:40].tobytes() + b"G" * 9 + seq[48:69].tobytes()
     assert dele and ins
+
+
+def _artifact_profile() -> ErrorProfile:
+    """A profile with every artifact strong: one context x4 on the forward strand, 3' clips on 10% of reads,
+    12% low-MAPQ reads (5% of the genome in 400 bp segments), 40% of them from a 5%-diverged copy, and
+    fragments above 55% GC at 40% coverage."""
+    prof = _profile(30, 0.002, 0.0)
+    prof.ctx_obs[:] = 1e6
+    prof.ctx_err[:] = 2e3
+    prof.ctx_err[0, 10] = 8e3
+    prof.clip_end[0, 0], prof.clip_end[0, 5] = 990, 10
+    prof.clip_end[1, 0], prof.clip_end[1, 20] = 900, 100
+    prof.mapq_hist[60], prof.mapq_hist[20], prof.mapq_hist[0] = 880, 100, 20
+    prof.read_length = 100
+    prof.read_mis[0, 0], prof.read_mis[0, 5] = 600, 400  # low MAPQ: 40% carry 5 mismatches (5% of 100 bp)
+    prof.read_mis[1, 0] = 1000
+    prof.lowmq_bins[:] = [50, 1000, 25]
+    prof.gc_exp[:] = 1e6
+    prof.gc_obs[:] = 1e6
+    prof.gc_obs[11:] = 4e5
+    return prof
+
+
+def test_round_trip_profile_of_a_simulated_bam_recovers_its_source(tmp_path):
+    """Reads simulated from a profile and profiled again (``raygen profile``'s estimator) give back the
+    source's artifacts: per-end clip rates, low-MAPQ fraction, paralog share and divergence, the strand /
+    context error multiplier and the GC dip."""
+    import dataclasses
+
+    import pysam
+
+    from raygen.calling.profile import estimate_profile
+    from raygen.config import SimulateConfig
+    from raygen.regions import Region
+    from raygen.simulate.reads import bam_header, simulate_chunk
+    from raygen.simulate.reference import simulate_reference, write_fasta
+
+    src = _artifact_profile()
+    src.save(tmp_path / "src.json")
+    cfg = SimulateConfig(length=40_000, contigs=1, seed=3, coverage=20, read_length=100, chunk_bp=60_000,
+                         n_gap_fraction=0.0, isochore_mean_bp=8_000, error_profile=str(tmp_path / "src.json"))
+    c = simulate_reference(cfg)[0]
+    write_fasta(tmp_path / "ref.fa", [c])
+    data, _ = simulate_chunk(c.seq, c.name, 0, 0, ([], []), cfg, bam_header([(c.name, c.length)], "S"))
+    (tmp_path / "r.bam").write_bytes(data)
+    pysam.index(str(tmp_path / "r.bam"))
+    got = estimate_profile(str(tmp_path / "r.bam"), str(tmp_path / "ref.fa"), [Region(c.name, 0, c.length)])
+
+    clip = 1 - got.clip_lengths()[:, 0]
+    assert 0.005 < clip[0] < 0.02 and 0.08 < clip[1] < 0.12  # source: 1% 5', 10% 3'
+    low = got.mapq_hist[:30].sum() / got.mapq_hist.sum()
+    assert 0.10 < low < 0.14  # source 12%
+    par = got.paralog()
+    assert 0.3 < par["share"] < 0.5 and 0.04 < par["divergence"] < 0.06
+    assert 0.025 < par["fraction"] < 0.08 and 300 < par["segment_bp"] < 500  # 5%, 400 bp segments
+    cm = got.context_multiplier(prior=0)
+    assert cm[0, 10] > 2.5 and cm[1, 10] < 1.6  # x4 on the forward strand only
+    gc = got.gc_coverage()
+    hi = got.gc_exp[11:] >= 500
+    assert hi.any() and np.all(gc[11:][hi] < 0.65) and 0.85 < gc[8] < 1.2  # the dip above 55% GC
+
+
+def test_old_profiles_without_artifact_tables_still_simulate():
+    """A profile written before the per-end clip, read-mismatch and segment tables: clips from the pooled
+    histogram on both ends, no paralog, no GC thinning beyond what it measured."""
+    d = _profile(30, 0.001, 0.0).to_dict()
+    for k in ("clip_end", "read_mis", "lowmq_bins"):
+        d.pop(k)
+    d["clip_hist"] = [90.0, 10.0] + [0.0] * 299
+    prof = ErrorProfile.from_dict(d)
+    pe = ProfiledErrors.from_profile(prof)
+    assert np.allclose(pe.clip_cdf[:, 0], 0.9) and pe.copy_share == 0 and pe.segment_fraction == 0
+    assert pe.background_lowmq == 0 and np.all(pe.gc_accept == 1) and pe.gc_oversample == 1
+
+
+def test_reads_ending_in_the_homopolymer_of_a_deletion_are_aligned_gap_free(tmp_path):
+    """A hom-alt 1 bp deletion in an A12 run: reads spanning the run keep the D, reads that end inside the
+    run are written as an aligner writes them (no D: their shifted tail matches the run), and no read keeps
+    an indel with fewer than 2 aligned bases beyond it."""
+    import pysam
+
+    from raygen.config import SimulateConfig
+    from raygen.simulate.artifacts import parse_cigar
+    from raygen.simulate.reads import bam_header, simulate_chunk
+
+    _profile(30, 0.001, 0.0).save(tmp_path / "p.json")
+    rng = np.random.default_rng(5)
+    ref = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, 12_000)].copy()
+    ref[6000:6012] = ord("A")
+    ref[5999], ref[6012] = ord("C"), ord("G")
+    allele = (5999, "CA", "C")  # left-aligned: anchored on the base before the run
+    cfg = SimulateConfig(length=12_000, contigs=1, seed=4, coverage=30, read_length=100, chunk_bp=12_000,
+                         error_profile=str(tmp_path / "p.json"))
+    data, _ = simulate_chunk(ref, "chr1", 0, 0, ([allele], [allele]), cfg, bam_header([("chr1", 12_000)], "S"))
+    (tmp_path / "r.bam").write_bytes(data)
+    spanning_d = inside_m = inside_d = 0
+    with pysam.AlignmentFile(str(tmp_path / "r.bam")) as bam:
+        for r in bam.fetch(until_eof=True):
+            ops = parse_cigar(r.cigarstring)
+            for i, (op, _) in enumerate(ops):
+                if op in "ID":
+                    assert sum(n for o, n in ops[i + 1:] if o == "M") >= 2, r.cigarstring
+                    assert sum(n for o, n in ops[:i] if o == "M") >= 2, r.cigarstring
+            has_d = "D" in r.cigarstring
+            if r.reference_start < 6000 and r.reference_end > 6013:
+                spanning_d += has_d
+            elif r.reference_start < 6000 and 6000 < r.reference_end <= 6012:  # ends inside the run
+                inside_m += not has_d
+                inside_d += has_d
+    assert spanning_d > 20 and inside_m >= 3 and inside_d == 0

@@ -13,7 +13,11 @@ on how a later call is sharded), from reads of every MAPQ:
 - indel errors: per homopolymer length and per short-tandem-repeat span, the fraction of spanning reads with
   an indel there (sites where 20% or more of the reads carry one are germline and skipped);
 - mapping: the MAPQ histogram and the mismatch rate of low-MAPQ (< 30) vs other reads (mis-mapped paralogs);
-- soft clips: clip-length histogram per read end; insert sizes; reverse-strand fraction;
+  per MAPQ class, reads by their number of mismatches (a paralog's reads carry several: what share of the
+  low-MAPQ reads comes from a diverged copy, and how diverged it is), and the fraction and run length of
+  the ``LOWMQ_BIN_BP`` bins where most reads starting there have low MAPQ (the segmental duplications);
+- soft clips: clip-length histogram per read end (pooled, and per end in sequencing direction: 5', 3');
+  insert sizes; reverse-strand fraction;
 - coverage: the depth median and relative fragment coverage per GC bin;
 - site allele fractions: an EM fit of how often a hom-ref site shows a systematic artifact allele and at
   what fraction, and how over-dispersed heterozygous allele counts are (a beta-binomial concentration).
@@ -50,6 +54,11 @@ GERMLINE_INDEL_FRACTION = 0.2
 #: A tract whose indel reads are this unlikely under the fitted error rate holds a germline indel (left out).
 GERMLINE_INDEL_P = 1e-3
 LOW_MAPQ = 30
+MAX_READ_MIS = 40  # reads with this many mismatches or more are pooled
+LOWMQ_BIN_BP = 200  # bins (by read start) for the low-MAPQ segments
+#: A read with this many mismatches more than its MAPQ class's typical read is counted as a paralog's
+#: (a diverged copy's read carries several; sequencing errors rarely put 3 in one read of a good run).
+PARALOG_MIN_MIS = 3
 
 
 @dataclass
@@ -80,6 +89,9 @@ class ErrorProfile:
     mapq_hist: np.ndarray = field(default_factory=lambda: np.zeros(61))
     mismatch_mapq: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)))  # [low, high MAPQ] x [mis, bases]
     clip_hist: np.ndarray = field(default_factory=lambda: np.zeros(301))  # read ends by soft-clip length
+    clip_end: np.ndarray = field(default_factory=lambda: np.zeros((2, 301)))  # [5' end, 3' end] x clip length
+    read_mis: np.ndarray = field(default_factory=lambda: np.zeros((2, MAX_READ_MIS + 1)))  # [low, high MAPQ] x mismatches
+    lowmq_bins: np.ndarray = field(default_factory=lambda: np.zeros(3))  # low-MAPQ bins, bins with reads, runs
     gc_obs: np.ndarray = field(default_factory=lambda: np.zeros(GC_BINS))
     gc_exp: np.ndarray = field(default_factory=lambda: np.zeros(GC_BINS))
     depth_median: float = 0.0
@@ -154,6 +166,51 @@ class ErrorProfile:
         """Fraction of read ends that are soft-clipped."""
         return float(self.clip_hist[1:].sum() / max(self.clip_hist.sum(), 1.0))
 
+    def clip_lengths(self) -> np.ndarray:
+        """``[5' end, 3' end]`` x soft-clip length (bp) distribution per read end in sequencing direction
+        (rows sum to 1); profiles written before the per-end table existed give the pooled one for both."""
+        h = self.clip_end if self.clip_end.sum() > 0 else np.stack([self.clip_hist, self.clip_hist])
+        if h.sum() == 0:
+            h = np.zeros((2, h.shape[1]))
+            h[:, 0] = 1.0
+        return h / np.maximum(h.sum(axis=1, keepdims=True), 1e-12)
+
+    def gc_coverage_shrunk(self, prior: float = 2000.0) -> np.ndarray:
+        """Relative fragment coverage per GC bin, each bin shrunk toward 1 by ``prior`` pseudo-positions (a
+        bin seen at a few hundred positions says little): what the simulator thins fragments with."""
+        if self.gc_exp.sum() <= 0 or self.gc_obs.sum() <= 0:
+            return np.ones(GC_BINS)
+        c = self.gc_obs.sum() / self.gc_exp.sum()
+        return (self.gc_obs + prior * c) / (self.gc_exp + prior) / c
+
+    def paralog(self) -> dict:
+        """Mis-mapping from a diverged copy, as plain floats: ``fraction`` of the genome in low-MAPQ segments
+        (bins where most reads have MAPQ < :data:`LOW_MAPQ`), their mean length ``segment_bp``, the ``share`` of
+        low-MAPQ reads that come from the copy (reads with :data:`PARALOG_MIN_MIS` or more mismatches beyond the
+        high-MAPQ reads' rate of such reads) and the copy's ``divergence`` per base (the extra mismatches of
+        low-MAPQ reads per base, over that share). Zeros when the profile has no low-MAPQ reads."""
+        low_bins, bins, runs = (float(x) for x in self.lowmq_bins)
+        lo, hi = self.read_mis
+        out = {"fraction": low_bins / bins if bins else 0.0,
+               "segment_bp": LOWMQ_BIN_BP * low_bins / runs if runs else 0.0, "share": 0.0, "divergence": 0.0}
+        if lo.sum() < 20 or hi.sum() < 20:
+            return out
+        k = np.arange(len(lo))
+        many = lambda h: h[PARALOG_MIN_MIS:].sum() / h.sum()  # noqa: E731
+        share = max(0.0, (many(lo) - many(hi)) / max(1e-9, 1.0 - many(hi)))
+        extra = max(0.0, (lo * k).sum() / lo.sum() - (hi * k).sum() / hi.sum())  # per read
+        out["share"] = float(min(1.0, share))
+        if share > 0:
+            out["divergence"] = float(min(0.2, extra / share / max(self.read_length, 1)))
+        return out
+
+    def low_mapq_cdf(self) -> np.ndarray:
+        """Cumulative distribution of MAPQ among the reads below :data:`LOW_MAPQ` (uniform when none)."""
+        h = np.asarray(self.mapq_hist[:LOW_MAPQ], np.float64)
+        if h.sum() == 0:
+            h = np.ones(LOW_MAPQ)
+        return np.cumsum(h) / h.sum()
+
     # -- files -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         d = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
@@ -201,6 +258,9 @@ def summary(prof: ErrorProfile) -> dict:
         "indel_error_hp_1_6_12": [round(float(hp[i]), 5) for i in (1, 6, 12)],
         "low_mapq_excess_mismatch": round(prof.low_mapq_excess(), 5),
         "clipped_read_end_fraction": round(prof.clip_fraction(), 4),
+        "clipped_5p_3p_fraction": [round(float(1 - x), 4) for x in prof.clip_lengths()[:, 0]],
+        "low_mapq_read_fraction": round(float(prof.mapq_hist[:LOW_MAPQ].sum() / max(prof.mapq_hist.sum(), 1.0)), 4),
+        "paralog": {k: round(v, 4) for k, v in prof.paralog().items()},
         "max_context_multiplier": round(float(prof.context_multiplier().max()), 2),
         "gc_coverage_min_max": [round(float(x), 2) for x in (prof.gc_coverage().min(), prof.gc_coverage().max())],
         "artifact_weight_fraction": [round(mix.get("artifact_weight", 0.0), 5), round(mix.get("artifact_fraction", 0.0), 3)],
@@ -294,8 +354,14 @@ def _add_window(prof: ErrorProfile, acc: _Acc, p: Pileup, w: Shard, cfg: CallCon
     acc.tlens.append(p.read_tlen[own])
     acc.revs.append(p.read_reverse[own])
     prof.mapq_hist += np.bincount(np.minimum(p.read_mapq[own], 60), minlength=61)
-    clips = np.minimum(p.read_clip[own].ravel(), len(prof.clip_hist) - 1)
-    prof.clip_hist += np.bincount(clips, minlength=len(prof.clip_hist))
+    cap = len(prof.clip_hist) - 1
+    clips = np.minimum(p.read_clip[own], cap)
+    prof.clip_hist += np.bincount(clips.ravel(), minlength=cap + 1)
+    rev = p.read_reverse[own]
+    for end in (0, 1):  # 5' end: the left clip of a forward read, the right clip of a reverse read
+        c = np.where(rev, clips[:, 1 - end], clips[:, end])
+        prof.clip_end[end] += np.bincount(c, minlength=cap + 1)
+    _lowmq_bins(prof, p, w, own)
     clean, depth, top = _site_counts(p, w, cfg)
     acc.depth.append(depth)
     acc.top_alt.append(top)
@@ -339,6 +405,7 @@ def _base_errors(prof: ErrorProfile, p: Pileup, w: Shard, clean: np.ndarray) -> 
     low = mq < LOW_MAPQ
     for k, sel in enumerate((low, ~low)):
         prof.mismatch_mapq[k] += [float(mis[sel].sum()), float(sel.sum())]
+    _read_mismatches(prof, p, w)
     good = mq >= LOW_MAPQ  # sequencing errors, not mapping errors
     q = np.minimum(p.qual[m], Q_MAX).astype(np.int64)
     rev = per_entry(p, "reverse")[m]
@@ -450,3 +517,32 @@ def _gc_coverage(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> No
     clean = nn[x + flen] - nn[x] == 0
     fx = (gc[x + flen] - gc[x])[clean] / flen
     prof.gc_exp += np.bincount(np.minimum((fx * GC_BINS).astype(int), GC_BINS - 1), minlength=GC_BINS)
+
+
+def _read_mismatches(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
+    """Reads starting in the window by their number of mismatches at known reference bases (every site: a
+    paralog's differences sit where the copy's reads are many, not only at clean sites), per MAPQ class."""
+    own = (p.read_start >= w.start0) & (p.read_start < w.end0)
+    ri = np.flatnonzero(own)
+    if not len(ri):
+        return
+    refc = p.ref_codes[p.pos - p.ref_start0]
+    mis = (p.base < 4) & (refc < 4) & (p.base != refc)
+    per_read = np.bincount(p.read, weights=mis, minlength=len(p.read_start))[ri]
+    low = p.read_mapq[ri] < LOW_MAPQ
+    k = np.minimum(per_read.astype(np.int64), MAX_READ_MIS)
+    for c, sel in enumerate((low, ~low)):
+        prof.read_mis[c] += np.bincount(k[sel], minlength=MAX_READ_MIS + 1)
+
+
+def _lowmq_bins(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> None:
+    """Bins of :data:`LOWMQ_BIN_BP` by read start: bins with 4 or more reads, of those the ones where most
+    reads have MAPQ below :data:`LOW_MAPQ`, and the runs of consecutive such bins (segments)."""
+    nb = max(1, (w.end0 - w.start0) // LOWMQ_BIN_BP)
+    b = np.minimum((p.read_start[own] - w.start0) // LOWMQ_BIN_BP, nb - 1)
+    n = np.bincount(b, minlength=nb)
+    lo = np.bincount(b, weights=p.read_mapq[own] < LOW_MAPQ, minlength=nb)
+    seen = n >= 4
+    low = seen & (lo > 0.5 * n)
+    starts = low & ~np.concatenate([[False], low[:-1]])
+    prof.lowmq_bins += [float(low.sum()), float(seen.sum()), float(starts.sum())]

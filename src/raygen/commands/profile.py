@@ -17,8 +17,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Read evenly spaced windows of the regions (at most --max-bp in all) and measure, without a "
         "truth set: the mismatch rate per read-cycle bin and reported base quality at sites with no "
         "non-reference allele above 20%, per strand and preceding-base context; indel errors per homopolymer "
-        "length and tandem-repeat span; MAPQ and soft-clip histograms; insert sizes; fragment coverage per GC "
-        "bin; and how often a hom-ref site shows an artifact allele (an EM mixture over allele fractions). "
+        "length and tandem-repeat span; MAPQ and soft-clip histograms (per read end); mis-mapping (the share "
+        "of low-MAPQ reads from a diverged paralog, its divergence, and the low-MAPQ segments); insert sizes; "
+        "fragment coverage per GC bin; and how often a hom-ref site shows an artifact allele (an EM mixture "
+        "over allele fractions). `raygen simulate --error-profile` draws reads with all of it. "
         "`raygen call` measures the same profile before calling; this command writes it as JSON "
         "(raygen.calling.profile.ErrorProfile.load reads it back) and prints a summary.",
     )

@@ -75,8 +75,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     r.add_argument("--fragment-sd", type=int, default=D.fragment_sd, metavar="BP", help="fragment size SD")
     r.add_argument("--error-rate", type=float, default=D.error_rate, metavar="R", help="mean per-base sequencing error")
     r.add_argument("--error-profile", default=D.error_profile, metavar="JSON",
-                   help="draw qualities, miscalls and repeat indel errors as this `raygen profile` output "
-                        "measured them on a real BAM (--error-rate is then unused)")
+                   help="draw reads as this `raygen profile` output measured a real BAM: qualities, miscalls "
+                        "(per cycle, quality, strand and context), repeat indel errors, aligner-like CIGARs at read "
+                        "ends, soft-clipped ends, low-MAPQ paralog reads and segmental duplications, site-specific "
+                        "strand errors and GC coverage dips (--error-rate is then unused)")
     r.add_argument("--chunk-bp", type=parse_bp, default=D.chunk_bp, metavar="BP", help="bp of reads per Ray task")
     p.set_defaults(func=run)
 

@@ -22,6 +22,8 @@ import pysam
 
 from raygen import __version__
 from raygen.config import SimulateConfig
+from raygen.simulate.artifacts import (clip_ends, end_realign, format_cigar, in_segments, paralog_segments,
+                                       parse_cigar, psv_shift)
 from raygen.simulate.haplotype import Haplotype, build_haplotype
 from raygen.simulate.profiled import (ProfiledErrors, apply_indel_error, indel_errors, profiled_quality_and_errors,
                                       tract_table)
@@ -56,13 +58,15 @@ def fragment_max(cfg: SimulateConfig) -> int:
     return max(cfg.read_length, cfg.fragment_mean + 4 * cfg.fragment_sd)
 
 
-def fragment_geometry(cfg: SimulateConfig, contig_index: int, chunk_index: int, start: int, end: int):
+def fragment_geometry(cfg: SimulateConfig, contig_index: int, chunk_index: int, start: int, end: int,
+                      oversample: float = 1.0):
     """Fragments drawn for one chunk: reference start, length, haplotype (0/1), read1-is-left.
 
     Depends only on (seed, contig, chunk) so every task that needs a chunk's fragments agrees on them.
+    ``oversample``: fragments drawn per fragment kept (the GC thinning of a profile keeps fewer).
     """
     rng = np.random.default_rng([cfg.seed, 2, contig_index, chunk_index])
-    n = int(round(cfg.coverage * (end - start) / (2 * cfg.read_length)))
+    n = int(round(cfg.coverage * (end - start) / (2 * cfg.read_length) * oversample))
     x = rng.integers(start, end, n)
     flen = np.clip(np.rint(rng.normal(cfg.fragment_mean, cfg.fragment_sd, n)), cfg.read_length,
                    fragment_max(cfg)).astype(np.int64)
@@ -128,9 +132,11 @@ def simulate_chunk(
     region_start = bounds[neighbours[0]][0]
     region_end = min(n_ref, bounds[neighbours[-1]][1] + fragment_max(cfg) + REGION_SLACK)
     haps = [build_haplotype(ref, *_region(alleles, region_start, region_end)) for alleles in haplotype_alleles]
-    c = _chunk_reads(haps, bounds, neighbours, chunk_index, contig_index, cfg)
+    pe = ProfiledErrors.load(cfg.error_profile) if cfg.error_profile else None
+    c = _chunk_reads(haps, bounds, neighbours, chunk_index, contig_index, cfg, pe)
     rng = np.random.default_rng([cfg.seed, 3, contig_index, chunk_index])
-    data, errors = _bam_bytes(c, haps, contig, contig_index, cfg, header, rng)
+    art = _Artifacts.build(cfg, contig_index, ref, bounds[chunk_index], pe) if pe is not None else None
+    data, errors = _bam_bytes(c, haps, contig, contig_index, cfg, header, rng, pe, art)
     n = int(c["pos"].shape[0])
     return data, ChunkStats(reads=n, bases=n * cfg.read_length, errors=errors)
 
@@ -139,15 +145,20 @@ _READ_COLUMNS = ("hstart", "hap", "pos", "end", "impure", "flag", "mpos", "tlen"
 
 
 def _chunk_reads(haps: list[Haplotype], bounds: list[tuple[int, int]], neighbours: list[int], chunk_index: int,
-                 contig_index: int, cfg: SimulateConfig) -> dict[str, np.ndarray]:
+                 contig_index: int, cfg: SimulateConfig, pe: ProfiledErrors | None = None) -> dict[str, np.ndarray]:
     """Geometry of every read whose POS lies in the chunk (columns of :data:`_READ_COLUMNS`, sorted by POS,
-    then chunk, fragment and side), from the fragments of the chunk and its neighbours."""
+    then chunk, fragment and side), from the fragments of the chunk and its neighbours. With a profile
+    ``pe``, fragments are thinned by their GC (:attr:`ProfiledErrors.gc_accept`), deterministically per
+    (seed, contig, chunk), so every task agrees on which fragments exist."""
     L = cfg.read_length
     cs, ce = bounds[chunk_index]
     cols: dict[str, list[np.ndarray]] = {k: [] for k in _READ_COLUMNS}
+    gc_cum = [np.concatenate([[0], np.cumsum((H.seq == ord("G")) | (H.seq == ord("C")))]) for H in haps]
     for j in neighbours:
-        x, flen, hap, r1_left = fragment_geometry(cfg, contig_index, j, *bounds[j])
+        x, flen, hap, r1_left = fragment_geometry(cfg, contig_index, j, *bounds[j],
+                                                  oversample=pe.gc_oversample if pe is not None else 1.0)
         frag_id = np.arange(x.shape[0])
+        u_gc = np.random.default_rng([cfg.seed, 5, contig_index, j]).random(x.shape[0]) if pe is not None else None
         for h, H in enumerate(haps):
             sel = np.flatnonzero(hap == h)
             a = H.ref2hap(x[sel])
@@ -155,6 +166,10 @@ def _chunk_reads(haps: list[Haplotype], bounds: list[tuple[int, int]], neighbour
             b = a + f
             ok = b <= H.length
             ok[ok] = H.n_cum[b[ok]] - H.n_cum[a[ok]] == 0  # no fragment from (or across) an N gap
+            if u_gc is not None:
+                gcb = np.minimum(((gc_cum[h][np.minimum(b, H.length)] - gc_cum[h][a]) / f * len(pe.gc_accept)).astype(int),
+                                 len(pe.gc_accept) - 1)
+                ok &= u_gc[sel] < pe.gc_accept[gcb]
             sel, a, f = sel[ok], a[ok], f[ok]
             left, right = a, a + f - L
             pl, el, il = H.place(left, L)
@@ -178,15 +193,43 @@ def _chunk_reads(haps: list[Haplotype], bounds: list[tuple[int, int]], neighbour
     return {k: v[order] for k, v in c.items()}
 
 
+@dataclass(frozen=True)
+class _Artifacts:
+    """A contig's mis-mapping layout (segmental duplications, the paralogous copy's differences) and the
+    chunk's reference bounds (a realigned or clipped read keeps its POS inside them, so chunks still
+    concatenate in order). Seeded by (seed, contig): every chunk task draws the same layout."""
+
+    ref: np.ndarray  # the contig, uint8 ASCII
+    segments: np.ndarray  # [k, 2] 0-based half-open
+    psv: np.ndarray  # uint8 per reference position: the copy's base shift (0 = same; 0 outside the segments)
+    chunk: tuple[int, int]
+    art_shift: np.ndarray  # uint8 per reference position: a systematic error's base shift (0 = none)
+    art_reverse: np.ndarray  # bool per reference position: the strand that systematic error is on
+
+    @classmethod
+    def build(cls, cfg: SimulateConfig, contig_index: int, ref: np.ndarray, chunk: tuple[int, int],
+              pe: ProfiledErrors) -> "_Artifacts":
+        n = int(ref.shape[0])
+        segs = paralog_segments(np.random.default_rng([cfg.seed, 8, contig_index]), n, pe.segment_fraction,
+                                pe.segment_bp)
+        psv = psv_shift(np.random.default_rng([cfg.seed, 7, contig_index]), n, pe.divergence)
+        psv[~in_segments(np.arange(n), segs)] = 0  # the copy is a copy of the segment only
+        rng = np.random.default_rng([cfg.seed, 9, contig_index])
+        art = psv_shift(rng, n, pe.artifact_weight)
+        return cls(ref, segs, psv, chunk, art, rng.random(n) < 0.5)
+
+
 def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, contig_index: int,
-               cfg: SimulateConfig, header: dict, rng: np.random.Generator) -> tuple[bytes, int]:
+               cfg: SimulateConfig, header: dict, rng: np.random.Generator, pe: ProfiledErrors | None = None,
+               art: _Artifacts | None = None) -> tuple[bytes, int]:
     """The reads ``c`` with bases, qualities and sequencing errors drawn from ``rng``, as BAM bytes; and the
-    number of errors."""
+    number of errors. With a profile ``pe`` (and the contig's ``art``), the artifacts of
+    :mod:`raygen.simulate.profiled` too."""
     L = cfg.read_length
     n = int(c["pos"].shape[0])
     offsets = np.arange(L)
     errors = 0
-    pe = ProfiledErrors.load(cfg.error_profile) if cfg.error_profile else None
+    pending: list = []  # (POS, read index, SAM line) not yet written (profile path)
     tracts = [tract_table(H.seq, pe) for H in haps] if pe is not None else None
     fd, tmp = tempfile.mkstemp(prefix="raygen-sim-", suffix=".bam")
     os.close(fd)
@@ -205,32 +248,115 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
                     bases[w] = H.seq[hstart[w, None] + offsets]
                 reverse = (c["flag"][sl] & REVERSE) != 0
                 indel_cigars = {}
+                mapq = np.full(m, MAPQ, np.int64)
+                positions = c["pos"][sl].copy()
                 if pe is None:
                     q, err = quality_and_errors(rng, m, L, reverse, cfg.error_rate)
                 else:
-                    q, err = profiled_quality_and_errors(rng, m, L, reverse, pe)
-                    indel_cigars = _profiled_indels(rng, haps, tracts, hstart, hap, c["impure"][sl], bases, L)
+                    mapq, copy = _mis_mapping(rng, pe, art, positions, haps, hstart, hap, bases)
+                    q, err = profiled_quality_and_errors(rng, m, L, reverse, pe, bases, mapq < MAPQ)
+                    indel_cigars = _profiled_indels(rng, haps, tracts, hstart, hap, c["impure"][sl] | copy, bases, L)
                 shift = rng.integers(1, 4, (m, L))
                 errors += int(err.sum())
                 bases[err] = BASES[(CODE[bases[err]] + shift[err]) % 4]
-                seq_txt = bases.tobytes().decode()
-                qual_txt = (q + 33).tobytes().decode()
+                if pe is not None:
+                    errors += int(_systematic_errors(rng, pe, art, haps, hstart, hap, reverse, bases, L).sum())
                 cigars = [f"{L}M"] * m
                 for r in np.flatnonzero(c["impure"][sl]).tolist():
                     cigars[r] = haps[int(hap[r])].cigar(int(hstart[r]), L)
                 for r, cig in indel_cigars.items():
                     cigars[r] = cig
-                for r, (flag, pos, mpos, tlen, j, k, h) in enumerate(zip(
-                    c["flag"][sl].tolist(), c["pos"][sl].tolist(), c["mpos"][sl].tolist(), c["tlen"][sl].tolist(),
-                    c["chunk"][sl].tolist(), c["frag"][sl].tolist(), hap.tolist(),
+                if pe is not None:
+                    _aligner_view(rng, pe, art, bases, reverse, cigars, positions)
+                seq_txt = bases.tobytes().decode()
+                qual_txt = (q + 33).tobytes().decode()
+                for r, (flag, pos, mq, mpos, tlen, j, k, h) in enumerate(zip(
+                    c["flag"][sl].tolist(), positions.tolist(), mapq.tolist(), c["mpos"][sl].tolist(),
+                    c["tlen"][sl].tolist(), c["chunk"][sl].tolist(), c["frag"][sl].tolist(), hap.tolist(),
                 )):
-                    line = (f"r{contig_index}.{j}.{k}\t{flag}\t{contig}\t{pos + 1}\t{MAPQ}\t{cigars[r]}\t=\t{mpos + 1}\t"
+                    line = (f"r{contig_index}.{j}.{k}\t{flag}\t{contig}\t{pos + 1}\t{mq}\t{cigars[r]}\t=\t{mpos + 1}\t"
                             f"{tlen}\t{seq_txt[r * L:(r + 1) * L]}\t{qual_txt[r * L:(r + 1) * L]}\tRG:Z:{rg}\tHP:i:{h + 1}")
-                    out.write(pysam.AlignedSegment.fromstring(line, hdr))
+                    if pe is None:
+                        out.write(pysam.AlignedSegment.fromstring(line, hdr))
+                    else:
+                        pending.append((pos, b0 + r, line))
+                if pe is not None:  # realigned / clipped left ends moved some POS: write in POS order
+                    more = sl.stop < n
+                    pending = _flush_sorted(out, hdr, pending, int(c["pos"][sl.stop]) - 2 * L - 100 if more else None)
         with open(tmp, "rb") as fh:
             return fh.read(), errors
     finally:
         os.unlink(tmp)
+
+
+def _flush_sorted(out, hdr, pending: list, below: int | None) -> list:
+    """Write the pending ``(POS, index, line)`` records in (POS, index) order: all of them (``below`` None)
+    or those with POS below ``below`` (later reads start at or after their true POS, and realignment moves
+    a POS left by at most an indel's length, so no later read can sort before those); returns the rest."""
+    pending.sort(key=lambda t: (t[0], t[1]))
+    k = len(pending) if below is None else next((i for i, t in enumerate(pending) if t[0] >= below), len(pending))
+    for _, _, line in pending[:k]:
+        out.write(pysam.AlignedSegment.fromstring(line, hdr))
+    return pending[k:]
+
+
+def _mis_mapping(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, pos: np.ndarray,
+                 haps: list[Haplotype], hstart: np.ndarray, hap: np.ndarray,
+                 bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MAPQ per read (low for reads starting in a segmental duplication and for the profile's scattered
+    low-MAPQ reads, drawn from its low-MAPQ histogram) and which reads are a paralog's: their differences are
+    written into ``bases`` in place. In a segment they are the one copy's (``art.psv``: the same sites in every
+    such read, a paralogous sequence variant); a scattered read comes from one of many copies (a repeat
+    family's), so its differences are its own (the real BAM's low-MAPQ mismatches seldom recur at a site: its
+    artifact-site weight stays low). Returns (mapq, is_copy)."""
+    m, L = bases.shape
+    seg = in_segments(pos, art.segments)
+    low = seg | (rng.random(m) < pe.background_lowmq)
+    mapq = np.where(low, np.searchsorted(pe.lowmq_cdf, rng.random(m), side="right"), MAPQ).astype(np.int64)
+    copy = low & (rng.random(m) < pe.copy_share)
+    for h, H in enumerate(haps):
+        idx = np.flatnonzero(copy & (hap == h))
+        if not len(idx):
+            continue
+        rp = H.hap2ref[hstart[idx, None] + np.arange(L)]
+        d = np.where(rp >= 0, art.psv[np.clip(rp, 0, len(art.psv) - 1)], 0)
+        own = psv_shift(rng, len(idx) * L, pe.divergence).reshape(len(idx), L)
+        d = np.where(seg[idx, None], d, own)
+        b = bases[idx]
+        b[d > 0] = BASES[(CODE[b[d > 0]] + d[d > 0]) % 4]
+        bases[idx] = b
+    return mapq, copy
+
+
+def _aligner_view(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, bases: np.ndarray,
+                  reverse: np.ndarray, cigars: list[str], positions: np.ndarray) -> None:
+    """What an aligner writes instead of the truth: reads with an indel near an end realigned
+    (:func:`raygen.simulate.artifacts.end_realign`), then soft-clipped ends drawn from the profile's per-end
+    clip lengths, the clipped bases replaced by random ones. ``cigars`` and ``positions`` (0-based) are
+    updated in place; a change that would move a POS out of the chunk is not made (chunks stay in order)."""
+    m, L = bases.shape
+    u = rng.random((m, 2))
+    clip5 = np.searchsorted(pe.clip_cdf[0], u[:, 0], side="right")
+    clip3 = np.searchsorted(pe.clip_cdf[1], u[:, 1], side="right")
+    left = np.where(reverse, clip3, clip5)
+    right = np.where(reverse, clip5, clip3)
+    cs, ce = art.chunk
+    for r in np.flatnonzero((left > 0) | (right > 0) | np.array(["I" in c or "D" in c for c in cigars])).tolist():
+        ops, pos = parse_cigar(cigars[r]), int(positions[r])
+        if any(op in "ID" for op, _ in ops):
+            ops, pos = end_realign(bases[r], ops, pos, art.ref)
+        lc, rc = int(left[r]), int(right[r])
+        if lc or rc:
+            ops, pos = clip_ends(ops, pos, lc, rc)
+        if not cs <= pos < ce:
+            continue
+        if lc or rc:  # the clipped tail is adapter / noise, not the genome
+            lead = min(lc, ops[0][1] if ops[0][0] == "S" else 0)
+            trail = min(rc, ops[-1][1] if ops[-1][0] == "S" else 0)
+            junk = BASES[rng.integers(0, 4, L)]
+            bases[r, :lead] = junk[:lead]
+            bases[r, L - trail:] = junk[L - trail:] if trail else bases[r, L:]
+        cigars[r], positions[r] = format_cigar(ops), pos
 
 
 def _profiled_indels(rng: np.random.Generator, haps: list[Haplotype], tracts: list, hstart: np.ndarray,
@@ -244,4 +370,29 @@ def _profiled_indels(rng: np.random.Generator, haps: list[Haplotype], tracts: li
             i = int(idx[r])
             b, out[i] = apply_indel_error(H.seq, int(hstart[i]), L, off, k, dele)
             bases[i] = np.frombuffer(b, np.uint8)
+    return out
+
+
+def _systematic_errors(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, haps: list[Haplotype],
+                       hstart: np.ndarray, hap: np.ndarray, reverse: np.ndarray, bases: np.ndarray,
+                       L: int) -> np.ndarray:
+    """Site-specific errors, the profile's allele-fraction mixture: at its ``artifact_weight`` of the
+    positions one wrong base shows in its ``artifact_fraction`` of the reads, all on one strand (at twice the
+    rate there: an allele only one strand supports). Written into ``bases``; returns the mask of those bases."""
+    out = np.zeros(bases.shape, bool)
+    if pe.artifact_weight <= 0:
+        return out
+    for h, H in enumerate(haps):
+        idx = np.flatnonzero(hap == h)
+        if not len(idx):
+            continue
+        rp = H.hap2ref[hstart[idx, None] + np.arange(L)]
+        rpc = np.clip(rp, 0, len(art.art_shift) - 1)
+        d = np.where(rp >= 0, art.art_shift[rpc], 0)
+        hit = (d > 0) & (art.art_reverse[rpc] == reverse[idx, None])
+        hit[hit] = rng.random(int(hit.sum())) < min(1.0, 2 * pe.artifact_fraction)
+        b = bases[idx]
+        b[hit] = BASES[(CODE[b[hit]] + d[hit]) % 4]
+        bases[idx] = b
+        out[idx] = hit
     return out
