@@ -16,6 +16,7 @@ import pysam.bcftools
 import pytest
 
 from raygen.cli import build_parser
+from raygen.errors import RaygenError
 
 HEADER = """##fileformat=VCFv4.2
 ##contig=<ID=1,length=60>
@@ -60,3 +61,26 @@ def test_info_numbers_read_as_htslib_does(tmp_path, args):
     rows = [f"1\t{20 + i}\t.\tA\tC,G\t.\t.\t{info}\tGT:AD\t0/1:1,2,3" for i, info in enumerate(_LENIENT)]
     got, want = _run_both(tmp_path, rows, args)
     assert got == want and len(want) >= 4
+
+
+_GFF = ("##gff-version 3\n1\te\tgene\t5\t50\t.\t+\t.\tID=gene:G1;biotype=protein_coding\n"
+        "1\te\tmRNA\t5\t50\t.\t+\t.\tID=transcript:T1;Parent=gene:G1;biotype=protein_coding\n"
+        "1\te\texon\t5\t50\t.\t+\t.\tParent=transcript:T1\n")
+
+
+@pytest.mark.parametrize("tail, ok", [("", True), ("###\n##FASTA\n", True), ("##FASTA\n>1\nACGT\n", False)])
+def test_gff_fasta_section_as_bcftools(tmp_path, tail, ok):
+    """-g: indels in a forward transcript are right-aligned; a GFF3 with sequences after ##FASTA (Prokka's,
+    for one) stops bcftools (its reader parses them as features), and raygen too, naming the line."""
+    (tmp_path / "a.gff3").write_text(_GFF + tail)
+    rows = ["1\t15\t.\tCA\tC\t.\t.\t.\tGT:AD\t0/1:1,2", "1\t38\t.\tCA\tC\t.\t.\t.\tGT:AD\t0/1:1,2"]
+    if ok:
+        got, want = _run_both(tmp_path, rows, f"-g {tmp_path}/a.gff3", fasta=True)
+        assert got == want and want[0].split("\t")[1] == "26"  # right-aligned to the end of the A run
+        return
+    with pytest.raises(pysam.utils.SamtoolsError):
+        _run_both(tmp_path, rows, f"-g {tmp_path}/a.gff3", fasta=True)
+    with pytest.raises(RaygenError, match=r"a.gff3:6: could not parse"):
+        ns = build_parser().parse_args(["normalize", str(tmp_path / "in.vcf"), "-f", str(tmp_path / "ref.fa"),
+                                        "-g", str(tmp_path / "a.gff3"), "--no-ray", "-q"])
+        ns.func(ns)
