@@ -84,3 +84,19 @@ def test_gff_fasta_section_as_bcftools(tmp_path, tail, ok):
         ns = build_parser().parse_args(["normalize", str(tmp_path / "in.vcf"), "-f", str(tmp_path / "ref.fa"),
                                         "-g", str(tmp_path / "a.gff3"), "--no-ray", "-q"])
         ns.func(ns)
+
+
+# binom(FMT/AD): per sample, the AD values at its first two GT alleles (a homozygous call against itself; no
+# reads, haploid or missing GT: missing). Multi-allelic records: those -i keeps are split, the others not.
+_BINOM_ROWS = ["1\t20\t.\tA\tC,G\t.\t.\t.\tGT:AD\t0/1:10,12,0\t2/2:5,2,5",
+               "1\t21\t.\tA\tC,G\t.\t.\t.\tGT:AD\t0/1:3,17,1\t0|1:0,0,0",
+               "1\t22\t.\tA\tC,G\t.\t.\t.\tGT:AD\t1:3,40,1\t./1:4,37,1",
+               "1\t23\t.\tA\tC,G\t.\t.\t.\tGT:AD\t1/2:1,30,9\t0/1/2:67,3,59",
+               "1\t24\t.\tA\tC,G\t.\t.\t.\tGT:AD\t0/2:10,0,.\t0/1:91,5,60",
+               "1\t25\t.\tA\tC,G\t.\t.\t.\tAD\t3,4,5\t5,6,7"]
+
+
+@pytest.mark.parametrize("expr", ["binom(FMT/AD)<0.05", "binom(AD)>0.5", "binom(FMT/AD)>=0.0009"])
+def test_binom_as_bcftools(tmp_path, expr):
+    got, want = _run_both(tmp_path, _BINOM_ROWS, f"-m -any -i '{expr}'", header=HEADER.replace("\tS1\n", "\tS1\tS2\n"))
+    assert got == want and 6 < len(want) < 12
