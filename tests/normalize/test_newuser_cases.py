@@ -34,13 +34,13 @@ def _records(path: Path) -> list[str]:
     return [x.rstrip("\n") for x in open(path) if not x.startswith("#")]
 
 
-def _run_both(tmp_path: Path, rows: list[str], args: str, header: str = HEADER, fasta: bool = False):
+def _run_both(tmp_path: Path, rows: list[str], args: str, header: str = HEADER, fasta: bool | str = False):
     vcf = tmp_path / "in.vcf"
     vcf.write_text(header + "".join(r + "\n" for r in rows))
     extra = []
     if fasta:
         fa = tmp_path / "ref.fa"
-        fa.write_text(">1\n" + REF + "\n")
+        fa.write_text(">1\n" + (fasta if isinstance(fasta, str) else REF) + "\n")
         pysam.faidx(str(fa))
         extra = ["-f", str(fa)]
     pysam.bcftools.norm("--no-version", "-o", str(tmp_path / "b.vcf"), *shlex.split(args), *extra, str(vcf),
@@ -100,3 +100,28 @@ _BINOM_ROWS = ["1\t20\t.\tA\tC,G\t.\t.\t.\tGT:AD\t0/1:10,12,0\t2/2:5,2,5",
 def test_binom_as_bcftools(tmp_path, expr):
     got, want = _run_both(tmp_path, _BINOM_ROWS, f"-m -any -i '{expr}'", header=HEADER.replace("\tS1\n", "\tS1\tS2\n"))
     assert got == want and 6 < len(want) < 12
+
+
+_TWO = HEADER.replace("\tS1\n", "\tS1\tS2\n").replace("##FORMAT=<ID=GT", '##INFO=<ID=END,Number=1,Type=Integer,'
+                                                      'Description="end">\n##FORMAT=<ID=PL,Number=G,Type=Integer,'
+                                                      'Description="pl">\n##FORMAT=<ID=GT')
+
+
+@pytest.mark.parametrize("rows, args, fasta", [
+    # GATK gVCF: a reference block, an indel written right-shifted in the A run beside <NON_REF>, a block after
+    (["1\t10\t.\tC\t<NON_REF>\t.\t.\tEND=14\tGT:AD:PL\t0/0:9,0:0,9,90\t0/0:3,0:0,3,30",
+      "1\t26\t.\tAA\tA,<NON_REF>\t41\t.\tXA=1,0\tGT:AD:PL\t0/1:5,6,0:41,0,50,60,70,80\t1/2:.,2,3:0,1,2,3,4,5",
+      "1\t27\t.\tA\t<NON_REF>\t.\t.\tEND=40\tGT:AD:PL\t0/0:8,0:0,8,80\t./.:.:."],
+     "-m -any --keep-sum AD --old-rec-tag OLD", True),
+    # SV caller: symbolic <DEL> (END, SVLEN) in a homopolymer realigns like its sequence; breakends stay
+    (["1\t20\tdel1\tA\t<DEL>\t.\tPASS\tEND=22\tGT:AD\t0/1:1,2\t1/1:0,3",
+      "1\t24\tbnd1\tA\tA]1:50]\t.\tPASS\t.\tGT:AD\t0/1:1,2\t1/1:0,3",
+      "1\t25\tins1\tA\tAAA,<DEL>\t.\tPASS\tEND=27\tGT:AD\t1/2:1,2,3\t0/1:1,1,0"], "-m -any", True),
+    # -c s on a reference with IUPAC codes, N and soft-masking, REF written wrong, lower case or as N
+    (["1\t3\t.\tA\tC\t.\t.\t.\tGT:AD\t0/1:1,2\t1/1:0,3", "1\t5\t.\tN\tG,T\t.\t.\t.\tGT:AD\t1/2:1,2,3\t0/1:1,1,0",
+      "1\t7\t.\tta\tt\t.\t.\t.\tGT:AD\t0/1:1,2\t1/1:0,3", "1\t9\t.\tC\tR\t.\t.\t.\tGT:AD\t0/1:1,2\t0/0:3,0"],
+     "-c s -m -any", "GTRYNctaGAAAAATTTGCCA"),
+])
+def test_pipeline_shapes_as_bcftools(tmp_path, rows, args, fasta):
+    got, want = _run_both(tmp_path, rows, args, header=_TWO, fasta=fasta)
+    assert got == want and len(want) >= len(rows)
