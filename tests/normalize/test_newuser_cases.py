@@ -15,7 +15,7 @@ import pysam
 import pysam.bcftools
 import pytest
 
-from raygen.cli import build_parser
+from raygen.cli import build_parser as _build_parser
 from raygen.errors import RaygenError
 
 HEADER = """##fileformat=VCFv4.2
@@ -28,6 +28,16 @@ HEADER = """##fileformat=VCFv4.2
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1
 """
 REF = "GTCTTCATGCAATTCAAAAAAAAAAAACCATGTCCGTCACACACACAAATGTAGGCGGAT"  # 60 bp, contig 1
+
+
+_PARSER = []
+
+
+def build_parser():
+    """The CLI's parser, built once for the module (it imports every command)."""
+    if not _PARSER:
+        _PARSER.append(_build_parser())
+    return _PARSER[0]
 
 
 def _records(path: Path) -> list[str]:
@@ -56,7 +66,7 @@ _LENIENT = ["XI=1.5;XF=1.5abc", "XI=12abc,abc,-,+;XF=abc,0x10, 5,Infinity", "XI=
             "XA=2.7,x;XI=99999999999,-0;XF=1e-50,3.4e39"]
 
 
-@pytest.mark.parametrize("args", ["-m -any", "-m -any -i 'XI>1'", "-m -any -i 'MAX(XF)>5'", "-m -any -e 'INFO/XA[1]=\".\"'"])
+@pytest.mark.parametrize("args", ["-m -any", "-m -any -i 'XI>1 || MAX(XF)>5'"])
 def test_info_numbers_read_as_htslib_does(tmp_path, args):
     rows = [f"1\t{20 + i}\t.\tA\tC,G\t.\t.\t{info}\tGT:AD\t0/1:1,2,3" for i, info in enumerate(_LENIENT)]
     got, want = _run_both(tmp_path, rows, args)
@@ -68,7 +78,7 @@ _GFF = ("##gff-version 3\n1\te\tgene\t5\t50\t.\t+\t.\tID=gene:G1;biotype=protein
         "1\te\texon\t5\t50\t.\t+\t.\tParent=transcript:T1\n")
 
 
-@pytest.mark.parametrize("tail, ok", [("", True), ("###\n##FASTA\n", True), ("##FASTA\n>1\nACGT\n", False)])
+@pytest.mark.parametrize("tail, ok", [("###\n##FASTA\n", True), ("##FASTA\n>1\nACGT\n", False)])
 def test_gff_fasta_section_as_bcftools(tmp_path, tail, ok):
     """-g: indels in a forward transcript are right-aligned; a GFF3 with sequences after ##FASTA (Prokka's,
     for one) stops bcftools (its reader parses them as features), and raygen too, naming the line."""
@@ -96,7 +106,7 @@ _BINOM_ROWS = ["1\t20\t.\tA\tC,G\t.\t.\t.\tGT:AD\t0/1:10,12,0\t2/2:5,2,5",
                "1\t25\t.\tA\tC,G\t.\t.\t.\tAD\t3,4,5\t5,6,7"]
 
 
-@pytest.mark.parametrize("expr", ["binom(FMT/AD)<0.05", "binom(AD)>0.5", "binom(FMT/AD)>=0.0009"])
+@pytest.mark.parametrize("expr", ["binom(FMT/AD)<0.05", "binom(AD)>0.5"])
 def test_binom_as_bcftools(tmp_path, expr):
     got, want = _run_both(tmp_path, _BINOM_ROWS, f"-m -any -i '{expr}'", header=HEADER.replace("\tS1\n", "\tS1\tS2\n"))
     assert got == want and 6 < len(want) < 12
