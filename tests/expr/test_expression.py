@@ -138,7 +138,7 @@ def test_vectorised_path_equals_per_record(case):
 
 
 @pytest.mark.parametrize("expr, token", [
-    ("BINOM(FMT/AD)>0.5", "BINOM"), ("FISHER(INFO/XR)>0", "FISHER"), ("PHRED(AF)>3", "PHRED"),
+    ("BINOM(FMT/AD[:0],FMT/AD[:1])>0.5", "binom() with two"), ("FISHER(INFO/XR)>0", "FISHER"), ("PHRED(AF)>3", "PHRED"),
     ("perl.myfunc(DP)", "perl.myfunc"), ("INFO/NOSUCH>3", "NOSUCH"), ("FMT/NOPE>1", "NOPE"), ("QUAL>", "QUAL>"),
     ("(QUAL>3", "QUAL>3"), ("QUAL>3)", "QUAL>3)"), ("TYPE=\"weird\"", "weird"), ("FILTER=\"nofilter\"", "nofilter"),
     ("FMT/GQ[@s.txt]>3", "@s.txt"), ("ID=@missing_file.txt", "missing_file.txt"),

@@ -147,3 +147,29 @@ def test_abs_of_the_missing_genotype_count_is_the_site_value(tmp_path, oracle):
     assert _bcftools_kept("F_MISSING>0.1", False, vcf, lines, oracle, tmp_path / "o.vcf") == [0, 2]
     assert _bcftools_kept("abs(F_MISSING)>0.1", False, vcf, lines, oracle, tmp_path / "o.vcf") == []
     assert _bcftools_kept("abs(N_MISSING)<=0", False, vcf, lines, oracle, tmp_path / "o.vcf") == [0, 1, 2]
+
+
+@pytest.mark.parametrize("line, options", [
+    ("1\t10\t.\tA\tC\t.\tq10\t.", "-d exact"),  # FILTER the header does not define
+    ("1\t10\t.\tA\tC\t.\t.\tXX=1", "-m +any"),  # INFO tag the header does not define
+])
+def test_tags_missing_from_the_header_are_written_where_bcftools_stops(tmp_path, oracle, line, options):
+    """A FILTER/INFO id that the header does not define: htslib adds it to the input header after bcftools
+    norm has copied that header for its output, so writing the record fails ('cannot write'); raygen writes
+    the record as it came (other modes, e.g. -m -, write it in both)."""
+    res = _both(tmp_path, HEAD + COLS + "\n" + line + "\n", options, oracle)
+    assert "cannot write" in res.bcftools.error
+    assert res.raygen.error is None and res.raygen.records == [line]
+
+
+@pytest.mark.parametrize("qual, fmt", [("12abc", "0/1:-"), ("10", "0/1:1,2,3\tEXTRA")])
+def test_text_htslib_reads_leniently_is_rejected(tmp_path, oracle, qual, fmt):
+    """Values htslib reads leniently outside INFO: a QUAL that is not a number (the number at its start,
+    else 0), an Integer FORMAT value '-' (0), a sample column past the header's; bcftools writes the record,
+    raygen puts it in --rejects as malformed (INFO numbers are read as htslib does: test_newuser_cases)."""
+    text = (HEAD + '##FORMAT=<ID=GT,Number=1,Type=String,Description=".">\n'
+            '##FORMAT=<ID=DP,Number=.,Type=Integer,Description=".">\n' + COLS + "\tFORMAT\tS1\n"
+            f"1\t10\t.\tA\tC\t{qual}\t.\t.\tGT:DP\t{fmt}\n1\t20\t.\tA\tG\t5\t.\t.\tGT:DP\t0/1:7\n")
+    res = _both(tmp_path, text, "-m -", oracle)
+    assert res.bcftools.error is None and len(res.bcftools.records) == 2
+    assert res.raygen.rejected == 1 and res.raygen.records == ["1\t20\t.\tA\tG\t5\t.\t.\tGT:DP\t0/1:7"]

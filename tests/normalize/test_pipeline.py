@@ -243,7 +243,7 @@ def test_stdout_is_uncompressed_vcf(simulated, run_cli):
 
 
 @pytest.mark.parametrize("flag,named", [(["-i", "QUAL>1 && NOSUCH>2"], "NOSUCH"),
-                                        (["-e", "BINOM(FMT/AD)>1"], "BINOM"), (["-i", "QUAL>"], "QUAL>"),
+                                        (["-e", "FISHER(FMT/AD)>1"], "FISHER"), (["-i", "QUAL>"], "QUAL>"),
                                         (["-g", "x.gff"], "x.gff"), (["-r", "c1:1-100"], "-r")])
 def test_bad_or_unsupported_flags_exit_2_naming_them(simulated, tmp_path, run_cli, flag, named):
     gz, fa, _ = simulated

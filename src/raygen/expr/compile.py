@@ -20,8 +20,8 @@ from raygen.io.header import VcfHeader
 PREC = {"(": 1, ")": 1, "<=": 5, "<": 5, "==": 5, ">": 5, ">=": 5, "!=": 5, "|": 2, "&": 3, "+": 6, "-": 6,
         "*": 7, "/": 7, "%": 7, "&&": 3, "||": 2, "~": 5, "!~": 5}
 FUNC_KINDS = {"MAX", "MIN", "AVG", "MEDIAN", "STDEV", "SUM", "ABS", "COUNT", "STRLEN", "sCOUNT", "sMAX", "sMIN",
-              "sAVG", "sMEDIAN", "sSTDEV", "sSUM", "N_PASS", "F_PASS"}
-UNSUPPORTED = {"BINOM", "FISHER", "PHRED"}
+              "sAVG", "sMEDIAN", "sSTDEV", "sSUM", "N_PASS", "F_PASS", "BINOM"}
+UNSUPPORTED = {"FISHER", "PHRED"}
 _KEYWORDS = ("QUAL", "TYPE", "FILTER", "ID", "CHROM", "POS", "REF", "ALT", "N_ALT", "N_SAMPLES", "N_MISSING",
              "F_MISSING")
 #: htslib variant-type bits for TYPE constants (bcftools shifts them by one; REF is 1).
@@ -310,6 +310,9 @@ def _shunting_yard(text: str, hdr: VcfHeader, base_dir: Path | None) -> list[Tok
                 raise ExprError(f"could not parse: {text} (unbalanced ')')")
             ops.pop()
         elif kind == "val":
+            if (tk.endswith(",") or tk.startswith(",")) and any(o.kind == "BINOM" for o in ops):
+                raise ExprError(f"binom() with two arguments is not supported by raygen (in {text!r}); "
+                                "binom(FMT/AD) with one is")
             out.append(_value_token(tk[:-1] if tk.endswith(",") else tk, hdr, base_dir))
         else:
             if kind == "-" and last not in ("val", ")"):  # unary minus: -x is -1*x

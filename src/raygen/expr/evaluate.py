@@ -547,9 +547,96 @@ _SITE_FUNCS = {"MAX", "MIN", "SUM", "AVG", "MEDIAN", "STDEV"}
 _SMPL_FUNCS = {"sMAX": "MAX", "sMIN": "MIN", "sSUM": "SUM", "sAVG": "AVG", "sMEDIAN": "MEDIAN", "sSTDEV": "STDEV"}
 
 
-def apply_function(f: Tok, x: Tok) -> None:
-    """A one-argument function token ``f`` applied to ``x`` (the result is ``f`` itself, as in bcftools)."""
+def kf_lgamma(z: float) -> float:
+    """htslib's ``kf_lgamma`` (kfunc.c: Lanczos approximation), kept as it is so that binom() matches."""
+    x = 0.0
+    x += 0.1659470187408462e-06 / (z + 7)
+    x += 0.9934937113930748e-05 / (z + 6)
+    x -= 0.1385710331296526 / (z + 5)
+    x += 12.50734324009056 / (z + 4)
+    x -= 176.6150291498386 / (z + 3)
+    x += 771.3234287757674 / (z + 2)
+    x -= 1259.139216722289 / (z + 1)
+    x += 676.5203681218835 / z
+    x += 0.9999999999995183
+    return math.log(x) - 5.58106146679532777 - z + (z - 0.5) * math.log(z + 6.5)
+
+
+def _kf_betai_aux(a: float, b: float, x: float) -> float:
+    if x == 0.0:
+        return 0.0
+    if x == 1.0:
+        return 1.0
+    f, c, d = 1.0, 1.0, 0.0
+    for j in range(1, 200):  # modified Lentz's algorithm for the continued fraction, as kfunc.c
+        m = j >> 1
+        if j & 1:
+            aa = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        else:
+            aa = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        d = 1.0 + aa * d
+        if d < 1e-290:
+            d = 1e-290
+        c = 1.0 + aa / c
+        if c < 1e-290:
+            c = 1e-290
+        d = 1.0 / d
+        dd = c * d
+        f *= dd
+        if abs(dd - 1.0) < 1e-14:
+            break
+    return math.exp(kf_lgamma(a + b) - kf_lgamma(a) - kf_lgamma(b) + a * math.log(x) + b * math.log(1.0 - x)) / a / f
+
+
+def kf_betai(a: float, b: float, x: float) -> float:
+    """htslib's regularized incomplete beta function ``kf_betai``."""
+    return _kf_betai_aux(a, b, x) if x < (a + 1.0) / (a + b + 2.0) else 1.0 - _kf_betai_aux(b, a, 1.0 - x)
+
+
+def calc_binom(na: int, nb: int) -> float:
+    """bcftools' ``calc_binom``: two-sided binomial test of ``na`` against ``nb`` reads at p=0.5 (-1, read as
+    missing, where both are 0)."""
+    if na + nb == 0:  # no reads: bcftools reads missing here
+        return -1.0
+    prob = 2 * kf_betai(na, nb + 1, 0.5) if na > nb else 2 * kf_betai(nb, na + 1, 0.5)
+    return min(prob, 1.0)
+
+
+def _binom(f: Tok, x: Tok, ctx) -> None:
+    """``binom(FMT/AD)`` (bcftools' ``func_binom``, one argument): per sample, the binomial test of the
+    values at the sample's first two GT alleles (a homozygous call tests the value against itself); missing
+    where the GT is missing or haploid or a value is missing (every sample, when no sample is diploid or the record has no GT)."""
+    if not x.nsamples:
+        raise ExprError("binom() can be applied only on FORMAT fields")
+    f.nsamples, f.nvalues, f.nval1 = x.nsamples, x.nsamples, 1
+    f.usmpl = list(x.usmpl) if x.usmpl is not None else [1] * x.nsamples
+    f.values = [None] * x.nsamples
+    codes = ctx.gt_codes() if ctx is not None else None
+    if not codes or max(len(c) for c in codes) < 2:
+        return
+    rec = ctx.rec
+    for i in range(x.nsamples):
+        gt = codes[i] if i < len(codes) else []
+        if not f.usmpl[i] or len(gt) < 2 or not gt[0] >> 1 or not gt[1] >> 1:
+            continue
+        a, b = gt_allele(gt[0]), gt_allele(gt[1])
+        if a >= len(rec.alleles) or b >= len(rec.alleles):
+            raise ExprError(f"binom(): incorrect allele index at {rec.chrom}:{rec.pos}, sample {i + 1}")
+        vals = x.values[i * x.nval1:(i + 1) * x.nval1]
+        va = vals[a] if a < len(vals) else None
+        vb = vals[b] if b < len(vals) else None
+        if is_missing(va) or is_missing(vb):
+            continue
+        p = calc_binom(int(va), int(vb))
+        f.values[i] = None if p < 0 else p
+
+
+def apply_function(f: Tok, x: Tok, ctx=None) -> None:
+    """A one-argument function token ``f`` applied to ``x`` (the result is ``f`` itself, as in bcftools);
+    ``ctx``: the record's :class:`Context` (binom() reads its genotypes)."""
     k = f.kind
+    if k == "BINOM":
+        return _binom(f, x, ctx)
     if k in _SMPL_FUNCS and x.nsamples:
         f.nsamples, f.nvalues, f.nval1, f.usmpl = x.nsamples, x.nsamples, 1, list(x.usmpl)
         f.values = [None] * x.nsamples
@@ -685,7 +772,7 @@ def evaluate(comp: Compiled, rec: Rec, hdr: VcfHeader, slot: int | None = None,
         else:
             if not stack:
                 raise ExprError(f"error processing the expression {comp.text!r}")
-            apply_function(tok, stack.pop())
+            apply_function(tok, stack.pop(), ctx)
             stack.append(tok)
     if len(stack) != 1:
         raise ExprError(f"error processing the expression {comp.text!r} ({len(stack)} values left)")

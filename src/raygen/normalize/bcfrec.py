@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from raygen.io.header import VcfHeader
-from raygen.normalize.htsfmt import htslib_float, htslib_int, kputd
+from raygen.normalize.htsfmt import htslib_float, htslib_info_float, htslib_info_int, htslib_int, kputd
 
 VCF_REF, VCF_SNP, VCF_MNP, VCF_INDEL, VCF_OTHER, VCF_BND, VCF_OVERLAP = 0, 1, 2, 4, 8, 16, 32
 #: GT code htslib stores for a GT field absent from a sample column (``bcf_int32_missing`` as int8).
@@ -56,8 +56,11 @@ class Rec:
 # --------------------------------------------------------------------------------------------------
 # parsing
 # --------------------------------------------------------------------------------------------------
-def _numbers(text: str, kind: str) -> list[str | None]:
-    fn = htslib_int if kind == "int" else htslib_float
+def _numbers(text: str, kind: str, info: bool = False) -> list[str | None]:
+    if info:  # htslib reads INFO numbers leniently (a prefix), FORMAT ones strictly
+        fn = htslib_info_int if kind == "int" else htslib_info_float
+    else:
+        fn = htslib_int if kind == "int" else htslib_float
     out: list[str | None] = []
     for t in text.split(","):
         v = fn(t) if t else "."
@@ -79,7 +82,7 @@ def parse_info(text: str, info_type: dict[str, str]) -> list[list]:
         elif not eq:
             items.append([key, "null", None])
         elif kind in ("int", "float"):
-            items.append([key, kind, _numbers(val, kind)])
+            items.append([key, kind, _numbers(val, kind, info=True)])
         else:
             items.append([key, "str", val])
     return items

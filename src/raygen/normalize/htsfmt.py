@@ -71,7 +71,54 @@ def htslib_int(v: str) -> str:
     return str(x) if INT32_MIN_STORABLE <= x <= INT32_MAX else "."
 
 
+# C strtod's longest prefix (what htslib's hts_str2dbl reads): leading white space, sign, hex (with a binary
+# exponent), decimal, inf/infinity, nan; "1e" reads as 1, "12abc" as 12
+_STRTOD = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?)"
+                     r"|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|([iI][nN][fF](?:[iI][nN][iI][tT][yY])?)|([nN][aA][nN]))",
+                     re.ASCII)
+_STR2INT = re.compile(r"[+-]?[0-9]*")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def htslib_info_float(v: str) -> str:
+    """One INFO Float value as htslib's ``vcf_parse_info`` reads and reprints it: the longest number C's
+    ``strtod`` reads at its start (``12abc`` -> ``12``, ``0x10`` -> ``16``, `` 5`` -> ``5``, ``Infinity`` ->
+    ``inf``), ``.`` where none (``abc``, ``-``), the rest of the value up to the next comma skipped. (FORMAT
+    values are read strictly: htslib refuses the record, and raygen rejects it.)"""
+    if v in (".", ""):
+        return "."
+    m = _STRTOD.match(v)
+    if m is None:
+        return "."
+    sign, hexa, dec, inf, _nan = m.groups()
+    if hexa is not None:
+        x = float.fromhex(hexa)
+    elif dec is not None:
+        x = float(dec)
+    else:
+        x = math.inf if inf is not None else math.nan
+    with np.errstate(over="ignore"):
+        return kputd(float(np.float32(-x if sign == "-" else x)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def htslib_info_int(v: str) -> str:
+    """One INFO Integer value as htslib's ``vcf_parse_info`` reads it (``hts_str2int``): an optional sign and
+    the digits after it (``1.5`` -> ``1``, ``12abc`` -> ``12``, a lone ``-`` or ``+`` -> ``0``), ``.`` where
+    the value starts with neither (``abc``, ``.5``, `` 5``) or lies outside int32's storable range."""
+    if v in (".", ""):
+        return "."
+    s = _STR2INT.match(v).group(0)
+    if not s:
+        return "."
+    digits = s.lstrip("+-")
+    x = int(digits) if digits else 0
+    x = -x if s[0] == "-" else x
+    return str(x) if INT32_MIN_STORABLE <= x <= INT32_MAX else "."
+
+
 _REFORMAT = {"Float": htslib_float, "Integer": htslib_int}
+_INFO_REFORMAT = {"Float": htslib_info_float, "Integer": htslib_info_int}
 
 
 def _vector(fn, text: str) -> str:
@@ -88,7 +135,7 @@ def reprint_info(info: str, info_type: dict[str, str]) -> str:
         key, eq, val = item.partition("=")
         if not key:
             continue
-        fn = _REFORMAT.get(info_type.get(key, ""))
+        fn = _INFO_REFORMAT.get(info_type.get(key, ""))
         if not eq:
             items.append(key)
         elif fn is not None:
@@ -167,10 +214,11 @@ def info_needs_reprint(info: pa.Array, info_type: dict[str, str]) -> np.ndarray:
     pats = [r"=(;|$)", r";;|^;|;$"]
     floats = [k for k, t in info_type.items() if t == "Float"]
     ints = [k for k, t in info_type.items() if t == "Integer"]
-    if floats:
-        pats.append(rf"(^|;)({_alternation(floats)})=[^;]*([.eEnN+]|\d{{7}}|(^|[=,])-?0\d|,,|,$|,;)")
-    if ints:
+    if floats:  # anything but digits, commas and '-' (a '.' too: most floats go through Python)
+        pats.append(rf"(^|;)({_alternation(floats)})=[^;]*([^0-9,;-]|\d{{7}}|(^|[=,])-?0\d|,,|,$|,;|-([^0-9]|$))")
+    if ints:  # also text htslib reads a prefix of, or none (1.5, 12abc, abc, -)
         pats.append(rf"(^|;)({_alternation(ints)})=([^;]*,)?(\+|-?0\d|-0(,|;|$)|\d{{10}}|,|[^;]*,(,|;|$))")
+        pats.append(rf"(^|;)({_alternation(ints)})=[^;]*([^0-9.,;-]|\d\.|\.\d|\.\.|-([^0-9]|$)|[0-9.]-)")
     return _flag(info, "|".join(f"(?:{p})" for p in pats))
 
 

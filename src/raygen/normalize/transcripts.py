@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from raygen.errors import InputError
 from raygen.io.gff import read_features
@@ -110,8 +111,25 @@ class TranscriptIndex:
         return fwd
 
 
+def _check_no_fasta_section(path: str | os.PathLike[str]) -> None:
+    """bcftools' GFF reader has no ``##FASTA`` rule: the sequence lines after it are records it cannot parse,
+    and it stops on the first (``raygen.io.gff`` ends the features there, as the GFF3 spec says)."""
+    from raygen.io.gff import _open  # the same plain/gzip opener as the feature reader
+
+    with _open(Path(path)) as fh:
+        fasta = False
+        for lineno, line in enumerate(fh, 1):
+            if line.startswith("##FASTA"):
+                fasta = True
+            elif fasta and line.strip() and not line.startswith("#"):
+                raise InputError(f"{path}:{lineno}: could not parse the line {line.rstrip()[:40]!r}: bcftools -g "
+                                 "reads no ##FASTA section (remove it)")
+
+
 def read_transcripts(path: str | os.PathLike[str]) -> TranscriptIndex:
     """The transcript index bcftools builds from a GFF3 (see the module docstring)."""
+    if os.path.isfile(path):
+        _check_no_fasta_section(path)
     gene_chrom: dict[str, str] = {}
     seqs: list[str] = []
     txs: dict[str, _Tx] = {}
