@@ -300,6 +300,9 @@ class NormalizeConfig:
     max_actors: int = 2  # normalizer actors in the Ray pool at most (also for `raygen score --normalize`)
     batch_rows: int = 200_000  # records per block read (in-process and by each Ray read task)
     block_threads: int = 2  # in process, .vcf.gz out: threads normalizing blocks side by side (1: one at a time)
+    # in process, .vcf.gz out: records per block read. Smaller than batch_rows because that run streams block
+    # by block: the first block starts normalizing, and the last one is written, that much sooner
+    stream_batch_rows: int = 50_000
 
 
 @dataclass(frozen=True)

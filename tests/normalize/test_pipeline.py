@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import logging
 import random
 from pathlib import Path
 
@@ -306,21 +307,52 @@ def test_streamed_contigs_equal_whole_file_path(simulated, tmp_path, capsys):
     bad = tmp_path / "bad.vcf"
     bad.write_text("".join(head + body))
     badgz = pysam.tabix_index(str(bad), preset="vcf", force=True)
+    split = NormalizeOptions(fasta=str(fa), check_ref="wx", multiallelics=("-", "any"))
     opts = NormalizeOptions(fasta=str(fa), check_ref="wx", multiallelics=("+", "any"), rm_dup="exact")
-    threaded = dataclasses.replace(DEFAULTS.normalize, batch_rows=100, block_threads=3)
+    threaded = dataclasses.replace(DEFAULTS.normalize, stream_batch_rows=250, block_threads=3)
     outs = {}
-    for name, cfg in (("s.vcf.gz", threaded), ("w.vcf", DEFAULTS.normalize)):
+    # -m + / -d: contig by contig; -m -: block by block within a contig too (positional_only)
+    for name, cfg, o in (("s.vcf.gz", threaded, opts), ("w.vcf", DEFAULTS.normalize, opts),
+                         ("s-.vcf.gz", threaded, split), ("w-.vcf", DEFAULTS.normalize, split)):
         rej = tmp_path / f"{name}.rejects.tsv"
-        counts = run_normalize(badgz, str(tmp_path / name), opts, rejects_path=str(rej), use_ray=False, cfg=cfg)
+        counts = run_normalize(badgz, str(tmp_path / name), o, rejects_path=str(rej), use_ray=False, cfg=cfg)
         outs[name] = (records(tmp_path / name), rej.read_text(), counts.as_dict(), capsys.readouterr().err)
-    assert outs["s.vcf.gz"] == outs["w.vcf"]
+    assert outs["s.vcf.gz"] == outs["w.vcf"] and outs["s-.vcf.gz"] == outs["w-.vcf"]
     assert outs["w.vcf"][2]["rejected"] == 3 and outs["w.vcf"][2]["joined"] > 0
-    assert outs["w.vcf"][3].count("REF_MISMATCH") == 2
+    assert outs["w.vcf"][3].count("REF_MISMATCH") == 2 and outs["w-.vcf"][2]["split"] > 0
     for name, cfg in (("e.vcf.gz", threaded), ("e.vcf", DEFAULTS.normalize)):
         with pytest.raises(InputError) as stop:
             run_normalize(badgz, str(tmp_path / name), dataclasses.replace(opts, check_ref="e"), use_ray=False, cfg=cfg)
         outs[name] = str(stop.value)
     assert outs["e.vcf.gz"] == outs["e.vcf"] and "Reference allele mismatch" in outs["e.vcf"]
+
+
+def test_record_moved_past_a_block_starts_the_stream_over(tmp_path, capsys, caplog):
+    """Written block by block within a contig (-m -), a deletion that left-alignment moves before the records
+    of whole earlier blocks (the end of a 60-base A run, 6 SNVs inside it, blocks of 2 records) is caught:
+    the run starts over contig by contig, so the records equal the whole-file path's and the -c w warning
+    of the first block is printed once."""
+    seq = "CGTACGGTCA" + "A" * 60 + "GCTTAGCATG"
+    fa = tmp_path / "r.fa"
+    fa.write_text(">c\n" + seq + "\n")
+    pysam.faidx(str(fa))
+    rows = ["c\t2\t.\tA\tT"]  # REF mismatch (the base is G): -c w warns
+    rows += [f"c\t{p}\t.\tA\tC" for p in range(20, 66, 8)]
+    rows += ["c\t68\t.\tAAA\tA", "c\t75\t.\tA\tG"]  # the deletion shifts to POS 9
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=c,length=80>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   + "".join(f"{r}\t.\t.\t.\n" for r in rows))
+    gz = pysam.tabix_index(str(vcf), preset="vcf", force=True, keep_original=True)
+    opts = NormalizeOptions(fasta=str(fa), check_ref="w", multiallelics=("-", "any"))
+    caplog.set_level(logging.DEBUG, logger="raygen.normalize")
+    got = {}
+    for name, cfg in (("s.vcf.gz", dataclasses.replace(DEFAULTS.normalize, stream_batch_rows=2)),
+                      ("w.vcf", DEFAULTS.normalize)):
+        run_normalize(gz, str(tmp_path / name), opts, use_ray=False, cfg=cfg)
+        got[name] = (records(tmp_path / name), capsys.readouterr().err)
+    assert got["s.vcf.gz"] == got["w.vcf"]
+    assert "writing contig by contig" in caplog.text
+    assert got["w.vcf"][0][1].startswith("c\t9\t.\tCAA\tC") and got["w.vcf"][1].count("REF_MISMATCH") == 1
 
 
 _EDGE_HEADER = """##fileformat=VCFv4.2

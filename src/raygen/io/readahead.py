@@ -19,45 +19,66 @@ T = TypeVar("T")
 _END = object()
 
 
-def read_ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """Iterate ``items`` on a background thread, at most ``depth`` finished items (plus the one in the making)
-    ahead of the caller. Closing the returned generator early (the caller failed, Ctrl-C) stops the thread at
-    its next item and waits for it."""
-    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
+class ReadAhead(Iterator[T]):
+    """What :func:`read_ahead` returns: an iterator whose thread runs from the start; ``close`` stops it."""
 
-    def produce() -> None:
-        it = iter(items)
-        try:
-            for item in it:
-                q.put((True, item))
-                if stop.is_set():
-                    break
-            else:
-                q.put((False, _END))
-        except BaseException as exc:  # handed to the caller, raised there in order
-            q.put((False, exc))
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
+    def __init__(self, items: Iterable[T], depth: int):
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._done = False
+        # the thread holds the queue and the event, not this object: dropped without close(), it is collected
+        # and __del__ stops the thread
+        self._worker = threading.Thread(target=_produce, args=(items, self._q, self._stop), name="raygen-read-ahead",
+                                        daemon=True)
+        self._worker.start()
 
-    worker = threading.Thread(target=produce, name="raygen-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            ok, item = q.get()
-            if ok:
-                yield item
-            elif item is _END:
-                return
-            else:
-                raise item
-    finally:
-        stop.set()
-        while worker.is_alive():  # drain, so a put that waits for room returns and the thread sees `stop`
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        ok, item = self._q.get()
+        if ok:
+            return item
+        self.close()
+        if item is _END:
+            raise StopIteration
+        raise item
+
+    def close(self) -> None:
+        """Stop the thread at its next item and wait for it (also before the first item was taken)."""
+        self._done = True
+        self._stop.set()
+        while self._worker.is_alive():  # drain, so a put that waits for room returns and the thread sees `stop`
             try:
-                q.get(timeout=0.05)
+                self._q.get(timeout=0.05)
             except queue.Empty:
                 pass
-        worker.join()
+        self._worker.join()
+
+    def __del__(self) -> None:
+        if getattr(self, "_worker", None) is not None:  # not when __init__ failed before the thread existed
+            self.close()
+
+
+def _produce(items: Iterable[T], q: queue.Queue, stop: threading.Event) -> None:
+    it = iter(items)
+    try:
+        for item in it:
+            q.put((True, item))
+            if stop.is_set():
+                break
+        else:
+            q.put((False, _END))
+    except BaseException as exc:  # handed to the caller, raised there in order
+        q.put((False, exc))
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
+def read_ahead(items: Iterable[T], depth: int = 1) -> ReadAhead[T]:
+    """Iterate ``items`` on a background thread, at most ``depth`` finished items (plus the one in the making)
+    ahead of the caller. The thread starts at once, so the first item is made while the caller still
+    prepares (``raygen normalize``: its provenance, the writer), not from the first ``next``. Closing the
+    returned iterator early (the caller failed, Ctrl-C) stops the thread at its next item and waits for it."""
+    return ReadAhead(items, depth)

@@ -47,12 +47,19 @@ def can_build(pos: np.ndarray, ref_len: np.ndarray, has_end: np.ndarray) -> bool
 def reg2bin(beg: np.ndarray, end: np.ndarray) -> np.ndarray:
     """htslib's ``hts_reg2bin`` for 0-based half-open ``[beg, end)`` (TBI levels), vectorised."""
     last = end - 1
-    out = np.zeros(len(beg), dtype=np.int64)
-    done = np.zeros(len(beg), dtype=bool)
-    for lvl, shift in zip(range(N_LVLS, 0, -1), range(MIN_SHIFT, MIN_SHIFT + 3 * N_LVLS, 3)):
-        hit = ~done & ((beg >> shift) == (last >> shift))
-        out[hit] = _FIRST[lvl] + (beg[hit] >> shift)
+    # most records lie inside one 16 kb window (the last level): the other levels only for the rest
+    out = _FIRST[N_LVLS] + (beg >> MIN_SHIFT)
+    rest = np.flatnonzero((beg >> MIN_SHIFT) != (last >> MIN_SHIFT))
+    if not len(rest):
+        return out
+    b, e = beg[rest], last[rest]
+    sub = np.zeros(len(rest), dtype=np.int64)
+    done = np.zeros(len(rest), dtype=bool)
+    for lvl, shift in zip(range(N_LVLS - 1, 0, -1), range(MIN_SHIFT + 3, MIN_SHIFT + 3 * N_LVLS, 3)):
+        hit = ~done & ((b >> shift) == (e >> shift))
+        sub[hit] = _FIRST[lvl] + (b[hit] >> shift)
         done |= hit
+    out[rest] = sub
     return out
 
 
@@ -103,9 +110,13 @@ def _contig_index(beg, end, voff_start, voff_next, final: int) -> tuple[dict, np
         bins[last_b][-1] = (bins[last_b][-1][0], final)
     w0, w1 = beg >> MIN_SHIFT, (end - 1) >> MIN_SHIFT
     span = w1 - w0 + 1
-    win = np.repeat(w0, span) + (np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span))
-    rec = np.repeat(np.arange(n), span)
-    uw, first = np.unique(win, return_index=True)
+    if (span == 1).all():  # each record in one window, windows in file order (beg is sorted): no sort needed
+        first = np.flatnonzero(np.r_[True, w0[1:] != w0[:-1]])
+        uw, rec = w0[first], np.arange(n)
+    else:
+        win = np.repeat(w0, span) + (np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span))
+        rec = np.repeat(np.arange(n), span)
+        uw, first = np.unique(win, return_index=True)
     lin = np.full(int(w1.max()) + 1, -1, dtype=np.int64)
     lin[uw] = voff_start[rec[first]]
     # a window no record covers takes the offset of the next covered one (htslib 1.24's update_loff)

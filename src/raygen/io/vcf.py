@@ -81,6 +81,10 @@ __all__ = [
 DEFAULT_BATCH_ROWS = 200_000
 #: Bytes of decompressed text parsed at a time; large enough to amortise Arrow's per-call overhead.
 CHUNK_BYTES = 32 << 20
+#: Bytes of the first chunk a stream parses; each next one twice as large, up to CHUNK_BYTES. A reader that
+#: feeds a pipeline (``raygen normalize``'s read-ahead) hands over its first records after ~1/32 of the
+#: reading a full chunk takes, instead of leaving the other stages idle meanwhile.
+FIRST_CHUNK_BYTES = 1 << 20
 #: Contigs longer than this (2^29 bp) cannot be indexed by .tbi; the writer switches to CSI.
 TBI_MAX_LENGTH = 1 << 29
 
@@ -544,6 +548,7 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
     with _open_text(path, fmt) as fh:
         next_line = len(_read_header_lines(fh, source)) + 1
         carry = b""
+        want = FIRST_CHUNK_BYTES
         while True:
             pieces: list[bytes] = []
             got = 0
@@ -551,8 +556,8 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
             try:
                 # read1 returns what one decompression step gives, so a break loses at most that step
                 # (one BGZF block), never the records already decompressed before it.
-                while got < CHUNK_BYTES:
-                    piece = fh.read1(CHUNK_BYTES - got)
+                while got < want:
+                    piece = fh.read1(want - got)
                     if not piece:
                         break
                     pieces.append(piece)
@@ -594,6 +599,7 @@ def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> It
                     log.warning("%s: %s", source, msg)
                     yield empty_text_table(), _rejects(source, [next_line], [msg], [partial.decode("utf-8", "replace")])
                 return
+            want = min(2 * want, CHUNK_BYTES)
             buf = b"".join([carry, *pieces])  # one copy: the carried partial line, then the new pieces
             cut = buf.rfind(b"\n") + 1
             if cut == 0:

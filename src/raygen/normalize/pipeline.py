@@ -19,7 +19,7 @@ import queue
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -171,8 +171,13 @@ def normalize_tables(blocks: Iterable[pa.Table], header: VcfHeader, opts: Normal
     return finish(outs, normalizer.counts, out_header, opts, source)
 
 
+def _print_warning(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
 def normalized_blocks(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str,
-                      counts: Counts, workers: int = 1) -> Iterator[tuple[pa.Table, pa.Table]]:
+                      counts: Counts, workers: int = 1, say: Callable[[str], None] | None = None
+                      ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """``(block, normalize_block(block))`` for each block, in input order; ``counts`` gets what the normalizers
     counted (at the end).
 
@@ -180,9 +185,12 @@ def normalized_blocks(blocks: Iterable[pa.Table], header: VcfHeader, opts: Norma
     one thread at a time), at most ``workers + 1`` blocks in flight. Blocks are independent (as for Ray's
     actors) unless options carry state from record to record (:func:`carries_state`: callers keep 1 then);
     Arrow and numpy release the GIL, so on two cores the blocks normalize side by side while this thread
-    finishes and writes. A normalizer's warnings (``-c w``, ``ALT_DUP``) are printed in block order."""
+    finishes and writes. A normalizer's warnings (``-c w``, ``ALT_DUP``) go to ``say`` (default: printed on
+    stderr) in block order."""
+    say = say or _print_warning
     if workers <= 1:
         normalizer = RecordNormalizer(header, opts, counts, source=source)
+        normalizer.warn = say
         for block in blocks:
             yield block, normalize_block(block, normalizer)
         return
@@ -206,7 +214,7 @@ def normalized_blocks(blocks: Iterable[pa.Table], header: VcfHeader, opts: Norma
         block, future = item
         out, said, exc = future.result()
         for msg in said:
-            print(msg, file=sys.stderr)
+            say(msg)
         if exc is not None:
             raise exc
         return block, out
@@ -227,22 +235,54 @@ def normalized_blocks(blocks: Iterable[pa.Table], header: VcfHeader, opts: Norma
         counts.add(n.counts)
 
 
+class Reordered(Exception):
+    """:func:`stream_finished` with ``within=True`` wrote records that a later one should have preceded (it
+    moved left past a whole block): the output so far is wrong and the run must start over without ``within``."""
+
+
+def positional_only(opts: NormalizeOptions) -> bool:
+    """Whether :func:`finish` of a contig equals :func:`finish` of its pieces cut between positions: true unless
+    ``-m +`` or ``-d`` run (``-m +`` with ``-i/-e`` holds a joined record back across positions, as bcftools'
+    output buffer does)."""
+    return not (opts.join or opts.rm_dup)
+
+
+def _split_below(table: pa.Table, cut: int) -> tuple[pa.Table, pa.Table]:
+    """(rows with POS < ``cut`` and reject rows, the other records) of normalized rows."""
+    below = pc.fill_null(pc.less(table["POS"], cut), True)  # reject rows have no POS: they go at once
+    if pc.all(below).as_py():
+        return table, table.slice(0, 0)
+    return table.filter(below), table.filter(pc.invert(below))
+
+
 def stream_finished(blocks: Iterable[pa.Table], header: VcfHeader, opts: NormalizeOptions, source: str,
-                    counts: Counts, rejects: list[pa.Table], workers: int = 1) -> Iterator[pa.Table]:
+                    counts: Counts, rejects: list[pa.Table], workers: int = 1, *, within: bool = False,
+                    say: Callable[[str], None] | None = None) -> Iterator[pa.Table]:
     """Like :func:`normalize_tables`, but yields the finished records contig by contig, as soon as each is
     done, so the writer never holds more than one contig's records. Valid for input whose contigs are
     contiguous (an indexed file: tabix refuses others): each run of blocks of one SHARD (the reader starts a
     new one where CHROM changes) then holds a whole contig, and :func:`finish` over the runs in order gives
     the records of :func:`finish` over all of them. ``counts`` accumulates; each run's rejects are appended to
     ``rejects`` (sort them by LINE afterwards). ``workers``: threads normalizing blocks
-    (:func:`normalized_blocks`)."""
-    opts.validate()
-    group: list[pa.Table] = []
-    shard = None
+    (:func:`normalized_blocks`); ``say``: where their warnings go.
 
-    def done() -> pa.Table:
+    ``within`` (only where :func:`positional_only` holds): a contig is also yielded in pieces, block by block,
+    so that writing (and deflating) overlaps normalizing its later blocks instead of waiting for the contig's
+    end. Each normalized block releases the records held back whose POS lies below its own smallest POS,
+    assuming no later block moves a record further left than that (left-alignment moves a record past
+    a whole block of records only in a pathological input). A later block that does breaks the assumption:
+    :class:`Reordered` is raised and the caller starts over without ``within`` (the output is then the same
+    as if it had never tried)."""
+    opts.validate()
+    if within and not positional_only(opts):
+        raise ValueError("within=True needs positional_only(opts)")
+    group: list[pa.Table] = []  # normalized rows of the current contig not yet yielded
+    shard = None
+    cut = None  # within: rows of the current contig with POS below this were yielded
+
+    def done(tables: list[pa.Table]) -> pa.Table:
         part = Counts()
-        res = finish(group, part, header, opts, source)
+        res = finish(tables, part, header, opts, source)
         counts.joined += part.joined
         counts.dup_removed += part.dup_removed
         counts.rejected += part.rejected
@@ -250,15 +290,34 @@ def stream_finished(blocks: Iterable[pa.Table], header: VcfHeader, opts: Normali
         rejects.append(res.rejects)
         return res.records
 
-    for block, out in normalized_blocks((b for b in blocks if b.num_rows), header, opts, source, counts, workers):
+    for block, out in normalized_blocks((b for b in blocks if b.num_rows), header, opts, source, counts, workers,
+                                        say):
         first = block["SHARD"][0].as_py()
-        if shard is not None and first != shard and group:
-            yield done()
-            group = []
+        if shard is not None and first != shard:
+            if group:
+                yield done(group)
+            group, cut = [], None
         shard = block["SHARD"][block.num_rows - 1].as_py()
-        group.append(out)
+        if not within:
+            group.append(out)
+            continue
+        lo = pc.min(out["POS"]).as_py()  # reject rows (no POS) are not counted
+        if lo is None:
+            group.append(out)
+            continue
+        if cut is not None and lo < cut:
+            raise Reordered(f"a record moved to {out['CHROM'][0]}:{lo}, before records already written")
+        ready, held = [], []
+        for t in group:
+            r, h = _split_below(t, lo)
+            ready.append(r)
+            if h.num_rows:
+                held.append(h)
+        group, cut = [*held, out], lo
+        if any(t.num_rows for t in ready):
+            yield done(ready)
     if group:
-        yield done()
+        yield done(group)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -371,20 +430,49 @@ def _normalize_file(inp: str, opts: NormalizeOptions, use_ray: bool | None, cfg:
 
 def _run_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
                   cfg: NormalizeConfig, index: bool, provenance: bool, threads: int | None) -> Counts:
-    """:func:`run_normalize` for an indexed input written to ``.vcf.gz``: contig by contig
-    (:func:`stream_finished`)."""
+    """:func:`run_normalize` for an indexed input written to ``.vcf.gz``: contig by contig, and block by block
+    within a contig where :func:`positional_only` allows (:func:`stream_finished`); after :class:`Reordered`
+    the run starts over contig by contig, the warnings printed before not printed again."""
+    said = [0]
+
+    def say(msg: str) -> None:
+        said[0] += 1
+        print(msg, file=sys.stderr)
+
+    within = positional_only(opts)
+    try:
+        return _write_streamed(inp, out, header, opts, rejects_path, cfg, index, provenance, threads, within, say)
+    except Reordered as exc:
+        if not within:
+            raise
+        log.debug("%s: %s; writing contig by contig", inp, exc)
+    skip = said[0]
+
+    def say_rest(msg: str) -> None:  # the same warnings come again, in the same order
+        nonlocal skip
+        if skip:
+            skip -= 1
+        else:
+            print(msg, file=sys.stderr)
+
+    return _write_streamed(inp, out, header, opts, rejects_path, cfg, index, provenance, threads, False, say_rest)
+
+
+def _write_streamed(inp: str, out: str, header: VcfHeader, opts: NormalizeOptions, rejects_path: str | None,
+                    cfg: NormalizeConfig, index: bool, provenance: bool, threads: int | None, within: bool,
+                    say: Callable[[str], None]) -> Counts:
     out_header = prepare_header(header, opts)
     counts, rejects = Counts(), []
-    blocks = read_shard(inp, header, Shard(None), cfg.batch_rows)
+    blocks = read_shard(inp, header, Shard(None), cfg.stream_batch_rows)
     # beside the main thread: the next block read on a thread, blocks normalized on block_threads threads
     # (one at a time where options carry state across records); --threads 0: none of these, as bcftools' 0
     spare = threads != 0
     blocks = read_ahead(blocks) if spare else blocks
     workers = cfg.block_threads if spare and not carries_state(opts, header) else 1
     prov = Provenance.for_run(reference=opts.fasta) if provenance else None
-    # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
-    finished = stream_finished(blocks, out_header, opts, inp, counts, rejects, workers)
+    finished = stream_finished(blocks, out_header, opts, inp, counts, rejects, workers, within=within, say=say)
     with closing(blocks), closing(finished):  # on an error too: the threads beside this one stop
+        # the output's text is about the input's: bgzipped VCF text is ~4-6x smaller than the text
         write_vcf(out_header, finished, out, index=index, provenance=prov, threads=threads,
                   size_hint=4 * os.path.getsize(inp))
     rej = pa.concat_tables(rejects) if rejects else empty_rejects()
