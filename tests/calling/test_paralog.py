@@ -51,3 +51,17 @@ def test_paralog_filter_needs_a_low_mapq_cluster():
     assert all(r.filter == "PASS" for r in hom)
     off = paralog_filter(cands, recs, mq, CallConfig(paralog_min_sites=0))
     assert all(r.filter == "PASS" for r in off)
+
+
+def test_strand_features_muted_below_min_alt():
+    from raygen.calling.features import FEATURES
+    from raygen.calling.sitemodel import load_site_model, mute_strand
+
+    m = load_site_model("default")
+    X = np.zeros((3, len(FEATURES)))
+    X[2, FEATURES.index("is_indel")] = 1.0
+    X0 = X.copy()
+    out = mute_strand(X, np.array([2, 3, 2]), m, 3)
+    j = [FEATURES.index(f) for f in ("strand_alt", "sor")]
+    assert np.allclose(out[0, j], m.mean[j] + m.scale[j] * m.typical[j])  # SNV, 2 ALT reads: typical
+    assert np.all(out[1:, j] == 0) and np.array_equal(X, X0) and "StrandBias" not in m.reasons(out[0])
