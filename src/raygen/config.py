@@ -264,7 +264,7 @@ class CallConfig:
     cluster_max_vaf: float = 0.33
     # het SNV calls whose ALT reads' mean MAPQ < paralog_max_mapq, with >= paralog_min_sites such SNV candidates
     # within cluster_window bp -> LowQual;LowMQ;Paralog (PSVs of segmental duplications; 0 sites: off).
-    # Chosen on simulated seeds 161, 171 (docs/call.md), never on NA12878.
+    # Set from the simulator's MAPQ-29 mode and SnpCluster's window; checked on simulated seeds 171, 161, never NA12878.
     paralog_max_mapq: float = 30.0
     paralog_min_sites: int = 3
     # site model: SNVs with fewer ALT reads than this get the typical true variant's strand features (a strand

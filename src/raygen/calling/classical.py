@@ -305,7 +305,8 @@ def paralog_filter(cands: list[Candidate], recs: list[CallRecord], alt_mq: np.nd
     ``cfg.paralog_max_mapq`` and at least ``cfg.paralog_min_sites`` SNV candidates (itself included) within
     ``cfg.cluster_window`` bp each side have ALT mean MAPQ below it too. True hets are ~1 per kb, so 3 within
     61 bp with low-MAPQ ALT reads are mostly PSVs. Candidates come from the shard plus margins, so the verdict
-    does not depend on shard boundaries. Thresholds: see docs/call.md (chosen on simulated seeds 161, 171)."""
+    does not depend on shard boundaries. Thresholds: set from the simulator's low-MAPQ mode (29) and SnpCluster's
+    window, checked on simulated development seeds 171, 161 only (docs/call.md)."""
     if cfg.paralog_min_sites <= 0:
         return recs
     low = np.array([not c.is_indel and a < cfg.paralog_max_mapq for c, a in zip(cands, np.nan_to_num(alt_mq, nan=99.0))],
