@@ -262,6 +262,14 @@ class CallConfig:
     cluster_window: int = 30  # bp each side: low-VAF het SNVs with >= cluster_min_sites low-VAF sites around -> LowQual
     cluster_min_sites: int = 3
     cluster_max_vaf: float = 0.33
+    # het SNV calls whose ALT reads' mean MAPQ < paralog_max_mapq, with >= paralog_min_sites such SNV candidates
+    # within cluster_window bp -> LowQual;LowMQ;Paralog (PSVs of segmental duplications; 0 sites: off).
+    # Set from the simulator's MAPQ-29 mode and SnpCluster's window; checked on simulated seeds 171, 161, never NA12878.
+    paralog_max_mapq: float = 30.0
+    paralog_min_sites: int = 3
+    # site model: SNVs with fewer ALT reads than this get the typical true variant's strand features (a strand
+    # test on 2 reads has no power); 0: off
+    strand_min_alt: int = 3
     min_qual: float = 10.0  # classical QUAL below this (non-ref genotype) -> FILTER LowQual (no site model)
     # With a site model QUAL is -10 log10 P(not real) by that model, and a PASS call needs this QUAL (None: the
     # threshold the model's cross-validation chose on its own training data)

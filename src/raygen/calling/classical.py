@@ -271,3 +271,55 @@ def cluster_filter(t: SiteTables, cands: list[Candidate], recs: list[CallRecord]
                 r = dataclasses.replace(r, filter="LowQual")
         out.append(r)
     return out
+
+
+def snv_alt_mapq(p: Pileup, cands: list[Candidate]) -> np.ndarray:
+    """Per candidate, the mean MAPQ of the reads whose base at an SNV's position is its ALT base (NaN for
+    indels and for SNVs without such a read). Vectorized over the pileup's entries: no per-read Python."""
+    out = np.full(len(cands), np.nan)
+    idx = [i for i, c in enumerate(cands) if not c.is_indel and len(c.alt) == 1 and c.alt in "ACGT"]
+    if not idx or len(p.pos) == 0:
+        return out
+    keys = np.array([cands[i].pos0 * 4 + "ACGT".index(cands[i].alt) for i in idx], dtype=np.int64)
+    order = np.argsort(keys)
+    sk = keys[order]
+    ok = p.base < 4
+    ek = p.pos[ok].astype(np.int64) * 4 + p.base[ok].astype(np.int64)
+    j = np.searchsorted(sk, ek).clip(0, len(sk) - 1)
+    hit = sk[j] == ek
+    mq = p.read_mapq[p.read[ok][hit]].astype(np.float64)
+    n = np.bincount(j[hit], minlength=len(sk))
+    tot = np.bincount(j[hit], weights=mq, minlength=len(sk))
+    mean = np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+    out[np.asarray(idx)[order]] = mean
+    return out
+
+
+def paralog_filter(cands: list[Candidate], recs: list[CallRecord], alt_mq: np.ndarray, cfg: CallConfig
+                   ) -> list[CallRecord]:
+    """``LowQual;LowMQ;Paralog`` for het SNV calls in a cluster of low-MAPQ SNV candidates (a segmental
+    duplication's paralogous sequence variants: every ALT read mapped below ``paralog_max_mapq``, at any
+    allele fraction, so :func:`cluster_filter`'s low-VAF test misses them).
+
+    A call is filtered when its ALT reads' mean MAPQ (``alt_mq``, per candidate) is below
+    ``cfg.paralog_max_mapq`` and at least ``cfg.paralog_min_sites`` SNV candidates (itself included) within
+    ``cfg.cluster_window`` bp each side have ALT mean MAPQ below it too. True hets are ~1 per kb, so 3 within
+    61 bp with low-MAPQ ALT reads are mostly PSVs. Candidates come from the shard plus margins, so the verdict
+    does not depend on shard boundaries. Thresholds: set from the simulator's low-MAPQ mode (29) and SnpCluster's
+    window, checked on simulated development seeds 171, 161 only (docs/call.md)."""
+    if cfg.paralog_min_sites <= 0:
+        return recs
+    low = np.array([not c.is_indel and a < cfg.paralog_max_mapq for c, a in zip(cands, np.nan_to_num(alt_mq, nan=99.0))],
+                   dtype=bool)
+    if low.sum() < cfg.paralog_min_sites:
+        return recs
+    sites = np.sort(np.array([c.pos0 for c, lo in zip(cands, low) if lo], dtype=np.int64))
+    out = []
+    for c, r, lo in zip(cands, recs, low):
+        if lo and r.filter == "PASS" and r.gt == (0, 1):
+            a = np.searchsorted(sites, c.pos0 - cfg.cluster_window)
+            b = np.searchsorted(sites, c.pos0 + cfg.cluster_window, side="right")
+            if b - a >= cfg.paralog_min_sites:
+                r = dataclasses.replace(r, filter="LowQual;LowMQ;Paralog")
+        out.append(r)
+    return out

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
-from raygen.calling.classical import cluster_filter, genotype_classical
+from raygen.calling.classical import cluster_filter, genotype_classical, paralog_filter, snv_alt_mapq
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES, evidence_features
 from raygen.calling.records import CallRecord
@@ -249,6 +249,21 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
     return out
 
 
+def mute_strand(X: np.ndarray, alt_count: np.ndarray, model: SiteModel, min_alt: int) -> np.ndarray:
+    """``X`` with the strand features (``strand_alt``, ``sor``) of SNVs seen by fewer than ``min_alt`` ALT reads
+    set to the model's typical true variant's, so the StrandBias group neither pulls them down nor up: two ALT
+    reads sit on one strand half the time, a strand test on them has no power. Indels are left as they are
+    (their strand columns also enter the indel interactions)."""
+    rows = (alt_count < min_alt) & (X[:, FEATURES.index("is_indel")] == 0)
+    if not rows.any():
+        return X
+    X = X.copy()
+    for f in FILTER_GROUPS["StrandBias"]:
+        j = FEATURES.index(f)
+        X[rows, j] = model.mean[j] + model.scale[j] * model.typical[j]
+    return X
+
+
 def site_evidence(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel
                   ) -> tuple[list[CallRecord], list[np.ndarray], np.ndarray]:
     """The classical records (QUAL the Bayesian model's own), their genotype log-likelihoods and the evidence
@@ -261,8 +276,12 @@ def genotype_sites(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallCo
                    model: SiteModel | None) -> list[CallRecord]:
     """The classical genotyper, then (with a model) the recalibrated QUAL/FILTER; without one, the classical
     QUAL with ``cfg.min_qual`` and the SNV-cluster filter."""
+    cands2, recs, sups, lls = genotype_classical(p, t, cands, cfg, chrom, em)
     if model is None:
-        cands2, recs, _, _ = genotype_classical(p, t, cands, cfg, chrom, em)
-        return cluster_filter(t, cands2, recs, cfg)
-    recs, lls, X = site_evidence(p, t, cands, cfg, chrom, em)
-    return recalibrate(recs, lls, X, model, cfg.site_min_qual, em.depth_median)
+        recs = cluster_filter(t, cands2, recs, cfg)
+    else:
+        X = evidence_features(p, t, cands2, recs, sups, cfg, em.depth_median)
+        X = mute_strand(X, np.array([c.alt_count for c in cands2]), model, cfg.strand_min_alt)
+        recs = recalibrate(recs, lls, X, model, cfg.site_min_qual, em.depth_median)
+    # the site model was fitted on data without segmental-duplication PSVs at het fractions: the rule is both paths'
+    return paralog_filter(cands2, recs, snv_alt_mapq(p, cands2), cfg) if cfg.paralog_min_sites > 0 else recs
