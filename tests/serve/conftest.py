@@ -1,9 +1,12 @@
-"""Serve test fixtures: a tiny model and reference built once, and one real Serve app per test module."""
+"""Serve test fixtures: a tiny model and reference built once, one real Serve for the session (the
+shared-Serve note is at :func:`serve_port`), and one app on it per test module."""
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,20 +56,30 @@ def snvs(seqs: dict[str, str], positions: list[int], chrom: str = "chr1") -> lis
     return out
 
 
-def start_app(name: str, **app_args) -> str:
-    """serve.run the raygen app (fresh Serve on a free loopback port); returns its base URL."""
-    import httpx
+@pytest.fixture(scope="session")
+def serve_port(ray_session) -> int:
+    """Loopback port of the one Serve (controller + HTTP proxy) that every tests/serve module deploys its app on.
+
+    Shared because ``serve.shutdown()`` + ``serve.start()`` cost about 8 s per module (measured 4.5 s + 3-4 s idle;
+    seven modules did it). Each module deploys its own app at route ``/`` and deletes it when it ends (one app
+    owns ``/`` at a time); ``raygen serve`` processes (:class:`ServeProcess`) join this Serve with ``--port`` of
+    it, as on any cluster the command only joins.
+    """
     from ray import serve
 
-    from raygen.serve.app import build_app
-
-    serve.shutdown()  # a Serve left by another module would ignore our http_options
+    serve.shutdown()  # a Serve another test left would ignore our http_options
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"enable_access_log": False, "log_level": "WARNING"})
-    serve.run(build_app(app_args), name=name, route_prefix="/", blocking=False)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    yield port
+    serve.shutdown()
+
+
+def wait_ready(url: str, what: str, timeout_s: float = 60) -> str:
+    """Poll ``url/readyz`` until it answers 200; returns ``url``."""
+    import httpx
+
+    deadline = time.time() + timeout_s
     while time.time() < deadline:
         try:
             if httpx.get(url + "/readyz", timeout=5).status_code == 200:
@@ -74,23 +87,39 @@ def start_app(name: str, **app_args) -> str:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise AssertionError(f"{name} did not become ready at {url}")
+    raise AssertionError(f"{what} did not become ready at {url}")
+
+
+@contextmanager
+def running_app(port: int, name: str, **app_args) -> Iterator[str]:
+    """``serve.run`` the raygen app on the shared Serve (:func:`serve_port`) at ``/``; yields its base URL and
+    deletes the app afterwards, so the next module's app can take ``/``."""
+    from ray import serve
+
+    from raygen.serve.app import build_app
+
+    serve.run(build_app(app_args), name=name, route_prefix="/", blocking=False)
+    try:
+        yield wait_ready(f"http://127.0.0.1:{port}", name)
+    finally:
+        serve.delete(name)
 
 
 class ServeProcess:
-    """A real ``raygen serve`` process joined to the test session's Ray; its output lines are collected."""
+    """A real ``raygen serve`` process joined to the test session's Ray and its Serve (on ``port``, the shared
+    :func:`serve_port`); its output lines are collected."""
 
-    def __init__(self, address: str, model: str, ref: str, *extra: str, env: dict | None = None):
+    def __init__(self, address: str, port: int, model: str, ref: str, *extra: str, env: dict | None = None):
         import os
         import signal
         import subprocess
         import sys
         import threading
 
-        self.port = free_port()
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "raygen.cli", "serve", "--address", address, "--model", model, "-f", ref,
-               "--port", str(self.port), *extra]
+               "--host", "127.0.0.1", "--port", str(self.port), *extra]
         # Ctrl-C must reach it as it would from a terminal (a background child otherwise ignores SIGINT).
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, **(env or {})},
@@ -120,7 +149,12 @@ class ServeProcess:
         self.reader.join(timeout=10)
         return rc
 
-    def kill(self) -> None:
+    def kill(self, app_name: str = "raygen") -> None:
+        """Kill the process if it still runs, and delete its app (a killed process leaves it on the shared Serve,
+        holding ``/``)."""
+        from ray import serve
+
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+        serve.delete(app_name)

@@ -32,17 +32,14 @@ def _empty_bam(path, seqs: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(ray_session, serve_assets, tmp_path_factory):
+def service(ray_session, serve_port, serve_assets, tmp_path_factory):
     """The app as a user starts it: a `raygen serve` process (token file, small limits)."""
-    from ray import serve
-
     model, ref, seqs = serve_assets
     token_file = tmp_path_factory.mktemp("token") / "token"
     token_file.write_text(TOKEN + "\n")
-    serve.shutdown()  # the process starts Serve itself, on its own port
     data = tmp_path_factory.mktemp("bams")
     _empty_bam(data / "empty.bam", seqs)
-    proc = ServeProcess(ray_session.address, model, ref, "--token-file", str(token_file),
+    proc = ServeProcess(ray_session.address, serve_port, model, ref, "--token-file", str(token_file),
                         "--max-batch-size", "8", "--max-ongoing-requests", "8", "--max-queued-requests", "4",
                         "--max-variants-per-request", "50", "--max-body-bytes", "8192", "--scorer-cpus", "0.25",
                         # No CPU reserved by the caller: the module also runs `raygen score` (Ray Data) on
@@ -54,7 +51,6 @@ def service(ray_session, serve_assets, tmp_path_factory):
         yield proc
     finally:
         proc.kill()
-        serve.shutdown()
 
 
 @pytest.fixture(scope="module")

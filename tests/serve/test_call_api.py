@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from .conftest import start_app
+from .conftest import running_app
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -28,11 +28,9 @@ def _header_only_bam(path, contigs: dict[str, int]) -> None:
 
 
 @pytest.fixture(scope="module")
-def call_app(ray_session, serve_assets, shared_data, tmp_path_factory):
+def call_app(serve_port, serve_assets, shared_data, tmp_path_factory):
     """The app with a data directory holding the GIAB BAM (a copy, in the test's temp dir) and, beside it,
     a directory the server must not read."""
-    from ray import serve
-
     giab = shared_data / "giab_chr20"
     root = tmp_path_factory.mktemp("call_app")
     data, outside = root / "data", root / "outside"
@@ -51,10 +49,9 @@ def call_app(ray_session, serve_assets, shared_data, tmp_path_factory):
     shutil.copy(giab / (BAM + ".bai"), data / "truncated.bam.bai")
     _header_only_bam(data / "other_contigs.bam", {"1": 63_025_520})
     model, _, _ = serve_assets
-    url = start_app("raygen_call_test", model=model, reference=str(giab / FA), token_env=None, scorer_cpus=0.25,
-                    caller_cpus=0.25, data_dirs=[str(data)], max_call_bp=50_000, ism_flank=4)
-    yield url, data, outside, giab
-    serve.shutdown()
+    with running_app(serve_port, "raygen_call_test", model=model, reference=str(giab / FA), token_env=None,
+                     scorer_cpus=0.25, caller_cpus=0.25, data_dirs=[str(data)], max_call_bp=50_000, ism_flank=4) as url:
+        yield url, data, outside, giab
 
 
 def test_calls_over_http_match_the_pure_caller(call_app):

@@ -6,20 +6,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import snvs, start_app
+from .conftest import running_app, snvs
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def app(ray_session, serve_assets):
-    from ray import serve
-
+def app(serve_port, serve_assets):
     model, ref, seqs = serve_assets
-    url = start_app("raygen_explain_test", model=model, reference=ref, token_env=None, ui=False, scorer_cpus=0.25,
-                    window=32, ism_flank=3, ism_max_flank=5)
-    yield url, seqs
-    serve.delete("raygen_explain_test")
+    with running_app(serve_port, "raygen_explain_test", model=model, reference=ref, token_env=None, ui=False,
+                     scorer_cpus=0.25, window=32, ism_flank=3, ism_max_flank=5) as url:
+        yield url, seqs
 
 
 def test_explain_is_the_ism_map(app):

@@ -17,7 +17,7 @@ from raygen.scoring import Scorer
 from raygen.serve.metrics import ServeMetrics, load_baseline
 from raygen.variant import Variant
 
-from .conftest import snvs, start_app
+from .conftest import running_app, snvs
 
 pytestmark = pytest.mark.timeout(240)
 BASE_POS = list(range(100, 700, 3))  # 200 SNVs for the baseline
@@ -44,14 +44,11 @@ def baseline(serve_assets, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app(ray_session, serve_assets, baseline):
-    from ray import serve
-
+def app(serve_port, serve_assets, baseline):
     model, ref, seqs = serve_assets
-    url = start_app("raygen_metrics_test", model=model, reference=ref, token_env=None, ui=False, scorer_cpus=0.25,
-                    window=32, drift_profile=str(baseline[0]))
-    yield url, seqs
-    serve.delete("raygen_metrics_test")
+    with running_app(serve_port, "raygen_metrics_test", model=model, reference=ref, token_env=None, ui=False,
+                     scorer_cpus=0.25, window=32, drift_profile=str(baseline[0])) as url:
+        yield url, seqs
 
 
 def _scrape(url) -> dict[str, list]:

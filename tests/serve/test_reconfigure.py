@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from .conftest import free_port, snvs
+from .conftest import snvs
 
 pytestmark = pytest.mark.timeout(240)
 APP = "raygen_reconfigure_test"
@@ -65,15 +65,11 @@ def wait_for(url: str, check, timeout_s: float = 120):
     raise AssertionError(f"never saw the expected settings: {last and last.text}")
 
 
-def test_new_batch_settings_reach_the_same_replica(ray_session, serve_assets, tmp_path):
+def test_new_batch_settings_reach_the_same_replica(ray_session, serve_port, serve_assets, tmp_path):
     from ray import serve
 
     model, ref, seqs = serve_assets
-    serve.shutdown()
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port},
-                logging_config={"enable_access_log": False, "log_level": "WARNING"})
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{serve_port}"  # the session's Serve (tests/serve/conftest.py): `serve run` joins it
     path = tmp_path / "serve.yaml"
     body = {"variants": snvs(seqs, list(range(100, 140)))}
     try:
@@ -96,4 +92,4 @@ def test_new_batch_settings_reach_the_same_replica(ray_session, serve_assets, tm
         assert [x["llr"] for x in r2.json()["results"]] == pytest.approx([x["llr"] for x in r1.json()["results"]],
                                                                          abs=1e-6)
     finally:
-        serve.shutdown()
+        serve.delete(APP)

@@ -33,19 +33,19 @@ def release_records(path, n: int) -> list[tuple[dict, str]]:
 
 
 @pytest.fixture(scope="module")
-def service(ray_session, serve_assets, shared_data):
-    from ray import serve
-
+def service(ray_session, serve_port, serve_assets, shared_data):
     model, _, _ = serve_assets
     ref = shared_data / "spliceai" / "reference.fa.gz"
-    serve.shutdown()
-    proc = ServeProcess(ray_session.address, model, str(ref), "--model", "spliceai", "--spliceai", "annotation=grch38",
-                        "--scorer-cpus", "0.5", "--ingress-cpus", "0.1")
+    proc = ServeProcess(ray_session.address, serve_port, model, str(ref), "--model", "spliceai",
+                        "--spliceai", "annotation=grch38", "--scorer-cpus", "0.5", "--ingress-cpus", "0.1")
     try:
         proc.wait_serving(timeout_s=360)
         yield proc.url, model
     finally:
-        proc.interrupt()
+        try:
+            proc.interrupt()
+        finally:
+            proc.kill()  # where Ctrl-C did not end it: free / on the shared Serve for the next module's app
 
 
 def test_models_lists_both_with_spliceai_licence(service):

@@ -7,19 +7,17 @@ import numpy as np
 import pytest
 
 from .browser import chromium, page_shot
-from .conftest import snvs, start_app
+from .conftest import running_app, snvs
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def ui_app(ray_session, serve_assets):
-    from ray import serve
-
+def ui_app(serve_port, serve_assets):
     model, ref, seqs = serve_assets
-    url = start_app("raygen_ui_test", model=model, reference=ref, token_env=None, ism_flank=10, scorer_cpus=0.5)
-    yield url, seqs
-    serve.shutdown()
+    with running_app(serve_port, "raygen_ui_test", model=model, reference=ref, token_env=None, ism_flank=10,
+                     scorer_cpus=0.5) as url:
+        yield url, seqs
 
 
 def api_llr(url: str, variant: dict) -> float:

@@ -34,7 +34,8 @@ def test_vae_train_time_limit_resume_and_correct(tmp_path, ray_session, run_cli)
     mat, sheet, y = _write(tmp_path, cohort)
     model = tmp_path / "vae"
     # every 25 epochs (the CLI default), not 5: each Ray Train report waits for the controller's next poll (measured
-    # 1.9-2.1 s per report, outside the time budget), and the run ends on a checkpoint whatever the period
+    # 1.9-2.1 s per report at Ray's default 2 s poll; tests/conftest.py sets 0.2 s), outside the time budget, and
+    # the run ends on a checkpoint whatever the period
     common = ["--samples", sheet, "--batch", "batch", "--workers", "2", "--cpus-per-worker", "0.5",
               "--checkpoint-every", "25", "--batch-size", "32", "-q"]
     rc, out, err = run_cli("cohort", "vae-train", mat, "--out", model, "--epochs", "100000",
