@@ -75,8 +75,9 @@ r-peers:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(R_DEBS) >/dev/null 2>&1; } || \
 	  echo "R peers are not installed: their differential tests will be skipped"
 
-oracles: r-peers
-	@$(MAKE) --no-print-directory -k $(foreach n,$(ORACLE_NAMES),$(ORACLES)/$(n)/.installed) || \
+oracles:
+	@# -j: R's packages (apt-get) and the two peer venvs (pip) install side by side: mostly network and disk waits
+	@$(MAKE) --no-print-directory -k -j3 r-peers $(foreach n,$(ORACLE_NAMES),$(ORACLES)/$(n)/.installed) || \
 	  echo "some peer tools did not install: their differential tests will be skipped"
 
 bench-oracles:
