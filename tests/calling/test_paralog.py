@@ -32,6 +32,13 @@ def test_snv_alt_mapq_matches_a_loop():
     for i, c in enumerate(cands):
         m = [mapq[read[e]] for e in range(E) if not c.is_indel and pos[e] == c.pos0 and base[e] == "ACGT".index(c.alt)]
         assert (np.isnan(got[i]) and not m) or np.isclose(got[i], np.mean(m)), (c, got[i], m)
+    # Restricted to clusters, the SNVs that can be or join one keep their value; the others are NaN, and the
+    # filter's verdicts are the same either way.
+    some = [Candidate(q, "A", "C", 10, 5, 5, 2) for q in (0, 1, 2, 15)]
+    full, near = snv_alt_mapq(p, some), snv_alt_mapq(p, some, (3, 3))
+    assert not np.isnan(full).any()  # every site has ALT reads
+    assert np.allclose(full[:3], near[:3]) and np.isnan(near[3])  # 15 is 13 bp from the cluster 0-2
+    assert np.isnan(snv_alt_mapq(p, cands, (1, 5))).all()  # no cluster anywhere: no pass over the entries
 
 
 def _rec(pos0: int, gt=(0, 1)) -> CallRecord:

@@ -284,4 +284,4 @@ def genotype_sites(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallCo
         X = mute_strand(X, np.array([c.alt_count for c in cands2]), model, cfg.strand_min_alt)
         recs = recalibrate(recs, lls, X, model, cfg.site_min_qual, em.depth_median)
     # the site model was fitted on data without segmental-duplication PSVs at het fractions: the rule is both paths'
-    return paralog_filter(cands2, recs, snv_alt_mapq(p, cands2), cfg) if cfg.paralog_min_sites > 0 else recs
+    return paralog_filter(cands2, recs, snv_alt_mapq(p, cands2, (cfg.cluster_window, cfg.paralog_min_sites)), cfg) if cfg.paralog_min_sites > 0 else recs
