@@ -259,16 +259,24 @@ def cluster_filter(t: SiteTables, cands: list[Candidate], recs: list[CallRecord]
     Like GATK's SnpCluster: ``cluster_min_sites`` or more such sites within ``cluster_window`` bp. The
     site tables span the shard plus margins, so the verdict does not depend on shard boundaries.
     """
-    sites = low_vaf_sites(t, cfg)
-    if len(sites) < cfg.cluster_min_sites:
+    eligible = [not c.is_indel and r.vaf < cfg.cluster_max_vaf for c, r in zip(cands, recs)]
+    return _relabel_in_clusters(cands, recs, eligible, low_vaf_sites(t, cfg), cfg.cluster_window,
+                                cfg.cluster_min_sites, "LowQual")
+
+
+def _relabel_in_clusters(cands: list[Candidate], recs: list[CallRecord], eligible: list[bool], sites: np.ndarray,
+                         window: int, min_sites: int, label: str) -> list[CallRecord]:
+    """PASS het calls of ``eligible`` candidates with at least ``min_sites`` of the sorted 0-based ``sites``
+    within ``window`` bp each side (their own included) get FILTER ``label``; the others are kept as they are."""
+    if len(sites) < min_sites:
         return recs
     out = []
-    for c, r in zip(cands, recs):
-        if r.filter == "PASS" and not c.is_indel and r.gt == (0, 1) and r.vaf < cfg.cluster_max_vaf:
-            lo = np.searchsorted(sites, c.pos0 - cfg.cluster_window)
-            hi = np.searchsorted(sites, c.pos0 + cfg.cluster_window, side="right")
-            if hi - lo >= cfg.cluster_min_sites:
-                r = dataclasses.replace(r, filter="LowQual")
+    for c, r, ok in zip(cands, recs, eligible):
+        if ok and r.filter == "PASS" and r.gt == (0, 1):
+            lo = np.searchsorted(sites, c.pos0 - window)
+            hi = np.searchsorted(sites, c.pos0 + window, side="right")
+            if hi - lo >= min_sites:
+                r = dataclasses.replace(r, filter=label)
         out.append(r)
     return out
 
@@ -333,17 +341,7 @@ def paralog_filter(cands: list[Candidate], recs: list[CallRecord], alt_mq: np.nd
     window, checked on simulated development seeds 171, 161 only (docs/call.md)."""
     if cfg.paralog_min_sites <= 0:
         return recs
-    low = np.array([not c.is_indel and a < cfg.paralog_max_mapq for c, a in zip(cands, np.nan_to_num(alt_mq, nan=99.0))],
-                   dtype=bool)
-    if low.sum() < cfg.paralog_min_sites:
-        return recs
+    low = [not c.is_indel and a < cfg.paralog_max_mapq for c, a in zip(cands, np.nan_to_num(alt_mq, nan=99.0))]
     sites = np.sort(np.array([c.pos0 for c, lo in zip(cands, low) if lo], dtype=np.int64))
-    out = []
-    for c, r, lo in zip(cands, recs, low):
-        if lo and r.filter == "PASS" and r.gt == (0, 1):
-            a = np.searchsorted(sites, c.pos0 - cfg.cluster_window)
-            b = np.searchsorted(sites, c.pos0 + cfg.cluster_window, side="right")
-            if b - a >= cfg.paralog_min_sites:
-                r = dataclasses.replace(r, filter="LowQual;LowMQ;Paralog")
-        out.append(r)
-    return out
+    return _relabel_in_clusters(cands, recs, low, sites, cfg.cluster_window, cfg.paralog_min_sites,
+                                "LowQual;LowMQ;Paralog")
