@@ -24,6 +24,8 @@ import re
 
 import numpy as np
 
+from raygen.simulate.haplotype import merge_ops
+
 #: BWA-MEM's default scores (bwa mem -A1 -B4 -O6 -E1 -L5).
 MATCH, MISMATCH, GAP_OPEN, GAP_EXTEND, CLIP = 1, 4, 6, 1, 5
 
@@ -38,18 +40,6 @@ def format_cigar(ops: list[list]) -> str:
     return "".join(f"{n}{op}" for op, n in ops if n > 0)
 
 
-def _merge(ops: list[list]) -> list[list]:
-    out: list[list] = []
-    for op, n in ops:
-        if n <= 0:
-            continue
-        if out and out[-1][0] == op:
-            out[-1][1] += n
-        else:
-            out.append([op, n])
-    return out
-
-
 def _scores(query: np.ndarray, ref_seg: np.ndarray) -> np.ndarray:
     return np.where(query == ref_seg, MATCH, -MISMATCH)
 
@@ -58,7 +48,7 @@ def end_realign(query: np.ndarray, ops: list[list], pos: int, ref: np.ndarray) -
     """The aligner's view of a read with true CIGAR ``ops`` at ``pos`` (0-based): the indel nearest each end
     is replaced by a gap-free alignment of the read's end, possibly soft-clipped, when that scores higher
     (BWA-MEM scores) than the true gapped alignment. Returns (ops, pos); unchanged when the truth wins."""
-    ops = _merge([list(o) for o in ops])
+    ops = merge_ops([list(o) for o in ops])
     ops, pos = _realign_right(query, ops, pos, ref)
     return _realign_left(query, ops, pos, ref)
 
@@ -82,7 +72,7 @@ def _realign_right(query, ops, pos, ref):
     if max(full, clipped) <= gapped:
         return ops, pos
     j = L - qp if full >= clipped else j_clip
-    return _merge(ops[:k] + [["M", j], ["S", L - qp - j]]), pos
+    return merge_ops(ops[:k] + [["M", j], ["S", L - qp - j]]), pos
 
 
 def _realign_left(query, ops, pos, ref):
@@ -104,14 +94,14 @@ def _realign_left(query, ops, pos, ref):
     if max(full, clipped) <= gapped:
         return ops, pos
     j = qe if full >= clipped else j_clip
-    return _merge([["S", qe - j], ["M", j]] + ops[k + 1:]), re_ - j
+    return merge_ops([["S", qe - j], ["M", j]] + ops[k + 1:]), re_ - j
 
 
 def clip_ends(ops: list[list], pos: int, left: int, right: int) -> tuple[list[list], int]:
     """Soft-clip ``left`` query bases at the start and ``right`` at the end (existing clips included in the
     count: a clip never shrinks). Deletions next to a clip are dropped and a clip never eats the last aligned
     base (it is shortened instead). Returns (ops, new 0-based POS)."""
-    ops = _merge([list(o) for o in ops])
+    ops = merge_ops([list(o) for o in ops])
     qlen = sum(n for op, n in ops if op in "MIS")
     aligned = sum(n for op, n in ops if op == "M")
     if aligned <= 1:
@@ -124,9 +114,9 @@ def clip_ends(ops: list[list], pos: int, left: int, right: int) -> tuple[list[li
     ops, pos = _clip_front(ops, pos, left)
     rev = [list(o) for o in ops[::-1]]
     rev, _ = _clip_front(rev, 0, right)
-    out = _merge(rev[::-1])
+    out = merge_ops(rev[::-1])
     if not any(op == "M" for op, _ in out):
-        return _merge(ops), pos
+        return merge_ops(ops), pos
     return out, pos
 
 

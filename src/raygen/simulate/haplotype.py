@@ -77,15 +77,10 @@ class Haplotype:
         b = s + length
         lo = int(np.searchsorted(self.ev_pos, s - 4096))
         hi = int(np.searchsorted(self.ev_pos, b))
-        ops: list[list] = []
+        raw: list[list] = []  # merged below (merge_ops)
 
         def push(op: str, n: int) -> None:
-            if n <= 0:
-                return
-            if ops and ops[-1][0] == op:
-                ops[-1][1] += n
-            else:
-                ops.append([op, n])
+            raw.append([op, n])
 
         cur = s
         for e in range(lo, hi):
@@ -102,11 +97,25 @@ class Haplotype:
                 push("D", n)
                 cur = p
         push("M", b - cur)
+        ops = merge_ops(raw)
         if ops[0][0] == "I":
             ops[0][0] = "S"
         if ops[-1][0] == "I":
             ops[-1][0] = "S"
         return "".join(f"{n}{op}" for op, n in ops)
+
+
+def merge_ops(ops: list[list]) -> list[list]:
+    """CIGAR operations ``[op, length]`` with empty ones dropped and neighbours of the same op joined."""
+    out: list[list] = []
+    for op, n in ops:
+        if n <= 0:
+            continue
+        if out and out[-1][0] == op:
+            out[-1][1] += n
+        else:
+            out.append([op, n])
+    return out
 
 
 def build_haplotype(ref: np.ndarray, ref_start: int, ref_end: int, alleles: list[tuple[int, str, str]]) -> Haplotype:
