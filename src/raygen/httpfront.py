@@ -105,20 +105,22 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _proc_files(name: str) -> list[tuple[int, bytes]]:
+    """``(pid, contents of /proc/PID/NAME)`` of every process we may read it of."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/{name}", "rb") as fh:
+            out.append((int(pid), fh.read()))
+    return out
+
+
 def stop_haproxy(state_dir: str, wait_s: float = 5.0) -> int:
     """SIGTERM (then SIGKILL) the haproxy processes running a config under ``state_dir``; how many there were.
 
     Why: when Serve's controller does not shut down within its 30 s (measured with `raygen serve` at load 35),
     the haproxy child of its manager actor outlives Ray, holding the service's port and its two others."""
-    mine = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                cmd = fh.read().decode(errors="replace")
-        except OSError:
-            continue
-        if "haproxy" in cmd and state_dir in cmd:
-            mine.append(int(pid))
+    mine = [pid for pid, cmd in _proc_files("cmdline")
+            if "haproxy" in (text := cmd.decode(errors="replace")) and state_dir in text]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in mine:
             with contextlib.suppress(OSError):
@@ -139,20 +141,9 @@ def _wait_for_ray_workers(state_dir: str, wait_s: float) -> None:
     marker = f"RAY_SERVE_HAPROXY_SERVER_STATE_BASE={state_dir}".encode()
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        users = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            if int(pid) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as fh:
-                    if marker not in fh.read().split(b"\0"):
-                        continue
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if b"haproxy" in fh.read().split(b"\0")[0]:
-                        continue
-            except OSError:
-                continue
-            users.append(int(pid))
+        inherited = {pid for pid, env in _proc_files("environ") if pid != os.getpid() and marker in env.split(b"\0")}
+        users = [pid for pid, cmd in _proc_files("cmdline")
+                 if pid in inherited and b"haproxy" not in cmd.split(b"\0")[0]]
         if not any(_alive(pid) for pid in users):
             return
         time.sleep(0.2)
