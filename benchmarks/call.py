@@ -1,7 +1,7 @@
 """Variant-calling benchmark: accuracy on GIAB and simulated data, and core-seconds per Mbp, vs bcftools.
 
-    .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.65]  # NA12878 halves, each held out
-    .venv/bin/python benchmarks/call.py fit   [--out FILE]    # refit the shipped site model on both halves
+    .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.65] [--no-sim]  # NA12878 halves, each held out
+    .venv/bin/python benchmarks/call.py fit   [--out FILE] [--no-sim] # refit the shipped site model on both halves
     .venv/bin/python benchmarks/call.py speed [--mbp 10] [--repeat 3]  # core-s/Mbp at 30x, raygen vs bcftools
     .venv/bin/python benchmarks/call.py hard  [--model DIR] [--seed 31]  # 10x, 2% error, repeat indels, 30x
 
@@ -128,41 +128,82 @@ HARD_CASES = {
     "repeat indels": dict(coverage=30.0, indel_rate=2e-3, repeat_indel_fraction=0.95, homopolymer_rate=1 / 150),
     "plain 30x": dict(coverage=30.0),
 }
-#: Simulated training genomes of the site model (each HARD_CASES setting, 150 kb): seeds never reported.
-TRAIN_SEEDS = {"low coverage 10x": 101, "high error 2%": 102, "repeat indels": 103, "plain 30x": 104}
-TRAIN_SIM_BP = 150_000
-SIM_SOURCE = "simulated training genomes (seeds 101-104)"
+#: Simulated training genomes of the site model: (HARD_CASES setting, seed, reads drawn with the NA12878 slice's
+#: error profile), 300 kb each; these seeds are never reported. The profile is `raygen profile` of the slice's
+#: BAM (no truth read); the plain ones use the simulator's own error model.
+TRAIN_SETS = (("low coverage 10x", 101, False), ("high error 2%", 102, False), ("repeat indels", 103, False),
+              ("plain 30x", 104, False), ("low coverage 10x", 105, True), ("repeat indels", 106, True),
+              ("plain 30x", 107, True), ("low coverage 10x", 108, True), ("low coverage 10x", 109, True),
+              ("plain 30x", 110, True))
+TRAIN_SEEDS = {seed for _, seed, _ in TRAIN_SETS}
+TRAIN_SIM_BP = 300_000
+SIM_SOURCE = "simulated training genomes (seeds 101-110)"
 
 
 def sim_training(base: Path, cfg=None):
-    """Labelled candidates of the simulated training genomes (one source for :func:`sitefit.source_weights`:
-    together they weigh as much as the real BAM)."""
+    """Labelled candidates of the simulated training genomes (one weighting source for
+    :func:`sitefit.source_weights`: together they weigh as much as one real BAM; each its own recall floor) and
+    bcftools' recall on each (the veto's recall targets)."""
     from raygen.calling.sitefit import collect
     from raygen.regions import Region
 
-    data = None
-    for name, seed in TRAIN_SEEDS.items():
-        d = simulate(base / f"train_{seed}", length=TRAIN_SIM_BP, contigs=1, seed=seed, **HARD_CASES[name])
-        part = collect(str(d / "reads.bam"), str(d / "reference.fa"), [Region("chr1", 0, TRAIN_SIM_BP)], cfg,
-                       truth_vcf=str(d / "truth.vcf.gz"), name=SIM_SOURCE)
+    data, targets = None, {}
+    for name, seed, prof in TRAIN_SETS:
+        kw = dict(HARD_CASES[name], **({"error_profile": giab_profile(base)} if prof else {}))
+        d = simulate(base / f"train_{seed}_{TRAIN_SIM_BP // 1000}kb", length=TRAIN_SIM_BP, contigs=1, seed=seed, **kw)
+        genome = f"sim {seed} {name}{' NA12878 profile' if prof else ''}"
+        ref, bam, truth = str(d / "reference.fa"), str(d / "reads.bam"), str(d / "truth.vcf.gz")
+        part = collect(bam, ref, [Region("chr1", 0, TRAIN_SIM_BP)], cfg, truth_vcf=truth, name=SIM_SOURCE,
+                       genome=genome)
+        if not (d / "bcftools.vcf.gz").exists():
+            bcftools_call(bam, ref, str(d / "bcftools.vcf.gz"))
+        targets[genome] = counts(truth, str(d / "bcftools.vcf.gz"), ref)["ALL"].recall
         data = part if data is None else data + part
-    return data
+    return data, targets
 
 
-def fit_half(name: str, d: str, cfg=None, sim=None):
-    """The site model of one fold: collected on half ``name`` (plus the simulated training candidates ``sim``)
-    against the truth, cross-validated there, with bcftools' recall on the same half as the target. Returns
-    (model, path)."""
-    from raygen.calling.sitefit import collect, cross_fit
+#: NA12878's halves (52x) subsampled to this fraction (~10x) are the low-depth stratum's real training BAMs.
+LOW_DEPTH_FRACTION = 0.2
+
+
+def subsample(bam: str, fraction: float, out: str, seed: int = 3) -> str:
+    """``samtools view -s SEED.FRACTION`` of ``bam`` into ``out`` (indexed); returns ``out``."""
+    import pysam
+
+    if not Path(out).exists():
+        pysam.samtools.view("-b", "-s", f"{seed + fraction:.3f}", "-o", out, bam, catch_stdout=False)
+        pysam.index(out)
+    return out
+
+
+def real_training(name: str, d: str, cfg=None):
+    """Labelled candidates of NA12878 half ``name`` at full depth and subsampled to :data:`LOW_DEPTH_FRACTION`
+    (the low-depth stratum's real data), and bcftools' recall on each."""
+    from raygen.calling.sitefit import collect
     from raygen.regions import Region
 
     ref, truth = str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH)
     bam, region = HALVES[name]
-    data = collect(str(GIAB / bam), ref, [Region(*region)], cfg, truth_vcf=truth, name=f"NA12878 {name} half")
-    target = _bcftools_recall(str(GIAB / bam), ref, truth, region, d)
-    fitted_on = [f"NA12878 {name} half {region}"] + ([SIM_SOURCE] if sim is not None else [])
-    data = data + sim if sim is not None else data
-    m = cross_fit(data, target_recall=target, card={"fitted_on": fitted_on})
+    data, targets = None, {}
+    for frac in (1.0, LOW_DEPTH_FRACTION):
+        genome = f"NA12878 {name} half" + (f" x{frac:g}" if frac < 1 else "")
+        b = str(GIAB / bam) if frac == 1 else subsample(str(GIAB / bam), frac, f"{d}/{name}_x{frac:g}.bam")
+        part = collect(b, ref, [Region(*region)], cfg, truth_vcf=truth, name=genome)
+        targets[genome] = _bcftools_recall(b, ref, truth, region, d)
+        data = part if data is None else data + part
+    return data, targets
+
+
+def fit_half(name: str, d: str, cfg=None, sim=None):
+    """The site model of one fold: collected on half ``name`` (plus the simulated training candidates and their
+    bcftools recalls ``sim``) against the truth, cross-validated there, each BAM's recall held to bcftools' on
+    it (:func:`raygen.calling.sitefit.recall_floor`). Returns (model, path)."""
+    from raygen.calling.sitefit import cross_fit_by_depth
+
+    data, targets = real_training(name, d, cfg)
+    if sim is not None:
+        data, targets = data + sim[0], {**targets, **sim[1]}
+    m = cross_fit_by_depth(data, targets=targets)
     path = f"{d}/site_model_{name}.json"
     m.save(path)
     return m, path
@@ -223,8 +264,9 @@ def train_cnn(held_out: str, base: Path, out: Path) -> Path:
     other = "second" if held_out == "first" else "first"
     bam, (c, s0, e0) = HALVES[other]
     sets = [TrainingSet(str(GIAB / bam), str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH), regions=f"{c}:{s0 + 1}-{e0}")]
-    for name, seed in TRAIN_SEEDS.items():
-        d = simulate(base / f"train_{seed}", length=TRAIN_SIM_BP, contigs=1, seed=seed, **HARD_CASES[name])
+    for name, seed, prof in TRAIN_SETS:
+        kw = dict(HARD_CASES[name], **({"error_profile": giab_profile(base)} if prof else {}))
+        d = simulate(base / f"train_{seed}_{TRAIN_SIM_BP // 1000}kb", length=TRAIN_SIM_BP, contigs=1, seed=seed, **kw)
         sets.append(TrainingSet(str(d / "reads.bam"), str(d / "reference.fa"), str(d / "truth.vcf.gz")))
     cfg = dataclasses.replace(CallConfig(), train_shard_bp=25_000, min_alt_fraction=CallConfig().train_min_alt_fraction,
                               train_workers=1)
@@ -236,25 +278,25 @@ def train_cnn(held_out: str, base: Path, out: Path) -> Path:
 
 
 def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn: bool = False,
-         site_sim: bool = False) -> None:
+         site_sim: bool = True) -> None:
     """Two folds: the site model fitted (and cross-validated) on one half, every caller measured on the other;
     ``fraction`` < 1 measures on the held-out half's reads subsampled to that fraction (another depth than the
     fitted one; the model still sees the full-depth other half). ``cnn``: per fold, a CNN trained on the other
     half plus the simulated training genomes (:func:`train_cnn`) adds its rows; ``model``: one given CNN dir
     instead (trained on data you name). ``site_sim``: the site model also learns from the simulated training
-    genomes (measured worse on the held-out halves: docs/call.md)."""
+    genomes (:data:`TRAIN_SETS`; the default)."""
     ref, truth, bed = str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH), str(GIAB / GIAB_BED)
     from raygen.config import CallConfig
 
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="raygen-bench-giab-"))
     sim = sim_training(base) if site_sim else None
     print("Protocol: raygen's site model for each half is fitted on the OTHER half only"
-          + (f" plus simulated training genomes (seeds {sorted(TRAIN_SEEDS.values())})" if site_sim else "")
+          + (f" plus simulated training genomes (seeds {sorted(TRAIN_SEEDS)})" if site_sim else "")
           + "; 5-fold CV there picks\nits L2, veto threshold and QUAL bound, and the Platt calibration of QUAL is "
           "fitted on the same out-of-fold predictions; the classical\nmodel's own parameters are the config's "
           "defaults plus the BAM's self-measured error profile (no truth used)."
           + ("\nThe CNN of each half is trained (Ray Train) on the OTHER half + simulated training genomes (seeds "
-             f"{sorted(TRAIN_SEEDS.values())})." if cnn else ""))
+             f"{sorted(TRAIN_SEEDS)})." if cnn else ""))
     totals: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as d:
         for held, other in (("first", "second"), ("second", "first")):
@@ -262,13 +304,7 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
             bam, region = HALVES[held]
             bam = str(GIAB / bam)
             if fraction < 1:
-                import pysam
-
-                sub = f"{d}/{held}_sub.bam"
-                pysam.samtools.view("-b", "-s", f"{7 + fraction:.3f}", "-o", sub, bam,  # seed 7, fraction
-                                    catch_stdout=False)
-                pysam.index(sub)
-                bam = sub
+                bam = subsample(bam, fraction, f"{d}/{held}_sub.bam", seed=7)
             rbed = _bed(f"{d}/held_{held}.bed", region)
             q, cpu = {}, {}
             for name, site in (("raygen classical", "none"), ("raygen + site model", mpath)):
@@ -290,8 +326,8 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
             cv = m.card["cross_validation"]
             print(f"\n== held-out {held} half {region[0]}:{region[1]:,}-{region[2]:,} (site model fitted on the "
                   f"{other} half: L2 {cv['l2']:g}, threshold P>={cv['threshold']:g}, veto reaches classical QUAL < "
-                  f"{cv.get('protect_qual')}, target recall "
-                  f"{cv['target_recall']:.4f})")
+                  f"{cv.get('protect_qual')}, rescue P>={cv['rescue_threshold']}; out-of-fold recall / floor per training BAM: "
+                  + ", ".join(f"{g} {r:.3f}/{cv['recall_floor'][g]:.3f}" for g, r in cv["oof_recall"].items()) + ")")
             print(f"{'caller':<30} {'TP':>4} {'FN':>3} {'FP':>3} {'recall':>7} {'precision':>9} {'F1':>7} "
                   f"{'F1 SNP':>7} {'F1 INDEL':>8} {'core-s':>7}")
             for name, path in q.items():
@@ -317,38 +353,45 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
     print("Truth outside the confident BED is not confident: some 'FP' there are real variants the truth lacks.")
 
 
-def fit_default(out: str | None, keep: str | None = None, site_sim: bool = False) -> None:
-    """Fit the shipped site model on both NA12878 halves (``site_sim``: plus the simulated training genomes;
-    target: bcftools' recall on both halves) and write its card."""
-    from raygen.calling.sitefit import collect, cross_fit
+def fit_default(out: str | None, keep: str | None = None, site_sim: bool = True) -> None:
+    """Fit the shipped site model on both NA12878 halves (``site_sim``: plus the simulated training genomes),
+    each BAM's out-of-fold recall held to bcftools' on it, and write its card."""
+    from raygen.calling.sitefit import cross_fit_by_depth
     from raygen.calling.sitemodel import DEFAULT_PATH
-    from raygen.regions import Region
 
-    ref, truth = str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH)
     path = Path(out) if out else DEFAULT_PATH
-    data = None
-    tp = tot = 0
+    data, targets = None, {}
     with tempfile.TemporaryDirectory() as d:
-        for name, (bam, region) in HALVES.items():
-            part = collect(str(GIAB / bam), ref, [Region(*region)], truth_vcf=truth, name=f"NA12878 {name} half")
-            data = part if data is None else data + part
-            r = _bcftools_recall(str(GIAB / bam), ref, truth, region, d)
-            tp += round(r * part.truth_total)
-            tot += part.truth_total
+        for name in HALVES:
+            part, t = real_training(name, d)
+            data, targets = (part if data is None else data + part), {**targets, **t}
         if site_sim:
-            data = data + sim_training(Path(keep) if keep else Path(d))
-    card = {"fitted_on": [f"NA12878 {n} half {HALVES[n][1]} vs {GIAB_TRUTH}" for n in HALVES]
-            + ([SIM_SOURCE] if site_sim else []),
-            "protocol": "benchmarks/call.py fit: 5-fold CV picks L2, threshold and QUAL bound (lossless: the veto "
-                        "drops no true call out of fold); Platt calibration of QUAL on the out-of-fold calls; "
-                        "recall target = bcftools' on the NA12878 halves"}
-    m = cross_fit(data, target_recall=tp / tot, card=card)
+            sim, sim_targets = sim_training(Path(keep) if keep else Path(d))
+            data, targets = data + sim, {**targets, **sim_targets}
+    card = {"truth": f"NA12878 halves {[HALVES[n][1] for n in HALVES]} vs {GIAB_TRUTH}; simulated genomes vs "
+                     "their own truth.vcf.gz",
+            "protocol": "benchmarks/call.py fit: per depth stratum, 5-fold CV picks L2, threshold and QUAL bound "
+                        "(best F1 whose out-of-fold recall on every training BAM keeps bcftools' recall there "
+                        "plus half the gap to the un-vetoed candidates'); Platt calibration of QUAL on the "
+                        "out-of-fold calls"}
+    m = cross_fit_by_depth(data, targets=targets, card=card)
     m.save(path)
-    cv = m.card["cross_validation"]
-    print(f"wrote {path}: {m.card['candidates']} candidates ({m.card['real']} real), L2 {cv['l2']:g}, "
-          f"threshold P>={cv['threshold']:g}, QUAL bound {cv['protect_qual']}, calibration "
-          f"a={m.card['calibration']['a']:.3f} b={m.card['calibration']['b']:.3f}, "
-          f"target recall {cv['target_recall']:.4f}")
+    print(f"wrote {path}")
+    print_card(m)
+
+
+def print_card(m) -> None:
+    """Each depth stratum of site model ``m``: what CV chose, and per training BAM bcftools' recall, the floor
+    and the out-of-fold recall kept."""
+    for s in (m, m.low) if m.low is not None else (m,):
+        cv = s.card["cross_validation"]
+        print(f"{s.card.get('depth', 'all BAMs')}: {s.card['candidates']} candidates ({s.card['real']} real), "
+              f"L2 {cv['l2']:g}, threshold P>={cv['threshold']:g}, QUAL bound {cv['protect_qual']}, rescue "
+              f"P>={cv['rescue_threshold']}, calibration "
+              + (f"a={s.card['calibration']['a']:.3f} b={s.card['calibration']['b']:.3f}" if s.card.get("calibration") else "none"))
+        for g in cv["oof_recall"]:
+            print(f"  {g:<45} bcftools recall {cv['peer_recall'].get(g, float('nan')):.4f}  floor "
+                  f"{cv['recall_floor'][g]:.4f}  out-of-fold {cv['oof_recall'][g]:.4f}")
 
 
 def simulate(out: Path, **kw) -> Path:
@@ -423,7 +466,7 @@ def hard(model: str | None, keep: str | None, seed: int = 31, length: int = 300_
     (the 2%-error case is then skipped: the profile sets the error rate)."""
     from raygen.config import CallConfig
 
-    if seed in TRAIN_SEEDS.values():
+    if seed in TRAIN_SEEDS:
         raise SystemExit(f"seed {seed} is a training seed of the site model; report on another")
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="raygen-bench-hard-"))
     if profile == "giab":
@@ -464,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="CNN model dir from `raygen train caller` (adds a raygen CNN row)")
     ap.add_argument("--cnn", action="store_true", help="`giab`: train a CNN per fold (other half + simulated "
                     "training genomes, Ray Train) and add its rows")
-    ap.add_argument("--site-sim", action="store_true", help="`giab`: fit the site model on the other half plus "
-                    "the simulated training genomes")
+    ap.add_argument("--no-sim", dest="site_sim", action="store_false", help="`giab`, `fit`: fit the site model on "
+                    "NA12878 alone, without the simulated training genomes (default: with them)")
     ap.add_argument("--mbp", type=float, default=10.0, help="simulated genome size for `speed` (default 10)")
     ap.add_argument("--keep", help="directory for simulated data (reused when present)")
     ap.add_argument("--repeat", type=int, default=1, help="`speed`: interleaved rounds, best of each (default 1)")

@@ -62,13 +62,16 @@ def test_paralog_filter_needs_a_low_mapq_cluster():
 
 def test_strand_features_muted_below_min_alt():
     from raygen.calling.features import FEATURES
-    from raygen.calling.sitemodel import load_site_model, mute_strand
+    from raygen.calling.sitemodel import MUTED_STRAND, load_site_model, mute_strand
 
     m = load_site_model("default")
-    X = np.zeros((3, len(FEATURES)))
-    X[2, FEATURES.index("is_indel")] = 1.0
+    n = len(FEATURES)
+    X = np.tile(m.mean[:n] + m.scale[:n] * m.typical[:n], (3, 1))  # a typical true SNV of the model's ...
+    X[:, [FEATURES.index(f) for f in MUTED_STRAND]] = [0.0, 4.0, 0.3]  # ... its ALT reads on one strand
+    X[:, FEATURES.index("is_indel")] = [0.0, 0.0, 1.0]
     X0 = X.copy()
-    out = mute_strand(X, np.array([2, 3, 2]), m, 3)
-    j = [FEATURES.index(f) for f in ("strand_alt", "sor")]
-    assert np.allclose(out[0, j], m.mean[j] + m.scale[j] * m.typical[j])  # SNV, 2 ALT reads: typical
-    assert np.all(out[1:, j] == 0) and np.array_equal(X, X0) and "StrandBias" not in m.reasons(out[0])
+    out = mute_strand(X, np.array([2, 3, 2]), 3)
+    j = [FEATURES.index(f) for f in MUTED_STRAND]
+    assert np.allclose(out[0, j], list(MUTED_STRAND.values()))  # SNV, 2 ALT reads: muted
+    assert np.array_equal(out[1:], X0[1:]) and np.array_equal(X, X0)  # 3 ALT reads, an indel: as they were
+    assert "StrandBias" in m.reasons(X[0]) and "StrandBias" not in m.reasons(out[0])

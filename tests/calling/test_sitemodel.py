@@ -10,8 +10,10 @@ import pytest
 
 from raygen.calling.features import FEATURES
 from raygen.calling.records import CallRecord
-from raygen.calling.sitefit import PROTECT_QUALS, THRESHOLDS, collect, cross_fit, out_of_fold, veto_counts
-from raygen.calling.sitemodel import SiteModel, fit_site_model, recalibrate
+from raygen.calling.classical import RESCUE
+from raygen.calling.sitefit import (PROTECT_QUALS, RECALL_SLACK, RESCUE_THRESHOLDS, THRESHOLDS, Labelled,
+                                     collect, cross_fit, cross_fit_by_depth, out_of_fold, recall_floor, veto_counts)
+from raygen.calling.sitemodel import LOW_DEPTH, SiteModel, fit_site_model, recalibrate
 from raygen.errors import InputError
 from raygen.regions import Region
 
@@ -68,6 +70,39 @@ def test_veto_keeps_refcalls_and_names_the_reason():
     assert out2[0].qual < out[0].qual  # a = 0.5, b = -1 shrinks the confident logit
 
 
+def test_rescue_calls_only_above_its_own_threshold():
+    X, y, _ = _data(3)
+    good = X[0].copy()
+    good[FEATURES.index("strand_alt")] = 0.4
+    rec = CallRecord("chr1", 100, "A", "G", (0, 1), 20, (20, 0, 90), 30, (22, 8), 0.27, 4.0, RESCUE)
+    ll = np.log([0.6, 0.4, 1e-6])
+    never = fit_site_model(X, y, card={"threshold": 0.5})  # no rescue threshold in the card: never
+    assert never.rescue_threshold == float("inf")
+    assert recalibrate([rec], [ll], good[None, :], never)[0].filter.startswith("LowQual")
+    p = float(never.predict(good[None, :])[0])
+    for th, want in ((p - 0.01, "PASS"), (p + 0.01, "LowQual")):
+        m = fit_site_model(X, y, card={"threshold": 0.5, "rescue_threshold": th})
+        out = recalibrate([rec], [ll], good[None, :], m)[0]
+        assert out.filter.split(";")[0] == want and out.gt == (0, 1)
+
+
+def test_depth_strata_round_trip_and_choose_by_median_depth(tmp_path: Path):
+    X, y, _ = _data(4)
+    main = fit_site_model(X, y, card={"threshold": 0.3})
+    main.low = fit_site_model(X[:1000], y[:1000], card={"threshold": 0.1})
+    main.save(tmp_path / "m.json")
+    back = SiteModel.load(tmp_path / "m.json")
+    assert back.for_depth(LOW_DEPTH - 1).threshold == 0.1 and back.for_depth(LOW_DEPTH).threshold == 0.3
+    assert back.for_depth(None) is back and back.low.low is None
+    assert np.allclose(back.for_depth(5.0).predict(X), main.low.predict(X))
+
+
+def test_recall_floor_keeps_the_peer_and_half_the_gap():
+    assert recall_floor(0.99, 0.97) == pytest.approx(0.98)
+    assert recall_floor(0.95, 0.97) == 0.95  # the candidates cannot reach the peer: keep every true call
+    assert recall_floor(0.95, None) == 0.95
+
+
 
 def test_veto_does_not_reach_calls_above_the_protect_bound():
     X, y, _ = _data(3)
@@ -98,12 +133,19 @@ def test_labelled_candidates_and_cross_fit_on_real_reads(shared_data: Path):
     assert 60 <= d.y.sum() <= 63  # the classical candidates find (nearly) every truth allele
     called = [r for r, y in zip(d.records, d.y) if y]
     assert all(10_000_000 < r.pos <= 10_010_000 for r in called)
-    m = cross_fit(d, target_recall=0.95, k=3)
+    m = cross_fit(d, targets={"first10k": 0.95}, k=3)
     cv = m.card["cross_validation"]
     assert cv["threshold"] in THRESHOLDS and m.card["fitted_on"] == ["first10k"]
+    assert cv["rescue_threshold"] in RESCUE_THRESHOLDS and cv["protect_qual"] in PROTECT_QUALS
     p = out_of_fold(d, cv["l2"], 3, 0)
-    tp, fp, fn = veto_counts(d, p, cv["threshold"], cv["protect_qual"])
-    assert tp / (tp + fn) >= 0.95  # the chosen threshold meets the target recall out of fold
-    full_tp, _, _ = veto_counts(d, p, 0.0)
-    assert tp == full_tp  # lossless (the default): the veto removes no true call out of fold
-    assert cv["protect_qual"] in PROTECT_QUALS and m.protect_qual == (cv["protect_qual"] or float("inf"))
+    tp, fp, fn = veto_counts(d, p, cv["threshold"], cv["protect_qual"], None, cv["rescue_threshold"])
+    all_tp, all_fp, _ = veto_counts(d, p, 0.0, None, None, 0.0)  # every opened record called
+    floor = recall_floor(all_tp / d.truth_total, 0.95) - RECALL_SLACK / d.truth_total
+    assert tp / (tp + fn) >= floor - 1e-9 and cv["recall_floor"]["first10k"] == round(floor, 4)
+    assert tp + fp <= all_tp + all_fp and m.protect_qual == (cv["protect_qual"] or float("inf"))
+    # one BAM below LOW_DEPTH: its own stratum, fitted on its rows alone
+    low = Labelled(d.records, d.lls, d.X, d.y, ["low10k"] * len(d.y), {"low10k": d.truth_total},
+                   np.full(len(d.y), 10.0), ["low10k"] * len(d.y))
+    both = cross_fit_by_depth(d + low, targets={"first10k": 0.95}, k=3)
+    assert both.card["fitted_on"] == ["first10k"] and both.low.card["fitted_on"] == ["low10k"]
+    assert both.for_depth(10.0) is both.low and both.for_depth(d.depth[0]) is both

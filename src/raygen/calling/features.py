@@ -5,12 +5,16 @@ Computed once per shard from the flat pileup arrays (no per-base Python), one ro
 allele plus other mismatches, lower MAPQ, soft clips, extra depth), where one strand or the read ends carry the
 allele alone, and in low-complexity sequence. Those are the columns:
 
-- ``lod``: the classical genotyper's log10 odds of a variant (QUAL / 10, capped at 20); ``het``: 1 for a het
+- ``lod``: the classical genotyper's -log10 P(0/0) / 2 (QUAL / 20, capped at 10; a RefCall's too, see
+  :func:`raygen.calling.classical.open_records`); ``lod_plain``: the same without the artifact model (base and
+  indel errors alone, bcftools' view, which calls a het on 2 ALT reads of 10); ``het``: 1 for a het
   genotype; ``vaf`` and ``vaf_dev`` (distance from 0.5 for a het, from 1 for a hom-alt); ``log_depth``;
 - ``depth_ratio``: log2 of the site depth (all MAPQs) over the BAM's median depth; ``lowmq_frac``: share of the
   reads below the MAPQ threshold; ``mq_alt``: mean MAPQ / 60 of ALT reads; ``mq_diff``: REF minus ALT mean;
 - ``strand_alt``: minor-strand share of the ALT reads (0 = one strand only); ``sor``: |log odds ratio| of
   strand vs allele (GATK's StrandOddsRatio idea, with pseudo-counts);
+- ``strand_p``: the Phred of the two-sided binomial P of an ALT strand split this uneven were the ALT reads'
+  strands fair coins, / 10 (8 ALT reads on one strand: 2.1; 2 ALT reads on one strand: 0.3, no power);
 - ``noise_alt`` / ``noise_diff``: low-fraction mismatches per 100 aligned bases of ALT reads (this site
   excluded), and ALT minus REF: clustered mismatches of a paralog; ``clip_alt`` / ``clip_diff``: share of
   soft-clipped ALT reads, and ALT minus REF; ``readpos_alt``: mean distance of the allele from the nearer read
@@ -24,14 +28,15 @@ allele alone, and in low-complexity sequence. Those are the columns:
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binom
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
 from raygen.calling.records import CallRecord
 from raygen.calling.repeats import repeat_context
 from raygen.config import CallConfig
 
-FEATURES = ("lod", "het", "vaf", "vaf_dev", "log_depth", "depth_ratio", "lowmq_frac", "mq_alt", "mq_diff",
-            "strand_alt", "sor", "noise_alt", "noise_diff", "clip_alt", "clip_diff", "readpos_alt", "density",
+FEATURES = ("lod", "lod_plain", "het", "vaf", "vaf_dev", "log_depth", "depth_ratio", "lowmq_frac", "mq_alt", "mq_diff",
+            "strand_alt", "sor", "strand_p", "noise_alt", "noise_diff", "clip_alt", "clip_diff", "readpos_alt", "density",
             "hp_len", "str_span", "complexity", "gc", "indel_dist", "is_indel", "indel_len")
 N_EVIDENCE = len(FEATURES)
 NOISE_FRACTION = 0.25  # a mismatch whose base is below this share of the site's reads is noise, not an allele
@@ -203,9 +208,18 @@ def indel_anchors(p: Pileup, t: SiteTables, cfg: CallConfig) -> np.ndarray:
     return np.unique(np.asarray(out, dtype=np.int64))
 
 
+def one_strand_phred(n: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """Per candidate: -10 log10 P(a minor-strand count <= ``minor`` among ``n`` ALT reads, two-sided, strands
+    fair coins), capped at 100 (read counts; no ALT reads: 0)."""
+    n, k = np.rint(n), np.rint(minor)
+    p = np.minimum(1.0, 2.0 * binom.cdf(k, np.maximum(n, 1), 0.5))
+    return np.where(n > 0, np.minimum(-10.0 * np.log10(np.maximum(p, 1e-10)), 100.0), 0.0)
+
+
 def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: list[CallRecord], supports: list,
-                      cfg: CallConfig, depth_median: float | None) -> np.ndarray:
-    """``[N, N_EVIDENCE]`` float32 features (see the module doc) of candidates and their classical records."""
+                      cfg: CallConfig, depth_median: float | None, plain_qual: np.ndarray | None = None) -> np.ndarray:
+    """``[N, N_EVIDENCE]`` float32 features (see the module doc) of candidates and their classical records;
+    ``plain_qual``: per record the QUAL without the artifact model (None: the records' own QUAL)."""
     N = len(cands)
     out = np.zeros((N, N_EVIDENCE), dtype=np.float32)
     if N == 0:
@@ -214,6 +228,9 @@ def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: li
     ctx = _context_arrays(p, t, cands)
     ind = indel_anchors(p, t, cfg)
     low_s, low_e = np.sort(p.lowmq_start), np.sort(p.lowmq_end)
+    plain = np.array([r.qual for r in recs]) if plain_qual is None else plain_qual
+    alt_rev = s["alt_n"] * s["alt_rev"]
+    strand_p = one_strand_phred(s["alt_n"], np.minimum(alt_rev, s["alt_n"] - alt_rev)) / 10.0
     for i, (c, r) in enumerate(zip(cands, recs)):
         inf = c.ref_count + c.alt_count
         vaf = c.alt_count / inf if inf else 0.0
@@ -226,10 +243,11 @@ def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: li
         dist = np.abs(ind - c.pos0)
         dist = dist[dist > 0] if c.is_indel else dist
         out[i] = [
-            min(r.qual, 200.0) / 20.0, float(het), vaf, abs(vaf - (0.5 if het else 1.0)), np.log1p(c.depth) / 5.0,
+            min(r.qual, 200.0) / 20.0, min(plain[i], 200.0) / 20.0, float(het), vaf, abs(vaf - (0.5 if het else 1.0)), np.log1p(c.depth) / 5.0,
             np.log2((total + 1) / (depth_median + 1)) if depth_median else 0.0, lowmq / max(total, 1.0),
             s["alt_mq"][i] / 60.0, (s["ref_mq"][i] - s["alt_mq"][i]) / 60.0 if s["ref_n"][i] else 0.0,
             min(s["alt_rev"][i], 1 - s["alt_rev"][i]) if s["alt_n"][i] else 0.0, min(sor, 5.0),
+            strand_p[i],
             min(s["alt_noise"][i], 20.0), min(s["alt_noise"][i] - s["ref_noise"][i], 20.0) if s["ref_n"][i] else 0.0,
             s["alt_clip"][i], s["alt_clip"][i] - s["ref_clip"][i] if s["ref_n"][i] else 0.0, s["alt_pos"][i],
             min(ctx["density"][i], 20.0) / 5.0, min(ctx["hp"][i], 20.0) / 10.0, min(ctx["str"][i], 60.0) / 10.0,

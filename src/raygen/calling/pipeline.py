@@ -21,7 +21,7 @@ from raygen.calling.candidates import ReadStats, open_bam
 from raygen.calling.profile import ErrorProfile
 from raygen.calling.records import CallRecord, calls_text_table
 from raygen.calling.shard import ShardResult, bam_profile, call_shard, contig_map, sort_records
-from raygen.calling.sitemodel import FILTER_DESCRIPTIONS, load_site_model
+from raygen.calling.sitemodel import FILTER_DESCRIPTIONS, LOW_DEPTH, load_site_model
 from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
 from raygen.io.atomic import atomic_path
@@ -181,7 +181,8 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
     if site is None:
         note = f" ({cfg.min_qual:g}; no site model)"
     elif cfg.site_min_qual is None:  # the veto reads the model's own P(real); QUAL is the calibrated one
-        note = f" (site model {cfg.site_model}: P(real) below {site.threshold:g}; QUAL is the calibrated P(real))"
+        th = f"{site.threshold:g}" + (f", {site.low.threshold:g} below {LOW_DEPTH:g}x median depth" if site.low else "")
+        note = f" (site model {cfg.site_model}: P(real) below {th}; QUAL is the calibrated P(real))"
     else:
         note = f" ({cfg.site_min_qual:.2f}; site model {cfg.site_model})"
     meta += [line.format(qual_note=note if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]

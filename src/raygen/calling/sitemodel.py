@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
-from raygen.calling.classical import cluster_filter, genotype_classical, paralog_filter, snv_alt_mapq
+from raygen.calling.classical import RESCUE, cluster_filter, genotype_classical, genotype_open, paralog_filter, snv_alt_mapq
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES, evidence_features
 from raygen.calling.records import CallRecord
@@ -41,7 +41,7 @@ INDEL_INTERACTIONS = ("lod", "vaf", "vaf_dev", "hp_len", "str_span", "noise_alt"
 #: contribution, against a typical true variant's, is below -1 (its odds fell by more than e).
 FILTER_GROUPS = {
     "LowMQ": ("lowmq_frac", "mq_alt", "mq_diff"),
-    "StrandBias": ("strand_alt", "sor"),
+    "StrandBias": ("strand_alt", "sor", "strand_p"),
     "Paralog": ("noise_alt", "noise_diff", "density", "depth_ratio"),
     "SoftClip": ("clip_alt", "clip_diff", "readpos_alt"),
     "LowComplexity": ("hp_len", "str_span", "complexity", "gc"),
@@ -71,8 +71,15 @@ def depth_scaled_qual(qual: np.ndarray | float, depth_median: np.ndarray | float
 #: Features the site model does not read: absolute levels that differ between sequencing runs (depth 30x vs
 #: 60x, one aligner's MAPQ scale, a run's error and soft-clip rates, read length) and would not transfer to
 #: another BAM. The model reads their relative forms instead: ALT reads against the same site's REF reads
-#: (``mq_diff``, ``noise_diff``, ``clip_diff``) and depth against the BAM's own median (``depth_ratio``).
-NOT_TRANSFERABLE = ("log_depth", "mq_alt", "noise_alt", "clip_alt")
+#: (``mq_diff``, ``noise_diff``, ``clip_diff``) and depth against the BAM's own median (``depth_ratio``). ALT reads'
+#: mean MAPQ (``mq_alt``) is read: BWA-like aligners share the 0-60 scale, and it is what tells a paralog's
+#: reads at 2-3 ALT reads (the training genomes hold 10x, 30x and 52x BAMs).
+NOT_TRANSFERABLE = ("log_depth", "noise_alt", "clip_alt")
+#: BAMs whose median depth is below this are judged by the model's low-depth stratum (:attr:`SiteModel.low`):
+#: at 10x a true het and an artifact share 2-3 ALT reads, and a model fitted mostly on 30-50x candidates ranks
+#: those hets below the artifacts it learnt there (measured: out of fold it kept 343 of 352 true 10x calls at
+#: the first threshold, a 10x-only model 352). The bound sits between the 10x and 30x training genomes.
+LOW_DEPTH = 18.0
 
 
 def design(X: np.ndarray) -> np.ndarray:
@@ -95,6 +102,11 @@ class SiteModel:
     intercept: float
     typical: np.ndarray  # mean standardized columns of the true variants it was fitted on
     card: dict = field(default_factory=dict)  # what it was fitted on
+    low: "SiteModel | None" = None  # the stratum for BAMs of median depth below LOW_DEPTH (None: this one)
+
+    def for_depth(self, depth_median: float | None) -> "SiteModel":
+        """The stratum that judges a BAM of this median depth (unknown: this one)."""
+        return self.low if self.low is not None and depth_median and depth_median < LOW_DEPTH else self
 
     @property
     def threshold(self) -> float:
@@ -111,6 +123,13 @@ class SiteModel:
         """The Platt mapping logit -> calibrated P(real) (card; absent in models fitted before it: identity)."""
         c = self.card.get("calibration")
         return PlattMapping.from_dict(c) if c else None
+
+    @property
+    def rescue_threshold(self) -> float:
+        """The P(real) at or above which a record the classical model did not call becomes a call
+        (:data:`raygen.calling.classical.RESCUE`; card; absent: never)."""
+        r = self.card.get("rescue_threshold")
+        return float("inf") if r is None else float(r)
 
     @property
     def protect_qual(self) -> float:
@@ -147,7 +166,8 @@ class SiteModel:
     def to_dict(self) -> dict:
         return {"format": FORMAT, "features": list(FEATURES), "interactions": list(INDEL_INTERACTIONS),
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
-                "intercept": self.intercept, "typical": self.typical.tolist(), "card": self.card}
+                "intercept": self.intercept, "typical": self.typical.tolist(), "card": self.card,
+                **({"low_depth": self.low.to_dict()} if self.low is not None else {})}
 
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -164,8 +184,13 @@ class SiteModel:
                 or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS:
             raise InputError(f"{str(path)!r} is not a {FORMAT} model for this raygen's features; refit it "
                              "(`python benchmarks/call.py fit --out FILE`, docs/call.md)")
+        return cls._from_dict(d)
+
+    @classmethod
+    def _from_dict(cls, d: dict) -> "SiteModel":
         arr = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef", "typical")}
-        return cls(intercept=float(d["intercept"]), card=d.get("card", {}), **arr)
+        low = cls._from_dict(d["low_depth"]) if d.get("low_depth") else None
+        return cls(intercept=float(d["intercept"]), card=d.get("card", {}), low=low, **arr)
 
 
 @functools.lru_cache(maxsize=8)
@@ -215,14 +240,15 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
                 min_qual: float | None = None, depth_median: float | None = None) -> list[CallRecord]:
     """Records with QUAL from the site model and FILTER PASS / RefCall / LowQual[;reasons].
 
-    The site model is a veto: a call stays PASS only if the classical model called it (non-ref genotype, PASS)
-    and its P(real) reaches the model's threshold (fitted by cross-validation on its training data,
-    :func:`raygen.calling.sitefit.cross_fit`; ``min_qual`` given: its calibrated QUAL reaches that instead),
-    or its classical QUAL, restated at the bound's depth (``depth_median``: the BAM's), reaches the model's
-    ``protect_qual`` (cross-validated with the threshold). It never
-    turns a classical RefCall into a call: on held-out data that added more false calls than true ones. QUAL is
-    the calibrated P(real)'s Phred (:meth:`SiteModel.calibrated`). GQ becomes P(this genotype wrong) =
-    P(not real) + P(real, the other non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
+    ``recs`` are the opened records (:func:`raygen.calling.classical.open_records`). A classical PASS call stays
+    PASS if its P(real) reaches the model's threshold (fitted by cross-validation on its training data,
+    :func:`raygen.calling.sitefit.cross_fit`; ``min_qual`` given: its calibrated QUAL reaches that instead), or
+    its classical QUAL, restated at the bound's depth (``depth_median``: the BAM's), reaches the model's
+    ``protect_qual`` (cross-validated with the threshold): the veto. A record the classical model did not call
+    (:data:`~raygen.calling.classical.RESCUE`) becomes PASS only if its P(real) reaches the model's
+    ``rescue_threshold`` (cross-validated too; absent: never): the rescue. QUAL is the calibrated P(real)'s
+    Phred (:meth:`SiteModel.calibrated`). GQ becomes P(this genotype wrong) = P(not real) + P(real, the other
+    non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
     if not recs:
         return recs
     s = model.logit(X)
@@ -231,7 +257,7 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
     quals = qual_from_p(p)
     keep = raw >= model.threshold if min_qual is None else quals >= min_qual
     out = []
-    for r, ll, x, q, pr, ok in zip(recs, lls, X, quals, p, keep):
+    for r, ll, x, q, pr, ok, rs in zip(recs, lls, X, quals, p, keep, raw):
         q = float(round(q, 2))
         gq = r.gq
         if r.gt != (0, 0):
@@ -243,45 +269,54 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
             filt = "RefCall"
         elif r.filter == "PASS" and (ok or depth_scaled_qual(r.qual, depth_median) >= model.protect_qual):
             filt = "PASS"
+        elif r.filter == RESCUE and rs >= model.rescue_threshold and (min_qual is None or q >= min_qual):
+            filt = "PASS"
         else:
             filt = ";".join(["LowQual", *model.reasons(x)])
         out.append(dataclasses.replace(r, qual=q, gq=max(gq, 0), filter=filt))
     return out
 
 
-def mute_strand(X: np.ndarray, alt_count: np.ndarray, model: SiteModel, min_alt: int) -> np.ndarray:
-    """``X`` with the strand features (``strand_alt``, ``sor``) of SNVs seen by fewer than ``min_alt`` ALT reads
-    set to the model's typical true variant's, so the StrandBias group neither pulls them down nor up: two ALT
-    reads sit on one strand half the time, a strand test on them has no power. Indels are left as they are
-    (their strand columns also enter the indel interactions)."""
+#: The strand features of a muted row (:func:`mute_strand`): about the mean of the true calls in the training
+#: data (NA12878 and the simulated genomes: minor-strand share 0.4, |log SOR| 0.5, strand_p 0.3), so a muted
+#: row's strand neither lowers its P(real) nor names StrandBias.
+MUTED_STRAND = {"strand_alt": 0.4, "sor": 0.5, "strand_p": 0.3}
+
+
+def mute_strand(X: np.ndarray, alt_count: np.ndarray, min_alt: int) -> np.ndarray:
+    """``X`` with the strand features (:data:`MUTED_STRAND`'s) of SNVs seen by fewer than ``min_alt`` ALT reads
+    set to :data:`MUTED_STRAND`: two ALT reads sit on one strand half the time, a strand test on them has no
+    power. The same rows are muted in training (:func:`site_evidence`) and calling, so the model learns them as
+    they are called. Indels are left as they are (their strand columns also enter the indel interactions)."""
     rows = (alt_count < min_alt) & (X[:, FEATURES.index("is_indel")] == 0)
     if not rows.any():
         return X
     X = X.copy()
-    for f in FILTER_GROUPS["StrandBias"]:
-        j = FEATURES.index(f)
-        X[rows, j] = model.mean[j] + model.scale[j] * model.typical[j]
+    for f, v in MUTED_STRAND.items():
+        X[rows, FEATURES.index(f)] = v
     return X
 
 
 def site_evidence(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel
-                  ) -> tuple[list[CallRecord], list[np.ndarray], np.ndarray]:
-    """The classical records (QUAL the Bayesian model's own), their genotype log-likelihoods and the evidence
-    features ``[N, len(FEATURES)]``: what the site model reads, and what :mod:`raygen.calling.sitefit` labels."""
-    cands2, recs, sups, lls = genotype_classical(p, t, cands, cfg, chrom, em)
-    return recs, lls, evidence_features(p, t, cands2, recs, sups, cfg, em.depth_median)
+                  ) -> tuple[list[Candidate], list[CallRecord], list[np.ndarray], np.ndarray]:
+    """The re-scored candidates, their opened classical records (:func:`raygen.calling.classical.open_records`:
+    QUAL the Bayesian model's own), genotype log-likelihoods and evidence features ``[N, len(FEATURES)]``
+    (strand muted where it has no power, :func:`mute_strand`): what the site model reads, in calling and in
+    :mod:`raygen.calling.sitefit`'s training data alike."""
+    cands2, recs, sups, lls, plain = genotype_open(p, t, cands, cfg, chrom, em)
+    X = evidence_features(p, t, cands2, recs, sups, cfg, em.depth_median, plain)
+    return cands2, recs, lls, mute_strand(X, np.array([c.alt_count for c in cands2], np.int64), cfg.strand_min_alt)
 
 
 def genotype_sites(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel,
                    model: SiteModel | None) -> list[CallRecord]:
     """The classical genotyper, then (with a model) the recalibrated QUAL/FILTER; without one, the classical
     QUAL with ``cfg.min_qual`` and the SNV-cluster filter."""
-    cands2, recs, sups, lls = genotype_classical(p, t, cands, cfg, chrom, em)
     if model is None:
+        cands2, recs, sups, lls = genotype_classical(p, t, cands, cfg, chrom, em)
         recs = cluster_filter(t, cands2, recs, cfg)
     else:
-        X = evidence_features(p, t, cands2, recs, sups, cfg, em.depth_median)
-        X = mute_strand(X, np.array([c.alt_count for c in cands2]), model, cfg.strand_min_alt)
-        recs = recalibrate(recs, lls, X, model, cfg.site_min_qual, em.depth_median)
+        cands2, recs, lls, X = site_evidence(p, t, cands, cfg, chrom, em)
+        recs = recalibrate(recs, lls, X, model.for_depth(em.depth_median), cfg.site_min_qual, em.depth_median)
     # the site model was fitted on data without segmental-duplication PSVs at het fractions: the rule is both paths'
     return paralog_filter(cands2, recs, snv_alt_mapq(p, cands2, (cfg.cluster_window, cfg.paralog_min_sites)), cfg) if cfg.paralog_min_sites > 0 else recs
