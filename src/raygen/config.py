@@ -267,10 +267,10 @@ class CallConfig:
     # Set from the simulator's MAPQ-29 mode and SnpCluster's window; checked on simulated seeds 171, 161, never NA12878.
     paralog_max_mapq: float = 30.0
     paralog_min_sites: int = 3
-    # site model: SNVs with fewer ALT reads than this get the typical true variant's strand features (a strand
-    # test on 2 reads has no power); 0: off
+    # site model: SNVs with fewer ALT reads than this get fixed strand features (sitemodel.MUTED_STRAND; a strand
+    # test on 2 reads has no power), in training and calling; 0: off
     strand_min_alt: int = 3
-    min_qual: float = 10.0  # classical QUAL below this (non-ref genotype) -> FILTER LowQual (no site model)
+    min_qual: float = 10.0  # classical QUAL below this (non-ref genotype) -> FILTER LowQual (site model: a rescue candidate)
     # With a site model QUAL is -10 log10 P(not real) by that model, and a PASS call needs this QUAL (None: the
     # threshold the model's cross-validation chose on its own training data)
     site_min_qual: float | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,11 @@ def test_depth_strata_round_trip_and_choose_by_median_depth(tmp_path: Path):
     assert back.for_depth(LOW_DEPTH - 1).threshold == 0.1 and back.for_depth(LOW_DEPTH).threshold == 0.3
     assert back.for_depth(None) is back and back.low.low is None
     assert np.allclose(back.for_depth(5.0).predict(X), main.low.predict(X))
+    d = json.loads((tmp_path / "m.json").read_text())
+    del d["low_depth"]["coef"]
+    (tmp_path / "cut.json").write_text(json.dumps(d))
+    with pytest.raises(InputError, match="not a complete"):
+        SiteModel.load(tmp_path / "cut.json")
 
 
 def test_recall_floor_keeps_the_peer_and_half_the_gap():

@@ -181,8 +181,11 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
     if site is None:
         note = f" ({cfg.min_qual:g}; no site model)"
     elif cfg.site_min_qual is None:  # the veto reads the model's own P(real); QUAL is the calibrated one
-        th = f"{site.threshold:g}" + (f", {site.low.threshold:g} below {LOW_DEPTH:g}x median depth" if site.low else "")
-        note = f" (site model {cfg.site_model}: P(real) below {th}; QUAL is the calibrated P(real))"
+        def th(m):
+            return f"{m.threshold:g} for a classical call, {m.rescue_threshold:g} for a rescue"
+
+        low = f"; BAMs below {LOW_DEPTH:g}x median depth: {th(site.low)}" if site.low else ""
+        note = f" (site model {cfg.site_model}: P(real) below {th(site)}{low}; QUAL is the calibrated P(real))"
     else:
         note = f" ({cfg.site_min_qual:.2f}; site model {cfg.site_model})"
     meta += [line.format(qual_note=note if "ID=LowQual" in line else "") for line in VCF_HEADER[1:]]

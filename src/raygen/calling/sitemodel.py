@@ -4,11 +4,13 @@ FILTER that says why a call failed.
 A logistic regression over the standardized :data:`raygen.calling.features.FEATURES` (plus a few products
 with ``is_indel``, so SNVs and indels weigh the evidence differently), L2-regularized, fitted on labelled
 candidates (:func:`fit_site_model`; the protocol that fits the shipped model is in docs/call.md's calling
-section). The veto compares the model's P(real) with its cross-validated threshold; QUAL is
--10 log10 P(not real) after a Platt calibration of the model's logit (fitted on out-of-fold predictions of
-the training calls, :func:`raygen.calling.sitefit.cross_fit`), so a QUAL threshold is a precision threshold
-on data like the training data. A vetoed call gets FILTER ``LowQual`` plus the evidence groups that pulled it
-down (:data:`FILTER_GROUPS`), each declared in the VCF header.
+section). It judges the opened classical records (:func:`raygen.calling.classical.open_records`): the veto
+compares a classical call's P(real) with its cross-validated threshold, the rescue a candidate only the plain
+likelihood calls with its own; BAMs below :data:`LOW_DEPTH` median depth get the model's low-depth stratum.
+QUAL is -10 log10 P(not real) after a Platt calibration of the model's logit (fitted on out-of-fold
+predictions of the training calls, :func:`raygen.calling.sitefit.cross_fit`), so a QUAL threshold is a
+precision threshold on data like the training data. A vetoed (or unrescued) call gets FILTER ``LowQual`` plus
+the evidence groups that pulled it down (:data:`FILTER_GROUPS`), each declared in the VCF header.
 """
 
 from __future__ import annotations
@@ -184,7 +186,11 @@ class SiteModel:
                 or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS:
             raise InputError(f"{str(path)!r} is not a {FORMAT} model for this raygen's features; refit it "
                              "(`python benchmarks/call.py fit --out FILE`, docs/call.md)")
-        return cls._from_dict(d)
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{str(path)!r} is not a complete {FORMAT} model ({type(exc).__name__}: {exc}); "
+                             "refit it (`python benchmarks/call.py fit --out FILE`, docs/call.md)") from None
 
     @classmethod
     def _from_dict(cls, d: dict) -> "SiteModel":
@@ -246,7 +252,8 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
     its classical QUAL, restated at the bound's depth (``depth_median``: the BAM's), reaches the model's
     ``protect_qual`` (cross-validated with the threshold): the veto. A record the classical model did not call
     (:data:`~raygen.calling.classical.RESCUE`) becomes PASS only if its P(real) reaches the model's
-    ``rescue_threshold`` (cross-validated too; absent: never): the rescue. QUAL is the calibrated P(real)'s
+    ``rescue_threshold`` (cross-validated too; absent: never; ``min_qual`` given: its calibrated QUAL reaches
+    that instead): the rescue. QUAL is the calibrated P(real)'s
     Phred (:meth:`SiteModel.calibrated`). GQ becomes P(this genotype wrong) = P(not real) + P(real, the other
     non-ref genotype by the likelihoods ``lls``: natural log, 0/0 0/1 1/1)."""
     if not recs:
@@ -269,7 +276,7 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
             filt = "RefCall"
         elif r.filter == "PASS" and (ok or depth_scaled_qual(r.qual, depth_median) >= model.protect_qual):
             filt = "PASS"
-        elif r.filter == RESCUE and rs >= model.rescue_threshold and (min_qual is None or q >= min_qual):
+        elif r.filter == RESCUE and (rs >= model.rescue_threshold if min_qual is None else q >= min_qual):
             filt = "PASS"
         else:
             filt = ";".join(["LowQual", *model.reasons(x)])

@@ -42,13 +42,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--margin-bp", type=int, default=c.margin_bp, help=f"reads fetched beyond each shard (default {c.margin_bp})")
     p.add_argument("--min-bq", type=int, default=c.min_base_quality, help=f"minimum base quality (default {c.min_base_quality})")
     p.add_argument("--min-mapq", type=int, default=c.min_mapping_quality, help=f"minimum mapping quality (default {c.min_mapping_quality})")
-    p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"without a site model: QUAL below this gives FILTER LowQual (default {c.min_qual:g})")
+    p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"classical QUAL below this gives FILTER LowQual (default {c.min_qual:g}); with a site model such "
+                        "calls are only kept if the model rescues them")
     p.add_argument("--site-model", default=c.site_model, metavar="default|none|FILE",
-                   help="QUAL/FILTER model over the evidence features: the shipped one (fitted on GIAB NA12878, see "
+                   help="QUAL/FILTER model over the evidence features: the shipped one (fitted on GIAB NA12878 and simulated genomes, see "
                         "raygen/calling/models/MODEL_CARD.md), 'none' (classical QUAL and --min-qual), or a JSON file")
     p.add_argument("--site-min-qual", type=float, default=None,
-                   help="with a site model: calibrated QUAL a PASS call needs (default: the model's cross-validated "
-                        "P(real) threshold)")
+                   help="with a site model: calibrated QUAL a PASS call (or a rescue) needs (default: the model's "
+                        "cross-validated P(real) thresholds)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.set_defaults(func=run)
 
