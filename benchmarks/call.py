@@ -1,7 +1,7 @@
 """Variant-calling benchmark: accuracy on GIAB and simulated data, and core-seconds per Mbp, vs bcftools.
 
     .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.65] [--no-sim]  # NA12878 halves, each held out
-    .venv/bin/python benchmarks/call.py fit   [--out FILE] [--no-sim] # refit the shipped site model on both halves
+    .venv/bin/python benchmarks/call.py fit   [--out FILE] [--no-sim]  # refit the shipped site model
     .venv/bin/python benchmarks/call.py speed [--mbp 10] [--repeat 3]  # core-s/Mbp at 30x, raygen vs bcftools
     .venv/bin/python benchmarks/call.py hard  [--model DIR] [--seed 31]  # 10x, 2% error, repeat indels, 30x
 
@@ -140,6 +140,12 @@ TRAIN_SIM_BP = 300_000
 SIM_SOURCE = "simulated training genomes (seeds 101-110)"
 
 
+def train_genome(base: Path, name: str, seed: int, profiled: bool) -> Path:
+    """One simulated training genome of :data:`TRAIN_SETS` (cached under ``base``)."""
+    kw = dict(HARD_CASES[name], **({"error_profile": giab_profile(base)} if profiled else {}))
+    return simulate(base / f"train_{seed}_{TRAIN_SIM_BP // 1000}kb", length=TRAIN_SIM_BP, contigs=1, seed=seed, **kw)
+
+
 def sim_training(base: Path, cfg=None):
     """Labelled candidates of the simulated training genomes (one weighting source for
     :func:`sitefit.source_weights`: together they weigh as much as one real BAM; each its own recall floor) and
@@ -149,8 +155,7 @@ def sim_training(base: Path, cfg=None):
 
     data, targets = None, {}
     for name, seed, prof in TRAIN_SETS:
-        kw = dict(HARD_CASES[name], **({"error_profile": giab_profile(base)} if prof else {}))
-        d = simulate(base / f"train_{seed}_{TRAIN_SIM_BP // 1000}kb", length=TRAIN_SIM_BP, contigs=1, seed=seed, **kw)
+        d = train_genome(base, name, seed, prof)
         genome = f"sim {seed} {name}{' NA12878 profile' if prof else ''}"
         ref, bam, truth = str(d / "reference.fa"), str(d / "reads.bam"), str(d / "truth.vcf.gz")
         part = collect(bam, ref, [Region("chr1", 0, TRAIN_SIM_BP)], cfg, truth_vcf=truth, name=SIM_SOURCE,
@@ -265,8 +270,7 @@ def train_cnn(held_out: str, base: Path, out: Path) -> Path:
     bam, (c, s0, e0) = HALVES[other]
     sets = [TrainingSet(str(GIAB / bam), str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH), regions=f"{c}:{s0 + 1}-{e0}")]
     for name, seed, prof in TRAIN_SETS:
-        kw = dict(HARD_CASES[name], **({"error_profile": giab_profile(base)} if prof else {}))
-        d = simulate(base / f"train_{seed}_{TRAIN_SIM_BP // 1000}kb", length=TRAIN_SIM_BP, contigs=1, seed=seed, **kw)
+        d = train_genome(base, name, seed, prof)
         sets.append(TrainingSet(str(d / "reads.bam"), str(d / "reference.fa"), str(d / "truth.vcf.gz")))
     cfg = dataclasses.replace(CallConfig(), train_shard_bp=25_000, min_alt_fraction=CallConfig().train_min_alt_fraction,
                               train_workers=1)

@@ -229,7 +229,7 @@ def open_records(recs: list[CallRecord], log_post: list[np.ndarray], plain_post:
     may veto them); a record the classical model did not call (RefCall, or LowQual below ``cfg.min_qual``)
     whose genotype is non-ref under the plain posterior (``plain_post``: base and indel errors alone, bcftools'
     view) or the classical one (``log_post``) becomes :data:`RESCUE` (the site model may call it, at its own
-    stricter threshold). QUAL is the classical -10 log10 P(0/0) for every record, RefCall or not (the site
+    rescue threshold). QUAL is the classical -10 log10 P(0/0) for every record, RefCall or not (the site
     model's ``lod``).
 
     Why: at 2-4 ALT reads (10x) or 25-30% allele fractions the artifact model, whose prior is about a het's,

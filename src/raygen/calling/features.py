@@ -35,8 +35,9 @@ from raygen.calling.records import CallRecord
 from raygen.calling.repeats import repeat_context
 from raygen.config import CallConfig
 
-FEATURES = ("lod", "lod_plain", "het", "vaf", "vaf_dev", "log_depth", "depth_ratio", "lowmq_frac", "mq_alt", "mq_diff",
-            "strand_alt", "sor", "strand_p", "noise_alt", "noise_diff", "clip_alt", "clip_diff", "readpos_alt", "density",
+FEATURES = ("lod", "lod_plain", "het", "vaf", "vaf_dev", "log_depth", "depth_ratio", "lowmq_frac", "mq_alt",
+            "mq_diff", "strand_alt", "sor", "strand_p", "noise_alt", "noise_diff", "clip_alt", "clip_diff",
+            "readpos_alt", "density",
             "hp_len", "str_span", "complexity", "gc", "indel_dist", "is_indel", "indel_len")
 N_EVIDENCE = len(FEATURES)
 NOISE_FRACTION = 0.25  # a mismatch whose base is below this share of the site's reads is noise, not an allele
@@ -243,7 +244,8 @@ def evidence_features(p: Pileup, t: SiteTables, cands: list[Candidate], recs: li
         dist = np.abs(ind - c.pos0)
         dist = dist[dist > 0] if c.is_indel else dist
         out[i] = [
-            min(r.qual, 200.0) / 20.0, min(plain[i], 200.0) / 20.0, float(het), vaf, abs(vaf - (0.5 if het else 1.0)), np.log1p(c.depth) / 5.0,
+            min(r.qual, 200.0) / 20.0, min(plain[i], 200.0) / 20.0, float(het), vaf,
+            abs(vaf - (0.5 if het else 1.0)), np.log1p(c.depth) / 5.0,
             np.log2((total + 1) / (depth_median + 1)) if depth_median else 0.0, lowmq / max(total, 1.0),
             s["alt_mq"][i] / 60.0, (s["ref_mq"][i] - s["alt_mq"][i]) / 60.0 if s["ref_n"][i] else 0.0,
             min(s["alt_rev"][i], 1 - s["alt_rev"][i]) if s["alt_n"][i] else 0.0, min(sor, 5.0),

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from raygen.calling.candidates import find_candidates, load_pileup, open_bam
+from raygen.calling.classical import RESCUE
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES
 from raygen.calling.shard import bam_profile, normalized_calls, shard_tables
-from raygen.calling.classical import RESCUE
 from raygen.calling.records import CallRecord
 from raygen.calling.sitemodel import LOW_DEPTH, SiteModel, depth_scaled_qual, fit_site_model, site_evidence
 from raygen.config import CallConfig
@@ -131,7 +131,8 @@ def out_of_fold(data: Labelled, l2: float, k: int = 5, seed: int = 0) -> np.ndar
 
 def calibrate(data: Labelled, p: np.ndarray) -> dict | None:
     """The Platt mapping of the out-of-fold logit ``log(p / (1 - p))`` to the label, fitted on the classical
-    PASS calls (the records a user thresholds by QUAL), each source weighted alike; as a card entry. None
+    PASS calls and the rescue candidates (the records that can become calls a user thresholds by QUAL), each
+    source weighted alike; as a card entry. None
     (QUAL stays the model's own P(real)) without both true and false calls to fit it on."""
     called = np.array([r.filter in ("PASS", RESCUE) and r.gt != (0, 0) for r in data.records], bool)
     if len(set(data.y[called].tolist())) < 2:

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
-from raygen.calling.classical import RESCUE, cluster_filter, genotype_classical, genotype_open, paralog_filter, snv_alt_mapq
+from raygen.calling.classical import (RESCUE, cluster_filter, genotype_classical, genotype_open, paralog_filter,
+                                      snv_alt_mapq)
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.features import FEATURES, evidence_features
 from raygen.calling.records import CallRecord
