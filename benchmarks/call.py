@@ -167,8 +167,9 @@ def sim_training(base: Path, cfg=None):
     return data, targets
 
 
-#: NA12878's halves (52x) subsampled to this fraction (~10x) are the low-depth stratum's real training BAMs.
-LOW_DEPTH_FRACTION = 0.2
+#: Each NA12878 half trains at full depth (52x), subsampled to ~30x (the common WGS depth) and to ~10x (the
+#: low-depth stratum's real data); `samtools view -s 3.FRACTION`.
+REAL_FRACTIONS = (1.0, 0.58, 0.2)
 
 
 def subsample(bam: str, fraction: float, out: str, seed: int = 3) -> str:
@@ -182,15 +183,15 @@ def subsample(bam: str, fraction: float, out: str, seed: int = 3) -> str:
 
 
 def real_training(name: str, d: str, cfg=None):
-    """Labelled candidates of NA12878 half ``name`` at full depth and subsampled to :data:`LOW_DEPTH_FRACTION`
-    (the low-depth stratum's real data), and bcftools' recall on each."""
+    """Labelled candidates of NA12878 half ``name`` at full depth and subsampled (:data:`REAL_FRACTIONS`), and
+    bcftools' recall on each."""
     from raygen.calling.sitefit import collect
     from raygen.regions import Region
 
     ref, truth = str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH)
     bam, region = HALVES[name]
     data, targets = None, {}
-    for frac in (1.0, LOW_DEPTH_FRACTION):
+    for frac in REAL_FRACTIONS:
         genome = f"NA12878 {name} half" + (f" x{frac:g}" if frac < 1 else "")
         b = str(GIAB / bam) if frac == 1 else subsample(str(GIAB / bam), frac, f"{d}/{name}_x{frac:g}.bam")
         part = collect(b, ref, [Region(*region)], cfg, truth_vcf=truth, name=genome)

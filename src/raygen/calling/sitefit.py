@@ -114,13 +114,22 @@ PROTECT_QUALS = (0.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, None)
 RESCUE_THRESHOLDS = (None, 0.98, 0.95, 0.9, 0.8, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02)
 
 
-def _folds(n: int, k: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).permutation(n) % k
+#: Cross-validation folds are blocks of this many bp (0-based POS // FOLD_BP per contig), each in one fold for
+#: every BAM: neighbouring candidates share reads, and a BAM subsampled from another holds the same variants,
+#: so a random split per row would score a call with its twin in the training folds.
+FOLD_BP = 5_000
+
+
+def _folds(data: Labelled, k: int, seed: int) -> np.ndarray:
+    """Fold index per row: blocks of :data:`FOLD_BP` bp dealt to the ``k`` folds in a seeded random order."""
+    blocks = sorted({(r.chrom, r.pos // FOLD_BP) for r in data.records})
+    deal = dict(zip(blocks, np.random.default_rng(seed).permutation(len(blocks)) % k))
+    return np.array([deal[(r.chrom, r.pos // FOLD_BP)] for r in data.records], np.int64)
 
 
 def out_of_fold(data: Labelled, l2: float, k: int = 5, seed: int = 0) -> np.ndarray:
-    """P(real) of every candidate from a model fitted on the other ``k - 1`` folds."""
-    fold = _folds(len(data.y), k, seed)
+    """P(real) of every candidate from a model fitted on the other ``k - 1`` folds (:func:`_folds`)."""
+    fold = _folds(data, k, seed)
     p = np.zeros(len(data.y))
     for f in range(k):
         tr = fold != f
