@@ -392,7 +392,7 @@ def print_card(m) -> None:
         cv = s.card["cross_validation"]
         print(f"{s.card.get('depth', 'all BAMs')}: {s.card['candidates']} candidates ({s.card['real']} real), "
               f"L2 {cv['l2']:g}, threshold P>={cv['threshold']:g}, QUAL bound {cv['protect_qual']}, rescue "
-              f"P>={cv['rescue_threshold']}, calibration "
+              f"P>={cv['rescue_threshold']}, hard veto P<{cv['hard_veto']:g}, calibration "
               + (f"a={s.card['calibration']['a']:.3f} b={s.card['calibration']['b']:.3f}" if s.card.get("calibration") else "none"))
         for g in cv["oof_recall"]:
             print(f"  {g:<45} bcftools recall {cv['peer_recall'].get(g, float('nan')):.4f}  floor "

@@ -12,7 +12,7 @@ import pytest
 from raygen.calling.features import FEATURES
 from raygen.calling.records import CallRecord
 from raygen.calling.classical import RESCUE
-from raygen.calling.sitefit import (PROTECT_QUALS, RECALL_SLACK, RESCUE_THRESHOLDS, THRESHOLDS, Labelled,
+from raygen.calling.sitefit import (HARD_VETOES, PROTECT_QUALS, RECALL_SLACK, RESCUE_THRESHOLDS, THRESHOLDS, Labelled,
                                      collect, cross_fit, cross_fit_by_depth, out_of_fold, recall_floor, veto_counts)
 from raygen.calling.sitemodel import LOW_DEPTH, SiteModel, fit_site_model, recalibrate
 from raygen.errors import InputError
@@ -125,6 +125,10 @@ def test_veto_does_not_reach_calls_above_the_protect_bound():
     low, high = recalibrate([rec], [ll], bad[None, :], m, depth_median=10.0), \
         recalibrate([rec], [ll], bad[None, :], m, depth_median=60.0)
     assert low[0].filter == "PASS" and high[0].filter.startswith("LowQual")
+    p_bad = float(m.predict(bad[None, :])[0])
+    hard = fit_site_model(X, y, card={"threshold": 0.5, "protect_qual": 160.0, "hard_veto": p_bad + 0.01})
+    assert recalibrate([strong], [ll], bad[None, :], hard)[0].filter.startswith("LowQual")  # nearly certain: vetoed
+    assert m.hard_veto == 0.0  # absent from the card: the bound always protects
     unbounded = fit_site_model(X, y, card={"threshold": 0.5})  # no bound in the card: the veto reaches all
     assert unbounded.protect_qual == float("inf")
     assert recalibrate([strong], [ll], bad[None, :], unbounded)[0].filter.startswith("LowQual")
@@ -143,8 +147,9 @@ def test_labelled_candidates_and_cross_fit_on_real_reads(shared_data: Path):
     cv = m.card["cross_validation"]
     assert cv["threshold"] in THRESHOLDS and m.card["fitted_on"] == ["first10k"]
     assert cv["rescue_threshold"] in RESCUE_THRESHOLDS and cv["protect_qual"] in PROTECT_QUALS
+    assert cv["hard_veto"] in HARD_VETOES
     p = out_of_fold(d, cv["l2"], 3, 0)
-    tp, fp, fn = veto_counts(d, p, cv["threshold"], cv["protect_qual"], None, cv["rescue_threshold"])
+    tp, fp, fn = veto_counts(d, p, cv["threshold"], cv["protect_qual"], None, cv["rescue_threshold"], cv["hard_veto"])
     all_tp, all_fp, _ = veto_counts(d, p, 0.0, None, None, 0.0)  # every opened record called
     floor = recall_floor(all_tp / d.truth_total, 0.95) - RECALL_SLACK / d.truth_total
     assert tp / (tp + fn) >= floor - 1e-9 and cv["recall_floor"]["first10k"] == round(floor, 4)

@@ -112,6 +112,9 @@ THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 PROTECT_QUALS = (0.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, None)
 #: P(real) at which a record the classical model did not call becomes a call (None: never), narrowest first.
 RESCUE_THRESHOLDS = (None, 0.98, 0.95, 0.9, 0.8, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02)
+#: P(real) below which the QUAL bound protects no call (the model nearly certain it is false), narrowest first:
+#: on NA12878 subsampled to 30x the bound kept SNVs with AD 16/10 at P(real) 0.003.
+HARD_VETOES = (0.0, 0.005, 0.01, 0.02, 0.05)
 
 
 #: Cross-validation folds are blocks of this many bp (0-based POS // FOLD_BP per contig), each in one fold for
@@ -153,23 +156,46 @@ def calibrate(data: Labelled, p: np.ndarray) -> dict | None:
     return m.as_dict()
 
 
+class Outcomes:
+    """The per-row arrays a site model's decisions are counted on (built once per cross-validation): classical
+    QUAL restated at the bound's depth, which rows are classical PASS calls and rescue candidates, labels and
+    each BAM's rows."""
+
+    def __init__(self, data: Labelled, p: np.ndarray):
+        depth = data.depth if len(data.depth) == len(data.records) else None
+        self.p, self.y = p, data.y == 1
+        self.qual = depth_scaled_qual(np.array([r.qual for r in data.records], np.float64), depth)
+        self.passed = np.array([r.filter == "PASS" and r.gt != (0, 0) for r in data.records], bool)
+        self.rescue = np.array([r.filter == RESCUE for r in data.records], bool)
+        names = np.array(data.genome, dtype=object)
+        self.rows = {g: names == g for g in set(data.genome)}
+        self.truth = dict(data.truth_by)
+
+    def counts(self, th: float, protect: float | None = None, genome: str | None = None,
+               rescue: float | None = None, hard: float = 0.0) -> tuple[int, int, int]:
+        """(TP, FP, FN): see :func:`veto_counts`."""
+        p = self.p
+        safe = (self.qual >= protect) & (p >= hard) if protect is not None else np.zeros(len(p), bool)
+        called = self.passed & ((p >= th) | safe)
+        if rescue is not None:
+            called = called | (self.rescue & (p >= rescue))
+        if genome is not None:
+            called, y, total = called & self.rows[genome], self.y & self.rows[genome], self.truth.get(genome, 0)
+        else:
+            y, total = self.y, sum(self.truth.values())
+        tp = int((called & y).sum())
+        return tp, int(called.sum()) - tp, max(total, int(y.sum())) - tp
+
+
 def veto_counts(data: Labelled, p: np.ndarray, th: float, protect: float | None = None,
-                genome: str | None = None, rescue: float | None = None) -> tuple[int, int, int]:
-    """(TP, FP, FN) of the calls a site model with veto threshold ``th``, QUAL bound ``protect`` and rescue
-    threshold ``rescue`` makes from the opened records (:func:`raygen.calling.classical.open_records`): the
-    classical PASS calls with P(real) >= ``th`` or a classical QUAL (restated at the bound's depth,
-    :func:`depth_scaled_qual`) >= ``protect`` (None: no bound), and the :data:`RESCUE` records with P(real) >=
-    ``rescue`` (None: none; 0: every one). ``genome``: that BAM's rows alone."""
-    depth = data.depth if len(data.depth) == len(data.records) else None
-    qual = depth_scaled_qual(np.array([r.qual for r in data.records], np.float64), depth)
-    safe = (qual >= protect) if protect is not None else np.zeros(len(qual), bool)
-    called = np.array([r.filter == "PASS" and r.gt != (0, 0) for r in data.records], bool) & ((p >= th) | safe)
-    if rescue is not None:
-        called |= np.array([r.filter == RESCUE for r in data.records], bool) & (p >= rescue)
-    rows = np.ones(len(called), bool) if genome is None else np.array([g == genome for g in data.genome], bool)
-    total = data.truth_by.get(genome, 0) if genome is not None else data.truth_total
-    tp, fp = int((called & rows & (data.y == 1)).sum()), int((called & rows & (data.y == 0)).sum())
-    return tp, fp, max(total, int(data.y[rows].sum())) - tp
+                genome: str | None = None, rescue: float | None = None, hard: float = 0.0) -> tuple[int, int, int]:
+    """(TP, FP, FN) of the calls a site model with veto threshold ``th``, QUAL bound ``protect``, rescue
+    threshold ``rescue`` and hard veto ``hard`` makes from the opened records
+    (:func:`raygen.calling.classical.open_records`): the classical PASS calls with P(real) >= ``th``, or with a
+    classical QUAL (restated at the bound's depth, :func:`depth_scaled_qual`) >= ``protect`` (None: no bound)
+    and P(real) >= ``hard``; and the :data:`RESCUE` records with P(real) >= ``rescue`` (None: none; 0: every
+    one). ``genome``: that BAM's rows alone."""
+    return Outcomes(data, p).counts(th, protect, genome, rescue, hard)
 
 
 #: Of the recall the un-vetoed candidates reach above the peer's on a training BAM, the share the veto must keep
@@ -198,14 +224,15 @@ def _recall(c: tuple[int, int, int]) -> float:
 def cross_fit(data: Labelled, *, targets: dict[str, float] | None = None, k: int = 5, seed: int = 0,
               card: dict | None = None) -> SiteModel:
     """Choose the L2 strength (lowest out-of-fold log loss), then the rescue threshold
-    (:data:`RESCUE_THRESHOLDS`), the veto threshold (:data:`THRESHOLDS`) and the veto's QUAL bound
-    (:data:`PROTECT_QUALS`) by ``k``-fold cross-validation on ``data`` alone; fit on all of ``data``.
+    (:data:`RESCUE_THRESHOLDS`), the veto threshold (:data:`THRESHOLDS`), the veto's QUAL bound
+    (:data:`PROTECT_QUALS`) and the hard veto below it (:data:`HARD_VETOES`) by ``k``-fold cross-validation on
+    ``data`` alone; fit on all of ``data``.
 
-    The triple is the one with the best out-of-fold F1 among those whose out-of-fold recall on EVERY training
+    The choice is the one with the best out-of-fold F1 among those whose out-of-fold recall on EVERY training
     BAM reaches its :func:`recall_floor`: the issue's goal is F1 above bcftools' at equal or higher recall on
     every sample, so ``targets`` holds bcftools' recall per training BAM (``data.genome`` names; a BAM without
     one keeps every true call out of fold). Ties go to the narrowest (no rescue, then the strictest; lowest
-    bound, then lowest threshold). No triple reaching every floor: the one with the smallest worst shortfall.
+    bound, lowest threshold, no hard veto). None reaching every floor: the one with the smallest worst shortfall.
     QUAL's calibration is fitted on the same out-of-fold P(real) (:func:`calibrate`)."""
     targets = targets or {}
     best = None
@@ -216,26 +243,29 @@ def cross_fit(data: Labelled, *, targets: dict[str, float] | None = None, k: int
             best = (loss, l2, p)
     loss, l2, p = best
     genomes = sorted(set(data.genome))
-    floors = {g: recall_floor(_recall(veto_counts(data, p, 0.0, None, g, 0.0)), targets.get(g))
+    out = Outcomes(data, p)
+    floors = {g: recall_floor(_recall(out.counts(0.0, None, g, 0.0)), targets.get(g))
               - RECALL_SLACK / max(data.truth_by.get(g, 0), 1) for g in genomes}
     rows = {}
     for rescue in RESCUE_THRESHOLDS:  # narrowest first: max() below keeps the first of equal keys
         for protect in PROTECT_QUALS:
             for th in THRESHOLDS:
-                tp, fp, fn = veto_counts(data, p, th, protect, None, rescue)
-                short = min(_recall(veto_counts(data, p, th, protect, g, rescue)) - floors[g] for g in genomes)
-                rows[(rescue, protect, th)] = (2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fn, 1),
-                                               min(short + 1e-9, 0.0))
-    rescue, protect, th = max(rows, key=lambda t: (rows[t][2], rows[t][0]))
-    cv = {"folds": k, "seed": seed, "l2": l2, "log_loss": round(loss, 4), "threshold": th,
-          "protect_qual": protect, "rescue_threshold": rescue, "recall_share": RECALL_SHARE,
-          "peer_recall": {g: round(v, 4) for g, v in targets.items() if g in floors},
+                for hard in HARD_VETOES if protect is not None else (0.0,):
+                    tp, fp, fn = out.counts(th, protect, None, rescue, hard)
+                    short = min(_recall(out.counts(th, protect, g, rescue, hard)) - floors[g] for g in genomes)
+                    rows[(rescue, protect, th, hard)] = (2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fn, 1),
+                                                         min(short + 1e-9, 0.0))
+    rescue, protect, th, hard = max(rows, key=lambda t: (rows[t][2], rows[t][0]))
+    cv = {"folds": k, "fold_bp": FOLD_BP, "seed": seed, "l2": l2, "log_loss": round(loss, 4), "threshold": th,
+          "protect_qual": protect, "rescue_threshold": rescue, "hard_veto": hard, "recall_share": RECALL_SHARE,
+          "recall_slack": RECALL_SLACK, "peer_recall": {g: round(v, 4) for g, v in targets.items() if g in floors},
           "recall_floor": {g: round(v, 4) for g, v in floors.items()},
-          "oof_recall": {g: round(_recall(veto_counts(data, p, th, protect, g, rescue)), 4) for g in genomes},
-          "oof_f1_recall_by_threshold": {str(t): [round(f, 4), round(r, 4)] for (x, b, t), (f, r, _) in rows.items()
-                                         if b == protect and x == rescue}}
+          "oof_recall": {g: round(_recall(out.counts(th, protect, g, rescue, hard)), 4) for g in genomes},
+          "oof_f1_recall_by_threshold": {str(t): [round(f, 4), round(r, 4)]
+                                         for (x, b, t, h), (f, r, _) in rows.items()
+                                         if b == protect and x == rescue and h == hard}}
     return fit(data, l2=l2, card={**(card or {}), "threshold": th, "protect_qual": protect,
-                                  "rescue_threshold": rescue, "cross_validation": cv,
+                                  "rescue_threshold": rescue, "hard_veto": hard, "cross_validation": cv,
                                   "calibration": calibrate(data, p)})
 
 

@@ -135,6 +135,12 @@ class SiteModel:
         return float("inf") if r is None else float(r)
 
     @property
+    def hard_veto(self) -> float:
+        """The P(real) below which :attr:`protect_qual` protects no call (card; absent: 0, the bound always
+        protects)."""
+        return float(self.card.get("hard_veto") or 0.0)
+
+    @property
     def protect_qual(self) -> float:
         """The classical QUAL, restated at :data:`BOUND_DEPTH` (:func:`depth_scaled_qual`), at or above which
         the veto keeps a call (card; absent: no bound, infinity)."""
@@ -251,7 +257,8 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
     PASS if its P(real) reaches the model's threshold (fitted by cross-validation on its training data,
     :func:`raygen.calling.sitefit.cross_fit`; ``min_qual`` given: its calibrated QUAL reaches that instead), or
     its classical QUAL, restated at the bound's depth (``depth_median``: the BAM's), reaches the model's
-    ``protect_qual`` (cross-validated with the threshold): the veto. A record the classical model did not call
+    ``protect_qual`` and its P(real) the model's ``hard_veto`` (both cross-validated with the threshold): the
+    veto. A record the classical model did not call
     (:data:`~raygen.calling.classical.RESCUE`) becomes PASS only if its P(real) reaches the model's
     ``rescue_threshold`` (cross-validated too; absent: never; ``min_qual`` given: its calibrated QUAL reaches
     that instead): the rescue. QUAL is the calibrated P(real)'s
@@ -275,7 +282,8 @@ def recalibrate(recs: list[CallRecord], lls: list[np.ndarray], X: np.ndarray, mo
             gq = int(min(gq, round(-10.0 * np.log10(max(p_wrong, 1e-10)))))
         if r.gt == (0, 0):
             filt = "RefCall"
-        elif r.filter == "PASS" and (ok or depth_scaled_qual(r.qual, depth_median) >= model.protect_qual):
+        elif r.filter == "PASS" and (ok or (depth_scaled_qual(r.qual, depth_median) >= model.protect_qual
+                                             and rs >= model.hard_veto)):
             filt = "PASS"
         elif r.filter == RESCUE and (rs >= model.rescue_threshold if min_qual is None else q >= min_qual):
             filt = "PASS"
