@@ -182,7 +182,8 @@ def vcf_header(contigs: dict[str, int], sample: str, reference: str, model: str,
         note = f" ({cfg.min_qual:g}; no site model)"
     elif cfg.site_min_qual is None:  # the veto reads the model's own P(real); QUAL is the calibrated one
         def th(m):
-            return f"{m.threshold:g} for a classical call, {m.rescue_threshold:g} for a rescue"
+            rescue = f"{m.rescue_threshold:g} for a rescue" if m.rescue_threshold < float("inf") else "no rescue"
+            return f"{m.threshold:g} for a classical call, {rescue}"
 
         low = f"; BAMs below {LOW_DEPTH:g}x median depth: {th(site.low)}" if site.low else ""
         note = f" (site model {cfg.site_model}: P(real) below {th(site)}{low}; QUAL is the calibrated P(real))"
