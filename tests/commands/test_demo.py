@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -70,9 +71,18 @@ def test_loud_pattern_finds_each_format():
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: the demo starts Ray (whose processes take ephemeral ports)
+    before it binds the service, and an ephemeral port picked here was once taken by Ray in between."""
+    lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) \
+        if Path("/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    for port in random.Random().sample(range(max(1024, lo - 12_000), lo - 2_000), 200):  # above Ray's worker ports (10002-19999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass
