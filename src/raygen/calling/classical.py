@@ -24,7 +24,7 @@ from raygen.calling import realign
 from raygen.calling.candidates import Candidate, Pileup, SiteTables
 from raygen.calling.errormodel import ErrorModel
 from raygen.calling.realign import assign_site, recount_snv, snv_loglik
-from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik
+from raygen.calling.records import CallRecord, phred_from_log_post, pl_from_loglik, ref_phred
 from raygen.calling.repeats import repeat_span
 from raygen.calling.vafmix import het_dispersion_penalty
 from raygen.config import CallConfig
@@ -184,16 +184,17 @@ def _indel_called(p: Pileup, c: Candidate, ll: np.ndarray, cfg: CallConfig, em: 
     return int(np.argmax(with_artifacts(ll, c, em) + log_prior(c, cfg, p, em))) != 0
 
 
-def _genotype(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel):
-    """:func:`genotype_classical`'s outputs plus the log-posteriors with (``post``) and without (``plain``) the
-    artifact model."""
+def _genotype(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str, em: ErrorModel,
+              plain: bool = False):
+    """:func:`genotype_classical`'s outputs plus the log-posteriors with (``post``) and, if ``plain``, without
+    the artifact model (else None)."""
     cands, raw, sups = refine(p, t, cands, cfg, em)
     lls = [with_artifacts(ll, c, em) for c, ll in zip(cands, raw)]
     prior = [log_prior(c, cfg, p, em) for c in cands]
     post = [ll + lp for ll, lp in zip(lls, prior)]
     out = fix_multiallelic(p, t, cands, [make_record(chrom, c, ll, lp, cfg) for c, ll, lp in zip(cands, lls, post)],
                            cfg, em)
-    return cands, out, sups, lls, post, [ll + lp for ll, lp in zip(raw, prior)]
+    return cands, out, sups, lls, post, [ll + lp for ll, lp in zip(raw, prior)] if plain else None
 
 
 def genotype_classical(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallConfig, chrom: str,
@@ -209,14 +210,8 @@ def genotype_open(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallCon
                   ) -> tuple[list[Candidate], list[CallRecord], list, list, np.ndarray]:
     """:func:`genotype_classical` with the records a site model judges (:func:`open_records`), plus per record
     the plain model's QUAL (-10 log10 P(0/0) without the artifact model: the site model's ``lod_plain``)."""
-    cands, out, sups, lls, post, plain = _genotype(p, t, cands, cfg, chrom, em)
+    cands, out, sups, lls, post, plain = _genotype(p, t, cands, cfg, chrom, em, plain=True)
     return cands, open_records(out, post, plain, cfg), sups, lls, np.array([ref_phred(x) for x in plain])
-
-
-def ref_phred(log_post: np.ndarray) -> float:
-    """-10 log10 P(0/0) from natural-log genotype posteriors (need not be normalized), capped at 10,000."""
-    lp = log_post - np.logaddexp.reduce(log_post)
-    return float(round(min(-10.0 * lp[0] / np.log(10.0), 1e4), 2))
 
 
 #: FILTER of an opened record the classical model did not call (:func:`open_records`); never written out.

@@ -52,6 +52,13 @@ def phred_from_log_post(log_post: np.ndarray, max_gq: int) -> tuple[int, float, 
     return best, float(round(max(qual, 0.0), 2)), gq
 
 
+def ref_phred(log_post: np.ndarray) -> float:
+    """-10 log10 P(0/0) from natural-log genotype posteriors (need not be normalized), capped at 10,000: a
+    record's QUAL whatever its genotype (:func:`phred_from_log_post` gives a RefCall its confidence instead)."""
+    lp = log_post - np.logaddexp.reduce(log_post)
+    return float(round(min(-10.0 * lp[0] / np.log(10.0), 1e4), 2))
+
+
 def pl_from_loglik(loglik: np.ndarray) -> tuple[int, int, int]:
     """Phred-scaled genotype likelihoods, normalized so the best is 0 (VCF PL)."""
     pl = -10.0 * (loglik - loglik.max()) / np.log(10.0)

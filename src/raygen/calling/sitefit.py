@@ -136,8 +136,7 @@ def out_of_fold(data: Labelled, l2: float, k: int = 5, seed: int = 0) -> np.ndar
     p = np.zeros(len(data.y))
     for f in range(k):
         tr = fold != f
-        sub = Labelled([], [], data.X[tr], data.y[tr], [s for s, t in zip(data.source, tr) if t])
-        p[~tr] = fit(sub, l2=l2).predict(data.X[~tr])
+        p[~tr] = fit(rows(data, tr), l2=l2).predict(data.X[~tr])
     return p
 
 
