@@ -240,7 +240,10 @@ SERVE_LOGGING = {"enable_access_log": False, "log_level": "WARNING"}
 class CallConfig:
     """Variant calling from BAM (``raygen call``, ``raygen train caller``, POST /v1/call)."""
 
-    shard_bp: int = 1_000_000
+    # 250 kb: a 30x call peaks at 0.64 GB, not 1.28 GB (1 Mbp). A worker's first shard grows its heap and the
+    # kernel zeroes each fresh page (later shards reuse them), which cost ~25% of the CPU of the speed
+    # benchmark at 1 Mbp; calls do not depend on the shard size (tests/calling/test_call.py).
+    shard_bp: int = 250_000
     margin_bp: int = 300  # reads fetched this far beyond each shard so calls near edges see all reads
     cpus_per_shard: float = 1.0  # Ray CPUs reserved per `raygen call` shard task
     min_base_quality: int = 10  # bases below this are not counted

@@ -22,6 +22,9 @@ def test_concat_ranges_matches_a_loop():
     got = concat_ranges(starts, lengths)
     assert got.dtype == np.int64 and np.array_equal(got, want)
     assert len(concat_ranges(np.zeros(0), np.zeros(0))) == 0
+    # The pileup's int32 columns: built in int32 throughout (values past 2^16 check no narrower type sneaks in).
+    got32 = concat_ranges(starts + 100_000, lengths, np.int32)
+    assert got32.dtype == np.int32 and np.array_equal(got32, want + 100_000)
 
 
 @pytest.mark.shared
@@ -33,10 +36,20 @@ def test_pileup_entries_and_cycle_bins_match_pysam(shared_data: Path):
     with Reference(str(giab / "ucsc.hg19.chr20.unittest.fasta.gz")) as ref:
         af = open_bam(str(giab / "NA12878_S1.chr20.10_10p1mb.bam"))
         p = load_pileup(af, ref, shard, cfg)
-        reads = [r for r in af.fetch("chr20", shard.fetch_start0, shard.fetch_end0)
-                 if not r.flag & 0xF04 and r.mapping_quality >= cfg.min_mapping_quality]
+        fetched = list(af.fetch("chr20", shard.fetch_start0, shard.fetch_end0))
+        reads = [r for r in fetched if not r.flag & 0xF04 and r.mapping_quality >= cfg.min_mapping_quality]
         af.close()
     assert len(reads) == len(p.read_start) > 50
+    # The read-level columns and the counts of left-out reads, against pysam's own properties.
+    assert p.stats.total == len(fetched) and p.stats.used == len(reads)
+    assert p.stats.low_mapq == sum(not r.flag & 0xF04 and r.mapping_quality < cfg.min_mapping_quality for r in fetched)
+    assert p.stats.duplicate == sum(bool(r.flag & 0x400) and not r.flag & 0x904 for r in fetched)
+    assert p.read_reverse.tolist() == [r.is_reverse for r in reads]
+    assert p.read_mapq.tolist() == [r.mapping_quality for r in reads]
+    assert p.read_end.tolist() == [r.reference_end for r in reads]
+    assert p.read_tlen.tolist() == [r.template_length if r.is_proper_pair and r.template_length > 0 else 0
+                                    for r in reads]
+    assert p.query_qual.tobytes() == b"".join(bytes(r.query_qualities) for r in reads)
     bins = 10
     cb = entry_cycle_bins(p, np.ones(len(p.pos), bool), bins)
     for i, r in enumerate(reads):

@@ -76,8 +76,8 @@ class Pileup:
     read_qoff: np.ndarray  # int64 [R+1], offsets of each read's full query in ``query_base``/``query_qual``
     query_base: np.ndarray  # uint8 [Q], every query base (soft clips included)
     query_qual: np.ndarray  # uint8 [Q]
-    pos: np.ndarray  # int64 [E]
-    qpos: np.ndarray  # int64 [E], index into query_base
+    pos: np.ndarray  # int32 [E] (BAM positions are int32 by the format)
+    qpos: np.ndarray  # int32 [E] (int64 if the shard's queries pass 2^31 bases), index into query_base
     base: np.ndarray  # uint8 [E]
     qual: np.ndarray  # uint8 [E]
     read: np.ndarray  # int32 [E]
@@ -114,21 +114,20 @@ _SKIP_FLAGS = ((0x4, "unmapped"), (0x100, "secondary"), (0x800, "supplementary")
 _SKIP_MASK = sum(bit for bit, _ in _SKIP_FLAGS)
 
 
-def _skipped(r: pysam.AlignedSegment, cfg: CallConfig, stats: ReadStats) -> bool:
-    """Whether read ``r`` is left out (counted in ``stats`` under its reason)."""
-    flag = r.flag
+#: pysam >= 0.23 gives the quality string directly; ``qual`` builds it through a slower path (~3x per read).
+_QUAL_ATTR = "query_qualities_str" if hasattr(pysam.AlignedSegment, "query_qualities_str") else "qual"
+
+
+def _skip_reason(flag: int) -> str | None:
+    """The ReadStats counter of a read skipped for its SAM ``flag`` (None: the flag keeps it)."""
     if flag & _SKIP_MASK:
         for bit, reason in _SKIP_FLAGS:
             if flag & bit:
-                setattr(stats, reason, getattr(stats, reason) + 1)
-                return True
-    if r.mapping_quality < cfg.min_mapping_quality:
-        stats.low_mapq += 1
-        return True
-    if not r.query_sequence or r.qual is None or r.cigartuples is None:
-        stats.unmapped += 1
-        return True
-    return False
+                return reason
+    return None
+
+
+_NO_CLIPS = (0, 0)
 
 
 @dataclass
@@ -138,9 +137,9 @@ class _Reads:
     starts: list = field(default_factory=list)
     ends: list = field(default_factory=list)
     mapqs: list = field(default_factory=list)
-    revs: list = field(default_factory=list)
+    flags: list = field(default_factory=list)
     clips: list = field(default_factory=list)
-    tlens: list = field(default_factory=list)
+    tlens: list = field(default_factory=list)  # TLEN as written (proper pairs and sign are applied at the end)
     seqs: list = field(default_factory=list)
     quals: list = field(default_factory=list)
     blk_r: list = field(default_factory=list)  # reference start of each aligned block
@@ -150,17 +149,27 @@ class _Reads:
     indel_reads: dict = field(default_factory=dict)
     qoff: int = 0
 
-    def add(self, r: pysam.AlignedSegment, ref_seq: str, ref_start0: int) -> None:
-        """Walk one read's CIGAR: aligned blocks, and its indels left-aligned against ``ref_seq``."""
-        nread, seq = len(self.starts), r.query_sequence
-        rp, cigar = r.reference_start, r.cigartuples
+    def add(self, r: pysam.AlignedSegment, flag: int, mapq: int, seq: str, qual: str, cigar: list,
+            ref_seq: str, ref_start0: int) -> None:
+        """Walk one read's CIGAR: aligned blocks, and its indels left-aligned against ``ref_seq`` (which
+        starts at ``ref_start0``). ``flag``, ``mapq``, ``seq``, ``qual`` and ``cigar`` are ``r``'s, read once
+        by the caller (each pysam attribute access costs a conversion)."""
+        nread, rp = len(self.starts), r.reference_start
+        self.starts.append(rp)
+        self.mapqs.append(mapq)
+        self.flags.append(flag)
+        self.tlens.append(r.template_length)
+        self.seqs.append(seq)
+        self.quals.append(qual)
         if len(cigar) == 1 and cigar[0][0] in _MATCH_OPS:  # one aligned block, no clip or indel: most reads
             n = cigar[0][1]
             self.blk_r.append(rp)
             self.blk_q.append(self.qoff)
             self.blk_n.append(n)
             self.blk_read.append(nread)
-            self._add_read(r, seq, rp + n, (0, 0))
+            self.ends.append(rp + n)
+            self.clips.append(_NO_CLIPS)
+            self.qoff += len(seq)
             return
         qp = 0
         for op, n in cigar:
@@ -190,19 +199,8 @@ class _Reads:
             elif op == 4:
                 qp += n
         cig = [c for c in cigar if c[0] != 5]  # hard clips carry no bases
-        self._add_read(r, seq, rp, (cig[0][1] if cig[0][0] == 4 else 0, cig[-1][1] if cig[-1][0] == 4 else 0))
-
-    def _add_read(self, r: pysam.AlignedSegment, seq: str, end: int, clips: tuple[int, int]) -> None:
-        """The read-level columns of ``r`` (aligned end ``end``, soft clips ``clips`` before/after)."""
-        self.starts.append(r.reference_start)
-        self.ends.append(end)
-        self.mapqs.append(r.mapping_quality)
-        self.revs.append(bool(r.flag & 0x10))
-        self.clips.append(clips)
-        tl = r.template_length
-        self.tlens.append(tl if (r.flag & 0x2) and tl > 0 else 0)
-        self.seqs.append(seq)
-        self.quals.append(r.qual)
+        self.ends.append(rp)
+        self.clips.append((cig[0][1] if cig[0][0] == 4 else 0, cig[-1][1] if cig[-1][0] == 4 else 0))
         self.qoff += len(seq)
 
 
@@ -211,6 +209,8 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
 
     ``reference`` is a :class:`raygen.io.fasta.Reference`; ``contig_alias`` is the FASTA name of the BAM
     contig when they differ (``--rename-contigs``). Raises :class:`InputError` on a truncated/corrupt BAM.
+    Reads left out (flags, MAPQ below ``cfg.min_mapping_quality``, no sequence/qualities/CIGAR) are counted
+    in the pileup's :class:`ReadStats` under their reason.
     """
     pad = cfg.window + 2 * cfg.max_indel_shift
     ref_start0 = max(0, shard.fetch_start0 - pad - 1000)
@@ -218,18 +218,29 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     stats = ReadStats()
     reads = _Reads()
     low: list[tuple[int, int]] = []
+    min_mq, total, no_bases = cfg.min_mapping_quality, 0, 0
     try:
         for r in bam.fetch(shard.chrom, shard.fetch_start0, shard.fetch_end0):
-            stats.total += 1
-            if _skipped(r, cfg, stats):
-                if r.mapping_quality < cfg.min_mapping_quality and not r.flag & 0xF04 and r.reference_end:
-                    low.append((r.reference_start, r.reference_end))
+            total += 1
+            flag, mq = r.flag, r.mapping_quality
+            if flag & _SKIP_MASK or mq < min_mq:
+                reason = _skip_reason(flag)
+                if reason is None:  # a primary, mapped read below the MAPQ threshold: its span is kept
+                    stats.low_mapq += 1
+                    if r.reference_end:
+                        low.append((r.reference_start, r.reference_end))
+                else:
+                    setattr(stats, reason, getattr(stats, reason) + 1)
                 continue
-            stats.used += 1
-            reads.add(r, ref_seq, ref_start0)
+            seq, qual, cigar = r.query_sequence, getattr(r, _QUAL_ATTR), r.cigartuples
+            if not seq or qual is None or cigar is None:
+                no_bases += 1
+                continue
+            reads.add(r, flag, mq, seq, qual, cigar, ref_seq, ref_start0)
     except OSError as exc:
         raise InputError(f"BAM {bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: "
                          f"cannot read {shard} ({exc}); the file may be truncated or corrupt") from None
+    stats.total, stats.used, stats.unmapped = total, len(reads.starts), stats.unmapped + no_bases
     p = _as_pileup(shard.chrom, ref_start0, ref_seq, reads, stats)
     if low:
         arr = np.asarray(low, dtype=np.int64)
@@ -237,29 +248,32 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     return p
 
 
-def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])`` (int64), by one cumulative sum
-    over steps of 1 with a jump at each range start: several times faster than repeat + arange on tens of
-    millions of entries."""
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])`` as ``dtype`` (every value must
+    fit it), by one cumulative sum over steps of 1 with a jump at each range start: several times faster
+    than repeat + arange on tens of millions of entries."""
     starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
     keep = lengths > 0
     s, n = starts[keep], lengths[keep]
-    out = np.ones(int(n.sum()), dtype=np.int64)
+    out = np.ones(int(n.sum()), dtype=dtype)
     if len(s):
         first = np.cumsum(n) - n
         out[0] = s[0]
         out[first[1:]] = s[1:] - (s[:-1] + n[:-1] - 1)
-    return np.cumsum(out, out=out)
+    return np.add.accumulate(out, out=out)  # in ``dtype`` (np.cumsum would widen int32 to int64)
 
 
 def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: ReadStats) -> Pileup:
     """Flat arrays from the gathered reads: every aligned base by vectorised range expansion of the blocks."""
     nread = len(reads.starts)
+    flags, tlen = np.asarray(reads.flags, dtype=np.int64), np.asarray(reads.tlens, dtype=np.int64)
     seq_all = CODE[np.frombuffer("".join(reads.seqs).encode(), dtype=np.uint8)]
     qual_all = np.frombuffer("".join(reads.quals).encode(), dtype=np.uint8) - 33 if reads.quals else np.zeros(0, np.uint8)
     bn = np.asarray(reads.blk_n, dtype=np.int64)
-    pos = concat_ranges(np.asarray(reads.blk_r, dtype=np.int64), bn)
-    qpos = concat_ranges(np.asarray(reads.blk_q, dtype=np.int64), bn)
+    # int32 entry columns: half the memory of int64 on the largest arrays of a shard, and the first shard's
+    # fresh pages (zeroed by the kernel) were a third of a call's CPU (``benchmarks/call.py speed``).
+    pos = concat_ranges(np.asarray(reads.blk_r, dtype=np.int64), bn, np.int32)
+    qpos = concat_ranges(np.asarray(reads.blk_q, dtype=np.int64), bn, np.int32 if reads.qoff < 2**31 else np.int64)
     read = np.repeat(np.asarray(reads.blk_read, dtype=np.int32), bn)
     qoffs = np.zeros(nread + 1, dtype=np.int64)
     offs = np.zeros(nread + 1, dtype=np.int64)
@@ -271,9 +285,9 @@ def _as_pileup(chrom: str, ref_start0: int, ref_seq: str, reads: _Reads, stats: 
     return Pileup(
         chrom=chrom, ref_start0=ref_start0, ref_seq=ref_seq, ref_codes=encode(ref_seq),
         read_start=np.asarray(reads.starts, dtype=np.int64), read_end=np.asarray(reads.ends, dtype=np.int64),
-        read_mapq=np.asarray(reads.mapqs, dtype=np.uint8), read_reverse=np.asarray(reads.revs, dtype=bool),
+        read_mapq=np.asarray(reads.mapqs, dtype=np.uint8), read_reverse=(flags & 0x10) != 0,
         read_clip=np.asarray(reads.clips, dtype=np.int32).reshape(nread, 2),
-        read_tlen=np.asarray(reads.tlens, dtype=np.int64),
+        read_tlen=np.where(((flags & 0x2) != 0) & (tlen > 0), tlen, 0),
         read_offset=offs, read_qoff=qoffs, query_base=seq_all, query_qual=qual_all,
         pos=pos, qpos=qpos, base=seq_all[qpos], qual=qual_all[qpos], read=read,
         indel_reads=reads.indel_reads, stats=stats,
@@ -357,18 +371,29 @@ def site_tables(p: Pileup, lo0: int, hi0: int, cfg: CallConfig, bq_error: np.nda
     or, without it, what the quality states (10^(-BQ/10), capped at ``cfg.max_base_quality``).
     """
     L = hi0 - lo0
-    keep = np.flatnonzero((p.pos >= lo0) & (p.pos < hi0) & (p.qual >= cfg.min_base_quality) & (p.base < 4))
-    idx = (p.pos[keep] - lo0) * 5 + p.base[keep]
     n = L * 5
-    counts = np.bincount(idx, minlength=n).reshape(L, 5)
+    # Every entry gets a bin, n for the ones left out: one pass over the tens of millions of entries, where
+    # compacting them first (flatnonzero, then gathers) cost several times more.
+    idx = p.pos - lo0  # built in place: one array of entry size
+    out = idx < 0
+    out |= idx >= L
+    out |= p.qual < cfg.min_base_quality
+    out |= p.base >= 4
+    idx *= 5
+    idx += p.base
+    np.copyto(idx, n, where=out)
+    del out
+    counts = np.bincount(idx, minlength=n + 1)[:n].reshape(L, 5)
     refc = np.full(L, 4, dtype=np.int64)  # N past the reference's end (a span beyond the contig)
     got = p.ref_codes[lo0 - p.ref_start0: hi0 - p.ref_start0]
     refc[:len(got)] = got
     nonref = counts[:, :4].copy()
     nonref[np.flatnonzero(refc < 4), refc[refc < 4]] = 0
     hot = nonref.max(axis=1) >= cfg.min_alt_count  # positions where find_candidates can make an SNV
-    sub = np.flatnonzero(np.repeat(hot, 5)[idx])
-    keep, idx = keep[sub], idx[sub]
+    hot5 = np.zeros(n + 1, dtype=bool)
+    hot5[:n] = np.repeat(hot, 5)
+    keep = np.flatnonzero(hot5[idx])  # kept entries at those positions, in entry order
+    idx = idx[keep]
     rd = p.read[keep]  # read-level columns gathered for these entries only
     # Every (cycle bin, BQ, MAPQ) maps to one error rate: look the three log terms up in small tables
     # instead of computing powers and logs per base.

@@ -359,9 +359,12 @@ def snv_alt_mapq(p: Pileup, cands: list[Candidate], clusters: tuple[int, int] | 
     lo, hi = int(sk[0] // 4), int(sk[-1] // 4)
     wanted = np.zeros(hi - lo + 1, dtype=bool)
     wanted[sk // 4 - lo] = True
-    inside = (p.pos >= lo) & (p.pos <= hi)
-    inside[inside] = wanted[p.pos[inside] - lo]
-    ok = inside & (p.base < 4)
+    # Positions outside [lo, hi] are clipped onto a False pad each side: one pass, no compaction.
+    at = p.pos - (lo - 1)
+    np.clip(at, 0, hi - lo + 2, out=at)
+    ok = np.concatenate(([False], wanted, [False]))[at]
+    del at
+    ok &= p.base < 4
     ek = p.pos[ok].astype(np.int64) * 4 + p.base[ok].astype(np.int64)
     j = np.searchsorted(sk, ek).clip(0, len(sk) - 1)
     hit = sk[j] == ek

@@ -77,11 +77,12 @@ def read_noise(p: Pileup, t: SiteTables, cfg: CallConfig, reads: np.ndarray | No
     R = len(p.read_start)
     lo, n = t.start0, len(t.counts)
     ent = read_entries(p, reads) if reads is not None else np.arange(len(p.pos), dtype=np.int64)
-    sel = ent[(p.pos[ent] >= lo) & (p.pos[ent] < lo + n) & (p.base[ent] < 4) & (p.qual[ent] >= cfg.min_base_quality)]
-    i = p.pos[sel] - lo
-    b = p.base[sel].astype(np.int64)
+    pos, base = p.pos[ent], p.base[ent]  # gathered once: ``ent`` is most of a shard's entries
+    keep = (pos >= lo) & (pos < lo + n) & (base < 4) & (p.qual[ent] >= cfg.min_base_quality)
+    sel, i, b = ent[keep], pos[keep] - lo, base[keep].astype(np.int64)
+    del pos, base
     depth = np.maximum(t.counts[:, :4].sum(axis=1), 1)
-    noise = (b != p.ref_codes[p.pos[sel] - p.ref_start0]) & (t.counts[i, b] < NOISE_FRACTION * depth[i])
+    noise = (b != p.ref_codes[i + (lo - p.ref_start0)]) & (t.counts[i, b] < NOISE_FRACTION * depth[i])
     rd = p.read[sel]
     return np.bincount(rd, weights=noise, minlength=R), np.bincount(rd, minlength=R).astype(np.float64)
 
@@ -137,12 +138,14 @@ def _snv_read_stats(p: Pileup, t: SiteTables, cands: list[Candidate], snv: list[
     mark = np.full(hi - lo, -1, dtype=np.int64)
     mark[pos - lo] = np.arange(len(pos))
     ent = read_entries(p, reads_near(p, [cands[i] for i in snv], [None] * len(snv), 0))
-    inside = ent[(p.pos[ent] >= lo) & (p.pos[ent] < hi) & (p.base[ent] < 4) & (p.qual[ent] >= cfg.min_base_quality)]
-    pid = mark[p.pos[inside] - lo]
-    e = inside[pid >= 0]
-    pid = pid[pid >= 0]
+    epos, base = p.pos[ent], p.base[ent]  # gathered once
+    keep = (epos >= lo) & (epos < hi) & (base < 4) & (p.qual[ent] >= cfg.min_base_quality)
+    pid = mark[epos[keep] - lo]
+    at = pid >= 0
+    e, pid = ent[keep][at], pid[at]
+    key = pid * 4 + base[keep][at].astype(np.int64)
+    del epos, base
     rd = p.read[e]
-    key = pid * 4 + p.base[e].astype(np.int64)
     qlen = (p.read_qoff[rd + 1] - p.read_qoff[rd]).astype(np.float64)
     d = (p.qpos[e] - p.read_qoff[rd]) / np.maximum(qlen, 1.0)
     m = _group_means(key, len(pos) * 4, {
