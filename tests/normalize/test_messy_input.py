@@ -137,3 +137,32 @@ def test_messy_input_matches_bcftools(messy, tmp_path, run_cli, opts):
     assert len(want) > 500
     mismatched = [(g, w) for g, w in zip(got, want) if g != w]
     assert not mismatched and len(got) == len(want), mismatched[:5]
+
+
+_HEAD = "##fileformat=VCFv4.2\n"
+_TAIL = ('##FILTER=<ID=q10,Description="low">\n##contig=<ID=c1,length=100>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n'
+         "c1\t10\t.\tA\tG\t.\tPASS\t.\nc1\t20\t.\tA\tC\t5\tq10\t.\n")
+
+
+@pytest.mark.parametrize("middle", [
+    "",  # no PASS line: htslib writes its own second
+    '##INFO=<ID=DP,Number=1,Type=Integer,Description="d">\n##FILTER=<ID=PASS,Description="Mine">\n',  # replaced
+    '##FILTER=<ID=PASS>\n',
+    '\n##INFO=<ID=DP,Number=1,Type=Integer,Description="d">\n\r\n\n',  # empty header lines: htslib skips them
+], ids=["no-pass", "own-pass", "bare-pass", "empty-lines"])
+def test_header_is_written_as_bcftools_writes_it(tmp_path, run_cli, middle):
+    """The whole output text, header included, against bcftools; records after empty header lines keep their
+    physical line numbers in errors."""
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(_HEAD + middle + _TAIL)
+    pysam.bcftools.norm("--no-version", "-d", "exact", "-o", str(tmp_path / "b.vcf"), str(vcf), catch_stdout=False)
+    rc, _, err = run_cli("normalize", str(vcf), "-d", "exact", "--no-version", "-o", str(tmp_path / "r.vcf"), "-q")
+    assert rc == 0, err
+    assert (tmp_path / "r.vcf").read_text() == (tmp_path / "b.vcf").read_text()
+    bad = tmp_path / "bad.vcf"
+    bad.write_text(_HEAD + middle + _TAIL + "c1\tx\t.\tA\tG\t.\t.\t.\n")
+    n = (_HEAD + middle + _TAIL).count("\n") + 1
+    rc, _, err = run_cli("normalize", str(bad), "-d", "exact", "-o", str(tmp_path / "r2.vcf"),
+                         "--rejects", str(tmp_path / "rej.tsv"), "-q")
+    rej = (tmp_path / "rej.tsv").read_text().splitlines()
+    assert rc == 0 and len(rej) == 2 and rej[1].split("\t")[1] == str(n), (err, rej)

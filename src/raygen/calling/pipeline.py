@@ -26,7 +26,7 @@ from raygen.config import CallConfig
 from raygen.errors import InputError, RaygenError
 from raygen.io.atomic import atomic_path
 from raygen.io.fasta import Reference
-from raygen.io.header import FIXED_COLUMNS, VcfHeader
+from raygen.io.header import FIXED_COLUMNS, PASS_LINE, VcfHeader
 from raygen.io.vcf import format_lines, write_vcf
 from raygen.provenance import Provenance, model_record
 from raygen.regions import Region, Shard, make_shards, read_regions
@@ -160,7 +160,7 @@ def _progress(total: int, show: bool):
 
 
 VCF_HEADER = [
-    '##FILTER=<ID=PASS,Description="All filters passed">',
+    PASS_LINE,
     '##FILTER=<ID=RefCall,Description="Genotyping model thinks this site is reference (candidate kept for review)">',
     *(f'##FILTER=<ID={k},Description="{v}{{qual_note}}">' for k, v in FILTER_DESCRIPTIONS.items()),
     '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',

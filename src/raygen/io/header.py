@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 #: Columns of the ``#CHROM`` line before the sample names.
 FIXED_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 
+#: The FILTER line htslib puts in every header it writes (second, after ##fileformat).
+PASS_LINE = '##FILTER=<ID=PASS,Description="All filters passed">'
+_PASS_PREFIXES = ("##FILTER=<ID=PASS,", "##FILTER=<ID=PASS>")
 _STRUCT_RE = re.compile(r"^##(INFO|FORMAT|FILTER|contig|ALT)=<(.*)>\s*$")
 
 
@@ -130,6 +133,9 @@ class VcfHeader:
             # say so and write the version every reader accepts.
             log.warning("%s: the first header line is not '##fileformat=VCFv4.x'; writing ##fileformat=VCFv4.2", source)
             meta = ["##fileformat=VCFv4.2", *(m for m in meta if not m.startswith("##fileformat="))]
+        # htslib declares PASS itself, as the line after ##fileformat, and drops the input's own PASS line
+        # (whatever its description): bcftools writes every header so, and so does raygen.
+        meta = [meta[0], PASS_LINE, *(m for m in meta[1:] if not m.startswith(_PASS_PREFIXES))]
         h = cls(meta=meta, samples=samples, has_format_column=has_format)
         h._reparse()
         return h

@@ -192,29 +192,36 @@ def _is_gzip_like(path: Path) -> bool:
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _read_header_lines(fh: BinaryIO, source: str) -> list[str]:
+def _read_header_lines(fh: BinaryIO, source: str) -> tuple[list[str], int]:
+    """The header lines up to and including ``#CHROM``, and the number of physical lines they took.
+
+    Empty lines after the first (``\n`` or ``\r\n``) are dropped, as htslib drops them; a line of spaces or tabs
+    is an error there and here."""
     lines: list[str] = []
+    n = 0  # 1-based number of the line just read
     while True:
         raw = fh.readline()
+        n += 1
         if not raw:
             raise InputError(f"{source}: no '#CHROM' header line: not a VCF file (or truncated in the header)")
+        if n > 1 and raw in (b"\n", b"\r\n"):
+            continue
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
             line = raw.decode("latin-1")
         if not line.startswith("#"):
-            if not lines and line.startswith("\ufeff"):
+            if n == 1 and line.startswith("\ufeff"):
                 raise InputError(f"{source}: line 1 starts with a UTF-8 byte-order mark, which htslib cannot read: "
                                  "save the file without it")
-            raise InputError(f"{source}: line {len(lines) + 1} is not a header line and no '#CHROM' line came before it")
+            raise InputError(f"{source}: line {n} is not a header line and no '#CHROM' line came before it")
         line = line.rstrip("\r\n")
         bad = _HEADER_CONTROL.search(line)
         if bad:  # htslib stops a header line at a NUL: the output header would be unreadable
-            raise InputError(f"{source}: line {len(lines) + 1}: header line holds the control character "
-                             f"{bad.group()!r}")
+            raise InputError(f"{source}: line {n}: header line holds the control character {bad.group()!r}")
         lines.append(line)
         if line.startswith("#CHROM"):
-            return lines
+            return lines, n
 
 
 def read_header(path: str | os.PathLike[str]) -> VcfHeader:
@@ -233,7 +240,7 @@ def read_header(path: str | os.PathLike[str]) -> VcfHeader:
         return VcfHeader.from_text(text, str(p))
     try:
         with _open_text(p, fmt) as fh:
-            lines = _read_header_lines(fh, str(p))
+            lines, _ = _read_header_lines(fh, str(p))
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(f"{p}: truncated or corrupt compressed header: {exc}") from None
     return VcfHeader.from_lines(lines, str(p))
@@ -546,7 +553,7 @@ def _slices(records: pa.Table, rejects: pa.Table, batch_rows: int) -> Iterator[t
 def _iter_stream(path: Path, fmt: str, header: VcfHeader, batch_rows: int) -> Iterator[tuple[pa.Table, pa.Table]]:
     source = str(path)
     with _open_text(path, fmt) as fh:
-        next_line = len(_read_header_lines(fh, source)) + 1
+        next_line = _read_header_lines(fh, source)[1] + 1
         carry = b""
         want = FIRST_CHUNK_BYTES
         while True:
