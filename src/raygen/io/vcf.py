@@ -193,7 +193,7 @@ _HEADER_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _read_header_lines(fh: BinaryIO, source: str) -> tuple[list[str], int]:
-    """The header lines up to and including ``#CHROM``, and the number of physical lines they took.
+    r"""The header lines up to and including ``#CHROM``, and the number of physical lines they took.
 
     Empty lines after the first (``\n`` or ``\r\n``) are dropped, as htslib drops them; a line of spaces or tabs
     is an error there and here."""
