@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from raygen.calling.errormodel import ErrorModel
-from raygen.calling.profile import ErrorProfile, _indel_errors, estimate_profile
+from raygen.calling.profile import ErrorProfile, _indel_errors, estimate_profile, profile_windows
 from raygen.config import CallConfig
 from raygen.errors import InputError
 from raygen.regions import Region
@@ -73,3 +73,15 @@ def test_profile_json_round_trip_and_error_model(profile: ErrorProfile, tmp_path
     (tmp_path / "bad.json").write_text('{"format": "x"}')
     with pytest.raises(InputError, match="not a raygen error profile"):
         ErrorProfile.load(tmp_path / "bad.json")
+
+
+def test_profile_windows_are_the_middles_of_equal_strata():
+    """A whole-genome BAM's window list starts at a telomere and ends in the last contig (a decoy, chrM): the
+    default two windows must come from inside, not from those two ends."""
+    regs = [Region(f"chr{i}", 0, 2_000_000) for i in range(1, 4)] + [Region("chrM", 0, 16_569)]
+    got = [(w.chrom, w.start0) for w in profile_windows(regs, 100_000, 200_000)]
+    assert got == [("chr1", 1_500_000), ("chr3", 500_000)]  # windows 15 and 45 of 61 (not 0 and 60: chrM)
+    assert [(w.start0, w.end0) for w in profile_windows([Region("c", 0, 1_000_000)], 100_000, 50_000)] == \
+        [(500_000, 550_000)]  # --max-bp below the window size: one window of --max-bp, from the middle
+    small = [Region("c", 0, 150_000)]  # everything fits: every window
+    assert [(w.start0, w.end0) for w in profile_windows(small, 100_000, 200_000)] == [(0, 100_000), (100_000, 150_000)]

@@ -269,13 +269,16 @@ def summary(prof: ErrorProfile) -> dict:
 
 
 def profile_windows(regions: list[Region], window_bp: int, max_bp: int) -> list[Shard]:
-    """Windows of ``window_bp`` over ``regions``, evenly thinned to at most ``max_bp`` in all (deterministic)."""
-    shards = make_shards(regions, window_bp, 0)
+    """Windows of at most ``window_bp`` (and ``max_bp``) over ``regions``, evenly thinned to at most ``max_bp`` in
+    all (deterministic): the middle window of each of k equal strata of the window list. Why middles: the list's
+    two ends are the first contig's start and the last contig's end (a telomere, and a decoy or chrM on a
+    whole-genome BAM), which ``linspace`` over the ends picked when k was 2, the default."""
+    shards = make_shards(regions, max(1, min(window_bp, max_bp)), 0)
     total = sum(s.end0 - s.start0 for s in shards)
     if total <= max_bp:
         return shards
-    k = max(1, int(max_bp // window_bp))
-    pick = np.unique(np.linspace(0, len(shards) - 1, k).round().astype(int))
+    n, k = len(shards), max(1, int(max_bp // max(1, min(window_bp, max_bp))))
+    pick = np.unique(((np.arange(k) + 0.5) * n / k).astype(int))
     return [shards[i] for i in pick]
 
 
