@@ -22,7 +22,13 @@ FIXED_COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 
 #: The FILTER line htslib puts in every header it writes (second, after ##fileformat).
 PASS_LINE = '##FILTER=<ID=PASS,Description="All filters passed">'
-_PASS_PREFIXES = ("##FILTER=<ID=PASS,", "##FILTER=<ID=PASS>")
+
+
+def _declaration_prefixes(kind: str, ident: str) -> tuple[str, str]:
+    """The starts of a ``##kind=<ID=ident...>`` line (ID first, as VCF writers put it)."""
+    return f"##{kind}=<ID={ident},", f"##{kind}=<ID={ident}>"
+
+
 _STRUCT_RE = re.compile(r"^##(INFO|FORMAT|FILTER|contig|ALT)=<(.*)>\s*$")
 
 
@@ -135,7 +141,8 @@ class VcfHeader:
             meta = ["##fileformat=VCFv4.2", *(m for m in meta if not m.startswith("##fileformat="))]
         # htslib declares PASS itself, as the line after ##fileformat, and drops the input's own PASS line
         # (whatever its description): bcftools writes every header so, and so does raygen.
-        meta = [meta[0], PASS_LINE, *(m for m in meta[1:] if not m.startswith(_PASS_PREFIXES))]
+        own_pass = _declaration_prefixes("FILTER", "PASS")
+        meta = [meta[0], PASS_LINE, *(m for m in meta[1:] if not m.startswith(own_pass))]
         h = cls(meta=meta, samples=samples, has_format_column=has_format)
         h._reparse()
         return h
@@ -173,7 +180,7 @@ class VcfHeader:
 
     # ---- edits --------------------------------------------------------------------------------------
     def _upsert(self, kind: str, ident: str, line: str) -> None:
-        prefixes = (f"##{kind}=<ID={ident},", f"##{kind}=<ID={ident}>")
+        prefixes = _declaration_prefixes(kind, ident)
         for i, existing in enumerate(self.meta):
             if existing.startswith(prefixes):
                 self.meta[i] = line
