@@ -218,7 +218,7 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     stats = ReadStats()
     reads = _Reads()
     low: list[tuple[int, int]] = []
-    min_mq, total, no_bases = cfg.min_mapping_quality, 0, 0
+    min_mq, total = cfg.min_mapping_quality, 0
     try:
         for r in bam.fetch(shard.chrom, shard.fetch_start0, shard.fetch_end0):
             total += 1
@@ -234,13 +234,13 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
                 continue
             seq, qual, cigar = r.query_sequence, getattr(r, _QUAL_ATTR), r.cigartuples
             if not seq or qual is None or cigar is None:
-                no_bases += 1
+                stats.unmapped += 1
                 continue
             reads.add(r, flag, mq, seq, qual, cigar, ref_seq, ref_start0)
     except OSError as exc:
         raise InputError(f"BAM {bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: "
                          f"cannot read {shard} ({exc}); the file may be truncated or corrupt") from None
-    stats.total, stats.used, stats.unmapped = total, len(reads.starts), stats.unmapped + no_bases
+    stats.total, stats.used = total, len(reads.starts)
     p = _as_pileup(shard.chrom, ref_start0, ref_seq, reads, stats)
     if low:
         arr = np.asarray(low, dtype=np.int64)

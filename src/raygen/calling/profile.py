@@ -273,11 +273,11 @@ def profile_windows(regions: list[Region], window_bp: int, max_bp: int) -> list[
     all (deterministic): the middle window of each of k equal strata of the window list. Why middles: the list's
     two ends are the first contig's start and the last contig's end (a telomere, and a decoy or chrM on a
     whole-genome BAM), which ``linspace`` over the ends picked when k was 2, the default."""
-    shards = make_shards(regions, max(1, min(window_bp, max_bp)), 0)
-    total = sum(s.end0 - s.start0 for s in shards)
-    if total <= max_bp:
+    size = max(1, min(window_bp, max_bp))
+    shards = make_shards(regions, size, 0)
+    if sum(s.end0 - s.start0 for s in shards) <= max_bp:
         return shards
-    n, k = len(shards), max(1, int(max_bp // max(1, min(window_bp, max_bp))))
+    n, k = len(shards), max(1, max_bp // size)
     pick = np.unique(((np.arange(k) + 0.5) * n / k).astype(int))
     return [shards[i] for i in pick]
 
