@@ -85,3 +85,23 @@ def test_profile_windows_are_the_middles_of_equal_strata():
         [(500_000, 550_000)]  # --max-bp below the window size: one window of --max-bp, from the middle
     small = [Region("c", 0, 150_000)]  # everything fits: every window
     assert [(w.start0, w.end0) for w in profile_windows(small, 100_000, 200_000)] == [(0, 100_000), (100_000, 150_000)]
+
+
+def test_a_stratum_steps_off_a_window_it_cannot_use():
+    """The middle window of a stratum can be an assembly gap or hold no reads: the stratum takes the nearest
+    usable window instead (ties to the left), and keeps its middle when none of its probes is usable."""
+    regs = [Region(f"chr{i}", 0, 2_000_000) for i in range(1, 4)] + [Region("chrM", 0, 16_569)]
+    gap = lambda w: not (w.chrom == "chr1" and 1_000_000 <= w.start0 < 1_800_000)  # windows 10-17 of chr1
+    got = [(w.chrom, w.start0) for w in profile_windows(regs, 100_000, 200_000, gap)]
+    assert got == [("chr1", 1_800_000), ("chr3", 500_000)]  # 15 and 12 are in the gap; 18 is the nearest
+    none = [(w.chrom, w.start0) for w in profile_windows(regs, 100_000, 200_000, lambda w: False)]
+    assert none == [("chr1", 1_500_000), ("chr3", 500_000)]
+
+
+def test_profile_skips_a_window_without_reads(shared_data: Path):
+    """Regions whose middle window has no reads in the BAM (the first half's reads end at 10,049,345): the
+    profile reads the nearest window that has reads instead of failing on an empty one."""
+    g = shared_data / "giab_chr20"
+    prof = estimate_profile(str(g / BAM), str(g / FA), [Region("chr20", 9_950_000, 10_150_000)], window_bp=20_000,
+                            max_bp=20_000)  # ten windows, one picked: the middle (10.05-10.07 Mb) is empty
+    assert prof.reads > 1000 and 20 < prof.depth_median < 200

@@ -28,6 +28,7 @@ Coordinates: windows are 0-based half-open. Quality tables are indexed ``[cycle_
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -268,18 +269,45 @@ def summary(prof: ErrorProfile) -> dict:
     }
 
 
-def profile_windows(regions: list[Region], window_bp: int, max_bp: int) -> list[Shard]:
+#: Windows of a stratum :func:`profile_windows` probes (middle first, then outwards) for a usable one before it
+#: keeps the middle: enough to step past an N gap or an unsequenced stretch of a few Mbp at 100 kb windows, few
+#: enough that a BAM without reads in most of the regions costs milliseconds per stratum.
+PROFILE_PROBES = 64
+
+
+def profile_windows(regions: list[Region], window_bp: int, max_bp: int,
+                    usable: Callable[[Shard], bool] | None = None) -> list[Shard]:
     """Windows of at most ``window_bp`` (and ``max_bp``) over ``regions``, evenly thinned to at most ``max_bp`` in
-    all (deterministic): the middle window of each of k equal strata of the window list. Why middles: the list's
-    two ends are the first contig's start and the last contig's end (a telomere, and a decoy or chrM on a
-    whole-genome BAM), which ``linspace`` over the ends picked when k was 2, the default."""
+    all (deterministic): one window of each of k equal strata of the window list, its middle one. Why middles:
+    the list's two ends are the first contig's start and the last contig's end (a telomere, and a decoy or chrM
+    on a whole-genome BAM), which ``linspace`` over the ends picked when k was 2, the default. ``usable`` (a
+    window -> bool, e.g. "has reads and is not mostly N"): each stratum takes the window nearest its middle
+    that is usable, of the :data:`PROFILE_PROBES` nearest (none: the middle), so a centromere's N gap or an
+    unsequenced stretch does not leave the profile a window short."""
     size = max(1, min(window_bp, max_bp))
     shards = make_shards(regions, size, 0)
     if sum(s.end0 - s.start0 for s in shards) <= max_bp:
         return shards
-    n, k = len(shards), max(1, max_bp // size)
-    pick = np.unique(((np.arange(k) + 0.5) * n / k).astype(int))
-    return [shards[i] for i in pick]
+    n, k = len(shards), max(1, max_bp // size)  # n > k here
+    picks: list[int] = []
+    for j in range(k):
+        lo, hi, mid = j * n // k, (j + 1) * n // k, int((j + 0.5) * n / k)
+        order = sorted({mid, *range(lo, hi)}, key=lambda i: (abs(i - mid), i))[:PROFILE_PROBES]
+        pick = next((i for i in order if usable(shards[i])), mid) if usable is not None else mid
+        if pick not in picks:
+            picks.append(pick)
+    return [shards[i] for i in picks]
+
+
+def _usable_window(af, ref: Reference, alias: dict[str, str]) -> Callable[[Shard], bool]:
+    """The window test of :func:`estimate_profile`: the BAM has a read in it (an index lookup) and at least
+    half its reference bases are A/C/G/T (an assembly gap is N)."""
+    def usable(w: Shard) -> bool:
+        if next(iter(af.fetch(w.chrom, w.start0, w.end0)), None) is None:
+            return False
+        seq = ref.fetch(alias.get(w.chrom, w.chrom), w.start0, w.end0)
+        return 2 * (len(seq) - seq.count("N")) >= len(seq)
+    return usable
 
 
 @dataclass
@@ -311,7 +339,7 @@ def estimate_profile(bam: str, reference: str, regions: list[Region], *, cfg: Ca
     af = open_bam(bam)
     ref = Reference(reference)
     try:
-        for w in profile_windows(regions, window_bp, max_bp):
+        for w in profile_windows(regions, window_bp, max_bp, _usable_window(af, ref, alias or {})):
             p = load_pileup(af, ref, w, load_cfg, (alias or {}).get(w.chrom))
             _add_window(prof, acc, p, w, cfg)
     finally:
