@@ -193,3 +193,20 @@ def test_generated_headers_match_bcftools(tmp_path, run_cli, seed):
     rc, _, err = run_cli("normalize", str(vcf), "-d", "exact", "--no-version", "-o", str(tmp_path / "r.vcf"), "-q")
     assert rc == 0, err
     assert (tmp_path / "r.vcf").read_text() == (tmp_path / "b.vcf").read_text(), vcf.read_text()
+
+
+def test_repeated_declarations_and_junk_header_lines_as_bcftools(tmp_path, run_cli):
+    """htslib keeps the first of two INFO lines for one ID (so `-m-` splits AC by Number=A, not by the second
+    line's Number=.), drops a line without '=' and a repeated generic line: the whole output text against
+    bcftools. Before, raygen kept every line and the later declaration, and wrote AC=1,2 on both records."""
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=c1,length=100>\n"
+                   '##INFO=<ID=AC,Number=A,Type=Integer,Description="a">\n'
+                   '##INFO=<ID=AC,Number=.,Type=Integer,Description="b">\n## a comment\n##source=x\n##source=x\n'
+                   '##FILTER=<ID=q10, Description="spaced" >\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nc1\t10\t.\tA\tG,T\t.\tPASS\tAC=1,2\n")
+    pysam.bcftools.norm("--no-version", "-m-", "-o", str(tmp_path / "b.vcf"), str(vcf), catch_stdout=False)
+    rc, _, err = run_cli("normalize", str(vcf), "-m-", "--no-version", "-o", str(tmp_path / "r.vcf"), "-q")
+    assert rc == 0, err
+    assert (tmp_path / "r.vcf").read_text() == (tmp_path / "b.vcf").read_text()
+    assert "AC=2" in (tmp_path / "r.vcf").read_text()

@@ -61,6 +61,128 @@ def parse_structured(body: str) -> dict[str, str]:
     return out
 
 
+#: Structured kinds htslib registers by ID (one declaration per ID and kind; a line without an ID is dropped).
+_TYPED_KINDS = ("INFO", "FILTER", "FORMAT", "contig")
+_KEY_RE = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
+_UNQUOTED_STOP = re.compile(r"[<>,]")
+
+
+def _escaped(line: str, start: int, i: int) -> bool:
+    """Whether ``line[i]`` follows an odd run of backslashes (not reaching before ``start``)."""
+    n = 0
+    while i - 1 - n >= start and line[i - 1 - n] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+def parse_meta_line(line: str) -> tuple[str, str | list[tuple[str, str, bool]]] | None:
+    """One ``##`` line as htslib's ``bcf_hdr_parse_line`` reads it (htslib 1.24, as bcftools writes headers):
+    ``(key, value)`` for a generic line (``##key=value``, value verbatim), ``(key, [(k, v, quoted), ...])``
+    for a structured one (``##key=<k=v,...>``: spaces around keys and unquoted values dropped, a quoted value
+    kept as written between its quotes, a ``[list]`` value up to its first ``]``, a missing ``>`` supplied,
+    anything after the closing ``>`` dropped).
+    None for a line htslib cannot parse (no ``=``, an empty key, a structured pair that is not ``key=value``):
+    htslib drops such a line."""
+    if not line.startswith("##"):
+        return None
+    eq = line.find("=", 2)
+    if eq <= 2:
+        return None
+    key, n = line[2:eq], len(line)
+    q = eq + 1
+    if q >= n or line[q] != "<":
+        return key, line[q:]
+    pairs: list[tuple[str, str, bool]] = []
+    nopen = 1
+    while q < n and nopen > 0:
+        q += 1  # past '<' or ','
+        while q < n and line[q] == " ":
+            q += 1
+        m = _KEY_RE.match(line, q)
+        if m is None:
+            return None
+        k, q = m.group(), m.end()
+        while q < n and line[q] == " ":
+            q += 1
+        if q >= n or line[q] != "=":
+            return None
+        q += 1
+        while q < n and line[q] == " ":
+            q += 1
+        quoted = q < n and line[q] == '"'
+        if q < n and line[q] == "[":  # a list (VCF 4.3 ##META Values=[a, b]): up to the first ']', kept as is
+            close = line.find("]", q)
+            if close < 0:
+                return None
+            value, q = line[q:close + 1], close + 1
+        elif quoted:
+            p = q = q + 1
+            while q < n and not (line[q] == '"' and not _escaped(line, p, q)):
+                q += 1
+            value = line[p:q]
+            if q < n:
+                q += 1  # past the closing quote
+        else:
+            p = q
+            while q < n:
+                stop = _UNQUOTED_STOP.search(line, q)
+                if stop is None:
+                    q = n
+                    break
+                q = stop.start()
+                c = line[q]
+                nopen += 1 if c == "<" else -1 if c == ">" else 0
+                if nopen == 0 or (c == "," and nopen == 1):
+                    break
+                q += 1
+            value = line[p:q].rstrip(" ")
+        pairs.append((k, value, quoted))
+        if q < n and line[q] == ">":
+            nopen -= 1
+            q += 1
+    return key, pairs
+
+
+def htslib_meta(meta: list[str], source: str = "<vcf>") -> list[str]:
+    """The ``##`` lines as htslib keeps and writes them: unparseable lines (:func:`parse_meta_line`) dropped,
+    structured lines re-serialized (``IDX`` keys dropped: BCF-only), a repeated generic line (same key and
+    value) dropped, a second declaration of one ID dropped (INFO, FILTER, FORMAT and contig per kind, other
+    structured keys by key and ID; the first wins), INFO/FILTER/FORMAT/contig lines without an ID and contig
+    lines with a non-integer length dropped. Each dropped line is logged."""
+    out: list[str] = []
+    generic: set[tuple[str, str]] = set()
+    ids: set[tuple[str, str]] = set()
+    for i, line in enumerate(meta):
+        rec = parse_meta_line(line)
+        why = None
+        if rec is None:
+            why = "htslib cannot parse it"
+        elif isinstance(rec[1], str):
+            if rec in generic:
+                continue  # an exact repeat: htslib keeps one, silently
+            generic.add(rec)  # type: ignore[arg-type]
+            out.append(line)
+            continue
+        else:
+            key, pairs = rec
+            pairs = [t for t in pairs if t[0] != "IDX"]
+            ident = next((v for k, v, _ in pairs if k == "ID"), None)
+            length = next((v for k, v, _ in pairs if k == "length"), None)
+            if ident is None and key in _TYPED_KINDS:
+                why = f"a {key} line needs an ID"
+            elif key == "contig" and length is not None and not length.isdigit():
+                why = f"contig length {length!r} is not an integer"
+            elif ident is not None and (key, ident) in ids:
+                why = f"{key} {ident} is declared earlier (the first declaration is kept)"
+            else:
+                if ident is not None:
+                    ids.add((key, ident))
+                out.append(f"##{key}=<" + ",".join(f'{k}="{v}"' if qt else f"{k}={v}" for k, v, qt in pairs) + ">")
+                continue
+        log.warning("%s: header line %d dropped (%s): %s", source, i + 1, why, line[:120])
+    return out
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -87,9 +209,11 @@ class VcfHeader:
     ``format_type``: ID -> the declared ``Number`` (the VCF string: ``A``, ``R``, ``G``, ``.`` or an
     integer) or ``Type``, for the keys that declare one (derived from ``info``/``format``; read-only views).
 
+    **Reading keeps what htslib keeps** (:func:`htslib_meta`): a second declaration of an ID is dropped (the
+    first wins, as bcftools reads and writes it), malformed lines are dropped, structured lines re-serialized.
     **Add policy: the last declaration wins.** ``add_info``/``add_format``/``add_filter``/``add_contig``
     replace an existing line with the same kind and ID in place (else insert it after the last line of its
-    kind), and parsing a header with two lines for one ID keeps the later one.
+    kind).
     ``add_meta`` appends a free-form line unconditionally.
     """
 
@@ -142,7 +266,7 @@ class VcfHeader:
         # htslib declares PASS itself, as the line after ##fileformat, and drops the input's own PASS line
         # (whatever its description): bcftools writes every header so, and so does raygen.
         own_pass = _declaration_prefixes("FILTER", "PASS")
-        meta = [meta[0], PASS_LINE, *(m for m in meta[1:] if not m.startswith(own_pass))]
+        meta = [meta[0], PASS_LINE, *(m for m in htslib_meta(meta, source)[1:] if not m.startswith(own_pass))]
         h = cls(meta=meta, samples=samples, has_format_column=has_format)
         h._reparse()
         return h
