@@ -1,7 +1,8 @@
 """The VCF header as plain data: ``##`` meta lines in order, sample names, and parsed INFO/FORMAT/contig/FILTER.
 
 :class:`VcfHeader` is the one header type of raygen (reading, normalizing, scoring, calling, simulating,
-writing). It keeps the meta lines verbatim (so a header round-trips byte for byte) and derives the
+writing). It keeps the meta lines as htslib keeps and writes them (:func:`htslib_meta`; a well-formed header
+round-trips byte for byte) and derives the
 dictionaries from them. Adding a field appends (or replaces) the line and updates the dictionaries, so a
 writer never emits a field that the header does not declare.
 """
