@@ -105,3 +105,22 @@ def test_profile_skips_a_window_without_reads(shared_data: Path):
     prof = estimate_profile(str(g / BAM), str(g / FA), [Region("chr20", 9_950_000, 10_150_000)], window_bp=20_000,
                             max_bp=20_000)  # ten windows, one picked: the middle (10.05-10.07 Mb) is empty
     assert prof.reads > 1000 and 20 < prof.depth_median < 200
+
+
+def test_a_sliced_bam_is_profiled_where_its_reads_are(shared_data: Path):
+    """The GIAB slice keeps chr20's whole length (63 Mbp) in its header but holds reads in 10.0-10.1 Mb only:
+    without --regions the profile's strata must find that stretch (before, both windows were empty and the
+    call fell back to the fixed default error rates without a word), and calling skips the @SQ contigs the
+    index holds no read on."""
+    from raygen.calling.candidates import open_bam
+    from raygen.calling.pipeline import _contigs_with_reads
+    from raygen.calling.shard import bam_profile
+
+    g = shared_data / "giab_chr20"
+    whole = str(g / "NA12878_S1.chr20.10_10p1mb.bam")
+    prof = bam_profile(whole, str(g / FA), [Region("chr20", 0, 63_025_520)], CallConfig())
+    assert prof is not None and prof.reads > 20_000 and 30 < prof.depth_median < 100
+    af = open_bam(whole)
+    every = dict(zip(af.references, af.lengths))  # 25 @SQ lines
+    assert len(every) == 25 and _contigs_with_reads(af, every) == {"chr20": every["chr20"]}
+    af.close()

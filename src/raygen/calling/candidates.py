@@ -477,6 +477,15 @@ def _bam_problem(path: str) -> str:
             "sorted.bam`")
 
 
+def contigs_with_reads(af: pysam.AlignmentFile) -> set[str] | None:
+    """BAM contigs with at least one mapped read by the index (``samtools idxstats``: no read is opened);
+    None where the index holds no such counts (e.g. a CRAM's)."""
+    try:
+        return {s.contig for s in af.get_index_statistics() if s.mapped > 0}
+    except (ValueError, AttributeError, OSError):
+        return None
+
+
 def open_bam(path: str) -> pysam.AlignmentFile:
     """Open an indexed BAM/CRAM; build a missing index (or say how when that fails)."""
     if not os.path.exists(path):

@@ -17,7 +17,7 @@ import ray
 from tqdm import tqdm
 
 from raygen import __version__
-from raygen.calling.candidates import ReadStats, open_bam
+from raygen.calling.candidates import ReadStats, contigs_with_reads, open_bam
 from raygen.calling.profile import ErrorProfile
 from raygen.calling.records import CallRecord, calls_text_table
 from raygen.calling.shard import ShardResult, bam_profile, call_shard, contig_map, sort_records
@@ -56,16 +56,16 @@ def call_bam(
     with Reference(reference) as ref:
         contigs, alias = contig_map(bam, ref, rename_contigs)
         ref_lengths = ref.lengths
-    regs = read_regions(regions, contigs)
-    if not regs:
-        raise InputError(f"no region to call: {regions!r} is empty or outside the BAM's contigs")
-    shards = make_shards(regs, cfg.shard_bp, cfg.margin_bp)
     if model != "classical" and not Path(model, "caller.json").exists():
         raise InputError(f"--model {model!r}: not 'classical' and not a model directory from `raygen train caller` "
                          "(no caller.json inside)")
     af = open_bam(bam)
     sample = sample or _bam_sample(af) or "SAMPLE"
+    regs = read_regions(regions, contigs if regions else _contigs_with_reads(af, contigs))
     af.close()
+    if not regs:
+        raise InputError(f"no region to call: {regions!r} is empty or outside the BAM's contigs")
+    shards = make_shards(regs, cfg.shard_bp, cfg.margin_bp)
     prof = bam_profile(bam, reference, regs, cfg, alias)
     results = _run_shards(bam, reference, shards, model, cfg, alias, progress, prof)
     results.sort(key=lambda r: (list(contigs).index(r.shard.chrom), r.shard.start0))
@@ -77,6 +77,19 @@ def call_bam(
     summary = _call_summary(out_vcf, sample, model, shards, regs, results, records)
     summary["bam"] = bam
     return summary
+
+
+def _contigs_with_reads(af, contigs: dict[str, int]) -> dict[str, int]:
+    """The default regions' contigs: those the BAM index holds mapped reads on (a BAM sliced from a whole genome
+    keeps every @SQ line: 12k shards of empty contigs cost minutes and call nothing); all where the index has no
+    counts, or none has reads (the shards then say so)."""
+    have = contigs_with_reads(af)
+    if not have or not have & set(contigs):
+        return contigs
+    kept = {c: f for c, f in contigs.items() if c in have}
+    if len(kept) < len(contigs):
+        log.info("calling %d of %d contigs: the BAM index has no mapped read on the others", len(kept), len(contigs))
+    return kept
 
 
 def _run_shards(bam: str, reference: str, shards: list[Shard], model: str, cfg: CallConfig,

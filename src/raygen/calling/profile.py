@@ -269,21 +269,16 @@ def summary(prof: ErrorProfile) -> dict:
     }
 
 
-#: Windows of a stratum :func:`profile_windows` probes (middle first, then outwards) for a usable one before it
-#: keeps the middle: enough to step past an N gap or an unsequenced stretch of a few Mbp at 100 kb windows, few
-#: enough that a BAM without reads in most of the regions costs milliseconds per stratum.
-PROFILE_PROBES = 64
-
-
 def profile_windows(regions: list[Region], window_bp: int, max_bp: int,
                     usable: Callable[[Shard], bool] | None = None) -> list[Shard]:
     """Windows of at most ``window_bp`` (and ``max_bp``) over ``regions``, evenly thinned to at most ``max_bp`` in
     all (deterministic): one window of each of k equal strata of the window list, its middle one. Why middles:
     the list's two ends are the first contig's start and the last contig's end (a telomere, and a decoy or chrM
     on a whole-genome BAM), which ``linspace`` over the ends picked when k was 2, the default. ``usable`` (a
-    window -> bool, e.g. "has reads and is not mostly N"): each stratum takes the window nearest its middle
-    that is usable, of the :data:`PROFILE_PROBES` nearest (none: the middle), so a centromere's N gap or an
-    unsequenced stretch does not leave the profile a window short."""
+    window -> bool, e.g. "has reads and is not mostly N"): each stratum takes its usable window nearest its
+    middle (none: the middle), so a centromere's N gap, an unsequenced stretch or a BAM sliced from a larger one
+    does not leave the profile a window short, or empty. A probe is an index lookup (and a reference fetch
+    where there are reads): a stratum of 15k windows without reads costs a fraction of a second."""
     size = max(1, min(window_bp, max_bp))
     shards = make_shards(regions, size, 0)
     if sum(s.end0 - s.start0 for s in shards) <= max_bp:
@@ -292,18 +287,24 @@ def profile_windows(regions: list[Region], window_bp: int, max_bp: int,
     picks: list[int] = []
     for j in range(k):
         lo, hi, mid = j * n // k, (j + 1) * n // k, int((j + 0.5) * n / k)
-        order = sorted({mid, *range(lo, hi)}, key=lambda i: (abs(i - mid), i))[:PROFILE_PROBES]
+        order = sorted({mid, *range(lo, hi)}, key=lambda i: (abs(i - mid), i))
         pick = next((i for i in order if usable(shards[i])), mid) if usable is not None else mid
         if pick not in picks:
             picks.append(pick)
     return [shards[i] for i in picks]
 
 
+#: Reads per bp a profile window must hold (about 0.75x of 150 bp reads): a window next to the covered
+#: stretch of a sliced BAM holds only the reads that spill over its edge (about one depth's worth).
+MIN_WINDOW_READS_PER_BP = 1 / 200
+
+
 def _usable_window(af, ref: Reference, alias: dict[str, str]) -> Callable[[Shard], bool]:
-    """The window test of :func:`estimate_profile`: the BAM has a read in it (an index lookup) and at least
-    half its reference bases are A/C/G/T (an assembly gap is N)."""
+    """The window test of :func:`estimate_profile`: the BAM holds at least :data:`MIN_WINDOW_READS_PER_BP` reads
+    per bp of it (an index lookup and a count; none for an uncovered window) and at least half its reference
+    bases are A/C/G/T (an assembly gap is N)."""
     def usable(w: Shard) -> bool:
-        if next(iter(af.fetch(w.chrom, w.start0, w.end0)), None) is None:
+        if af.count(w.chrom, w.start0, w.end0) < MIN_WINDOW_READS_PER_BP * (w.end0 - w.start0):
             return False
         seq = ref.fetch(alias.get(w.chrom, w.chrom), w.start0, w.end0)
         return 2 * (len(seq) - seq.count("N")) >= len(seq)

@@ -8,6 +8,7 @@ The function behind each Ray task of :func:`raygen.calling.pipeline.call_bam`, b
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ from raygen.errors import InputError
 from raygen.io.fasta import Reference
 from raygen.normalize import normalize_allele
 from raygen.regions import Region, Shard, check_contigs, parse_region, rename_map
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,7 +105,8 @@ def bam_profile(bam: str, reference: str, regions: list[Region], cfg: CallConfig
     try:
         with reuse_freed_memory():
             return estimate_profile(bam, reference, regions, cfg=cfg, alias=alias)
-    except (InputError, OSError):  # unreadable parts: the shards that read them report it, with their region
+    except (InputError, OSError) as exc:  # unreadable parts: the shards that read them report it, with their region
+        log.warning("no error profile measured (%s): calling with the fixed default error rates", exc)
         return None
 
 
