@@ -33,35 +33,6 @@ def _declaration_prefixes(kind: str, ident: str) -> tuple[str, str]:
 _STRUCT_RE = re.compile(r"^##(INFO|FORMAT|FILTER|contig|ALT)=<(.*)>\s*$")
 
 
-def parse_structured(body: str) -> dict[str, str]:
-    """Parse the inside of ``<ID=x,Number=1,Description="a, b">`` into an ordered dict (quotes removed)."""
-    out: dict[str, str] = {}
-    i, n = 0, len(body)
-    while i < n:
-        eq = body.find("=", i)
-        if eq < 0:
-            break
-        key = body[i:eq].strip()
-        j = eq + 1
-        if j < n and body[j] == '"':
-            k = j + 1
-            buf = []
-            while k < n and body[k] != '"':
-                if body[k] == "\\" and k + 1 < n:
-                    k += 1
-                buf.append(body[k])
-                k += 1
-            out[key] = "".join(buf)
-            comma = body.find(",", k)
-            i = n if comma < 0 else comma + 1
-        else:
-            comma = body.find(",", j)
-            end = n if comma < 0 else comma
-            out[key] = body[j:end]
-            i = end + 1
-    return out
-
-
 #: Structured kinds htslib registers by ID (one declaration per ID and kind; a line without an ID is dropped).
 _TYPED_KINDS = ("INFO", "FILTER", "FORMAT", "contig")
 _KEY_RE = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
@@ -142,6 +113,18 @@ def parse_meta_line(line: str) -> tuple[str, str | list[tuple[str, str, bool]]] 
             nopen -= 1
             q += 1
     return key, pairs
+
+
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def parse_structured(body: str) -> dict[str, str]:
+    """The inside of ``<ID=x,Number=1,Description="a, b">`` as an ordered dict, read as htslib reads it
+    (:func:`parse_meta_line`; quotes removed and backslash escapes undone); {} where htslib cannot parse it."""
+    rec = parse_meta_line(f"##x=<{body}>")
+    if rec is None or isinstance(rec[1], str):
+        return {}
+    return {k: _ESCAPE.sub(r"\1", v) if quoted else v for k, v, quoted in rec[1]}
 
 
 def htslib_meta(meta: list[str], source: str = "<vcf>") -> list[str]:
