@@ -121,3 +121,25 @@ def test_cli_renamed_unindexed_and_truncated_bam(giab: Path, tmp_path: Path, run
     assert rc == 1 and f"shards of {trunc} failed" in err, err
     assert out2.exists() and Path(str(out2) + ".failed_shards.bed").exists()
     assert "20\t" in Path(str(out2) + ".failed_shards.bed").read_text()
+
+
+@pytest.mark.shared
+def test_cram_decodes_against_the_given_reference(giab: Path, tmp_path: Path):
+    """A CRAM made elsewhere names, in its @SQ UR tags, a reference path that is not here: raygen decodes it
+    against -f (before, every shard failed as a "truncated file"), and calls what the BAM calls."""
+    sam = pysam.samtools.view("-h", str(giab / BAM))
+    keep = [ln for ln in sam.splitlines() if not ln.startswith("@SQ") or "\tSN:chr20\t" in ln]  # the FASTA's contig
+    (tmp_path / "r.sam").write_text("\n".join(keep) + "\n")
+    gone = tmp_path / "elsewhere"
+    gone.mkdir()
+    for suffix in ("", ".fai", ".gzi"):
+        shutil.copy(f"{giab / FA}{suffix}", f"{gone / 'ref.fa.gz'}{suffix}")
+    cram = str(tmp_path / "r.cram")
+    pysam.samtools.view("-C", "-T", str(gone / "ref.fa.gz"), "-o", cram, str(tmp_path / "r.sam"), catch_stdout=False)
+    pysam.index(cram)
+    shutil.rmtree(gone)  # its UR path no longer exists
+    region = "chr20:10010001-10020000"
+    got = call_region(cram, str(giab / FA), region)
+    want = call_region(str(giab / BAM), str(giab / FA), region)
+    assert len(want) > 10 and [(r.pos, r.ref, r.alt, r.gt, r.filter) for r in got] == \
+        [(r.pos, r.ref, r.alt, r.gt, r.filter) for r in want]

@@ -486,15 +486,17 @@ def contigs_with_reads(af: pysam.AlignmentFile) -> set[str] | None:
         return None
 
 
-def open_bam(path: str) -> pysam.AlignmentFile:
-    """Open an indexed BAM/CRAM; build a missing index (or say how when that fails)."""
+def open_bam(path: str, reference: str | None = None) -> pysam.AlignmentFile:
+    """Open an indexed BAM/CRAM; build a missing index (or say how when that fails). ``reference``: the FASTA
+    a CRAM's bases are decoded against (a CRAM made elsewhere names a reference path, in its @SQ UR tags, that
+    is not here); BAMs ignore it."""
     if not os.path.exists(path):
         raise InputError(f"BAM {path!r} does not exist")
     if os.path.isdir(path):
         raise InputError(f"BAM {path!r} is a directory, not a file")
     try:
         # A truncated BAM still opens: the shards before the damage are called, the others fail and are counted.
-        af = pysam.AlignmentFile(path, "rb" if not path.endswith(".cram") else "rc", ignore_truncation=True)
+        af = _open(path, reference)
     except (OSError, ValueError) as exc:
         with open(path, "rb") as fh:
             head = fh.read(2)
@@ -513,5 +515,12 @@ def open_bam(path: str) -> pysam.AlignmentFile:
         except OSError as exc:
             raise InputError(f"BAM {path!r} has no index and its directory is not writable ({exc}); "
                              f"run `samtools index {path}` where you can write, or copy it") from None
-        af = pysam.AlignmentFile(path, "rb", ignore_truncation=True)
+        af = _open(path, reference)
     return af
+
+
+def _open(path: str, reference: str | None) -> pysam.AlignmentFile:
+    if path.endswith(".cram"):
+        return pysam.AlignmentFile(path, "rc", ignore_truncation=True,
+                                   **({"reference_filename": reference} if reference else {}))
+    return pysam.AlignmentFile(path, "rb", ignore_truncation=True)

@@ -59,7 +59,7 @@ def call_bam(
     if model != "classical" and not Path(model, "caller.json").exists():
         raise InputError(f"--model {model!r}: not 'classical' and not a model directory from `raygen train caller` "
                          "(no caller.json inside)")
-    af = open_bam(bam)
+    af = open_bam(bam, reference)
     sample = sample or _bam_sample(af) or "SAMPLE"
     regs = read_regions(regions, contigs if regions else _contigs_with_reads(af, contigs))
     af.close()

@@ -337,7 +337,7 @@ def estimate_profile(bam: str, reference: str, regions: list[Region], *, cfg: Ca
     load_cfg = _all_reads(cfg)
     prof = ErrorProfile(source=source or str(bam))
     acc = _Acc()
-    af = open_bam(bam)
+    af = open_bam(bam, reference)
     ref = Reference(reference)
     try:
         for w in profile_windows(regions, window_bp, max_bp, _usable_window(af, ref, alias or {})):

@@ -41,7 +41,7 @@ class ShardResult:
 
 def contig_map(bam_path: str, ref, rename: str | None) -> tuple[dict[str, int], dict[str, str]]:
     """Callable BAM contigs with lengths, and BAM name -> FASTA name (raises on a naming mismatch)."""
-    af = open_bam(bam_path)
+    af = open_bam(bam_path, ref.path)
     try:
         bam_contigs = dict(zip(af.references, af.lengths))
     finally:
@@ -65,7 +65,7 @@ def call_shard(bam_path: str, ref_path: str, shard: Shard, model: str = "classic
     res = ShardResult(shard)
     em = ErrorModel.build(cfg, profile)
     with reuse_freed_memory():  # the shard's big arrays reuse each other's pages (raygen.calling.memory)
-        af = open_bam(bam_path)
+        af = open_bam(bam_path, ref_path)
         ref = Reference(ref_path)
         try:
             p = load_pileup(af, ref, shard, cfg, contig_alias)

@@ -59,7 +59,7 @@ def collect(bam: str, reference: str, regions: list[Region], cfg: CallConfig | N
     cfg = cfg or CallConfig()
     em = ErrorModel.build(cfg, bam_profile(bam, reference, regions, cfg))
     ref = Reference(reference)
-    af = open_bam(bam)
+    af = open_bam(bam, reference)
     recs, lls, xs = [], [], []
     try:
         for s in make_shards(regions, cfg.shard_bp, cfg.margin_bp):

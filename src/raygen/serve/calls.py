@@ -214,7 +214,7 @@ def load_pileup_view(bam: str, reference: str, chrom: str, pos: int, flank: int,
     start0 = max(0, pos - 1 - flank)
     with Reference(reference) as ref:
         end0 = min(pos + flank, ref.length(chrom))
-        af = open_bam(bam)
+        af = open_bam(bam, reference)
         try:
             p = load_pileup(af, ref, Shard(chrom, start0, end0, 0), cfg)
         finally:

@@ -171,7 +171,7 @@ class CallerDeployment:
         out: dict[str, Any] = {"calls": [r.to_dict() for r in records], "counts": counts,
                                "seconds": round(time.perf_counter() - t0, 3)}
         if vcf:
-            af = open_bam(bam)
+            af = open_bam(bam, self.reference)
             try:
                 sample = _bam_sample(af) or "SAMPLE"
             finally:

@@ -63,7 +63,7 @@ def shard_examples(bam: str, reference: str, shard, truth: dict, confident, cfg:
                    profile: ErrorProfile | None = None) -> Examples:
     """Examples of one shard. ``truth``: (chrom, pos, ref, alt) -> zygosity, normalized, BAM contig names.
     ``profile``: the BAM's error profile, so the features are the ones ``raygen call`` computes."""
-    af = open_bam(bam)
+    af = open_bam(bam, reference)
     ref = Reference(reference)
     em = ErrorModel.build(cfg, profile)
     try:
