@@ -31,10 +31,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "AD VAF PL. If a shard fails (e.g. a truncated BAM), the other shards are still written and the failed "
         "regions go to OUT.failed_shards.bed; the exit code is then 1.",
     )
-    p.add_argument("bam", help="coordinate-sorted BAM (an index is built beside it if missing)")
+    p.add_argument("bam", help="coordinate-sorted BAM or CRAM (a CRAM is decoded against -f; an index is built "
+                   "beside it if missing)")
     p.add_argument("-f", "--reference", required=True, metavar="REF.fa", help="reference FASTA (plain or bgzipped)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.vcf.gz", help="output VCF (bgzipped, with .tbi)")
-    p.add_argument("--regions", metavar="BED|CHR:START-END", help="BED file or comma-separated regions (1-based, inclusive); default: every contig")
+    p.add_argument("--regions", metavar="BED|CHR:START-END", help="BED file or comma-separated regions (1-based, inclusive); default: every contig "
+                   "the BAM index holds mapped reads on")
     p.add_argument("--model", default="classical", help="'classical' (Bayesian, no training) or a model dir from `raygen train caller`")
     p.add_argument("--sample", help="sample name in the VCF (default: the BAM's read-group SM)")
     p.add_argument("--rename-contigs", metavar="add-chr|strip-chr|TSV", help="map BAM contig names to the FASTA's (e.g. BAM '20' vs FASTA 'chr20')")
