@@ -69,7 +69,7 @@ def collect(bam: str, reference: str, regions: list[Region], cfg: CallConfig | N
             recs += normalized_calls(r, ref, s.chrom)
             lls += ll
             xs.append(x)
-        truth = {a.key for a in read_alleles(truth_vcf, ref, pass_only=False)
+        truth = {a.key for a in read_alleles(truth_vcf, ref, pass_only=False, regions=regions)
                  if any(g.chrom == a.chrom and g.start <= a.pos - 1 < g.end for g in regions)} if truth_vcf else set()
     finally:
         af.close()

@@ -37,7 +37,7 @@ from raygen.errors import InputError
 from raygen.eval.concordance import read_alleles
 from raygen.io.atomic import atomic_dir
 from raygen.io.fasta import Reference
-from raygen.regions import RegionSet, make_shards, read_regions
+from raygen.regions import Region, RegionSet, make_shards, read_regions
 from raygen.train.trainer import Scaling, call_hooks, fit, prepare_model, rank_and_world, report
 
 log = logging.getLogger("raygen.train.caller")
@@ -86,12 +86,14 @@ def build_examples(bam: str, reference: str, truth_vcf: str, *, confident_bed: s
     with Reference(reference) as ref:
         contigs, alias = contig_map(bam, ref, rename_contigs)
         back = {v: k for k, v in alias.items()}
-        alleles = read_alleles(truth_vcf, ref, pass_only=False)
+        wanted = read_regions(regions, contigs)
+        # the truth read near the regions only, under the FASTA's contig names or the BAM's (either may be its)
+        near = list(dict.fromkeys(Region(c, r.start, r.end) for r in wanted for c in (alias[r.chrom], r.chrom)))
+        alleles = read_alleles(truth_vcf, ref, pass_only=False, regions=near)
     truth = {(back.get(a.chrom, a.chrom), a.pos, a.ref, a.alt): a.zyg for a in alleles}
     if truth and all(z == 0 for z in truth.values()):
         raise InputError(f"truth {truth_vcf!r} has no genotypes: labels need a GT per record")
     confident = RegionSet.from_bed(confident_bed) if confident_bed else None
-    wanted = read_regions(regions, contigs)
     shards = make_shards(wanted, cfg.train_shard_bp, cfg.margin_bp)
     if len(shards) < 2:
         raise InputError(f"need at least 2 regions of {cfg.train_shard_bp:,} bp for a region-wise validation split; "
