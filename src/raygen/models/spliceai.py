@@ -31,6 +31,7 @@ minus-strand windows, as the release does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -61,11 +62,18 @@ for _c in range(ord("a"), ord("z") + 1):  # the release upper-cases first
     BASE_CODE[_c] = BASE_CODE[_c - 32]
 
 
+@functools.cache
+def _onednn_bf16() -> bool:
+    """Whether oneDNN has bf16 convolutions on this CPU (AVX512-BF16 or AVX-NE-CONVERT; a plain AVX2 CPU has none)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dilation: int = 1) -> torch.Tensor:
     """'valid' conv1d. On CPU always oneDNN's kernel: ``F.conv1d`` would switch to another implementation for
     a batch of one narrow window, and the result of an item must not depend on its batch (oneDNN's does not:
-    tested across batch sizes, widths and thread counts in tests/models/test_spliceai.py)."""
-    if x.device.type == "cpu":
+    tested across batch sizes, widths and thread counts in tests/models/test_spliceai.py). bf16 on a CPU without
+    oneDNN's bf16 kernels goes through ``F.conv1d`` (oneDNN refuses it there; bf16 is approximate anyway)."""
+    if x.device.type == "cpu" and (x.dtype != torch.bfloat16 or _onednn_bf16()):
         return torch.ops.aten.mkldnn_convolution(x.unsqueeze(2), w.unsqueeze(2), b, [0, 0], [1, 1],
                                                  [1, dilation], 1).squeeze(2)
     return F.conv1d(x, w, b, dilation=dilation)
