@@ -233,3 +233,18 @@ def test_a_region_reads_an_indexed_truth_there_only(shared_data: Path, tmp_path:
     assert got.as_dict() == want.as_dict() and want.counts["ALL"].tp > 40
     with pytest.raises(InputError, match="unreadable"):  # without a region every record is read
         evaluate_vcfs(str(tmp_path / "t.vcf.gz"), q, reference=fa)
+
+
+@pytest.mark.shared
+def test_a_truth_far_wider_than_the_calls_is_named(shared_data: Path, caplog):
+    """DeepVariant's golden calls cover the first 10 kb of the 100 kb truth: without --region most truth alleles
+    are false negatives, and evaluate says so (with the region, it does not)."""
+    d = shared_data / "giab_chr20"
+    truth, q = d / "test_nist.b37_chr20_100kbp_at_10mb.vcf.gz", d / "golden.postprocess_single_site_output.vcf.gz"
+    with caplog.at_level("WARNING", logger="raygen.eval.concordance"):
+        evaluate_vcfs(truth, q)
+    assert "truth alleles lie outside the span of the query's calls (chr20:10,000," in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="raygen.eval.concordance"):
+        evaluate_vcfs(truth, q, region=("chr20", 10_000_000, 10_010_000))
+    assert "outside the span" not in caplog.text

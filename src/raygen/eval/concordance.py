@@ -17,6 +17,7 @@ DeepVariant-style ``RefCall`` and ``0/0`` records are ignored).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,8 @@ from raygen.io.vcf import read_header
 from raygen.normalize import normalize_allele
 from raygen.normalize.checkref import is_sequence_allele
 from raygen.regions import Region, RegionSet, as_region
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +318,8 @@ def evaluate_vcfs(
             _check_region_contig(region, (truth_vcf, truth), (query_vcf, query))
             truth = [a for a in truth if _in_region(a, region)]
             query = [a for a in query if _in_region(a, region)]
+        else:
+            _warn_outside_query(truth, query)
         bed = RegionSet.from_bed(confident_bed) if confident_bed else None
         rep = compare(truth, query, bed, reference=ref, matching=matching, config=config)
         rep.qual_curve = qual_curve(rep, config.qual_curve_points)
@@ -322,6 +327,21 @@ def evaluate_vcfs(
         if ref is not None:
             ref.close()
     return rep
+
+
+def _warn_outside_query(truth: list[Allele], query: list[Allele]) -> None:
+    """Warn when most truth alleles lie outside the span the query's calls cover on each contig: a call set of
+    one region scored against a whole-genome truth, whose every other allele would count as a false negative."""
+    span: dict[str, tuple[int, int]] = {}
+    for a in query:
+        lo, hi = span.get(a.chrom, (a.pos, a.pos))
+        span[a.chrom] = (min(lo, a.pos), max(hi, a.pos))
+    outside = sum(1 for a in truth if not (a.chrom in span and span[a.chrom][0] <= a.pos <= span[a.chrom][1]))
+    if query and 2 * outside > len(truth):
+        where = ", ".join(f"{c}:{lo:,}-{hi:,}" for c, (lo, hi) in list(span.items())[:3])
+        log.warning("%d of %d truth alleles lie outside the span of the query's calls (%s%s): they count as false "
+                    "negatives; give --region (or a --confident BED of the called regions) to evaluate a region",
+                    outside, len(truth), where, ", ..." if len(span) > 3 else "")
 
 
 def _check_region_contig(region: Region, *sides: tuple[str | os.PathLike[str], list[Allele]]) -> None:
