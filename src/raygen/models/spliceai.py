@@ -72,8 +72,12 @@ def conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dilation: int = 1)
     """'valid' conv1d. On CPU always oneDNN's kernel: ``F.conv1d`` would switch to another implementation for
     a batch of one narrow window, and the result of an item must not depend on its batch (oneDNN's does not:
     tested across batch sizes, widths and thread counts in tests/models/test_spliceai.py). bf16 on a CPU without
-    oneDNN's bf16 kernels goes through ``F.conv1d`` (oneDNN refuses it there; bf16 is approximate anyway)."""
-    if x.device.type == "cpu" and (x.dtype != torch.bfloat16 or _onednn_bf16()):
+    oneDNN's bf16 kernels (oneDNN refuses them there): the bf16 values convolved in fp32 and rounded back to bf16,
+    which is what a bf16 kernel computes (bf16 inputs, fp32 accumulation, a bf16 result), in oneDNN's fp32 kernel
+    (PyTorch's generic bf16 convolution took 30 s for one variant)."""
+    if x.device.type == "cpu":
+        if x.dtype == torch.bfloat16 and not _onednn_bf16():
+            return conv1d(x.float(), w.float(), b.float(), dilation).to(torch.bfloat16)
         return torch.ops.aten.mkldnn_convolution(x.unsqueeze(2), w.unsqueeze(2), b, [0, 0], [1, 1],
                                                  [1, dilation], 1).squeeze(2)
     return F.conv1d(x, w, b, dilation=dilation)
