@@ -27,6 +27,7 @@ Coordinates: windows are 0-based half-open. Quality tables are indexed ``[cycle_
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -301,10 +302,11 @@ MIN_WINDOW_READS_PER_BP = 1 / 200
 
 def _usable_window(af, ref: Reference, alias: dict[str, str]) -> Callable[[Shard], bool]:
     """The window test of :func:`estimate_profile`: the BAM holds at least :data:`MIN_WINDOW_READS_PER_BP` reads
-    per bp of it (an index lookup and a count; none for an uncovered window) and at least half its reference
-    bases are A/C/G/T (an assembly gap is N)."""
+    per bp of it (an index lookup, then reads counted until there are enough: the pileup reads them all next)
+    and at least half its reference bases are A/C/G/T (an assembly gap is N)."""
     def usable(w: Shard) -> bool:
-        if af.count(w.chrom, w.start0, w.end0) < MIN_WINDOW_READS_PER_BP * (w.end0 - w.start0):
+        need = max(1, int(MIN_WINDOW_READS_PER_BP * (w.end0 - w.start0)))
+        if sum(1 for _ in itertools.islice(af.fetch(w.chrom, w.start0, w.end0), need)) < need:
             return False
         seq = ref.fetch(alias.get(w.chrom, w.chrom), w.start0, w.end0)
         return 2 * (len(seq) - seq.count("N")) >= len(seq)
