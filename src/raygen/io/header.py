@@ -10,6 +10,7 @@ writer never emits a field that the header does not declare.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -47,14 +48,16 @@ def _escaped(line: str, start: int, i: int) -> bool:
     return n % 2 == 1
 
 
-def parse_meta_line(line: str) -> tuple[str, str | list[tuple[str, str, bool]]] | None:
+@functools.lru_cache(maxsize=1 << 16)
+def parse_meta_line(line: str) -> tuple[str, str | tuple[tuple[str, str, bool], ...]] | None:
     """One ``##`` line as htslib's ``bcf_hdr_parse_line`` reads it (htslib 1.24, as bcftools writes headers):
     ``(key, value)`` for a generic line (``##key=value``, value verbatim), ``(key, [(k, v, quoted), ...])``
     for a structured one (``##key=<k=v,...>``: spaces around keys and unquoted values dropped, a quoted value
     kept as written between its quotes, a ``[list]`` value up to its first ``]``, a missing ``>`` supplied,
     anything after the closing ``>`` dropped).
     None for a line htslib cannot parse (no ``=``, an empty key, a structured pair that is not ``key=value``):
-    htslib drops such a line."""
+    htslib drops such a line. Cached: reading a header parses each line twice (:func:`htslib_meta`, then the
+    dictionaries), and a GRCh38 header has 3,000+ contig lines."""
     if not line.startswith("##"):
         return None
     eq = line.find("=", 2)
@@ -112,7 +115,7 @@ def parse_meta_line(line: str) -> tuple[str, str | list[tuple[str, str, bool]]] 
         if q < n and line[q] == ">":
             nopen -= 1
             q += 1
-    return key, pairs
+    return key, tuple(pairs)
 
 
 _ESCAPE = re.compile(r"\\(.)")
