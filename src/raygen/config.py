@@ -248,6 +248,9 @@ class CallConfig:
     cpus_per_shard: float = 1.0  # Ray CPUs reserved per `raygen call` shard task
     min_base_quality: int = 10  # bases below this are not counted
     min_mapping_quality: int = 10  # reads below this are skipped
+    # both mates of a pair reading one position are one molecule: the base counts once (bcftools mpileup's
+    # default; False: both count, its -x)
+    mate_overlap: bool = True
     max_base_quality: int = 40  # caps the base-quality error model (Phred)
     max_mapping_quality: int = 60  # caps the mapping-error term (Phred)
     min_alt_count: int = 2  # reads supporting an allele before it becomes a candidate

@@ -62,3 +62,57 @@ def test_pileup_entries_and_cycle_bins_match_pysam(shared_data: Path):
         assert cb[a:b].tolist() == [min(c * bins // n, bins - 1) for c in cyc]
     idx = np.arange(0, len(p.pos), 7)
     assert np.array_equal(entry_cycle_bins(p, idx, bins), cb[idx])
+
+
+def test_overlapping_mates_count_once_as_bcftools_mpileup_counts_them(tmp_path):
+    """A 150 bp x 2, 200 bp fragment library (mates overlap by ~100 bp): per position, raygen's base counts
+    equal bcftools mpileup's AD (its default overlap detection, no BAQ, the same minimum base quality) at every
+    covered position, where counting both mates (``mate_overlap`` off) counts about 1.5x as many bases."""
+    import pysam.bcftools
+
+    from raygen.calling.candidates import site_tables
+    from raygen.config import SimulateConfig
+    from raygen.simulate.reads import bam_header, simulate_chunk
+    from raygen.simulate.reference import simulate_reference, write_fasta
+
+    cfg = SimulateConfig(length=12_000, contigs=1, seed=5, coverage=20, read_length=150, fragment_mean=200,
+                         fragment_sd=20, chunk_bp=20_000, n_gap_fraction=0.0, error_rate=0.01)
+    c = simulate_reference(cfg)[0]
+    write_fasta(tmp_path / "ref.fa", [c])
+    seq = c.seq.tobytes().decode()
+    dels = [(q, seq[q:q + 4], seq[q]) for q in range(1_500, 11_000, 1_000)]  # het 3 bp deletions and insertions
+    ins = [(q, seq[q], seq[q] + "AC") for q in range(2_000, 11_000, 1_000)]
+    data, _ = simulate_chunk(c.seq, c.name, 0, 0, (dels, ins), cfg, bam_header([(c.name, c.length)], "S"))
+    bam = tmp_path / "r.bam"
+    bam.write_bytes(data)
+    pysam.index(str(bam))
+    call = CallConfig()
+    pysam.bcftools.mpileup("-B", "-Q", str(call.min_base_quality), "-a", "AD", "-f", str(tmp_path / "ref.fa"),
+                           "-Ou", "-o", str(tmp_path / "p.bcf"), str(bam), catch_stdout=False)
+    ad = {}
+    with pysam.VariantFile(str(tmp_path / "p.bcf")) as v:
+        for r in v:
+            if all(len(a) == 1 or a == "<*>" for a in r.alleles):  # the base counts (indels are records of their own)
+                ad[r.pos - 1] = {a: n for a, n in zip(r.alleles, r.samples[0]["AD"]) if a != "<*>"}
+    lo, hi = 1_000, c.length - 1_000
+    counts = {}
+    with Reference(str(tmp_path / "ref.fa")) as ref:
+        for on in (True, False):
+            cf = CallConfig(mate_overlap=on)
+            af = open_bam(str(bam))
+            p = load_pileup(af, ref, Shard(c.name, lo, hi, 0), cf)
+            af.close()
+            counts[on] = site_tables(p, lo, hi, cf).counts[:, :4]
+            if on:
+                p_on = p
+    assert (p.read_tlen > 0).mean() > 0.4  # proper pairs
+    got = [{b: int(n) for b, n in zip("ACGT", counts[True][i - lo]) if n} for i in range(lo, hi)]
+    want = [{b: n for b, n in ad.get(i, {}).items() if n} for i in range(lo, hi)]
+    assert sum(g == w for g, w in zip(got, want)) == hi - lo  # every position, every allele
+    assert 1.3 < counts[False].sum() / counts[True].sum() < 1.7
+    # an indel both mates carry counts once: its reads are the fragments, as bcftools' indel AD counts them
+    for key, reads in p_on.indel_reads.items():
+        assert not set(reads) & {int(m) for m in p_on.read_mate[reads] if m >= 0}
+    n_on = sum(len(v) for k, v in p_on.indel_reads.items() if k[0] in {q for q, _, _ in dels + ins})
+    n_off = sum(len(v) for k, v in p.indel_reads.items() if k[0] in {q for q, _, _ in dels + ins})
+    assert 1.3 < n_off / n_on < 1.7

@@ -5,6 +5,15 @@ threshold). Every aligned base becomes one entry of flat arrays (reference posit
 quality, read index) built with vectorized range expansion, so no per-base Python runs; only the CIGAR
 walk is per read. Indel events are left-aligned against the reference as they are read, so one indel
 written at different places by the aligner is counted once. All positions are 0-based.
+
+The two mates of a short fragment read the same bases: one molecule, so one observation (the library's and
+the DNA's errors are in both mates; counted twice, an artifact of one fragment has two reads on both
+strands). Over the span both mates of a proper pair cover, as bcftools mpileup does by default (htslib's
+rule): one mate of each pair, chosen by a hash of the read name, keeps the fragment's bases; agreeing bases
+become one of quality q1 + q2 (capped at :data:`OVERLAP_MAX_QUAL`), the other mate's quality 0; disagreeing
+ones keep the better base at 0.8 of its quality (equal: the keeper's) and 0 for the other; across one mate's
+deletion the other's bases keep 0.8 of their quality in the keeper, 0 otherwise. An indel both mates carry
+counts once, for the keeper (:attr:`Pileup.read_mate`; the realigner keeps one mate too).
 """
 
 from __future__ import annotations
@@ -88,6 +97,9 @@ class Pileup:
     #: what a site's low-MAPQ depth is counted from
     lowmq_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     lowmq_end: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: int64 [R]: for the mate of an overlapping pair whose bases were dropped, the read index of the mate that
+    #: keeps them (:func:`merge_mates`); else -1 (empty: none paired, e.g. ``cfg.mate_overlap`` off)
+    read_mate: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def ref_base(self, pos0: int) -> str:
         return self.ref_seq[pos0 - self.ref_start0]
@@ -128,6 +140,9 @@ def _skip_reason(flag: int) -> str | None:
 
 
 _NO_CLIPS = (0, 0)
+#: The quality of a base both overlapping mates agree on (q1 + q2) is capped here: the error tables stop at
+#: Phred 63 (:data:`raygen.calling.profile.Q_MAX`).
+OVERLAP_MAX_QUAL = 63
 
 
 @dataclass
@@ -219,6 +234,8 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
     reads = _Reads()
     low: list[tuple[int, int]] = []
     min_mq, total = cfg.min_mapping_quality, 0
+    mates: dict[str, int] | None = {} if cfg.mate_overlap else None  # name -> index of a read its mate starts in
+    pairs: list[tuple[int, int, str]] = []  # (left, right) read indices of overlapping mates, their name
     try:
         for r in bam.fetch(shard.chrom, shard.fetch_start0, shard.fetch_end0):
             total += 1
@@ -237,15 +254,119 @@ def load_pileup(bam: pysam.AlignmentFile, reference, shard: Shard, cfg: CallConf
                 stats.unmapped += 1
                 continue
             reads.add(r, flag, mq, seq, qual, cigar, ref_seq, ref_start0)
+            if mates is not None and flag & 0x2 and not flag & 0x8 and r.next_reference_id == r.reference_id:
+                _pair_mates(mates, pairs, r, len(reads.starts) - 1, reads.starts[-1], reads.ends[-1])
     except OSError as exc:
         raise InputError(f"BAM {bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: "
                          f"cannot read {shard} ({exc}); the file may be truncated or corrupt") from None
     stats.total, stats.used = total, len(reads.starts)
     p = _as_pileup(shard.chrom, ref_start0, ref_seq, reads, stats)
+    if mates is not None:
+        merge_mates(p, pairs)
     if low:
         arr = np.asarray(low, dtype=np.int64)
         p.lowmq_start, p.lowmq_end = arr[:, 0], arr[:, 1]
     return p
+
+
+def _pair_mates(mates: dict[str, int], pairs: list, r: pysam.AlignedSegment, i: int, start: int, end: int) -> None:
+    """Pair read ``r`` (index ``i``, aligned ``[start, end)``, a proper pair's mate on the same contig) with its
+    mate where their spans overlap: a read its mate starts inside waits in ``mates`` by name for it (reads come
+    in position order; at equal starts the first one waits). ``pairs`` gets (left, right, name)."""
+    ms = r.next_reference_start
+    if start <= ms < end:
+        j = mates.pop(r.query_name, None)
+        if j is None:
+            mates[r.query_name] = i
+        else:  # the same start: the mate came first
+            pairs.append((j, i, r.query_name))
+    elif ms < start:
+        j = mates.pop(r.query_name, None)
+        if j is not None:
+            pairs.append((j, i, r.query_name))
+
+
+def _left_keeps(names: list[str]) -> np.ndarray:
+    """Per read name: whether the left mate keeps the fragment's bases (bool). htslib's choice, so calls match
+    bcftools mpileup's: bit 0 of Thomas Wang's integer hash of the X31 string hash (khash's functions, 32-bit
+    arithmetic), computed over all names at once."""
+    fixed = np.array([n.encode() for n in names])  # zero-padded to the longest name
+    width = fixed.dtype.itemsize
+    codes = fixed.view(np.uint8).reshape(len(names), width).astype(np.uint32)
+    with np.errstate(over="ignore"):
+        h = codes[:, 0].copy()
+        for c in range(1, width):  # h = h * 31 + c, over each name's own length
+            h = np.where(codes[:, c] > 0, (h << np.uint32(5)) - h + codes[:, c], h)
+        h = h + ~(h << np.uint32(15))
+        h ^= h >> np.uint32(10)
+        h = h + (h << np.uint32(3))
+        h ^= h >> np.uint32(6)
+        h = h + ~(h << np.uint32(11))
+        h ^= h >> np.uint32(16)
+    return (h & np.uint32(1)) == 1
+
+
+def _matched_entries(p: Pileup, a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, left: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mates ``a`` (left) and ``b`` with a deletion (or skip) somewhere: their entries at the same positions of
+    ``[lo, hi)`` as (left entries, right entries, left keeps), and in place, a base across the other mate's
+    deletion at 0.8 of its quality in the keeper (``left``: per pair, the left mate keeps), 0 otherwise."""
+    offs = p.read_offset
+    na, nb = offs[a + 1] - offs[a], offs[b + 1] - offs[b]
+    ea, eb = concat_ranges(offs[a], na), concat_ranges(offs[b], nb)
+    pa, pb = np.repeat(np.arange(len(a)), na), np.repeat(np.arange(len(a)), nb)
+    ina = (p.pos[ea] >= lo[pa]) & (p.pos[ea] < hi[pa])
+    inb = (p.pos[eb] >= lo[pb]) & (p.pos[eb] < hi[pb])
+    ea, pa, eb, pb = ea[ina], pa[ina], eb[inb], pb[inb]
+    # (pair, position) keys: a read's entries are in position order, so the left mates' keys are sorted
+    ka = pa << 32 | p.pos[ea].astype(np.int64)
+    kb = pb << 32 | p.pos[eb].astype(np.int64)
+    j = np.minimum(np.searchsorted(ka, kb), max(len(ka) - 1, 0))
+    hit = ka[j] == kb if len(ka) else np.zeros(len(kb), bool)
+    both_a = np.zeros(len(ea), bool)
+    both_a[j[hit]] = True
+    for e, pr, mine in ((ea[~both_a], pa[~both_a], left), (eb[~hit], pb[~hit], ~left)):
+        p.qual[e] = np.where(mine[pr], (0.8 * p.qual[e]).astype(np.uint8), 0)
+    return ea[j[hit]], eb[hit], left[pb[hit]]
+
+
+def merge_mates(p: Pileup, pairs: list[tuple[int, int, str]]) -> None:
+    """Count each base of an overlapping pair of mates once (the module doc's rule), in place: entry qualities
+    over the span both mates cover, :attr:`Pileup.read_mate`, and the indel reads (the dropped mate leaves an
+    indel its keeper carries). ``pairs``: (left, right, name)."""
+    mate = np.full(len(p.read_start), -1, np.int64)
+    p.read_mate = mate
+    if not pairs:
+        return
+    a = np.array([x[0] for x in pairs], np.int64)
+    b = np.array([x[1] for x in pairs], np.int64)
+    left = _left_keeps([x[2] for x in pairs])
+    keeper, dropped = np.where(left, a, b), np.where(left, b, a)
+    mate[dropped] = keeper
+    offs, start, end = p.read_offset, p.read_start, p.read_end
+    lo, hi = start[b], np.minimum(end[a], end[b])  # the span both mates cover
+    span = np.maximum(hi - lo, 0)
+    # Most reads have one entry per reference position of their span (no deletion): their overlapping entries
+    # are two aligned runs, found by offset alone.
+    gapless = np.diff(offs) == end - start
+    easy = gapless[a] & gapless[b]
+    ea = concat_ranges(offs[a[easy]] + (lo - start[a])[easy], span[easy])
+    eb = concat_ranges(offs[b[easy]], span[easy])
+    keep_left = np.repeat(left[easy], span[easy])
+    hard = np.flatnonzero(~easy & (span > 0))
+    if len(hard):
+        ha, hb, hk = _matched_entries(p, a[hard], b[hard], lo[hard], hi[hard], left[hard])
+        ea, eb, keep_left = np.concatenate([ea, ha]), np.concatenate([eb, hb]), np.concatenate([keep_left, hk])
+    qa, qb = p.qual[ea].astype(np.int64), p.qual[eb].astype(np.int64)
+    same = p.base[ea] == p.base[eb]
+    total = np.minimum(qa + qb, OVERLAP_MAX_QUAL)
+    a_wins = np.where(qa == qb, keep_left, qa > qb)  # disagreeing: the better base, a tie the keeper's
+    p.qual[ea] = np.where(same, np.where(keep_left, total, 0), np.where(a_wins, (0.8 * qa).astype(np.int64), 0))
+    p.qual[eb] = np.where(same, np.where(keep_left, 0, total), np.where(a_wins, 0, (0.8 * qb).astype(np.int64)))
+    for key, rs in p.indel_reads.items():
+        if any(mate[x] >= 0 for x in rs):
+            have = set(rs)
+            p.indel_reads[key] = [x for x in rs if mate[x] not in have]
 
 
 def concat_ranges(starts: np.ndarray, lengths: np.ndarray, dtype=np.int64) -> np.ndarray:

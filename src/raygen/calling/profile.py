@@ -430,7 +430,11 @@ def _site_counts(p: Pileup, w: Shard, cfg: CallConfig) -> tuple[np.ndarray, np.n
 
 
 def _base_errors(prof: ErrorProfile, p: Pileup, w: Shard, clean: np.ndarray) -> None:
-    """Quality calibration, context and MAPQ mismatch tables from the entries at clean sites."""
+    """Quality calibration, context and MAPQ mismatch tables from the entries at clean sites. Qualities are
+    the reads' own (``query_qual``), not the pileup's merged ones of overlapping mates
+    (:func:`raygen.calling.candidates.merge_mates`): the tables describe the sequencer, per read, and the
+    caller looks a merged quality up in them."""
+    raw = p.query_qual[p.qpos]
     allq = _in_window(p, w)
     m = allq & (p.base < 4)
     m[m] = clean[p.pos[m] - w.start0]
@@ -441,11 +445,11 @@ def _base_errors(prof: ErrorProfile, p: Pileup, w: Shard, clean: np.ndarray) -> 
         prof.mismatch_mapq[k] += [float(mis[sel].sum()), float(sel.sum())]
     _read_mismatches(prof, p, w)
     good = mq >= LOW_MAPQ  # sequencing errors, not mapping errors
-    q = np.minimum(p.qual[m], Q_MAX).astype(np.int64)
+    q = np.minimum(raw[m], Q_MAX).astype(np.int64)
     rev = per_entry(p, "reverse")[m]
     cyc = per_entry(p, "cycle")[m]
     cb = entry_cycle_bins(p, m, CYCLE_BINS)
-    qa = np.minimum(p.qual[allq], Q_MAX).astype(np.int64)
+    qa = np.minimum(raw[allq], Q_MAX).astype(np.int64)
     cba = entry_cycle_bins(p, allq, CYCLE_BINS)
     n = CYCLE_BINS * (Q_MAX + 1)
     prof.q_hist += np.bincount(cba * (Q_MAX + 1) + qa, minlength=n).reshape(CYCLE_BINS, Q_MAX + 1)

@@ -102,7 +102,27 @@ def assign_site(p: Pileup, anchor0: int, alleles: list[tuple[str, str]],
         if second - sc[best] >= MARGIN:
             hap[k] = best
             seg[k] = starts[best]
+    _one_per_fragment(p, order, hap)
     return SiteAssignment(w0, haps, alleles, anchor0, order, hap, seg, core1)
+
+
+def _one_per_fragment(p: Pileup, order: np.ndarray, hap: np.ndarray) -> None:
+    """Overlapping mates (:attr:`Pileup.read_mate`) are one fragment: where both were assigned, the mate whose
+    bases were dropped is unassigned if they agree (its keeper counts, as for bases), and both if they
+    disagree (in place; ``hap`` -1 = unassigned)."""
+    if not len(p.read_mate) or not len(order):
+        return
+    keeper = p.read_mate[order]
+    k_drop = np.flatnonzero((keeper >= 0) & (hap >= 0))
+    if not len(k_drop):
+        return
+    where = {int(r): k for k, r in enumerate(order.tolist())}
+    for kd in k_drop.tolist():
+        kk = where.get(int(keeper[kd]))
+        if kk is not None and hap[kk] >= 0:
+            if hap[kk] != hap[kd]:
+                hap[kk] = -1
+            hap[kd] = -1
 
 
 def _score_left(p: Pileup, r: int, w0: int, haps: list[np.ndarray], bases: np.ndarray, quals: np.ndarray

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--margin-bp", type=int, default=c.margin_bp, help=f"reads fetched beyond each shard (default {c.margin_bp})")
     p.add_argument("--min-bq", type=int, default=c.min_base_quality, help=f"minimum base quality (default {c.min_base_quality})")
     p.add_argument("--min-mapq", type=int, default=c.min_mapping_quality, help=f"minimum mapping quality (default {c.min_mapping_quality})")
+    p.add_argument("--count-both-mates", dest="mate_overlap", action="store_false",
+                   help="count a base both mates of an overlapping read pair read twice (bcftools mpileup -x); by "
+                        "default it counts once, as bcftools counts it: one fragment, one observation")
     p.add_argument("--min-qual", type=float, default=c.min_qual, help=f"classical QUAL below this gives FILTER LowQual (default {c.min_qual:g}); with a site model such "
                         "calls are only kept if the model rescues them")
     p.add_argument("--site-model", default=c.site_model, metavar="default|none|FILE",
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(
         DEFAULTS.call, shard_bp=args.shard_bp, margin_bp=args.margin_bp, min_base_quality=args.min_bq,
         min_mapping_quality=args.min_mapq, min_qual=args.min_qual, site_model=args.site_model,
-        site_min_qual=args.site_min_qual,
+        site_min_qual=args.site_min_qual, mate_overlap=args.mate_overlap,
     )
     init_ray(runtime_config(args))
     summary = call_bam(
