@@ -116,3 +116,11 @@ def test_overlapping_mates_count_once_as_bcftools_mpileup_counts_them(tmp_path):
     n_on = sum(len(v) for k, v in p_on.indel_reads.items() if k[0] in {q for q, _, _ in dels + ins})
     n_off = sum(len(v) for k, v in p.indel_reads.items() if k[0] in {q for q, _, _ in dels + ins})
     assert 1.3 < n_off / n_on < 1.7
+    # the realigner scores both mates but counts the fragment once: no assigned read's keeper is assigned too
+    from raygen.calling.realign import assign_site
+
+    q, r, a = ins[3]
+    on, off = assign_site(p_on, q, [(r, a)]), assign_site(p, q, [(r, a)])
+    got = set(on.reads[on.hap >= 0].tolist())
+    assert got and not got & {int(m) for m in p_on.read_mate[list(got)] if m >= 0}
+    assert 1.3 < (off.hap >= 0).sum() / (on.hap >= 0).sum() < 1.8
