@@ -110,7 +110,7 @@ def test_overlapping_mates_count_once_as_bcftools_mpileup_counts_them(tmp_path):
     want = [{b: n for b, n in ad.get(i, {}).items() if n} for i in range(lo, hi)]
     assert sum(g == w for g, w in zip(got, want)) == hi - lo  # every position, every allele
     assert 1.3 < counts[False].sum() / counts[True].sum() < 1.7
-    # an indel both mates carry counts once: its reads are the fragments, as bcftools' indel AD counts them
+    # an indel both mates carry counts once: its reads are the fragments
     for key, reads in p_on.indel_reads.items():
         assert not set(reads) & {int(m) for m in p_on.read_mate[reads] if m >= 0}
     n_on = sum(len(v) for k, v in p_on.indel_reads.items() if k[0] in {q for q, _, _ in dels + ins})
