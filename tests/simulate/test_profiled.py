@@ -154,3 +154,51 @@ def test_reads_ending_in_the_homopolymer_of_a_deletion_are_aligned_gap_free(tmp_
                 inside_m += not has_d
                 inside_d += has_d
     assert spanning_d > 20 and inside_m >= 3 and inside_d == 0
+
+
+def test_mapq_lost_with_the_alt_allele_round_trips(tmp_path):
+    """A profile whose het sites lose MAPQ with their ALT allele (half the sites; 80% of those ALT reads, at
+    MAPQ 29 or 37): the simulator gives low MAPQ only to reads carrying the ALT haplotype's clustered SNVs in
+    linked bins, and ``raygen profile``'s estimator measures about the source's share on the BAM. A profile
+    that measured nothing (older files) leaves every read at MAPQ 60."""
+    import pysam
+
+    from raygen.calling.profile import estimate_profile
+    from raygen.config import SimulateConfig
+    from raygen.regions import Region
+    from raygen.simulate.reads import bam_header, simulate_chunk
+
+    n = 60_000
+    ref = np.frombuffer(b"ACGT", np.uint8)[np.random.default_rng(6).integers(0, 4, n)].copy()
+    (tmp_path / "ref.fa").write_text(">chr1\n" + ref.tobytes().decode() + "\n")
+    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    # a pair of het SNVs 30 bp apart every 400 bp: a 100 bp read carrying one ALT mostly carries both
+    hets = [(p, chr(ref[p]), alt[chr(ref[p])]) for s in range(1000, n - 1000, 400) for p in (s, s + 30)]
+    cfg = SimulateConfig(length=n, contigs=1, seed=8, coverage=30, read_length=100, chunk_bp=n)
+    header = bam_header([("chr1", n)], "S")
+
+    def simulate(prof: ErrorProfile, name: str) -> list:
+        prof.save(tmp_path / f"{name}.json")
+        c = SimulateConfig(**{**cfg.__dict__, "error_profile": str(tmp_path / f"{name}.json")})
+        data, _ = simulate_chunk(ref, "chr1", 0, 0, ([], hets), c, header)
+        (tmp_path / f"{name}.bam").write_bytes(data)
+        pysam.index(str(tmp_path / f"{name}.bam"))
+        with pysam.AlignmentFile(str(tmp_path / f"{name}.bam")) as bam:
+            return [(r.mapping_quality, r.get_tag("HP")) for r in bam.fetch(until_eof=True)]
+
+    plain = _profile(30, 0.001, 0.0)
+    assert {mq for mq, _ in simulate(plain, "plain")} == {60}
+    src = _profile(30, 0.001, 0.0)
+    src.allele_mapq[:] = [100, 50, 40]  # half the het sites linked, 80% of their ALT reads below the top
+    src.allele_mapq_hist[29], src.allele_mapq_hist[37] = 800, 200
+    reads = simulate(src, "linked")
+    low = [(mq, hp) for mq, hp in reads if mq < 60]
+    assert {mq for mq, _ in low} == {29, 37} and {hp for _, hp in low} == {2}  # only the ALT haplotype's reads
+    alt_reads = sum(hp == 2 for _, hp in reads)
+    # a read carries both SNVs of a pair when it starts in the 70 bp before it: 70/400 of the ALT haplotype's
+    # reads, in half the bins, 80% of them: 7%
+    assert 0.04 < len(low) / alt_reads < 0.11
+    got = estimate_profile(str(tmp_path / "linked.bam"), str(tmp_path / "ref.fa"), [Region("chr1", 0, n)])
+    link = got.allele_linked()
+    assert 0.3 < link["share"] < 0.7 and 0.4 < link["p"] < 0.95
+    assert link["mapq_cdf"][28] < 0.05 and 0.7 < link["mapq_cdf"][29] < 0.9  # the source's MAPQ: 80% 29, 20% 37

@@ -61,6 +61,11 @@ LOWMQ_BIN_BP = 200  # bins (by read start) for the low-MAPQ segments
 #: A read with this many mismatches more than its MAPQ class's typical read is counted as a paralog's
 #: (a diverged copy's read carries several; sequencing errors rarely put 3 in one read of a good run).
 PARALOG_MIN_MIS = 3
+#: A het-like site (both alleles in 3+ reads, the non-reference one 30-70% of the reads) is *allele-linked* when
+#: its ALT reads are below the BAM's top MAPQ this much more often than its REF reads: the ALT haplotype makes
+#: the reads ambiguous (it matches a paralog, or carries enough differences that a second hit scores close).
+LINKED_MIN_EXCESS = 0.2
+LINKED_AF = (0.3, 0.7)
 
 
 @dataclass
@@ -94,6 +99,10 @@ class ErrorProfile:
     clip_end: np.ndarray = field(default_factory=lambda: np.zeros((2, 301)))  # [5' end, 3' end] x clip length
     read_mis: np.ndarray = field(default_factory=lambda: np.zeros((2, MAX_READ_MIS + 1)))  # [low, high MAPQ] x mismatches
     lowmq_bins: np.ndarray = field(default_factory=lambda: np.zeros(3))  # low-MAPQ bins, bins with reads, runs
+    # het-like sites, of those the allele-linked ones, and the sum of their ALT reads' below-top share
+    allele_mapq: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    allele_mapq_hist: np.ndarray = field(default_factory=lambda: np.zeros(61))  # those ALT reads' MAPQ below top
+    linked_low_reads: float = 0.0  # reads below LOW_MAPQ that carry an allele-linked site's ALT (each read once)
     gc_obs: np.ndarray = field(default_factory=lambda: np.zeros(GC_BINS))
     gc_exp: np.ndarray = field(default_factory=lambda: np.zeros(GC_BINS))
     depth_median: float = 0.0
@@ -206,6 +215,20 @@ class ErrorProfile:
             out["divergence"] = float(min(0.2, extra / share / max(self.read_length, 1)))
         return out
 
+    def allele_linked(self) -> dict:
+        """MAPQ lost with the ALT allele, as plain floats: ``share`` of the het-like sites that are allele-linked
+        (:data:`LINKED_MIN_EXCESS`), ``p``: the share of their ALT reads below the top MAPQ, and ``mapq_cdf``
+        (list, 61 entries): the cumulative MAPQ of those reads, and ``low_read_fraction``: of all reads, those
+        below :data:`LOW_MAPQ` for this reason (part of the BAM's low-MAPQ reads). Zeros when fewer than 20
+        het-like sites were seen (a profile that cannot say). Truth-free, so artifact sites with the same look
+        are counted too."""
+        sites, linked, low = (float(x) for x in self.allele_mapq)
+        h = np.asarray(self.allele_mapq_hist, np.float64)
+        if sites < 20 or linked == 0 or h.sum() == 0:
+            return {"share": 0.0, "p": 0.0, "mapq_cdf": [], "low_read_fraction": 0.0}
+        return {"share": linked / sites, "p": low / linked, "mapq_cdf": (np.cumsum(h) / h.sum()).tolist(),
+                "low_read_fraction": self.linked_low_reads / max(float(self.mapq_hist.sum()), 1.0)}
+
     def low_mapq_cdf(self) -> np.ndarray:
         """Cumulative distribution of MAPQ among the reads below :data:`LOW_MAPQ` (uniform when none)."""
         h = np.asarray(self.mapq_hist[:LOW_MAPQ], np.float64)
@@ -263,6 +286,8 @@ def summary(prof: ErrorProfile) -> dict:
         "clipped_5p_3p_fraction": [round(float(1 - x), 4) for x in prof.clip_lengths()[:, 0]],
         "low_mapq_read_fraction": round(float(prof.mapq_hist[:LOW_MAPQ].sum() / max(prof.mapq_hist.sum(), 1.0)), 4),
         "paralog": {k: round(v, 4) for k, v in prof.paralog().items()},
+        "allele_linked_mapq_share_p_lowreads": [round(prof.allele_linked()[k], 4)
+                                                for k in ("share", "p", "low_read_fraction")],
         "max_context_multiplier": round(float(prof.context_multiplier().max()), 2),
         "gc_coverage_min_max": [round(float(x), 2) for x in (prof.gc_coverage().min(), prof.gc_coverage().max())],
         "artifact_weight_fraction": [round(mix.get("artifact_weight", 0.0), 5), round(mix.get("artifact_fraction", 0.0), 3)],
@@ -396,6 +421,7 @@ def _add_window(prof: ErrorProfile, acc: _Acc, p: Pileup, w: Shard, cfg: CallCon
         c = np.where(rev, clips[:, 1 - end], clips[:, end])
         prof.clip_end[end] += np.bincount(c, minlength=cap + 1)
     _lowmq_bins(prof, p, w, own)
+    _allele_mapq(prof, p, w, own)
     clean, depth, top = _site_counts(p, w, cfg)
     acc.depth.append(depth)
     acc.top_alt.append(top)
@@ -571,6 +597,43 @@ def _read_mismatches(prof: ErrorProfile, p: Pileup, w: Shard) -> None:
     k = np.minimum(per_read.astype(np.int64), MAX_READ_MIS)
     for c, sel in enumerate((low, ~low)):
         prof.read_mis[c] += np.bincount(k[sel], minlength=MAX_READ_MIS + 1)
+
+
+def _allele_mapq(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> None:
+    """At the window's het-like SNV sites (every MAPQ counted; :data:`LINKED_AF`), count the sites, the
+    allele-linked ones (ALT reads below the window's top MAPQ :data:`LINKED_MIN_EXCESS` more often than REF
+    reads) with their ALT reads' below-top share, and those reads' MAPQs (bounded at 60). A mate's base merged
+    into the other mate's (quality 0, :func:`raygen.calling.candidates.merge_mates`) is not counted twice; the
+    window's own reads (``own``) below :data:`LOW_MAPQ` carrying such an ALT are counted once each."""
+    m = _in_window(p, w) & (p.base < 4) & (p.qual > 0)
+    if not m.any():
+        return
+    top = int(p.read_mapq.max())
+    L = w.end0 - w.start0
+    i = p.pos[m] - w.start0
+    allc = np.bincount(i * 4 + p.base[m], minlength=L * 4).reshape(L, 4)
+    refc = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0].astype(np.int64)
+    known = refc < 4
+    rc = np.minimum(refc, 3)
+    nonref = allc.copy()
+    nonref[np.arange(L), rc] = 0
+    alt, a, r, tot = nonref.argmax(axis=1), nonref.max(axis=1), allc[np.arange(L), rc], allc.sum(axis=1)
+    lo, hi = LINKED_AF
+    het = known & (a >= 3) & (r >= 3) & (a >= lo * tot) & (a <= hi * tot)
+    if not het.any():
+        return
+    low = np.bincount(i * 4 + p.base[m], weights=p.read_mapq[p.read[m]] < top, minlength=L * 4).reshape(L, 4)
+    a_low = low[np.arange(L), alt] / np.maximum(a, 1)
+    r_low = low[np.arange(L), rc] / np.maximum(r, 1)
+    linked = het & (a_low - r_low >= LINKED_MIN_EXCESS)
+    prof.allele_mapq += [float(het.sum()), float(linked.sum()), float(a_low[linked].sum())]
+    sel = np.flatnonzero(m)
+    at = linked[i] & (p.base[m] == alt[i])
+    reads = p.read[sel[at]]
+    mq = p.read_mapq[reads]
+    prof.allele_mapq_hist += np.bincount(np.minimum(mq[mq < top], 60), minlength=61)
+    u = np.unique(reads)
+    prof.linked_low_reads += float((own[u] & (p.read_mapq[u] < LOW_MAPQ)).sum())
 
 
 def _lowmq_bins(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> None:

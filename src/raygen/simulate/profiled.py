@@ -19,9 +19,13 @@ simulator then draws, instead of its stated-quality model (:func:`raygen.simulat
   per-end histogram (``clip_lengths``); the clipped bases are random (adapter / low-quality tail);
 - mis-mapping (``paralog``): segmental duplications covering the profile's fraction of low-MAPQ bins, where
   every read gets a low MAPQ (drawn from the profile's MAPQ histogram below 30), plus scattered low-MAPQ reads
-  elsewhere up to the profile's low-MAPQ read fraction; of the low-MAPQ reads the profile's ``share`` carries
+  elsewhere up to the profile's low-MAPQ read fraction (less the reads the ALT-linked loss below explains); of the low-MAPQ reads the profile's ``share`` carries
   the bases of a diverged paralogous copy (one per contig, the profile's divergence per base), so their
   mismatches cluster at the same sites (paralogous sequence variants);
+- MAPQ lost with the ALT allele (``allele_linked``): in the profile's share of 200-bp bins, a read that carries
+  two or more ALT bases of its haplotype's variants there (substituted or inserted bases, the base after a
+  deletion: a het cluster, or an indel) gets, with the profile's probability, a MAPQ drawn from the real BAM's histogram of such reads; its bases and qualities stay a good
+  read's (on NA12878 true het clusters read this way: ALT reads at MAPQ ~29-47, REF reads at 60);
 - GC coverage: fragments kept with probability proportional to the profile's (shrunk) relative coverage of
   their GC bin, and drawn that much more often, so extreme-GC fragments dip as in the real BAM.
 
@@ -35,9 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from raygen.calling.profile import CYCLE_BINS, GC_BINS, LOW_MAPQ, MAX_HP, MAX_STR_SPAN, ErrorProfile
+from raygen.calling.profile import CYCLE_BINS, GC_BINS, LOW_MAPQ, LOWMQ_BIN_BP, MAX_HP, MAX_STR_SPAN, ErrorProfile
 from raygen.calling.repeats import homopolymer_runs, tandem_tracts
 from raygen.simulate.artifacts import context_multiplier
+from raygen.simulate.haplotype import DEL, Haplotype
 from raygen.simulate.reference import CODE
 
 #: Indel errors are not placed within this many bases of a read end (aligners soft-clip those instead).
@@ -65,6 +70,9 @@ class ProfiledErrors:
     q_cdf_low: np.ndarray | None = None  # the same over every base (low-MAPQ reads' qualities are worse)
     artifact_weight: float = 0.0  # fraction of positions with a systematic (site-specific) error
     artifact_fraction: float = 0.0  # of the reads there, the fraction showing it
+    linked_share: float = 0.0  # of the genome (per LOWMQ_BIN_BP bin) where an ALT allele costs its reads MAPQ
+    linked_p: float = 0.0  # there, the probability an ALT-carrying read loses MAPQ
+    linked_cdf: np.ndarray | None = None  # [61] cumulative MAPQ of those reads
 
     @classmethod
     def from_profile(cls, prof: ErrorProfile) -> "ProfiledErrors":
@@ -82,12 +90,15 @@ class ProfiledErrors:
         par = prof.paralog()
         low = float(prof.mapq_hist[:LOW_MAPQ].sum() / max(prof.mapq_hist.sum(), 1.0))
         seg = par["fraction"] if par["segment_bp"] > 0 else 0.0
+        link = prof.allele_linked()
         return cls(cdf(q_good), prof.error_table(), prof.hp_indel_rate(),
                    prof.str_indel_rate(), prof.context_multiplier(), np.cumsum(prof.clip_lengths(), axis=1),
                    accept, float(w.sum() / (w * accept).sum()), prof.low_mapq_cdf(), seg, par["segment_bp"],
-                   max(0.0, (low - seg) / max(1e-9, 1.0 - seg)), par["share"], par["divergence"],
+                   max(0.0, (low - seg - link["low_read_fraction"]) / max(1e-9, 1.0 - seg)), par["share"],
+                   par["divergence"],
                    cdf(prof.q_hist), float((prof.mixture or {}).get("artifact_weight", 0.0)),
-                   float((prof.mixture or {}).get("artifact_fraction", 0.0)))
+                   float((prof.mixture or {}).get("artifact_fraction", 0.0)), link["share"], link["p"],
+                   np.asarray(link["mapq_cdf"]) if link["mapq_cdf"] else None)
 
     @classmethod
     def load(cls, path: str) -> "ProfiledErrors":
@@ -117,6 +128,20 @@ def profiled_quality_and_errors(rng: np.random.Generator, n: int, length: int, r
         p = np.minimum(p * context_multiplier(bases, reverse, pe.ctx_mult), 0.75)
     err = rng.random((n, length)) < p
     return np.clip(q, 2, 93).astype(np.uint8), err
+
+
+def linked_alt_cum(H: Haplotype, ref: np.ndarray, linked: np.ndarray) -> np.ndarray:
+    """``[H.length + 1]`` cumulative count (``cum[b] - cum[a]`` over haplotype ``[a, b)``) of the positions where
+    ``H`` carries an ALT allele (a substituted or inserted base, or the first base after a deletion) inside a
+    linked bin: ``linked`` is a bool per :data:`LOWMQ_BIN_BP` bin of the contig (0-based reference position //
+    bin size; an inserted base counts in the bin of the reference base before it)."""
+    rp = H.hap2ref
+    alt = (rp < 0) | (ref[np.maximum(rp, 0)] != H.seq)
+    dels = H.ev_pos[H.ev_kind == DEL]
+    alt[dels[dels < H.length]] = True
+    anchor = np.maximum(np.maximum.accumulate(rp), 0)  # an insertion's bases take the reference base before them
+    alt &= linked[np.minimum(anchor // LOWMQ_BIN_BP, len(linked) - 1)]
+    return np.concatenate([[0], np.cumsum(alt)])
 
 
 def tract_table(seq: np.ndarray, pe: ProfiledErrors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

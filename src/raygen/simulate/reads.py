@@ -21,15 +21,20 @@ import numpy as np
 import pysam
 
 from raygen import __version__
+from raygen.calling.profile import LOWMQ_BIN_BP
 from raygen.config import SimulateConfig
 from raygen.simulate.artifacts import (clip_ends, end_realign, format_cigar, in_segments, paralog_segments,
                                        parse_cigar, psv_shift)
 from raygen.simulate.haplotype import Haplotype, build_haplotype
-from raygen.simulate.profiled import (ProfiledErrors, apply_indel_error, indel_errors, profiled_quality_and_errors,
-                                      tract_table)
+from raygen.simulate.profiled import (ProfiledErrors, apply_indel_error, indel_errors, linked_alt_cum,
+                                      profiled_quality_and_errors, tract_table)
 from raygen.simulate.reference import BASES, CODE
 
 MAPQ = 60
+#: A read loses MAPQ with its haplotype's alleles (profile ``allele_linked``) when it carries this many ALT bases
+#: in linked bins: NA12878's linked het sites are clusters whose ALT reads carry 2-5 differences; a read with one
+#: ALT allele (tried: every ALT-carrying read) made the simulated true hets look like its artifacts.
+LINKED_MIN_ALTS = 2
 MIN_Q, MAX_Q = 2, 41
 #: Phred -> error probability, as float32 for a cheap per-base comparison.
 ERROR_PROB = (10.0 ** (-np.arange(256) / 10.0)).astype(np.float32)
@@ -205,6 +210,7 @@ class _Artifacts:
     chunk: tuple[int, int]
     art_shift: np.ndarray  # uint8 per reference position: a systematic error's base shift (0 = none)
     art_reverse: np.ndarray  # bool per reference position: the strand that systematic error is on
+    linked: np.ndarray | None = None  # bool per LOWMQ_BIN_BP bin: an ALT allele there costs its reads MAPQ
 
     @classmethod
     def build(cls, cfg: SimulateConfig, contig_index: int, ref: np.ndarray, chunk: tuple[int, int],
@@ -216,7 +222,11 @@ class _Artifacts:
         psv[~in_segments(np.arange(n), segs)] = 0  # the copy is a copy of the segment only
         rng = np.random.default_rng([cfg.seed, 9, contig_index])
         art = psv_shift(rng, n, pe.artifact_weight)
-        return cls(ref, segs, psv, chunk, art, rng.random(n) < 0.5)
+        linked = None
+        if pe.linked_share > 0 and pe.linked_cdf is not None:  # drawn only then: older profiles' reads unchanged
+            bins = n // LOWMQ_BIN_BP + 1
+            linked = np.random.default_rng([cfg.seed, 10, contig_index]).random(bins) < pe.linked_share
+        return cls(ref, segs, psv, chunk, art, rng.random(n) < 0.5, linked)
 
 
 def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, contig_index: int,
@@ -231,6 +241,9 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
     errors = 0
     pending: list = []  # (POS, read index, SAM line) not yet written (profile path)
     tracts = [tract_table(H.seq, pe) for H in haps] if pe is not None else None
+    alt_cum = None
+    if art is not None and art.linked is not None:
+        alt_cum = [linked_alt_cum(H, art.ref, art.linked) for H in haps]
     fd, tmp = tempfile.mkstemp(prefix="raygen-sim-", suffix=".bam")
     os.close(fd)
     try:
@@ -253,8 +266,8 @@ def _bam_bytes(c: dict[str, np.ndarray], haps: list[Haplotype], contig: str, con
                 if pe is None:
                     q, err = quality_and_errors(rng, m, L, reverse, cfg.error_rate)
                 else:
-                    mapq, copy = _mis_mapping(rng, pe, art, positions, haps, hstart, hap, bases)
-                    q, err = profiled_quality_and_errors(rng, m, L, reverse, pe, bases, mapq < MAPQ)
+                    mapq, copy, low = _mis_mapping(rng, pe, art, positions, haps, hstart, hap, bases, alt_cum)
+                    q, err = profiled_quality_and_errors(rng, m, L, reverse, pe, bases, low)
                     indel_cigars = _profiled_indels(rng, haps, tracts, hstart, hap, c["impure"][sl] | copy, bases, L)
                 shift = rng.integers(1, 4, (m, L))
                 errors += int(err.sum())
@@ -302,13 +315,17 @@ def _flush_sorted(out, hdr, pending: list, below: int | None) -> list:
 
 def _mis_mapping(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, pos: np.ndarray,
                  haps: list[Haplotype], hstart: np.ndarray, hap: np.ndarray,
-                 bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 bases: np.ndarray,
+                 alt_cum: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MAPQ per read (low for reads starting in a segmental duplication and for the profile's scattered
     low-MAPQ reads, drawn from its low-MAPQ histogram) and which reads are a paralog's: their differences are
     written into ``bases`` in place. In a segment they are the one copy's (``art.psv``: the same sites in every
     such read, a paralogous sequence variant); a scattered read comes from one of many copies (a repeat
     family's), so its differences are its own (the real BAM's low-MAPQ mismatches seldom recur at a site: its
-    artifact-site weight stays low). Returns (mapq, is_copy)."""
+    artifact-site weight stays low). With ``alt_cum`` (per haplotype, :func:`linked_alt_cum`), a good read that
+    carries :data:`LINKED_MIN_ALTS` or more ALT alleles in linked bins loses MAPQ with the profile's ``linked_p`` (MAPQ from ``linked_cdf``);
+    it stays a good read otherwise (not a copy's; a good read's qualities). Returns (mapq, is_copy, is_low),
+    ``is_low`` the mis-mapped reads (not the allele-linked ones)."""
     m, L = bases.shape
     seg = in_segments(pos, art.segments)
     low = seg | (rng.random(m) < pe.background_lowmq)
@@ -325,7 +342,14 @@ def _mis_mapping(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, 
         b = bases[idx]
         b[d > 0] = BASES[(CODE[b[d > 0]] + d[d > 0]) % 4]
         bases[idx] = b
-    return mapq, copy
+    if alt_cum is not None:
+        carries = np.zeros(m, bool)
+        for h in range(len(haps)):
+            w = hap == h
+            carries[w] = alt_cum[h][hstart[w] + L] - alt_cum[h][hstart[w]] >= LINKED_MIN_ALTS
+        lose = carries & ~low & (rng.random(m) < pe.linked_p)
+        mapq[lose] = np.minimum(np.searchsorted(pe.linked_cdf, rng.random(int(lose.sum())), side="right"), MAPQ - 1)
+    return mapq, copy, low
 
 
 def _aligner_view(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, bases: np.ndarray,
