@@ -1,6 +1,6 @@
 """Variant-calling benchmark: accuracy on GIAB and simulated data, and core-seconds per Mbp, vs bcftools.
 
-    .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.65] [--no-sim]  # NA12878 halves, each held out
+    .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.58 [--sub-seed 7]] [--no-sim]  # NA12878 halves, each held out
     .venv/bin/python benchmarks/call.py fit   [--out FILE] [--no-sim]  # refit the shipped site model
     .venv/bin/python benchmarks/call.py speed [--mbp 10] [--repeat 3]  # core-s/Mbp at 30x, raygen vs bcftools
     .venv/bin/python benchmarks/call.py hard  [--model DIR] [--seed 31]  # 10x, 2% error, repeat indels, 30x
@@ -283,10 +283,11 @@ def train_cnn(held_out: str, base: Path, out: Path) -> Path:
 
 
 def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn: bool = False,
-         site_sim: bool = True) -> None:
+         site_sim: bool = True, sub_seed: int = 7) -> None:
     """Two folds: the site model fitted (and cross-validated) on one half, every caller measured on the other;
     ``fraction`` < 1 measures on the held-out half's reads subsampled to that fraction (another depth than the
-    fitted one; the model still sees the full-depth other half). ``cnn``: per fold, a CNN trained on the other
+    fitted one; the model still sees the full-depth other half; ``sub_seed``: `samtools view -s SEED.FRACTION`'s
+    seed, another draw of the same depth). ``cnn``: per fold, a CNN trained on the other
     half plus the simulated training genomes (:func:`train_cnn`) adds its rows; ``model``: one given CNN dir
     instead (trained on data you name). ``site_sim``: the site model also learns from the simulated training
     genomes (:data:`TRAIN_SETS`; the default)."""
@@ -309,7 +310,7 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
             bam, region = HALVES[held]
             bam = str(GIAB / bam)
             if fraction < 1:
-                bam = subsample(bam, fraction, f"{d}/{held}_sub.bam", seed=7)
+                bam = subsample(bam, fraction, f"{d}/{held}_sub.bam", seed=sub_seed)
             rbed = _bed(f"{d}/held_{held}.bed", region)
             q, cpu = {}, {}
             for name, site in (("raygen classical", "none"), ("raygen + site model", mpath)):
@@ -508,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("what", choices=["giab", "speed", "hard", "fit", "all"])
     ap.add_argument("--fraction", type=float, default=1.0,
                     help="`giab`: subsample the held-out half's reads to this fraction (default 1: all)")
+    ap.add_argument("--sub-seed", type=int, default=7, help="`giab --fraction`: the subsampling seed "
+                    "(`samtools view -s SEED.FRACTION`; default 7)")
     ap.add_argument("--out", help="`fit`: where to write the site model (default: the one shipped in the package)")
     ap.add_argument("--model", help="CNN model dir from `raygen train caller` (adds a raygen CNN row)")
     ap.add_argument("--cnn", action="store_true", help="`giab`: train a CNN per fold (other half + simulated "
@@ -533,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         if not GIAB.is_dir():
             print(f"skip giab: {GIAB} is absent", file=sys.stderr)
         else:
-            giab(a.model, a.fraction, a.keep, a.cnn, a.site_sim)
+            giab(a.model, a.fraction, a.keep, a.cnn, a.site_sim, a.sub_seed)
     if a.what == "fit":
         fit_default(a.out, a.keep, a.site_sim)
     if a.what in ("hard", "all"):
