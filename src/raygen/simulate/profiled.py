@@ -17,15 +17,16 @@ simulator then draws, instead of its stated-quality model (:func:`raygen.simulat
   near its end is written gap-free or soft-clipped when an aligner would (BWA-MEM scores);
 - soft-clipped ends: per read end in sequencing direction (5', 3') a clip length drawn from the profile's
   per-end histogram (``clip_lengths``); the clipped bases are random (adapter / low-quality tail);
-- mis-mapping (``paralog``): segmental duplications covering the profile's fraction of low-MAPQ bins, where
-  every read gets a low MAPQ (drawn from the profile's MAPQ histogram below 30), plus scattered low-MAPQ reads
-  elsewhere up to the profile's low-MAPQ read fraction (less the reads the ALT-linked loss below explains); of the low-MAPQ reads the profile's ``share`` carries
-  the bases of a diverged paralogous copy (one per contig, the profile's divergence per base), so their
-  mismatches cluster at the same sites (paralogous sequence variants);
-- MAPQ lost with the ALT allele (``allele_linked``): in the profile's share of 200-bp bins, a read that carries
-  two or more ALT bases of its haplotype's variants there (substituted or inserted bases, the base after a
-  deletion: a het cluster, or an indel) gets, with the profile's probability, a MAPQ drawn from the real BAM's histogram of such reads; its bases and qualities stay a good
-  read's (on NA12878 true het clusters read this way: ALT reads at MAPQ ~29-47, REF reads at 60);
+- mis-mapping (``paralog``): segmental duplications covering the profile's fraction of low-MAPQ bins, where every
+  read gets a low MAPQ (drawn from the profile's MAPQ histogram below 30), plus scattered low-MAPQ reads elsewhere
+  up to the profile's low-MAPQ read fraction (less the reads the ALT-linked loss below explains); of the low-MAPQ
+  reads the profile's ``share`` carries the bases of a diverged paralogous copy (one per contig, the profile's
+  divergence per base), so their mismatches cluster at the same sites (paralogous sequence variants);
+- MAPQ lost with the ALT allele (``allele_linked``): in the profile's share of 200-bp bins, a read that carries two
+  or more ALT bases of its haplotype's variants there (substituted or inserted bases, the base after a deletion: a
+  het cluster, or an indel) gets, with the profile's probability, a MAPQ drawn from the real BAM's histogram of
+  such reads; its bases and qualities stay a good read's (on NA12878 true het clusters read this way: ALT reads at
+  MAPQ ~29-47, REF reads at 60);
 - GC coverage: fragments kept with probability proportional to the profile's (shrunk) relative coverage of
   their GC bin, and drawn that much more often, so extreme-GC fragments dip as in the real BAM.
 

@@ -317,15 +317,15 @@ def _mis_mapping(rng: np.random.Generator, pe: ProfiledErrors, art: _Artifacts, 
                  haps: list[Haplotype], hstart: np.ndarray, hap: np.ndarray,
                  bases: np.ndarray,
                  alt_cum: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MAPQ per read (low for reads starting in a segmental duplication and for the profile's scattered
-    low-MAPQ reads, drawn from its low-MAPQ histogram) and which reads are a paralog's: their differences are
-    written into ``bases`` in place. In a segment they are the one copy's (``art.psv``: the same sites in every
-    such read, a paralogous sequence variant); a scattered read comes from one of many copies (a repeat
-    family's), so its differences are its own (the real BAM's low-MAPQ mismatches seldom recur at a site: its
-    artifact-site weight stays low). With ``alt_cum`` (per haplotype, :func:`linked_alt_cum`), a good read that
-    carries :data:`LINKED_MIN_ALTS` or more ALT alleles in linked bins loses MAPQ with the profile's ``linked_p`` (MAPQ from ``linked_cdf``);
-    it stays a good read otherwise (not a copy's; a good read's qualities). Returns (mapq, is_copy, is_low),
-    ``is_low`` the mis-mapped reads (not the allele-linked ones)."""
+    """MAPQ per read (low for reads starting in a segmental duplication and for the profile's scattered low-MAPQ
+    reads, drawn from its low-MAPQ histogram) and which reads are a paralog's: their differences are written into
+    ``bases`` in place. In a segment they are the one copy's (``art.psv``: the same sites in every such read, a
+    paralogous sequence variant); a scattered read comes from one of many copies (a repeat family's), so its
+    differences are its own (the real BAM's low-MAPQ mismatches seldom recur at a site: its artifact-site weight
+    stays low). With ``alt_cum`` (per haplotype, :func:`linked_alt_cum`), a good read that carries
+    :data:`LINKED_MIN_ALTS` or more ALT bases in linked bins loses MAPQ with the profile's ``linked_p`` (MAPQ from
+    ``linked_cdf``); it stays a good read otherwise (not a copy's; a good read's qualities). Returns (mapq,
+    is_copy, is_low), ``is_low`` the mis-mapped reads (not the allele-linked ones)."""
     m, L = bases.shape
     seg = in_segments(pos, art.segments)
     low = seg | (rng.random(m) < pe.background_lowmq)
