@@ -434,21 +434,28 @@ def _in_window(p: Pileup, w: Shard) -> np.ndarray:
     return (p.pos >= w.start0) & (p.pos < w.end0)
 
 
+def _allele_counts(p: Pileup, w: Shard, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over the pileup entries ``m`` (A/C/G/T bases inside window ``w``): each entry's window offset (0-based
+    position - ``w.start0``), the ``[L, 4]`` A/C/G/T counts per window position, and the reference code there
+    (int64; 4 = N)."""
+    L = w.end0 - w.start0
+    i = p.pos[m] - w.start0
+    allc = np.bincount(i * 4 + p.base[m], minlength=L * 4).reshape(L, 4)
+    return i, allc, p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0].astype(np.int64)
+
+
 def _site_counts(p: Pileup, w: Shard, cfg: CallConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(clean-site mask over the window, caller-filtered depth, top non-reference count) per position."""
     L = w.end0 - w.start0
     m = _in_window(p, w) & (p.base < 4)
-    i = p.pos[m] - w.start0
-    allc = np.bincount(i * 4 + p.base[m], minlength=L * 4).reshape(L, 4)
-    refc = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0].astype(np.int64)
+    _, allc, refc = _allele_counts(p, w, m)
     known = refc < 4
     nonref = allc.copy()
     nonref[np.arange(L)[known], refc[known]] = 0
     tot = allc.sum(axis=1)
     clean = known & (tot >= 4) & (nonref.max(axis=1) <= CLEAN_MAX_FRACTION * np.maximum(tot, 1))
     f = m & (p.qual >= cfg.min_base_quality) & (p.read_mapq[p.read] >= cfg.min_mapping_quality)
-    j = p.pos[f] - w.start0
-    fc = np.bincount(j * 4 + p.base[f], minlength=L * 4).reshape(L, 4)
+    _, fc, _ = _allele_counts(p, w, f)
     depth = fc.sum(axis=1)
     fc[np.arange(L)[known], refc[known]] = 0
     depth[~known] = 0
@@ -610,9 +617,7 @@ def _allele_mapq(prof: ErrorProfile, p: Pileup, w: Shard, own: np.ndarray) -> No
         return
     top = int(p.read_mapq.max())
     L = w.end0 - w.start0
-    i = p.pos[m] - w.start0
-    allc = np.bincount(i * 4 + p.base[m], minlength=L * 4).reshape(L, 4)
-    refc = p.ref_codes[w.start0 - p.ref_start0: w.end0 - p.ref_start0].astype(np.int64)
+    i, allc, refc = _allele_counts(p, w, m)
     known = refc < 4
     rc = np.minimum(refc, 3)
     nonref = allc.copy()
