@@ -41,6 +41,10 @@ def test_profile_rates_are_sane(profile: ErrorProfile):
     par = profile.paralog()  # low-MAPQ reads carry a diverged copy's mismatches; high-MAPQ reads rarely 3+
     assert 0.05 < par["share"] < 0.8 and 0.01 < par["divergence"] < 0.2 and 0 <= par["fraction"] < 0.05
     assert profile.read_mis[1, 3:].sum() < 0.05 * profile.read_mis[1].sum()
+    # some true hets lose MAPQ with their ALT allele (ALT reads at ~29-47, REF reads at 60): measured, not zero
+    link = profile.allele_linked()
+    assert profile.allele_mapq[0] >= 20 and 0.02 < link["share"] < 0.5 and 0.3 < link["p"] <= 1
+    assert 0 < link["low_read_fraction"] < 0.02 and link["mapq_cdf"][-1] == pytest.approx(1.0)
 
 
 def test_low_fraction_germline_indel_is_not_counted_as_error():
