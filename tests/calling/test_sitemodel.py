@@ -50,6 +50,33 @@ def test_fit_is_calibrated_on_fresh_data_and_round_trips(tmp_path: Path):
         SiteModel.load(tmp_path / "old.json")
 
 
+def test_low_mapq_can_veto_hets_and_keep_hom_alts(tmp_path: Path):
+    """The ``mq_alt*hom`` column lets one model read low ALT MAPQ as a paralog's het but a real hom-alt (a
+    segmental duplication's own variant); a model file from before the column is refused with a refit hint."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    X = rng.normal(0.3, 0.05, (n, len(FEATURES))).astype(np.float32)
+    het = rng.random(n) < 0.5
+    low = rng.random(n) < 0.4
+    X[:, FEATURES.index("het")] = het
+    X[:, FEATURES.index("mq_alt")] = np.where(low, 0.5, 1.0)
+    y = (rng.random(n) < np.where(het & low, 0.05, 0.95)).astype(np.int8)
+    m = fit_site_model(X, y, l2=0.1)
+    rows = X[:4].copy()
+    rows[:, FEATURES.index("het")] = [1, 1, 0, 0]
+    rows[:, FEATURES.index("mq_alt")] = [0.5, 1.0, 0.5, 1.0]
+    p = m.predict(rows)
+    # without the column (one MAPQ slope) the fit gives 0.11, 0.92, 0.77, 1.0: the hom-alt falls with the het
+    assert p[0] < 0.07 and p[2] > 0.83 and min(p[1], p[3]) > 0.9, p
+    m.save(tmp_path / "m.json")
+    d = json.loads((tmp_path / "m.json").read_text())
+    assert d["hom_interactions"] == ["mq_alt"]
+    del d["hom_interactions"]
+    (tmp_path / "before.json").write_text(json.dumps(d))
+    with pytest.raises(InputError, match="refit"):
+        SiteModel.load(tmp_path / "before.json")
+
+
 def test_veto_keeps_refcalls_and_names_the_reason():
     X, y, _ = _data(3)
     m = fit_site_model(X, y, card={"threshold": 0.5})

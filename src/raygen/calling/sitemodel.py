@@ -40,6 +40,10 @@ FORMAT = "raygen-site-model/1"
 DEFAULT_PATH = Path(__file__).parent / "models" / "site_model.json"
 #: Features multiplied by ``is_indel`` as extra columns (indel evidence differs from SNV evidence).
 INDEL_INTERACTIONS = ("lod", "vaf", "vaf_dev", "hp_len", "str_span", "noise_alt", "strand_alt", "clip_alt")
+#: Features multiplied by ``1 - het`` (hom-alt-like rows) as extra columns: a true hom-alt inside a segmental
+#: duplication reads at the copies' low MAPQ like a paralog's artifact does, but a paralog's reads seldom make
+#: a hom-alt fraction; one slope for both lets low MAPQ veto those hom-alts (NA12878 10,012,570-572, AD 1/13).
+HOM_INTERACTIONS = ("mq_alt",)
 #: FILTER names and the features whose contribution they sum; a filtered call lists every group whose
 #: contribution, against a typical true variant's, is below -1 (its odds fell by more than e).
 FILTER_GROUPS = {
@@ -86,13 +90,21 @@ LOW_DEPTH = 18.0
 
 
 def design(X: np.ndarray) -> np.ndarray:
-    """Feature matrix ``[N, len(FEATURES)]`` -> the model's columns (features, then indel interactions);
-    :data:`NOT_TRANSFERABLE` columns are zeroed (a zero column gets a zero coefficient)."""
+    """Feature matrix ``[N, len(FEATURES)]`` -> the model's columns (:func:`column_names`: features, then indel
+    and hom-alt interactions); :data:`NOT_TRANSFERABLE` columns are zeroed (a zero column gets a zero
+    coefficient)."""
     X = np.array(X, dtype=np.float64)
     X[:, [FEATURES.index(f) for f in NOT_TRANSFERABLE]] = 0.0
     ind = X[:, FEATURES.index("is_indel")][:, None]
-    extra = X[:, [FEATURES.index(f) for f in INDEL_INTERACTIONS]] * ind
-    return np.concatenate([X, extra], axis=1).astype(np.float64)
+    hom = 1.0 - X[:, FEATURES.index("het")][:, None]
+    return np.concatenate([X, X[:, [FEATURES.index(f) for f in INDEL_INTERACTIONS]] * ind,
+                           X[:, [FEATURES.index(f) for f in HOM_INTERACTIONS]] * hom], axis=1)
+
+
+def column_names() -> list[str]:
+    """The names of :func:`design`'s columns (``feature*is_indel``, ``feature*hom``: the interactions)."""
+    return (list(FEATURES) + [f"{f}*is_indel" for f in INDEL_INTERACTIONS]
+            + [f"{f}*hom" for f in HOM_INTERACTIONS])
 
 
 @dataclass
@@ -167,13 +179,14 @@ class SiteModel:
         strongest first."""
         z = (design(x[None, :])[0] - self.mean) / self.scale
         contrib = self.coef * (z - self.typical)
-        names = list(FEATURES) + [f"{f}*is_indel" for f in INDEL_INTERACTIONS]
+        names = column_names()
         sums = {g: float(contrib[[i for i, n in enumerate(names) if n.split("*")[0] in feats]].sum())
                 for g, feats in FILTER_GROUPS.items()}
         return sorted((g for g, v in sums.items() if v < -1.0), key=lambda g: sums[g])
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "features": list(FEATURES), "interactions": list(INDEL_INTERACTIONS),
+                "hom_interactions": list(HOM_INTERACTIONS),
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
                 "intercept": self.intercept, "typical": self.typical.tolist(), "card": self.card,
                 **({"low_depth": self.low.to_dict()} if self.low is not None else {})}
@@ -190,7 +203,8 @@ class SiteModel:
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read site model {str(path)!r}: {exc}") from None
         if d.get("format") != FORMAT or tuple(d.get("features", ())) != FEATURES \
-                or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS:
+                or tuple(d.get("interactions", ())) != INDEL_INTERACTIONS \
+                or tuple(d.get("hom_interactions", ())) != HOM_INTERACTIONS:
             raise InputError(f"{str(path)!r} is not a {FORMAT} model for this raygen's features; refit it "
                              "(`python benchmarks/call.py fit --out FILE`, docs/call.md)")
         try:
