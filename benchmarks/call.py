@@ -1,6 +1,6 @@
 """Variant-calling benchmark: accuracy on GIAB and simulated data, and core-seconds per Mbp, vs bcftools.
 
-    .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.58 [--sub-seed 7]] [--no-sim]  # NA12878 halves, each held out
+    .venv/bin/python benchmarks/call.py giab  [--cnn] [--model DIR] [--fraction 0.58 [--sub-seed 7]] [--binned-quals] [--no-sim]  # NA12878 halves, each held out
     .venv/bin/python benchmarks/call.py fit   [--out FILE] [--no-sim]  # refit the shipped site model
     .venv/bin/python benchmarks/call.py speed [--mbp 10] [--repeat 3]  # core-s/Mbp at 30x, raygen vs bcftools
     .venv/bin/python benchmarks/call.py hard  [--model DIR] [--seed 31]  # 10x, 2% error, repeat indels, 30x
@@ -182,6 +182,30 @@ def subsample(bam: str, fraction: float, out: str, seed: int = 3) -> str:
     return out
 
 
+#: Illumina's four-level base-quality binning (NovaSeq / RTA3): reported Q 0-2 -> 2, 3-14 -> 12, 15-30 -> 23,
+#: 31+ -> 37 (bounds inclusive; `giab --binned-quals`).
+QUAL_BINS_RTA3 = ((2, 2), (14, 12), (30, 23), (255, 37))
+
+
+def bin_qualities(bam: str, out: str) -> str:
+    """A copy of ``bam`` with every base quality binned as :data:`QUAL_BINS_RTA3` (reads, order and every other
+    field unchanged) into ``out`` (indexed); returns ``out``: the same reads as another instrument reports them."""
+    import array
+
+    import pysam
+
+    table = bytes(next(v for hi, v in QUAL_BINS_RTA3 if q <= hi) for q in range(256))
+    if not Path(out).exists():
+        with pysam.AlignmentFile(bam) as src, pysam.AlignmentFile(out, "wb", template=src) as dst:
+            for r in src:
+                q = r.query_qualities
+                if q is not None:
+                    r.query_qualities = array.array("B", bytes(q).translate(table))
+                dst.write(r)
+        pysam.index(out)
+    return out
+
+
 def real_training(name: str, d: str, cfg=None):
     """Labelled candidates of NA12878 half ``name`` at full depth and subsampled (:data:`REAL_FRACTIONS`), and
     bcftools' recall on each."""
@@ -283,11 +307,12 @@ def train_cnn(held_out: str, base: Path, out: Path) -> Path:
 
 
 def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn: bool = False,
-         site_sim: bool = True, sub_seed: int = 7) -> None:
+         site_sim: bool = True, sub_seed: int = 7, binned_quals: bool = False) -> None:
     """Two folds: the site model fitted (and cross-validated) on one half, every caller measured on the other;
     ``fraction`` < 1 measures on the held-out half's reads subsampled to that fraction (another depth than the
     fitted one; the model still sees the full-depth other half; ``sub_seed``: `samtools view -s SEED.FRACTION`'s
-    seed, another draw of the same depth). ``cnn``: per fold, a CNN trained on the other
+    seed, another draw of the same depth; ``binned_quals``: the held-out reads' base qualities binned as a
+    NovaSeq reports them, :func:`bin_qualities`, while every model is fitted on the unbinned ones). ``cnn``: per fold, a CNN trained on the other
     half plus the simulated training genomes (:func:`train_cnn`) adds its rows; ``model``: one given CNN dir
     instead (trained on data you name). ``site_sim``: the site model also learns from the simulated training
     genomes (:data:`TRAIN_SETS`; the default)."""
@@ -302,7 +327,9 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
           "fitted on the same out-of-fold predictions; the classical\nmodel's own parameters are the config's "
           "defaults plus the BAM's self-measured error profile (no truth used)."
           + ("\nThe CNN of each half is trained (Ray Train) on the OTHER half + simulated training genomes (seeds "
-             f"{sorted(TRAIN_SEEDS)})." if cnn else ""))
+             f"{sorted(TRAIN_SEEDS)})." if cnn else "")
+          + ("\nThe held-out reads' base qualities are binned to 2/12/23/37 (NovaSeq); every model is fitted on "
+             "unbinned reads." if binned_quals else ""))
     totals: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as d:
         for held, other in (("first", "second"), ("second", "first")):
@@ -311,6 +338,8 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
             bam = str(GIAB / bam)
             if fraction < 1:
                 bam = subsample(bam, fraction, f"{d}/{held}_sub.bam", seed=sub_seed)
+            if binned_quals:
+                bam = bin_qualities(bam, f"{d}/{held}_binned.bam")
             rbed = _bed(f"{d}/held_{held}.bed", region)
             q, cpu = {}, {}
             for name, site in (("raygen classical", "none"), ("raygen + site model", mpath)):
@@ -511,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="`giab`: subsample the held-out half's reads to this fraction (default 1: all)")
     ap.add_argument("--sub-seed", type=int, default=7, help="`giab --fraction`: the subsampling seed "
                     "(`samtools view -s SEED.FRACTION`; default 7)")
+    ap.add_argument("--binned-quals", action="store_true", help="`giab`: bin the held-out reads' base qualities "
+                    "to 2/12/23/37 as a NovaSeq reports them (the models still learn from unbinned reads)")
     ap.add_argument("--out", help="`fit`: where to write the site model (default: the one shipped in the package)")
     ap.add_argument("--model", help="CNN model dir from `raygen train caller` (adds a raygen CNN row)")
     ap.add_argument("--cnn", action="store_true", help="`giab`: train a CNN per fold (other half + simulated "
@@ -536,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         if not GIAB.is_dir():
             print(f"skip giab: {GIAB} is absent", file=sys.stderr)
         else:
-            giab(a.model, a.fraction, a.keep, a.cnn, a.site_sim, a.sub_seed)
+            giab(a.model, a.fraction, a.keep, a.cnn, a.site_sim, a.sub_seed, a.binned_quals)
     if a.what == "fit":
         fit_default(a.out, a.keep, a.site_sim)
     if a.what in ("hard", "all"):
