@@ -312,9 +312,9 @@ def giab(model: str | None, fraction: float = 1.0, keep: str | None = None, cnn:
     ``fraction`` < 1 measures on the held-out half's reads subsampled to that fraction (another depth than the
     fitted one; the model still sees the full-depth other half; ``sub_seed``: `samtools view -s SEED.FRACTION`'s
     seed, another draw of the same depth; ``binned_quals``: the held-out reads' base qualities binned as a
-    NovaSeq reports them, :func:`bin_qualities`, while every model is fitted on the unbinned ones). ``cnn``: per fold, a CNN trained on the other
-    half plus the simulated training genomes (:func:`train_cnn`) adds its rows; ``model``: one given CNN dir
-    instead (trained on data you name). ``site_sim``: the site model also learns from the simulated training
+    NovaSeq reports them, :func:`bin_qualities`, while every model is fitted on the unbinned ones). ``cnn``:
+    per fold, a CNN trained on the other half plus the simulated training genomes (:func:`train_cnn`) adds its
+    rows; ``model``: one given CNN dir instead (trained on data you name). ``site_sim``: the site model also learns from the simulated training
     genomes (:data:`TRAIN_SETS`; the default)."""
     ref, truth, bed = str(GIAB / GIAB_REF), str(GIAB / GIAB_TRUTH), str(GIAB / GIAB_BED)
     from raygen.config import CallConfig
