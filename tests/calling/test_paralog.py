@@ -1,4 +1,4 @@
-"""The PSV-cluster rule (classical.paralog_filter) and its ALT-MAPQ input (classical.snv_alt_mapq)."""
+"""The PSV-cluster rule (classical.paralog_filter) and its ALT/REF-MAPQ input (classical.snv_alt_mapq)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ def test_snv_alt_mapq_matches_a_loop():
     assert not np.isnan(full).any()  # every site has ALT reads
     assert np.allclose(full[:3], near[:3]) and np.isnan(near[3])  # 15 is 13 bp from the cluster 0-2
     assert np.isnan(snv_alt_mapq(p, cands, (1, 5))).all()  # no cluster anywhere: no pass over the entries
+    # allele="ref": the reads carrying each SNV's REF base (here A, code 0)
+    ref = snv_alt_mapq(p, cands, allele="ref")
+    for i, c in enumerate(cands):
+        m = [mapq[read[e]] for e in range(E) if not c.is_indel and pos[e] == c.pos0 and base[e] == 0]
+        assert (np.isnan(ref[i]) and not m) or np.isclose(ref[i], np.mean(m)), (c, ref[i], m)
 
 
 def _rec(pos0: int, gt=(0, 1)) -> CallRecord:
@@ -51,12 +56,17 @@ def test_paralog_filter_needs_a_low_mapq_cluster():
     cands = [Candidate(q, "A", "C", 17, 11, 6, 3) for q in pos]
     recs = [_rec(q) for q in pos]
     mq = np.array([29, 29, 29, 29, 60, 29.0])  # a 3-site low-MAPQ cluster, a lone one, a pair with one high
-    out = paralog_filter(cands, recs, mq, cfg)
+    low_ref = np.array([25, 29, np.nan, 29, 29, 29.0])  # REF reads mapped low too (NaN: no REF read)
+    out = paralog_filter(cands, recs, mq, low_ref, cfg)
     assert [r.filter for r in out] == ["LowQual;LowMQ;Paralog"] * 3 + ["PASS"] * 3
+    # the same ALT reads beside REF reads mapped uniquely: a true haplotype that resembles a paralog, kept
+    high_ref = low_ref.copy()
+    high_ref[1] = 60.0
+    assert all(r.filter == "PASS" for r in paralog_filter(cands, recs, mq, high_ref, cfg))
     # hom-alt calls and the rule switched off stay as they were
-    hom = paralog_filter(cands, [_rec(q, (1, 1)) for q in pos], mq, cfg)
+    hom = paralog_filter(cands, [_rec(q, (1, 1)) for q in pos], mq, low_ref, cfg)
     assert all(r.filter == "PASS" for r in hom)
-    off = paralog_filter(cands, recs, mq, CallConfig(paralog_min_sites=0))
+    off = paralog_filter(cands, recs, mq, low_ref, CallConfig(paralog_min_sites=0))
     assert all(r.filter == "PASS" for r in off)
 
 

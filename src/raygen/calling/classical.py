@@ -339,9 +339,11 @@ def _near_clusters(pos0: np.ndarray, window: int, min_sites: int) -> np.ndarray:
     return (np.searchsorted(centres, pos0 + window, side="right") - np.searchsorted(centres, pos0 - window)) > 0
 
 
-def snv_alt_mapq(p: Pileup, cands: list[Candidate], clusters: tuple[int, int] | None = None) -> np.ndarray:
-    """Per candidate, the mean MAPQ of the reads whose base at an SNV's position is its ALT base (NaN for
-    indels and for SNVs without such a read). Vectorized over the pileup's entries: no per-read Python.
+def snv_alt_mapq(p: Pileup, cands: list[Candidate], clusters: tuple[int, int] | None = None,
+                 allele: str = "alt") -> np.ndarray:
+    """Per candidate, the mean MAPQ of the reads whose base at an SNV's position is its ALT base (``allele``
+    ``"ref"``: its REF base; NaN for indels and for SNVs without such a read). Vectorized over the pileup's
+    entries: no per-read Python.
 
     ``clusters`` ``(window, min_sites)``: only the SNVs :func:`_near_clusters` keeps get a value (the others
     NaN). Why: one pass over every entry of a 30x shard cost the caller ~25% more CPU, and at ~1 SNV
@@ -353,9 +355,13 @@ def snv_alt_mapq(p: Pileup, cands: list[Candidate], clusters: tuple[int, int] | 
         idx = [i for i, k in zip(idx, near) if k]
     if not idx or len(p.pos) == 0:
         return out
-    keys = np.array([cands[i].pos0 * 4 + "ACGT".index(cands[i].alt) for i in idx], dtype=np.int64)
-    order = np.argsort(keys)
-    sk = keys[order]
+    base = [(cands[i].alt if allele == "alt" else cands[i].ref[0]) for i in idx]
+    keep = [k for k, b in enumerate(base) if b in "ACGT"]
+    idx, base = [idx[k] for k in keep], [base[k] for k in keep]
+    if not idx:
+        return out
+    keys = np.array([cands[i].pos0 * 4 + "ACGT".index(b) for i, b in zip(idx, base)], dtype=np.int64)
+    sk, inverse = np.unique(keys, return_inverse=True)  # REF keys repeat: several ALTs at one position
     lo, hi = int(sk[0] // 4), int(sk[-1] // 4)
     wanted = np.zeros(hi - lo + 1, dtype=bool)
     wanted[sk // 4 - lo] = True
@@ -372,25 +378,29 @@ def snv_alt_mapq(p: Pileup, cands: list[Candidate], clusters: tuple[int, int] | 
     n = np.bincount(j[hit], minlength=len(sk))
     tot = np.bincount(j[hit], weights=mq, minlength=len(sk))
     mean = np.where(n > 0, tot / np.maximum(n, 1), np.nan)
-    out[np.asarray(idx)[order]] = mean
+    out[np.asarray(idx)] = mean[inverse]
     return out
 
 
-def paralog_filter(cands: list[Candidate], recs: list[CallRecord], alt_mq: np.ndarray, cfg: CallConfig
-                   ) -> list[CallRecord]:
-    """``LowQual;LowMQ;Paralog`` for het SNV calls in a cluster of low-MAPQ SNV candidates (a segmental
-    duplication's paralogous sequence variants: every ALT read mapped below ``paralog_max_mapq``, at any
+def paralog_filter(cands: list[Candidate], recs: list[CallRecord], alt_mq: np.ndarray, ref_mq: np.ndarray,
+                   cfg: CallConfig) -> list[CallRecord]:
+    """``LowQual;LowMQ;Paralog`` for het SNV calls in a cluster of low-MAPQ SNV sites (a segmental
+    duplication's paralogous sequence variants: every read there mapped below ``paralog_max_mapq``, at any
     allele fraction, so :func:`cluster_filter`'s low-VAF test misses them).
 
-    A call is filtered when its ALT reads' mean MAPQ (``alt_mq``, per candidate) is below
-    ``cfg.paralog_max_mapq`` and at least ``cfg.paralog_min_sites`` SNV candidates (itself included) within
-    ``cfg.cluster_window`` bp each side have ALT mean MAPQ below it too. True hets are ~1 per kb, so 3 within
-    61 bp with low-MAPQ ALT reads are mostly PSVs. Candidates come from the shard plus margins, so the verdict
-    does not depend on shard boundaries. Thresholds: set from the simulator's low-MAPQ mode (29) and SnpCluster's
-    window, checked on simulated development seeds 171, 161 only (docs/call.md)."""
+    A call is filtered when its ALT reads' mean MAPQ (``alt_mq``, per candidate) and its REF reads' (``ref_mq``;
+    NaN, no REF read: counts as low) are below ``cfg.paralog_max_mapq`` and at least ``cfg.paralog_min_sites``
+    SNV candidates (itself included) within ``cfg.cluster_window`` bp each side are such sites too. True hets are
+    ~1 per kb, so 3 within 61 bp with low-MAPQ reads are mostly PSVs. Why the REF reads: in a duplication both
+    copies' reads map ambiguously, while a true haplotype that resembles a paralog lowers its ALT reads' MAPQ
+    alone (NA12878 chr20:10,099,044-079, four true hets with ALT reads at MAPQ 29 and REF reads at 60, which a
+    mean ALT MAPQ just below 30 filtered at 13-30x). Candidates come from the shard plus margins, so the verdict
+    does not depend on shard boundaries. Thresholds: set from the simulator's low-MAPQ mode (29) and
+    SnpCluster's window, checked on simulated development seeds 171, 161 only (docs/call.md)."""
     if cfg.paralog_min_sites <= 0:
         return recs
-    low = [not c.is_indel and a < cfg.paralog_max_mapq for c, a in zip(cands, np.nan_to_num(alt_mq, nan=99.0))]
+    low = [not c.is_indel and a < cfg.paralog_max_mapq and b < cfg.paralog_max_mapq
+           for c, a, b in zip(cands, np.nan_to_num(alt_mq, nan=99.0), np.nan_to_num(ref_mq, nan=0.0))]
     sites = np.sort(np.array([c.pos0 for c, lo in zip(cands, low) if lo], dtype=np.int64))
     return _relabel_in_clusters(cands, recs, low, sites, cfg.cluster_window, cfg.paralog_min_sites,
                                 "LowQual;LowMQ;Paralog")

@@ -349,4 +349,7 @@ def genotype_sites(p: Pileup, t: SiteTables, cands: list[Candidate], cfg: CallCo
         cands2, recs, lls, X = site_evidence(p, t, cands, cfg, chrom, em)
         recs = recalibrate(recs, lls, X, model.for_depth(em.depth_median), cfg.site_min_qual, em.depth_median)
     # the site model was fitted on data without segmental-duplication PSVs at het fractions: the rule is both paths'
-    return paralog_filter(cands2, recs, snv_alt_mapq(p, cands2, (cfg.cluster_window, cfg.paralog_min_sites)), cfg) if cfg.paralog_min_sites > 0 else recs
+    if cfg.paralog_min_sites <= 0:
+        return recs
+    near = (cfg.cluster_window, cfg.paralog_min_sites)
+    return paralog_filter(cands2, recs, snv_alt_mapq(p, cands2, near), snv_alt_mapq(p, cands2, near, "ref"), cfg)
